@@ -1,0 +1,621 @@
+"""Typed configuration: the schema, its ConfigStore registration, validation, interventions.
+
+Data flows one way: YAML + overrides (Hydra) -> `Config` dataclasses (OmegaConf checks keys
+and types) -> `validate` (ranges, shares, references, periods) -> `Params` (the config plus
+the time-varying changes that interventions make). The model reads numbers that can change
+over time through `Params.at(path)`; everything else straight from the dataclasses.
+
+Structured-config `__post_init__` does not run on OmegaConf merges, so validation is an
+explicit pass over the converted objects, driven by field metadata.
+"""
+
+from __future__ import annotations
+
+import bisect
+import fnmatch
+import math
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, Callable
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from .distributions import Dist, problem
+
+AGE_BANDS = ("16-24", "25-34", "35-44", "45-54", "55-64", "65+")
+AGE_BAND_YEARS = (9.0, 10.0, 10.0, 10.0, 10.0, math.inf)
+QUALIFICATIONS = ("entry", "level2", "level3")
+SECTORS = ("nhs", "social_care")
+PREFERENCES = ("nhs", "social_care", "either")
+DEPRIVATION_QUINTILES = 5
+OPS = ("set", "scale", "add")
+# Stages whose entrants an intervention can be charged for (`cost.person_stage`).
+STAGES = (
+    "engagement", "childcare", "digital_skills", "health_support", "training",
+    "job_search", "recruitment", "checks", "in_post",
+)
+
+
+# ----------------------------------------------------------------------------- field helpers
+def _f(default: Any, **meta: Any) -> Any:
+    if isinstance(default, (list, dict)) or is_dataclass(default):
+        return field(default_factory=lambda: _copy(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _copy(x: Any) -> Any:
+    import copy
+
+    return copy.deepcopy(x)
+
+
+def prob(default: float = 0.0) -> Any:
+    """A probability: [0, 1]."""
+    return _f(default, low=0.0, high=1.0)
+
+
+def nonneg(default: float = 0.0) -> Any:
+    """A count, rate, cost or duration: >= 0."""
+    return _f(default, low=0.0, high=math.inf)
+
+
+def shares(n: int, default: list[float]) -> Any:
+    """A list of `n` shares in [0, 1] summing to 1."""
+    return _f(default, shares=n)
+
+
+def fixed(mean: float) -> Dist:
+    return Dist(kind="fixed", mean=mean)
+
+
+# ----------------------------------------------------------------------------- region schema
+@dataclass
+class Period:
+    """When something is active: from `start_day`, to `end_day` (None: to the horizon), ramping up linearly over `ramp_days`."""
+
+    start_day: float = nonneg(0.0)
+    end_day: float | None = None
+    ramp_days: float = nonneg(0.0)
+
+
+@dataclass
+class Profile:
+    """Who a channel reaches. Shares are over categories in the order of the module constants."""
+
+    deprivation_quintile: list[float] = shares(DEPRIVATION_QUINTILES, [0.2] * 5)  # 1 = most deprived
+    age_band: list[float] = shares(len(AGE_BANDS), [0.2, 0.25, 0.2, 0.2, 0.15, 0.0])
+    parent_young_child: float = prob(0.0)
+    health_condition: float = prob(0.0)
+    digital_need: float = prob(0.0)
+    qualification: list[float] = shares(len(QUALIFICATIONS), [0.5, 0.3, 0.2])
+    sector_preference: list[float] = shares(len(PREFERENCES), [0.3, 0.3, 0.4])
+    deadweight: float = prob(0.0)  # share of this channel's hires that would have happened anyway
+
+
+@dataclass
+class Channel:
+    """A referral route into the programme."""
+
+    label: str = ""
+    referrals_per_year: float = nonneg(0.0)
+    period: Period = _f(Period())
+    cost_per_referral: float = nonneg(0.0)
+    profile: Profile = _f(Profile())
+
+
+@dataclass
+class Post:
+    """A role within an employer group: its establishment and its churn."""
+
+    establishment: float = nonneg(0.0)
+    vacancy_rate: float = prob(0.0)  # at the start, and the level business-as-usual hiring holds
+    turnover: float = nonneg(0.0)  # leavers per staff per year, retirements included (the published definition)
+    within_sector_share: float = prob(0.0)  # share of leavers who move to another employer in the sector
+    growth_per_year: float = _f(0.0, low=-0.5, high=1.0)  # establishment growth, fraction per year
+    age_profile: list[float] = shares(len(AGE_BANDS), [0.1, 0.2, 0.2, 0.22, 0.23, 0.05])
+
+
+@dataclass
+class Role:
+    """A job on the career ladder."""
+
+    label: str = ""
+    entry_level: bool = False  # open to residents without a course
+    promoted_from: str | None = None  # the role below on the ladder
+    internal_fill_share: float = prob(0.0)  # share of this role's fills that are promotions from below
+    first_year_leaving: float = prob(0.0)  # probability that a new starter leaves within 12 months
+
+
+@dataclass
+class EmployerGroup:
+    label: str = ""
+    sector: str = "nhs"
+    posts: dict[str, Post] = _f({})
+
+
+@dataclass
+class Workforce:
+    """The demand side: employer groups, roles and their churn."""
+
+    retirement_rate: list[float] = _f([0.0, 0.0, 0.0, 0.0, 0.05, 0.3])  # per year, by staff age band
+    bau_hire_age_profile: list[float] = shares(len(AGE_BANDS), [0.25, 0.3, 0.2, 0.15, 0.1, 0.0])
+    roles: dict[str, Role] = _f({})
+    groups: dict[str, EmployerGroup] = _f({})
+
+
+@dataclass
+class Region:
+    name: str = ""
+    label: str = ""
+    published_vacancies: float = nonneg(0.0)  # the published level the baseline is calibrated to
+    channels: dict[str, Channel] = _f({})
+    workforce: Workforce = _f(Workforce())
+
+
+# ----------------------------------------------------------------------------- pathway schema
+@dataclass
+class Step:
+    """From `day` on, a capacity has `places` places."""
+
+    day: float = nonneg(0.0)
+    places: float = nonneg(0.0)
+
+
+@dataclass
+class Engagement:
+    """Engagement and needs assessment: an adviser's caseload place is held for the whole supported period."""
+
+    advisers: float = nonneg(0.0)
+    caseload_per_adviser: float = nonneg(25.0)
+    schedule: list[Step] = _f([])  # adviser numbers over time
+    patience: Dist = _f(fixed(math.inf))
+    assessment: Dist = _f(fixed(14.0))
+    dropout: float = prob(0.0)
+
+
+@dataclass
+class Childcare:
+    """Childcare places for parents of young children, held from training until the job starts."""
+
+    places: float = nonneg(0.0)
+    schedule: list[Step] = _f([])
+    patience: Dist = _f(fixed(math.inf))
+
+
+@dataclass
+class Support:
+    """A support course (digital skills; health and confidence) with places, a duration and completion."""
+
+    places: float = nonneg(0.0)
+    schedule: list[Step] = _f([])
+    patience: Dist = _f(fixed(math.inf))
+    duration: Dist = _f(fixed(28.0))
+    completion: float = prob(1.0)
+
+
+@dataclass
+class Course:
+    """A training course with cohort intakes on calendar days."""
+
+    label: str = ""
+    places_per_cohort: float = nonneg(0.0)
+    first_intake_day: float = nonneg(0.0)
+    intake_every_days: float = _f(91.0, low=1.0, high=math.inf)
+    duration: Dist = _f(fixed(42.0))
+    completion: float = prob(1.0)
+    patience: Dist = _f(fixed(math.inf))
+    qualifies_for: list[str] = _f([])  # roles a completer can apply for
+    qualification: list[str] = _f(list(QUALIFICATIONS))  # entry qualifications it admits
+    sectors: list[str] = _f(list(SECTORS))  # sector preferences it serves
+    weight: float = nonneg(1.0)  # relative share among the courses a resident is eligible for
+
+
+@dataclass
+class Training:
+    need_course: list[float] = _f([1.0, 0.5, 0.3])  # probability of needing a course, by qualification
+    courses: dict[str, Course] = _f({})
+
+
+@dataclass
+class JobSearch:
+    duration: Dist = _f(fixed(14.0))  # from ready to an application
+    patience: Dist = _f(fixed(90.0))  # how long someone waits for a vacancy in a role they can do
+    max_applications: int = _f(3, low=1, high=100)
+
+
+@dataclass
+class Recruitment:
+    """Application to start: shortlisting, interview (slot capacity), offer, acceptance, checks."""
+
+    shortlisting: float = prob(0.6)
+    interview_slots: float = nonneg(0.0)
+    schedule: list[Step] = _f([])
+    interview_duration: Dist = _f(fixed(14.0))  # a slot is held this long, from booking to decision
+    interview_patience: Dist = _f(fixed(math.inf))
+    interview_pass: float = prob(0.6)
+    offer_acceptance: float = prob(0.9)
+    checks: Dist = _f(fixed(30.0))  # DBS, references, occupational health
+    checks_pass: float = prob(0.97)
+    withdrawal_patience: Dist = _f(fixed(math.inf))  # time from application after which a candidate withdraws
+
+
+@dataclass
+class Pathway:
+    engagement: Engagement = _f(Engagement())
+    childcare: Childcare = _f(Childcare())
+    digital_skills: Support = _f(Support())
+    health_support: Support = _f(Support())
+    training: Training = _f(Training())
+    job_search: JobSearch = _f(JobSearch())
+    recruitment: Recruitment = _f(Recruitment())
+
+
+# ----------------------------------------------------------------------------- interventions
+@dataclass
+class Change:
+    """One change an intervention makes: `op` (set, scale, add) `value` at config path `target`."""
+
+    target: str = ""
+    op: str = "set"
+    value: float = 0.0
+
+
+@dataclass
+class Cost:
+    fixed: float = nonneg(0.0)  # over the whole active period
+    per_place_per_year: float = nonneg(0.0)  # times `places`, times active years
+    per_person: float = nonneg(0.0)  # times residents entering `person_stage` while active
+    person_stage: str | None = None
+    person_channel: str | None = None  # count only residents referred by this channel
+
+
+@dataclass
+class Intervention:
+    """A named, stackable set of changes, active over a period, with a cost."""
+
+    label: str = ""
+    start_day: float = nonneg(0.0)
+    end_day: float | None = None
+    places: float = nonneg(0.0)  # the size knob that changes and costs refer to
+    changes: list[Change] = _f([])
+    cost: Cost = _f(Cost())
+
+
+# ----------------------------------------------------------------------------- experiment
+@dataclass
+class Experiment:
+    seed: int = _f(20261123, low=0, high=2**63 - 1)
+    replications: int = _f(10, low=1, high=100_000)
+    workers: int = _f(1, low=1, high=1024)
+    horizon_days: float = _f(1826.0, low=1.0, high=36525.0)
+    warmup_days: float = nonneg(0.0)
+    record_every_days: float = _f(30.0, low=1.0, high=36525.0)
+    workforce_step_days: float = _f(1.0, low=0.01, high=91.0)  # time step of the aggregate staff churn
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    scenario_name: str = "baseline"
+    region: Region = _f(Region())
+    pathway: Pathway = _f(Pathway())
+    intervention: dict[str, Intervention] = _f({})
+    experiment: Experiment = _f(Experiment())
+
+
+def register() -> None:
+    """Register the schema in Hydra's ConfigStore (as `pathways_schema`)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="pathways_schema", node=Config)
+
+
+# ----------------------------------------------------------------------------- errors
+UNKNOWN = "(unknown key)"
+
+
+class ConfigError(Exception):
+    """An invalid config value: names the key, the value and the allowed range."""
+
+    def __init__(self, key: str, value: Any, allowed: str, source: str | None = None):
+        self.key, self.value, self.allowed, self.source = key, value, allowed, source
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        if self.value is UNKNOWN:
+            return f"{where}{self.key}: unknown key; allowed keys of {self.allowed}"
+        return f"{where}{self.key} = {self.value!r}: allowed: {self.allowed}"
+
+
+# ----------------------------------------------------------------------------- time-varying values
+class Piecewise:
+    """A step function of simulated time: `values[i]` from `times[i]` on."""
+
+    __slots__ = ("times", "values", "const")
+
+    def __init__(self, times: list[float], values: list[float]):
+        self.times, self.values = times, values
+        self.const = values[0] if len(values) == 1 else None
+
+    def at(self, t: float) -> float:
+        if self.const is not None:
+            return self.const
+        return self.values[bisect.bisect_right(self.times, t) - 1]
+
+    def max(self) -> float:
+        return max(self.values)
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    op: str
+    value: float
+    source: str  # intervention name
+
+
+def _apply(op: str, x: float, v: float) -> float:
+    return v if op == "set" else x * v if op == "scale" else x + v
+
+
+# Config paths an intervention may change, and which the model reads through `Params.at`.
+CHANGEABLE = (
+    "region.channels.*.referrals_per_year",
+    "region.workforce.roles.*.first_year_leaving",
+    "pathway.engagement.advisers", "pathway.engagement.caseload_per_adviser",
+    "pathway.engagement.dropout", "pathway.engagement.assessment", "pathway.engagement.patience",
+    "pathway.childcare.places", "pathway.childcare.patience",
+    "pathway.digital_skills.*", "pathway.health_support.*",
+    "pathway.training.courses.*.places_per_cohort", "pathway.training.courses.*.completion",
+    "pathway.training.courses.*.duration", "pathway.training.courses.*.patience",
+    "pathway.job_search.duration", "pathway.job_search.patience",
+    "pathway.recruitment.*",
+)
+
+
+def _get(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
+    return obj
+
+
+def _has(obj: Any, path: str) -> bool:
+    try:
+        _get(obj, path)
+        return True
+    except (KeyError, AttributeError, TypeError):
+        return False
+
+
+@dataclass
+class Params:
+    """Validated parameters of one run: the config plus interventions' time-varying changes."""
+
+    config: Config
+    changes: dict[str, list[Segment]]
+
+    @property
+    def horizon(self) -> float:
+        return self.config.experiment.horizon_days
+
+    def at(self, path: str, base: Piecewise | None = None) -> Piecewise:
+        """The value at `path` over time, interventions applied; `base` overrides the config's value.
+
+        A distribution's path gives its scale factor over time (base 1).
+        """
+        if base is None:
+            v = _get(self.config, path)
+            base = Piecewise([0.0], [1.0 if isinstance(v, Dist) else float(v)])
+        segs = self.changes.get(path, [])
+        if not segs:
+            return base
+        cuts = sorted({0.0, *base.times, *(s.start for s in segs), *(s.end for s in segs if s.end < math.inf)})
+        values = []
+        for t in cuts:
+            x = base.at(t)
+            for s in segs:
+                if s.start <= t < s.end:
+                    x = _apply(s.op, x, s.value)
+            values.append(x)
+        return Piecewise(cuts, values)
+
+    def schedule(self, path: str, places: float, steps: list[Step], factor: float = 1.0) -> Piecewise:
+        """A capacity over time: `places`, then the schedule's steps, with interventions on `path`."""
+        times, values = [0.0], [places * factor]
+        for s in sorted(steps, key=lambda s: s.day):
+            if s.day == 0.0:
+                values[0] = s.places * factor
+            else:
+                times.append(s.day)
+                values.append(s.places * factor)
+        base = Piecewise(times, values)
+        if factor != 1.0:  # interventions change the unscaled number (e.g. advisers, not caseload places)
+            return _scaled(self.at(path, Piecewise(times, [v / factor for v in values])), factor)
+        return self.at(path, base)
+
+    def intervention_windows(self) -> dict[str, tuple[float, float]]:
+        h = self.horizon
+        return {
+            k: (iv.start_day, h if iv.end_day is None else iv.end_day)
+            for k, iv in self.config.intervention.items()
+        }
+
+
+def _scaled(p: Piecewise, k: float) -> Piecewise:
+    return Piecewise(p.times, [v * k for v in p.values])
+
+
+# ----------------------------------------------------------------------------- loading and validation
+def to_config(cfg: DictConfig | dict) -> Config:
+    """Convert a composed config to typed dataclasses; unknown keys and wrong types raise ConfigError."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+        return OmegaConf.to_object(merged)  # type: ignore[return-value]
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None) or "?"
+        msg = str(e).splitlines()[0]
+        if "not in" in msg or "Key '" in msg and "not" in msg:
+            raise ConfigError(key, UNKNOWN, _parent_type(key)) from None
+        value = getattr(e, "value", None) if hasattr(e, "value") else None
+        raise ConfigError(key, value if value is not None else msg, _type_hint(msg)) from None
+
+
+def _schema_at(path: str) -> Any:
+    """The schema type at a config path (a dataclass, or a dict's value type), or None."""
+    import typing
+
+    t: Any = Config
+    for part in [p for p in path.split(".") if p]:
+        if is_dataclass(t):
+            hints = typing.get_type_hints(t)
+            if part not in hints:
+                return None
+            t = hints[part]
+        elif typing.get_origin(t) is dict:
+            t = typing.get_args(t)[1]
+        else:
+            return None
+    return t
+
+
+def _parent_type(key: str) -> str:
+    parent = key.rsplit(".", 1)[0] if "." in key else ""
+    t = _schema_at(parent)
+    if is_dataclass(t):
+        return f"{parent or 'the config'}: " + ", ".join(f.name for f in fields(t))
+    return parent or "the config"
+
+
+def _type_hint(msg: str) -> str:
+    for t in ("Integer", "Float", "Boolean", "String"):
+        if t in msg:
+            return {"Integer": "an integer", "Float": "a number", "Boolean": "true or false", "String": "text"}[t]
+    return msg
+
+
+def load(cfg: DictConfig | dict) -> Params:
+    """Composed config -> validated `Params`. Raises ConfigError naming the first bad value."""
+    c = to_config(cfg)
+    validate(c)
+    return Params(c, _changes(c))
+
+
+def _walk(obj: Any, path: str, check: Callable[[Any, str, dict], None]) -> None:
+    if is_dataclass(obj):
+        for f in fields(obj):
+            p = f"{path}.{f.name}" if path else f.name
+            v = getattr(obj, f.name)
+            check(v, p, dict(f.metadata))
+            _walk(v, p, check)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            _walk(v, f"{path}.{k}", check)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            if is_dataclass(v):
+                _walk(v, f"{path}.{i}", check)
+
+
+def _check_field(v: Any, path: str, meta: dict) -> None:
+    if "low" in meta and isinstance(v, (int, float)) and not isinstance(v, bool):
+        lo, hi = meta["low"], meta["high"]
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise ConfigError(path, v, f"[{lo:g}, {hi:g}]" if hi < math.inf else f"a finite number >= {lo:g}")
+    if "shares" in meta:
+        n = meta["shares"]
+        if len(v) != n or any(not (0 <= x <= 1) for x in v) or abs(sum(v) - 1) > 1e-6:
+            raise ConfigError(path, list(v), f"{n} shares, each in [0, 1], summing to 1")
+    if isinstance(v, Dist):
+        bad = problem(v)
+        if bad is not None:
+            name, value, allowed = bad
+            raise ConfigError(f"{path}.{name}", value, f"{allowed} (for a {v.kind} distribution)")
+
+
+def validate(c: Config) -> None:
+    """Range, share, reference and period checks; raises ConfigError on the first problem."""
+    _walk(c, "", _check_field)
+    h = c.experiment.horizon_days
+    if not c.experiment.warmup_days < h:
+        raise ConfigError("experiment.warmup_days", c.experiment.warmup_days, f"[0, horizon_days={h:g})")
+    wf = c.region.workforce
+    if len(wf.retirement_rate) != len(AGE_BANDS) or any(not (0 <= r <= 1) for r in wf.retirement_rate):
+        raise ConfigError("region.workforce.retirement_rate", wf.retirement_rate,
+                          f"{len(AGE_BANDS)} annual rates in [0, 1], one per age band {AGE_BANDS}")
+    for name, role in wf.roles.items():
+        if role.promoted_from is not None and role.promoted_from not in wf.roles:
+            raise ConfigError(f"region.workforce.roles.{name}.promoted_from", role.promoted_from,
+                              f"a role: {', '.join(wf.roles)}")
+    for gname, g in wf.groups.items():
+        if g.sector not in SECTORS:
+            raise ConfigError(f"region.workforce.groups.{gname}.sector", g.sector, f"one of {', '.join(SECTORS)}")
+        for rname in g.posts:
+            if rname not in wf.roles:
+                raise ConfigError(f"region.workforce.groups.{gname}.posts.{rname}", rname,
+                                  f"a role defined in region.workforce.roles: {', '.join(wf.roles)}")
+    for name, ch in c.region.channels.items():
+        _check_period(f"region.channels.{name}.period", ch.period.start_day, ch.period.end_day, h)
+    p = c.pathway
+    for part in ("engagement", "childcare", "digital_skills", "health_support", "recruitment"):
+        for i, s in enumerate(getattr(p, part).schedule):
+            if s.day > h:
+                raise ConfigError(f"pathway.{part}.schedule.{i}.day", s.day, f"[0, horizon_days={h:g}]")
+    if len(p.training.need_course) != len(QUALIFICATIONS) or any(not (0 <= x <= 1) for x in p.training.need_course):
+        raise ConfigError("pathway.training.need_course", p.training.need_course,
+                          f"{len(QUALIFICATIONS)} probabilities in [0, 1], one per qualification {QUALIFICATIONS}")
+    for name, course in p.training.courses.items():
+        key = f"pathway.training.courses.{name}"
+        if not course.qualifies_for:
+            raise ConfigError(f"{key}.qualifies_for", [], f"at least one role: {', '.join(wf.roles)}")
+        for r in course.qualifies_for:
+            if r not in wf.roles:
+                raise ConfigError(f"{key}.qualifies_for", r, f"a role: {', '.join(wf.roles)}")
+        for q in course.qualification:
+            if q not in QUALIFICATIONS:
+                raise ConfigError(f"{key}.qualification", q, f"one of {', '.join(QUALIFICATIONS)}")
+        for s in course.sectors:
+            if s not in SECTORS:
+                raise ConfigError(f"{key}.sectors", s, f"one of {', '.join(SECTORS)}")
+    for name, iv in c.intervention.items():
+        key = f"intervention.{name}"
+        _check_period(key, iv.start_day, iv.end_day, h)
+        if iv.cost.person_stage is not None and iv.cost.person_stage not in STAGES:
+            raise ConfigError(f"{key}.cost.person_stage", iv.cost.person_stage, f"one of {', '.join(STAGES)}")
+        if iv.cost.per_person > 0 and iv.cost.person_stage is None:
+            raise ConfigError(f"{key}.cost.person_stage", None, f"a stage when per_person > 0: {', '.join(STAGES)}")
+        if iv.cost.person_channel is not None and iv.cost.person_channel not in c.region.channels:
+            raise ConfigError(f"{key}.cost.person_channel", iv.cost.person_channel,
+                              f"a channel: {', '.join(c.region.channels)}")
+        for i, ch in enumerate(iv.changes):
+            ckey = f"{key}.changes.{i}"
+            if ch.op not in OPS:
+                raise ConfigError(f"{ckey}.op", ch.op, f"one of {', '.join(OPS)}")
+            if not any(fnmatch.fnmatchcase(ch.target, pat) for pat in CHANGEABLE) or not _has(c, ch.target):
+                raise ConfigError(f"{ckey}.target", ch.target,
+                                  "an existing config path matching one of: " + ", ".join(CHANGEABLE))
+            target = _get(c, ch.target)
+            if isinstance(target, Dist) and ch.op != "scale":
+                raise ConfigError(f"{ckey}.op", ch.op, "scale (a distribution can only be scaled)")
+            if not isinstance(target, (Dist, int, float)) or isinstance(target, bool):
+                raise ConfigError(f"{ckey}.target", ch.target, "a number or a distribution")
+            if not math.isfinite(ch.value) or (ch.op != "add" and ch.value < 0):
+                raise ConfigError(f"{ckey}.value", ch.value, "a finite number (>= 0 unless op is add)")
+
+
+def _check_period(key: str, start: float, end: float | None, h: float) -> None:
+    if not 0 <= start <= h:
+        raise ConfigError(f"{key}.start_day", start, f"[0, horizon_days={h:g}]")
+    if end is not None and not start < end <= h:
+        raise ConfigError(f"{key}.end_day", end, f"(start_day={start:g}, horizon_days={h:g}]")
+
+
+def _changes(c: Config) -> dict[str, list[Segment]]:
+    out: dict[str, list[Segment]] = {}
+    h = c.experiment.horizon_days
+    for name, iv in c.intervention.items():
+        end = h if iv.end_day is None else iv.end_day
+        for ch in iv.changes:
+            out.setdefault(ch.target, []).append(Segment(iv.start_day, end, ch.op, ch.value, name))
+    return out

@@ -1,0 +1,135 @@
+"""Running experiments: replications (serial or on local processes) and the results folder.
+
+Replication r always uses the streams of (seed, r), whichever process runs it, and results
+are put back in replication order, so a parallel run gives the same numbers as a serial one.
+Files are written to a temporary name and renamed, and a `DONE` marker is written last, so a
+folder either holds a complete run or is recognisably unfinished.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Iterable
+
+from .config import Params
+from .model import RunOutput, simulate
+from .stats import mean_ci
+
+DONE = "DONE"
+
+
+def run_replications(params: Params, replications: Iterable[int], workers: int = 1,
+                     progress: bool = False, label: str = "replications") -> list[RunOutput]:
+    """Simulate the given replications, in parallel if `workers` > 1, returned in replication order."""
+    reps = list(replications)
+    bar = _progress(len(reps), label) if progress else None
+    outputs: dict[int, RunOutput] = {}
+    if workers <= 1 or len(reps) <= 1:
+        for r in reps:
+            outputs[r] = simulate(params, r)
+            if bar:
+                bar.update(1)
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(reps)), mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(simulate, params, r): r for r in reps}
+            for fut in as_completed(futures):
+                outputs[futures[fut]] = fut.result()
+                if bar:
+                    bar.update(1)
+    if bar:
+        bar.close()
+    return [outputs[r] for r in reps]
+
+
+def _progress(total: int, label: str):
+    """A progress bar on a terminal (stderr); nothing when output is redirected."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="rep", disable=not sys.stderr.isatty(), file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- tidy tables
+KPI_HEADER = ("scenario", "replication", "kpi", "group", "value")
+TIMESERIES_HEADER = ("scenario", "replication", "day", "employer_group", "role", "establishment",
+                     "staff_in_post", "vacancies")
+FUNNEL_HEADER = ("scenario", "replication", "stage", "measure", "reason", "value")
+SUMMARY_HEADER = ("scenario", "kpi", "group", "mean", "ci_low", "ci_high", "n")
+
+
+def kpi_rows(scenario: str, outputs: list[RunOutput]) -> list[tuple]:
+    return [(scenario, o.replication, k, g, v) for o in outputs for k, g, v in o.kpis]
+
+
+def timeseries_rows(scenario: str, outputs: list[RunOutput]) -> list[tuple]:
+    return [(scenario, o.replication, *row) for o in outputs for row in o.timeseries]
+
+
+def funnel_rows(scenario: str, outputs: list[RunOutput]) -> list[tuple]:
+    rows = []
+    for o in outputs:
+        for f in o.funnel:
+            base = (scenario, o.replication, f["stage"])
+            for measure in ("entered", "left", "in_stage_end", "mean_wait", "p90_wait",
+                            "mean_in_stage", "mean_time_in_stage"):
+                rows.append((*base, measure, "", f[measure]))
+            for reason, n in sorted(f["reasons"].items()):
+                rows.append((*base, "left", reason, n))
+    return rows
+
+
+def summary_rows(kpis: list[tuple]) -> list[tuple]:
+    """Mean and 95% CI across replications for every (scenario, kpi, group)."""
+    values: dict[tuple[str, str, str], list[float]] = {}
+    for scenario, _rep, k, g, v in kpis:
+        values.setdefault((scenario, k, g), []).append(v)
+    out = []
+    for (scenario, k, g), xs in values.items():
+        ci = mean_ci(xs)
+        out.append((scenario, k, g, ci.mean, ci.low, ci.high, ci.n))
+    return out
+
+
+def _fmt(v: object) -> object:
+    return repr(v) if isinstance(v, float) else v
+
+
+def write_csv(path: Path, header: tuple, rows: Iterable[tuple]) -> None:
+    """Write a CSV atomically (temporary file, then rename). Floats keep full precision."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for row in rows:
+        w.writerow([_fmt(v) for v in row])
+    write_text(path, buf.getvalue())
+
+
+def write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_results(outdir: Path, scenario: str, outputs: list[RunOutput]) -> list[tuple]:
+    """Write kpis, timeseries, funnel and summary tables to `outdir`; return the summary rows."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    kpis = kpi_rows(scenario, outputs)
+    write_csv(outdir / "kpis.csv", KPI_HEADER, kpis)
+    write_csv(outdir / "timeseries.csv", TIMESERIES_HEADER, timeseries_rows(scenario, outputs))
+    write_csv(outdir / "funnel.csv", FUNNEL_HEADER, funnel_rows(scenario, outputs))
+    summary = summary_rows(kpis)
+    write_csv(outdir / "summary.csv", SUMMARY_HEADER, summary)
+    return summary
+
+
+def mark_done(outdir: Path) -> None:
+    write_text(outdir / DONE, "complete\n")
+
+
+def is_done(outdir: Path) -> bool:
+    return (outdir / DONE).exists()

@@ -1,0 +1,218 @@
+"""The SimPy model: one replication of one region, from parameters and streams to records.
+
+Pure simulation: no files, no Hydra. `simulate` builds the model once per replication,
+runs it to the horizon and returns plain tidy rows (`RunOutput`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from ..config import Params
+from ..streams import Streams
+from .capacity import Cohorts
+from .pathway import STAGES, Pathway
+from .workforce import Workforce
+
+__all__ = ["RunOutput", "Model", "simulate", "STAGES"]
+
+
+@dataclass
+class RunOutput:
+    """Everything one replication reports, as tidy rows."""
+
+    replication: int
+    kpis: list[tuple[str, str, float]] = field(default_factory=list)  # (kpi, group, value)
+    timeseries: list[tuple[float, str, str, int, int, int]] = field(default_factory=list)
+    funnel: list[dict] = field(default_factory=list)
+    capacities: list[dict] = field(default_factory=list)
+    conservation: dict = field(default_factory=dict)
+    events: int = 0
+    residents: int = 0
+
+
+class Model:
+    """One replication: the environment, the demand side and the supply side, wired together."""
+
+    def __init__(self, params: Params, replication: int):
+        c = params.config
+        self.params = params
+        self.replication = replication
+        self.env = simpy.Environment()
+        self.streams = Streams(c.experiment.seed, replication)
+        ex = c.experiment
+        self.horizon = ex.horizon_days
+        self.warmup = ex.warmup_days
+        self.workforce = Workforce(self.env, c.region.workforce, self.streams.generator("workforce"),
+                                   ex.workforce_step_days, self.horizon)
+        self.pathway = Pathway(self.env, params, self.streams, self.workforce, self.warmup)
+        self.env.process(self._record(ex.record_every_days))
+        if self.warmup > 0:
+            self.env.process(self._end_warmup())
+
+    def _record(self, every: float):
+        wf = self.workforce
+        while True:
+            wf.record()
+            if self.env.now + every > self.horizon:
+                return
+            yield self.env.timeout(every)
+
+    def _end_warmup(self):
+        yield self.env.timeout(self.warmup)
+        self.workforce.reset_stats()
+        self.pathway.funnel.reset_stats()
+        for cap in self.pathway.capacities:
+            cap.reset_stats()
+
+    def run(self) -> RunOutput:
+        env = self.env
+        env.run(until=self.horizon)
+        wf = self.workforce
+        wf._accumulate()
+        if not wf.samples or wf.samples[-1][0] < self.horizon:
+            wf.record()
+        self.pathway.funnel.close(self.horizon)
+        out = RunOutput(self.replication)
+        out.events = next(env._eid) - len(env._queue)  # events processed
+        out.residents = self.pathway.funnel.arrived
+        self._kpis(out)
+        self._timeseries(out)
+        self._funnel(out)
+        self._capacities(out)
+        return out
+
+    # --- tidy rows
+    def _kpis(self, out: RunOutput) -> None:
+        c = self.params.config
+        wf, pw = self.workforce, self.pathway
+        o = pw.outcomes
+        rows = out.kpis
+        span = self.horizon - self.warmup
+        # referrals and programme hires, with zero rows so every replication has the same rows
+        for i, name in enumerate(pw.channel_names):
+            rows.append(("referrals", f"channel:{name}", float(o.referrals.get(i, 0))))
+        n_ref = float(sum(o.referrals.values()))
+        rows.append(("referrals", "all", n_ref))
+        groups = (["all", "parents", "health_condition"] + [f"quintile:{q}" for q in range(1, 6)]
+                  + [f"role:{r}" for r in wf.roles] + [f"employer:{g}" for g in wf.groups]
+                  + [f"channel:{n}" for n in pw.channel_names])
+        for kpi in ("hires", "net_hires"):
+            for g in groups:
+                if kpi == "net_hires" and g in ("parents", "health_condition"):
+                    continue
+                rows.append((kpi, g, o.hires.get((kpi, g), 0.0)))
+        for kpi in ("sustained_6m", "sustained_12m"):
+            for g in ["all"] + [f"role:{r}" for r in wf.roles]:
+                rows.append((kpi, g, o.hires.get((kpi, g), 0.0)))
+        for q in range(1, 6):
+            rows.append(("sustained_12m", f"quintile:{q}", o.hires.get(("sustained_12m", f"quintile:{q}"), 0.0)))
+        get = lambda k: o.hires.get((k, "all"), 0.0)  # noqa: E731
+        rows.append(("net_sustained_12m", "all", get("net_sustained_12m")))
+        rows.append(("early_leavers", "all", get("early_leavers")))
+        rows.append(("sustained_6m_rate", "all", _ratio(get("sustained_6m"), get("eligible_6m"))))
+        rows.append(("sustained_12m_rate", "all", _ratio(get("sustained_12m"), get("eligible_12m"))))
+        rows.append(("time_to_start_mean", "all", o.to_start.mean() if o.to_start.n else math.nan))
+        # vacancies
+        vd, pd_ = wf.vacancy_days, wf.post_days
+        exists = wf.exists
+        def vac_rows(label: str, mask: np.ndarray) -> None:
+            v, p = float(vd[mask].sum()), float(pd_[mask].sum())
+            rows.append(("vacancy_days", label, v))
+            rows.append(("vacancies_mean", label, v / span))
+            rows.append(("vacancy_rate", label, _ratio(v, p)))
+        vac_rows("all", exists)
+        for gi, g in enumerate(wf.groups):
+            m = np.zeros_like(exists)
+            m[:, gi] = exists[:, gi]
+            vac_rows(f"employer:{g}", m)
+        for ri, r in enumerate(wf.roles):
+            m = np.zeros_like(exists)
+            m[ri, :] = exists[ri, :]
+            vac_rows(f"role:{r}", m)
+        rows.append(("vacancies_end", "all", float(wf.vacancies().sum())))
+        rows.append(("establishment_end", "all", float(wf.establishment.sum())))
+        for k, v in wf.flows.items():
+            rows.append((k, "all", float(v.sum())))
+        # capacities
+        for cap in pw.capacities:
+            s = cap.summary(self.horizon)
+            for k in ("utilisation", "mean_wait", "reneged", "mean_queue"):
+                rows.append((k, f"capacity:{cap.name}", s[k]))
+        # costs
+        years = span / 365.0
+        total = 0.0
+        for i, (name, ch) in enumerate(c.region.channels.items()):
+            cost = o.referrals.get(i, 0) * ch.cost_per_referral
+            rows.append(("programme_cost", f"channel:{name}", cost))
+            total += cost
+        windows = self.params.intervention_windows()
+        for name, iv in c.intervention.items():
+            start, end = windows[name]
+            active_years = max(0.0, min(end, self.horizon) - max(start, self.warmup)) / 365.0
+            cost = (iv.cost.fixed + iv.cost.per_place_per_year * iv.places * active_years
+                    + iv.cost.per_person * pw.usage.get(name, 0))
+            rows.append(("programme_cost", f"intervention:{name}", cost))
+            total += cost
+        rows.append(("programme_cost", "all", total))
+        rows.append(("programme_cost_per_year", "all", total / years if years else math.nan))
+        rows.append(("cost_per_hire", "all", _ratio(total, get("hires"))))
+        rows.append(("cost_per_sustained_job", "all", _ratio(total, get("sustained_12m"))))
+        rows.append(("cost_per_net_sustained_job", "all",
+                     _ratio(total, get("net_sustained_12m"))))
+        # conservation: everyone who arrived is in exactly one stage or has left
+        f = pw.funnel
+        in_stage = sum(f.current)
+        exited = sum(f.exits.values())
+        out.conservation = {"arrived": f.arrived, "in_stage": in_stage, "exited": exited,
+                            "completed_first_year": f.successes,
+                            "by_stage": dict(zip(STAGES, f.current))}
+
+    def _timeseries(self, out: RunOutput) -> None:
+        wf = self.workforce
+        for t, est, inpost, vac in wf.samples:
+            for ri, r in enumerate(wf.roles):
+                for gi, g in enumerate(wf.groups):
+                    if wf.exists[ri, gi]:
+                        out.timeseries.append((t, g, r, int(est[ri, gi]), int(inpost[ri, gi]), int(vac[ri, gi])))
+
+    def _funnel(self, out: RunOutput) -> None:
+        f = self.pathway.funnel
+        waits = {c.name: c for c in self.pathway.capacities}
+        stage_caps = {"engagement": ["advisers"], "childcare": ["childcare"], "digital_skills": ["digital_skills"],
+                      "health_support": ["health_support"], "recruitment": ["interview_slots"],
+                      "training": [n for n in waits if n.startswith("course:")]}
+        span = (self.horizon - f.t0) or 1.0
+        for s, name in enumerate(STAGES):
+            reasons = {reason: n for (st, reason), n in f.left.items() if st == s}
+            caps = [waits[n] for n in stage_caps.get(name, [])]
+            n_w = sum(c.waits.n for c in caps)
+            out.funnel.append({
+                "stage": name, "entered": f.entered[s], "in_stage_end": f.current[s],
+                "left": sum(reasons.values()), "reasons": reasons,
+                "mean_wait": sum(c.waits.total for c in caps) / n_w if n_w else 0.0,
+                "p90_wait": max((c.waits.quantile(0.9) for c in caps), default=0.0),
+                "mean_in_stage": f.area[s] / span,
+                "mean_time_in_stage": f.sojourn[s] / f.completed[s] if f.completed[s] else 0.0,
+                "time_in_stage": f.time_in_stage(s, self.horizon), "span": span,
+            })
+
+    def _capacities(self, out: RunOutput) -> None:
+        for cap in self.pathway.capacities:
+            row = {"capacity": cap.name, "kind": "cohorts" if isinstance(cap, Cohorts) else "places"}
+            row.update(cap.summary(self.horizon))
+            out.capacities.append(row)
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b, or NaN when b is zero (a cost per hire with no hires is undefined, not zero)."""
+    return a / b if b else math.nan
+
+
+def simulate(params: Params, replication: int) -> RunOutput:
+    """Run replication `replication` of `params` and return its records."""
+    return Model(params, replication).run()

@@ -1,0 +1,566 @@
+"""The supply side: residents arrive through referral channels and move along the pathway.
+
+Each resident is one SimPy process (`Pathway.journey`) that reads like the route itself:
+engagement with an adviser -> the support they need (childcare, digital skills, health and
+confidence) -> a course if they need one -> job search for an open post they can do ->
+shortlisting, interview, offer, acceptance -> pre-employment checks -> start -> first year.
+Every exit is recorded with its stage and reason (`Funnel`), and every place a resident
+holds is given back on every way out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Generator
+
+import simpy
+
+from ..config import AGE_BANDS, PREFERENCES, QUALIFICATIONS, SECTORS, Channel, Params, Piecewise
+from ..streams import Sampler, Streams
+from .capacity import Capacity, Cohorts, Request, WaitStats
+from .workforce import Cell, Workforce
+
+STAGES = ("engagement", "childcare", "digital_skills", "health_support", "training",
+          "job_search", "recruitment", "checks", "in_post")
+(ENGAGEMENT, CHILDCARE, DIGITAL, HEALTH, TRAINING, JOB_SEARCH, RECRUITMENT, CHECKS, IN_POST) = range(len(STAGES))
+SIX_MONTHS = 365.0 / 2.0
+YEAR = 365.0
+
+
+class Resident:
+    """A person on the pathway: attributes drawn once, at referral, from the channel's profile."""
+
+    __slots__ = ("channel", "t_arrive", "quintile", "band", "parent", "health", "digital",
+                 "qual", "sectors", "deadweight", "stage", "t_stage", "counted")
+
+    def __init__(self, channel: int, t: float, counted: bool):
+        self.channel = channel
+        self.t_arrive = t
+        self.counted = counted
+        self.stage = -1
+        self.t_stage = t
+
+
+class Funnel:
+    """Counts per stage: entries, people now in it, time-weighted occupancy, exits by reason."""
+
+    def __init__(self, env: simpy.Environment):
+        self.env = env
+        n = len(STAGES)
+        self.entered = [0] * n
+        self.current = [0] * n
+        self.area = [0.0] * n
+        self.sojourn = [0.0] * n
+        self.completed = [0] * n  # sojourns finished (moved on or exited)
+        self.entry_times = [0.0] * n  # sum of entry times of the people now in the stage
+        self.last = [0.0] * n
+        self.left: dict[tuple[int, str], int] = {}  # (stage, reason) -> count, reason of leaving the stage
+        self.exits: dict[tuple[int, str], int] = {}  # (stage, reason) -> count, left the pathway
+        self.successes = 0  # completed the first year in post
+        self.arrived = 0
+        self.t0 = env.now
+
+    def _touch(self, s: int, now: float) -> None:
+        self.area[s] += self.current[s] * (now - self.last[s])
+        self.last[s] = now
+
+    def enter(self, r: Resident, s: int) -> None:
+        now = self.env.now
+        old = r.stage
+        if old >= 0:
+            self._touch(old, now)
+            self.current[old] -= 1
+            self.sojourn[old] += now - r.t_stage
+            self.entry_times[old] -= r.t_stage
+            self.completed[old] += 1
+        self._touch(s, now)
+        self.current[s] += 1
+        self.entry_times[s] += now
+        self.entered[s] += 1
+        r.stage = s
+        r.t_stage = now
+
+    def note(self, r: Resident, reason: str) -> None:
+        """Record an outcome within the stage that does not end the pathway (e.g. rejected, reapplies)."""
+        key = (r.stage, reason)
+        self.left[key] = self.left.get(key, 0) + 1
+
+    def exit(self, r: Resident, reason: str, success: bool = False) -> None:
+        now = self.env.now
+        s = r.stage
+        self._touch(s, now)
+        self.current[s] -= 1
+        self.sojourn[s] += now - r.t_stage
+        self.entry_times[s] -= r.t_stage
+        self.completed[s] += 1
+        key = (s, reason)
+        self.left[key] = self.left.get(key, 0) + 1
+        if success:
+            self.successes += 1
+        else:
+            self.exits[key] = self.exits.get(key, 0) + 1
+        r.stage = -2
+
+    def close(self, until: float) -> None:
+        for s in range(len(STAGES)):
+            self._touch(s, until)
+
+    def time_in_stage(self, s: int, until: float) -> float:
+        """Total time spent in stage `s` up to `until`, including the unfinished stays of those still in it."""
+        return self.sojourn[s] + self.current[s] * until - self.entry_times[s]
+
+    def reset_stats(self) -> None:
+        now = self.env.now
+        for s in range(len(STAGES)):
+            self._touch(s, now)
+        self.area = [0.0] * len(STAGES)
+        self.t0 = now
+
+
+class Outcomes:
+    """Programme results accumulated as residents go (memory does not grow with residents who finished)."""
+
+    def __init__(self, n_roles: int):
+        self.referrals: dict[int, int] = {}
+        self.hires: dict[tuple[str, object], float] = {}
+        self.to_start = WaitStats()
+        self.n_roles = n_roles
+
+    def add(self, kpi: str, group: object, x: float = 1.0) -> None:
+        key = (kpi, group)
+        self.hires[key] = self.hires.get(key, 0.0) + x
+
+
+def use(cap: Capacity, hold: float, patience: float) -> Generator[simpy.Event, bool, bool]:
+    """Queue for a place (giving up after `patience`), hold it `hold` days, give it back.
+
+    The model's own stage code, shared by support courses, interviews and `pathways-verify`.
+    """
+    req = cap.request()
+    if not req.triggered:
+        cap.patience_timer(req, patience)
+        if not (yield req):
+            return False
+    yield cap.env.timeout(hold)
+    cap.release()
+    return True
+
+
+def acquire(cap: Capacity | Cohorts, patience: float) -> Generator[simpy.Event, bool, bool]:
+    """Queue for a place and keep it (the caller releases it); False if the resident gave up."""
+    req = cap.request()
+    if req.triggered:
+        return True
+    cap.patience_timer(req, patience)
+    ok = yield req
+    return bool(ok)
+
+
+class ChannelRate:
+    """A channel's referrals per day over time: the configured rate (with interventions), its period and ramp."""
+
+    def __init__(self, ch: Channel, rate: Piecewise, horizon: float):
+        self.rate = rate
+        self.start = ch.period.start_day
+        self.end = horizon if ch.period.end_day is None else min(ch.period.end_day, horizon)
+        self.ramp = ch.period.ramp_days
+
+    def at(self, t: float) -> float:
+        if not self.start <= t < self.end:
+            return 0.0
+        r = self.rate.at(t) / YEAR
+        if self.ramp > 0 and t < self.start + self.ramp:
+            r *= (t - self.start) / self.ramp
+        return r
+
+    def peak(self) -> float:
+        return max(0.0, self.rate.max()) / YEAR
+
+
+def arrivals(env: simpy.Environment, rate: ChannelRate, gap: Sampler, thin: Sampler,
+             on_arrival: Callable[[], None]) -> Generator[simpy.Event, None, None]:
+    """Poisson referrals with a time-varying rate, by thinning a process at the peak rate."""
+    peak = rate.peak()
+    if peak <= 0:
+        return
+    t = max(env.now, rate.start)
+    while True:
+        t += gap() / peak
+        if t >= rate.end:
+            return
+        if thin() * peak < rate.at(t):
+            yield env.timeout(t - env.now)
+            on_arrival()
+
+
+class Pathway:
+    """All capacities, streams and counters of the supply side, and the resident's journey."""
+
+    def __init__(self, env: simpy.Environment, params: Params, streams: Streams, workforce: Workforce,
+                 warmup: float):
+        self.env = env
+        self.p = params
+        c = params.config
+        pw = c.pathway
+        self.wf = workforce
+        self.warmup = warmup
+        self.funnel = Funnel(env)
+        self.outcomes = Outcomes(len(workforce.roles))
+        h = params.horizon
+        at = params.at
+        # capacities
+        self.advisers = Capacity(env, "advisers", params.schedule(
+            "pathway.engagement.advisers", pw.engagement.advisers, pw.engagement.schedule,
+            factor=pw.engagement.caseload_per_adviser))
+        self.childcare = Capacity(env, "childcare", params.schedule(
+            "pathway.childcare.places", pw.childcare.places, pw.childcare.schedule))
+        self.digital = Capacity(env, "digital_skills", params.schedule(
+            "pathway.digital_skills.places", pw.digital_skills.places, pw.digital_skills.schedule))
+        self.health = Capacity(env, "health_support", params.schedule(
+            "pathway.health_support.places", pw.health_support.places, pw.health_support.schedule))
+        self.interviews = Capacity(env, "interview_slots", params.schedule(
+            "pathway.recruitment.interview_slots", pw.recruitment.interview_slots, pw.recruitment.schedule))
+        self.capacities: list[Capacity | Cohorts] = [self.advisers, self.childcare, self.digital, self.health,
+                                                      self.interviews]
+        # time-varying probabilities and duration scales
+        self.dropout = at("pathway.engagement.dropout")
+        self.digital_completion = at("pathway.digital_skills.completion")
+        self.health_completion = at("pathway.health_support.completion")
+        r = pw.recruitment
+        self.shortlisting = at("pathway.recruitment.shortlisting")
+        self.interview_pass = at("pathway.recruitment.interview_pass")
+        self.acceptance = at("pathway.recruitment.offer_acceptance")
+        self.checks_pass = at("pathway.recruitment.checks_pass")
+        self.max_applications = pw.job_search.max_applications
+        # durations and patience: (sampler, scale over time)
+        S = streams.sampler
+
+        def dur(name: str, path: str) -> tuple[Sampler, Piecewise]:
+            return S(name, _get(c, path)), at(path)
+
+        self.d_assess = dur("engagement.assessment", "pathway.engagement.assessment")
+        self.d_adviser_patience = dur("engagement.patience", "pathway.engagement.patience")
+        self.d_childcare_patience = dur("childcare.patience", "pathway.childcare.patience")
+        self.d_digital = dur("digital_skills.duration", "pathway.digital_skills.duration")
+        self.d_digital_patience = dur("digital_skills.patience", "pathway.digital_skills.patience")
+        self.d_health = dur("health_support.duration", "pathway.health_support.duration")
+        self.d_health_patience = dur("health_support.patience", "pathway.health_support.patience")
+        self.d_search = dur("job_search.duration", "pathway.job_search.duration")
+        self.d_vacancy_patience = dur("job_search.patience", "pathway.job_search.patience")
+        self.d_interview = dur("recruitment.interview_duration", "pathway.recruitment.interview_duration")
+        self.d_interview_patience = dur("recruitment.interview_patience", "pathway.recruitment.interview_patience")
+        self.d_checks = dur("recruitment.checks", "pathway.recruitment.checks")
+        self.d_withdraw = dur("recruitment.withdrawal_patience", "pathway.recruitment.withdrawal_patience")
+        # decisions: one uniform stream per stage
+        U = streams.uniform
+        self.u_engagement = U("engagement.decisions")
+        self.u_support = U("support.decisions")
+        self.u_training = U("training.decisions")
+        self.u_search = U("job_search.decisions")
+        self.u_recruit = U("recruitment.decisions")
+        self.u_in_post = U("in_post.decisions")
+        # courses
+        self.courses = []
+        for name, course in pw.training.courses.items():
+            base = f"pathway.training.courses.{name}"
+            cohorts = Cohorts(env, f"course:{name}", at(f"{base}.places_per_cohort"),
+                              course.first_intake_day, course.intake_every_days, h)
+            self.capacities.append(cohorts)
+            self.courses.append(_Course(
+                name, cohorts, dur(f"training.{name}.duration", f"{base}.duration"),
+                dur(f"training.{name}.patience", f"{base}.patience"), at(f"{base}.completion"),
+                tuple(QUALIFICATIONS.index(q) for q in course.qualification),
+                tuple(course.sectors), course.weight, list(course.qualifies_for)))
+        self.need_course = list(pw.training.need_course)
+        wfc = c.region.workforce
+        self.entry_roles = [n for n, role in wfc.roles.items() if role.entry_level]
+        self.early_leaving = [at(f"region.workforce.roles.{n}.first_year_leaving") for n in workforce.roles]
+        self._cells: dict[tuple, list[Cell]] = {}
+        # channels
+        self.channel_names = list(c.region.channels)
+        self.channels = list(c.region.channels.values())
+        for i, (name, ch) in enumerate(c.region.channels.items()):
+            rate = ChannelRate(ch, at(f"region.channels.{name}.referrals_per_year"), h)
+            u = U(f"channel.{name}.attributes")
+            env.process(arrivals(env, rate, streams.exponential(f"channel.{name}.arrivals"),
+                                 U(f"channel.{name}.thinning"), self._referral(i, ch, u)))
+        # interventions charged per person entering a stage while active
+        self.usage: dict[str, int] = {}
+        self._usage_rules: list[tuple[int, int, float, float, str]] = []
+        for name, iv in c.intervention.items():
+            if iv.cost.person_stage is not None and iv.cost.per_person > 0:
+                start, end = params.intervention_windows()[name]
+                ch = -1 if iv.cost.person_channel is None else self.channel_names.index(iv.cost.person_channel)
+                self._usage_rules.append((STAGES.index(iv.cost.person_stage), ch, start, end, name))
+                self.usage[name] = 0
+
+    # --- referral
+    def _referral(self, i: int, ch: Channel, u: Sampler) -> Callable[[], None]:
+        prof = ch.profile
+        cum = _cumulative
+        quint, band, qual, pref = (cum(prof.deprivation_quintile), cum(prof.age_band),
+                                   cum(prof.qualification), cum(prof.sector_preference))
+        parent, health, digital, dw = prof.parent_young_child, prof.health_condition, prof.digital_need, prof.deadweight
+        pref_sectors = [("nhs",), ("social_care",), SECTORS]
+        env, funnel, outcomes = self.env, self.funnel, self.outcomes
+
+        def arrive() -> None:
+            r = Resident(i, env.now, env.now >= self.warmup)
+            r.quintile = _pick(quint, u())
+            r.band = _pick(band, u())
+            r.parent = u() < parent
+            r.health = u() < health
+            r.digital = u() < digital
+            r.qual = _pick(qual, u())
+            r.sectors = pref_sectors[_pick(pref, u())]
+            r.deadweight = dw
+            funnel.arrived += 1
+            if r.counted:
+                outcomes.referrals[i] = outcomes.referrals.get(i, 0) + 1
+            env.process(self.journey(r))
+
+        return arrive
+
+    def _enter(self, r: Resident, s: int) -> None:
+        self.funnel.enter(r, s)
+        for stage, ch, start, end, name in self._usage_rules:
+            if stage == s and (ch < 0 or ch == r.channel) and start <= self.env.now < end:
+                self.usage[name] += 1
+
+    # --- the journey
+    def journey(self, r: Resident) -> Generator[simpy.Event, object, None]:
+        env, f = self.env, self.funnel
+        held: list[Capacity] = []
+        ok = yield from self._engage(r, held)
+        if ok:
+            ok = yield from self._support(r, held)
+        if ok:
+            roles = yield from self._train(r)
+            ok = roles is not None
+        if ok:
+            cells = self._cells_for(tuple(roles), r.sectors)  # type: ignore[arg-type]
+            hire = yield from self._recruit(r, cells)
+            if hire is not None:
+                for cap in held:  # support ends at the start date
+                    cap.release()
+                held.clear()
+                yield from self._first_year(r, hire)
+        for cap in held:
+            cap.release()
+
+    def _draw(self, d: tuple[Sampler, Piecewise]) -> float:
+        return d[0]() * d[1].at(self.env.now)
+
+    def _engage(self, r: Resident, held: list[Capacity]):
+        self._enter(r, ENGAGEMENT)
+        if not (yield from acquire(self.advisers, self._draw(self.d_adviser_patience))):
+            self.funnel.exit(r, "gave up waiting for an adviser")
+            return False
+        held.append(self.advisers)
+        yield self.env.timeout(self._draw(self.d_assess))
+        if self.u_engagement() < self.dropout.at(self.env.now):
+            self.funnel.exit(r, "disengaged after assessment")
+            return False
+        return True
+
+    def _support(self, r: Resident, held: list[Capacity]):
+        now = self.env.now
+        if r.parent:
+            self._enter(r, CHILDCARE)
+            if not (yield from acquire(self.childcare, self._draw(self.d_childcare_patience))):
+                self.funnel.exit(r, "no childcare place in time")
+                return False
+            held.append(self.childcare)
+        for flag, stage, cap, d, pat, completion in (
+            (r.digital, DIGITAL, self.digital, self.d_digital, self.d_digital_patience, self.digital_completion),
+            (r.health, HEALTH, self.health, self.d_health, self.d_health_patience, self.health_completion),
+        ):
+            if not flag:
+                continue
+            self._enter(r, stage)
+            if not (yield from use(cap, self._draw(d), self._draw(pat))):
+                self.funnel.exit(r, "gave up waiting for a place")
+                return False
+            now = self.env.now
+            if self.u_support() >= completion.at(now):
+                self.funnel.exit(r, "did not complete")
+                return False
+        return True
+
+    def _train(self, r: Resident):
+        """A course if the resident needs one; returns the roles they can apply for, or None if they left."""
+        u = self.u_training
+        if u() >= self.need_course[r.qual]:
+            return self.entry_roles
+        eligible = [c for c in self.courses if r.qual in c.quals and any(s in c.sectors for s in r.sectors)]
+        if not eligible:
+            return self.entry_roles
+        total = sum(c.weight for c in eligible)
+        x, course = u() * total, eligible[-1]
+        for c in eligible:
+            x -= c.weight
+            if x < 0:
+                course = c
+                break
+        self._enter(r, TRAINING)
+        if not (yield from acquire(course.cohorts, self._draw(course.patience))):
+            self.funnel.exit(r, f"gave up waiting for {course.name}")
+            return None
+        yield self.env.timeout(self._draw(course.duration))
+        if u() >= course.completion.at(self.env.now):
+            self.funnel.exit(r, f"did not complete {course.name}")
+            return None
+        return course.roles
+
+    def _cells_for(self, roles: tuple[str, ...], sectors: tuple[str, ...]) -> list[Cell]:
+        key = (roles, sectors)
+        cells = self._cells.get(key)
+        if cells is None:
+            cells = self._cells[key] = self.wf.cells_for(list(roles), sectors)
+        return cells
+
+    def _recruit(self, r: Resident, cells: list[Cell]):
+        """Job search and applications until a start, an exit, or `max_applications` rejections."""
+        env, f, u = self.env, self.funnel, self.u_recruit
+        wf = self.wf
+        for attempt in range(self.max_applications):
+            self._enter(r, JOB_SEARCH)
+            yield env.timeout(self._draw(self.d_search))
+            if not cells:
+                f.exit(r, "no post in reach (role or sector)")
+                return None
+            open_ = wf.open_cells(cells)
+            if not open_:
+                req = wf.wait_for_vacancy(cells)
+                wf.patience_timer(req, self._draw(self.d_vacancy_patience))
+                if not (yield req):
+                    f.exit(r, "no vacancy in time")
+                    return None
+                open_ = wf.open_cells(cells)
+            cell = _weighted(open_, self.u_search())
+            self._enter(r, RECRUITMENT)
+            t_apply = env.now
+            now = env.now
+            if u() >= self.shortlisting.at(now):
+                f.note(r, "not shortlisted")
+                continue
+            if not (yield from use(self.interviews, self._draw(self.d_interview), self._draw(self.d_interview_patience))):
+                f.exit(r, "gave up waiting for an interview")
+                return None
+            now = env.now
+            if u() >= self.interview_pass.at(now):
+                f.note(r, "not successful at interview")
+                continue
+            if u() >= self.acceptance.at(now):
+                f.exit(r, "declined the offer")
+                return None
+            self._enter(r, CHECKS)
+            checks = self._draw(self.d_checks)
+            patience = self._draw(self.d_withdraw) - (env.now - t_apply)
+            if checks > patience:
+                yield env.timeout(max(0.0, patience))
+                f.exit(r, "withdrew while waiting for checks")
+                return None
+            yield env.timeout(checks)
+            if u() >= self.checks_pass.at(env.now):
+                f.exit(r, "did not pass checks")
+                return None
+            if not wf.start(cell):  # the post went to someone else meanwhile: take another of the role
+                same_role = [c for c in cells if c[0] == cell[0]]
+                open_ = wf.open_cells(same_role)
+                if not open_:
+                    f.note(r, "post filled before start")
+                    continue
+                cell = _weighted(open_, self.u_search())
+                wf.start(cell)
+            return cell
+        f.exit(r, f"unsuccessful after {self.max_applications} applications")
+        return None
+
+    def _first_year(self, r: Resident, cell: Cell):
+        env, wf, o = self.env, self.wf, self.outcomes
+        self._enter(r, IN_POST)
+        now = env.now
+        u = self.u_in_post
+        p12 = self.early_leaving[cell[0]].at(now)
+        leaves_at = math.inf
+        if p12 > 0 and u() < p12:  # constant hazard within the year, conditioned on leaving in it
+            rate = -math.log1p(-p12) / YEAR if p12 < 1 else 50.0 / YEAR
+            leaves_at = -math.log1p(-u() * -math.expm1(-rate * YEAR)) / rate
+        if r.counted:
+            role = wf.roles[cell[0]]
+            group = wf.groups[cell[1]]
+            net = 1.0 - r.deadweight
+            h = self.p.horizon
+            add = o.add
+            for g in ("all", f"role:{role}", f"employer:{group}", f"quintile:{r.quintile + 1}",
+                      f"channel:{self.channel_names[r.channel]}"):
+                add("hires", g)
+                add("net_hires", g, net)
+            if r.parent:
+                add("hires", "parents")
+            if r.health:
+                add("hires", "health_condition")
+            o.to_start.add(now - r.t_arrive)
+            if now + SIX_MONTHS <= h:
+                add("eligible_6m", "all")
+                if leaves_at >= SIX_MONTHS:
+                    add("sustained_6m", "all")
+                    add("sustained_6m", f"role:{role}")
+            if now + YEAR <= h:
+                add("eligible_12m", "all")
+                if leaves_at >= YEAR:
+                    add("sustained_12m", "all")
+                    add("net_sustained_12m", "all", net)
+                    add("sustained_12m", f"role:{role}")
+                    add("sustained_12m", f"quintile:{r.quintile + 1}")
+        if leaves_at < YEAR:
+            yield env.timeout(leaves_at)
+            wf.leave(cell)
+            if r.counted:
+                o.add("early_leavers", "all")
+            self.funnel.exit(r, "left within 12 months")
+        else:
+            yield env.timeout(YEAR)
+            wf.settle(cell, r.band)
+            self.funnel.exit(r, "sustained 12 months", success=True)
+
+
+class _Course:
+    __slots__ = ("name", "cohorts", "duration", "patience", "completion", "quals", "sectors", "weight", "roles")
+
+    def __init__(self, name, cohorts, duration, patience, completion, quals, sectors, weight, roles):
+        self.name, self.cohorts, self.duration, self.patience = name, cohorts, duration, patience
+        self.completion, self.quals, self.sectors, self.weight, self.roles = completion, quals, sectors, weight, roles
+
+
+def _cumulative(shares: list[float]) -> list[float]:
+    out, t = [], 0.0
+    for s in shares:
+        t += s
+        out.append(t)
+    out[-1] = 1.0 + 1e-12
+    return out
+
+
+def _pick(cum: list[float], u: float) -> int:
+    for i, c in enumerate(cum):
+        if u < c:
+            return i
+    return len(cum) - 1
+
+
+def _weighted(options: list[tuple[Cell, int]], u: float) -> Cell:
+    total = sum(w for _, w in options)
+    x = u * total
+    for cell, w in options:
+        x -= w
+        if x < 0:
+            return cell
+    return options[-1][0]
+
+
+def _get(obj, path: str):
+    for part in path.split("."):
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
+    return obj

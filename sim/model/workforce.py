@@ -1,0 +1,348 @@
+"""The demand side: posts, staff, vacancies, and the churn that opens and closes them.
+
+Staff are counted, not simulated one by one: `staff[r, g, a]` is the number of staff in role
+`r`, employer group `g`, age band `a`. Every `step` days a vectorised update draws, by
+binomial thinning, leavers out of the sector, movers to another employer in the sector,
+retirements (by age band) and ageing; then business-as-usual (BAU) fills of open posts, a
+share of which are promotions from the role below (which opens a post there). Programme
+starters are added one at a time by the pathway as they start (`start`), spend their first
+year counted in `first_year`, then join `staff` (`settle`) or leave (`leave`).
+
+Identity kept at every instant: establishment = staff in post + vacancies, where staff in
+post = staff + first_year. Posts are removed only when vacant (negative growth).
+
+Turnover is the published rate: all leavers per staff per year, retirements included. The
+model splits it into retirements (hazard by age band) and other leaving at the rest,
+lambda = turnover - rho, where rho is the retirement rate of the post's initial age profile;
+a share of the other leavers move to another employer in the sector (lambda_move), the
+others leave the sector (lambda_out).
+
+Calibration of BAU hiring (no programme, steady state at the published vacancy rate v):
+a cell with establishment E has S = (1 - v) E staff and V = v E vacancies. Posts open at
+S (lambda_out + rho) + P_out + g E per year (leavers out of the sector, retirements,
+promotions out of the cell to the role above, growth g); BAU fills close them at h V.
+Setting the two equal gives the fill hazard
+    h = ((1 - v)(lambda_out + rho) + P_out / E + g) / v,
+computed from the top of each career ladder down, since P_out of a role is the promotion
+flow into the role above, s_up h_up V_up. Within-sector moves open a post in one cell and
+fill one in another of the same role, so they cancel in the balance.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import simpy
+
+from ..config import AGE_BAND_YEARS, AGE_BANDS, Workforce as WorkforceConfig
+from .capacity import Request
+
+Cell = tuple[int, int]  # (role index, group index)
+
+
+def _p(rate_per_year: np.ndarray | float, days: float) -> np.ndarray:
+    """Probability of at least one event in `days` at a constant annual hazard."""
+    return -np.expm1(-np.asarray(rate_per_year, float) * days / 365.0)
+
+
+def retirement_rate(age_profile: list[float], by_band: list[float]) -> float:
+    """Mean annual retirement hazard of staff with this age profile."""
+    return float(np.dot(age_profile, by_band))
+
+
+def other_leaving(turnover: float, rho: float) -> float:
+    """Annual hazard of leaving for reasons other than retirement (published turnover less retirements)."""
+    return max(0.0, turnover - rho)
+
+
+def calibrated_fill_rate(wf: WorkforceConfig) -> dict[tuple[str, str], float]:
+    """BAU fill hazard per (role, group), per year, from the steady-state balance above."""
+    rho = {
+        (g, r): retirement_rate(post.age_profile, wf.retirement_rate)
+        for g, grp in wf.groups.items() for r, post in grp.posts.items()
+    }
+    above = {role.promoted_from: name for name, role in wf.roles.items() if role.promoted_from}
+    h: dict[tuple[str, str], float] = {}
+
+    def rate(r: str, g: str) -> float:
+        if (r, g) in h:
+            return h[(r, g)]
+        post = wf.groups[g].posts[r]
+        v, e = post.vacancy_rate, post.establishment
+        lam_out = other_leaving(post.turnover, rho[(g, r)]) * (1.0 - post.within_sector_share)
+        p_out = 0.0
+        up = above.get(r)
+        if up is not None and up in wf.groups[g].posts:
+            upost = wf.groups[g].posts[up]
+            p_out = wf.roles[up].internal_fill_share * rate(up, g) * upost.vacancy_rate * upost.establishment
+        if v <= 0 or e <= 0:
+            h[(r, g)] = 365.0  # no vacancies to hold: fill at once (within days)
+        else:
+            h[(r, g)] = ((1.0 - v) * (lam_out + rho[(g, r)]) + p_out / e + post.growth_per_year) / v
+        return h[(r, g)]
+
+    for g, grp in wf.groups.items():
+        for r in grp.posts:
+            rate(r, g)
+    return h
+
+
+class Workforce:
+    """Posts and staff of every employer group and role, and the daily churn."""
+
+    def __init__(self, env: simpy.Environment, wf: WorkforceConfig, rng: np.random.Generator,
+                 step: float, horizon: float, bau_scale: float = 1.0):
+        self.env = env
+        self.rng = rng
+        self.step = step
+        self.roles = list(wf.roles)
+        self.groups = list(wf.groups)
+        self.group_sector = [wf.groups[g].sector for g in self.groups]
+        R, G, A = len(self.roles), len(self.groups), len(AGE_BANDS)
+        ri = {r: i for i, r in enumerate(self.roles)}
+        self.exists = np.zeros((R, G), bool)
+        self.est0 = np.zeros((R, G))
+        growth = np.zeros((R, G))
+        lam_out = np.zeros((R, G))
+        lam_move = np.zeros((R, G))
+        fill = np.zeros((R, G))
+        self.staff = np.zeros((R, G, A), np.int64)
+        h = calibrated_fill_rate(wf)
+        for gi, g in enumerate(self.groups):
+            for r, post in wf.groups[g].posts.items():
+                i = ri[r]
+                self.exists[i, gi] = True
+                self.est0[i, gi] = post.establishment
+                growth[i, gi] = post.growth_per_year
+                lam = other_leaving(post.turnover, retirement_rate(post.age_profile, wf.retirement_rate))
+                lam_out[i, gi] = lam * (1 - post.within_sector_share)
+                lam_move[i, gi] = lam * post.within_sector_share
+                fill[i, gi] = h[(r, g)] * bau_scale
+                n_staff = int(round(post.establishment * (1 - post.vacancy_rate)))
+                self.staff[i, gi] = _apportion(n_staff, post.age_profile)
+        self.growth = growth
+        self.p_out = _p(lam_out, step)
+        self.p_move = _p(lam_move, step)
+        self.p_fill = _p(fill, step)
+        self.p_retire = _p(np.asarray(wf.retirement_rate, float), step)
+        self.p_age = np.array([step / (365.0 * y) if math.isfinite(y) else 0.0 for y in AGE_BAND_YEARS])
+        self.hire_age = np.asarray(wf.bau_hire_age_profile, float)
+        self.promo_from = np.array([ri[wf.roles[r].promoted_from] if wf.roles[r].promoted_from else -1
+                                    for r in self.roles])
+        self.promo_share = np.array([wf.roles[r].internal_fill_share for r in self.roles])
+        self.ladder_up = np.array([i for i in range(R) if self.promo_from[i] >= 0 and self.promo_share[i] > 0], int)
+        self.first_year = np.zeros((R, G), np.int64)
+        self.establishment = self.est0.round().astype(np.int64)
+        # vacancy-days since the statistics were last reset, and establishment-days
+        self.vacancy_days = np.zeros((R, G))
+        self.post_days = np.zeros((R, G))
+        self._t_area = env.now
+        self.flows = {k: np.zeros((R, G)) for k in ("leavers", "movers", "retirements", "bau_hires", "promotions")}
+        self._waiters: list[tuple[Request, list[Cell]]] = []
+        self.samples: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.horizon = horizon
+        env.process(self._churn())
+
+    # --- state
+    def in_post(self) -> np.ndarray:
+        return self.staff.sum(axis=2) + self.first_year
+
+    def vacancies(self) -> np.ndarray:
+        return self.establishment - self.in_post()
+
+    def _accumulate(self) -> None:
+        now = self.env.now
+        dt = now - self._t_area
+        if dt:
+            self.vacancy_days += self.vacancies() * dt
+            self.post_days += self.establishment * dt
+            self._t_area = now
+
+    def reset_stats(self) -> None:
+        self._accumulate()
+        self.vacancy_days[:] = 0
+        self.post_days[:] = 0
+        for v in self.flows.values():
+            v[:] = 0
+
+    def record(self) -> None:
+        """Snapshot establishment, staff in post and vacancies (for the time series)."""
+        self.samples.append((self.env.now, self.establishment.copy(), self.in_post(), self.vacancies()))
+
+    # --- programme starters (called by the pathway)
+    def cells_for(self, roles: list[str], sectors: tuple[str, ...]) -> list[Cell]:
+        ri = {r: i for i, r in enumerate(self.roles)}
+        return [(ri[r], g) for r in roles for g, s in enumerate(self.group_sector)
+                if s in sectors and self.exists[ri[r], g]]
+
+    def open_cells(self, cells: list[Cell]) -> list[tuple[Cell, int]]:
+        v = self.vacancies()
+        return [(c, int(v[c])) for c in cells if v[c] > 0]
+
+    def start(self, cell: Cell) -> bool:
+        """A programme resident takes an open post in `cell`; False if none is open."""
+        if self.establishment[cell] - self.staff[cell].sum() - self.first_year[cell] <= 0:
+            return False
+        self._accumulate()
+        self.first_year[cell] += 1
+        return True
+
+    def settle(self, cell: Cell, band: int) -> None:
+        """A programme starter completes the first year and joins the general staff."""
+        self.first_year[cell] -= 1
+        self.staff[cell][band] += 1
+
+    def leave(self, cell: Cell) -> None:
+        """A programme starter leaves within the first year: the post opens again."""
+        self._accumulate()
+        self.first_year[cell] -= 1
+        self._wake()
+
+    def wait_for_vacancy(self, cells: list[Cell]) -> Request:
+        """An event that fires (True) when a post opens in any of `cells`."""
+        req = Request(self.env)
+        self._waiters.append((req, cells))
+        return req
+
+    def abandon(self, req: Request) -> None:
+        if not req.triggered:
+            req.abandoned = True
+            req.succeed(False)
+
+    def patience_timer(self, req: Request, patience: float) -> None:
+        if patience != math.inf and not req.triggered:
+            self.env.timeout(patience).callbacks.append(lambda _e: self.abandon(req))
+
+    def _wake(self) -> None:
+        if not self._waiters:
+            return
+        v = self.vacancies()
+        keep = []
+        for req, cells in self._waiters:
+            if req.triggered:
+                continue
+            if any(v[c] > 0 for c in cells):
+                req.succeed(True)
+            else:
+                keep.append((req, cells))
+        self._waiters = keep
+
+    # --- the churn
+    def _churn(self):
+        env, rng = self.env, self.rng
+        binom = rng.binomial
+        A = self.staff.shape[2]
+        while True:
+            yield env.timeout(self.step)
+            self._accumulate()
+            s = self.staff
+            out = binom(s, self.p_out[:, :, None])
+            s -= out
+            mv = binom(s, self.p_move[:, :, None])
+            s -= mv
+            ret = binom(s, self.p_retire[None, None, :])
+            s -= ret
+            up = binom(s[:, :, :-1], self.p_age[None, None, :-1])
+            s[:, :, :-1] -= up
+            s[:, :, 1:] += up
+            # establishment follows growth; posts are cut only when vacant
+            target = np.round(self.est0 * (1.0 + self.growth) ** (env.now / 365.0)).astype(np.int64)
+            self.establishment = np.maximum(target, self.in_post()) * self.exists
+            # movers take open posts of the same role, in proportion to vacancies
+            placed = self._place_movers(mv)
+            self.flows["leavers"] += out.sum(2) + (mv.sum(2) - placed.sum(2))
+            self.flows["movers"] += mv.sum(2)
+            self.flows["retirements"] += ret.sum(2)
+            # BAU fills, some of them promotions from the role below in the same group
+            vac = self.vacancies()
+            fills = binom(vac, self.p_fill)
+            promo = self._promote(fills)
+            ext = fills - promo
+            self.staff += self.rng.multinomial(ext, self.hire_age)
+            self.flows["bau_hires"] += ext
+            self.flows["promotions"] += promo
+            self._wake()
+
+    def _place_movers(self, mv: np.ndarray) -> np.ndarray:
+        """Assign movers (by role and age band) to cells of their role, weighted by open posts.
+
+        Movers beyond the open posts of a cell are not placed (they leave the sector).
+        """
+        vac = np.maximum(self.vacancies(), 0).astype(float)
+        total = vac.sum(axis=1, keepdims=True)  # (R, 1)
+        has = total[:, 0] > 0
+        if not has.any():
+            return np.zeros_like(mv)
+        w = np.divide(vac, total, out=np.zeros_like(vac), where=total > 0)
+        w[~has, 0] = 1.0  # no open post in the role: weights are unused, but must sum to 1
+        movers = mv.sum(axis=1) * has[:, None]  # (R, A)
+        placed = np.moveaxis(self.rng.multinomial(movers, w[:, None, :]), 2, 1)  # (R, G, A)
+        over = np.maximum(placed.sum(axis=2) - vac.astype(np.int64), 0)
+        if over.any():
+            for r, g in zip(*np.nonzero(over)):
+                placed[r, g] -= _trim(placed[r, g][None, :], over[r, g][None])[0]
+        self.staff += placed
+        return placed
+
+    def _promote(self, fills: np.ndarray) -> np.ndarray:
+        """Promotions among `fills`: staff of the role below (same group) move up, keeping their age band."""
+        promo = np.zeros_like(fills)
+        up = self.ladder_up
+        if not len(up):
+            return promo
+        low = self.promo_from[up]
+        pool = self.staff[low]  # (L, G, A)
+        want = self.rng.binomial(fills[up], self.promo_share[up][:, None])
+        k = np.minimum(want, pool.sum(axis=2))
+        take = _take(self.rng.binomial, pool, k)
+        np.subtract.at(self.staff, low, take)
+        np.add.at(self.staff, up, take)
+        promo[up] = k
+        return promo
+
+
+def _apportion(n: int, shares: list[float]) -> np.ndarray:
+    """Split `n` into integer parts proportional to `shares` (largest remainder)."""
+    raw = np.asarray(shares, float) * n
+    base = np.floor(raw).astype(np.int64)
+    rest = n - base.sum()
+    order = np.argsort(-(raw - base), kind="stable")
+    base[order[:rest]] += 1
+    return base
+
+
+def _trim(n: np.ndarray, over: np.ndarray) -> np.ndarray:
+    """How much to take off each band of `n` (rows), oldest first, so each row sum drops by `over`."""
+    cut = np.zeros_like(n)
+    for r in np.nonzero(over)[0]:
+        need = over[r]
+        for a in range(n.shape[1] - 1, -1, -1):
+            c = min(need, n[r, a])
+            cut[r, a] = c
+            need -= c
+            if not need:
+                break
+    return cut
+
+
+def _take(binom: Callable, pool: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Draw k[...] people from `pool[..., band]` without replacement, band by band.
+
+    Sequential binomial thinning with each draw bounded so the later bands can still supply
+    the rest: the total is exactly `k` (k <= pool total) and the band mix follows the pool.
+    """
+    out = np.zeros_like(pool)
+    left = k.copy()
+    rest = pool.sum(axis=-1)
+    for a in range(pool.shape[-1]):
+        here = pool[..., a]
+        after = rest - here
+        q = np.divide(here, rest, out=np.zeros(rest.shape), where=rest > 0)
+        t = np.minimum(binom(left, np.clip(q, 0.0, 1.0)), here)
+        t = np.maximum(t, left - after)
+        out[..., a] = t
+        left -= t
+        rest = after
+    return out

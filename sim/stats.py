@@ -1,0 +1,85 @@
+"""Statistics across replications: confidence intervals, paired differences, precision.
+
+Replications are independent and identically distributed, so a KPI's mean has a Student-t
+confidence interval. Two scenarios run with the same seeds share common random numbers, so
+their difference is estimated replication by replication (paired), which removes the noise
+they share.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as sps
+
+
+@dataclass(frozen=True)
+class Interval:
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2.0
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> Interval:
+    """Mean and t-interval of the finite values (NaN, e.g. a cost per hire with no hires, is left out)."""
+    x = np.asarray(values, float)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, 0)
+    m = float(x.mean())
+    if n == 1:
+        return Interval(m, math.nan, math.nan, 1)
+    sd = float(x.std(ddof=1))
+    h = float(sps.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
+    return Interval(m, m - h, m + h, n)
+
+
+def paired_difference(option: Sequence[float], baseline: Sequence[float], level: float = 0.95) -> Interval:
+    """Mean of option - baseline over replications paired by index, with its t-interval."""
+    a, b = np.asarray(option, float), np.asarray(baseline, float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples differ in length: {a.shape} vs {b.shape}")
+    return mean_ci(a - b, level)
+
+
+def unpaired_difference(option: Sequence[float], baseline: Sequence[float], level: float = 0.95) -> Interval:
+    """Welch interval for option - baseline, ignoring the pairing (to show what pairing buys)."""
+    a, b = np.asarray(option, float), np.asarray(baseline, float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    na, nb = len(a), len(b)
+    if na < 2 or nb < 2:
+        return Interval(float(a.mean() - b.mean()) if na and nb else math.nan, math.nan, math.nan, min(na, nb))
+    va, vb = a.var(ddof=1) / na, b.var(ddof=1) / nb
+    se = math.sqrt(va + vb)
+    d = float(a.mean() - b.mean())
+    if se == 0:
+        return Interval(d, d, d, min(na, nb))
+    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+    h = float(sps.t.ppf(0.5 + level / 2.0, df)) * se
+    return Interval(d, d - h, d + h, min(na, nb))
+
+
+def replications_needed(values: Sequence[float], half_width: float, level: float = 0.95) -> int:
+    """Replications for a t-interval of at most `half_width`, from the sample variance so far."""
+    x = np.asarray(values, float)
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return 2
+    sd = float(x.std(ddof=1))
+    if sd == 0:
+        return len(x)
+    n = len(x)
+    while True:  # t quantile depends on n: iterate to the fixed point
+        need = math.ceil((float(sps.t.ppf(0.5 + level / 2.0, max(n - 1, 1))) * sd / half_width) ** 2)
+        if need <= n:
+            return max(need, 2)
+        n = need

@@ -1,0 +1,150 @@
+"""`pathways-verify`: checks of the model against theory that a user can run.
+
+mmc          drives the model's own stage code (`Capacity`, `use`, `arrivals`) as a plain
+             M/M/c queue and compares the mean wait in queue and mean number in system
+             with Erlang C. Exit 1 if theory lies outside the simulation's 99% CI.
+littles-law  runs the default pathway (plus any Hydra overrides) and checks L = lambda W for
+             every stage over the run: L from the time-weighted count of people in the stage,
+             lambda = entries per day, W = mean time in the stage per entrant (stays not finished
+             by the horizon counted up to it, the finite-horizon form of the law). The two are
+             computed independently, so a resident lost or double-counted breaks the equality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+import simpy
+
+from .config import Channel, Params, Piecewise
+from .distributions import Dist
+from .model.capacity import Capacity
+from .model.pathway import STAGES, ChannelRate, arrivals, use
+from .stats import mean_ci
+from .streams import Streams
+
+
+def erlang_c(lam: float, mu: float, c: int) -> dict[str, float]:
+    """M/M/c in steady state: probability of waiting, mean wait in queue Wq, mean number in system L."""
+    a = lam / mu
+    rho = a / c
+    if rho >= 1:
+        raise ValueError(f"unstable queue: utilisation {rho:.3f} >= 1")
+    term = 1.0
+    total = 1.0
+    for k in range(1, c):
+        term *= a / k
+        total += term
+    top = term * a / c / (1 - rho)  # a^c / c! / (1 - rho)
+    p_wait = top / (total + top)
+    wq = p_wait / (c * mu - lam)
+    return {"utilisation": rho, "p_wait": p_wait, "mean_wait_in_queue": wq, "mean_in_system": lam * (wq + 1 / mu)}
+
+
+def simulate_mmc(lam: float, mu: float, c: int, replication: int, seed: int, customers: int,
+                 warmup_share: float = 0.1) -> dict[str, float]:
+    """One replication of an M/M/c stage built from the model's own pieces."""
+    env = simpy.Environment()
+    streams = Streams(seed, replication)
+    cap = Capacity(env, "servers", Piecewise([0.0], [float(c)]))
+    service = streams.sampler("service", Dist(kind="exponential", mean=1.0 / mu))
+    horizon = customers / lam
+    rate = ChannelRate(Channel(referrals_per_year=lam * 365.0), Piecewise([0.0], [lam * 365.0]), horizon)
+
+    def arrive() -> None:
+        env.process(use(cap, service(), math.inf))
+
+    env.process(arrivals(env, rate, streams.exponential("arrivals"), streams.uniform("thinning"), arrive))
+    warm = horizon * warmup_share
+    env.run(until=warm)
+    cap.reset_stats()
+    env.run(until=horizon)
+    s = cap.summary(horizon)
+    return {"mean_wait_in_queue": s["mean_wait"], "mean_in_system": s["mean_busy"] + s["mean_queue"]}
+
+
+def _ci(xs: list[float]) -> dict[str, object]:
+    c95, c99 = mean_ci(xs, 0.95), mean_ci(xs, 0.99)
+    return {"mean": c95.mean, "ci95": [c95.low, c95.high], "ci99": [c99.low, c99.high]}
+
+
+def verify_mmc(lam: float, mu: float, c: int, replications: int = 20, seed: int = 1,
+               customers: int = 20000) -> dict[str, object]:
+    """Simulated vs Erlang-C values, with `ok` true when theory is inside the 99% CIs."""
+    runs = [simulate_mmc(lam, mu, c, r, seed, customers) for r in range(replications)]
+    theory = erlang_c(lam, mu, c)
+    sim = {k: _ci([run[k] for run in runs]) for k in ("mean_wait_in_queue", "mean_in_system")}
+    ok = all(sim[k]["ci99"][0] <= theory[k] <= sim[k]["ci99"][1] for k in sim)  # type: ignore[index]
+    return {"check": "mmc", "arrival_rate": lam, "service_rate": mu, "servers": c,
+            "replications": replications, "customers_per_replication": customers, "seed": seed,
+            "simulated": sim, "theory": theory, "ok": ok}
+
+
+def verify_littles_law(params: Params, replications: int) -> dict[str, object]:
+    """L = lambda W per stage of the full pathway, across replications."""
+    from .experiment import run_replications
+
+    outs = run_replications(params, range(replications))
+    stages: dict[str, object] = {}
+    ok = True
+    for s in STAGES:
+        L, lw = [], []
+        for o in outs:
+            f = next(row for row in o.funnel if row["stage"] == s)
+            L.append(f["mean_in_stage"])
+            lam = f["entered"] / f["span"]
+            w = f["time_in_stage"] / f["entered"] if f["entered"] else 0.0
+            lw.append(lam * w)
+        ci = mean_ci(L, 0.99)
+        lam_w = mean_ci(lw, 0.99)
+        diff = mean_ci([a - b for a, b in zip(L, lw)], 0.99)
+        stage_ok = abs(diff.mean) <= 1e-6 * max(1.0, ci.mean)
+        ok &= stage_ok
+        stages[s] = {"L": ci.mean, "L_ci99": [ci.low, ci.high], "lambda_W": lam_w.mean,
+                     "lambda_W_ci99": [lam_w.low, lam_w.high], "ok": stage_ok}
+    return {"check": "littles-law", "replications": replications, "stages": stages, "ok": ok}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="pathways-verify", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="check", required=True)
+    m = sub.add_parser("mmc", help="the model's stage as an M/M/c queue vs Erlang C")
+    m.add_argument("--arrival-rate", type=float, required=True, help="arrivals per day")
+    m.add_argument("--service-rate", type=float, required=True, help="services per day per server")
+    m.add_argument("--servers", type=int, required=True)
+    m.add_argument("--replications", type=int, default=20)
+    m.add_argument("--seed", type=int, default=1)
+    m.add_argument("--customers", type=int, default=20000, help="expected arrivals per replication")
+    ll = sub.add_parser("littles-law", help="L = lambda W per stage of the default pathway")
+    ll.add_argument("--replications", type=int, default=10)
+    ll.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. intervention=[childcare]")
+    args = ap.parse_args(argv)
+    if args.check == "mmc":
+        if args.arrival_rate <= 0 or args.service_rate <= 0 or args.servers < 1 or args.replications < 2:
+            ap.error("need --arrival-rate > 0, --service-rate > 0, --servers >= 1, --replications >= 2")
+        if args.arrival_rate >= args.servers * args.service_rate:
+            ap.error(f"unstable: arrival rate {args.arrival_rate} >= servers x service rate "
+                     f"{args.servers * args.service_rate}; allowed: arrival rate < servers x service rate")
+        result = verify_mmc(args.arrival_rate, args.service_rate, args.servers, args.replications, args.seed,
+                            args.customers)
+    else:
+        result = verify_littles_law(_params(args.overrides), args.replications)
+    print(json.dumps(result, indent=2))
+    sys.exit(0 if result["ok"] else 1)
+
+
+def _params(overrides: list[str]) -> Params:
+    from hydra import compose, initialize_config_dir
+
+    from .cli import CONFIG_DIR, fail, params_or_exit
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        try:
+            cfg = compose("config", overrides=overrides)
+        except Exception as e:  # noqa: BLE001 - composition errors
+            fail(" ".join(str(e).split()))
+    return params_or_exit(cfg, {}, overrides)
