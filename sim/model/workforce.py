@@ -25,7 +25,9 @@ Setting the two equal gives the fill hazard
     h = ((1 - v)(lambda_out + rho) + P_out / E + g) / v,
 computed from the top of each career ladder down, since P_out of a role is the promotion
 flow into the role above, s_up h_up V_up. Within-sector moves open a post in one cell and
-fill one in another of the same role, so they cancel in the balance.
+fill one in another of the same role, so they cancel in the balance. In a step of dt days
+the posts opened, O = x V with x = h dt / 365, join the open ones before fills are drawn,
+so the fill probability that holds V steady is p = O / (V + O) = x / (1 + x).
 """
 
 from __future__ import annotations
@@ -125,7 +127,8 @@ class Workforce:
         self.growth = growth
         self.p_out = _p(lam_out, step)
         self.p_move = _p(lam_move, step)
-        self.p_fill = _p(fill, step)
+        x = fill * step / 365.0
+        self.p_fill = x / (1.0 + x)  # discrete-time balance: opens O = x V per step, fills p (V + O) = O
         self.p_retire = _p(np.asarray(wf.retirement_rate, float), step)
         self.p_age = np.array([step / (365.0 * y) if math.isfinite(y) else 0.0 for y in AGE_BAND_YEARS])
         self.hire_age = np.asarray(wf.bau_hire_age_profile, float)
