@@ -128,8 +128,13 @@ class Role:
 
 @dataclass
 class EmployerGroup:
+    """Employers of one kind. `scale` multiplies every post's establishment and `vacancy_scale`
+    every vacancy rate, so a region can reuse another's role mix at its own size."""
+
     label: str = ""
     sector: str = "nhs"
+    scale: float = nonneg(1.0)
+    vacancy_scale: float = nonneg(1.0)
     posts: dict[str, Post] = _f({})
 
 
@@ -292,6 +297,10 @@ class Experiment:
     record_every_days: float = _f(30.0, low=1.0, high=36525.0)
     workforce_step_days: float = _f(1.0, low=0.01, high=91.0)  # time step of the aggregate staff churn
     progress: bool = True
+    target_half_width: float = nonneg(0.0)  # add replications until the primary KPI's 95% CI half-width is below this (0: off)
+    primary_kpi: str = "hires"
+    primary_group: str = "all"
+    max_replications: int = _f(200, low=1, high=100_000)
 
 
 @dataclass
@@ -538,6 +547,13 @@ def validate(c: Config) -> None:
     """Range, share, reference and period checks; raises ConfigError on the first problem."""
     _walk(c, "", _check_field)
     h = c.experiment.horizon_days
+    from .model import KPI_NAMES
+
+    if c.experiment.primary_kpi not in KPI_NAMES:
+        raise ConfigError("experiment.primary_kpi", c.experiment.primary_kpi, f"one of {', '.join(KPI_NAMES)}")
+    if c.experiment.max_replications < c.experiment.replications:
+        raise ConfigError("experiment.max_replications", c.experiment.max_replications,
+                          f">= experiment.replications ({c.experiment.replications})")
     if not c.experiment.warmup_days < h:
         raise ConfigError("experiment.warmup_days", c.experiment.warmup_days, f"[0, horizon_days={h:g})")
     wf = c.region.workforce

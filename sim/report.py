@@ -40,3 +40,48 @@ def summary_table(summary: list[tuple], scenario: str, published_vacancies: floa
     if published_vacancies:
         lines.append(f"  {'Published vacancy level (calibration)':<{width}}  {_num(published_vacancies, 0):>12}")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- sweep headline
+HEADLINE_KPIS = (
+    ("hires", "all", "gross hires"),
+    ("net_hires", "all", "net hires"),
+    ("sustained_12m", "all", "sustained 12m"),
+    ("vacancy_rate", "all", "vacancy rate"),
+    ("vacancy_days", "all", "vacancy-days"),
+    ("programme_cost", "all", "programme cost"),
+    ("cost_per_net_sustained_job", "all", "cost per net sustained job"),
+)
+
+
+def headline_text(rows: list[tuple]) -> str:
+    """Per option: mean [95% CI] of the headline KPIs and, for effects, the paired difference vs the reference."""
+    by = {(r[0], r[2], r[3]): r for r in rows}
+    options = list(dict.fromkeys(r[0] for r in rows))
+    out = []
+    for opt in options:
+        parts = []
+        for kpi, group, label in HEADLINE_KPIS:
+            r = by.get((opt, kpi, group))
+            if r is None:
+                continue
+            digits = 4 if kpi == "vacancy_rate" else 0
+            text = f"{label} {_num(r[4], digits)}"
+            if kpi in ("vacancy_rate", "vacancy_days", "net_hires", "sustained_12m") and not math.isnan(r[8]) and r[8] != 0:
+                text += f" (vs reference {_num(r[8], digits)} [{_num(r[9], digits)}, {_num(r[10], digits)}])"
+            parts.append(text)
+        out.append(f"{opt}: " + "; ".join(parts))
+    return "\n".join(out)
+
+
+def write_report(folder):
+    """Write report.html for a run or sweep folder (placeholder until the full report lands)."""
+    from pathlib import Path
+
+    from .compare import find_jobs, comparison_rows
+
+    folder = Path(folder)
+    rows = comparison_rows(find_jobs(folder))
+    path = folder / "report.html"
+    path.write_text("<!doctype html><html><body><pre>" + headline_text(rows) + "</pre></body></html>")
+    return path

@@ -235,8 +235,8 @@ class Pathway:
         # durations and patience: (sampler, scale over time)
         S = streams.sampler
 
-        def dur(name: str, path: str) -> tuple[Sampler, Piecewise]:
-            return S(name, _get(c, path)), at(path)
+        def dur(name: str, path: str) -> Callable[[], float]:
+            return _scaled(env, S(name, _get(c, path)), at(path))
 
         self.d_assess = dur("engagement.assessment", "pathway.engagement.assessment")
         self.d_adviser_patience = dur("engagement.patience", "pathway.engagement.patience")
@@ -323,6 +323,8 @@ class Pathway:
 
     def _enter(self, r: Resident, s: int) -> None:
         self.funnel.enter(r, s)
+        if not self._usage_rules:
+            return
         for stage, ch, start, end, name in self._usage_rules:
             if stage == s and (ch < 0 or ch == r.channel) and start <= self.env.now < end:
                 self.usage[name] += 1
@@ -348,16 +350,13 @@ class Pathway:
         for cap in held:
             cap.release()
 
-    def _draw(self, d: tuple[Sampler, Piecewise]) -> float:
-        return d[0]() * d[1].at(self.env.now)
-
     def _engage(self, r: Resident, held: list[Capacity]):
         self._enter(r, ENGAGEMENT)
-        if not (yield from acquire(self.advisers, self._draw(self.d_adviser_patience))):
+        if not (yield from acquire(self.advisers, self.d_adviser_patience())):
             self.funnel.exit(r, "gave up waiting for an adviser")
             return False
         held.append(self.advisers)
-        yield self.env.timeout(self._draw(self.d_assess))
+        yield self.env.timeout(self.d_assess())
         if self.u_engagement() < self.dropout.at(self.env.now):
             self.funnel.exit(r, "disengaged after assessment")
             return False
@@ -367,7 +366,7 @@ class Pathway:
         now = self.env.now
         if r.parent:
             self._enter(r, CHILDCARE)
-            if not (yield from acquire(self.childcare, self._draw(self.d_childcare_patience))):
+            if not (yield from acquire(self.childcare, self.d_childcare_patience())):
                 self.funnel.exit(r, "no childcare place in time")
                 return False
             held.append(self.childcare)
@@ -378,7 +377,7 @@ class Pathway:
             if not flag:
                 continue
             self._enter(r, stage)
-            if not (yield from use(cap, self._draw(d), self._draw(pat))):
+            if not (yield from use(cap, d(), pat())):
                 self.funnel.exit(r, "gave up waiting for a place")
                 return False
             now = self.env.now
@@ -403,10 +402,10 @@ class Pathway:
                 course = c
                 break
         self._enter(r, TRAINING)
-        if not (yield from acquire(course.cohorts, self._draw(course.patience))):
+        if not (yield from acquire(course.cohorts, course.patience())):
             self.funnel.exit(r, f"gave up waiting for {course.name}")
             return None
-        yield self.env.timeout(self._draw(course.duration))
+        yield self.env.timeout(course.duration())
         if u() >= course.completion.at(self.env.now):
             self.funnel.exit(r, f"did not complete {course.name}")
             return None
@@ -425,14 +424,14 @@ class Pathway:
         wf = self.wf
         for attempt in range(self.max_applications):
             self._enter(r, JOB_SEARCH)
-            yield env.timeout(self._draw(self.d_search))
+            yield env.timeout(self.d_search())
             if not cells:
                 f.exit(r, "no post in reach (role or sector)")
                 return None
             open_ = wf.open_cells(cells)
             if not open_:
                 req = wf.wait_for_vacancy(cells)
-                wf.patience_timer(req, self._draw(self.d_vacancy_patience))
+                wf.patience_timer(req, self.d_vacancy_patience())
                 if not (yield req):
                     f.exit(r, "no vacancy in time")
                     return None
@@ -444,7 +443,7 @@ class Pathway:
             if u() >= self.shortlisting.at(now):
                 f.note(r, "not shortlisted")
                 continue
-            if not (yield from use(self.interviews, self._draw(self.d_interview), self._draw(self.d_interview_patience))):
+            if not (yield from use(self.interviews, self.d_interview(), self.d_interview_patience())):
                 f.exit(r, "gave up waiting for an interview")
                 return None
             now = env.now
@@ -455,8 +454,8 @@ class Pathway:
                 f.exit(r, "declined the offer")
                 return None
             self._enter(r, CHECKS)
-            checks = self._draw(self.d_checks)
-            patience = self._draw(self.d_withdraw) - (env.now - t_apply)
+            checks = self.d_checks()
+            patience = self.d_withdraw() - (env.now - t_apply)
             if checks > patience:
                 yield env.timeout(max(0.0, patience))
                 f.exit(r, "withdrew while waiting for checks")
@@ -532,6 +531,13 @@ class _Course:
     def __init__(self, name, cohorts, duration, patience, completion, quals, sectors, weight, roles):
         self.name, self.cohorts, self.duration, self.patience = name, cohorts, duration, patience
         self.completion, self.quals, self.sectors, self.weight, self.roles = completion, quals, sectors, weight, roles
+
+
+def _scaled(env: simpy.Environment, sampler: Sampler, scale: Piecewise) -> Callable[[], float]:
+    """Draws of a duration, times its intervention scale at the time of drawing (the sampler itself if constant 1)."""
+    if scale.const == 1.0:
+        return sampler
+    return lambda: sampler() * scale.at(env.now)
 
 
 def _cumulative(shares: list[float]) -> list[float]:

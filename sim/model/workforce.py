@@ -49,6 +49,13 @@ def _p(rate_per_year: np.ndarray | float, days: float) -> np.ndarray:
     return -np.expm1(-np.asarray(rate_per_year, float) * days / 365.0)
 
 
+def size(wf: WorkforceConfig, group: str, role: str) -> tuple[float, float]:
+    """Establishment and starting vacancy rate of a post, with its group's scale factors applied."""
+    grp = wf.groups[group]
+    post = grp.posts[role]
+    return post.establishment * grp.scale, min(0.95, post.vacancy_rate * grp.vacancy_scale)
+
+
 def retirement_rate(age_profile: list[float], by_band: list[float]) -> float:
     """Mean annual retirement hazard of staff with this age profile."""
     return float(np.dot(age_profile, by_band))
@@ -72,13 +79,13 @@ def calibrated_fill_rate(wf: WorkforceConfig) -> dict[tuple[str, str], float]:
         if (r, g) in h:
             return h[(r, g)]
         post = wf.groups[g].posts[r]
-        v, e = post.vacancy_rate, post.establishment
+        e, v = size(wf, g, r)
         lam_out = other_leaving(post.turnover, rho[(g, r)]) * (1.0 - post.within_sector_share)
         p_out = 0.0
         up = above.get(r)
         if up is not None and up in wf.groups[g].posts:
-            upost = wf.groups[g].posts[up]
-            p_out = wf.roles[up].internal_fill_share * rate(up, g) * upost.vacancy_rate * upost.establishment
+            e_up, v_up = size(wf, g, up)
+            p_out = wf.roles[up].internal_fill_share * rate(up, g) * v_up * e_up
         if v <= 0 or e <= 0:
             h[(r, g)] = 365.0  # no vacancies to hold: fill at once (within days)
         else:
@@ -116,13 +123,14 @@ class Workforce:
             for r, post in wf.groups[g].posts.items():
                 i = ri[r]
                 self.exists[i, gi] = True
-                self.est0[i, gi] = post.establishment
+                e, v = size(wf, g, r)
+                self.est0[i, gi] = e
                 growth[i, gi] = post.growth_per_year
                 lam = other_leaving(post.turnover, retirement_rate(post.age_profile, wf.retirement_rate))
                 lam_out[i, gi] = lam * (1 - post.within_sector_share)
                 lam_move[i, gi] = lam * post.within_sector_share
                 fill[i, gi] = h[(r, g)] * bau_scale
-                n_staff = int(round(post.establishment * (1 - post.vacancy_rate)))
+                n_staff = int(round(e * (1 - v)))
                 self.staff[i, gi] = _apportion(n_staff, post.age_profile)
         self.growth = growth
         self.p_out = _p(lam_out, step)
@@ -144,6 +152,7 @@ class Workforce:
         self._t_area = env.now
         self.flows = {k: np.zeros((R, G)) for k in ("leavers", "movers", "retirements", "bau_hires", "promotions")}
         self._waiters: list[tuple[Request, list[Cell]]] = []
+        self._refresh()
         self.samples: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
         self.horizon = horizon
         env.process(self._churn())
@@ -180,16 +189,21 @@ class Workforce:
         return [(ri[r], g) for r in roles for g, s in enumerate(self.group_sector)
                 if s in sectors and self.exists[ri[r], g]]
 
+    def _refresh(self) -> None:
+        """Cache open posts as plain ints for the pathway's many small look-ups."""
+        self.open_posts: list[list[int]] = self.vacancies().tolist()
+
     def open_cells(self, cells: list[Cell]) -> list[tuple[Cell, int]]:
-        v = self.vacancies()
-        return [(c, int(v[c])) for c in cells if v[c] > 0]
+        v = self.open_posts
+        return [(c, v[c[0]][c[1]]) for c in cells if v[c[0]][c[1]] > 0]
 
     def start(self, cell: Cell) -> bool:
         """A programme resident takes an open post in `cell`; False if none is open."""
-        if self.establishment[cell] - self.staff[cell].sum() - self.first_year[cell] <= 0:
+        if self.open_posts[cell[0]][cell[1]] <= 0:
             return False
         self._accumulate()
         self.first_year[cell] += 1
+        self.open_posts[cell[0]][cell[1]] -= 1
         return True
 
     def settle(self, cell: Cell, band: int) -> None:
@@ -201,6 +215,7 @@ class Workforce:
         """A programme starter leaves within the first year: the post opens again."""
         self._accumulate()
         self.first_year[cell] -= 1
+        self.open_posts[cell[0]][cell[1]] += 1
         self._wake()
 
     def wait_for_vacancy(self, cells: list[Cell]) -> Request:
@@ -221,12 +236,12 @@ class Workforce:
     def _wake(self) -> None:
         if not self._waiters:
             return
-        v = self.vacancies()
+        v = self.open_posts
         keep = []
         for req, cells in self._waiters:
             if req.triggered:
                 continue
-            if any(v[c] > 0 for c in cells):
+            if any(v[r][g] > 0 for r, g in cells):
                 req.succeed(True)
             else:
                 keep.append((req, cells))
@@ -266,6 +281,7 @@ class Workforce:
             self.staff += self.rng.multinomial(ext, self.hire_age)
             self.flows["bau_hires"] += ext
             self.flows["promotions"] += promo
+            self._refresh()
             self._wake()
 
     def _place_movers(self, mv: np.ndarray) -> np.ndarray:

@@ -1,0 +1,146 @@
+"""Benchmarks of pathways (run on demand: `make bench`; never part of `make test`).
+
+Prints one JSON line per case, each the median of several runs:
+  bare_simpy            events/s of a bare SimPy loop: the ceiling on this machine, same run
+  pathway_N             the default region's pathway and demand side with channel rates scaled so
+                        N residents arrive over 5 years and capacities scaled in proportion
+  default_region_50reps the default region, 5 years, 50 replications, 1 and 2 workers
+  national              scenario connect_to_work_national, one replication
+Events are those SimPy processed (from the environment's event counter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import simpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from conftest import make_params  # noqa: E402  (the shipped config tree with overrides)
+
+from sim.config import Params  # noqa: E402
+from sim.experiment import run_replications  # noqa: E402
+from sim.model import Model  # noqa: E402
+
+HORIZON_YEARS = 1826 / 365.0
+
+
+def bare_simpy(events: int = 2_000_000) -> dict:
+    """Events/s of 100 processes that only wait: the most SimPy can do here."""
+    env = simpy.Environment()
+
+    def tick(env: simpy.Environment):
+        while True:
+            yield env.timeout(1)
+
+    for _ in range(100):
+        env.process(tick(env))
+    t = time.perf_counter()
+    env.run(until=events / 100)
+    wall = time.perf_counter() - t
+    n = next(env._eid) - len(env._queue)
+    return {"wall_s": wall, "events_per_s": n / wall}
+
+
+def scaled_overrides(residents: int) -> list[str]:
+    """Overrides that make `residents` arrive over 5 years, with every pathway capacity scaled alike."""
+    base = make_params()
+    c = base.config
+    per_year = sum(ch.referrals_per_year for ch in c.region.channels.values())
+    k = residents / (per_year * HORIZON_YEARS)
+    pw = c.pathway
+    ov = [f"region.channels.{n}.referrals_per_year={ch.referrals_per_year * k}"
+          for n, ch in c.region.channels.items() if ch.referrals_per_year > 0]
+    ov += [f"pathway.engagement.advisers={pw.engagement.advisers * k}",
+           f"pathway.childcare.places={pw.childcare.places * k}",
+           f"pathway.digital_skills.places={pw.digital_skills.places * k}",
+           f"pathway.health_support.places={pw.health_support.places * k}",
+           f"pathway.recruitment.interview_slots={pw.recruitment.interview_slots * k}"]
+    ov += [f"pathway.training.courses.{n}.places_per_cohort={co.places_per_cohort * k}"
+           for n, co in pw.training.courses.items()]
+    return ov
+
+
+def one_run(params: Params) -> dict:
+    m = Model(params, 0)
+    t = time.perf_counter()
+    out = m.run()
+    wall = time.perf_counter() - t
+    return {"wall_s": wall, "residents": out.residents, "events": out.events,
+            "residents_per_s": out.residents / wall, "events_per_s": out.events / wall}
+
+
+def _isolated(params: Params) -> dict:
+    """One run in a fresh process, so its peak RSS is its own."""
+    r = one_run(params)
+    r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return r
+
+
+def median_runs(fn, repeat: int) -> dict:
+    runs = [fn() for _ in range(repeat)]
+    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float))]
+    return {k: statistics.median(r[k] for r in runs) for k in keys}
+
+
+def in_fresh_process(params: Params) -> dict:
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(_isolated, params).result()
+
+
+def pathway_case(n: int, bare: float, repeat: int) -> dict:
+    params = make_params("experiment.replications=1", *scaled_overrides(n))
+    r = median_runs(lambda: in_fresh_process(params), repeat)
+    r["share_of_bare"] = r["events_per_s"] / bare
+    return {"case": f"pathway_{n}", **r}
+
+
+def default_50(repeat: int) -> dict:
+    params = make_params("experiment.replications=50")
+    walls = {}
+    for w in (1, 2):
+        def go(w: int = w) -> dict:
+            t = time.perf_counter()
+            run_replications(params, range(50), workers=w)
+            return {"wall": time.perf_counter() - t}
+        walls[w] = median_runs(go, repeat)["wall"]
+    return {"case": "default_region_50reps", "wall_s_1_worker": walls[1], "wall_s_2_workers": walls[2],
+            "speedup": walls[1] / walls[2]}
+
+
+def national(bare: float) -> dict:
+    params = make_params("scenario=connect_to_work_national", "experiment.replications=1")
+    r = in_fresh_process(params)
+    r["share_of_bare"] = r["events_per_s"] / bare
+    return {"case": "national", **r}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--residents", type=int, nargs="*", default=[10_000, 100_000, 300_000])
+    ap.add_argument("--repeat", type=int, default=3, help="runs per case (the median is reported)")
+    ap.add_argument("--cases", nargs="*", default=["bare", "pathway", "default50", "national"])
+    ap.add_argument("--json", action="store_true", help="JSON lines only (the default output is JSON lines too)")
+    args = ap.parse_args()
+    bare = median_runs(bare_simpy, args.repeat)
+    if "bare" in args.cases:
+        print(json.dumps({"case": "bare_simpy", **bare}), flush=True)
+    if "pathway" in args.cases:
+        for n in args.residents:
+            print(json.dumps(pathway_case(n, bare["events_per_s"], args.repeat)), flush=True)
+    if "default50" in args.cases:
+        print(json.dumps(default_50(args.repeat)), flush=True)
+    if "national" in args.cases:
+        print(json.dumps(national(bare["events_per_s"])), flush=True)
+
+
+if __name__ == "__main__":
+    main()
