@@ -289,7 +289,7 @@ class Intervention:
 # ----------------------------------------------------------------------------- experiment
 @dataclass
 class Experiment:
-    seed: int = _f(20261123, low=0, high=2**63 - 1)
+    seed: int = _f(20261123, low=0, high=2**32 - 1)
     replications: int = _f(10, low=1, high=100_000)
     workers: int = _f(1, low=1, high=1024)
     horizon_days: float = _f(1826.0, low=1.0, high=36525.0)
@@ -498,10 +498,11 @@ def _parent_type(key: str) -> str:
 
 
 def _type_hint(msg: str) -> str:
-    for t in ("Integer", "Float", "Boolean", "String"):
+    for t, hint in (("Integer", "an integer"), ("int", "an integer"), ("Float", "a number"), ("float", "a number"),
+                    ("Boolean", "true or false"), ("bool", "true or false"), ("String", "text")):
         if t in msg:
-            return {"Integer": "an integer", "Float": "a number", "Boolean": "true or false", "String": "text"}[t]
-    return msg
+            return hint
+    return " ".join(msg.split())
 
 
 def load(cfg: DictConfig | dict) -> Params:
@@ -531,7 +532,7 @@ def _check_field(v: Any, path: str, meta: dict) -> None:
     if "low" in meta and isinstance(v, (int, float)) and not isinstance(v, bool):
         lo, hi = meta["low"], meta["high"]
         if not (math.isfinite(v) and lo <= v <= hi):
-            raise ConfigError(path, v, f"[{lo:g}, {hi:g}]" if hi < math.inf else f"a finite number >= {lo:g}")
+            raise ConfigError(path, v, f"[{_bound(lo)}, {_bound(hi)}]" if hi < math.inf else f"a finite number >= {_bound(lo)}")
     if "shares" in meta:
         n = meta["shares"]
         if len(v) != n or any(not (0 <= x <= 1) for x in v) or abs(sum(v) - 1) > 1e-6:
@@ -540,7 +541,12 @@ def _check_field(v: Any, path: str, meta: dict) -> None:
         bad = problem(v)
         if bad is not None:
             name, value, allowed = bad
-            raise ConfigError(f"{path}.{name}", value, f"{allowed} (for a {v.kind} distribution)")
+            suffix = f" (for a {v.kind} distribution)" if name != "kind" else ""
+            raise ConfigError(f"{path}.{name}", value, f"{allowed}{suffix}")
+
+
+def _bound(x: float) -> str:
+    return f"{int(x)}" if float(x).is_integer() else f"{x:g}"
 
 
 def validate(c: Config) -> None:

@@ -35,7 +35,7 @@ class Dist:
     weights: list[float] = field(default_factory=list)
 
 
-def problem(d: Dist) -> tuple[str, str, object, str] | None:
+def problem(d: Dist) -> tuple[str, object, str] | None:
     """The first invalid parameter of `d` as (field, value, allowed range), or None."""
     if d.kind not in KINDS:
         return "kind", d.kind, f"one of {', '.join(KINDS)}"

@@ -69,17 +69,16 @@ def unpaired_difference(option: Sequence[float], baseline: Sequence[float], leve
 
 
 def replications_needed(values: Sequence[float], half_width: float, level: float = 0.95) -> int:
-    """Replications for a t-interval of at most `half_width`, from the sample variance so far."""
+    """The smallest n >= 2 whose t-interval half-width, at the sample sd so far, is at most `half_width`."""
     x = np.asarray(values, float)
     x = x[np.isfinite(x)]
     if len(x) < 2:
         return 2
     sd = float(x.std(ddof=1))
     if sd == 0:
-        return len(x)
-    n = len(x)
-    while True:  # t quantile depends on n: iterate to the fixed point
-        need = math.ceil((float(sps.t.ppf(0.5 + level / 2.0, max(n - 1, 1))) * sd / half_width) ** 2)
-        if need <= n:
-            return max(need, 2)
-        n = need
+        return 2
+    q = 0.5 + level / 2.0
+    n = max(2, math.ceil((float(sps.norm.ppf(q)) * sd / half_width) ** 2))  # z < t: a lower bound
+    while float(sps.t.ppf(q, n - 1)) * sd / math.sqrt(n) > half_width:
+        n += 1
+    return n

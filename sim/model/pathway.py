@@ -68,17 +68,22 @@ class Funnel:
         now = self.env.now
         old = r.stage
         if old >= 0:
-            self._touch(old, now)
-            self.current[old] -= 1
-            self.sojourn[old] += now - r.t_stage
-            self.entry_times[old] -= r.t_stage
-            self.completed[old] += 1
+            self._leave(r, old, now)
         self._touch(s, now)
         self.current[s] += 1
-        self.entry_times[s] += now
         self.entered[s] += 1
+        self.entry_times[s] += now
         r.stage = s
         r.t_stage = now
+
+    def _leave(self, r: Resident, s: int, now: float) -> None:
+        """Close a stay in stage `s`; time before the end of warm-up (t0) is not counted."""
+        start = r.t_stage if r.t_stage > self.t0 else self.t0
+        self._touch(s, now)
+        self.current[s] -= 1
+        self.sojourn[s] += now - start
+        self.entry_times[s] -= start
+        self.completed[s] += 1
 
     def note(self, r: Resident, reason: str) -> None:
         """Record an outcome within the stage that does not end the pathway (e.g. rejected, reapplies)."""
@@ -86,13 +91,8 @@ class Funnel:
         self.left[key] = self.left.get(key, 0) + 1
 
     def exit(self, r: Resident, reason: str, success: bool = False) -> None:
-        now = self.env.now
         s = r.stage
-        self._touch(s, now)
-        self.current[s] -= 1
-        self.sojourn[s] += now - r.t_stage
-        self.entry_times[s] -= r.t_stage
-        self.completed[s] += 1
+        self._leave(r, s, self.env.now)
         key = (s, reason)
         self.left[key] = self.left.get(key, 0) + 1
         if success:
@@ -110,11 +110,21 @@ class Funnel:
         return self.sojourn[s] + self.current[s] * until - self.entry_times[s]
 
     def reset_stats(self) -> None:
+        """End of warm-up: stage statistics restart, as if everyone present had just entered.
+
+        `arrived`, `current`, `exits` and `successes` are not reset: they keep the whole run's
+        conservation of people (everyone who arrived is in one stage or has left).
+        """
         now = self.env.now
-        for s in range(len(STAGES)):
-            self._touch(s, now)
-        self.area = [0.0] * len(STAGES)
+        n = len(STAGES)
         self.t0 = now
+        self.area = [0.0] * n
+        self.last = [now] * n
+        self.entered = list(self.current)
+        self.sojourn = [0.0] * n
+        self.completed = [0] * n
+        self.entry_times = [c * now for c in self.current]
+        self.left = {}
 
 
 class Outcomes:
