@@ -430,19 +430,16 @@ class Params:
             values.append(x)
         return Piecewise(cuts, values)
 
-    def schedule(self, path: str, places: float, steps: list[Step], factor: float = 1.0) -> Piecewise:
+    def schedule(self, path: str, places: float, steps: list[Step]) -> Piecewise:
         """A capacity over time: `places`, then the schedule's steps, with interventions on `path`."""
-        times, values = [0.0], [places * factor]
+        times, values = [0.0], [places]
         for s in sorted(steps, key=lambda s: s.day):
             if s.day == 0.0:
-                values[0] = s.places * factor
+                values[0] = s.places
             else:
                 times.append(s.day)
-                values.append(s.places * factor)
-        base = Piecewise(times, values)
-        if factor != 1.0:  # interventions change the unscaled number (e.g. advisers, not caseload places)
-            return _scaled(self.at(path, Piecewise(times, [v / factor for v in values])), factor)
-        return self.at(path, base)
+                values.append(s.places)
+        return self.at(path, Piecewise(times, values))
 
     def intervention_windows(self) -> dict[str, tuple[float, float]]:
         h = self.horizon
@@ -452,8 +449,10 @@ class Params:
         }
 
 
-def _scaled(p: Piecewise, k: float) -> Piecewise:
-    return Piecewise(p.times, [v * k for v in p.values])
+def product(a: Piecewise, b: Piecewise) -> Piecewise:
+    """The step function a(t) x b(t) (e.g. advisers x caseload per adviser)."""
+    times = sorted(set(a.times) | set(b.times))
+    return Piecewise(times, [a.at(t) * b.at(t) for t in times])
 
 
 # ----------------------------------------------------------------------------- loading and validation

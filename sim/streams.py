@@ -69,6 +69,10 @@ class Streams:
         """Uniform(0, 1) draws for decisions (Bernoulli trials, categorical choices)."""
         return Sampler(self.generator(name), lambda g, n: g.random(n))
 
+    def rows(self, name: str, k: int) -> Sampler:
+        """Rows of `k` uniforms (one row per draw): all the attributes of one resident at once."""
+        return Sampler(self.generator(name), lambda g, n: g.random((n, k)))
+
     def exponential(self, name: str) -> Sampler:
         """Exponential(1) draws, scaled by the caller (arrival gaps with time-varying rates)."""
         return Sampler(self.generator(name), lambda g, n: g.standard_exponential(n))

@@ -97,18 +97,18 @@ class Capacity:
             self._t = now
 
     # --- the resource
-    def request(self) -> Request:
-        """Ask for a place; the returned event fires (True) when one is granted."""
+    def request(self) -> Request | None:
+        """Ask for a place: None if granted at once (no event needed), else an event that fires
+        True when a place is granted, or False if the holder gives up first."""
         self._advance()
-        req = Request(self.env)
         if self.users < self.size and not self.waiting:
             self.users += 1
             self.granted += 1
             self.waits.add(0.0)
-            req.succeed(True)
-        else:
-            self.queue.append(req)
-            self.waiting += 1
+            return None
+        req = Request(self.env)
+        self.queue.append(req)
+        self.waiting += 1
         return req
 
     def abandon(self, req: Request) -> None:

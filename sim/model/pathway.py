@@ -15,7 +15,7 @@ from typing import Callable, Generator
 
 import simpy
 
-from ..config import AGE_BANDS, PREFERENCES, QUALIFICATIONS, SECTORS, Channel, Params, Piecewise
+from ..config import QUALIFICATIONS, SECTORS, Channel, Params, Piecewise, product
 from ..streams import Sampler, Streams
 from .capacity import Capacity, Cohorts, Request, WaitStats
 from .workforce import Cell, Workforce
@@ -33,10 +33,19 @@ class Resident:
     __slots__ = ("channel", "t_arrive", "quintile", "band", "parent", "health", "digital",
                  "qual", "sectors", "deadweight", "stage", "t_stage", "counted")
 
-    def __init__(self, channel: int, t: float, counted: bool):
+    def __init__(self, channel: int, t: float, counted: bool, quintile: int, band: int, parent: bool,
+                 health: bool, digital: bool, qual: int, sectors: tuple[str, ...], deadweight: float):
         self.channel = channel
         self.t_arrive = t
         self.counted = counted
+        self.quintile = quintile
+        self.band = band
+        self.parent = parent
+        self.health = health
+        self.digital = digital
+        self.qual = qual
+        self.sectors = sectors
+        self.deadweight = deadweight
         self.stage = -1
         self.t_stage = t
 
@@ -147,7 +156,7 @@ def use(cap: Capacity, hold: float, patience: float) -> Generator[simpy.Event, b
     The model's own stage code, shared by support courses, interviews and `pathways-verify`.
     """
     req = cap.request()
-    if not req.triggered:
+    if req is not None:
         cap.patience_timer(req, patience)
         if not (yield req):
             return False
@@ -159,7 +168,7 @@ def use(cap: Capacity, hold: float, patience: float) -> Generator[simpy.Event, b
 def acquire(cap: Capacity | Cohorts, patience: float) -> Generator[simpy.Event, bool, bool]:
     """Queue for a place and keep it (the caller releases it); False if the resident gave up."""
     req = cap.request()
-    if req.triggered:
+    if req is None:
         return True
     cap.patience_timer(req, patience)
     ok = yield req
@@ -186,6 +195,10 @@ class ChannelRate:
     def peak(self) -> float:
         return max(0.0, self.rate.max()) / YEAR
 
+    def constant(self) -> bool:
+        """True when the rate never changes within the active period (no thinning needed)."""
+        return self.rate.const is not None and self.ramp <= 0
+
 
 def arrivals(env: simpy.Environment, rate: ChannelRate, gap: Sampler, thin: Sampler,
              on_arrival: Callable[[], None]) -> Generator[simpy.Event, None, None]:
@@ -194,11 +207,12 @@ def arrivals(env: simpy.Environment, rate: ChannelRate, gap: Sampler, thin: Samp
     if peak <= 0:
         return
     t = max(env.now, rate.start)
+    constant = rate.constant()
     while True:
         t += gap() / peak
         if t >= rate.end:
             return
-        if thin() * peak < rate.at(t):
+        if constant or thin() * peak < rate.at(t):
             yield env.timeout(t - env.now)
             on_arrival()
 
@@ -219,9 +233,9 @@ class Pathway:
         h = params.horizon
         at = params.at
         # capacities
-        self.advisers = Capacity(env, "advisers", params.schedule(
-            "pathway.engagement.advisers", pw.engagement.advisers, pw.engagement.schedule,
-            factor=pw.engagement.caseload_per_adviser))
+        self.advisers = Capacity(env, "advisers", product(
+            params.schedule("pathway.engagement.advisers", pw.engagement.advisers, pw.engagement.schedule),
+            at("pathway.engagement.caseload_per_adviser")))
         self.childcare = Capacity(env, "childcare", params.schedule(
             "pathway.childcare.places", pw.childcare.places, pw.childcare.schedule))
         self.digital = Capacity(env, "digital_skills", params.schedule(
@@ -291,7 +305,7 @@ class Pathway:
         self.channels = list(c.region.channels.values())
         for i, (name, ch) in enumerate(c.region.channels.items()):
             rate = ChannelRate(ch, at(f"region.channels.{name}.referrals_per_year"), h)
-            u = U(f"channel.{name}.attributes")
+            u = streams.rows(f"channel.{name}.attributes", 7)
             env.process(arrivals(env, rate, streams.exponential(f"channel.{name}.arrivals"),
                                  U(f"channel.{name}.thinning"), self._referral(i, ch, u)))
         # interventions charged per person entering a stage while active
@@ -303,6 +317,8 @@ class Pathway:
                 ch = -1 if iv.cost.person_channel is None else self.channel_names.index(iv.cost.person_channel)
                 self._usage_rules.append((STAGES.index(iv.cost.person_stage), ch, start, end, name))
                 self.usage[name] = 0
+        if not self._usage_rules:
+            self._enter = self.funnel.enter  # type: ignore[method-assign]
 
     # --- referral
     def _referral(self, i: int, ch: Channel, u: Sampler) -> Callable[[], None]:
@@ -314,16 +330,13 @@ class Pathway:
         pref_sectors = [("nhs",), ("social_care",), SECTORS]
         env, funnel, outcomes = self.env, self.funnel, self.outcomes
 
+        warmup = self.warmup
+
         def arrive() -> None:
-            r = Resident(i, env.now, env.now >= self.warmup)
-            r.quintile = _pick(quint, u())
-            r.band = _pick(band, u())
-            r.parent = u() < parent
-            r.health = u() < health
-            r.digital = u() < digital
-            r.qual = _pick(qual, u())
-            r.sectors = pref_sectors[_pick(pref, u())]
-            r.deadweight = dw
+            uq, ub, up, uh, ud, ul, us = u()
+            now = env.now
+            r = Resident(i, now, now >= warmup, _pick(quint, uq), _pick(band, ub), up < parent, uh < health,
+                         ud < digital, _pick(qual, ul), pref_sectors[_pick(pref, us)], dw)
             funnel.arrived += 1
             if r.counted:
                 outcomes.referrals[i] = outcomes.referrals.get(i, 0) + 1
@@ -332,9 +345,8 @@ class Pathway:
         return arrive
 
     def _enter(self, r: Resident, s: int) -> None:
+        """Enter a stage, counting people an intervention is charged for (replaced by `Funnel.enter` if none)."""
         self.funnel.enter(r, s)
-        if not self._usage_rules:
-            return
         for stage, ch, start, end, name in self._usage_rules:
             if stage == s and (ch < 0 or ch == r.channel) and start <= self.env.now < end:
                 self.usage[name] += 1
@@ -343,34 +355,30 @@ class Pathway:
     def journey(self, r: Resident) -> Generator[simpy.Event, object, None]:
         env, f = self.env, self.funnel
         held: list[Capacity] = []
-        ok = yield from self._engage(r, held)
-        if ok:
-            ok = yield from self._support(r, held)
-        if ok:
+        # engagement and needs assessment: an adviser's caseload place, held until the start
+        self._enter(r, ENGAGEMENT)
+        req = self.advisers.request()
+        if req is not None:
+            self.advisers.patience_timer(req, self.d_adviser_patience())
+            if not (yield req):
+                f.exit(r, "gave up waiting for an adviser")
+                return
+        held.append(self.advisers)
+        yield env.timeout(self.d_assess())
+        if self.u_engagement() < self.dropout.at(env.now):
+            f.exit(r, "disengaged after assessment")
+        elif (yield from self._support(r, held)):
             roles = yield from self._train(r)
-            ok = roles is not None
-        if ok:
-            cells = self._cells_for(tuple(roles), r.sectors)  # type: ignore[arg-type]
-            hire = yield from self._recruit(r, cells)
-            if hire is not None:
-                for cap in held:  # support ends at the start date
-                    cap.release()
-                held.clear()
-                yield from self._first_year(r, hire)
+            if roles is not None:
+                cells = self._cells_for(tuple(roles), r.sectors)
+                hire = yield from self._recruit(r, cells)
+                if hire is not None:
+                    for cap in held:  # support ends at the start date
+                        cap.release()
+                    held.clear()
+                    yield from self._first_year(r, hire)
         for cap in held:
             cap.release()
-
-    def _engage(self, r: Resident, held: list[Capacity]):
-        self._enter(r, ENGAGEMENT)
-        if not (yield from acquire(self.advisers, self.d_adviser_patience())):
-            self.funnel.exit(r, "gave up waiting for an adviser")
-            return False
-        held.append(self.advisers)
-        yield self.env.timeout(self.d_assess())
-        if self.u_engagement() < self.dropout.at(self.env.now):
-            self.funnel.exit(r, "disengaged after assessment")
-            return False
-        return True
 
     def _support(self, r: Resident, held: list[Capacity]):
         now = self.env.now

@@ -89,7 +89,8 @@ def calibrated_fill_rate(wf: WorkforceConfig) -> dict[tuple[str, str], float]:
         if v <= 0 or e <= 0:
             h[(r, g)] = 365.0  # no vacancies to hold: fill at once (within days)
         else:
-            h[(r, g)] = ((1.0 - v) * (lam_out + rho[(g, r)]) + p_out / e + post.growth_per_year) / v
+            # shrinking establishments can need no fills at all: the hazard cannot go below zero
+            h[(r, g)] = max(0.0, ((1.0 - v) * (lam_out + rho[(g, r)]) + p_out / e + post.growth_per_year) / v)
         return h[(r, g)]
 
     for g, grp in wf.groups.items():
