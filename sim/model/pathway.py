@@ -78,8 +78,10 @@ class Funnel:
         old = r.stage
         if old >= 0:
             self._leave(r, old, now)
-        self._touch(s, now)
-        self.current[s] += 1
+        cur = self.current
+        self.area[s] += cur[s] * (now - self.last[s])
+        self.last[s] = now
+        cur[s] += 1
         self.entered[s] += 1
         self.entry_times[s] += now
         r.stage = s
@@ -296,6 +298,7 @@ class Pathway:
                 tuple(QUALIFICATIONS.index(q) for q in course.qualification),
                 tuple(course.sectors), course.weight, list(course.qualifies_for)))
         self.need_course = list(pw.training.need_course)
+        self._eligible: dict[tuple[int, tuple[str, ...]], tuple[list[_Course], float]] = {}
         wfc = c.region.workforce
         self.entry_roles = [n for n, role in wfc.roles.items() if role.entry_level]
         self.early_leaving = [at(f"region.workforce.roles.{n}.first_year_leaving") for n in workforce.roles]
@@ -409,10 +412,14 @@ class Pathway:
         u = self.u_training
         if u() >= self.need_course[r.qual]:
             return self.entry_roles
-        eligible = [c for c in self.courses if r.qual in c.quals and any(s in c.sectors for s in r.sectors)]
+        key = (r.qual, r.sectors)
+        found = self._eligible.get(key)
+        if found is None:
+            courses = [c for c in self.courses if r.qual in c.quals and any(s in c.sectors for s in r.sectors)]
+            found = self._eligible[key] = (courses, sum(c.weight for c in courses))
+        eligible, total = found
         if not eligible:
             return self.entry_roles
-        total = sum(c.weight for c in eligible)
         x, course = u() * total, eligible[-1]
         for c in eligible:
             x -= c.weight
@@ -421,11 +428,11 @@ class Pathway:
                 break
         self._enter(r, TRAINING)
         if not (yield from acquire(course.cohorts, course.patience())):
-            self.funnel.exit(r, f"gave up waiting for {course.name}")
+            self.funnel.exit(r, course.gave_up)
             return None
         yield self.env.timeout(course.duration())
         if u() >= course.completion.at(self.env.now):
-            self.funnel.exit(r, f"did not complete {course.name}")
+            self.funnel.exit(r, course.not_completed)
             return None
         return course.roles
 
@@ -544,11 +551,18 @@ class Pathway:
 
 
 class _Course:
-    __slots__ = ("name", "cohorts", "duration", "patience", "completion", "quals", "sectors", "weight", "roles")
+    """A course as the pathway uses it: its cohorts, draws, eligibility and exit reasons, resolved once."""
 
-    def __init__(self, name, cohorts, duration, patience, completion, quals, sectors, weight, roles):
+    __slots__ = ("name", "cohorts", "duration", "patience", "completion", "quals", "sectors", "weight", "roles",
+                 "gave_up", "not_completed")
+
+    def __init__(self, name: str, cohorts: Cohorts, duration: Callable[[], float], patience: Callable[[], float],
+                 completion: Piecewise, quals: tuple[int, ...], sectors: tuple[str, ...], weight: float,
+                 roles: list[str]):
         self.name, self.cohorts, self.duration, self.patience = name, cohorts, duration, patience
         self.completion, self.quals, self.sectors, self.weight, self.roles = completion, quals, sectors, weight, roles
+        self.gave_up = f"gave up waiting for {name}"
+        self.not_completed = f"did not complete {name}"
 
 
 def _scaled(env: simpy.Environment, sampler: Sampler, scale: Piecewise) -> Callable[[], float]:
