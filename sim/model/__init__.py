@@ -58,7 +58,7 @@ class Model:
         ex = c.experiment
         self.horizon = ex.horizon_days
         self.warmup = ex.warmup_days
-        self.workforce = Workforce(self.env, c.region.workforce, self.streams.generator("workforce"),
+        self.workforce = Workforce(self.env, c.region.workforce, self.streams.generator,
                                    ex.workforce_step_days, self.horizon)
         self.pathway = Pathway(self.env, params, self.streams, self.workforce, self.warmup)
         self.env.process(self._record(ex.record_every_days))

@@ -20,8 +20,8 @@ others leave the sector (lambda_out).
 Calibration of BAU hiring (no programme, steady state at the published vacancy rate v):
 a cell with establishment E has S = (1 - v) E staff and V = v E vacancies. Posts open at
 S (lambda_out + rho) + P_out + g E per year (leavers out of the sector, retirements,
-promotions out of the cell to the role above, growth g); BAU fills close them at h V.
-Setting the two equal gives the fill hazard
+promotions out of the cell to the role above, growth at the continuous rate g = ln(1 + growth
+per year)); BAU fills close them at h V. Setting the two equal gives the fill hazard
     h = ((1 - v)(lambda_out + rho) + P_out / E + g) / v,
 computed from the top of each career ladder down, since P_out of a role is the promotion
 flow into the role above, s_up h_up V_up. Within-sector moves open a post in one cell and
@@ -42,6 +42,30 @@ from ..config import AGE_BAND_YEARS, AGE_BANDS, Workforce as WorkforceConfig
 from .capacity import Request
 
 Cell = tuple[int, int]  # (role index, group index)
+FLOWS = ("leavers", "movers", "retirements", "ageing", "placement", "fills", "promotions", "hire_ages")
+
+
+class FlowStreams:
+    """One random stream per flow of the churn, each restarted at a fixed position every step.
+
+    Two scenarios that share a seed then draw step k of each flow from the same place, however
+    many draws earlier steps took: a programme hire changes a count by one, and the scenarios'
+    staffing paths stay paired (common random numbers) instead of drifting apart.
+    """
+
+    STRIDE = 1 << 40  # draws reserved per step and flow
+
+    def __init__(self, generator: Callable[[str], np.random.Generator], names: tuple[str, ...]):
+        self._gens = {n: generator(f"workforce.{n}") for n in names}
+        self._start = {n: g.bit_generator.state for n, g in self._gens.items()}
+        for n, g in self._gens.items():
+            setattr(self, n, g)
+
+    def restart(self, step: int) -> None:
+        for n, g in self._gens.items():
+            bg = g.bit_generator
+            bg.state = self._start[n]
+            bg.advance(step * self.STRIDE)
 
 
 def _p(rate_per_year: np.ndarray | float, days: float) -> np.ndarray:
@@ -90,7 +114,8 @@ def calibrated_fill_rate(wf: WorkforceConfig) -> dict[tuple[str, str], float]:
             h[(r, g)] = 365.0  # no vacancies to hold: fill at once (within days)
         else:
             # shrinking establishments can need no fills at all: the hazard cannot go below zero
-            h[(r, g)] = max(0.0, ((1.0 - v) * (lam_out + rho[(g, r)]) + p_out / e + post.growth_per_year) / v)
+            growth = math.log1p(post.growth_per_year)  # posts grow as (1 + g)^t: a continuous rate of ln(1 + g)
+            h[(r, g)] = max(0.0, ((1.0 - v) * (lam_out + rho[(g, r)]) + p_out / e + growth) / v)
         return h[(r, g)]
 
     for g, grp in wf.groups.items():
@@ -102,10 +127,10 @@ def calibrated_fill_rate(wf: WorkforceConfig) -> dict[tuple[str, str], float]:
 class Workforce:
     """Posts and staff of every employer group and role, and the daily churn."""
 
-    def __init__(self, env: simpy.Environment, wf: WorkforceConfig, rng: np.random.Generator,
+    def __init__(self, env: simpy.Environment, wf: WorkforceConfig, generator: Callable[[str], np.random.Generator],
                  step: float, horizon: float, bau_scale: float = 1.0):
         self.env = env
-        self.rng = rng
+        self.rng = FlowStreams(generator, FLOWS)
         self.step = step
         self.roles = list(wf.roles)
         self.groups = list(wf.groups)
@@ -251,19 +276,20 @@ class Workforce:
     # --- the churn
     def _churn(self):
         env, rng = self.env, self.rng
-        binom = rng.binomial
-        A = self.staff.shape[2]
+        k = 0
         while True:
             yield env.timeout(self.step)
+            k += 1
+            rng.restart(k)
             self._accumulate()
             s = self.staff
-            out = binom(s, self.p_out[:, :, None])
+            out = rng.leavers.binomial(s, self.p_out[:, :, None])
             s -= out
-            mv = binom(s, self.p_move[:, :, None])
+            mv = rng.movers.binomial(s, self.p_move[:, :, None])
             s -= mv
-            ret = binom(s, self.p_retire[None, None, :])
+            ret = rng.retirements.binomial(s, self.p_retire[None, None, :])
             s -= ret
-            up = binom(s[:, :, :-1], self.p_age[None, None, :-1])
+            up = rng.ageing.binomial(s[:, :, :-1], self.p_age[None, None, :-1])
             s[:, :, :-1] -= up
             s[:, :, 1:] += up
             # establishment follows growth; posts are cut only when vacant
@@ -276,10 +302,10 @@ class Workforce:
             self.flows["retirements"] += ret.sum(2)
             # BAU fills, some of them promotions from the role below in the same group
             vac = self.vacancies()
-            fills = binom(vac, self.p_fill)
+            fills = rng.fills.binomial(vac, self.p_fill)
             promo = self._promote(fills)
             ext = fills - promo
-            self.staff += self.rng.multinomial(ext, self.hire_age)
+            self.staff += rng.hire_ages.multinomial(ext, self.hire_age)
             self.flows["bau_hires"] += ext
             self.flows["promotions"] += promo
             self._refresh()
@@ -298,7 +324,7 @@ class Workforce:
         w = np.divide(vac, total, out=np.zeros_like(vac), where=total > 0)
         w[~has, 0] = 1.0  # no open post in the role: weights are unused, but must sum to 1
         movers = mv.sum(axis=1) * has[:, None]  # (R, A)
-        placed = np.moveaxis(self.rng.multinomial(movers, w[:, None, :]), 2, 1)  # (R, G, A)
+        placed = np.moveaxis(self.rng.placement.multinomial(movers, w[:, None, :]), 2, 1)  # (R, G, A)
         over = np.maximum(placed.sum(axis=2) - vac.astype(np.int64), 0)
         if over.any():
             for r, g in zip(*np.nonzero(over)):
@@ -314,9 +340,9 @@ class Workforce:
             return promo
         low = self.promo_from[up]
         pool = self.staff[low]  # (L, G, A)
-        want = self.rng.binomial(fills[up], self.promo_share[up][:, None])
+        want = self.rng.promotions.binomial(fills[up], self.promo_share[up][:, None])
         k = np.minimum(want, pool.sum(axis=2))
-        take = _take(self.rng.binomial, pool, k)
+        take = _take(self.rng.promotions.binomial, pool, k)
         np.subtract.at(self.staff, low, take)
         np.add.at(self.staff, up, take)
         promo[up] = k

@@ -1,0 +1,104 @@
+"""Property-based tests: random valid configs never crash and always conserve people and posts."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from omegaconf import OmegaConf
+
+from sim.cli import CONFIG_DIR
+from sim.model import STAGES, RunOutput, simulate
+
+from conftest import make_params
+
+CHANNELS: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml").channels.keys())
+COURSES: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "pathway" / "default.yaml").training.courses.keys())
+PROBABILITIES = (
+    "pathway.engagement.dropout", "pathway.digital_skills.completion", "pathway.health_support.completion",
+    "pathway.recruitment.shortlisting", "pathway.recruitment.interview_pass",
+    "pathway.recruitment.offer_acceptance", "pathway.recruitment.checks_pass",
+    *(f"pathway.training.courses.{c}.completion" for c in COURSES),
+)
+# Means of the (gamma) patience and duration distributions of the default pathway. Durations are
+# drawn up to 60 days so that the chain of them fits in a 200-500 day horizon often enough for hires.
+PATIENCE = (
+    "pathway.engagement.patience", "pathway.childcare.patience", "pathway.digital_skills.patience",
+    "pathway.health_support.patience", "pathway.job_search.patience",
+    "pathway.recruitment.interview_patience", "pathway.recruitment.withdrawal_patience",
+)
+DURATIONS = (
+    "pathway.engagement.assessment", "pathway.digital_skills.duration", "pathway.health_support.duration",
+    "pathway.job_search.duration", "pathway.recruitment.interview_duration", "pathway.recruitment.checks",
+)
+CAPACITIES = {  # config path -> largest value drawn
+    "pathway.engagement.advisers": 20, "pathway.childcare.places": 30,
+    "pathway.digital_skills.places": 30, "pathway.health_support.places": 30,
+    "pathway.recruitment.interview_slots": 60,
+    **{f"pathway.training.courses.{c}.places_per_cohort": 30 for c in COURSES},
+}
+FINITE_KPIS = ("hires", "net_hires", "vacancy_days", "vacancies_mean", "vacancy_rate", "vacancies_end",
+               "establishment_end", "referrals")
+
+# Probabilities cover [0, 1] with both edges (Hypothesis draws 0 and 1 often), skewed so that a
+# resident can usually get through: a success probability is 1 - u^3 (above 0.5 four times in five),
+# a dropout u^3. Uniform draws for ten chained probabilities would almost never let anyone be hired,
+# and the in-post and vacancy-filling code would go untested.
+unit = st.floats(0.0, 1.0)
+success = unit.map(lambda u: 1.0 - u**3)
+failure = unit.map(lambda u: u**3)
+
+
+@st.composite
+def configs(draw: st.DrawFn) -> list[str]:
+    """Hydra overrides of a random valid config: rates, capacities, probabilities, means, limits, seed, horizon."""
+    ov = [f"region.channels.{c}.referrals_per_year={draw(st.integers(0, 2000))}" for c in CHANNELS]
+    ov += [f"{path}={draw(st.integers(0, top))}" for path, top in CAPACITIES.items()]
+    ov += [f"{path}={draw(failure if path.endswith('dropout') else success):.4f}" for path in PROBABILITIES]
+    ov += [f"{path}.mean={draw(st.floats(0.5, 400.0)):.3f}" for path in PATIENCE]
+    ov += [f"{path}.mean={draw(st.floats(0.5, 60.0)):.3f}" for path in DURATIONS]
+    ov += [
+        f"pathway.job_search.max_applications={draw(st.integers(1, 5))}",
+        f"experiment.seed={draw(st.integers(0, 2**32 - 1))}",
+        f"experiment.horizon_days={draw(st.integers(200, 500))}",
+        "experiment.replications=1",
+        "experiment.progress=false",
+    ]
+    return ov
+
+
+def kpis(out: RunOutput) -> dict[tuple[str, str], float]:
+    """A run's KPI rows as a mapping (kpi, group) -> value."""
+    return {(k, g): v for k, g, v in out.kpis}
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(overrides=configs())
+@example(overrides=["experiment.horizon_days=400", "experiment.seed=7"])  # the shipped pathway: hires for sure
+def test_random_configs_conserve_people_and_posts(overrides: list[str]) -> None:
+    """Any valid mix of rates, capacities, probabilities and durations runs and keeps every identity."""
+    params = make_params(*overrides)
+    out = simulate(params, 0)
+    # people: each arrival is in exactly one stage, has left, or has completed the first year
+    c = out.conservation
+    assert c["arrived"] == c["in_stage"] + c["exited"] + c["completed_first_year"], c
+    assert [f["in_stage_end"] for f in out.funnel] == [c["by_stage"][s] for s in STAGES]
+    assert all(f["entered"] >= f["in_stage_end"] >= 0 for f in out.funnel), out.funnel
+    # posts: establishment = staff in post + vacancies in every cell at every sample, nothing negative
+    assert out.timeseries
+    for day, group, role, est, in_post, vac in out.timeseries:
+        assert in_post + vac == est and vac >= 0 and in_post >= 0, (day, group, role, est, in_post, vac)
+    # KPIs: defined, and the breakdowns of hires add up to the total
+    k = kpis(out)
+    for (name, group), v in k.items():
+        if name in FINITE_KPIS:
+            assert math.isfinite(v), (name, group, v)
+    hires = k[("hires", "all")]
+    assert k[("referrals", "all")] == c["arrived"]
+    for prefix in ("role:", "employer:", "channel:", "quintile:"):
+        assert sum(v for (name, g), v in k.items() if name == "hires" and g.startswith(prefix)) == hires, prefix
+    assert 0 <= k[("hires", "parents")] <= hires and 0 <= k[("hires", "health_condition")] <= hires
+    assert k[("early_leavers", "all")] <= hires and k[("sustained_12m", "all")] <= hires
+    assert k[("net_hires", "all")] <= hires
