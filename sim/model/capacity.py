@@ -66,7 +66,45 @@ class WaitStats:
         return float(max(self.bins) + 1)
 
 
-class Capacity:
+class Waitlist:
+    """A FIFO queue of requests with lazy reneging, shared by `Capacity` and `Cohorts`.
+
+    Subclasses keep `env`, `queue`, `waiting`, `reneged` and an `_advance()` that brings
+    their time-weighted statistics up to now.
+    """
+
+    env: simpy.Environment
+    queue: deque[Request]
+    waiting: int
+    reneged: int
+
+    def _advance(self) -> None:
+        raise NotImplementedError
+
+    def _enqueue(self) -> Request:
+        req = Request(self.env)
+        self.queue.append(req)
+        self.waiting += 1
+        return req
+
+    def abandon(self, req: Request) -> None:
+        """The holder of a queued request gives up (reneges). O(1): the request is skipped later."""
+        if req.triggered:
+            return
+        self._advance()
+        req.abandoned = True
+        self.waiting -= 1
+        self.reneged += 1
+        req.succeed(False)
+
+    def patience_timer(self, req: Request, patience: float) -> None:
+        """Abandon `req` after `patience` days unless granted first (no timer if patience is infinite)."""
+        if patience == float("inf") or req.triggered:
+            return
+        self.env.timeout(patience).callbacks.append(lambda _e: self.abandon(req))
+
+
+class Capacity(Waitlist):
     """A pool of places with a FIFO queue, a size schedule and lazy reneging."""
 
     def __init__(self, env: simpy.Environment, name: str, size: Piecewise):
@@ -106,20 +144,7 @@ class Capacity:
             self.granted += 1
             self.waits.add(0.0)
             return None
-        req = Request(self.env)
-        self.queue.append(req)
-        self.waiting += 1
-        return req
-
-    def abandon(self, req: Request) -> None:
-        """The holder of a queued request gives up (reneges). O(1): the request is skipped later."""
-        if req.triggered:
-            return
-        self._advance()
-        req.abandoned = True
-        self.waiting -= 1
-        self.reneged += 1
-        req.succeed(False)
+        return self._enqueue()
 
     def release(self) -> None:
         """Give a place back and grant it to the next live request."""
@@ -149,13 +174,6 @@ class Capacity:
             self.size = max(0.0, v)
             self._grant()
 
-    def patience_timer(self, req: Request, patience: float) -> None:
-        """Abandon `req` after `patience` days unless granted first (no timer if patience is infinite)."""
-        if patience == float("inf") or req.triggered:
-            return
-        t = self.env.timeout(patience)
-        t.callbacks.append(lambda _e: self.abandon(req))
-
     def reset_stats(self) -> None:
         """Forget statistics so far (end of warm-up); the state itself is untouched."""
         self._advance()
@@ -183,7 +201,7 @@ class Capacity:
         }
 
 
-class Cohorts:
+class Cohorts(Waitlist):
     """Seats on a course with cohort intakes: every `every` days from `first`, `seats(t)` people start.
 
     People wait in a FIFO list for the next intake with a free seat; reneging is lazy, as in
@@ -209,25 +227,9 @@ class Cohorts:
         self._t = now
 
     def request(self) -> Request:
+        """Join the list for the next intake with a free seat."""
         self._advance()
-        req = Request(self.env)
-        self.queue.append(req)
-        self.waiting += 1
-        return req
-
-    def abandon(self, req: Request) -> None:
-        if req.triggered:
-            return
-        self._advance()
-        req.abandoned = True
-        self.waiting -= 1
-        self.reneged += 1
-        req.succeed(False)
-
-    def patience_timer(self, req: Request, patience: float) -> None:
-        if patience == float("inf") or req.triggered:
-            return
-        self.env.timeout(patience).callbacks.append(lambda _e: self.abandon(req))
+        return self._enqueue()
 
     def _intakes(self, seats: Piecewise, first: float, every: float, until: float):
         env = self.env
