@@ -36,7 +36,7 @@ def run_replications(params: Params, replications: Iterable[int], workers: int =
             if bar:
                 bar.update(1)
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(reps)), mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(reps)), mp_context=_context()) as pool:
             futures = {pool.submit(simulate, params, r): r for r in reps}
             for fut in as_completed(futures):
                 outputs[futures[fut]] = fut.result()
@@ -45,6 +45,13 @@ def run_replications(params: Params, replications: Iterable[int], workers: int =
     if bar:
         bar.close()
     return [outputs[r] for r in reps]
+
+
+def _context():
+    """Fork where the platform has it (workers start at once, modules already imported), else spawn."""
+    import multiprocessing
+
+    return get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
 
 
 def _progress(total: int, label: str):

@@ -6,7 +6,9 @@ runs it to the horizon and returns plain tidy rows (`RunOutput`).
 
 from __future__ import annotations
 
+import gc
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,7 +84,8 @@ class Model:
 
     def run(self) -> RunOutput:
         env = self.env
-        env.run(until=self.horizon)
+        with _gentle_gc():
+            env.run(until=self.horizon)
         wf = self.workforce
         wf._accumulate()
         if not wf.samples or wf.samples[-1][0] < self.horizon:
@@ -217,6 +220,25 @@ class Model:
             row = {"capacity": cap.name, "kind": "cohorts" if isinstance(cap, Cohorts) else "places"}
             row.update(cap.summary(self.horizon))
             out.capacities.append(row)
+
+
+@contextmanager
+def _gentle_gc():
+    """Collect cyclic garbage less often while simulating.
+
+    A run allocates millions of short-lived events and generators; with CPython's default
+    thresholds the collector keeps re-scanning every live resident, which made the cost per
+    resident grow with their number (40% of the time at 100,000 residents). Objects made before
+    the run are frozen out of collection; the settings are restored afterwards.
+    """
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
 def _ratio(a: float, b: float) -> float:
