@@ -11,6 +11,7 @@ holds is given back on every way out.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from typing import Callable, Generator
 
 import simpy
@@ -90,8 +91,10 @@ class Funnel:
     def _leave(self, r: Resident, s: int, now: float) -> None:
         """Close a stay in stage `s`; time before the end of warm-up (t0) is not counted."""
         start = r.t_stage if r.t_stage > self.t0 else self.t0
-        self._touch(s, now)
-        self.current[s] -= 1
+        cur = self.current
+        self.area[s] += cur[s] * (now - self.last[s])
+        self.last[s] = now
+        cur[s] -= 1
         self.sojourn[s] += now - start
         self.entry_times[s] -= start
         self.completed[s] += 1
@@ -582,10 +585,8 @@ def _cumulative(shares: list[float]) -> list[float]:
 
 
 def _pick(cum: list[float], u: float) -> int:
-    for i, c in enumerate(cum):
-        if u < c:
-            return i
-    return len(cum) - 1
+    """The category whose cumulative share first exceeds `u`."""
+    return bisect_right(cum, u)
 
 
 def _weighted(options: list[tuple[Cell, int]], u: float) -> Cell:
