@@ -83,7 +83,7 @@ def funnel_rows(scenario: str, outputs: list[RunOutput]) -> list[tuple]:
         for f in o.funnel:
             base = (scenario, o.replication, f["stage"])
             for measure in ("entered", "left", "in_stage_end", "mean_wait", "p90_wait",
-                            "mean_in_stage", "mean_time_in_stage"):
+                            "mean_in_stage", "mean_in_stage_sampled", "mean_time_in_stage"):
                 rows.append((*base, measure, "", f[measure]))
             for reason, n in sorted(f["reasons"].items()):
                 rows.append((*base, "left", reason, n))

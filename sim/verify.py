@@ -4,10 +4,10 @@ mmc          drives the model's own stage code (`Capacity`, `use`, `arrivals`) a
              M/M/c queue and compares the mean wait in queue and mean number in system
              with Erlang C. Exit 1 if theory lies outside the simulation's 99% CI.
 littles-law  runs the default pathway (plus any Hydra overrides) and checks L = lambda W for
-             every stage over the run: L from the time-weighted count of people in the stage,
-             lambda = entries per day, W = mean time in the stage per entrant (stays not finished
-             by the horizon counted up to it, the finite-horizon form of the law). The two are
-             computed independently, so a resident lost or double-counted breaks the equality.
+             every stage: L from daily snapshots of the number of people in the stage, lambda =
+             entries per day, W = mean time in the stage per entrant (stays not finished by the
+             horizon counted up to it, the finite-horizon form of the law). The two come from
+             different bookkeeping, so a resident lost or double-counted breaks the equality.
 """
 
 from __future__ import annotations
@@ -84,7 +84,14 @@ def verify_mmc(lam: float, mu: float, c: int, replications: int = 20, seed: int 
 
 
 def verify_littles_law(params: Params, replications: int) -> dict[str, object]:
-    """L = lambda W per stage of the full pathway, across replications."""
+    """L = lambda W per stage of the full pathway, across replications.
+
+    L is estimated from snapshots of the number in each stage at the record times (every
+    `experiment.record_every_days`); lambda W from the entries and the time each entrant spent
+    in the stage. The two come from different bookkeeping, so a resident lost, double-counted or
+    mis-timed shows as a difference. Pass: 0 lies in the 99% CI of the paired difference L - lambda W,
+    or the difference is within 2% of L (the snapshot grid's own discretisation).
+    """
     from .experiment import run_replications
 
     outs = run_replications(params, range(replications))
@@ -94,17 +101,18 @@ def verify_littles_law(params: Params, replications: int) -> dict[str, object]:
         L, lw = [], []
         for o in outs:
             f = next(row for row in o.funnel if row["stage"] == s)
-            L.append(f["mean_in_stage"])
-            lam = f["entered"] / f["span"]
-            w = f["time_in_stage"] / f["entered"] if f["entered"] else 0.0
-            lw.append(lam * w)
+            L.append(f["mean_in_stage_sampled"])
+            lw.append(f["mean_in_stage"])  # = entries per day x mean time per entrant = lambda W
         ci = mean_ci(L, 0.99)
         lam_w = mean_ci(lw, 0.99)
         diff = mean_ci([a - b for a, b in zip(L, lw)], 0.99)
-        stage_ok = abs(diff.mean) <= 1e-6 * max(1.0, ci.mean)
+        inside = diff.n > 1 and diff.low <= 0.0 <= diff.high
+        close = abs(diff.mean) <= 0.02 * max(abs(ci.mean), 1e-9)
+        stage_ok = bool(inside or close or (ci.mean == 0 and lam_w.mean == 0))
         ok &= stage_ok
         stages[s] = {"L": ci.mean, "L_ci99": [ci.low, ci.high], "lambda_W": lam_w.mean,
-                     "lambda_W_ci99": [lam_w.low, lam_w.high], "ok": stage_ok}
+                     "lambda_W_ci99": [lam_w.low, lam_w.high], "difference_ci99": [diff.low, diff.high],
+                     "ok": stage_ok}
     return {"check": "littles-law", "replications": replications, "stages": stages, "ok": ok}
 
 
@@ -132,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         result = verify_mmc(args.arrival_rate, args.service_rate, args.servers, args.replications, args.seed,
                             args.customers)
     else:
-        result = verify_littles_law(_params(args.overrides), args.replications)
+        result = verify_littles_law(_params(_daily(args.overrides)), args.replications)
     print(json.dumps(result, indent=2))
     sys.exit(0 if result["ok"] else 1)
 
@@ -148,3 +156,10 @@ def _params(overrides: list[str]) -> Params:
         except Exception as e:  # noqa: BLE001 - composition errors
             fail(" ".join(str(e).split()))
     return params_or_exit(cfg, {}, overrides)
+
+
+def _daily(overrides: list[str]) -> list[str]:
+    """Snapshots every day unless the user chose otherwise (a fine grid for the time average)."""
+    if any(o.split("=")[0].lstrip("+") == "experiment.record_every_days" for o in overrides):
+        return overrides
+    return [*overrides, "experiment.record_every_days=1"]

@@ -121,8 +121,9 @@ MAIN_STAGES = ("engagement", "job_search", "recruitment")
 
 
 def test_littles_law_full_pathway() -> None:
-    """L = lambda W holds for every stage of the pathway with interventions on (a lost resident breaks it)."""
-    r = verify_littles_law(make_params("experiment=quick", "intervention=[childcare,gp_advisers]"), 3)
+    """L (daily snapshots) = lambda W (entries and stays) for every stage, with interventions on."""
+    r = verify_littles_law(make_params("experiment=quick", "intervention=[childcare,gp_advisers]",
+                                       "experiment.record_every_days=1"), 3)
     assert r["ok"] is True, json.dumps(r, indent=1)
     stages = r["stages"]
     for s in MAIN_STAGES:
@@ -130,7 +131,7 @@ def test_littles_law_full_pathway() -> None:
         assert st["ok"] is True
         # the equality is not the trivial 0 = 0: people do spend time in the main stages
         assert st["L"] > 0 and st["lambda_W"] > 0
-        assert st["L"] == pytest.approx(st["lambda_W"], rel=1e-6)
+        assert st["L"] == pytest.approx(st["lambda_W"], rel=0.02)  # the check's own tolerance
 
 
 def test_littles_law_with_warmup() -> None:
@@ -139,7 +140,8 @@ def test_littles_law_with_warmup() -> None:
     `experiment.warmup_days` is a documented setting and `pathways-verify littles-law` accepts
     overrides, so the check has to hold there too.
     """
-    r = verify_littles_law(make_params("experiment=quick", "experiment.warmup_days=180"), 3)
+    r = verify_littles_law(make_params("experiment=quick", "experiment.warmup_days=180",
+                                       "experiment.record_every_days=1"), 3)
     bad = {s: (v["L"], v["lambda_W"]) for s, v in r["stages"].items() if not v["ok"]}  # type: ignore[union-attr]
     assert r["ok"] is True, f"L vs lambda W per failing stage: {bad}"
     assert all(math.isfinite(v["L"]) for v in r["stages"].values())  # type: ignore[union-attr]

@@ -68,9 +68,11 @@ class Model:
             self.env.process(self._end_warmup())
 
     def _record(self, every: float):
-        wf = self.workforce
+        wf, funnel = self.workforce, self.pathway.funnel
         while True:
             wf.record()
+            if self.env.now >= funnel.t0:
+                funnel.snapshot()
             if self.env.now + every > self.horizon:
                 return
             yield self.env.timeout(every)
@@ -90,7 +92,6 @@ class Model:
         wf._accumulate()
         if not wf.samples or wf.samples[-1][0] < self.horizon:
             wf.record()
-        self.pathway.funnel.close(self.horizon)
         out = RunOutput(self.replication)
         out.events = next(env._eid) - len(env._queue)  # events processed
         out.residents = self.pathway.funnel.arrived
@@ -210,7 +211,9 @@ class Model:
                 "left": sum(reasons.values()), "reasons": reasons,
                 "mean_wait": sum(c.waits.total for c in caps) / n_w if n_w else 0.0,
                 "p90_wait": max((c.waits.quantile(0.9) for c in caps), default=0.0),
-                "mean_in_stage": f.area[s] / span,
+                "mean_in_stage": f.time_in_stage(s, self.horizon) / span,
+                "mean_in_stage_sampled": (sum(snap[s] for snap in f.snapshots) / len(f.snapshots)
+                                          if f.snapshots else 0.0),
                 "mean_time_in_stage": f.sojourn[s] / f.completed[s] if f.completed[s] else 0.0,
                 "time_in_stage": f.time_in_stage(s, self.horizon), "span": span,
             })

@@ -52,37 +52,35 @@ class Resident:
 
 
 class Funnel:
-    """Counts per stage: entries, people now in it, time-weighted occupancy, exits by reason."""
+    """Counts per stage: entries, people now in it, time spent in it, exits by reason.
+
+    The time-weighted number in a stage over [t0, T] is `time_in_stage(s, T) / (T - t0)`: the
+    sum of everyone's time in the stage (stays not finished counted up to T). `snapshot` keeps
+    the number in each stage at regular times, an independent estimate of the same average
+    that `pathways-verify littles-law` compares with lambda x W.
+    """
 
     def __init__(self, env: simpy.Environment):
         self.env = env
         n = len(STAGES)
         self.entered = [0] * n
         self.current = [0] * n
-        self.area = [0.0] * n
         self.sojourn = [0.0] * n
         self.completed = [0] * n  # sojourns finished (moved on or exited)
         self.entry_times = [0.0] * n  # sum of entry times of the people now in the stage
-        self.last = [0.0] * n
+        self.snapshots: list[list[int]] = []  # number in each stage, at the model's record times after t0
         self.left: dict[tuple[int, str], int] = {}  # (stage, reason) -> count, reason of leaving the stage
         self.exits: dict[tuple[int, str], int] = {}  # (stage, reason) -> count, left the pathway
         self.successes = 0  # completed the first year in post
         self.arrived = 0
         self.t0 = env.now
 
-    def _touch(self, s: int, now: float) -> None:
-        self.area[s] += self.current[s] * (now - self.last[s])
-        self.last[s] = now
-
     def enter(self, r: Resident, s: int) -> None:
         now = self.env.now
         old = r.stage
         if old >= 0:
             self._leave(r, old, now)
-        cur = self.current
-        self.area[s] += cur[s] * (now - self.last[s])
-        self.last[s] = now
-        cur[s] += 1
+        self.current[s] += 1
         self.entered[s] += 1
         self.entry_times[s] += now
         r.stage = s
@@ -91,10 +89,7 @@ class Funnel:
     def _leave(self, r: Resident, s: int, now: float) -> None:
         """Close a stay in stage `s`; time before the end of warm-up (t0) is not counted."""
         start = r.t_stage if r.t_stage > self.t0 else self.t0
-        cur = self.current
-        self.area[s] += cur[s] * (now - self.last[s])
-        self.last[s] = now
-        cur[s] -= 1
+        self.current[s] -= 1
         self.sojourn[s] += now - start
         self.entry_times[s] -= start
         self.completed[s] += 1
@@ -115,9 +110,8 @@ class Funnel:
             self.exits[key] = self.exits.get(key, 0) + 1
         r.stage = -2
 
-    def close(self, until: float) -> None:
-        for s in range(len(STAGES)):
-            self._touch(s, until)
+    def snapshot(self) -> None:
+        self.snapshots.append(list(self.current))
 
     def time_in_stage(self, s: int, until: float) -> float:
         """Total time spent in stage `s` up to `until`, including the unfinished stays of those still in it."""
@@ -132,8 +126,7 @@ class Funnel:
         now = self.env.now
         n = len(STAGES)
         self.t0 = now
-        self.area = [0.0] * n
-        self.last = [now] * n
+        self.snapshots = []
         self.entered = list(self.current)
         self.sojourn = [0.0] * n
         self.completed = [0] * n
@@ -373,8 +366,9 @@ class Pathway:
         yield env.timeout(self.d_assess())
         if self.u_engagement() < self.dropout.at(env.now):
             f.exit(r, "disengaged after assessment")
-        elif (yield from self._support(r, held)):
-            roles = yield from self._train(r)
+        elif not (r.parent or r.digital or r.health) or (yield from self._support(r, held)):
+            course = self._course_for(r)
+            roles = (yield from self._train(r, course)) if course is not None else self.entry_roles
             if roles is not None:
                 cells = self._cells_for(tuple(roles), r.sectors)
                 hire = yield from self._recruit(r, cells)
@@ -410,11 +404,11 @@ class Pathway:
                 return False
         return True
 
-    def _train(self, r: Resident):
-        """A course if the resident needs one; returns the roles they can apply for, or None if they left."""
+    def _course_for(self, r: Resident) -> _Course | None:
+        """The course a resident takes, chosen by weight among those they are eligible for; None if none needed."""
         u = self.u_training
         if u() >= self.need_course[r.qual]:
-            return self.entry_roles
+            return None
         key = (r.qual, r.sectors)
         found = self._eligible.get(key)
         if found is None:
@@ -422,13 +416,17 @@ class Pathway:
             found = self._eligible[key] = (courses, sum(c.weight for c in courses))
         eligible, total = found
         if not eligible:
-            return self.entry_roles
+            return None
         x, course = u() * total, eligible[-1]
         for c in eligible:
             x -= c.weight
             if x < 0:
-                course = c
-                break
+                return c
+        return course
+
+    def _train(self, r: Resident, course: _Course):
+        """Wait for an intake, take the course; returns the roles it qualifies for, or None if the resident left."""
+        u = self.u_training
         self._enter(r, TRAINING)
         if not (yield from acquire(course.cohorts, course.patience())):
             self.funnel.exit(r, course.gave_up)
