@@ -214,8 +214,8 @@ class Model:
                 "mean_in_stage": f.time_in_stage(s, self.horizon) / span,
                 "mean_in_stage_sampled": (sum(snap[s] for snap in f.snapshots) / len(f.snapshots)
                                           if f.snapshots else 0.0),
-                "mean_time_in_stage": f.sojourn[s] / f.completed[s] if f.completed[s] else 0.0,
-                "time_in_stage": f.time_in_stage(s, self.horizon), "span": span,
+                "mean_time_in_stage": f.time_in_stage(s, self.horizon) / f.entered[s] if f.entered[s] else 0.0,
+                "span": span,
             })
 
     def _capacities(self, out: RunOutput) -> None:

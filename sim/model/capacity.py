@@ -7,7 +7,9 @@ A `Capacity` is a SimPy resource built on plain SimPy events, with three things 
 - reneging is lazy and O(1): a request whose holder gave up is flagged and skipped when it
   reaches the head of the queue, instead of being removed by a linear scan;
 - it keeps its own time-weighted statistics (busy places, queue length, size) and waits, so
-  utilisation, mean queue and Little's law can be read off without a trace.
+  utilisation and mean queue can be read off without a trace. A time integral of a count n(t)
+  is kept as one running sum: subtract `now` when n rises by one, add it when n falls, and
+  add n x T at the end (no clock to advance on every change).
 """
 
 from __future__ import annotations
@@ -69,33 +71,54 @@ class WaitStats:
 class Waitlist:
     """A FIFO queue of requests with lazy reneging, shared by `Capacity` and `Cohorts`.
 
-    Subclasses keep `env`, `queue`, `waiting`, `reneged` and an `_advance()` that brings
-    their time-weighted statistics up to now.
+    `wait_acc` is the running sum behind the time-average number waiting (see the module doc).
     """
 
-    env: simpy.Environment
-    queue: deque[Request]
-    waiting: int
-    reneged: int
-
-    def _advance(self) -> None:
-        raise NotImplementedError
+    def _init_waitlist(self, env: simpy.Environment, name: str) -> None:
+        self.env = env
+        self.name = name
+        self.queue: deque[Request] = deque()
+        self.waiting = 0  # live (not abandoned) requests in the queue
+        self.granted = 0
+        self.reneged = 0
+        self.waits = WaitStats()
+        self.wait_acc = 0.0
+        self.t0 = env.now
 
     def _enqueue(self) -> Request:
         req = Request(self.env)
         self.queue.append(req)
         self.waiting += 1
+        self.wait_acc -= req.t_request
         return req
+
+    def _served(self, req: Request, now: float) -> None:
+        """A live request leaves the queue with a place."""
+        self.waiting -= 1
+        self.wait_acc += now
+        self.granted += 1
+        self.waits.add(now - req.t_request)
+        req.succeed(True)
 
     def abandon(self, req: Request) -> None:
         """The holder of a queued request gives up (reneges). O(1): the request is skipped later."""
         if req.triggered:
             return
-        self._advance()
         req.abandoned = True
         self.waiting -= 1
+        self.wait_acc += self.env.now
         self.reneged += 1
         req.succeed(False)
+
+    def _reset_waitlist(self) -> None:
+        now = self.env.now
+        self.t0 = now
+        self.wait_acc = -self.waiting * now
+        self.granted = self.reneged = 0
+        self.waits = WaitStats()
+
+    def mean_queue(self, until: float) -> float:
+        return (self.wait_acc + self.waiting * until) / ((until - self.t0) or 1.0)
 
     def patience_timer(self, req: Request, patience: float) -> None:
         """Abandon `req` after `patience` days unless granted first (no timer if patience is infinite)."""
@@ -108,39 +131,21 @@ class Capacity(Waitlist):
     """A pool of places with a FIFO queue, a size schedule and lazy reneging."""
 
     def __init__(self, env: simpy.Environment, name: str, size: Piecewise):
-        self.env = env
-        self.name = name
+        self._init_waitlist(env, name)
+        self.schedule = size
         self.size = max(0.0, size.at(0.0))
         self.users = 0
-        self.waiting = 0  # live (not abandoned) requests in the queue
-        self.queue: deque[Request] = deque()
-        self.granted = 0
-        self.reneged = 0
-        self.waits = WaitStats()
-        self._t = self._t0 = env.now
-        self.area_users = 0.0
-        self.area_waiting = 0.0
-        self.area_size = 0.0
+        self.users_acc = 0.0  # running sum behind the time-average number of places in use
         if size.const is None:
             env.process(self._follow(size))
-
-    # --- time-weighted statistics
-    def _advance(self) -> None:
-        now = self.env.now
-        dt = now - self._t
-        if dt:
-            self.area_users += self.users * dt
-            self.area_waiting += self.waiting * dt
-            self.area_size += self.size * dt
-            self._t = now
 
     # --- the resource
     def request(self) -> Request | None:
         """Ask for a place: None if granted at once (no event needed), else an event that fires
         True when a place is granted, or False if the holder gives up first."""
-        self._advance()
         if self.users < self.size and not self.waiting:
             self.users += 1
+            self.users_acc -= self.env.now
             self.granted += 1
             self.waits.add(0.0)
             return None
@@ -148,8 +153,8 @@ class Capacity(Waitlist):
 
     def release(self) -> None:
         """Give a place back and grant it to the next live request."""
-        self._advance()
         self.users -= 1
+        self.users_acc += self.env.now
         self._grant()
 
     def _grant(self) -> None:
@@ -159,39 +164,43 @@ class Capacity(Waitlist):
             req = q.popleft()
             if req.abandoned:
                 continue
-            self.waiting -= 1
             self.users += 1
-            self.granted += 1
-            self.waits.add(now - req.t_request)
-            req.succeed(True)
+            self.users_acc -= now
+            self._served(req, now)
         while q and q[0].abandoned:  # keep the queue's head live so memory stays bounded
             q.popleft()
 
     def _follow(self, size: Piecewise):
         for t, v in zip(size.times[1:], size.values[1:]):
             yield self.env.timeout(t - self.env.now)
-            self._advance()
             self.size = max(0.0, v)
             self._grant()
 
     def reset_stats(self) -> None:
         """Forget statistics so far (end of warm-up); the state itself is untouched."""
-        self._advance()
-        self.area_users = self.area_waiting = self.area_size = 0.0
-        self._t0 = self.env.now
-        self.granted = self.reneged = 0
-        self.waits = WaitStats()
+        self._reset_waitlist()
+        self.users_acc = -self.users * self.env.now
+
+    def place_days(self, until: float) -> float:
+        """Integral of the number of places over [t0, until] (from the schedule)."""
+        times = self.schedule.times + [until]
+        total = 0.0
+        for i, v in enumerate(self.schedule.values):
+            a, b = max(times[i], self.t0), min(times[i + 1], until)
+            if b > a:
+                total += max(0.0, v) * (b - a)
+        return total
 
     # --- summaries
     def summary(self, until: float) -> dict[str, float]:
-        self._advance()
-        span = (until - self._t0) or 1.0
-        mean_size = self.area_size / span
+        span = (until - self.t0) or 1.0
+        busy = self.users_acc + self.users * until
+        places = self.place_days(until)
         return {
-            "mean_places": mean_size,
-            "mean_busy": self.area_users / span,
-            "utilisation": (self.area_users / self.area_size) if self.area_size else 0.0,
-            "mean_queue": self.area_waiting / span,
+            "mean_places": places / span,
+            "mean_busy": busy / span,
+            "utilisation": busy / places if places else 0.0,
+            "mean_queue": self.mean_queue(until),
             "granted": float(self.granted),
             "reneged": float(self.reneged),
             "mean_wait": self.waits.mean(),
@@ -209,26 +218,12 @@ class Cohorts(Waitlist):
     """
 
     def __init__(self, env: simpy.Environment, name: str, seats: Piecewise, first: float, every: float, until: float):
-        self.env = env
-        self.name = name
-        self.queue: deque[Request] = deque()
-        self.waiting = 0
-        self.granted = 0
-        self.reneged = 0
+        self._init_waitlist(env, name)
         self.offered = 0.0
-        self.waits = WaitStats()
-        self._t = self._t0 = env.now
-        self.area_waiting = 0.0
         env.process(self._intakes(seats, first, every, until))
-
-    def _advance(self) -> None:
-        now = self.env.now
-        self.area_waiting += self.waiting * (now - self._t)
-        self._t = now
 
     def request(self) -> Request:
         """Join the list for the next intake with a free seat."""
-        self._advance()
         return self._enqueue()
 
     def _intakes(self, seats: Piecewise, first: float, every: float, until: float):
@@ -236,7 +231,6 @@ class Cohorts(Waitlist):
         t = first
         while t < until:
             yield env.timeout(t - env.now)
-            self._advance()
             free = int(max(0.0, seats.at(t)))
             self.offered += free
             q = self.queue
@@ -245,30 +239,21 @@ class Cohorts(Waitlist):
                 if req.abandoned:
                     continue
                 free -= 1
-                self.waiting -= 1
-                self.granted += 1
-                self.waits.add(env.now - req.t_request)
-                req.succeed(True)
+                self._served(req, env.now)
             while q and q[0].abandoned:
                 q.popleft()
             t += every
 
     def reset_stats(self) -> None:
-        self._advance()
-        self._t0 = self.env.now
-        self.area_waiting = 0.0
-        self.granted = self.reneged = 0
+        self._reset_waitlist()
         self.offered = 0.0
-        self.waits = WaitStats()
 
     def summary(self, until: float) -> dict[str, float]:
-        self._advance()
-        span = (until - self._t0) or 1.0
         return {
             "mean_places": self.offered,
             "mean_busy": float(self.granted),
             "utilisation": self.granted / self.offered if self.offered else 0.0,
-            "mean_queue": self.area_waiting / span,
+            "mean_queue": self.mean_queue(until),
             "granted": float(self.granted),
             "reneged": float(self.reneged),
             "mean_wait": self.waits.mean(),

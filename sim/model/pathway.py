@@ -32,7 +32,7 @@ class Resident:
     """A person on the pathway: attributes drawn once, at referral, from the channel's profile."""
 
     __slots__ = ("channel", "t_arrive", "quintile", "band", "parent", "health", "digital",
-                 "qual", "sectors", "deadweight", "stage", "t_stage", "counted")
+                 "qual", "sectors", "deadweight", "stage", "counted")
 
     def __init__(self, channel: int, t: float, counted: bool, quintile: int, band: int, parent: bool,
                  health: bool, digital: bool, qual: int, sectors: tuple[str, ...], deadweight: float):
@@ -48,7 +48,6 @@ class Resident:
         self.sectors = sectors
         self.deadweight = deadweight
         self.stage = -1
-        self.t_stage = t
 
 
 class Funnel:
@@ -65,9 +64,9 @@ class Funnel:
         n = len(STAGES)
         self.entered = [0] * n
         self.current = [0] * n
-        self.sojourn = [0.0] * n
-        self.completed = [0] * n  # sojourns finished (moved on or exited)
-        self.entry_times = [0.0] * n  # sum of entry times of the people now in the stage
+        # time spent in the stage so far, less `now` for everyone in it: adding `current x T`
+        # gives the total time spent up to T (one running sum instead of per-resident entry times)
+        self.time_acc = [0.0] * n
         self.snapshots: list[list[int]] = []  # number in each stage, at the model's record times after t0
         self.left: dict[tuple[int, str], int] = {}  # (stage, reason) -> count, reason of leaving the stage
         self.exits: dict[tuple[int, str], int] = {}  # (stage, reason) -> count, left the pathway
@@ -78,21 +77,15 @@ class Funnel:
     def enter(self, r: Resident, s: int) -> None:
         now = self.env.now
         old = r.stage
+        acc = self.time_acc
+        cur = self.current
         if old >= 0:
-            self._leave(r, old, now)
-        self.current[s] += 1
+            cur[old] -= 1
+            acc[old] += now
+        cur[s] += 1
+        acc[s] -= now
         self.entered[s] += 1
-        self.entry_times[s] += now
         r.stage = s
-        r.t_stage = now
-
-    def _leave(self, r: Resident, s: int, now: float) -> None:
-        """Close a stay in stage `s`; time before the end of warm-up (t0) is not counted."""
-        start = r.t_stage if r.t_stage > self.t0 else self.t0
-        self.current[s] -= 1
-        self.sojourn[s] += now - start
-        self.entry_times[s] -= start
-        self.completed[s] += 1
 
     def note(self, r: Resident, reason: str) -> None:
         """Record an outcome within the stage that does not end the pathway (e.g. rejected, reapplies)."""
@@ -101,7 +94,8 @@ class Funnel:
 
     def exit(self, r: Resident, reason: str, success: bool = False) -> None:
         s = r.stage
-        self._leave(r, s, self.env.now)
+        self.current[s] -= 1
+        self.time_acc[s] += self.env.now
         key = (s, reason)
         self.left[key] = self.left.get(key, 0) + 1
         if success:
@@ -114,8 +108,8 @@ class Funnel:
         self.snapshots.append(list(self.current))
 
     def time_in_stage(self, s: int, until: float) -> float:
-        """Total time spent in stage `s` up to `until`, including the unfinished stays of those still in it."""
-        return self.sojourn[s] + self.current[s] * until - self.entry_times[s]
+        """Total time spent in stage `s` from t0 to `until`, including the unfinished stays of those still in it."""
+        return self.time_acc[s] + self.current[s] * until
 
     def reset_stats(self) -> None:
         """End of warm-up: stage statistics restart, as if everyone present had just entered.
@@ -124,13 +118,10 @@ class Funnel:
         conservation of people (everyone who arrived is in one stage or has left).
         """
         now = self.env.now
-        n = len(STAGES)
         self.t0 = now
         self.snapshots = []
         self.entered = list(self.current)
-        self.sojourn = [0.0] * n
-        self.completed = [0] * n
-        self.entry_times = [c * now for c in self.current]
+        self.time_acc = [-c * now for c in self.current]
         self.left = {}
 
 
