@@ -26,10 +26,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from .compare import COMPARISON_HEADER, Job, comparison_rows, find_jobs, reference_job, status_lines
+from .compare import COMPARISON_HEADER, Job, comparison_rows, find_jobs, paired, reference_job, status_lines
 from .experiment import write_text
 from .provenance import UsedParameter, file_header, provenance_rows, used_parameters
-from .stats import mean_ci, paired_difference
+from .stats import incremental_ratio, mean_ci, paired_difference
 
 HEADLINE = (
     ("referrals", "all", "Residents referred", 0),
@@ -363,7 +363,8 @@ def config_files(job_dir: Path, config: dict) -> list[Path]:
 def _headline(options: list[Option], st: Stats, n_reps: str) -> str:
     header = ["Option", "Gross hires of local residents", "Net hires (less deadweight)", "Sustained at 12 months",
               "Change in vacancy rate vs baseline", "Change in vacancy-days vs baseline", "Programme cost",
-              "Cost per net sustained job"]
+              "Cost per net sustained job", "Cost per additional net sustained job vs baseline"]
+    ref = next((o for o in options if o.is_reference), None)
     rows = []
     alone = '<span class="muted">no baseline in this folder</span>'
     for o in options:
@@ -376,14 +377,34 @@ def _headline(options: list[Option], st: Stats, n_reps: str) -> str:
                      _cell(kpi["net_hires"], "count"), _cell(kpi["sustained_12m"], "count"), *changes,
                      _cell(cost, "gbpk"),
                      '<span class="muted">no cost</span>' if cost is not None and cost["mean"] == 0
-                     else _cell(kpi["cost_per_net_sustained_job"], "gbpk")])
+                     else _cell(kpi["cost_per_net_sustained_job"], "gbpk"),
+                     _incremental_cell(o, ref)])
     return (_table(header, rows, "headline")
             + f'<p class="note">Means over {n_reps} replications, 95% confidence interval in brackets. '
             "Changes against the baseline are paired differences: each option ran with the same random numbers "
             "as the baseline, replication by replication, so the interval measures the option's effect, not noise. "
             "Net hires discount those who would have been hired anyway (deadweight); cost per net sustained job "
-            "is the option's whole programme cost over its net hires still in post after 12 months "
-            "(k = thousand, m = million pounds).</p>")
+            "is the option's whole programme cost over its net hires still in post after 12 months; cost per "
+            "additional net sustained job is the paired difference in cost over the paired difference in net "
+            "sustained jobs against the baseline (delta-method interval; not estimable when the gain in jobs is "
+            "not distinguishable from zero) (k = thousand, m = million pounds).</p>")
+
+
+def _incremental_cell(option: Option, ref: Option | None) -> str:
+    """Incremental cost per additional net sustained job against the reference, with its 95% CI."""
+    if ref is None:
+        return '<span class="muted">no baseline in this folder</span>'
+    if option.is_reference:
+        return '<span class="muted">reference</span>'
+    key_c, key_e = ("programme_cost", "all"), ("net_sustained_12m", "all")
+    if key_c not in option.job.kpis or key_e not in option.job.kpis:
+        return "n/a"
+    c, c0 = paired(option.job.kpis[key_c], ref.job.kpis[key_c])
+    e, e0 = paired(option.job.kpis[key_e], ref.job.kpis[key_e])
+    r = incremental_ratio([a - b for a, b in zip(c, c0)], [a - b for a, b in zip(e, e0)])
+    if not math.isfinite(r.mean):
+        return '<span class="muted">not estimable: no clear gain in jobs</span>'
+    return _ci(r.mean, r.low, r.high, "gbpk")
 
 
 def _vacancy_section(options: list[Option], series: dict[str, dict], ref: Option | None) -> str:

@@ -82,3 +82,23 @@ def replications_needed(values: Sequence[float], half_width: float, level: float
     while float(sps.t.ppf(q, n - 1)) * sd / math.sqrt(n) > half_width:
         n += 1
     return n
+
+
+def incremental_ratio(d_cost: Sequence[float], d_effect: Sequence[float], level: float = 0.95) -> Interval:
+    """Incremental cost per unit of effect, mean(dC) / mean(dE), from paired differences.
+
+    The interval is the delta-method t-interval of a ratio of means. When the effect's own
+    interval contains zero the ratio is not estimable (it would swing to either infinity),
+    and all fields but n are NaN.
+    """
+    c, e = np.asarray(d_cost, float), np.asarray(d_effect, float)
+    ok = np.isfinite(c) & np.isfinite(e)
+    c, e = c[ok], e[ok]
+    n = len(c)
+    effect = mean_ci(e, level)
+    if n < 2 or not (effect.low > 0 or effect.high < 0):
+        return Interval(math.nan, math.nan, math.nan, n)
+    r = float(c.mean() / e.mean())
+    se = float((c - r * e).std(ddof=1)) / math.sqrt(n) / abs(float(e.mean()))
+    h = float(sps.t.ppf(0.5 + level / 2.0, n - 1)) * se
+    return Interval(r, r - h, r + h, n)

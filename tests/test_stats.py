@@ -160,3 +160,25 @@ def test_replications_needed_reaches_target() -> None:
     z = rng.normal(0.0, 1.0, pilot)
     z = (z - z.mean()) / z.std(ddof=1) * sigma
     assert replications_needed(z, target) == _minimal_n(sigma, target)
+
+
+def test_incremental_ratio_recovers_a_known_cost_per_job() -> None:
+    """dC = 10,000 x dE exactly gives a ratio of 10,000 with a zero-width interval; noise widens it around the truth."""
+    from sim.stats import incremental_ratio
+
+    e = [5.0, 7.0, 6.0, 8.0, 4.0]
+    exact = incremental_ratio([10_000 * x for x in e], e)
+    assert exact.mean == pytest.approx(10_000) and exact.low == pytest.approx(10_000) == exact.high
+    rng = np.random.default_rng(7)
+    de = rng.normal(20.0, 2.0, 40)
+    dc = 5_000.0 * de + rng.normal(0.0, 4_000.0, 40)
+    noisy = incremental_ratio(dc, de)
+    assert noisy.low < 5_000.0 < noisy.high and noisy.high - noisy.low > 0
+
+
+def test_incremental_ratio_not_estimable_without_a_clear_effect() -> None:
+    """When the gain in jobs is not distinguishable from zero the ratio is NaN, not a huge number."""
+    from sim.stats import incremental_ratio
+
+    r = incremental_ratio([1_000.0, 1_200.0, 900.0, 1_100.0], [1.0, -1.0, 0.5, -0.5])
+    assert math.isnan(r.mean) and r.n == 4
