@@ -841,7 +841,7 @@ CSS = """
 * { box-sizing: border-box; }
 body { margin:0; color:var(--ink); background:#fff; line-height:1.45;
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1120px; margin: 0 auto; padding: 28px 28px 72px; }
+main { max-width: 1240px; margin: 0 auto; padding: 28px 28px 72px; }
 h1 { font-size: 1.7rem; margin: 0 0 4px; }
 h2 { font-size: 1.3rem; margin: 40px 0 10px; padding-bottom: 6px; border-bottom: 2px solid var(--line); }
 h3 { font-size: 1rem; margin: 24px 0 6px; }
@@ -856,7 +856,8 @@ table { border-collapse: collapse; width: 100%; font-size: .86rem; font-variant-
 th, td { padding: 6px 8px; border-bottom: 1px solid var(--line); text-align: right; vertical-align: top; }
 th { background: var(--soft); font-weight: 600; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
-table.headline td:first-child { min-width: 15em; }
+table.headline { font-size: .8rem; }
+table.headline td:first-child { min-width: 12em; }
 table.funnel td:nth-child(2), table.effects td:nth-child(2), table.bottlenecks td:nth-child(2),
 table.funnel th:nth-child(2), table.effects th:nth-child(2), table.bottlenecks th:nth-child(2) { text-align: left; }
 table.params td, table.params th, table.run td, table.run th { text-align: left; }
