@@ -135,7 +135,7 @@ def test_no_leaks_when_arrivals_stop() -> None:
             assert isinstance(cap, Cohorts)
     assert pw.childcare.reneged > 0  # reneging was exercised, and still nothing leaked
     assert int(model.workforce.first_year.sum()) == 0  # every starter settled or left
-    assert all(req.triggered for req, _cells in model.workforce._waiters)
+    assert all(req.triggered for waiting in model.workforce._waiting.values() for req in waiting)
 
 
 # ----------------------------------------------------------------------------- zero and extreme values

@@ -177,7 +177,7 @@ class Workforce:
         self.post_days = np.zeros((R, G))
         self._t_area = env.now
         self.flows = {k: np.zeros((R, G)) for k in ("leavers", "movers", "retirements", "bau_hires", "promotions")}
-        self._waiters: list[tuple[Request, list[Cell]]] = []
+        self._waiting: dict[Cell, list[Request]] = {}  # residents waiting for a post, by the cells they would take
         self._refresh()
         self.samples: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
         self.horizon = horizon
@@ -242,12 +242,13 @@ class Workforce:
         self._accumulate()
         self.first_year[cell] -= 1
         self.open_posts[cell[0]][cell[1]] += 1
-        self._wake()
+        self._wake([cell])
 
     def wait_for_vacancy(self, cells: list[Cell]) -> Request:
         """An event that fires (True) when a post opens in any of `cells`."""
         req = Request(self.env)
-        self._waiters.append((req, cells))
+        for c in cells:
+            self._waiting.setdefault(c, []).append(req)
         return req
 
     def abandon(self, req: Request) -> None:
@@ -259,19 +260,30 @@ class Workforce:
         if patience != math.inf and not req.triggered:
             self.env.timeout(patience).callbacks.append(lambda _e: self.abandon(req))
 
-    def _wake(self) -> None:
-        if not self._waiters:
+    def _wake(self, cells: list[Cell] | None = None) -> None:
+        """Wake everyone waiting on a cell that has an open post (all cells with waiters, or just `cells`).
+
+        A request waits in the list of every cell it would take; once woken or given up it is
+        skipped lazily, and long lists of such requests are compacted so memory stays bounded.
+        """
+        if not self._waiting:
             return
         v = self.open_posts
-        keep = []
-        for req, cells in self._waiters:
-            if req.triggered:
+        for c in list(self._waiting) if cells is None else cells:
+            waiting = self._waiting.get(c)
+            if not waiting:
                 continue
-            if any(v[r][g] > 0 for r, g in cells):
-                req.succeed(True)
-            else:
-                keep.append((req, cells))
-        self._waiters = keep
+            if v[c[0]][c[1]] > 0:
+                for req in waiting:
+                    if not req.triggered:
+                        req.succeed(True)
+                del self._waiting[c]
+            elif len(waiting) > 64:
+                live = [req for req in waiting if not req.triggered]
+                if live:
+                    self._waiting[c] = live
+                else:
+                    del self._waiting[c]
 
     # --- the churn
     def _churn(self):
