@@ -22,7 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .config import UNKNOWN, ConfigError, Params, _parent_type, _type_hint, load, register
+from .config import ConfigError, Params, config_error, load, register
 from .compare import FAILED
 from .experiment import is_done, mark_done, run_replications, write_results, write_text
 from .report import summary_table
@@ -86,10 +86,7 @@ def composition_message(text: str, overrides: list[str]) -> str:
     where = re.search(r"In '([^']+)'", text)
     source = (_display(CONFIG_DIR / f"{where.group(1)}.yaml") if where and where.group(1) != "config"
               else locate(k, _choices(overrides), overrides))
-    if re.search(r"Key '[^']+' not in|is not in struct|Could not override", text):
-        return ConfigError(k, UNKNOWN, _parent_type(k), source).message()
-    value = re.search(r"Value '([^']*)'", text)
-    return ConfigError(k, value.group(1) if value else "?", _type_hint(text), source).message()
+    return config_error(k, text, source).message()
 
 
 def params_or_exit(cfg: DictConfig, choices: dict[str, Any], overrides: Iterable[str]) -> Params:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import math
+import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Callable
 
@@ -362,7 +363,6 @@ class Segment:
     end: float
     op: str
     value: float
-    source: str  # intervention name
 
 
 def _apply(op: str, x: float, v: float) -> float:
@@ -384,7 +384,8 @@ CHANGEABLE = (
 )
 
 
-def _get(obj: Any, path: str) -> Any:
+def lookup(obj: Any, path: str) -> Any:
+    """The value at a dotted config path (dataclass attributes and dict keys)."""
     for part in path.split("."):
         obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
     return obj
@@ -392,7 +393,7 @@ def _get(obj: Any, path: str) -> Any:
 
 def _has(obj: Any, path: str) -> bool:
     try:
-        _get(obj, path)
+        lookup(obj, path)
         return True
     except (KeyError, AttributeError, TypeError):
         return False
@@ -415,7 +416,7 @@ class Params:
         A distribution's path gives its scale factor over time (base 1).
         """
         if base is None:
-            v = _get(self.config, path)
+            v = lookup(self.config, path)
             base = Piecewise([0.0], [1.0 if isinstance(v, Dist) else float(v)])
         segs = self.changes.get(path, [])
         if not segs:
@@ -462,12 +463,15 @@ def to_config(cfg: DictConfig | dict) -> Config:
         merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
     except OmegaConfBaseException as e:
-        key = getattr(e, "full_key", None) or "?"
-        msg = str(e).splitlines()[0]
-        if "not in" in msg or "Key '" in msg and "not" in msg:
-            raise ConfigError(key, UNKNOWN, _parent_type(key)) from None
-        value = getattr(e, "value", None) if hasattr(e, "value") else None
-        raise ConfigError(key, value if value is not None else msg, _type_hint(msg)) from None
+        raise config_error(getattr(e, "full_key", None) or "?", str(e)) from None
+
+
+def config_error(key: str, text: str, source: str | None = None) -> ConfigError:
+    """A ConfigError for `key` from an OmegaConf or Hydra message: an unknown key or a value of the wrong type."""
+    if re.search(r"Key '[^']+' not in|is not in struct|Could not override", text):
+        return ConfigError(key, UNKNOWN, parent_keys(key), source)
+    value = re.search(r"Value '([^']*)'", text)
+    return ConfigError(key, value.group(1) if value else "?", type_hint(text), source)
 
 
 def _schema_at(path: str) -> Any:
@@ -488,7 +492,8 @@ def _schema_at(path: str) -> Any:
     return t
 
 
-def _parent_type(key: str) -> str:
+def parent_keys(key: str) -> str:
+    """The keys allowed beside `key` (for an unknown-key message)."""
     parent = key.rsplit(".", 1)[0] if "." in key else ""
     t = _schema_at(parent)
     if is_dataclass(t):
@@ -496,7 +501,8 @@ def _parent_type(key: str) -> str:
     return parent or "the config"
 
 
-def _type_hint(msg: str) -> str:
+def type_hint(msg: str) -> str:
+    """What a value of the wrong type should have been, from the error text."""
     for t, hint in (("Integer", "an integer"), ("int", "an integer"), ("Float", "a number"), ("float", "a number"),
                     ("Boolean", "true or false"), ("bool", "true or false"), ("String", "text")):
         if t in msg:
@@ -616,7 +622,7 @@ def validate(c: Config) -> None:
             if not any(fnmatch.fnmatchcase(ch.target, pat) for pat in CHANGEABLE) or not _has(c, ch.target):
                 raise ConfigError(f"{ckey}.target", ch.target,
                                   "an existing config path matching one of: " + ", ".join(CHANGEABLE))
-            target = _get(c, ch.target)
+            target = lookup(c, ch.target)
             if isinstance(target, Dist) and ch.op != "scale":
                 raise ConfigError(f"{ckey}.op", ch.op, "scale (a distribution can only be scaled)")
             if not isinstance(target, (Dist, int, float)) or isinstance(target, bool):
@@ -638,5 +644,5 @@ def _changes(c: Config) -> dict[str, list[Segment]]:
     for name, iv in c.intervention.items():
         end = h if iv.end_day is None else iv.end_day
         for ch in iv.changes:
-            out.setdefault(ch.target, []).append(Segment(iv.start_day, end, ch.op, ch.value, name))
+            out.setdefault(ch.target, []).append(Segment(iv.start_day, end, ch.op, ch.value))
     return out

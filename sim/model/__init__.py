@@ -60,8 +60,7 @@ class Model:
         ex = c.experiment
         self.horizon = ex.horizon_days
         self.warmup = ex.warmup_days
-        self.workforce = Workforce(self.env, c.region.workforce, self.streams.generator,
-                                   ex.workforce_step_days, self.horizon)
+        self.workforce = Workforce(self.env, c.region.workforce, self.streams.generator, ex.workforce_step_days)
         self.pathway = Pathway(self.env, params, self.streams, self.workforce, self.warmup)
         self.env.process(self._record(ex.record_every_days))
         if self.warmup > 0:
@@ -120,13 +119,13 @@ class Model:
             for g in groups:
                 if kpi == "net_hires" and g in ("parents", "health_condition"):
                     continue
-                rows.append((kpi, g, o.hires.get((kpi, g), 0.0)))
+                rows.append((kpi, g, o.counts.get((kpi, g), 0.0)))
         for kpi in ("sustained_6m", "sustained_12m"):
             for g in ["all"] + [f"role:{r}" for r in wf.roles]:
-                rows.append((kpi, g, o.hires.get((kpi, g), 0.0)))
+                rows.append((kpi, g, o.counts.get((kpi, g), 0.0)))
         for q in range(1, 6):
-            rows.append(("sustained_12m", f"quintile:{q}", o.hires.get(("sustained_12m", f"quintile:{q}"), 0.0)))
-        get = lambda k: o.hires.get((k, "all"), 0.0)  # noqa: E731
+            rows.append(("sustained_12m", f"quintile:{q}", o.counts.get(("sustained_12m", f"quintile:{q}"), 0.0)))
+        get = lambda k: o.counts.get((k, "all"), 0.0)  # noqa: E731
         rows.append(("net_sustained_12m", "all", get("net_sustained_12m")))
         rows.append(("early_leavers", "all", get("early_leavers")))
         rows.append(("sustained_6m_rate", "all", _ratio(get("sustained_6m"), get("eligible_6m"))))

@@ -16,7 +16,7 @@ from typing import Callable, Generator
 
 import simpy
 
-from ..config import QUALIFICATIONS, SECTORS, Channel, Params, Piecewise, product
+from ..config import DEPRIVATION_QUINTILES, QUALIFICATIONS, SECTORS, Channel, Params, Piecewise, lookup, product
 from ..streams import Sampler, Streams
 from .capacity import Capacity, Cohorts, Request, WaitStats
 from .workforce import Cell, Workforce
@@ -128,15 +128,14 @@ class Funnel:
 class Outcomes:
     """Programme results accumulated as residents go (memory does not grow with residents who finished)."""
 
-    def __init__(self, n_roles: int):
+    def __init__(self) -> None:
         self.referrals: dict[int, int] = {}
-        self.hires: dict[tuple[str, object], float] = {}
+        self.counts: dict[tuple[str, str], float] = {}  # (kpi, group) -> total
         self.to_start = WaitStats()
-        self.n_roles = n_roles
 
-    def add(self, kpi: str, group: object, x: float = 1.0) -> None:
+    def add(self, kpi: str, group: str, x: float = 1.0) -> None:
         key = (kpi, group)
-        self.hires[key] = self.hires.get(key, 0.0) + x
+        self.counts[key] = self.counts.get(key, 0.0) + x
 
 
 def use(cap: Capacity, hold: float, patience: float) -> Generator[simpy.Event, bool, bool]:
@@ -218,7 +217,7 @@ class Pathway:
         self.wf = workforce
         self.warmup = warmup
         self.funnel = Funnel(env)
-        self.outcomes = Outcomes(len(workforce.roles))
+        self.outcomes = Outcomes()
         h = params.horizon
         at = params.at
         # capacities
@@ -239,7 +238,6 @@ class Pathway:
         self.dropout = at("pathway.engagement.dropout")
         self.digital_completion = at("pathway.digital_skills.completion")
         self.health_completion = at("pathway.health_support.completion")
-        r = pw.recruitment
         self.shortlisting = at("pathway.recruitment.shortlisting")
         self.interview_pass = at("pathway.recruitment.interview_pass")
         self.acceptance = at("pathway.recruitment.offer_acceptance")
@@ -249,7 +247,7 @@ class Pathway:
         S = streams.sampler
 
         def dur(name: str, path: str) -> Callable[[], float]:
-            return _scaled(env, S(name, _get(c, path)), at(path))
+            return _scaled(env, S(name, lookup(c, path)), at(path))
 
         self.d_assess = dur("engagement.assessment", "pathway.engagement.assessment")
         self.d_adviser_patience = dur("engagement.patience", "pathway.engagement.patience")
@@ -292,7 +290,11 @@ class Pathway:
         self._cells: dict[tuple, list[Cell]] = {}
         # channels
         self.channel_names = list(c.region.channels)
-        self.channels = list(c.region.channels.values())
+        # KPI group labels, made once rather than formatted at every hire
+        self._role_group = [f"role:{role}" for role in workforce.roles]
+        self._employer_group = [f"employer:{group}" for group in workforce.groups]
+        self._quintile_group = [f"quintile:{q + 1}" for q in range(DEPRIVATION_QUINTILES)]
+        self._channel_group = [f"channel:{name}" for name in self.channel_names]
         for i, (name, ch) in enumerate(c.region.channels.items()):
             rate = ChannelRate(ch, at(f"region.channels.{name}.referrals_per_year"), h)
             u = streams.rows(f"channel.{name}.attributes", 7)
@@ -301,9 +303,10 @@ class Pathway:
         # interventions charged per person entering a stage while active
         self.usage: dict[str, int] = {}
         self._usage_rules: list[tuple[int, int, float, float, str]] = []
+        windows = params.intervention_windows()
         for name, iv in c.intervention.items():
             if iv.cost.person_stage is not None and iv.cost.per_person > 0:
-                start, end = params.intervention_windows()[name]
+                start, end = windows[name]
                 ch = -1 if iv.cost.person_channel is None else self.channel_names.index(iv.cost.person_channel)
                 self._usage_rules.append((STAGES.index(iv.cost.person_stage), ch, start, end, name))
                 self.usage[name] = 0
@@ -439,7 +442,7 @@ class Pathway:
         """Job search and applications until a start, an exit, or `max_applications` rejections."""
         env, f, u = self.env, self.funnel, self.u_recruit
         wf = self.wf
-        for attempt in range(self.max_applications):
+        for _ in range(self.max_applications):
             self._enter(r, JOB_SEARCH)
             yield env.timeout(self.d_search())
             if not cells:
@@ -455,8 +458,7 @@ class Pathway:
                 open_ = wf.open_cells(cells)
             cell = _weighted(open_, self.u_search())
             self._enter(r, RECRUITMENT)
-            t_apply = env.now
-            now = env.now
+            t_apply = now = env.now
             if u() >= self.shortlisting.at(now):
                 f.note(r, "not shortlisted")
                 continue
@@ -504,13 +506,12 @@ class Pathway:
             rate = -math.log1p(-p12) / YEAR if p12 < 1 else 50.0 / YEAR
             leaves_at = -math.log1p(-u() * -math.expm1(-rate * YEAR)) / rate
         if r.counted:
-            role = wf.roles[cell[0]]
-            group = wf.groups[cell[1]]
+            role = self._role_group[cell[0]]
+            quintile = self._quintile_group[r.quintile]
             net = 1.0 - r.deadweight
             h = self.p.horizon
             add = o.add
-            for g in ("all", f"role:{role}", f"employer:{group}", f"quintile:{r.quintile + 1}",
-                      f"channel:{self.channel_names[r.channel]}"):
+            for g in ("all", role, self._employer_group[cell[1]], quintile, self._channel_group[r.channel]):
                 add("hires", g)
                 add("net_hires", g, net)
             if r.parent:
@@ -522,14 +523,14 @@ class Pathway:
                 add("eligible_6m", "all")
                 if leaves_at >= SIX_MONTHS:
                     add("sustained_6m", "all")
-                    add("sustained_6m", f"role:{role}")
+                    add("sustained_6m", role)
             if now + YEAR <= h:
                 add("eligible_12m", "all")
                 if leaves_at >= YEAR:
                     add("sustained_12m", "all")
                     add("net_sustained_12m", "all", net)
-                    add("sustained_12m", f"role:{role}")
-                    add("sustained_12m", f"quintile:{r.quintile + 1}")
+                    add("sustained_12m", role)
+                    add("sustained_12m", quintile)
         if leaves_at < YEAR:
             yield env.timeout(leaves_at)
             wf.leave(cell)
@@ -587,8 +588,3 @@ def _weighted(options: list[tuple[Cell, int]], u: float) -> Cell:
             return cell
     return options[-1][0]
 
-
-def _get(obj, path: str):
-    for part in path.split("."):
-        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
-    return obj

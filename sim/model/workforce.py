@@ -128,7 +128,7 @@ class Workforce:
     """Posts and staff of every employer group and role, and the daily churn."""
 
     def __init__(self, env: simpy.Environment, wf: WorkforceConfig, generator: Callable[[str], np.random.Generator],
-                 step: float, horizon: float, bau_scale: float = 1.0):
+                 step: float):
         self.env = env
         self.rng = FlowStreams(generator, FLOWS)
         self.step = step
@@ -155,7 +155,7 @@ class Workforce:
                 lam = other_leaving(post.turnover, retirement_rate(post.age_profile, wf.retirement_rate))
                 lam_out[i, gi] = lam * (1 - post.within_sector_share)
                 lam_move[i, gi] = lam * post.within_sector_share
-                fill[i, gi] = h[(r, g)] * bau_scale
+                fill[i, gi] = h[(r, g)]
                 n_staff = int(round(e * (1 - v)))
                 self.staff[i, gi] = _apportion(n_staff, post.age_profile)
         self.growth = growth
@@ -180,7 +180,6 @@ class Workforce:
         self._waiting: dict[Cell, list[Request]] = {}  # residents waiting for a post, by the cells they would take
         self._refresh()
         self.samples: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
-        self.horizon = horizon
         env.process(self._churn())
 
     # --- state
