@@ -6,7 +6,9 @@ Prints one JSON line per case, each the median of several runs:
                         N residents arrive over 5 years and capacities scaled in proportion
   default_region_50reps the default region, 5 years, 50 replications, 1 and 2 workers
   national              scenario connect_to_work_national, one replication
-Events are those SimPy processed (from the environment's event counter).
+Events are those SimPy processed (from the environment's event counter). Shared machines are
+noisy, so each run of a case is paired with a bare loop measured just before it: the share of
+bare is the median of those paired ratios, not a ratio of medians taken minutes apart.
 """
 
 from __future__ import annotations
@@ -96,11 +98,18 @@ def in_fresh_process(params: Params) -> dict:
         return pool.submit(_isolated, params).result()
 
 
-def pathway_case(n: int, bare: float, repeat: int) -> dict:
-    params = make_params("experiment.replications=1", *scaled_overrides(n))
-    r = median_runs(lambda: in_fresh_process(params), repeat)
+def paired_with_bare(params: Params) -> dict:
+    """One run in a fresh process, with its events/s as a share of a bare loop measured just before."""
+    bare = bare_simpy(1_000_000)["events_per_s"]
+    r = in_fresh_process(params)
+    r["bare_events_per_s"] = bare
     r["share_of_bare"] = r["events_per_s"] / bare
-    return {"case": f"pathway_{n}", **r}
+    return r
+
+
+def pathway_case(n: int, repeat: int) -> dict:
+    params = make_params("experiment.replications=1", *scaled_overrides(n))
+    return {"case": f"pathway_{n}", **median_runs(lambda: paired_with_bare(params), repeat)}
 
 
 def default_50(repeat: int) -> dict:
@@ -116,11 +125,9 @@ def default_50(repeat: int) -> dict:
             "speedup": walls[1] / walls[2]}
 
 
-def national(bare: float) -> dict:
+def national() -> dict:
     params = make_params("scenario=connect_to_work_national", "experiment.replications=1")
-    r = in_fresh_process(params)
-    r["share_of_bare"] = r["events_per_s"] / bare
-    return {"case": "national", **r}
+    return {"case": "national", **paired_with_bare(params)}
 
 
 def main() -> None:
@@ -130,16 +137,15 @@ def main() -> None:
     ap.add_argument("--cases", nargs="*", default=["bare", "pathway", "default50", "national"])
     ap.add_argument("--json", action="store_true", help="JSON lines only (the default output is JSON lines too)")
     args = ap.parse_args()
-    bare = median_runs(bare_simpy, args.repeat)
     if "bare" in args.cases:
-        print(json.dumps({"case": "bare_simpy", **bare}), flush=True)
+        print(json.dumps({"case": "bare_simpy", **median_runs(bare_simpy, args.repeat)}), flush=True)
     if "pathway" in args.cases:
         for n in args.residents:
-            print(json.dumps(pathway_case(n, bare["events_per_s"], args.repeat)), flush=True)
+            print(json.dumps(pathway_case(n, args.repeat)), flush=True)
     if "default50" in args.cases:
         print(json.dumps(default_50(args.repeat)), flush=True)
     if "national" in args.cases:
-        print(json.dumps(national(bare["events_per_s"])), flush=True)
+        print(json.dumps(national()), flush=True)
 
 
 if __name__ == "__main__":

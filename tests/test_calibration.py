@@ -147,10 +147,10 @@ def test_calibrated_fill_rate_ladder() -> None:
 # time BAU would have taken to fill the post, 1/h ~ 0.4 years for care workers and HCSWs) less early
 # leavers' reopened posts. The shipped [outreach,gp_advisers,childcare] adds ~160 hires over 5 years,
 # an effect of ~-12 posts, while the paired difference of vacancies_mean has a standard deviation of
-# ~25 (pilot, 20 pairs; correlation of the pair only ~0.2): the staff churn draws from one generator
-# whose consumption depends on the state (`rng.multinomial(ext, hire_age)` in Workforce._churn), so a
-# few differing hires desynchronise the two runs' streams and pairing removes little noise. 5 pairs
-# could not resolve -12. This programme adds ~650 hires (~130 a year): expected effect ~-50; with 8
+# ~25 (pilot, 20 pairs; correlation of the pair only ~0.2; in that pilot the staff churn drew from one
+# generator whose consumption depended on the state, so a few differing hires desynchronised the two
+# runs' streams; its streams are now restarted every step (FlowStreams), but the bound below does not
+# rely on that). 5 pairs could not resolve -12. This programme adds ~650 hires (~130 a year): expected effect ~-50; with 8
 # pairs the 95% CI half-width is ~2.36 x 28 / sqrt(8) ~ 23, so the CI excludes 0 with high power.
 BIG_PROGRAMME = (
     "intervention=[outreach,gp_advisers,childcare,training_places]",

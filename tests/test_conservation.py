@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
+import simpy
 from omegaconf import OmegaConf
 
 from sim.cli import CONFIG_DIR
 from sim.model import STAGES, Model, RunOutput, simulate
 from sim.model.capacity import Capacity, Cohorts
+from sim.model.workforce import Workforce
+from sim.streams import Streams
 
 from conftest import make_params
 
@@ -103,6 +106,27 @@ def test_posts_identity_every_day() -> None:
     assert sorted(by_day) == [float(d) for d in range(int(horizon))] + [horizon]
     assert all(seen == cells for seen in by_day.values())
     assert len(out.timeseries) == len(by_day) * len(cells)
+
+
+def test_vacancy_days_follow_programme_starts_between_steps() -> None:
+    """Starts and early leavers between churn steps are integrated exactly (the scalar correction of `_shift`)."""
+    c = make_params().config
+    env = simpy.Environment()
+    wf = Workforce(env, c.region.workforce, Streams(1, 0).generator, step=1000.0)  # no churn step before day 10
+    cell = next(zip(*wf.vacancies().nonzero()))
+    v0 = wf.vacancies()
+    env.run(until=3.5)
+    assert wf.start(cell)
+    env.run(until=5.25)
+    assert wf.start(cell)
+    env.run(until=6.0)
+    wf.leave(cell)
+    env.run(until=10.0)
+    wf._accumulate()
+    expected = v0 * 10.0
+    expected[cell] -= (5.25 - 3.5) * 1 + (6.0 - 5.25) * 2 + (10.0 - 6.0) * 1
+    assert wf.vacancy_days == pytest.approx(expected, abs=1e-9)
+    assert wf.vacancies()[cell] == v0[cell] - 1
 
 
 # ----------------------------------------------------------------------------- no leaks

@@ -124,7 +124,10 @@ class Waitlist:
         """Abandon `req` after `patience` days unless granted first (no timer if patience is infinite)."""
         if patience == float("inf") or req.triggered:
             return
-        self.env.timeout(patience).callbacks.append(lambda _e: self.abandon(req))
+        self.env.timeout(patience, req).callbacks.append(self._patience_ran_out)
+
+    def _patience_ran_out(self, timer: simpy.Event) -> None:
+        self.abandon(timer.value)  # the timer's value is its request
 
 
 class Capacity(Waitlist):

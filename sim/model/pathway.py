@@ -370,7 +370,7 @@ class Pathway:
                     for cap in held:  # support ends at the start date
                         cap.release()
                     held.clear()
-                    yield from self._first_year(r, hire)
+                    self._first_year(r, hire)
         for cap in held:
             cap.release()
 
@@ -448,15 +448,14 @@ class Pathway:
             if not cells:
                 f.exit(r, "no post in reach (role or sector)")
                 return None
-            open_ = wf.open_cells(cells)
-            if not open_:
+            cell = wf.pick_open(cells, self.u_search)
+            if cell is None:
                 req = wf.wait_for_vacancy(cells)
                 wf.patience_timer(req, self.d_vacancy_patience())
                 if not (yield req):
                     f.exit(r, "no vacancy in time")
                     return None
-                open_ = wf.open_cells(cells)
-            cell = _weighted(open_, self.u_search())
+                cell = wf.pick_open(cells, self.u_search)  # woken now because a post opened in one of them
             self._enter(r, RECRUITMENT)
             t_apply = now = env.now
             if u() >= self.shortlisting.at(now):
@@ -484,19 +483,21 @@ class Pathway:
                 f.exit(r, "did not pass checks")
                 return None
             if not wf.start(cell):  # the post went to someone else meanwhile: take another of the role
-                same_role = [c for c in cells if c[0] == cell[0]]
-                open_ = wf.open_cells(same_role)
-                if not open_:
+                cell = wf.pick_open([c for c in cells if c[0] == cell[0]], self.u_search)
+                if cell is None:
                     f.note(r, "post filled before start")
                     continue
-                cell = _weighted(open_, self.u_search())
                 wf.start(cell)
             return cell
         f.exit(r, f"unsuccessful after {self.max_applications} applications")
         return None
 
-    def _first_year(self, r: Resident, cell: Cell):
-        env, wf, o = self.env, self.wf, self.outcomes
+    def _first_year(self, r: Resident, cell: Cell) -> None:
+        """Start in post: the outcomes are known now; the year's end (or an early leaving) is a timed call.
+
+        Nothing happens to a starter within the year but its end, so it needs no process of its own.
+        """
+        env, o = self.env, self.outcomes
         self._enter(r, IN_POST)
         now = env.now
         u = self.u_in_post
@@ -532,15 +533,19 @@ class Pathway:
                     add("sustained_12m", role)
                     add("sustained_12m", quintile)
         if leaves_at < YEAR:
-            yield env.timeout(leaves_at)
-            wf.leave(cell)
-            if r.counted:
-                o.add("early_leavers", "all")
-            self.funnel.exit(r, "left within 12 months")
+            env.timeout(leaves_at).callbacks.append(lambda _e: self._left_early(r, cell))
         else:
-            yield env.timeout(YEAR)
-            wf.settle(cell, r.band)
-            self.funnel.exit(r, "sustained 12 months", success=True)
+            env.timeout(YEAR).callbacks.append(lambda _e: self._sustained(r, cell))
+
+    def _left_early(self, r: Resident, cell: Cell) -> None:
+        self.wf.leave(cell)
+        if r.counted:
+            self.outcomes.add("early_leavers", "all")
+        self.funnel.exit(r, "left within 12 months")
+
+    def _sustained(self, r: Resident, cell: Cell) -> None:
+        self.wf.settle(cell, r.band)
+        self.funnel.exit(r, "sustained 12 months", success=True)
 
 
 class _Course:
@@ -577,14 +582,3 @@ def _cumulative(shares: list[float]) -> list[float]:
 def _pick(cum: list[float], u: float) -> int:
     """The category whose cumulative share first exceeds `u`."""
     return bisect_right(cum, u)
-
-
-def _weighted(options: list[tuple[Cell, int]], u: float) -> Cell:
-    total = sum(w for _, w in options)
-    x = u * total
-    for cell, w in options:
-        x -= w
-        if x < 0:
-            return cell
-    return options[-1][0]
-

@@ -1,10 +1,11 @@
 """The demand side: posts, staff, vacancies, and the churn that opens and closes them.
 
 Staff are counted, not simulated one by one: `staff[r, g, a]` is the number of staff in role
-`r`, employer group `g`, age band `a`. Every `step` days a vectorised update draws, by
-binomial thinning, leavers out of the sector, movers to another employer in the sector,
-retirements (by age band) and ageing; then business-as-usual (BAU) fills of open posts, a
-share of which are promotions from the role below (which opens a post there). Programme
+`r`, employer group `g`, age band `a`. Every `step` days a vectorised update draws, in one
+multinomial per cell and band, leavers out of the sector, movers to another employer in the
+sector and retirements (by age band), then ageing by binomial thinning; then
+business-as-usual (BAU) fills of open posts, a share of which are promotions from the role
+below (which opens a post there; who is promoted is drawn without replacement). Programme
 starters are added one at a time by the pathway as they start (`start`), spend their first
 year counted in `first_year`, then join `staff` (`settle`) or leave (`leave`).
 
@@ -42,7 +43,7 @@ from ..config import AGE_BAND_YEARS, AGE_BANDS, Workforce as WorkforceConfig
 from .capacity import Request
 
 Cell = tuple[int, int]  # (role index, group index)
-FLOWS = ("leavers", "movers", "retirements", "ageing", "placement", "fills", "promotions", "hire_ages")
+FLOWS = ("exits", "ageing", "placement", "fills", "promotions", "hire_ages")
 
 
 class FlowStreams:
@@ -158,18 +159,24 @@ class Workforce:
                 fill[i, gi] = h[(r, g)]
                 n_staff = int(round(e * (1 - v)))
                 self.staff[i, gi] = _apportion(n_staff, post.age_profile)
-        self.growth = growth
-        self.p_out = _p(lam_out, step)
-        self.p_move = _p(lam_move, step)
+        self.log_growth = np.log1p(growth)
+        p_out, p_move = _p(lam_out, step)[:, :, None], _p(lam_move, step)[:, :, None]
+        p_retire = _p(np.asarray(wf.retirement_rate, float), step)[None, None, :]
+        # leave the sector, move to another employer, retire, stay: the three hazards taken in turn
+        shape = (R, G, A)
+        out_ = np.broadcast_to(p_out, shape)
+        move_ = np.broadcast_to((1 - p_out) * p_move, shape)
+        retire_ = np.broadcast_to((1 - p_out) * (1 - p_move) * p_retire, shape)
+        self.p_exits = np.stack([out_, move_, retire_, np.clip(1 - out_ - move_ - retire_, 0.0, 1.0)], axis=-1)
         x = fill * step / 365.0
         self.p_fill = x / (1.0 + x)  # discrete-time balance: opens O = x V per step, fills p (V + O) = O
-        self.p_retire = _p(np.asarray(wf.retirement_rate, float), step)
         self.p_age = np.array([step / (365.0 * y) if math.isfinite(y) else 0.0 for y in AGE_BAND_YEARS])
         self.hire_age = np.asarray(wf.bau_hire_age_profile, float)
         self.promo_from = np.array([ri[wf.roles[r].promoted_from] if wf.roles[r].promoted_from else -1
                                     for r in self.roles])
         self.promo_share = np.array([wf.roles[r].internal_fill_share for r in self.roles])
         self.ladder_up = np.array([i for i in range(R) if self.promo_from[i] >= 0 and self.promo_share[i] > 0], int)
+        self.exists_int = self.exists.astype(np.int64)
         self.first_year = np.zeros((R, G), np.int64)
         self.establishment = self.est0.round().astype(np.int64)
         # vacancy-days since the statistics were last reset, and establishment-days
@@ -190,12 +197,22 @@ class Workforce:
         return self.establishment - self.in_post()
 
     def _accumulate(self) -> None:
+        """Add vacancy- and establishment-days since the last call (vectorised, once per step).
+
+        Programme starts and early leavers between calls change one cell's vacancies; `_shift`
+        corrects for them at once, so they cost a scalar update instead of a whole pass.
+        """
         now = self.env.now
         dt = now - self._t_area
         if dt:
             self.vacancy_days += self.vacancies() * dt
             self.post_days += self.establishment * dt
             self._t_area = now
+
+    def _shift(self, cell: Cell, change: int) -> None:
+        """Vacancies in `cell` change by `change` now: the next `_accumulate` counts the new number
+        from its last call, so take off what it will over-count for the time before now."""
+        self.vacancy_days[cell] -= change * (self.env.now - self._t_area)
 
     def reset_stats(self) -> None:
         self._accumulate()
@@ -218,15 +235,33 @@ class Workforce:
         """Cache open posts as plain ints for the pathway's many small look-ups."""
         self.open_posts: list[list[int]] = self.vacancies().tolist()
 
-    def open_cells(self, cells: list[Cell]) -> list[tuple[Cell, int]]:
+    def pick_open(self, cells: list[Cell], uniform: Callable[[], float]) -> Cell | None:
+        """A cell among `cells` with an open post, chosen in proportion to its open posts (one draw
+        of `uniform`); None, and no draw, if none is open."""
         v = self.open_posts
-        return [(c, v[c[0]][c[1]]) for c in cells if v[c[0]][c[1]] > 0]
+        total = 0
+        last = None
+        for cell in cells:
+            n = v[cell[0]][cell[1]]
+            if n > 0:
+                total += n
+                last = cell
+        if last is None:
+            return None
+        x = uniform() * total
+        for cell in cells:
+            n = v[cell[0]][cell[1]]
+            if n > 0:
+                x -= n
+                if x < 0:
+                    return cell
+        return last
 
     def start(self, cell: Cell) -> bool:
         """A programme resident takes an open post in `cell`; False if none is open."""
         if self.open_posts[cell[0]][cell[1]] <= 0:
             return False
-        self._accumulate()
+        self._shift(cell, -1)
         self.first_year[cell] += 1
         self.open_posts[cell[0]][cell[1]] -= 1
         return True
@@ -238,7 +273,7 @@ class Workforce:
 
     def leave(self, cell: Cell) -> None:
         """A programme starter leaves within the first year: the post opens again."""
-        self._accumulate()
+        self._shift(cell, 1)
         self.first_year[cell] -= 1
         self.open_posts[cell[0]][cell[1]] += 1
         self._wake([cell])
@@ -257,7 +292,10 @@ class Workforce:
 
     def patience_timer(self, req: Request, patience: float) -> None:
         if patience != math.inf and not req.triggered:
-            self.env.timeout(patience).callbacks.append(lambda _e: self.abandon(req))
+            self.env.timeout(patience, req).callbacks.append(self._patience_ran_out)
+
+    def _patience_ran_out(self, timer: simpy.Event) -> None:
+        self.abandon(timer.value)  # the timer's value is its request
 
     def _wake(self, cells: list[Cell] | None = None) -> None:
         """Wake everyone waiting on a cell that has an open post (all cells with waiters, or just `cells`).
@@ -286,77 +324,88 @@ class Workforce:
 
     # --- the churn
     def _churn(self):
-        env, rng = self.env, self.rng
         k = 0
         while True:
-            yield env.timeout(self.step)
+            yield self.env.timeout(self.step)
             k += 1
-            rng.restart(k)
-            self._accumulate()
-            s = self.staff
-            out = rng.leavers.binomial(s, self.p_out[:, :, None])
-            s -= out
-            mv = rng.movers.binomial(s, self.p_move[:, :, None])
-            s -= mv
-            ret = rng.retirements.binomial(s, self.p_retire[None, None, :])
-            s -= ret
-            up = rng.ageing.binomial(s[:, :, :-1], self.p_age[None, None, :-1])
-            s[:, :, :-1] -= up
-            s[:, :, 1:] += up
-            # establishment follows growth; posts are cut only when vacant
-            target = np.round(self.est0 * (1.0 + self.growth) ** (env.now / 365.0)).astype(np.int64)
-            self.establishment = np.maximum(target, self.in_post()) * self.exists
-            # movers take open posts of the same role, in proportion to vacancies
-            placed = self._place_movers(mv)
-            self.flows["leavers"] += out.sum(2) + (mv.sum(2) - placed.sum(2))
-            self.flows["movers"] += mv.sum(2)
-            self.flows["retirements"] += ret.sum(2)
-            # BAU fills, some of them promotions from the role below in the same group
-            vac = self.vacancies()
-            fills = rng.fills.binomial(vac, self.p_fill)
-            promo = self._promote(fills)
-            ext = fills - promo
-            self.staff += rng.hire_ages.multinomial(ext, self.hire_age)
-            self.flows["bau_hires"] += ext
-            self.flows["promotions"] += promo
-            self._refresh()
-            self._wake()
+            self._step(k)
 
-    def _place_movers(self, mv: np.ndarray) -> np.ndarray:
-        """Assign movers (by role and age band) to cells of their role, weighted by open posts.
+    def _step(self, k: int) -> None:
+        """Step `k`: exits and ageing, establishment growth, movers placed, then BAU fills and promotions."""
+        rng, flows = self.rng, self.flows
+        rng.restart(k)
+        self._accumulate()
+        s = self.staff
+        go = rng.exits.multinomial(s, self.p_exits)  # (R, G, A, 4): leave the sector, move, retire, stay
+        s[...] = go[..., 3]
+        up = rng.ageing.binomial(s[:, :, :-1], self.p_age[:-1])
+        s[:, :, :-1] -= up
+        s[:, :, 1:] += up
+        # establishment follows growth; posts are cut only when vacant
+        target = np.rint(self.est0 * np.exp(self.log_growth * (self.env.now / 365.0))).astype(np.int64)
+        in_post = s.sum(axis=2) + self.first_year
+        self.establishment = np.maximum(target, in_post) * self.exists_int
+        # movers take open posts of the same role, in proportion to vacancies
+        placed = self._place_movers(go[..., 1], self.establishment - in_post)
+        gone = go.sum(axis=2)  # (R, G, 4)
+        flows["leavers"] += gone[..., 0] + gone[..., 1] - placed
+        flows["movers"] += gone[..., 1]
+        flows["retirements"] += gone[..., 2]
+        # BAU fills, some of them promotions from the role below in the same group
+        fills = rng.fills.binomial(self.establishment - in_post - placed, self.p_fill)
+        promo = self._promote(fills)
+        ext = fills - promo
+        s += rng.hire_ages.multinomial(ext, self.hire_age)
+        flows["bau_hires"] += ext
+        flows["promotions"] += promo
+        self._refresh()
+        self._wake()
+
+    def _place_movers(self, mv: np.ndarray, vac: np.ndarray) -> np.ndarray:
+        """Assign movers `mv[r, g, a]` to cells of their role, weighted by open posts `vac[r, g]`;
+        returns the number placed in each cell.
 
         Movers beyond the open posts of a cell are not placed (they leave the sector).
         """
-        vac = np.maximum(self.vacancies(), 0).astype(float)
-        total = vac.sum(axis=1, keepdims=True)  # (R, 1)
-        has = total[:, 0] > 0
-        if not has.any():
-            return np.zeros_like(mv)
-        w = np.divide(vac, total, out=np.zeros_like(vac), where=total > 0)
+        movers = mv.sum(axis=1)  # (R, A)
+        total = vac.sum(axis=1)  # (R,)
+        has = total > 0
+        if not (movers.any() and has.any()):
+            return np.zeros_like(vac)
+        movers *= has[:, None]
+        w = vac / np.where(has, total, 1)[:, None]
         w[~has, 0] = 1.0  # no open post in the role: weights are unused, but must sum to 1
-        movers = mv.sum(axis=1) * has[:, None]  # (R, A)
         placed = np.moveaxis(self.rng.placement.multinomial(movers, w[:, None, :]), 2, 1)  # (R, G, A)
-        over = np.maximum(placed.sum(axis=2) - vac.astype(np.int64), 0)
+        n = placed.sum(axis=2)
+        over = np.maximum(n - vac, 0)
         if over.any():
             for r, g in zip(*np.nonzero(over)):
                 placed[r, g] -= _trim(placed[r, g][None, :], over[r, g][None])[0]
+            n = placed.sum(axis=2)
         self.staff += placed
-        return placed
+        return n
 
     def _promote(self, fills: np.ndarray) -> np.ndarray:
-        """Promotions among `fills`: staff of the role below (same group) move up, keeping their age band."""
+        """Promotions among `fills`: staff of the role below (same group) move up, keeping their age band.
+
+        Who moves up is drawn without replacement from the staff below (multivariate hypergeometric
+        over age bands), one cell at a time: in a step only a few cells promote anyone.
+        """
         promo = np.zeros_like(fills)
         up = self.ladder_up
         if not len(up):
             return promo
-        low = self.promo_from[up]
-        pool = self.staff[low]  # (L, G, A)
-        want = self.rng.promotions.binomial(fills[up], self.promo_share[up][:, None])
-        k = np.minimum(want, pool.sum(axis=2))
-        take = _take(self.rng.promotions.binomial, pool, k)
-        np.subtract.at(self.staff, low, take)
-        np.add.at(self.staff, up, take)
-        promo[up] = k
+        rng = self.rng.promotions
+        want = rng.binomial(fills[up], self.promo_share[up][:, None])  # (L, G)
+        staff, low = self.staff, self.promo_from[up]
+        for i, g in zip(*np.nonzero(want)):
+            below = staff[low[i], g]  # a view: the pool as it is now (two ladders may share it)
+            n = min(int(want[i, g]), int(below.sum()))
+            if n:
+                take = rng.multivariate_hypergeometric(below, n)
+                below -= take
+                staff[up[i], g] += take
+                promo[up[i], g] = n
         return promo
 
 
@@ -382,24 +431,3 @@ def _trim(n: np.ndarray, over: np.ndarray) -> np.ndarray:
             if not need:
                 break
     return cut
-
-
-def _take(binom: Callable, pool: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Draw k[...] people from `pool[..., band]` without replacement, band by band.
-
-    Sequential binomial thinning with each draw bounded so the later bands can still supply
-    the rest: the total is exactly `k` (k <= pool total) and the band mix follows the pool.
-    """
-    out = np.zeros_like(pool)
-    left = k.copy()
-    rest = pool.sum(axis=-1)
-    for a in range(pool.shape[-1]):
-        here = pool[..., a]
-        after = rest - here
-        q = np.divide(here, rest, out=np.zeros(rest.shape), where=rest > 0)
-        t = np.minimum(binom(left, np.clip(q, 0.0, 1.0)), here)
-        t = np.maximum(t, left - after)
-        out[..., a] = t
-        left -= t
-        rest = after
-    return out
