@@ -105,6 +105,7 @@ class Model:
         c = self.params.config
         wf, pw = self.workforce, self.pathway
         o = pw.outcomes
+        counts = o.counts()
         rows = out.kpis
         span = self.horizon - self.warmup
         # referrals and programme hires, with zero rows so every replication has the same rows
@@ -119,13 +120,13 @@ class Model:
             for g in groups:
                 if kpi == "net_hires" and g in ("parents", "health_condition"):
                     continue
-                rows.append((kpi, g, o.counts.get((kpi, g), 0.0)))
+                rows.append((kpi, g, counts.get((kpi, g), 0.0)))
         for kpi in ("sustained_6m", "sustained_12m"):
             for g in ["all"] + [f"role:{r}" for r in wf.roles]:
-                rows.append((kpi, g, o.counts.get((kpi, g), 0.0)))
+                rows.append((kpi, g, counts.get((kpi, g), 0.0)))
         for q in range(1, 6):
-            rows.append(("sustained_12m", f"quintile:{q}", o.counts.get(("sustained_12m", f"quintile:{q}"), 0.0)))
-        get = lambda k: o.counts.get((k, "all"), 0.0)  # noqa: E731
+            rows.append(("sustained_12m", f"quintile:{q}", counts.get(("sustained_12m", f"quintile:{q}"), 0.0)))
+        get = lambda k: counts.get((k, "all"), 0.0)  # noqa: E731
         rows.append(("net_sustained_12m", "all", get("net_sustained_12m")))
         rows.append(("early_leavers", "all", get("early_leavers")))
         rows.append(("sustained_6m_rate", "all", _ratio(get("sustained_6m"), get("eligible_6m"))))

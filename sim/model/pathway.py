@@ -125,17 +125,57 @@ class Funnel:
         self.left = {}
 
 
+StarterKey = tuple[int, int, int, int, bool, bool]  # role, employer group, quintile, channel, parent, health
+START_KPIS = ("hires", "net_hires", "eligible_6m", "sustained_6m", "eligible_12m", "sustained_12m",
+              "net_sustained_12m")
+
+
 class Outcomes:
-    """Programme results accumulated as residents go (memory does not grow with residents who finished)."""
+    """Programme results accumulated as residents go (memory does not grow with residents who finished).
 
-    def __init__(self) -> None:
+    Starters are counted by who they are and where they started (`StarterKey`), one small row per
+    combination; `counts` adds the rows up into the report's groups at the end of the run.
+    """
+
+    def __init__(self, roles: list[str], groups: list[str], channels: list[str]) -> None:
         self.referrals: dict[int, int] = {}
-        self.counts: dict[tuple[str, str], float] = {}  # (kpi, group) -> total
+        self.starters: dict[StarterKey, list[float]] = {}  # key -> totals of START_KPIS
+        self.early_leavers = 0
         self.to_start = WaitStats()
+        self._labels = ([f"role:{x}" for x in roles], [f"employer:{x}" for x in groups],
+                        [f"quintile:{q + 1}" for q in range(DEPRIVATION_QUINTILES)], [f"channel:{x}" for x in channels])
 
-    def add(self, kpi: str, group: str, x: float = 1.0) -> None:
-        key = (kpi, group)
-        self.counts[key] = self.counts.get(key, 0.0) + x
+    def start(self, key: StarterKey, net: float, eligible_6m: bool, sustained_6m: bool, eligible_12m: bool,
+              sustained_12m: bool) -> None:
+        """A counted starter: net is their share not due to deadweight; sustained_* only if eligible_*."""
+        row = self.starters.get(key)
+        if row is None:
+            row = self.starters[key] = [0.0] * len(START_KPIS)
+        row[0] += 1.0
+        row[1] += net
+        if eligible_6m:
+            row[2] += 1.0
+            row[3] += sustained_6m
+        if eligible_12m:
+            row[4] += 1.0
+            if sustained_12m:
+                row[5] += 1.0
+                row[6] += net
+
+    def counts(self) -> dict[tuple[str, str], float]:
+        """Totals by (kpi, group): every START_KPIS for all, each role, employer group, quintile and
+        channel; hires of parents and of people with a health condition; early leavers."""
+        out: dict[tuple[str, str], float] = {("early_leavers", "all"): float(self.early_leavers)}
+        roles, groups, quintiles, channels = self._labels
+        for (role, group, quintile, channel, parent, health), row in self.starters.items():
+            labels = ["all", roles[role], groups[group], quintiles[quintile], channels[channel]]
+            for kpi, x in zip(START_KPIS, row):
+                for g in labels:
+                    out[(kpi, g)] = out.get((kpi, g), 0.0) + x
+            for flag, g in ((parent, "parents"), (health, "health_condition")):
+                if flag:
+                    out[("hires", g)] = out.get(("hires", g), 0.0) + row[0]
+        return out
 
 
 def use(cap: Capacity, hold: float, patience: float) -> Generator[simpy.Event, bool, bool]:
@@ -211,13 +251,13 @@ class Pathway:
     def __init__(self, env: simpy.Environment, params: Params, streams: Streams, workforce: Workforce,
                  warmup: float):
         self.env = env
-        self.p = params
+        self.horizon = params.horizon
         c = params.config
         pw = c.pathway
         self.wf = workforce
         self.warmup = warmup
         self.funnel = Funnel(env)
-        self.outcomes = Outcomes()
+        self.outcomes = Outcomes(workforce.roles, workforce.groups, list(c.region.channels))
         h = params.horizon
         at = params.at
         # capacities
@@ -290,11 +330,6 @@ class Pathway:
         self._cells: dict[tuple, list[Cell]] = {}
         # channels
         self.channel_names = list(c.region.channels)
-        # KPI group labels, made once rather than formatted at every hire
-        self._role_group = [f"role:{role}" for role in workforce.roles]
-        self._employer_group = [f"employer:{group}" for group in workforce.groups]
-        self._quintile_group = [f"quintile:{q + 1}" for q in range(DEPRIVATION_QUINTILES)]
-        self._channel_group = [f"channel:{name}" for name in self.channel_names]
         for i, (name, ch) in enumerate(c.region.channels.items()):
             rate = ChannelRate(ch, at(f"region.channels.{name}.referrals_per_year"), h)
             u = streams.rows(f"channel.{name}.attributes", 7)
@@ -506,32 +541,11 @@ class Pathway:
         if p12 > 0 and u() < p12:  # constant hazard within the year, conditioned on leaving in it
             rate = -math.log1p(-p12) / YEAR if p12 < 1 else 50.0 / YEAR
             leaves_at = -math.log1p(-u() * -math.expm1(-rate * YEAR)) / rate
-        if r.counted:
-            role = self._role_group[cell[0]]
-            quintile = self._quintile_group[r.quintile]
-            net = 1.0 - r.deadweight
-            h = self.p.horizon
-            add = o.add
-            for g in ("all", role, self._employer_group[cell[1]], quintile, self._channel_group[r.channel]):
-                add("hires", g)
-                add("net_hires", g, net)
-            if r.parent:
-                add("hires", "parents")
-            if r.health:
-                add("hires", "health_condition")
+        if r.counted:  # outcomes at 6 and 12 months are known now, counted if the run lasts that long
+            h = self.horizon
+            o.start((cell[0], cell[1], r.quintile, r.channel, r.parent, r.health), 1.0 - r.deadweight,
+                    now + SIX_MONTHS <= h, leaves_at >= SIX_MONTHS, now + YEAR <= h, leaves_at >= YEAR)
             o.to_start.add(now - r.t_arrive)
-            if now + SIX_MONTHS <= h:
-                add("eligible_6m", "all")
-                if leaves_at >= SIX_MONTHS:
-                    add("sustained_6m", "all")
-                    add("sustained_6m", role)
-            if now + YEAR <= h:
-                add("eligible_12m", "all")
-                if leaves_at >= YEAR:
-                    add("sustained_12m", "all")
-                    add("net_sustained_12m", "all", net)
-                    add("sustained_12m", role)
-                    add("sustained_12m", quintile)
         if leaves_at < YEAR:
             env.timeout(leaves_at).callbacks.append(lambda _e: self._left_early(r, cell))
         else:
@@ -540,7 +554,7 @@ class Pathway:
     def _left_early(self, r: Resident, cell: Cell) -> None:
         self.wf.leave(cell)
         if r.counted:
-            self.outcomes.add("early_leavers", "all")
+            self.outcomes.early_leavers += 1
         self.funnel.exit(r, "left within 12 months")
 
     def _sustained(self, r: Resident, cell: Cell) -> None:
