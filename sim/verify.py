@@ -17,11 +17,10 @@ import json
 import math
 import sys
 
-import simpy
-
 from .config import Channel, Params, Piecewise
 from .distributions import Dist
 from .model.capacity import Capacity
+from .model.clock import Environment
 from .model.pathway import STAGES, ChannelRate, arrivals, use
 from .stats import mean_ci
 from .streams import Streams
@@ -47,7 +46,7 @@ def erlang_c(lam: float, mu: float, c: int) -> dict[str, float]:
 def simulate_mmc(lam: float, mu: float, c: int, replication: int, seed: int, customers: int,
                  warmup_share: float = 0.1) -> dict[str, float]:
     """One replication of an M/M/c stage built from the model's own pieces."""
-    env = simpy.Environment()
+    env = Environment()
     streams = Streams(seed, replication)
     cap = Capacity(env, "servers", Piecewise([0.0], [float(c)]))
     service = streams.sampler("service", Dist(kind="exponential", mean=1.0 / mu))

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-import simpy
 
 from ..config import Params
 from ..streams import Streams
 from .capacity import Cohorts
+from .clock import Environment
 from .pathway import STAGES, Pathway
 from .workforce import Workforce
 
@@ -55,7 +55,7 @@ class Model:
         c = params.config
         self.params = params
         self.replication = replication
-        self.env = simpy.Environment()
+        self.env = Environment()
         self.streams = Streams(c.experiment.seed, replication)
         ex = c.experiment
         self.horizon = ex.horizon_days
@@ -92,7 +92,7 @@ class Model:
         if not wf.samples or wf.samples[-1][0] < self.horizon:
             wf.record()
         out = RunOutput(self.replication)
-        out.events = next(env._eid) - len(env._queue)  # events processed
+        out.events = env.processed_events()
         out.residents = self.pathway.funnel.arrived
         self._kpis(out)
         self._timeseries(out)

@@ -1,0 +1,91 @@
+"""The simulation clock: SimPy's environment with far-off timeouts kept out of its heap until their day.
+
+SimPy keeps every scheduled event in one binary heap, and every event pays a pop whose cost
+grows with the heap (log n tuple comparisons, and cache misses once it outgrows the CPU cache).
+At national scale most pending events are far off: a first year in post, a course, a patience
+timer. A bare SimPy loop with 35,000 far-off timeouts beside 100 busy processes runs 30% slower
+than with none; in the model at 300,000 residents `Environment.step` took 29% of the time
+against 15% at 10,000.
+
+This environment is a two-level calendar queue (Brown, "Calendar queues", CACM 1988): a timeout
+of at least a day is made exactly as SimPy makes it, heap entry included, but the entry waits in
+the bucket of the day it falls due and joins the heap when that day begins (an urgent event at
+the day's first instant). The heap then holds about a day of events however many people are on
+the pathway. Entries keep the time, priority and sequence number SimPy gave them, so events are
+processed in exactly the order a plain `simpy.Environment` would process them: results are
+identical, only faster.
+"""
+
+from __future__ import annotations
+
+import math
+from heapq import heappush
+from typing import Any
+
+import simpy
+from simpy.core import NORMAL, URGENT
+from simpy.events import Event, Timeout
+
+
+class Environment(simpy.Environment):
+    """A SimPy environment whose timeouts of `bucket_days` or more wait in day buckets."""
+
+    def __init__(self, initial_time: float = 0, bucket_days: float = 1.0):
+        super().__init__(initial_time)
+        if bucket_days <= 0:
+            raise ValueError("bucket_days must be positive")
+        self._width = bucket_days
+        self._handed = int(initial_time // bucket_days)  # the last day whose bucket joined the heap
+        self._buckets: dict[int, list[tuple[float, int, int, Event]]] = {}
+        self._parked = 0  # entries waiting in buckets
+        self._ticks = 0  # the hand-over's own events (bookkeeping, not model events)
+        self._ticking = False
+
+    def timeout(self, delay: float = 0, value: Any = None) -> Event:  # type: ignore[override]
+        """An event that fires `delay` days from now, like `simpy.Timeout` (parked if a day or more away)."""
+        if delay < self._width or delay == math.inf:
+            return Timeout(self, delay, value)
+        if math.isnan(delay):
+            raise ValueError("timeout delay is NaN")
+        ev = Event(self)
+        ev._ok = True  # triggered at creation, as a simpy.Timeout is
+        ev._value = value
+        at = self._now + delay
+        entry = (at, NORMAL, next(self._eid), ev)
+        if not self._ticking:
+            self._handed = max(self._handed, int(self._now // self._width))
+            self._ticking = True
+            self._ticks += 1  # the hand-over process's start
+            self.process(self._hand_over())
+        day = int(at // self._width)
+        if day <= self._handed:  # only by rounding at a day's edge: straight into the heap
+            heappush(self._queue, entry)
+            return ev
+        bucket = self._buckets.get(day)
+        if bucket is None:
+            self._buckets[day] = [entry]
+        else:
+            bucket.append(entry)
+        self._parked += 1
+        return ev
+
+    def _hand_over(self):
+        """At the first instant of each day, move that day's bucket into the heap; stop when none is left."""
+        buckets, width, queue = self._buckets, self._width, self._queue
+        while buckets:
+            day = self._handed + 1
+            tick = Event(self)
+            tick._ok, tick._value = True, None
+            heappush(queue, (day * width, URGENT, next(self._eid), tick))  # exactly at the day's start
+            yield tick
+            self._ticks += 1
+            self._handed = day
+            for entry in buckets.pop(day, ()):
+                heappush(queue, entry)
+                self._parked -= 1
+        self._ticking = False
+        self._ticks += 1  # the hand-over process's end
+
+    def processed_events(self) -> int:
+        """Model events processed so far (the hand-over's own events are not counted)."""
+        return next(self._eid) - len(self._queue) - self._parked - self._ticks

@@ -1,0 +1,95 @@
+"""The calendar environment processes events in exactly the order, and at exactly the times, of SimPy's own."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sim.model
+from sim.model import simulate
+from sim.model.clock import Environment
+
+from conftest import make_params
+
+
+class StockEnvironment(simpy.Environment):
+    """SimPy's plain environment, with the event count the model reads."""
+
+    def processed_events(self) -> int:
+        return next(self._eid) - len(self._queue)
+
+
+def trace(env: simpy.Environment, plan: list[list[float]], horizon: float) -> list[tuple[float, int, int]]:
+    """Run processes that each wait the delays of their plan (some zero, some on whole days, some long),
+    plus a callback-only timer per step; return every (time, process, step) in the order processed."""
+    seen: list[tuple[float, int, int]] = []
+
+    def proc(i: int, delays: list[float]):
+        for k, d in enumerate(delays):
+            env.timeout(d * 0.5).callbacks.append(lambda _e, i=i, k=k: seen.append((env.now, -i - 1, k)))
+            yield env.timeout(d)
+            seen.append((env.now, i, k))
+
+    for i, delays in enumerate(plan):
+        env.process(proc(i, delays))
+    env.run(until=horizon)
+    return seen
+
+
+delays = st.one_of(st.just(0.0), st.integers(1, 40).map(float), st.floats(0.0, 60.0, allow_nan=False),
+                   st.sampled_from([0.999999, 1.0, 1.000001, 365.0]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(plan=st.lists(st.lists(delays, min_size=1, max_size=12), min_size=1, max_size=12),
+       horizon=st.floats(1.0, 200.0), bucket=st.sampled_from([0.5, 1.0, 7.0]))
+def test_same_order_and_times_as_simpy(plan: list[list[float]], horizon: float, bucket: float) -> None:
+    stock = trace(simpy.Environment(), plan, horizon)
+    env = Environment(bucket_days=bucket)
+    calendar = trace(env, plan, horizon)
+    assert calendar == stock
+    assert env.now == horizon
+
+
+def test_event_count_excludes_parked_and_hand_over_events() -> None:
+    """The count of processed events is SimPy's own: parked timeouts and the daily hand-overs are not in it."""
+    counts = []
+    for env in (StockEnvironment(), Environment()):
+        fired: list[simpy.Event] = []
+        for d in (0.5, 2.0, 3.5, 400.0):
+            env.timeout(d).callbacks.append(fired.append)
+        env.run(until=10)
+        assert len(fired) == 3
+        counts.append(env.processed_events())
+    assert counts[0] == counts[1] == 4  # three timeouts and the run's own stop event
+
+
+def test_infinite_and_bad_delays() -> None:
+    env = Environment()
+    env.timeout(math.inf)  # never fires, as with SimPy
+    env.run(until=5)
+    with pytest.raises(ValueError):
+        env.timeout(math.nan)
+    with pytest.raises(ValueError):
+        env.timeout(-1.0)
+    with pytest.raises(ValueError):
+        Environment(bucket_days=0)
+
+
+def test_model_results_identical_to_plain_simpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default region and a stacked programme: every table of a run is the same under either clock."""
+    for overrides in ((), ("intervention=[childcare,gp_advisers,outreach,mentoring,faster_checks]",)):
+        params = make_params(*overrides)
+        calendar = simulate(params, 1)
+        with monkeypatch.context() as m:
+            m.setattr(sim.model, "Environment", StockEnvironment)
+            stock = simulate(params, 1)
+        assert calendar.kpis == stock.kpis
+        assert calendar.timeseries == stock.timeseries
+        assert calendar.funnel == stock.funnel
+        assert calendar.capacities == stock.capacities
+        assert calendar.events == stock.events > 0
