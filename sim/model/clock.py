@@ -18,13 +18,14 @@ identical, only faster.
 
 from __future__ import annotations
 
-import math
 from heapq import heappush
 from typing import Any
 
 import simpy
 from simpy.core import NORMAL, URGENT
 from simpy.events import Event, Timeout
+
+_INF = float("inf")
 
 
 class Environment(simpy.Environment):
@@ -37,16 +38,13 @@ class Environment(simpy.Environment):
         self._width = bucket_days
         self._handed = int(initial_time // bucket_days)  # the last day whose bucket joined the heap
         self._buckets: dict[int, list[tuple[float, int, int, Event]]] = {}
-        self._parked = 0  # entries waiting in buckets
         self._ticks = 0  # the hand-over's own events (bookkeeping, not model events)
         self._ticking = False
 
     def timeout(self, delay: float = 0, value: Any = None) -> Event:  # type: ignore[override]
         """An event that fires `delay` days from now, like `simpy.Timeout` (parked if a day or more away)."""
-        if delay < self._width or delay == math.inf:
+        if delay < self._width or delay == _INF:
             return Timeout(self, delay, value)
-        if math.isnan(delay):
-            raise ValueError("timeout delay is NaN")
         ev = Event(self)
         ev._ok = True  # triggered at creation, as a simpy.Timeout is
         ev._value = value
@@ -57,7 +55,7 @@ class Environment(simpy.Environment):
             self._ticking = True
             self._ticks += 1  # the hand-over process's start
             self.process(self._hand_over())
-        day = int(at // self._width)
+        day = int(at // self._width)  # a NaN delay fails here (ValueError), as SimPy refuses a negative one
         if day <= self._handed:  # only by rounding at a day's edge: straight into the heap
             heappush(self._queue, entry)
             return ev
@@ -66,7 +64,6 @@ class Environment(simpy.Environment):
             self._buckets[day] = [entry]
         else:
             bucket.append(entry)
-        self._parked += 1
         return ev
 
     def _hand_over(self):
@@ -82,10 +79,10 @@ class Environment(simpy.Environment):
             self._handed = day
             for entry in buckets.pop(day, ()):
                 heappush(queue, entry)
-                self._parked -= 1
         self._ticking = False
         self._ticks += 1  # the hand-over process's end
 
     def processed_events(self) -> int:
         """Model events processed so far (the hand-over's own events are not counted)."""
-        return next(self._eid) - len(self._queue) - self._parked - self._ticks
+        parked = sum(len(bucket) for bucket in self._buckets.values())
+        return next(self._eid) - len(self._queue) - parked - self._ticks
