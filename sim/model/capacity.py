@@ -68,7 +68,25 @@ class WaitStats:
         return float(max(self.bins) + 1)
 
 
-class Waitlist:
+class Patience:
+    """Giving up on a request after a time, through the class's own `abandon` (a waitlist, the vacancy board)."""
+
+    env: simpy.Environment
+
+    def abandon(self, req: Request) -> None:
+        raise NotImplementedError
+
+    def patience_timer(self, req: Request, patience: float) -> None:
+        """Abandon `req` after `patience` days unless granted first (no timer if patience is infinite)."""
+        if patience == float("inf") or req.triggered:
+            return
+        self.env.timeout(patience, req).callbacks.append(self._patience_ran_out)
+
+    def _patience_ran_out(self, timer: simpy.Event) -> None:
+        self.abandon(timer.value)  # the timer's value is its request
+
+
+class Waitlist(Patience):
     """A FIFO queue of requests with lazy reneging, shared by `Capacity` and `Cohorts`.
 
     `wait_acc` is the running sum behind the time-average number waiting (see the module doc).
@@ -120,14 +138,6 @@ class Waitlist:
     def mean_queue(self, until: float) -> float:
         return (self.wait_acc + self.waiting * until) / ((until - self.t0) or 1.0)
 
-    def patience_timer(self, req: Request, patience: float) -> None:
-        """Abandon `req` after `patience` days unless granted first (no timer if patience is infinite)."""
-        if patience == float("inf") or req.triggered:
-            return
-        self.env.timeout(patience, req).callbacks.append(self._patience_ran_out)
-
-    def _patience_ran_out(self, timer: simpy.Event) -> None:
-        self.abandon(timer.value)  # the timer's value is its request
 
 
 class Capacity(Waitlist):

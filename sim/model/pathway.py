@@ -257,7 +257,8 @@ class Pathway:
         self.wf = workforce
         self.warmup = warmup
         self.funnel = Funnel(env)
-        self.outcomes = Outcomes(workforce.roles, workforce.groups, list(c.region.channels))
+        self.channel_names = list(c.region.channels)
+        self.outcomes = Outcomes(workforce.roles, workforce.groups, self.channel_names)
         h = params.horizon
         at = params.at
         # capacities
@@ -329,7 +330,6 @@ class Pathway:
         self.early_leaving = [at(f"region.workforce.roles.{n}.first_year_leaving") for n in workforce.roles]
         self._cells: dict[tuple, list[Cell]] = {}
         # channels
-        self.channel_names = list(c.region.channels)
         for i, (name, ch) in enumerate(c.region.channels.items()):
             rate = ChannelRate(ch, at(f"region.channels.{name}.referrals_per_year"), h)
             u = streams.rows(f"channel.{name}.attributes", 7)
@@ -547,17 +547,19 @@ class Pathway:
                     now + SIX_MONTHS <= h, leaves_at >= SIX_MONTHS, now + YEAR <= h, leaves_at >= YEAR)
             o.to_start.add(now - r.t_arrive)
         if leaves_at < YEAR:
-            env.timeout(leaves_at).callbacks.append(lambda _e: self._left_early(r, cell))
+            env.timeout(leaves_at, (r, cell)).callbacks.append(self._left_early)
         else:
-            env.timeout(YEAR).callbacks.append(lambda _e: self._sustained(r, cell))
+            env.timeout(YEAR, (r, cell)).callbacks.append(self._sustained)
 
-    def _left_early(self, r: Resident, cell: Cell) -> None:
+    def _left_early(self, timer: simpy.Event) -> None:
+        r, cell = timer.value  # the timer carries its starter
         self.wf.leave(cell)
         if r.counted:
             self.outcomes.early_leavers += 1
         self.funnel.exit(r, "left within 12 months")
 
-    def _sustained(self, r: Resident, cell: Cell) -> None:
+    def _sustained(self, timer: simpy.Event) -> None:
+        r, cell = timer.value
         self.wf.settle(cell, r.band)
         self.funnel.exit(r, "sustained 12 months", success=True)
 

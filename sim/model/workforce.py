@@ -40,7 +40,7 @@ import numpy as np
 import simpy
 
 from ..config import AGE_BAND_YEARS, AGE_BANDS, Workforce as WorkforceConfig
-from .capacity import Request
+from .capacity import Patience, Request
 
 Cell = tuple[int, int]  # (role index, group index)
 FLOWS = ("exits", "ageing", "placement", "fills", "promotions", "hire_ages")
@@ -125,7 +125,7 @@ def calibrated_fill_rate(wf: WorkforceConfig) -> dict[tuple[str, str], float]:
     return h
 
 
-class Workforce:
+class Workforce(Patience):
     """Posts and staff of every employer group and role, and the daily churn."""
 
     def __init__(self, env: simpy.Environment, wf: WorkforceConfig, generator: Callable[[str], np.random.Generator],
@@ -176,7 +176,6 @@ class Workforce:
                                     for r in self.roles])
         self.promo_share = np.array([wf.roles[r].internal_fill_share for r in self.roles])
         self.ladder_up = np.array([i for i in range(R) if self.promo_from[i] >= 0 and self.promo_share[i] > 0], int)
-        self.exists_int = self.exists.astype(np.int64)
         self.first_year = np.zeros((R, G), np.int64)
         self.establishment = self.est0.round().astype(np.int64)
         # vacancy-days since the statistics were last reset, and establishment-days
@@ -290,12 +289,6 @@ class Workforce:
             req.abandoned = True
             req.succeed(False)
 
-    def patience_timer(self, req: Request, patience: float) -> None:
-        if patience != math.inf and not req.triggered:
-            self.env.timeout(patience, req).callbacks.append(self._patience_ran_out)
-
-    def _patience_ran_out(self, timer: simpy.Event) -> None:
-        self.abandon(timer.value)  # the timer's value is its request
 
     def _wake(self, cells: list[Cell] | None = None) -> None:
         """Wake everyone waiting on a cell that has an open post (all cells with waiters, or just `cells`).
@@ -344,15 +337,16 @@ class Workforce:
         # establishment follows growth; posts are cut only when vacant
         target = np.rint(self.est0 * np.exp(self.log_growth * (self.env.now / 365.0))).astype(np.int64)
         in_post = s.sum(axis=2) + self.first_year
-        self.establishment = np.maximum(target, in_post) * self.exists_int
+        self.establishment = np.maximum(target, in_post) * self.exists
+        vac = self.establishment - in_post
         # movers take open posts of the same role, in proportion to vacancies
-        placed = self._place_movers(go[..., 1], self.establishment - in_post)
+        placed = self._place_movers(go[..., 1], vac)
         gone = go.sum(axis=2)  # (R, G, 4)
         flows["leavers"] += gone[..., 0] + gone[..., 1] - placed
         flows["movers"] += gone[..., 1]
         flows["retirements"] += gone[..., 2]
         # BAU fills, some of them promotions from the role below in the same group
-        fills = rng.fills.binomial(self.establishment - in_post - placed, self.p_fill)
+        fills = rng.fills.binomial(vac - placed, self.p_fill)
         promo = self._promote(fills)
         ext = fills - promo
         s += rng.hire_ages.multinomial(ext, self.hire_age)
