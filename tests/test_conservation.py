@@ -9,8 +9,10 @@ import simpy
 from omegaconf import OmegaConf
 
 from sim.cli import CONFIG_DIR
+from sim.config import Piecewise
 from sim.model import STAGES, Model, RunOutput, simulate
 from sim.model.capacity import Capacity, Cohorts
+from sim.model.clock import Environment
 from sim.model.workforce import Workforce
 from sim.streams import Streams
 
@@ -309,3 +311,27 @@ def test_establishment_growth_extremes(growth: float) -> None:
         assert est_end == target > e0
     else:
         assert target <= est_end < e0
+
+
+def test_request_patience_gives_up_and_passes_the_place_on() -> None:
+    """One place: the holder keeps it 5 days; a requester with patience 3 gives up at day 3 (False);
+    one with no limit gets the place at day 5 (True), after the abandoned request is skipped."""
+    env = Environment()
+    cap = Capacity(env, "one", Piecewise([0.0], [1.0]))
+    seen: list[tuple[str, float, bool]] = []
+
+    def person(name: str, patience: float, hold: float):
+        req = cap.request(patience)
+        ok = True if req is None else (yield req)
+        seen.append((name, env.now, ok))
+        if ok:
+            yield env.timeout(hold)
+            cap.release()
+
+    env.process(person("holder", 1.0, 5.0))
+    env.process(person("impatient", 3.0, 1.0))
+    env.process(person("patient", math.inf, 1.0))
+    env.run(until=10)
+    assert seen == [("holder", 0.0, True), ("impatient", 3.0, False), ("patient", 5.0, True)]
+    assert (cap.granted, cap.reneged, cap.waiting, cap.users) == (2, 1, 0, 0)
+    assert cap.waits.mean() == pytest.approx(2.5)  # waits of those granted: 0 and 5 days

@@ -179,28 +179,17 @@ class Outcomes:
 
 
 def use(cap: Capacity, hold: float, patience: float) -> Generator[simpy.Event, bool, bool]:
-    """Queue for a place (giving up after `patience`), hold it `hold` days, give it back.
+    """Queue for a place (giving up after `patience`), hold it `hold` days, give it back; False if given up.
 
-    The model's own stage code, shared by support courses, interviews and `pathways-verify`.
+    The pattern of every stage with a place: the journey writes it out in place (no generator
+    per stage), `pathways-verify` uses it as it is.
     """
-    req = cap.request()
-    if req is not None:
-        cap.patience_timer(req, patience)
-        if not (yield req):
-            return False
+    req = cap.request(patience)
+    if req is not None and not (yield req):
+        return False
     yield cap.env.timeout(hold)
     cap.release()
     return True
-
-
-def acquire(cap: Capacity | Cohorts, patience: float) -> Generator[simpy.Event, bool, bool]:
-    """Queue for a place and keep it (the caller releases it); False if the resident gave up."""
-    req = cap.request()
-    if req is None:
-        return True
-    cap.patience_timer(req, patience)
-    ok = yield req
-    return bool(ok)
 
 
 class ChannelRate:
@@ -357,14 +346,15 @@ class Pathway:
         parent, health, digital, dw = prof.parent_young_child, prof.health_condition, prof.digital_need, prof.deadweight
         pref_sectors = [("nhs",), ("social_care",), SECTORS]
         env, funnel, outcomes = self.env, self.funnel, self.outcomes
+        pick = bisect_right  # pick(cumulative shares, u): the category whose cumulative share first exceeds u
 
         warmup = self.warmup
 
         def arrive() -> None:
             uq, ub, up, uh, ud, ul, us = u()
             now = env.now
-            r = Resident(i, now, now >= warmup, _pick(quint, uq), _pick(band, ub), up < parent, uh < health,
-                         ud < digital, _pick(qual, ul), pref_sectors[_pick(pref, us)], dw)
+            r = Resident(i, now, now >= warmup, pick(quint, uq), pick(band, ub), up < parent, uh < health,
+                         ud < digital, pick(qual, ul), pref_sectors[pick(pref, us)], dw)
             funnel.arrived += 1
             if r.counted:
                 outcomes.referrals[i] = outcomes.referrals.get(i, 0) + 1
@@ -386,9 +376,8 @@ class Pathway:
         # engagement and needs assessment: an adviser's caseload place, held until the start
         self._enter(r, ENGAGEMENT)
         req = self.advisers.request()
-        if req is not None:
-            self.advisers.patience_timer(req, self.d_adviser_patience())
-            if not (yield req):
+        if req is not None:  # patience is drawn only by those who queue
+            if not (yield self.advisers.patience_timer(req, self.d_adviser_patience())):
                 f.exit(r, "gave up waiting for an adviser")
                 return
         held.append(self.advisers)
@@ -413,7 +402,8 @@ class Pathway:
         now = self.env.now
         if r.parent:
             self._enter(r, CHILDCARE)
-            if not (yield from acquire(self.childcare, self.d_childcare_patience())):
+            req = self.childcare.request(self.d_childcare_patience())  # kept until the start: no release here
+            if req is not None and not (yield req):
                 self.funnel.exit(r, "no childcare place in time")
                 return False
             held.append(self.childcare)
@@ -424,9 +414,13 @@ class Pathway:
             if not flag:
                 continue
             self._enter(r, stage)
-            if not (yield from use(cap, d(), pat())):
+            hold = d()
+            req = cap.request(pat())
+            if req is not None and not (yield req):
                 self.funnel.exit(r, "gave up waiting for a place")
                 return False
+            yield self.env.timeout(hold)
+            cap.release()
             now = self.env.now
             if self.u_support() >= completion.at(now):
                 self.funnel.exit(r, "did not complete")
@@ -457,7 +451,7 @@ class Pathway:
         """Wait for an intake, take the course; returns the roles it qualifies for, or None if the resident left."""
         u = self.u_training
         self._enter(r, TRAINING)
-        if not (yield from acquire(course.cohorts, course.patience())):
+        if not (yield course.cohorts.request(course.patience())):
             self.funnel.exit(r, course.gave_up)
             return None
         yield self.env.timeout(course.duration())
@@ -496,9 +490,13 @@ class Pathway:
             if u() >= self.shortlisting.at(now):
                 f.note(r, "not shortlisted")
                 continue
-            if not (yield from use(self.interviews, self.d_interview(), self.d_interview_patience())):
+            hold = self.d_interview()
+            req = self.interviews.request(self.d_interview_patience())
+            if req is not None and not (yield req):
                 f.exit(r, "gave up waiting for an interview")
                 return None
+            yield env.timeout(hold)
+            self.interviews.release()
             now = env.now
             if u() >= self.interview_pass.at(now):
                 f.note(r, "not successful at interview")
@@ -594,7 +592,3 @@ def _cumulative(shares: list[float]) -> list[float]:
     out[-1] = 1.0 + 1e-12
     return out
 
-
-def _pick(cum: list[float], u: float) -> int:
-    """The category whose cumulative share first exceeds `u`."""
-    return bisect_right(cum, u)
