@@ -144,7 +144,6 @@ class Waitlist(Patience):
         return (self.wait_acc + self.waiting * until) / ((until - self.t0) or 1.0)
 
 
-
 class Capacity(Waitlist):
     """A pool of places with a FIFO queue, a size schedule and lazy reneging."""
 

@@ -181,8 +181,7 @@ class Outcomes:
 def use(cap: Capacity, hold: float, patience: float) -> Generator[simpy.Event, bool, bool]:
     """Queue for a place (giving up after `patience`), hold it `hold` days, give it back; False if given up.
 
-    The pattern of every stage with a place: the journey writes it out in place (no generator
-    per stage), `pathways-verify` uses it as it is.
+    The model's own stage code, shared by support courses, interviews and `pathways-verify`.
     """
     req = cap.request(patience)
     if req is not None and not (yield req):
@@ -414,13 +413,9 @@ class Pathway:
             if not flag:
                 continue
             self._enter(r, stage)
-            hold = d()
-            req = cap.request(pat())
-            if req is not None and not (yield req):
+            if not (yield from use(cap, d(), pat())):
                 self.funnel.exit(r, "gave up waiting for a place")
                 return False
-            yield self.env.timeout(hold)
-            cap.release()
             now = self.env.now
             if self.u_support() >= completion.at(now):
                 self.funnel.exit(r, "did not complete")
@@ -490,13 +485,9 @@ class Pathway:
             if u() >= self.shortlisting.at(now):
                 f.note(r, "not shortlisted")
                 continue
-            hold = self.d_interview()
-            req = self.interviews.request(self.d_interview_patience())
-            if req is not None and not (yield req):
+            if not (yield from use(self.interviews, self.d_interview(), self.d_interview_patience())):
                 f.exit(r, "gave up waiting for an interview")
                 return None
-            yield env.timeout(hold)
-            self.interviews.release()
             now = env.now
             if u() >= self.interview_pass.at(now):
                 f.note(r, "not successful at interview")

@@ -289,7 +289,6 @@ class Workforce(Patience):
             req.abandoned = True
             req.succeed(False)
 
-
     def _wake(self, cells: list[Cell] | None = None) -> None:
         """Wake everyone waiting on a cell that has an open post (all cells with waiters, or just `cells`).
 
