@@ -41,7 +41,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .compare import COMPARISON_HEADER, Job, comparison_rows, find_jobs, paired, reference_job, status_lines
 from .experiment import write_text
-from .provenance import UsedParameter, file_header, provenance_rows, used_parameters
+from .provenance import Provenance, UsedParameter, file_header, provenance_rows, used_parameters
 from .stats import incremental_ratio, mean_ci, paired_difference
 
 HEADLINE = (
@@ -64,13 +64,14 @@ def _num(x: float, digits: int) -> str:
     return f"{x:,.{digits}f}"
 
 
-def summary_table(summary: list[tuple], scenario: str, published_vacancies: float | None = None) -> str:
-    """Headline KPIs of one scenario, mean and 95% CI, as aligned text."""
+def summary_table(summary: list[tuple], scenario: str, published_vacancies: float | None = None,
+                  label: str = "") -> str:
+    """Headline KPIs of one scenario, mean and 95% CI, as aligned text headed by the option's name."""
     by_key = {(k, g): (m, lo, hi, n) for s, k, g, m, lo, hi, n in summary if s == scenario}
     lines = []
     width = max(len(label) for _, _, label, _ in HEADLINE)
     n_reps = max((n for (_, _, _, n) in by_key.values()), default=0)
-    lines.append(f"{scenario}: mean and 95% confidence interval over {n_reps} replications")
+    lines.append(f"{label or scenario}: mean and 95% confidence interval over {n_reps} replications")
     for kpi, group, label, digits in HEADLINE:
         if (kpi, group) not in by_key:
             continue
@@ -83,32 +84,35 @@ def summary_table(summary: list[tuple], scenario: str, published_vacancies: floa
 
 
 # ----------------------------------------------------------------------------- sweep headline
-HEADLINE_KPIS = (
-    ("hires", "all", "gross hires"),
-    ("net_hires", "all", "net hires"),
-    ("sustained_12m", "all", "sustained 12m"),
-    ("vacancy_rate", "all", "vacancy rate"),
-    ("vacancy_days", "all", "vacancy-days"),
-    ("programme_cost", "all", "programme cost"),
-    ("cost_per_net_sustained_job", "all", "cost per net sustained job"),
+HEADLINE_KPIS = (  # (kpi, label, kind of number, shown against the reference)
+    ("hires", "gross hires", "count", False),
+    ("net_hires", "net hires", "count", True),
+    ("sustained_12m", "sustained 12m", "count", True),
+    ("vacancy_rate", "vacancy rate", "pct", True),
+    ("vacancy_days", "vacancy-days", "count", True),
+    ("programme_cost", "programme cost", "gbp", False),
+    ("cost_per_net_sustained_job", "cost per net sustained job", "gbp", False),
 )
 
 
 def headline_text(rows: list[tuple]) -> str:
-    """Per option: mean [95% CI] of the headline KPIs and, for effects, the paired difference vs the reference."""
-    by = {(r[0], r[2], r[3]): r for r in rows}
+    """Per option: mean of the headline KPIs and, for effects, the paired difference vs the reference [95% CI]."""
+    by = {(r[0], r[2], r[3]): dict(zip(COMPARISON_HEADER, r)) for r in rows}
     options = list(dict.fromkeys(r[0] for r in rows))
     out = []
     for opt in options:
         parts = []
-        for kpi, group, label in HEADLINE_KPIS:
-            r = by.get((opt, kpi, group))
+        for kpi, label, kind, vs in HEADLINE_KPIS:
+            r = by.get((opt, kpi, "all"))
             if r is None:
                 continue
-            digits = 4 if kpi == "vacancy_rate" else 0
-            text = f"{label} {_num(r[4], digits)}"
-            if kpi in ("vacancy_rate", "vacancy_days", "net_hires", "sustained_12m") and not math.isnan(r[8]) and r[8] != 0:
-                text += f" (vs reference {_num(r[8], digits)} [{_num(r[9], digits)}, {_num(r[10], digits)}])"
+            text = f"{label} {_number(r['mean'], kind, digits=2 if kind == 'pct' else None)}"
+            d, lo, hi = r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]
+            if vs and math.isfinite(d) and (d != 0 or lo != hi):
+                dkind = "pp" if kind == "pct" else kind
+                digits = _digits(dkind, lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
+                text += (f" (vs reference {_number(d, dkind, True, digits)} "
+                         f"[{_number(lo, dkind, True, digits)}, {_number(hi, dkind, True, digits)}])")
             parts.append(text)
         out.append(f"{opt}: " + "; ".join(parts))
     return "\n".join(out)
@@ -120,8 +124,8 @@ class Piece:
     """One table cell or inline phrase; the `piece` macro of templates/macros.html.j2 draws it.
 
     kind: est (a number, with `ci` an interval and `css` a shading class), muted, ci, strong, code
-    (`title` on hover), badge (`css` its kind), swatch (`css` a colour, `text` a label), option (a
-    swatch, a label, `title` a badge, `ci` a description), value or join (`parts` joined by `text`).
+    (`title` on hover), badge (`css` its kind), name (an option's name, `css` its colour), option
+    (a name, `title` a badge, `ci` a description), value or join (`parts` joined by `text`).
     """
 
     kind: str
@@ -184,7 +188,12 @@ EFFECTS = (  # (kpi, label, kind): the paired effects in the forest plot and its
 LOST_MARK = 10  # people giving up waiting, on average, that the bottleneck table shades
 COST_LINES = (10_000, 25_000, 50_000, 100_000)  # GBP per extra job, dashed on the cost-effectiveness plane
 REFERENCE_COLOUR = "#4d4d4d"
-PALETTE = ("#1f77b4", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#17becf")
+# Okabe and Ito's colour-blind-safe palette (yellow left out: it vanishes on white); in greyscale the options
+# stay apart by line style, marker and hatch, which cycle with the colour.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+LINE_STYLES = ("--", ":", "-.", (0, (6, 2)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2, 2, 2)))
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+HATCHES = ("//", "..", "xx", "\\\\", "++", "--", "oo")
 DPI = 150
 MINUS = "\u2212"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -199,6 +208,19 @@ class Option:
     meta: dict
     colour: str
     is_reference: bool
+    style: int = 0  # index into LINE_STYLES, MARKERS and HATCHES (the reference: solid, no marker, no hatch)
+
+    @property
+    def linestyle(self) -> Any:
+        return "-" if self.is_reference else LINE_STYLES[self.style % len(LINE_STYLES)]
+
+    @property
+    def marker(self) -> str:
+        return "o" if self.is_reference else MARKERS[self.style % len(MARKERS)]
+
+    @property
+    def hatch(self) -> str:
+        return "" if self.is_reference else HATCHES[self.style % len(HATCHES)]
 
     @property
     def label(self) -> str:
@@ -232,6 +254,7 @@ class ReportData:
     folder: Path
     jobs: list[Job]
     options: list[Option]
+    rows: list[tuple]  # comparison.csv's rows
     stats: Stats
     series: dict[str, dict]
     funnels: dict[str, tuple[list[str], dict]]
@@ -248,10 +271,16 @@ class ReportData:
 
 
 # ----------------------------------------------------------------------------- formatting
-def _number(x: float | None, kind: str, signed: bool = False) -> str:
+BASE_DIGITS = {"pp": 2, "small": 1}  # decimals by kind (others: 0), raised where a difference would vanish
+MAX_DIGITS = 6
+
+
+def _number(x: float | None, kind: str, signed: bool = False, digits: int | None = None) -> str:
     """One number as the report prints it.
 
     kind: count, small (1 decimal), days, gbp, gbpk (£337k, £1.87m), pct or pp (of a share).
+    `digits` (decimals) defaults to the kind's; a non-zero number that would print as 0 gets
+    the decimals it needs for two significant digits.
     """
     if x is None or not math.isfinite(x):
         return "n/a"
@@ -260,7 +289,10 @@ def _number(x: float | None, kind: str, signed: bool = False) -> str:
     if kind == "gbpk" and abs(x) >= 10_000:
         text = f"{abs(x) / 1e6:,.2f}m" if abs(x) >= 1e6 else f"{abs(x) / 1e3:,.0f}k"
     else:
-        text = f"{abs(x):,.{2 if kind == 'pp' else 1 if kind == 'small' else 0}f}"
+        places = BASE_DIGITS.get(kind, 0) if digits is None else digits
+        if digits is None and x != 0 and abs(x) < 0.5 * 10 ** -places:
+            places = min(MAX_DIGITS, 1 - math.floor(math.log10(abs(x))))
+        text = f"{abs(x):,.{places}f}"
     nonzero = bool(text.strip("0.,mk"))
     sign = MINUS if x < 0 and nonzero else "+" if signed and x > 0 and nonzero else ""
     if kind in ("gbp", "gbpk"):
@@ -277,16 +309,31 @@ def code(text: str, title: str = "") -> Piece:
     return Piece("code", text, title=title)
 
 
+def name(o: Option) -> Piece:
+    """An option's name with the swatch of its colour."""
+    return Piece("name", o.label, css=o.colour)
+
+
 def badge(text: str, kind: str) -> Piece:
     return Piece("badge", text, css=kind)
 
 
 def _ci(mean: float, low: float, high: float, kind: str, signed: bool = False, mark: str = "") -> Piece:
     """'257 (250 to 264)': the mean, with the interval in a smaller span when there is one."""
-    ci = ""
+    ci, digits = "", None
     if math.isfinite(low) and math.isfinite(high) and math.isfinite(mean) and low != high:
-        ci = f"{_number(low, kind, signed)} to {_number(high, kind, signed)}"
-    return Piece("est", _number(mean, kind, signed), ci=ci, css=mark)
+        digits = _digits(kind, low, high)
+        ci = f"{_number(low, kind, signed, digits)} to {_number(high, kind, signed, digits)}"
+    return Piece("est", _number(mean, kind, signed, digits), ci=ci, css=mark)
+
+
+def _digits(kind: str, low: float, high: float) -> int | None:
+    """Decimals that show the first significant digit of an interval's half-width (at least the kind's own)."""
+    if kind in ("gbp", "gbpk"):
+        return None
+    half = abs(high - low) / 2 * (100 if kind in ("pct", "pp") else 1)
+    base = BASE_DIGITS.get(kind, 0)
+    return base if half <= 0 else min(MAX_DIGITS, max(base, -math.floor(math.log10(half))))
 
 
 def _cell(row: dict | None, kind: str, mark: str = "") -> Piece | str:
@@ -427,43 +474,92 @@ def config_files(job_dir: Path, config: dict) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- sections
-def _headline(d: ReportData) -> dict[str, Any]:
-    header = ["Option", "Gross hires of local residents", "Net hires (less deadweight)", "Sustained at 12 months",
-              "Change in vacancy rate vs baseline", "Change in vacancy-days vs baseline", "Programme cost",
-              "Cost per net sustained job", "Cost per additional net sustained job vs baseline"]
-    options, st = d.options, d.stats
-    rows = []
-    alone = muted("no baseline in this folder")
-    for o in options:
-        kpi = {k: st.get(o.label, k) for k in ("hires", "net_hires", "sustained_12m", "vacancy_rate", "vacancy_days",
-                                               "programme_cost", "cost_per_net_sustained_job")}
-        cost = kpi["programme_cost"]
-        changes = [alone, alone] if len(options) == 1 else [_diff_cell(kpi["vacancy_rate"], "pp", o),
-                                                             _diff_cell(kpi["vacancy_days"], "count", o)]
-        rows.append([_option_cell(o, len(options) > 1), _cell(kpi["hires"], "count"),
-                     _cell(kpi["net_hires"], "count"), _cell(kpi["sustained_12m"], "count"), *changes,
-                     _cell(cost, "gbpk"),
-                     muted("no cost") if cost is not None and cost["mean"] == 0
-                     else _cell(kpi["cost_per_net_sustained_job"], "gbpk"),
-                     _incremental_cell(o, d.reference)])
-    return {"table": Table(header, rows, "headline"), "n_reps": d.n_reps}
+@dataclass(frozen=True)
+class Column:
+    """A column of the headline comparison: the HTML report, the workbook and the web page all draw these.
+
+    show: mean (the option's own mean and CI), diff (paired difference against the reference),
+    or incremental (incremental cost over incremental net sustained jobs against the reference).
+    """
+
+    kpi: str
+    label: str
+    kind: str  # how its numbers print: count, pp, gbpk, ... (see _number)
+    show: str = "mean"
 
 
-def _incremental_cell(option: Option, ref: Option | None) -> Piece | str:
+HEADLINE_COLUMNS = (
+    Column("hires", "Gross hires of local residents", "count"),
+    Column("net_hires", "Net hires (less deadweight)", "count"),
+    Column("sustained_12m", "Sustained at 12 months", "count"),
+    Column("vacancy_rate", "Change in vacancy rate vs baseline", "pp", "diff"),
+    Column("vacancy_days", "Change in vacancy-days vs baseline", "count", "diff"),
+    Column("programme_cost", "Programme cost", "gbpk"),
+    Column("cost_per_net_sustained_job", "Cost per net sustained job", "gbpk"),
+    Column("programme_cost", "Cost per additional net sustained job vs baseline", "gbpk", "incremental"),
+)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A number with its 95% CI, or `note` saying why there is none."""
+
+    mean: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+    note: str = ""
+
+
+def headline_estimates(d: ReportData) -> list[tuple[Option, list[Estimate]]]:
+    """Per option, one Estimate per HEADLINE_COLUMNS entry."""
+    out = []
+    for o in d.options:
+        row = []
+        for col in HEADLINE_COLUMNS:
+            r = d.stats.get(o.label, col.kpi)
+            if col.show == "incremental":
+                row.append(_incremental(o, d.reference))
+            elif col.show == "diff":
+                row.append(Estimate(note="no baseline in this folder") if len(d.options) == 1 else
+                           Estimate(note="reference") if o.is_reference else
+                           Estimate() if r is None else Estimate(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]))
+            elif col.kpi.startswith("cost_per") and (c := d.stats.get(o.label, "programme_cost")) and c["mean"] == 0:
+                row.append(Estimate(note="no cost"))
+            else:
+                row.append(Estimate() if r is None else Estimate(r["mean"], max(r["ci_low"], 0.0), r["ci_high"]))
+        out.append((o, row))
+    return out
+
+
+def _incremental(option: Option, ref: Option | None) -> Estimate:
     """Incremental cost per additional net sustained job against the reference, with its 95% CI."""
     if ref is None:
-        return muted("no baseline in this folder")
+        return Estimate(note="no baseline in this folder")
     if option.is_reference:
-        return muted("reference")
+        return Estimate(note="reference")
     key_c, key_e = ("programme_cost", "all"), ("net_sustained_12m", "all")
     if key_c not in option.job.kpis or key_e not in option.job.kpis:
-        return "n/a"
+        return Estimate()
     c, c0 = paired(option.job.kpis[key_c], ref.job.kpis[key_c])
     e, e0 = paired(option.job.kpis[key_e], ref.job.kpis[key_e])
     r = incremental_ratio([a - b for a, b in zip(c, c0)], [a - b for a, b in zip(e, e0)])
     if not math.isfinite(r.mean):
-        return muted("not estimable: no clear gain in jobs")
-    return _ci(r.mean, r.low, r.high, "gbpk")
+        return Estimate(note="not estimable: no clear gain in jobs")
+    return Estimate(r.mean, r.low, r.high)
+
+
+def _estimate_piece(e: Estimate, col: Column) -> Piece | str:
+    if e.note:
+        return muted(e.note)
+    if not math.isfinite(e.mean):
+        return "n/a"
+    return _ci(e.mean, e.low, e.high, col.kind, signed=col.show == "diff")
+
+
+def _headline(d: ReportData) -> dict[str, Any]:
+    rows = [[_option_cell(o, len(d.options) > 1), *(_estimate_piece(e, c) for e, c in zip(est, HEADLINE_COLUMNS))]
+            for o, est in headline_estimates(d)]
+    return {"table": Table(["Option", *(c.label for c in HEADLINE_COLUMNS)], rows, "headline"), "n_reps": d.n_reps}
 
 
 def _vacancy_section(d: ReportData) -> dict[str, Any]:
@@ -484,9 +580,11 @@ def _vacancy_section(d: ReportData) -> dict[str, Any]:
             days, by_rep = series[o.label][g]
             cis = [mean_ci([v[k] for v in by_rep.values()]) for k in range(len(days))]
             years = days / 365.25
-            ax.plot(years, [c.mean for c in cis], color=o.colour, lw=1.6 if o.is_reference else 1.3,
-                    ls="--" if o.is_reference else "-", label=_wrap(o.label, 45))
-            ax.fill_between(years, [c.low for c in cis], [c.high for c in cis], color=o.colour, alpha=0.15, lw=0)
+            ax.plot(years, [c.mean for c in cis], color=o.colour, lw=2.0 if o.is_reference else 1.5,
+                    ls=o.linestyle, marker=None if o.is_reference else o.marker, ms=3.5,
+                    markevery=max(1, len(years) // 8), label=_wrap(o.label, 45))
+            ax.fill_between(years, [c.low for c in cis], [c.high for c in cis], color=o.colour,
+                            alpha=0.12 if o.is_reference else 0.07, lw=0)
         ax.set_title(labels[g], fontsize=10)
         _style(ax)
         _yaxis_thousands(ax)
@@ -519,7 +617,8 @@ def _vacancy_difference(d: ReportData) -> Chart | None:
         cis = [paired_difference([reps[r][k] for r in common], [ref_reps[r][k] for r in common])
                for k in range(len(days))]
         years = days / 365.25
-        ax.plot(years, [c.mean for c in cis], color=o.colour, lw=1.4, label=_wrap(o.label, 45))
+        ax.plot(years, [c.mean for c in cis], color=o.colour, lw=1.5, ls=o.linestyle, marker=o.marker, ms=3.5,
+                markevery=max(1, len(years) // 8), label=_wrap(o.label, 45))
         ax.fill_between(years, [c.low for c in cis], [c.high for c in cis], color=o.colour, alpha=0.18, lw=0)
     ax.axhline(0, color=REFERENCE_COLOUR, lw=1, ls="--")
     ax.set_title("Change in open vacancies against the baseline, all employer groups (paired)", fontsize=10)
@@ -564,7 +663,7 @@ def _funnel_section(d: ReportData) -> dict[str, Any]:
     fig.legend(handles, texts, loc="outside upper center", ncols=3, fontsize=8, frameon=False)
     chart = _chart(fig, "Funnel per option: people entering each stage, split into drop-outs and those who moved on")
 
-    header = ["Stage", "Measure"] + [code(o.label) for o in shown]
+    header = ["Stage", "Measure"] + [name(o) for o in shown]
     rows: list[list] = []
     for s in stages:
         reasons = list(dict.fromkeys(r for o in shown for (st_, m, r) in funnels[o.label][1]
@@ -598,7 +697,7 @@ def _effects_section(d: ReportData) -> dict[str, Any]:
                 continue
             m, lo, hi = (r[k] * scale for k in ("diff_mean", "diff_ci_low", "diff_ci_high"))
             err = [[m - lo], [hi - m]] if math.isfinite(lo) else None
-            ax.errorbar(m, yi, xerr=err, fmt="o", color=o.colour, capsize=3, ms=5, lw=1.5)
+            ax.errorbar(m, yi, xerr=err, fmt=o.marker, color=o.colour, capsize=3, ms=5, lw=1.5)
         ax.axvline(0, color=REFERENCE_COLOUR, lw=1, ls="--")
         ax.set_title(label, fontsize=9)
         _style(ax)
@@ -618,7 +717,7 @@ def _effects_section(d: ReportData) -> dict[str, Any]:
                 continue
             unpaired = (f"{_number(r['unpaired_diff_ci_low'], kind, True)} to "
                         f"{_number(r['unpaired_diff_ci_high'], kind, True)}")
-            rows.append([Piece("strong", label) if i == 0 else "", code(o.label), _diff_cell(r, kind, o),
+            rows.append([Piece("strong", label) if i == 0 else "", name(o), _diff_cell(r, kind, o),
                          Piece("ci", unpaired)])
     return {"chart": chart, "table": Table(header, rows, "effects")}
 
@@ -654,7 +753,7 @@ def _cost_effect_section(d: ReportData) -> dict[str, Any]:
             if math.isfinite(e["diff_ci_low"]) else None
         yerr = [[c["diff_mean"] - c["diff_ci_low"]], [c["diff_ci_high"] - c["diff_mean"]]] \
             if math.isfinite(c["diff_ci_low"]) else None
-        ax.errorbar(e["diff_mean"], c["diff_mean"], xerr=xerr, yerr=yerr, fmt="o", color=o.colour, ms=7,
+        ax.errorbar(e["diff_mean"], c["diff_mean"], xerr=xerr, yerr=yerr, fmt=o.marker, color=o.colour, ms=7,
                     capsize=3, lw=1.4, label=_wrap(o.label, 60), zorder=3)
     ax.axhline(0, color=REFERENCE_COLOUR, lw=1)
     ax.axvline(0, color=REFERENCE_COLOUR, lw=1)
@@ -668,7 +767,7 @@ def _cost_effect_section(d: ReportData) -> dict[str, Any]:
     chart = _chart(fig, "Cost-effectiveness plane: incremental cost against incremental net sustained jobs, "
                         "with 95% CIs")
     header = ["Option", "Incremental cost", "Incremental net sustained jobs", "Cost per extra net sustained job"]
-    rows = [[code(o.label), _diff_cell(c, "gbpk", o), _diff_cell(e, "count", o), _icer(c, e)] for o, e, c in points]
+    rows = [[name(o), _diff_cell(c, "gbpk", o), _diff_cell(e, "count", o), _icer(c, e)] for o, e, c in points]
     return {"chart": chart, "table": Table(header, rows, "cea"),
             "cost_lines": ["£" + format(k, ",") for k in COST_LINES]}
 
@@ -702,7 +801,8 @@ def _equity_section(d: ReportData) -> dict[str, Any]:
         lo = np.array([r["ci_low"] if r else np.nan for r in rows])
         hi = np.array([r["ci_high"] if r else np.nan for r in rows])
         err = np.nan_to_num(np.vstack([m - lo, hi - m]))
-        ax.bar(x - 0.4 + width * (i + 0.5), m, width, yerr=err, color=o.colour, capsize=2,
+        ax.bar(x - 0.4 + width * (i + 0.5), m, width, yerr=err, color=o.colour, hatch=o.hatch, edgecolor="white",
+               linewidth=0, capsize=2,
                error_kw={"lw": 0.9}, label=_wrap(o.label, 45))
     ax.set_xticks(x, [_wrap(label, 16) for _, label in groups], fontsize=8)
     ax.set_ylabel("hires of programme residents", fontsize=8)
@@ -710,7 +810,7 @@ def _equity_section(d: ReportData) -> dict[str, Any]:
     ax.grid(axis="x", visible=False)
     ax.legend(fontsize=8, frameon=False, ncols=min(3, len(options)), loc="upper right")
     chart = _chart(fig, "Hires by deprivation quintile, parents and people with a health condition, per option")
-    header = ["Group"] + [code(o.label) for o in options]
+    header = ["Group"] + [name(o) for o in options]
     rows = [[label] + [_cell(st.get(o.label, "hires", g), "count") for o in options] for g, label in groups]
     rows.append(["Share of hires from the most deprived quintile"] + [_share(o) for o in options])
     return {"chart": chart, "table": Table(header, rows, "equity")}
@@ -721,6 +821,83 @@ def _share(o: Option) -> Piece | str:
     ratios = [part[r] / whole[r] for r in part if whole.get(r)]
     ci = mean_ci(ratios)
     return _cell({"mean": ci.mean, "ci_low": ci.low, "ci_high": ci.high}, "pct")
+
+
+@dataclass
+class Spend:
+    """An option's programme spend: per year and in all (mean and 95% CI), and per year by component."""
+
+    option: Option
+    per_year: Estimate
+    total: Estimate
+    components: dict[str, float]  # component label -> mean spend per year
+
+
+def programme_spend(d: ReportData) -> list[Spend]:
+    """The yearly programme spend of each option (`programme_cost_per_year`), split by what it pays for.
+
+    A component's yearly spend is its share of `programme_cost` times `programme_cost_per_year`,
+    so that the parts add up to the KPI and no second definition of a year is made here.
+    """
+    groups = [g for g in d.stats.groups("programme_cost", "") if g != "all"]
+    out = []
+    for o in d.options:
+        per_year, total = d.stats.get(o.label, "programme_cost_per_year"), d.stats.get(o.label, "programme_cost")
+        if per_year is None or total is None:
+            continue
+        factor = per_year["mean"] / total["mean"] if total["mean"] else 0.0
+        parts = {}
+        for g in groups:
+            r = d.stats.get(o.label, "programme_cost", g)
+            if r is not None and r["mean"]:
+                parts[_component_label(g, o.config)] = r["mean"] * factor
+        out.append(Spend(o, Estimate(per_year["mean"], max(per_year["ci_low"], 0.0), per_year["ci_high"]),
+                         Estimate(total["mean"], max(total["ci_low"], 0.0), total["ci_high"]), parts))
+    return out
+
+
+def _component_label(group: str, config: dict) -> str:
+    """`intervention:childcare` -> the intervention's label; `channel:jobcentre` -> the channel's."""
+    kind, _, key = group.partition(":")
+    where = (config.get("intervention") or {}) if kind == "intervention" else \
+        ((config.get("region") or {}).get("channels") or {})
+    label = str((where.get(key) or {}).get("label") or key.replace("_", " "))
+    return f"{label} (referrals)" if kind == "channel" else label
+
+
+def _spend_section(d: ReportData) -> dict[str, Any]:
+    spend = programme_spend(d)
+    if not spend:
+        return {"empty": "No programme costs in this folder."}
+    components = list(dict.fromkeys(c for s in spend for c in s.components))
+    fig = _figure(10, 0.5 * len(spend) + 1.6)
+    ax = fig.subplots()
+    y = np.arange(len(spend))[::-1]
+    left = np.zeros(len(spend))
+    colours = [*PALETTE, "#999999", "#882255", "#44AA99", "#117733", "#332288", "#AA4499", "#88CCEE"]
+    for k, comp in enumerate(components):
+        widths = np.array([s.components.get(comp, 0.0) for s in spend])
+        ax.barh(y, widths, left=left, color=colours[k % len(colours)], hatch=("", *HATCHES)[k % (len(HATCHES) + 1)],
+                edgecolor="white", linewidth=0.5, label=_wrap(comp, 40))
+        left += widths
+    for yi, s in zip(y, spend):
+        if math.isfinite(s.per_year.low) and s.per_year.low != s.per_year.high:
+            ax.errorbar(s.per_year.mean, yi, xerr=[[s.per_year.mean - s.per_year.low], [s.per_year.high - s.per_year.mean]],
+                        fmt="none", color="#222222", capsize=3, lw=1)
+    ax.set_yticks(y, [_wrap(s.option.label, 28) for s in spend], fontsize=8)
+    ax.set_xlabel("programme spend per year (GBP), by what it pays for", fontsize=8)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, "£")))
+    _style(ax)
+    ax.grid(axis="y", visible=False)
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=7.5, frameon=False, loc="outside lower center",
+               ncols=min(3, max(1, len(components))))
+    chart = _chart(fig, "Programme spend per year of each option, stacked by intervention and referral channel")
+    header = ["Option", "Spend per year", "Total over the horizon", *components]
+    rows = [[name(s.option), _ci(s.per_year.mean, s.per_year.low, s.per_year.high, "gbpk"),
+             _ci(s.total.mean, s.total.low, s.total.high, "gbpk"),
+             *(_number(s.components[c], "gbpk") if c in s.components else muted("none") for c in components)]
+            for s in spend]
+    return {"chart": chart, "table": Table(header, rows, "spend")}
 
 
 def _capacity_label(name: str, config: dict) -> str:
@@ -739,14 +916,14 @@ def _bottleneck_section(d: ReportData) -> dict[str, Any]:
         return {"empty": "No capacity records in this folder."}
     rows = []
     for cap in caps:
-        name = cap.split(":", 1)[1]
+        cap_name = cap.split(":", 1)[1]
         for i, o in enumerate(options):
             util, wait = st.get(o.label, "utilisation", cap), st.get(o.label, "mean_wait", cap)
             ren, queue = st.get(o.label, "reneged", cap), st.get(o.label, "mean_queue", cap)
             level = "" if util is None else "hot" if util["mean"] >= 0.9 else "warm" if util["mean"] >= 0.75 else ""
             lost = "hot" if ren and ren["mean"] >= LOST_MARK else ""
-            rows.append([Piece("strong", _capacity_label(name, o.config)) if i == 0 else "",
-                         Piece("swatch", o.label, css=o.colour),
+            rows.append([Piece("strong", _capacity_label(cap_name, o.config)) if i == 0 else "",
+                         name(o),
                          _cell(util, "pct", level), _cell(wait, "days"), _cell(ren, "small", lost),
                          _cell(queue, "small")])
     header = ["Capacity", "Option", "Utilisation", "Mean wait (days)", "Gave up waiting (people)", "Mean queue"]
@@ -769,11 +946,11 @@ def _worst(o: Option, st: Stats, caps: list[str]) -> str:
             f"{ren:,.0f} people gave up waiting.")
 
 
-def _assumptions_section(d: ReportData) -> dict[str, Any]:
-    """Every parameter the options used, from the YAML files, with the value each ran with."""
+def parameters_used(options: list[Option]) -> tuple[dict[Path, list[str]], dict[tuple[Path, str], dict[str, UsedParameter]]]:
+    """The config files the options used (file -> option labels), and every parameter of them
+    ((file, key) -> option label -> the parameter with the value that option ran with)."""
     from .cli import CONFIG_DIR
 
-    options = d.options
     merged: dict[tuple[Path, str], dict[str, UsedParameter]] = {}
     file_users: dict[Path, list[str]] = {}
     for o in options:
@@ -783,6 +960,22 @@ def _assumptions_section(d: ReportData) -> dict[str, Any]:
         used = used_parameters(provenance_rows(files), o.config, o.job.overrides, CONFIG_DIR.parent)
         for u in used:
             merged.setdefault((u.row.file.resolve(), u.row.key), {})[o.label] = u
+    return file_users, merged
+
+
+def source_text(row: Provenance) -> str:
+    """A parameter's comment as the report shows it (an assumption's reason without the word)."""
+    if row.is_assumption:
+        return re.sub(r"^assumptions?\s*[:;,.]?\s*", "", row.comment, flags=re.I)
+    return row.comment
+
+
+def _assumptions_section(d: ReportData) -> dict[str, Any]:
+    """Every parameter the options used, from the YAML files, with the value each ran with."""
+    from .cli import CONFIG_DIR
+
+    options = d.options
+    file_users, merged = parameters_used(options)
     if not merged:
         return {"empty": "No resolved config in this folder."}
     root = CONFIG_DIR.parent
@@ -795,14 +988,12 @@ def _assumptions_section(d: ReportData) -> dict[str, Any]:
             first = next(iter(per_option.values()))
             values = dict.fromkeys(u.used for u in per_option.values())
             value = (Piece("value", parts=(first.used,)) if len(values) == 1 else
-                     Piece("value", "br", parts=tuple(Piece("join", parts=(code(lab), f": {u.used}"))
+                     Piece("value", "br", parts=tuple(Piece("join", parts=(Piece("name", lab), f": {u.used}"))
                                                       for lab, u in per_option.items())))
             notes = dict.fromkeys(u.note for u in per_option.values() if u.note)
             badges = ([badge("assumption", "assume")] if first.row.is_assumption else []) + [
                 badge(n, "over" if n.startswith("overridden") else "muted-badge") for n in notes]
-            comment = first.row.comment
-            text = re.sub(r"^assumptions?\s*[:;,.]?\s*", "", comment, flags=re.I) if first.row.is_assumption \
-                else comment
+            comment, text = first.row.comment, source_text(first.row)
             shown = muted("as above") if comment and comment == previous and len(comment) > 60 \
                 else text if comment else (muted("no source given") if _needs_source(first) else "")
             previous = comment
@@ -848,7 +1039,7 @@ def _run_section(d: ReportData) -> dict[str, Any]:
         sha = str(meta.get("config_sha256", ""))
         wall = meta.get("wall_seconds")
         date = str(meta.get("date", "")).replace("T", " ").replace("+00:00", " UTC")
-        rows.append([code(j.path.name), code(j.label), status[j.status], str(meta.get("seed", "")),
+        rows.append([code(j.path.name), Piece("name", j.label), status[j.status], str(meta.get("seed", "")),
                      str(meta.get("replications", "")), code(sha[:12], title=sha),
                      date, f"{wall:.1f} s" if isinstance(wall, (int, float)) else ""])
     versions = dict.fromkeys(json.dumps(o.meta.get("versions", {}), sort_keys=True) for o in options)
@@ -871,6 +1062,7 @@ SECTIONS = (  # in page order; add one with a function here and a partial in tem
     Section("funnel", "Funnel: who enters and leaves each stage", _funnel_section),
     Section("effects", "Effect of each option against the baseline", _effects_section),
     Section("cost-effect", "Cost against effect", _cost_effect_section),
+    Section("spend", "Programme spend per year", _spend_section),
     Section("equity", "Equity: who gets the jobs", _equity_section),
     Section("bottlenecks", "Bottlenecks", _bottleneck_section),
     Section("assumptions", "Assumptions and sources", _assumptions_section),
@@ -888,26 +1080,29 @@ def templates() -> Environment:
     return env
 
 
-def report_data(folder: Path) -> ReportData:
-    """Read a run or sweep folder: its jobs, their options, comparison rows, time series and funnels."""
+def report_data(folder: Path, jobs: list[Job] | None = None, rows: list[tuple] | None = None) -> ReportData:
+    """Read a run or sweep folder: its jobs, their options, comparison rows, time series and funnels
+    (the jobs and comparison rows may be given, when the caller has them already)."""
     folder = Path(folder)
-    jobs = find_jobs(folder)
+    jobs = find_jobs(folder) if jobs is None else jobs
+    rows = comparison_rows(jobs) if rows is None else rows
     ref_job = reference_job(jobs)
     options: list[Option] = []
     for j in (j for j in jobs if j.status == "done"):
-        colour = REFERENCE_COLOUR if j is ref_job else PALETTE[sum(not o.is_reference for o in options) % len(PALETTE)]
+        k = sum(not o.is_reference for o in options)
+        colour = REFERENCE_COLOUR if j is ref_job else PALETTE[k % len(PALETTE)]
         options.append(Option(j, _read_yaml(j.path / "config.yaml"), _read_json(j.path / "run.json"), colour,
-                              j is ref_job))
+                              j is ref_job, k))
     reps = sorted({str(o.meta.get("replications", "?")) for o in options})
-    return ReportData(folder, jobs, options, Stats(comparison_rows(jobs)),
+    return ReportData(folder, jobs, options, rows, Stats(rows),
                       {o.label: _vacancies(o.job.path / "timeseries.csv") for o in options},
                       {o.label: _funnel(o.job.path / "funnel.csv") for o in options},
                       " or ".join(reps) or "0")
 
 
-def build_report(folder: Path) -> str:
-    """The report of a run or sweep folder as one self-contained HTML page."""
-    d = report_data(folder)
+def build_report(folder: Path, data: ReportData | None = None) -> str:
+    """The report of a run or sweep folder as one self-contained HTML page (from its ReportData, if read)."""
+    d = data or report_data(folder)
     env = templates()
     rendered = []
     for s in SECTIONS:
@@ -926,7 +1121,7 @@ def build_report(folder: Path) -> str:
     if len(options) == 1:
         lead.append("a single run, so no baseline to compare against")
     elif ref:
-        lead.append(Piece("join", parts=("baseline: ", code(ref.label))))
+        lead.append(Piece("join", parts=("baseline: ", name(ref))))
     return env.get_template("report.html.j2").render(
         title=f"Recruitment pathways{': ' + region if region else ''}", folder_name=d.folder.name,
         folder=str(d.folder.resolve()), lead=lead, sections=rendered, failures=status_lines(d.jobs),
@@ -934,8 +1129,8 @@ def build_report(folder: Path) -> str:
         generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def write_report(folder: Path) -> Path:
+def write_report(folder: Path, data: ReportData | None = None) -> Path:
     """Write report.html (one self-contained page) into a run or sweep folder; return its path."""
     path = Path(folder) / "report.html"
-    write_text(path, build_report(folder))
+    write_text(path, build_report(folder, data))
     return path
