@@ -315,6 +315,7 @@ class Experiment:
     primary_kpi: str = "hires"
     primary_group: str = "all"
     max_replications: int = _f(200, low=1, high=100_000)
+    max_residents: int = _f(1_000_000, low=1, high=10**10)  # residents a replication may refer (the runaway-size guard)
 
 
 @dataclass
