@@ -172,10 +172,15 @@ def _last_lines(log: Path, n: int = 3) -> str:
 
 
 # ----------------------------------------------------------------------------- what the page offers
+DESCRIPTION_CHARS = 180
+
+
 def _describe(path: Path) -> str:
-    """The first sentence of a config file's opening comment."""
-    text = file_header(path)
-    return text.split(". ")[0].rstrip(".") + "." if text else ""
+    """The first sentence of a config file's opening comment, cut at a word near 180 characters."""
+    text = file_header(path).split(". ")[0].rstrip(".")
+    if len(text) > DESCRIPTION_CHARS:
+        text = text[:DESCRIPTION_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    return text + "." if text and not text.endswith("…") else text
 
 
 def choices() -> dict[str, Any]:
