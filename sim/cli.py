@@ -137,8 +137,9 @@ def size_estimate(params: Params) -> tuple[float, str]:
     per_key = {}
     for name, ch in c.region.channels.items():
         key = f"region.channels.{name}.referrals_per_year"
+        start = -c.experiment.warmup_days if ch.period.start_day == 0 else ch.period.start_day  # through the warm-up
         end = h if ch.period.end_day is None else min(ch.period.end_day, h)
-        per_key[key] = max(0.0, params.at(key).max()) * max(0.0, end - ch.period.start_day) / 365.0
+        per_key[key] = max(0.0, params.at(key).max()) * max(0.0, end - start) / 365.0
     if not per_key:
         return 0.0, ""
     return sum(per_key.values()), max(per_key, key=per_key.__getitem__)

@@ -54,7 +54,6 @@ HEADLINE = (
     ("vacancies_mean", "all", "Vacancies (mean over horizon)", 0),
     ("vacancy_rate", "all", "Vacancy rate (mean over horizon)", 3),
     ("programme_cost", "all", "Programme cost (GBP)", 0),
-    ("cost_per_sustained_job", "all", "Cost per job sustained 12 months (GBP)", 0),
 )
 
 
@@ -91,7 +90,6 @@ HEADLINE_KPIS = (  # (kpi, label, kind of number, shown against the reference)
     ("vacancy_rate", "vacancy rate", "pct", True),
     ("vacancy_days", "vacancy-days", "count", True),
     ("programme_cost", "programme cost", "gbp", False),
-    ("cost_per_net_sustained_job", "cost per net sustained job", "gbp", False),
 )
 
 
@@ -495,7 +493,6 @@ HEADLINE_COLUMNS = (
     Column("vacancy_rate", "Change in vacancy rate vs baseline", "pp", "diff"),
     Column("vacancy_days", "Change in vacancy-days vs baseline", "count", "diff"),
     Column("programme_cost", "Programme cost", "gbpk"),
-    Column("cost_per_net_sustained_job", "Cost per net sustained job", "gbpk"),
     Column("programme_cost", "Cost per additional net sustained job vs baseline", "gbpk", "incremental"),
 )
 

@@ -119,7 +119,7 @@ def test_max_residents_lifts_the_guard() -> None:
     argv = ["region.channels.gp_advisers.referrals_per_year=1e9", "experiment.horizon_days=30"]
     with pytest.raises(cli.UsageError):
         cli.preflight(argv)
-    cli.preflight([*argv, "experiment.max_residents=100000000"])  # checked, not run
+    cli.preflight([*argv, "experiment.max_residents=2000000000"])  # checked, not run
 
 
 def test_size_estimate_matches_the_residents_a_run_refers() -> None:
@@ -138,7 +138,8 @@ def test_ctrl_c_stops_cleanly_and_the_printed_command_resumes(tmp_path: Path) ->
     args = ["-m", *QUICK, "experiment.replications=2", "intervention=[],[childcare],[outreach],[mentoring]",
             f"hydra.sweep.dir={sweep}"]
     proc = subprocess.Popen([str(BIN / "pathways"), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,  # as a terminal's job: SIGINT not ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not list(sweep.glob("0-*/DONE")):
         time.sleep(0.05)
