@@ -209,6 +209,7 @@ def preflight(argv: list[str]) -> list[str]:
             argv = [*argv, added]
             combos = _combos(argv)
         cfg = None
+        planned: list[tuple[str, str, tuple[str, ...], str]] = []  # scenario, region, interventions, reference
         for combo in combos[:MAX_PREFLIGHT]:
             try:
                 cfg = compose("config", overrides=list(combo), return_hydra_config=True)
@@ -216,7 +217,17 @@ def preflight(argv: list[str]) -> list[str]:
                 fail(composition_message(f"{e}\n{e.__cause__ or ''}", list(combo)))
             choices = dict(cfg.hydra.runtime.choices)
             check_scenario_name(choices.get("scenario") or "baseline", str(cfg.scenario_name))
-            params_or_exit(_without_hydra(cfg), choices, combo)
+            params = params_or_exit(_without_hydra(cfg), choices, combo)
+            c = params.config
+            planned.append((c.scenario_name, c.region.name, tuple(c.intervention), c.experiment.reference))
+        if multirun and 1 < len(planned) == len(combos):
+            from .compare import ComparisonError, plan_jobs
+
+            try:
+                scenarios, regions, interventions, references = map(list, zip(*planned))
+                plan_jobs(combos, scenarios, regions, interventions, references[0])
+            except ComparisonError as e:
+                fail(f"command line {' '.join(a for a in argv if not a.startswith('-'))}: {e}")
         where = "hydra.sweep.dir" if multirun else "hydra.run.dir"
         if cfg is not None and not any(a.startswith(where + "=") for a in argv):
             argv = [*argv, f"{where}={OmegaConf.select(cfg, where)}"]
@@ -376,6 +387,25 @@ def _version() -> str:
         return "unknown"
 
 
+def region_calibration(region: str) -> dict[str, Any]:
+    """BAU recruitment of a region, calibrated on its baseline: the region file as shipped, with no
+    scenario, intervention or command-line override (sim.model.workforce.calibrate). Every option
+    of the region runs with it, and it is written to each run's config.yaml (region.workforce.bau)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from .config import to_config
+    from .model.workforce import calibrate
+
+    overrides = [f"region={region}", "scenario=baseline", "intervention=[]"]
+    if GlobalHydra.instance().is_initialized():
+        base = compose("config", overrides=overrides)
+    else:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+            base = compose("config", overrides=overrides)
+    return calibrate(to_config(base).region.workforce)
+
+
 @hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")
 def job(cfg: DictConfig) -> float:
     """One Hydra job: simulate the replications of one config and write its results folder."""
@@ -388,6 +418,9 @@ def job(cfg: DictConfig) -> float:
         params = params_or_exit(cfg, dict(hc.runtime.choices), list(hc.overrides.task))
     except UsageError as e:
         _exit_usage(e)
+    if not params.config.region.workforce.bau:  # BAU recruitment: the region's, the same for every option
+        cfg.region.workforce.bau = region_calibration(str(hc.runtime.choices.get("region") or "norfolk_waveney"))
+        params = load(cfg)
     c = params.config
     label = option_label(list(hc.overrides.task), _varying(hc), c.scenario_name)
     outdir = Path(hc.runtime.output_dir)
