@@ -35,6 +35,7 @@ CONFIG_DIR = (Path(__file__).resolve().parent.parent / "configs").resolve()
 SCENARIO_DIR = CONFIG_DIR.parent / "scenarios"
 GROUPS = ("region", "pathway", "experiment")
 MAX_PREFLIGHT = 500  # configs composed and checked up front in a multirun
+PROGRESS = ".progress"  # "replications done, replications asked for", rewritten as a job runs (the web page reads it)
 EVENTS_PER_RESIDENT = 10  # simulation events per resident, roughly (benchmarks: about 8 on the default region)
 _HELP = {"-h", "--help"}
 _SKIP_PREFLIGHT = {"-h", "--help", "--hydra-help", "--version", "-i", "--info", "-sc", "--shell-completion",
@@ -136,8 +137,9 @@ def size_estimate(params: Params) -> tuple[float, str]:
     per_key = {}
     for name, ch in c.region.channels.items():
         key = f"region.channels.{name}.referrals_per_year"
+        start = -c.experiment.warmup_days if ch.period.start_day == 0 else ch.period.start_day  # through the warm-up
         end = h if ch.period.end_day is None else min(ch.period.end_day, h)
-        per_key[key] = max(0.0, params.at(key).max()) * max(0.0, end - ch.period.start_day) / 365.0
+        per_key[key] = max(0.0, params.at(key).max()) * max(0.0, end - start) / 365.0
     if not per_key:
         return 0.0, ""
     return sum(per_key.values()), max(per_key, key=per_key.__getitem__)
@@ -267,18 +269,20 @@ def _interventions_to_switch_on(argv: list[str], combos: list[list[str]], compos
         fixed = ",".join("[" + ",".join([*filter(None, (x.strip() for x in lst.split(","))), *missing]) + "]"
                          for lst in lists)
         name, o = next(iter(missing.items()))
+        o = next((a for a in _task(argv) if _key(a) == _key(o)), o)  # as typed, before the sweep was split
         fail(f"command-line override '{o}': intervention {name} is not switched on by '{chosen[0]}'; "
              f"add it to the list: intervention={fixed}")
     return list(missing)
 
 
 def check_scenario_name(chosen: str, name: str) -> None:
-    """A scenario file must not carry another file's `scenario_name` (a copy whose name was not changed)."""
+    """A scenario file must not carry another file's `scenario_name` (a copy whose name was not changed);
+    a file always owns the name of its own stem."""
     names = {}
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
         m = re.search(r"^scenario_name:\s*['\"]?([^'\"#\s]+)", path.read_text(), re.M)
         names[path.stem] = m.group(1) if m else path.stem
-    clash = [stem for stem, other in names.items() if stem != chosen and name in (stem, other)]
+    clash = [] if name == chosen else [stem for stem, other in names.items() if stem != chosen and name in (stem, other)]
     if clash:
         fail(f"{_display(SCENARIO_DIR / (chosen + '.yaml'))}: scenario_name = {name!r}: already the name of "
              f"{_display(SCENARIO_DIR / (clash[0] + '.yaml'))}; allowed: a name of its own (e.g. {chosen})")
@@ -316,7 +320,11 @@ def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[t
     c = params.config
     ex = c.experiment
     started = time.perf_counter()
-    outputs = run_replications(params, range(ex.replications), ex.workers, ex.progress, label)
+
+    def progress(done: int) -> None:
+        write_text(outdir / PROGRESS, f"{done} {ex.replications}\n")
+
+    outputs = run_replications(params, range(ex.replications), ex.workers, ex.progress, label, progress)
     note = ""
     if ex.target_half_width > 0:
         outputs, note = _until_precise(params, outputs, label)
@@ -485,12 +493,13 @@ Hydra's own help follows.
 """
 
 
-def _interrupted(argv: list[str]) -> NoReturn:
-    """After Ctrl-C: what was kept, and the one command that resumes."""
+def _interrupted(typed: list[str], argv: list[str]) -> NoReturn:
+    """After Ctrl-C: what was kept, and the one command that resumes (as typed, with the results folder)."""
     multirun = "-m" in argv or "--multirun" in argv
-    where = next((a.split("=", 1)[1] for a in argv if a.startswith(("hydra.sweep.dir=", "hydra.run.dir="))
-                  and a.startswith("hydra.sweep.dir=" if multirun else "hydra.run.dir=")), "")
-    command = shlex.join(["pathways", *argv])
+    option = "hydra.sweep.dir=" if multirun else "hydra.run.dir="
+    where = next((a[len(option):] for a in argv if a.startswith(option)), "")
+    folder = [] if any(a.startswith(option) for a in typed) or not where else [option + where]
+    command = shlex.join(["pathways", *typed, *folder])
     if multirun and where:
         jobs = [d for d in Path(where).iterdir() if (d / ".hydra").is_dir()] if Path(where).is_dir() else []
         done = sum((d / "DONE").exists() for d in jobs)
@@ -507,18 +516,20 @@ def main() -> None:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `pathways --help | head` ends quietly
     register()
-    argv = sys.argv[1:]
-    if any(a in _HELP for a in argv):
+    typed = sys.argv[1:]
+    if any(a in _HELP for a in typed):
         print(usage(), flush=True)
     try:
-        argv = preflight(argv)
+        argv = preflight(typed)
     except UsageError as e:
         _exit_usage(e)
+    except KeyboardInterrupt:
+        sys.exit(130)
     sys.argv = [sys.argv[0], *argv]
     try:
         job()
     except KeyboardInterrupt:
-        _interrupted(argv)
+        _interrupted(typed, argv)
 
 
 def report_main(argv: list[str] | None = None) -> None:

@@ -39,7 +39,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from .compare import COMPARISON_HEADER, Job, comparison_rows, find_jobs, paired, reference_job, status_lines
+from .compare import COMPARISON_HEADER, Job, comparison_rows, find_jobs, reference_job, status_lines
 from .experiment import write_text
 from .provenance import Provenance, UsedParameter, file_header, provenance_rows, used_parameters
 from .stats import mean_ci, paired_difference
