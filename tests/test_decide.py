@@ -1,0 +1,217 @@
+"""pathways-decide: ranges, probabilistic sensitivity analysis, acceptability, resume, workers, Ray.
+
+The model's numbers change as it develops, so these tests use answers known by construction
+(an option that costs more for exactly the same effect; a parameter the model never reads) or
+properties that hold whatever the numbers (probabilities summing to one, EVPI >= 0, the full
+interval at least as wide as the simulation-only one).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from sim.cli import CONFIG_DIR, SCENARIO_DIR
+from sim.decide import acceptability, uncertainty
+from sim.ranges import RANGES_DIR, Ranges, check_explicit_used, parameters, varied
+from sim.runner import compose_options
+
+QUICK = ("experiment=quick", "experiment.horizon_days=400")
+# Two options with identical effects (the same intervention), one costing GBP 50,000 more (a fixed cost).
+PLACEBO = ("intervention=[mentoring]", "intervention.mentoring.cost.fixed=0,50000", *QUICK)
+
+
+def decide(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim.decide", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
+
+
+def table(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+# ----------------------------------------------------------------------------- ranges
+def _all_options() -> list:
+    scenarios = ",".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
+    return compose_options([f"scenario={scenarios}"], CONFIG_DIR)
+
+
+def test_every_number_of_every_scenario_gets_a_range_and_every_explicit_range_is_used() -> None:
+    """All scenarios compose into parameters without a range error; no explicit range names a missing number."""
+    ranges = Ranges.load()
+    options = _all_options()
+    params = parameters({o.name: (o.config, o.files) for o in options}, ranges)
+    keys = [k for p in params for k in p.keys]
+    assert len(keys) == len(set(keys)), "a number counted twice"
+    check_explicit_used(ranges, keys)
+    assert all(p.spec.reason for p in params)
+    assert sum(p.source == "explicit" for p in params) > 20 and any(p.source == "rule" and p.varied for p in params)
+
+
+def test_ranges_hold_the_value_and_stay_in_the_allowed_range() -> None:
+    """Each relative range holds the option's value between its 1% and 99% points (or at a bound), and a
+    probability's range stays in [0, 1]."""
+    from sim.ranges import base_values
+
+    o = compose_options(["scenario=west_norfolk_local_plan"], CONFIG_DIR)[0]
+    params = parameters({o.name: (o.config, o.files)}, Ranges.load())
+    base = base_values(o.config, params)
+    for p in varied(params):
+        for k in p.keys:
+            d, v = p.spec.dist(base[k]), base[k]
+            lo, hi = d.support()
+            if p.spec.kind == "beta":
+                assert 0 <= lo and hi <= 1
+            if p.spec.relative:  # inside the range, and not far out in a tail (or at a bound the range is cut at)
+                assert lo <= v <= hi and (0.01 <= d.cdf(v) <= 0.99 or v in (lo, hi)), (k, lo, v, hi)
+
+
+BAD_RANGES = [
+    ("region.yaml", '"region.channels.*.referrals_per_year": {kind: normal, sd: 3}  # reason\n',
+     "region.channels.*.referrals_per_year.kind = 'normal'"),
+    ("region.yaml", '"region.channels.*.referrals_per_year": {kind: lognormal, factor: 0.5}  # reason\n', "factor = 0.5"),
+    ("region.yaml", '"region.channels.*.referrals_per_year": {kind: beta, concentration: 10}  # reason\n',
+     "not a probability"),
+    ("region.yaml", '"region.channels.*.referrals_per_year": {kind: lognormal, factor: 2}\n', "reason"),
+    ("pathway.yaml", '"region.channels.*.referrals_per_year": {kind: lognormal, factor: 2}  # reason\n', "pathway."),
+    ("pathway.yaml", '"pathway.recruitment.interview_pass": {kind: uniform, low: 0.5, high: 1.4}  # reason\n',
+     "[0, 1]"),
+]
+
+
+@pytest.mark.parametrize("name,text,expect", BAD_RANGES, ids=[b[2] for b in BAD_RANGES])
+def test_bad_range_stops_with_file_key_and_allowed_values(tmp_path: Path, name: str, text: str, expect: str) -> None:
+    """A bad range: exit 2 before any simulation, one line naming the ranges file, the key and what is allowed."""
+    folder = tmp_path / "ranges"
+    folder.mkdir()
+    (folder / "rule.yaml").write_text((RANGES_DIR / "rule.yaml").read_text())
+    (folder / name).write_text(text)
+    r = decide("psa", "--samples", "2", "--ranges", str(folder), "--out", str(tmp_path / "o"), *QUICK)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and str(folder / name) in r.stderr and expect in r.stderr, r.stderr
+    assert "allowed" in r.stderr and not (tmp_path / "o" / "records.jsonl").exists()
+
+
+# ----------------------------------------------------------------------------- statistics, by construction
+def test_acceptability_sums_to_one_and_evpi_is_the_value_of_knowing() -> None:
+    """Hand-made net benefits: probabilities are the shares of sets each option wins; EVPI by hand."""
+    nmb = np.array([[0.0, 10.0, 5.0], [0.0, -10.0, 5.0], [0.0, 3.0, 3.0], [0.0, 20.0, -5.0]])
+    p, evpi = acceptability(nmb)
+    # option 1 wins sets 0 and 3, option 2 set 1, and they tie on set 2 (half each)
+    assert list(p) == pytest.approx([0.0, 2.5 / 4, 1.5 / 4]) and p.sum() == pytest.approx(1.0)
+    # with perfect information: 10, 5, 3, 20 -> 9.5; without: best mean 23/4 = 5.75 (option 1)
+    assert evpi == pytest.approx(9.5 - 5.75)
+
+
+def test_uncertainty_splits_variance_between_parameters_and_noise() -> None:
+    """Per-set effects = parameter effect + noise of known sizes: the parameters' share is recovered."""
+    rng = np.random.default_rng(1)
+    theta = rng.normal(0, 3.0, size=(4000, 1))  # parameter sd 3
+    psa = theta + rng.normal(0, 1.0, size=(4000, 4))  # noise sd 1, four replications a set
+    sim = rng.normal(0, 1.0, size=(50, 1))
+    u = uncertainty(sim, psa)
+    assert u.parameter_share == pytest.approx(9 / 10, abs=0.02)
+    assert u.high - u.low == pytest.approx(2 * 1.96 * np.sqrt(9 + 1 / 4), rel=0.05)
+
+
+# ----------------------------------------------------------------------------- the psa command
+@pytest.fixture(scope="module")
+def placebo_psa(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("psa") / "placebo"
+    r = decide("psa", "--samples", "8", "--base-replications", "3", "--workers", "2", "--out", str(out), *PLACEBO)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_an_option_better_by_construction_is_best_with_probability_one(placebo_psa: Path) -> None:
+    """Same effects, GBP 50,000 more cost: the cheaper option wins every set at every willingness to pay; EVPI 0;
+    its effect differences are exactly zero (common random numbers)."""
+    rows = table(placebo_psa / "ceac.csv")
+    cheap = "intervention.mentoring.cost.fixed=0"
+    assert rows and all(float(r["p_best"]) == (1.0 if r["option"] == cheap else 0.0) for r in rows)
+    assert all(float(r["evpi_gbp"]) == 0.0 for r in rows)
+    unc = {r["kpi"]: r for r in table(placebo_psa / "uncertainty.csv")}
+    assert float(unc["net_sustained_12m"]["psa_low"]) == float(unc["net_sustained_12m"]["psa_high"]) == 0.0
+    assert float(unc["programme_cost"]["psa_mean"]) == pytest.approx(50_000)
+
+
+def test_samples_run_in_kept_workers(placebo_psa: Path) -> None:
+    """Nine tasks on two workers: at most two worker processes ran them (no process start per sample)."""
+    pids = {json.loads(line)["pid"] for line in (placebo_psa / "records.jsonl").read_text().splitlines()}
+    assert 1 <= len(pids) <= 2
+
+
+@pytest.fixture(scope="module")
+def norfolk_psa(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("psa") / "wn"
+    r = decide("psa", "--samples", "16", "--base-replications", "5", "--workers", "2", "--out", str(out),
+               "scenario=baseline,west_norfolk_local_plan", *QUICK)
+    assert r.returncode == 0, r.stderr
+    assert "explicit range" in r.stdout and "from the default rule" in r.stdout
+    return out
+
+
+def test_probabilities_sum_to_one_and_evpi_is_not_negative(norfolk_psa: Path) -> None:
+    rows = table(norfolk_psa / "ceac.csv")
+    by = {}
+    for r in rows:
+        by.setdefault((r["effect"], r["wtp_gbp"]), []).append(r)
+    assert len(by) > 40
+    for group in by.values():
+        assert sum(float(r["p_best"]) for r in group) == pytest.approx(1.0)
+        assert float(group[0]["evpi_gbp"]) >= 0
+
+
+def test_psa_interval_is_never_narrower_than_the_simulation_only_ci(norfolk_psa: Path) -> None:
+    for r in table(norfolk_psa / "uncertainty.csv"):
+        if r["kpi"] in ("net_sustained_12m", "vacancy_days"):
+            assert float(r["psa_high"]) - float(r["psa_low"]) >= float(r["sim_ci_high"]) - float(r["sim_ci_low"]), r
+
+
+def test_psa_tables_and_report(norfolk_psa: Path) -> None:
+    """psa.csv holds every set x option x KPI once with the sampled values; stability compares half with all."""
+    rows = table(norfolk_psa / "psa.csv")
+    assert len(rows) == 16 * 2 * 6
+    assert "region.workforce.groups.*.posts.*.turnover" in rows[0]
+    assert {r["measure"] for r in table(norfolk_psa / "stability.csv")} >= {"mean", "low", "high"}
+    html = (norfolk_psa / "report.html").read_text()
+    assert "Probability that each option is the best buy" in html and "data:image/png;base64" in html
+
+
+def test_killed_psa_resumes_losing_no_finished_sample(tmp_path: Path, placebo_psa: Path) -> None:
+    """Kill a PSA once some samples are recorded; the rerun keeps them, runs the rest, and gives the same tables."""
+    out = tmp_path / "k"
+    args = [sys.executable, "-m", "sim.decide", "psa", "--samples", "8", "--base-replications", "3",
+            "--out", str(out), *PLACEBO]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
+    records = out / "records.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not records.exists() or len(records.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = records.read_text().splitlines()
+    assert 3 <= len(before) < 9, "the run was not interrupted mid-way"
+    r = decide("psa", "--samples", "8", "--base-replications", "3", "--out", str(out), *PLACEBO)
+    assert r.returncode == 0, r.stderr
+    after = records.read_text().splitlines()
+    assert after[: len(before)] == before and len(after) == 9
+    assert len({json.loads(x)["task"] for x in after}) == 9
+    assert (out / "psa.csv").read_bytes() == (placebo_psa / "psa.csv").read_bytes()
+
+
+def test_resume_with_other_settings_is_refused(placebo_psa: Path) -> None:
+    r = decide("psa", "--samples", "4", "--out", str(placebo_psa), *PLACEBO)
+    assert r.returncode == 2 and "samples" in r.stderr and "allowed" in r.stderr
