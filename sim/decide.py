@@ -259,6 +259,138 @@ def _progress(done: int, total: int) -> None:
         print(f"\r{done}/{total} tasks", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
+# ----------------------------------------------------------------------------- sensitivity
+EDGE = 0.025  # Morris and the tornado move each parameter over its central 95% (the tails are unbounded)
+SENSITIVITY_HEADER = ("parameter", "kpi", "method", "index", "value", "ci_low", "ci_high")
+TORNADO_HEADER = ("parameter", "kpi", "at_low", "at_base", "at_high", "swing")
+
+
+def outputs(study: Study, records: dict[str, dict], ids: Sequence[str]) -> dict[str, np.ndarray]:
+    """The quantities sensitivity explains, one value per point: each option's paired effect against
+    the reference on the two effects and the cost (or the KPI itself when there is only one option)."""
+    names = [o.name for o in study.options]
+    out = {}
+    for n in names:
+        if n == study.reference and len(names) > 1:
+            continue
+        for kpi in ("net_sustained_12m", "vacancy_days", "programme_cost"):
+            if len(names) > 1:
+                y = differences(records, ids, n, study.reference, kpi).mean(axis=1)
+            else:
+                y = np.asarray([np.mean([v[kpi] for v in records[t]["kpis"][n].values()]) for t in ids])
+            out[f"{kpi}:{n}"] = y
+    return out
+
+
+def _problem(params: list[Parameter]) -> dict:
+    return {"num_vars": len(params), "names": [p.name for p in params], "bounds": [[0.0, 1.0]] * len(params)}
+
+
+def _point(study: Study, params: list[Parameter], u: np.ndarray) -> dict[str, dict[str, float]]:
+    """Every option's values with `params` at the quantiles `u` and every other number at its file value."""
+    return {o.name: values_at(params, u, base_values(o.config, params)) for o in study.options}
+
+
+def morris(study: Study, out: Path, trajectories: int, replications: int, seed: int, workers: int,
+           ray_address: str | None) -> tuple[list[tuple], dict[str, np.ndarray]]:
+    """Morris screening of every varied parameter (SALib): mu* with its CI, and sigma, per output."""
+    from SALib.analyze import morris as analyze
+    from SALib.sample import morris as sample
+
+    v = varied(study.params)
+    problem = _problem(v)
+    x = sample.sample(problem, trajectories, num_levels=4, seed=seed)
+    reps = tuple(range(replications))  # common random numbers across points: effects are the parameters' own
+    tasks = [Task(f"morris{i}", _point(study, v, EDGE + (1 - 2 * EDGE) * row), reps) for i, row in enumerate(x)]
+    records = run(tasks, study.configs, Records(out / "records.jsonl"), workers, ray_address, _progress)
+    rows, mu = [], {}
+    for kpi, y in outputs(study, records, [t.id for t in tasks]).items():
+        res = analyze.analyze(problem, x, y, num_levels=4, conf_level=0.95, seed=seed)
+        mu[kpi] = np.asarray(res["mu_star"])
+        for j, p in enumerate(v):
+            m, c = float(res["mu_star"][j]), float(res["mu_star_conf"][j])
+            rows.append((p.name, kpi, "morris", "mu_star", m, max(0.0, m - c), m + c))
+            rows.append((p.name, kpi, "morris", "sigma", float(res["sigma"][j]), math.nan, math.nan))
+    return rows, mu
+
+
+def sobol(study: Study, out: Path, leading: list[Parameter], samples: int, replications: int, seed: int,
+          workers: int, ray_address: str | None) -> list[tuple]:
+    """First- and total-order Sobol indices (Saltelli design, SALib) of the leading parameters, with CIs."""
+    from SALib.analyze import sobol as analyze
+    from SALib.sample import sobol as sample
+
+    problem = _problem(leading)
+    x = np.clip(sample.sample(problem, samples, calc_second_order=False, scramble=True, seed=seed), 1e-6, 1 - 1e-6)
+    reps = tuple(range(replications))
+    tasks = [Task(f"sobol{i}", _point(study, leading, row), reps) for i, row in enumerate(x)]
+    records = run(tasks, study.configs, Records(out / "records.jsonl"), workers, ray_address, _progress)
+    rows = []
+    for kpi, y in outputs(study, records, [t.id for t in tasks]).items():
+        if np.ptp(y) == 0:  # no output variance: every index is zero, exactly
+            res = {k: np.zeros(len(leading)) for k in ("S1", "S1_conf", "ST", "ST_conf")}
+        else:
+            res = analyze.analyze(problem, y, calc_second_order=False, conf_level=0.95, seed=seed)
+        for j, p in enumerate(leading):
+            for index in ("S1", "ST"):
+                val, c = float(res[index][j]), float(res[f"{index}_conf"][j])
+                rows.append((p.name, kpi, "sobol", index, val, val - c, val + c))
+    return rows
+
+
+def tornado(study: Study, out: Path, leading: list[Parameter], replications: int, workers: int,
+            ray_address: str | None) -> list[tuple]:
+    """One-way ranges: each leading parameter at its 2.5% and 97.5% points, the others at their file values."""
+    reps = tuple(range(replications))
+    tasks = [Task("tornado_base", {}, reps)]
+    for p in leading:
+        for side, q in (("low", EDGE), ("high", 1 - EDGE)):
+            tasks.append(Task(f"tornado_{side}:{p.name}", _point(study, [p], np.array([q])), reps))
+    records = run(tasks, study.configs, Records(out / "records.jsonl"), workers, ray_address, _progress)
+    base = {k: float(y[0]) for k, y in outputs(study, records, ["tornado_base"]).items()}
+    rows = []
+    for p in leading:
+        lo = outputs(study, records, [f"tornado_low:{p.name}"])
+        hi = outputs(study, records, [f"tornado_high:{p.name}"])
+        for kpi in base:
+            rows.append((p.name, kpi, float(lo[kpi][0]), base[kpi], float(hi[kpi][0]),
+                         abs(float(hi[kpi][0]) - float(lo[kpi][0]))))
+    return rows
+
+
+def leading_parameters(study: Study, mu: dict[str, np.ndarray], top: int) -> list[Parameter]:
+    """The parameters with the largest Morris mu* on the first output (each output scaled by its largest mu*)."""
+    v = varied(study.params)
+    score = np.zeros(len(v))
+    for m in mu.values():
+        if m.max() > 0:
+            score = np.maximum(score, m / m.max())
+    order = np.argsort(-score, kind="stable")
+    return [v[i] for i in order[:top]]
+
+
+def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str) -> list[str]:
+    """Which few parameters the answer turns on, and which evidence would narrow it most, in words."""
+    st = sorted((r for r in rows if r[1] == kpi and r[2] == "sobol" and r[3] == "ST"), key=lambda r: -r[4])
+    mu = sorted((r for r in rows if r[1] == kpi and r[2] == "morris" and r[3] == "mu_star"), key=lambda r: -r[4])
+    ranked = st or mu
+    if not ranked:
+        return []
+    what = "total-order Sobol index (share of the variance each explains, with its interactions)" if st else \
+        "Morris mu* (mean absolute effect of moving it across its range)"
+    lead = ", ".join(f"{r[0]} ({r[4]:.2f})" for r in ranked[:5])
+    words = [f"On {kpi}, ranked by {what}: {lead}."]
+    if st:
+        total = sum(max(0.0, r[4]) for r in st[:3])
+        words.append(f"The first {min(3, len(st))} carry total-order indices summing to {total:.2f}; evidence that "
+                     f"narrows {st[0][0]} would narrow the answer most.")
+    sw = sorted((r for r in tornado_rows if r[1] == kpi), key=lambda r: -r[5])
+    if sw:
+        words.append(f"One at a time, {sw[0][0]} moves it most: from {sw[0][2]:,.1f} to {sw[0][4]:,.1f} "
+                     f"(at the file's values {sw[0][3]:,.1f}).")
+    return words
+
+
 # ----------------------------------------------------------------------------- command line
 def fail(message: str) -> None:
     print(f"pathways-decide: error: {message}", file=sys.stderr)
@@ -315,12 +447,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--replications", type=int, default=1, help="replications per parameter set")
     p.add_argument("--base-replications", type=int, default=10, help="replications at the file's values (the simulation-only CI)")
     p.add_argument("--design", choices=("sobol", "lhs"), default="sobol")
+    p = sub.add_parser("sensitivity", parents=[common], help="Morris screening, Sobol indices, tornado")
+    p.add_argument("--method", choices=("morris", "sobol"), default="morris")
+    p.add_argument("--trajectories", type=int, default=10, help="Morris trajectories (each: parameters + 1 points)")
+    p.add_argument("--samples", type=int, default=64, help="Sobol base samples (each: leading parameters + 2 points)")
+    p.add_argument("--top", type=int, default=8, help="leading parameters for Sobol indices and the tornado")
+    p.add_argument("--replications", type=int, default=2, help="replications per point (common across points)")
     args = ap.parse_args(argv)
-    for name in ("workers", "samples", "replications", "base_replications"):
-        value = getattr(args, name, 1)
-        if value is not None and value < (2 if name in ("samples", "base_replications") else 1):
-            fail(f"--{name.replace('_', '-')} = {value}: allowed: an integer >= "
-                 f"{2 if name in ('samples', 'base_replications') else 1}")
+    for name in ("workers", "samples", "replications", "base_replications", "trajectories", "top"):
+        value = getattr(args, name, None)
+        low = 2 if name in ("samples", "base_replications", "trajectories") else 1
+        if value is not None and value < low:
+            fail(f"--{name.replace('_', '-')} = {value}: allowed: an integer >= {low}")
     study = _study(args.overrides, args.ranges)
     out = _outdir(args, args.command)
     if args.command == "psa":
@@ -331,12 +469,39 @@ def main(argv: list[str] | None = None) -> None:
         summary = psa(study, out, args.samples, args.replications, args.base_replications, args.seed,
                       args.design, args.workers, args.ray_address)
         counts = range_counts(study.params)
-        write_text(out / "summary.json", json.dumps({**summary, "ranges": counts}, indent=2))
-        from .decide_report import write_report
+        write_text(out / "summary.json", json.dumps({**summary, "ranges": counts, "reference": study.reference,
+                                                     "options": [o.name for o in study.options]}, indent=2))
 
         print(psa_text(out, study, counts))
-        print(f"report: {write_report(out)}")
-        print(f"results: {out.resolve()}")
+    elif args.command == "sensitivity":
+        settings = {"overrides": args.overrides, "method": args.method, "trajectories": args.trajectories,
+                    "samples": args.samples, "top": args.top, "replications": args.replications, "seed": args.seed,
+                    "ranges": str(args.ranges)}
+        _check_resume(out, "sensitivity", settings)
+        print(sensitivity_command(study, out, args))
+    from .decide_report import write_report
+
+    print(f"report: {write_report(out)}")
+    print(f"results: {out.resolve()}")
+
+
+def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> str:
+    """Morris on every parameter; with --method sobol, Sobol indices of the leading ones; a tornado of them."""
+    rows, mu = morris(study, out, args.trajectories, args.replications, args.seed, args.workers, args.ray_address)
+    leading = leading_parameters(study, mu, args.top)
+    if args.method == "sobol":
+        rows += sobol(study, out, leading, args.samples, args.replications, args.seed, args.workers, args.ray_address)
+    torn = tornado(study, out, leading, args.replications, args.workers, args.ray_address)
+    write_csv(out / "sensitivity.csv", SENSITIVITY_HEADER, rows)
+    write_csv(out / "tornado.csv", TORNADO_HEADER, torn)
+    write_parameters(out / "parameters.csv", study.params)
+    words = sensitivity_words(rows, torn, next(r[1] for r in rows))
+    write_text(out / "sensitivity.json", json.dumps({"words": words, "leading": [p.name for p in leading],
+                                                     "ranges": range_counts(study.params)}, indent=2))
+    write_text(out / "summary.json", json.dumps({"ranges": range_counts(study.params),
+                                                 "options": [o.name for o in study.options],
+                                                 "reference": study.reference}, indent=2))
+    return "\n".join(words)
 
 
 def psa_text(out: Path, study: Study, counts: dict[str, int]) -> str:

@@ -215,3 +215,43 @@ def test_killed_psa_resumes_losing_no_finished_sample(tmp_path: Path, placebo_ps
 def test_resume_with_other_settings_is_refused(placebo_psa: Path) -> None:
     r = decide("psa", "--samples", "4", "--out", str(placebo_psa), *PLACEBO)
     assert r.returncode == 2 and "samples" in r.stderr and "allowed" in r.stderr
+
+
+# ----------------------------------------------------------------------------- sensitivity
+TOY_RULE = """probability: fixed      # toy: only the explicit ranges vary
+positive: fixed         # toy: only the explicit ranges vary
+sourced: held
+structural: held
+fixed_keys:
+  "experiment.*": run settings
+"""
+TOY_REGION = """"region.channels.jobcentre.referrals_per_year": {kind: lognormal, factor: 2}         # toy: it sets how many arrive
+"region.channels.online_academy.profile.deadweight": {kind: beta, concentration: 5}   # toy: the baseline has no online academy referrals, so the model never reads it
+"""
+
+
+def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(tmp_path: Path) -> None:
+    """With common random numbers a parameter without effect changes no output: its mu*, S1 and ST are 0
+    within their CIs, while the referrals that drive the model have mu* clear of zero."""
+    ranges = tmp_path / "ranges"
+    ranges.mkdir()
+    (ranges / "rule.yaml").write_text(TOY_RULE)
+    (ranges / "region.yaml").write_text(TOY_REGION)
+    out = tmp_path / "s"
+    r = decide("sensitivity", "--method", "sobol", "--trajectories", "6", "--samples", "16", "--top", "2",
+               "--replications", "1", "--ranges", str(ranges), "--out", str(out), "experiment=quick")
+    assert r.returncode == 0, r.stderr
+    rows = table(out / "sensitivity.csv")
+    kpi = "net_sustained_12m:baseline"
+    idx = {(x["parameter"].split(".")[2], x["method"], x["index"]): x for x in rows if x["kpi"] == kpi}
+    for index in (("morris", "mu_star"), ("sobol", "S1"), ("sobol", "ST")):
+        x = idx[("online_academy", *index)]
+        assert float(x["ci_low"]) <= 0.0 <= float(x["ci_high"]) and abs(float(x["value"])) < 1e-12, x
+    mu = idx[("jobcentre", "morris", "mu_star")]
+    assert float(mu["ci_low"]) > 0, mu
+    st = idx[("jobcentre", "sobol", "ST")]
+    assert float(st["ci_low"]) > 0, st
+    torn = {x["parameter"].split(".")[2]: x for x in table(out / "tornado.csv") if x["kpi"] == kpi}
+    assert float(torn["online_academy"]["swing"]) == 0.0 < float(torn["jobcentre"]["swing"])
+    assert "jobcentre" in r.stdout.splitlines()[0]
+    assert "What the answer turns on" in (out / "report.html").read_text()
