@@ -24,6 +24,9 @@ from typing import Any, Sequence
 
 import numpy as np
 from scipy.stats import qmc
+import warnings
+
+warnings.filterwarnings("ignore", message="Argument ``constraints_func`` is an experimental feature")
 
 from .config import ConfigError
 from .experiment import write_csv, write_text
@@ -453,10 +456,22 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--samples", type=int, default=64, help="Sobol base samples (each: leading parameters + 2 points)")
     p.add_argument("--top", type=int, default=8, help="leading parameters for Sobol indices and the tornado")
     p.add_argument("--replications", type=int, default=2, help="replications per point (common across points)")
+    p = sub.add_parser("optimise", parents=[common], help="the best mix of intervention sizes within a budget")
+    p.add_argument("--budget", type=float, required=True, help="GBP over the run's horizon")
+    p.add_argument("--objective", choices=("net_sustained_12m", "vacancy_days"), default="net_sustained_12m")
+    p.add_argument("--budgets", type=float, nargs="*", help="budgets of the frontier (default: 1/4, 1/2, 3/4 and all of --budget)")
+    p.add_argument("--trials", type=int, default=40, help="candidate mixes searched per budget")
+    p.add_argument("--replications", type=int, default=3, help="replications per candidate (common to all)")
+    p.add_argument("--top", type=int, default=4, help="leading candidates re-run with more replications")
+    p.add_argument("--factor", type=int, default=3, help="how many times the replications the leading candidates get")
+    p.add_argument("--oos-replications", type=int, default=10, help="fresh-seed replications of the out-of-sample check")
     args = ap.parse_args(argv)
-    for name in ("workers", "samples", "replications", "base_replications", "trajectories", "top"):
+    if getattr(args, "budget", 1.0) is not None and not getattr(args, "budget", 1.0) > 0:
+        fail(f"--budget = {args.budget}: allowed: a number of GBP > 0")
+    for name in ("workers", "samples", "replications", "base_replications", "trajectories", "top", "trials", "factor",
+                 "oos_replications"):
         value = getattr(args, name, None)
-        low = 2 if name in ("samples", "base_replications", "trajectories") else 1
+        low = 2 if name in ("samples", "base_replications", "trajectories", "oos_replications") else 1
         if value is not None and value < low:
             fail(f"--{name.replace('_', '-')} = {value}: allowed: an integer >= {low}")
     study = _study(args.overrides, args.ranges)
@@ -479,10 +494,80 @@ def main(argv: list[str] | None = None) -> None:
                     "ranges": str(args.ranges)}
         _check_resume(out, "sensitivity", settings)
         print(sensitivity_command(study, out, args))
+    elif args.command == "optimise":
+        settings = {"overrides": args.overrides, "budget": args.budget, "objective": args.objective,
+                    "budgets": args.budgets, "trials": args.trials, "replications": args.replications, "top": args.top,
+                    "factor": args.factor, "oos_replications": args.oos_replications, "seed": args.seed}
+        _check_resume(out, "optimise", settings)
+        print(optimise_command(study, out, args))
     from .decide_report import write_report
 
     print(f"report: {write_report(out)}")
     print(f"results: {out.resolve()}")
+
+
+def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
+    """Search, select, re-check out of sample; write frontier.csv, recommended.yaml and optimise.json."""
+    from . import optimise as opt
+    from .runner import Runner
+
+    ref = next(o for o in study.options if o.name == study.reference)
+    c = opt.merged(ref.config, [o.config for o in study.options])
+    try:
+        bounds = opt.bounds(c)
+    except ConfigError as e:
+        fail(e.message())
+    budgets = sorted(set(args.budgets or [args.budget * f for f in (0.25, 0.5, 0.75, 1.0)]) | {args.budget})
+    options = {"mix": c, **study.configs}
+    reps = tuple(range(args.replications))
+    with Runner(options, Records(out / "records.jsonl"), args.workers, args.ray_address, _progress) as runner:
+        s = opt.Search(c, runner, args.objective, args.replications)
+        seeds = [o.name for o in study.options if o.name != study.reference]
+        recs = runner.run([Task(f"seed:{n}", {}, reps, only=(n,)) for n in seeds])
+        seed_score = {n: (s.sign * np.mean([v[args.objective] for v in recs[f"seed:{n}"]["kpis"][n].values()]),
+                          np.mean([v["programme_cost"] for v in recs[f"seed:{n}"]["kpis"][n].values()])) for n in seeds}
+        start = {n: 0 for n in bounds}
+        found = opt.search(s, budgets, bounds, args.trials, max(2, 2 * args.workers), args.seed, start)
+        rows, chosen = [], {}
+        for b in budgets:
+            if not found[b]:
+                rows.append((b, args.objective, "nothing feasible", math.nan, math.nan, math.nan, math.nan, 0))
+                continue
+            mix, sep = opt.select(s, found[b], b, args.top, args.factor)
+            chosen[b] = (mix, sep)
+            (y, cost), = s.evaluate([mix], tuple(opt.FRESH + r for r in range(args.oos_replications)), tag="@fresh")
+            ci = mean_ci(y * s.sign)
+            rows.append((b, args.objective, opt.label(mix), float(cost.mean()), ci.mean, ci.low, ci.high, ci.n))
+        write_csv(out / "frontier.csv", FRONTIER_HEADER, rows)
+        if args.budget not in chosen:
+            return f"no mix within GBP {args.budget:,.0f}"
+        mix, sep = chosen[args.budget]
+        within = [n for n in seeds if seed_score[n][1] <= args.budget]
+        best_seed = max(within, key=lambda n: seed_score[n][0]) if within else None
+        check = opt.out_of_sample(runner, options, s, mix, best_seed, args.oos_replications)
+    text = opt.recommended_yaml(c, ref.config, mix, args.budget, args.objective)
+    write_text(out / "recommended.yaml", text)
+    (out / "scenario").mkdir(exist_ok=True)
+    write_text(out / "scenario" / "recommended.yaml", text)
+    words = [f"Within GBP {args.budget:,.0f} the best mix found is {opt.label(mix)} "
+             f"(cost GBP {check['mix_cost']:,.0f}, {args.objective} {check['mix_mean']:,.1f} on fresh seeds)."]
+    if sep is not None:
+        words.append(f"Against the runner-up it is ahead by {sep.mean * s.sign:+.1f} (paired 95% CI "
+                     f"{sep.low:+.1f} to {sep.high:+.1f} on the objective's scale{'' if sep.low > 0 else '; not clearly separated'}).")
+    if best_seed:
+        words.append(f"Out of sample, against the best seed programme within the budget ({best_seed}, cost GBP "
+                     f"{check['seed_cost']:,.0f}): difference {check['diff_mean']:+.1f} (paired 95% CI {check['diff_low']:+.1f} "
+                     f"to {check['diff_high']:+.1f}); the recommended mix is "
+                     f"{'better' if check['better'] else 'not clearly better'}.")
+    else:
+        words.append("No seed programme fits within this budget, so there is no out-of-sample comparison.")
+    write_text(out / "optimise.json", json.dumps({"words": words, "check": check, "bounds": bounds}, indent=2))
+    write_text(out / "summary.json", json.dumps({"options": [o.name for o in study.options], "reference": study.reference},
+                                                indent=2))
+    return "\n".join(words)
+
+
+FRONTIER_HEADER = ("budget_gbp", "objective", "mix", "cost_gbp", "effect", "ci_low", "ci_high", "n")
 
 
 def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> str:

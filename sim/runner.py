@@ -82,6 +82,7 @@ class Task:
     values: dict[str, dict[str, float]]  # option -> {config path: value}
     replications: tuple[int, ...]
     drop: dict[str, tuple[str, ...]] = field(default_factory=dict)  # option -> interventions removed
+    only: tuple[str, ...] = ()  # run only these options (empty: all)
 
 
 _OPTIONS: dict[str, Config] = {}
@@ -100,6 +101,8 @@ def run_task(task: Task, options: dict[str, Config] | None = None) -> dict[str, 
     out: dict[str, Any] = {"task": task.id, "kpis": {}, "calibration_shared": True, "pid": os.getpid()}
     reference = None
     for name, config in options.items():
+        if task.only and name not in task.only:
+            continue
         c = apply(config, task.values.get(name, {}))
         for iv in task.drop.get(name, ()):
             c.intervention.pop(iv, None)
@@ -150,49 +153,65 @@ class Records:
             os.fsync(f.fileno())
 
 
-def run(tasks: Iterable[Task], options: dict[str, Config], records: Records, workers: int = 1,
-        ray_address: str | None = None, progress: Callable[[int, int], None] | None = None) -> dict[str, dict]:
-    """Run the tasks not yet in `records` (serially, in a kept pool, or on Ray); return every record by task."""
-    done = records.read()
-    todo = [t for t in tasks if t.id not in done]
-    total, finished = len(todo), 0
+class Runner:
+    """Runs tasks, keeping its workers (a process pool, or a Ray connection) across calls of `run`."""
 
-    def keep(rec: dict) -> None:
-        nonlocal finished
-        records.append(rec)
-        done[rec["task"]] = rec
-        finished += 1
-        if progress:
-            progress(finished, total)
+    def __init__(self, options: dict[str, Config], records: Records, workers: int = 1, ray_address: str | None = None,
+                 progress: Callable[[int, int], None] | None = None):
+        self.options, self.records, self.workers, self.address, self.progress = options, records, workers, ray_address, progress
+        self.done = records.read()
+        self._pool: ProcessPoolExecutor | None = None
+        self._ray: tuple | None = None
 
-    if not todo:
-        return done
-    if ray_address:
-        _run_ray(todo, options, ray_address, workers, keep)
-    elif workers <= 1:
-        for t in todo:
-            keep(run_task(t, options))
-    else:
-        import multiprocessing
+    def __enter__(self) -> Runner:
+        return self
 
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init,
-                                 initargs=(options,)) as pool:
-            for fut in as_completed([pool.submit(run_task, t) for t in todo]):
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+        if self._ray is not None:
+            self._ray[0].shutdown()
+
+    def run(self, tasks: Iterable[Task]) -> dict[str, dict]:
+        """Run the tasks not yet recorded; return every record by task id."""
+        todo = [t for t in tasks if t.id not in self.done]
+        total, finished = len(todo), 0
+
+        def keep(rec: dict) -> None:
+            nonlocal finished
+            self.records.append(rec)
+            self.done[rec["task"]] = rec
+            finished += 1
+            if self.progress:
+                self.progress(finished, total)
+
+        if not todo:
+            return self.done
+        if self.address:
+            self._run_ray(todo, keep)
+        elif self.workers <= 1:
+            for t in todo:
+                keep(run_task(t, self.options))
+        else:
+            if self._pool is None:
+                import multiprocessing
+
+                ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init,
+                                                 initargs=(self.options,))
+            for fut in as_completed([self._pool.submit(run_task, t) for t in todo]):
                 keep(fut.result())
-    return done
+        return self.done
 
+    def _run_ray(self, todo: list[Task], keep: Callable[[dict], None]) -> None:
+        """On a Ray cluster: the options put once in the object store, at most 2 tasks per CPU in flight."""
+        if self._ray is None:
+            import ray
 
-def _run_ray(todo: list[Task], options: dict[str, Config], address: str, workers: int,
-             keep: Callable[[dict], None]) -> None:
-    """On a Ray cluster: the options put once in the object store, at most 2 tasks per CPU in flight."""
-    import ray
-
-    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-    try:
-        remote = ray.remote(run_task)
-        ref = ray.put(options)
-        limit = max(2, 2 * int(ray.cluster_resources().get("CPU", workers)))
+            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
+            self._ray = (ray, ray.remote(run_task), ray.put(self.options))
+        ray, remote, ref = self._ray
+        limit = max(2, 2 * int(ray.cluster_resources().get("CPU", self.workers)))
         pending, queue = [], list(todo)
         while queue or pending:
             while queue and len(pending) < limit:
@@ -200,5 +219,10 @@ def _run_ray(todo: list[Task], options: dict[str, Config], address: str, workers
             ready, pending = ray.wait(pending, num_returns=1)
             for r in ready:
                 keep(ray.get(r))
-    finally:
-        ray.shutdown()
+
+
+def run(tasks: Iterable[Task], options: dict[str, Config], records: Records, workers: int = 1,
+        ray_address: str | None = None, progress: Callable[[int, int], None] | None = None) -> dict[str, dict]:
+    """Run the tasks not yet in `records` (serially, in a kept pool, or on Ray); return every record by task."""
+    with Runner(options, records, workers, ray_address, progress) as runner:
+        return runner.run(tasks)

@@ -255,3 +255,62 @@ def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(tmp
     assert float(torn["online_academy"]["swing"]) == 0.0 < float(torn["jobcentre"]["swing"])
     assert "jobcentre" in r.stdout.splitlines()[0]
     assert "What the answer turns on" in (out / "report.html").read_text()
+
+
+# ----------------------------------------------------------------------------- optimise
+BUDGET = 300_000
+
+
+@pytest.fixture(scope="module")
+def optimised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("opt") / "o"
+    r = decide("optimise", "--budget", str(BUDGET), "--trials", "14", "--replications", "2", "--oos-replications", "3",
+               "--workers", "2", "--out", str(out), "scenario=baseline,west_norfolk_local_plan", *QUICK)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_frontier_never_falls_as_the_budget_grows(optimised: Path) -> None:
+    """Fresh-seed effects of the best mix at each budget: each at least the previous one, within their CIs."""
+    rows = sorted(table(optimised / "frontier.csv"), key=lambda r: float(r["budget_gbp"]))
+    assert len(rows) == 4 and [float(r["budget_gbp"]) for r in rows][-1] == BUDGET
+    for a, b in zip(rows, rows[1:]):
+        assert float(b["ci_high"]) >= float(a["ci_low"]), (a, b)
+        assert float(a["cost_gbp"]) <= float(a["budget_gbp"])
+
+
+def test_recommended_mix_runs_as_a_scenario_within_budget(optimised: Path, tmp_path: Path) -> None:
+    """recommended.yaml is a scenario `pathways` runs as it is, and its programme cost is within the budget."""
+    run = tmp_path / "run"
+    r = subprocess.run([str(Path(sys.executable).parent / "pathways"), "--config-dir", str(optimised),
+                        "scenario=recommended", *QUICK, "experiment.replications=2", f"hydra.run.dir={run}"],
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    cost = next(x for x in table(run / "summary.csv") if x["kpi"] == "programme_cost" and x["group"] == "all")
+    assert float(cost["mean"]) <= BUDGET
+    meta = json.loads((optimised / "optimise.json").read_text())
+    assert meta["check"]["mix_cost"] <= BUDGET and meta["words"]
+    assert "The best mix at each budget" in (optimised / "report.html").read_text()
+
+
+# ----------------------------------------------------------------------------- Ray
+def test_psa_on_a_ray_cluster_matches_local(tmp_path: Path, placebo_psa: Path) -> None:
+    """The same PSA through a real local Ray cluster by address gives byte-identical tables."""
+    from test_cluster import BIN, RAY_ENV, _free_port
+
+    port = _free_port()
+    start = subprocess.run([str(BIN / "ray"), "start", "--head", "--num-cpus=2", "--include-dashboard=false",
+                            "--node-ip-address=127.0.0.1", f"--port={port}", "--disable-usage-stats",
+                            f"--temp-dir={tmp_path / 'ray'}"], env=RAY_ENV, capture_output=True, text=True, timeout=180)
+    assert start.returncode == 0, start.stderr
+    try:
+        out = tmp_path / "r"
+        r = subprocess.run([sys.executable, "-m", "sim.decide", "psa", "--samples", "8", "--base-replications", "3",
+                            "--ray-address", f"127.0.0.1:{port}", "--out", str(out), *PLACEBO],
+                           capture_output=True, text=True, timeout=300,
+                           env={**RAY_ENV, "PYTHONPATH": str(CONFIG_DIR.parent)})
+        assert r.returncode == 0, r.stderr[-3000:]
+        for name in ("psa.csv", "uncertainty.csv", "ceac.csv"):
+            assert (out / name).read_bytes() == (placebo_psa / name).read_bytes(), name
+    finally:
+        subprocess.run([str(BIN / "ray"), "stop", "--force"], env=RAY_ENV, capture_output=True, timeout=120)
