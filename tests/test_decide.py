@@ -296,12 +296,15 @@ def test_recommended_mix_runs_as_a_scenario_within_budget(optimised: Path, tmp_p
 # ----------------------------------------------------------------------------- Ray
 def test_psa_on_a_ray_cluster_matches_local(tmp_path: Path, placebo_psa: Path) -> None:
     """The same PSA through a real local Ray cluster by address gives byte-identical tables."""
+    import tempfile
+
     from test_cluster import BIN, RAY_ENV, _free_port
 
     port = _free_port()
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must fit in 107 bytes
     start = subprocess.run([str(BIN / "ray"), "start", "--head", "--num-cpus=2", "--include-dashboard=false",
                             "--node-ip-address=127.0.0.1", f"--port={port}", "--disable-usage-stats",
-                            f"--temp-dir={tmp_path / 'ray'}"], env=RAY_ENV, capture_output=True, text=True, timeout=180)
+                            f"--temp-dir={temp}"], env=RAY_ENV, capture_output=True, text=True, timeout=180)
     assert start.returncode == 0, start.stderr
     try:
         out = tmp_path / "r"
