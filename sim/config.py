@@ -140,13 +140,25 @@ class EmployerGroup:
 
 
 @dataclass
+class Bau:
+    """Business-as-usual recruitment into one post (role in an employer group), derived once from
+    the region's baseline by `sim.model.workforce.calibrate` and held fixed for every option."""
+
+    external_fill_rate: float = nonneg(0.0)  # external hires per open post per year
+    hire_age_profile: list[float] = shares(len(AGE_BANDS), [1.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # age bands of those hires
+    retirement_rate: list[float] = _f([0.0] * len(AGE_BANDS))  # per year, by staff age band
+    retirement_share: float = nonneg(0.0)  # retirements per staff per year at the baseline's age profile
+
+
+@dataclass
 class Workforce:
     """The demand side: employer groups, roles and their churn."""
 
-    retirement_rate: list[float] = _f([0.0, 0.0, 0.0, 0.0, 0.05, 0.3])  # per year, by staff age band
-    bau_hire_age_profile: list[float] = shares(len(AGE_BANDS), [0.25, 0.3, 0.2, 0.15, 0.1, 0.0])
+    retirement_rate: list[float] = _f([0.0, 0.0, 0.0, 0.0, 0.05, 0.3])  # per year, by staff age band (65+: derived per post)
     roles: dict[str, Role] = _f({})
     groups: dict[str, EmployerGroup] = _f({})
+    # group -> role -> calibration; empty: derived from this config's own workforce (see sim/model/workforce.py)
+    bau: dict[str, dict[str, Bau]] = _f({})
 
 
 @dataclass
@@ -293,8 +305,9 @@ class Experiment:
     seed: int = _f(20261123, low=0, high=2**32 - 1)
     replications: int = _f(10, low=1, high=100_000)
     workers: int = _f(1, low=1, high=1024)
-    horizon_days: float = _f(1826.0, low=1.0, high=36525.0)
-    warmup_days: float = nonneg(0.0)
+    horizon_days: float = _f(1826.0, low=1.0, high=36525.0)  # the reported window [0, horizon)
+    warmup_days: float = _f(0.0, low=0.0, high=36525.0)  # simulated before day 0, not reported
+    followup_days: float = _f(1826.0, low=0.0, high=36525.0)  # most days after the horizon to follow residents referred in it
     record_every_days: float = _f(30.0, low=1.0, high=36525.0)
     workforce_step_days: float = _f(1.0, low=0.01, high=91.0)  # time step of the aggregate staff churn
     progress: bool = True
@@ -349,9 +362,10 @@ class Piecewise:
         self.const = values[0] if len(values) == 1 else None
 
     def at(self, t: float) -> float:
+        """The value at `t`; before the first time (the warm-up), the first value."""
         if self.const is not None:
             return self.const
-        return self.values[bisect.bisect_right(self.times, t) - 1]
+        return self.values[max(0, bisect.bisect_right(self.times, t) - 1)]
 
     def max(self) -> float:
         return max(self.values)
@@ -372,7 +386,8 @@ def _apply(op: str, x: float, v: float) -> float:
 # Config paths an intervention may change, and which the model reads through `Params.at`.
 CHANGEABLE = (
     "region.channels.*.referrals_per_year",
-    "region.workforce.roles.*.first_year_leaving",
+    "region.workforce.roles.*.first_year_leaving", "region.workforce.roles.*.internal_fill_share",
+    "region.workforce.groups.*.posts.*.turnover",
     "pathway.engagement.advisers", "pathway.engagement.caseload_per_adviser",
     "pathway.engagement.dropout", "pathway.engagement.assessment", "pathway.engagement.patience",
     "pathway.childcare.places", "pathway.childcare.patience",
@@ -421,7 +436,8 @@ class Params:
         segs = self.changes.get(path, [])
         if not segs:
             return base
-        cuts = sorted({0.0, *base.times, *(s.start for s in segs), *(s.end for s in segs if s.end < math.inf)})
+        # from -inf: before day 0 (the warm-up) no intervention is active yet
+        cuts = sorted({-math.inf, 0.0, *base.times, *(s.start for s in segs), *(s.end for s in segs if s.end < math.inf)})
         values = []
         for t in cuts:
             x = base.at(t)
@@ -443,9 +459,10 @@ class Params:
         return self.at(path, Piecewise(times, values))
 
     def intervention_windows(self) -> dict[str, tuple[float, float]]:
+        """Each intervention's active days within the reported window [0, horizon] (what it is charged for)."""
         h = self.horizon
         return {
-            k: (iv.start_day, h if iv.end_day is None else iv.end_day)
+            k: (iv.start_day, h if iv.end_day is None else min(iv.end_day, h))
             for k, iv in self.config.intervention.items()
         }
 
@@ -569,8 +586,6 @@ def validate(c: Config) -> None:
     if c.experiment.max_replications < c.experiment.replications:
         raise ConfigError("experiment.max_replications", c.experiment.max_replications,
                           f">= experiment.replications ({c.experiment.replications})")
-    if not c.experiment.warmup_days < h:
-        raise ConfigError("experiment.warmup_days", c.experiment.warmup_days, f"[0, horizon_days={h:g})")
     wf = c.region.workforce
     if len(wf.retirement_rate) != len(AGE_BANDS) or any(not (0 <= r <= 1) for r in wf.retirement_rate):
         raise ConfigError("region.workforce.retirement_rate", wf.retirement_rate,
@@ -644,9 +659,8 @@ def _check_period(key: str, start: float, end: float | None, h: float) -> None:
 
 def _changes(c: Config) -> dict[str, list[Segment]]:
     out: dict[str, list[Segment]] = {}
-    h = c.experiment.horizon_days
     for name, iv in c.intervention.items():
-        end = h if iv.end_day is None else iv.end_day
+        end = math.inf if iv.end_day is None else iv.end_day  # no end day: on through the follow-up
         for ch in iv.changes:
             out.setdefault(ch.target, []).append(Segment(iv.start_day, end, ch.op, ch.value))
     return out

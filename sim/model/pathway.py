@@ -72,6 +72,7 @@ class Funnel:
         self.exits: dict[tuple[int, str], int] = {}  # (stage, reason) -> count, left the pathway
         self.successes = 0  # completed the first year in post
         self.arrived = 0
+        self.pending = 0  # residents referred in the reported window who have neither started nor left
         self.t0 = env.now
 
     def enter(self, r: Resident, s: int) -> None:
@@ -86,6 +87,8 @@ class Funnel:
         acc[s] -= now
         self.entered[s] += 1
         r.stage = s
+        if s == IN_POST and r.counted:
+            self.pending -= 1
 
     def note(self, r: Resident, reason: str) -> None:
         """Record an outcome within the stage that does not end the pathway (e.g. rejected, reapplies)."""
@@ -94,6 +97,8 @@ class Funnel:
 
     def exit(self, r: Resident, reason: str, success: bool = False) -> None:
         s = r.stage
+        if s != IN_POST and r.counted:
+            self.pending -= 1
         self.current[s] -= 1
         self.time_acc[s] += self.env.now
         key = (s, reason)
@@ -192,11 +197,15 @@ def use(cap: Capacity, hold: float, patience: float) -> Generator[simpy.Event, b
 
 
 class ChannelRate:
-    """A channel's referrals per day over time: the configured rate (with interventions), its period and ramp."""
+    """A channel's referrals per day over time: the configured rate (with interventions), its period and ramp.
 
-    def __init__(self, ch: Channel, rate: Piecewise, horizon: float):
+    A channel whose period starts at day 0 has been running through the warm-up (from `run_start`);
+    referrals stop at the horizon (the follow-up only sees residents referred before it).
+    """
+
+    def __init__(self, ch: Channel, rate: Piecewise, horizon: float, run_start: float = 0.0):
         self.rate = rate
-        self.start = ch.period.start_day
+        self.start = run_start if ch.period.start_day == 0 else ch.period.start_day
         self.end = horizon if ch.period.end_day is None else min(ch.period.end_day, horizon)
         self.ramp = ch.period.ramp_days
 
@@ -245,9 +254,10 @@ class Pathway:
         self.wf = workforce
         self.warmup = warmup
         self.funnel = Funnel(env)
+        run_end = h = params.horizon
+        run_end += c.experiment.followup_days
         self.channel_names = list(c.region.channels)
         self.outcomes = Outcomes(workforce.roles, workforce.groups, self.channel_names)
-        h = params.horizon
         at = params.at
         # capacities
         self.advisers = Capacity(env, "advisers", product(
@@ -304,7 +314,7 @@ class Pathway:
         for name, course in pw.training.courses.items():
             base = f"pathway.training.courses.{name}"
             cohorts = Cohorts(env, f"course:{name}", at(f"{base}.places_per_cohort"),
-                              course.first_intake_day, course.intake_every_days, h)
+                              course.first_intake_day, course.intake_every_days, run_end)
             self.capacities.append(cohorts)
             self.courses.append(_Course(
                 name, cohorts, dur(f"training.{name}.duration", f"{base}.duration"),
@@ -319,17 +329,16 @@ class Pathway:
         self._cells: dict[tuple, list[Cell]] = {}
         # channels
         for i, (name, ch) in enumerate(c.region.channels.items()):
-            rate = ChannelRate(ch, at(f"region.channels.{name}.referrals_per_year"), h)
+            rate = ChannelRate(ch, at(f"region.channels.{name}.referrals_per_year"), h, env.now)
             u = streams.rows(f"channel.{name}.attributes", 7)
             env.process(arrivals(env, rate, streams.exponential(f"channel.{name}.arrivals"),
                                  U(f"channel.{name}.thinning"), self._referral(i, ch, u)))
         # interventions charged per person entering a stage while active
         self.usage: dict[str, int] = {}
         self._usage_rules: list[tuple[int, int, float, float, str]] = []
-        windows = params.intervention_windows()
         for name, iv in c.intervention.items():
             if iv.cost.person_stage is not None and iv.cost.per_person > 0:
-                start, end = windows[name]
+                start, end = iv.start_day, math.inf if iv.end_day is None else iv.end_day
                 ch = -1 if iv.cost.person_channel is None else self.channel_names.index(iv.cost.person_channel)
                 self._usage_rules.append((STAGES.index(iv.cost.person_stage), ch, start, end, name))
                 self.usage[name] = 0
@@ -347,23 +356,28 @@ class Pathway:
         env, funnel, outcomes = self.env, self.funnel, self.outcomes
         pick = bisect_right  # pick(cumulative shares, u): the category whose cumulative share first exceeds u
 
-        warmup = self.warmup
-
         def arrive() -> None:
             uq, ub, up, uh, ud, ul, us = u()
             now = env.now
-            r = Resident(i, now, now >= warmup, pick(quint, uq), pick(band, ub), up < parent, uh < health,
+            r = Resident(i, now, now >= 0.0, pick(quint, uq), pick(band, ub), up < parent, uh < health,
                          ud < digital, pick(qual, ul), pref_sectors[pick(pref, us)], dw)
             funnel.arrived += 1
-            if r.counted:
+            if r.counted:  # referred in the reported window (arrivals stop at the horizon)
+                funnel.pending += 1
                 outcomes.referrals[i] = outcomes.referrals.get(i, 0) + 1
             env.process(self.journey(r))
 
         return arrive
 
     def _enter(self, r: Resident, s: int) -> None:
-        """Enter a stage, counting people an intervention is charged for (replaced by `Funnel.enter` if none)."""
+        """Enter a stage, counting people an intervention is charged for (replaced by `Funnel.enter` if none).
+
+        Only residents referred in the reported window are charged for: the cost covers the people
+        whose outcomes are counted, followed to their outcome (the follow-up included).
+        """
         self.funnel.enter(r, s)
+        if not r.counted:
+            return
         for stage, ch, start, end, name in self._usage_rules:
             if stage == s and (ch < 0 or ch == r.channel) and start <= self.env.now < end:
                 self.usage[name] += 1
@@ -530,10 +544,9 @@ class Pathway:
         if p12 > 0 and u() < p12:  # constant hazard within the year, conditioned on leaving in it
             rate = -math.log1p(-p12) / YEAR if p12 < 1 else 50.0 / YEAR
             leaves_at = -math.log1p(-u() * -math.expm1(-rate * YEAR)) / rate
-        if r.counted:  # outcomes at 6 and 12 months are known now, counted if the run lasts that long
-            h = self.horizon
+        if r.counted:  # outcomes at 6 and 12 months are drawn now: every starter referred in the window counts
             o.start((cell[0], cell[1], r.quintile, r.channel, r.parent, r.health), 1.0 - r.deadweight,
-                    now + SIX_MONTHS <= h, leaves_at >= SIX_MONTHS, now + YEAR <= h, leaves_at >= YEAR)
+                    True, leaves_at >= SIX_MONTHS, True, leaves_at >= YEAR)
             o.to_start.add(now - r.t_arrive)
         if leaves_at < YEAR:
             env.timeout(leaves_at, (r, cell)).callbacks.append(self._left_early)
