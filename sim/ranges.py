@@ -391,8 +391,12 @@ def values_at(params: list[Parameter], u: np.ndarray, base: dict[str, float]) ->
     out = {}
     for p, x in zip(varied(params), u):
         for key in p.keys:
-            if key in base:
-                out[key] = float(p.spec.dist(base[key]).ppf(x))
+            if key not in base:
+                continue
+            b = base[key]
+            if p.spec.relative and (b == 0 or (p.spec.kind == "beta" and b == 1)):
+                continue  # structural in this option (a shared range met a zero here): held
+            out[key] = float(p.spec.dist(b).ppf(x))
     return out
 
 

@@ -317,3 +317,17 @@ def test_psa_on_a_ray_cluster_matches_local(tmp_path: Path, placebo_psa: Path) -
             assert (out / name).read_bytes() == (placebo_psa / name).read_bytes(), name
     finally:
         subprocess.run([str(BIN / "ray"), "stop", "--force"], env=RAY_ENV, capture_output=True, timeout=120)
+
+
+def test_a_shared_range_holds_a_number_that_is_zero_in_one_option() -> None:
+    """Growth is shared across posts; in the baseline some posts have none (structural), in the system plan they
+    grow: every sampled value is finite and the baseline's zeros stay zero."""
+    from sim.decide import Study, unit_design
+
+    st = Study.build(["scenario=baseline,norfolk_waveney_system"], Ranges.load(), CONFIG_DIR)
+    u = unit_design(8, len(varied(st.params)), 1)
+    for row in u:
+        pt = st.point(row)
+        assert all(np.isfinite(x) for vals in pt.values() for x in vals.values())
+        key = "region.workforce.groups.community_mh.posts.registered_nurse.growth_per_year"
+        assert key not in pt["baseline"] and pt["norfolk_waveney_system"][key] > 0
