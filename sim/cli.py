@@ -463,7 +463,8 @@ and compare intervention options with the do-nothing baseline (common random num
 
 Usage:
   pathways [KEY=VALUE ...]             one run; prints its summary and the path of its report
-  pathways -m KEY=A,B,C [...]          a sweep: one job per option, compared with the baseline
+  pathways -m KEY=A,B,C [...]          a sweep: one job per option, compared with experiment.reference
+                                       (default: the baseline scenario; or an option's name or job number)
   pathways-report DIR                  rebuild comparison.csv, comparison.xlsx and report.html of a folder
   pathways-app                         the same runs from a local web page (http://127.0.0.1:8050)
   pathways-verify mmc|littles-law      check the model against queueing theory
@@ -472,7 +473,7 @@ Common commands:
   pathways experiment=quick                                   a short look (3 replications, 2 years)
   pathways scenario=west_norfolk_local_plan                   one named programme
   pathways -m scenario=baseline,west_norfolk_local_plan       a programme against the baseline
-  pathways -m intervention.childcare.places=0,10,20,40        size an intervention (switched on for you)
+  pathways -m intervention.childcare.places=0,10,20,40 experiment.reference=0   sizes, against the first
   pathways -m intervention=[],[childcare,gp_advisers]         compare sets of interventions
   pathways -m hydra/launcher=local_parallel hydra.launcher.n_jobs=2 scenario=...   jobs on 2 cores
 

@@ -72,7 +72,7 @@ def test_many_overrides_give_a_short_folder(tmp_path: Path) -> None:
 def test_sizing_without_the_list_syntax(tmp_path: Path) -> None:
     """The README's headline sweep runs as written; options, folders and console use the same names."""
     sweep = tmp_path / "s"
-    r = run_cli("-m", *QUICK, "experiment.replications=1", "intervention.childcare.places=0,20",
+    r = run_cli("-m", *QUICK, "experiment.replications=1", "intervention.childcare.places=0,20", "experiment.reference=0",
                 f"hydra.sweep.dir={sweep}")
     assert r.returncode == 0, r.stderr
     assert "switching on intervention childcare" in r.stderr
@@ -164,7 +164,7 @@ def test_help_leads_with_our_usage_and_a_closed_pipe_is_quiet() -> None:
     r = run_cli("--help")
     assert r.returncode == 0, r.stderr
     first = r.stdout.index("Hydra's own help follows")
-    for part in ("Usage:", "pathways -m intervention.childcare.places=0,10,20,40", "Config groups", "KPIs",
+    for part in ("Usage:", "pathways -m intervention.childcare.places=0,10,20,40 experiment.reference=0", "Config groups", "KPIs",
                  "net_hires", "Results: results/", "west_norfolk_local_plan"):
         assert 0 <= r.stdout.index(part) < first, part
     assert "Powered by Hydra" in r.stdout[first:]
