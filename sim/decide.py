@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 import numpy as np
 from scipy.stats import qmc
@@ -58,8 +58,7 @@ class Study:
     def build(cls, overrides: list[str], ranges: Ranges, config_dir: Path) -> Study:
         options = compose_options(overrides, config_dir)
         params = parameters({o.name: (o.config, o.files) for o in options}, ranges)
-        names = [o.name for o in options]
-        return cls(options, params, "baseline" if "baseline" in names else names[0])
+        return cls(options, params, reference_of(options))
 
     @property
     def configs(self) -> dict:
@@ -70,6 +69,19 @@ class Study:
     def point(self, u: np.ndarray) -> dict[str, dict[str, float]]:
         """Every option's values at the unit-cube point `u` (the same quantiles for all: paired)."""
         return {o.name: values_at(self.params, u, base_values(o.config, self.params)) for o in self.options}
+
+
+def reference_of(options: list[Option]) -> str:
+    """The option named by `experiment.reference`, chosen as `pathways` chooses a sweep's (sim.compare):
+    ComparisonError unless exactly one option matches, or when the options run on different regions."""
+    from .compare import plan_jobs
+
+    if len(options) == 1:
+        return options[0].name
+    job = plan_jobs([o.overrides for o in options], [o.config.scenario_name for o in options],
+                    [o.config.region.name for o in options], [tuple(o.config.intervention) for o in options],
+                    options[0].config.experiment.reference)
+    return options[int(job.path.name)].name
 
 
 def unit_design(n: int, d: int, seed: int, method: str = "sobol") -> np.ndarray:
@@ -396,7 +408,7 @@ def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str) ->
 
 
 # ----------------------------------------------------------------------------- command line
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print(f"pathways-decide: error: {message}", file=sys.stderr)
     sys.exit(2)
 
@@ -422,15 +434,19 @@ def _check_resume(out: Path, command: str, settings: dict) -> None:
 
 
 def _study(overrides: list[str], ranges_dir: Path) -> Study:
-    from .cli import CONFIG_DIR, preflight
+    from .cli import CONFIG_DIR, UsageError, preflight
+    from .compare import ComparisonError
 
-    preflight(["-m", *overrides])  # every option's config composed and validated: exit 2 on a bad value
-    try:
+    try:  # every option's config composed and validated, and the reference found: exit 2 on a bad value
+        preflight(["-m", *overrides])
         ranges = Ranges.load(ranges_dir)
         return Study.build(overrides, ranges, CONFIG_DIR)
+    except UsageError as e:
+        fail(str(e))
+    except ComparisonError as e:
+        fail(f"command line {' '.join(overrides)}: {e}")
     except ConfigError as e:
         fail(e.message())
-        raise  # unreachable: fail exits
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,7 +28,7 @@ from sim.runner import compose_options
 
 QUICK = ("experiment=quick", "experiment.horizon_days=400")
 # Two options with identical effects (the same intervention), one costing GBP 50,000 more (a fixed cost).
-PLACEBO = ("intervention=[mentoring]", "intervention.mentoring.cost.fixed=0,50000", *QUICK)
+PLACEBO = ("intervention=[mentoring]", "intervention.mentoring.cost.fixed=0,50000", "experiment.reference=0", *QUICK)
 
 
 def decide(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -101,6 +101,15 @@ def test_bad_range_stops_with_file_key_and_allowed_values(tmp_path: Path, name: 
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and str(folder / name) in r.stderr and expect in r.stderr, r.stderr
     assert "allowed" in r.stderr and not (tmp_path / "o" / "records.jsonl").exists()
+
+
+def test_a_sweep_without_its_reference_stops_with_one_line(tmp_path: Path) -> None:
+    """Two options and neither is the baseline: exit 2 before any simulation, one line that says how to name
+    the reference (as `pathways` does), never a traceback."""
+    r = decide("psa", "--samples", "2", "--out", str(tmp_path / "o"), *(a for a in PLACEBO if "reference" not in a))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "experiment.reference=" in r.stderr and not (tmp_path / "o").exists()
 
 
 # ----------------------------------------------------------------------------- statistics, by construction
