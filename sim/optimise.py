@@ -4,8 +4,11 @@ The search space is every intervention of the given options (the seed programmes
 into the reference option's config. The size of an intervention configured with `places` p0 > 0
 is an integer k from 0 to its bound: `places` = k, and every change that sets or adds a count
 scales by k / p0 (a multiplicative effect or a probability stays); k = 0 removes it. One costed
-per person (p0 = 0) is off or on. Candidates are simulated with common random numbers (the
-same replications for all), searched by Optuna's TPE with the cost <= budget constraint, budget
+per person (p0 = 0) is off or on. A mix's programme cost is random (per-person costs follow the
+people served), so the constraint is on its upper 97.5% prediction bound (`cost_bound`): a fresh
+replication's cost exceeds it with probability at most 2.5%, and the bound tightens as the
+candidate gets more replications. Candidates are simulated with common random numbers (the
+same replications for all), searched by Optuna's TPE with the cost bound <= budget constraint, budget
 by budget, each search starting from the previous budget's best (so in-sample the frontier
 cannot fall); the leading candidates are re-run with more replications (ranking and selection),
 and the chosen mix at each budget is re-run on fresh seeds against the best seed programme
@@ -23,13 +26,20 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, params_of
 from .runner import Runner, Task
-from .stats import Interval, paired_difference
+from .stats import Interval, paired_difference, upper_prediction_bound
 
 SIZES = Path(__file__).resolve().parent.parent / "configs" / "decide" / "sizes.yaml"
 FRESH = 1 << 22  # replication indices of out-of-sample runs (the search uses 0, 1, ...)
 OBJECTIVES = {"net_sustained_12m": 1.0, "vacancy_days": -1.0}  # maximise sign x KPI
+COST_LEVEL = 0.975  # a fresh replication's cost exceeds the bound a mix is constrained on with probability <= 2.5%
+
+
+def cost_bound(costs: np.ndarray) -> float:
+    """The cost a mix is held to: the upper COST_LEVEL prediction bound of one fresh replication's cost
+    (its value when the cost does not vary)."""
+    return upper_prediction_bound(costs, COST_LEVEL)
 
 
 def merged(reference: Config, options: list[Config]) -> Config:
@@ -82,20 +92,6 @@ def sized(c: Config, sizes: dict[str, int]) -> tuple[dict[str, float], tuple[str
     return values, tuple(drop)
 
 
-def fixed_cost(c: Config, sizes: dict[str, int]) -> float:
-    """The part of a mix's cost that does not depend on the simulation (fixed and per place): a lower bound."""
-    h = c.experiment.horizon_days - c.experiment.warmup_days
-    total = 0.0
-    for name, k in sizes.items():
-        if k == 0:
-            continue
-        iv = c.intervention[name]
-        end = c.experiment.horizon_days if iv.end_day is None else iv.end_day
-        years = max(0.0, min(end, c.experiment.horizon_days) - max(iv.start_day, c.experiment.warmup_days)) / 365.0
-        total += iv.cost.fixed + iv.cost.per_place_per_year * (k if iv.places > 0 else iv.places) * min(years, h / 365.0)
-    return total
-
-
 def label(sizes: dict[str, int]) -> str:
     return " ".join(f"{n}={k}" for n, k in sizes.items() if k > 0) or "nothing"
 
@@ -106,6 +102,20 @@ class Search:
     def __init__(self, c: Config, runner: Runner, objective: str, replications: int):
         self.c, self.runner, self.objective, self.reps = c, runner, objective, replications
         self.sign = OBJECTIVES[objective]
+        self.windows = params_of(c).intervention_windows()  # the days each intervention is charged for
+
+    def fixed_cost(self, sizes: dict[str, int]) -> float:
+        """The part of a mix's cost that does not depend on the simulation (fixed, and per place over the
+        days it is charged for, as the model charges it): a lower bound of its cost."""
+        total = 0.0
+        for name, k in sizes.items():
+            if k == 0:
+                continue
+            iv = self.c.intervention[name]
+            start, end = self.windows[name]
+            places = k if iv.places > 0 else iv.places
+            total += iv.cost.fixed + iv.cost.per_place_per_year * places * max(0.0, end - start) / 365.0
+        return total
 
     def task(self, sizes: dict[str, int], reps: tuple[int, ...], tag: str = "") -> Task:
         values, drop = sized(self.c, sizes)
@@ -127,7 +137,7 @@ class Search:
 
 def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int, batch: int, seed: int,
            start: dict[str, int]) -> dict[float, list[tuple[dict[str, int], float, float]]]:
-    """For each budget (ascending): the feasible mixes evaluated, best first, as (sizes, objective, cost)."""
+    """For each budget (ascending): the feasible mixes evaluated, best first, as (sizes, objective, cost bound)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -144,16 +154,16 @@ def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int
         while done < trials:
             asked = [study.ask() for _ in range(min(batch, trials - done))]
             mixes = [{n: t.suggest_int(n, 0, m) for n, m in bounds_.items()} for t in asked]
-            cheap = [fixed_cost(s.c, m) <= b for m in mixes]
+            cheap = [s.fixed_cost(m) <= b for m in mixes]  # over budget whatever the simulation: not run
             results = s.evaluate([m for m, ok in zip(mixes, cheap) if ok])
             it = iter(results)
             for t, m, ok in zip(asked, mixes, cheap):
                 if ok:
                     y, cost = next(it)
-                    value, c = float(y.mean()), float(cost.mean())
+                    value, c = float(y.mean()), cost_bound(cost)
                     seen[label(m)] = (m, value, c)
                 else:
-                    value, c = -math.inf, fixed_cost(s.c, m)
+                    value, c = -math.inf, s.fixed_cost(m)
                 t.set_user_attr("excess", c - b)
                 study.tell(t, value if math.isfinite(value) else -1e18)
             done += len(asked)
@@ -165,19 +175,20 @@ def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int
 
 
 def select(s: Search, candidates: list[tuple[dict[str, int], float, float]], budget: float, top: int,
-           factor: int) -> tuple[dict[str, int], Interval | None]:
+           factor: int) -> tuple[dict[str, int], Interval | None, float] | None:
     """Re-run the leading candidates with `factor` times the replications (same seeds); the best mean
-    feasible one, with its paired CI against the runner-up (None when there is no runner-up)."""
+    feasible one (cost bound within the budget on the longer run), with its paired CI against the
+    runner-up (None when there is no runner-up) and its cost bound; None when none stays feasible."""
     lead = [c[0] for c in candidates[:top]]
     reps = tuple(range(s.reps * factor))
     results = s.evaluate(lead, reps)
-    scored = sorted(((float(y.mean()), i) for i, (y, cost) in enumerate(results) if cost.mean() <= budget), reverse=True)
+    scored = sorted(((float(y.mean()), i) for i, (y, cost) in enumerate(results) if cost_bound(cost) <= budget),
+                    reverse=True)
     if not scored:
-        return candidates[0][0], None
+        return None
     best = scored[0][1]
-    if len(scored) == 1:
-        return lead[best], None
-    return lead[best], paired_difference(results[best][0], results[scored[1][1]][0])
+    sep = paired_difference(results[best][0], results[scored[1][1]][0]) if len(scored) > 1 else None
+    return lead[best], sep, cost_bound(results[best][1])
 
 
 def recommended_yaml(c: Config, reference: Config, sizes: dict[str, int], budget: float, objective: str) -> str:
@@ -217,11 +228,14 @@ def _plain(x: Any) -> Any:
 
 
 def out_of_sample(runner: Runner, options: dict[str, Config], s: Search, mix: dict[str, int], seed_option: str | None,
-                  reps: int) -> dict[str, Any]:
-    """The mix against the best seed programme on fresh seeds: both means and the paired CI of the difference."""
+                  reps: int, budget: float) -> dict[str, Any]:
+    """The mix against the best seed programme on fresh seeds: both means, the paired CI of the difference,
+    and whether the mix's cost stayed within the budget in every fresh replication."""
     fresh = tuple(FRESH + r for r in range(reps))
     (y, cost), = s.evaluate([mix], fresh, tag="@fresh")
-    out: dict[str, Any] = {"mix": label(mix), "mix_mean": float(y.mean()) * s.sign, "mix_cost": float(cost.mean())}
+    out: dict[str, Any] = {"mix": label(mix), "mix_mean": float(y.mean()) * s.sign, "mix_cost": float(cost.mean()),
+                           "mix_cost_max": float(cost.max()), "budget": budget,
+                           "within_budget": bool(cost.max() <= budget), "over_budget": int((cost > budget).sum())}
     if seed_option is None:
         return out
     rec = runner.run([Task(f"seed@fresh:{seed_option}", {}, fresh, only=(seed_option,))])[f"seed@fresh:{seed_option}"]["kpis"][seed_option]

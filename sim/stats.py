@@ -102,3 +102,20 @@ def incremental_ratio(d_cost: Sequence[float], d_effect: Sequence[float], level:
     se = float((c - r * e).std(ddof=1)) / math.sqrt(n) / abs(float(e.mean()))
     h = float(sps.t.ppf(0.5 + level / 2.0, n - 1)) * se
     return Interval(r, r - h, r + h, n)
+
+
+def upper_prediction_bound(values: Sequence[float], level: float = 0.975) -> float:
+    """The one-sided `level` prediction bound of one new replication: mean + t(level, n-1) sd sqrt(1 + 1/n).
+
+    Exact for normal values; a new draw exceeds it with probability 1 - level. Values that do
+    not vary (a deterministic cost) give the value itself; fewer than two give +inf (unknown spread).
+    """
+    x = np.asarray(values, float)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n < 2:
+        return math.inf
+    sd = float(x.std(ddof=1))
+    if sd == 0:
+        return float(x.mean())
+    return float(x.mean()) + float(sps.t.ppf(level, n - 1)) * sd * math.sqrt(1.0 + 1.0 / n)
