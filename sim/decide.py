@@ -424,13 +424,17 @@ def _check_resume(out: Path, command: str, settings: dict) -> None:
     """A folder holds one command's run: resuming with other settings would mix two designs."""
     path = out / "decide.json"
     if path.exists():
-        old = json.loads(path.read_text())
-        if old != {"command": command, **settings}:
-            diff = sorted(k for k in set(old) | set(settings) | {"command"} if old.get(k) != {"command": command, **settings}.get(k))
+        old, new = json.loads(path.read_text()), {"command": command, **settings}
+        if old != new:
+            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             fail(f"{out}: holds a {old.get('command')} run with other settings ({', '.join(diff)}); "
                  "allowed: the same command and settings to resume, or a new --out folder")
+
+
+def _start(out: Path, command: str, settings: dict) -> None:
+    """Claim the folder for this run (after the inputs were checked: a bad input leaves nothing behind)."""
     out.mkdir(parents=True, exist_ok=True)
-    write_text(path, json.dumps({"command": command, **settings}, indent=2, sort_keys=True))
+    write_text(out / "decide.json", json.dumps({"command": command, **settings}, indent=2, sort_keys=True))
 
 
 def _study(overrides: list[str], ranges_dir: Path) -> Study:
@@ -447,6 +451,19 @@ def _study(overrides: list[str], ranges_dir: Path) -> Study:
         fail(f"command line {' '.join(overrides)}: {e}")
     except ConfigError as e:
         fail(e.message())
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    """What a folder's run is: resuming it needs the same (decide.json)."""
+    keys = {"psa": ("samples", "replications", "base_replications", "seed", "design", "ranges"),
+            "sensitivity": ("method", "trajectories", "samples", "top", "replications", "seed", "ranges"),
+            "optimise": ("budget", "objective", "budgets", "trials", "replications", "top", "factor",
+                         "oos_replications", "seed")}[args.command]
+    out = {"overrides": args.overrides}
+    for k in keys:
+        v = getattr(args, k)
+        out[k] = str(v) if isinstance(v, Path) else v
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -493,13 +510,12 @@ def main(argv: list[str] | None = None) -> None:
             low = 2  # a candidate's cost bound needs the spread of its cost
         if value is not None and value < low:
             fail(f"--{name.replace('_', '-')} = {value}: allowed: an integer >= {low}")
-    study = _study(args.overrides, args.ranges)
     out = _outdir(args, args.command)
+    settings = _settings(args)
+    _check_resume(out, args.command, settings)  # before composing: a refused resume answers at once
+    study = _study(args.overrides, args.ranges)
+    _start(out, args.command, settings)
     if args.command == "psa":
-        settings = {"overrides": args.overrides, "samples": args.samples, "replications": args.replications,
-                    "base_replications": args.base_replications, "seed": args.seed, "design": args.design,
-                    "ranges": str(args.ranges)}
-        _check_resume(out, "psa", settings)
         summary = psa(study, out, args.samples, args.replications, args.base_replications, args.seed,
                       args.design, args.workers, args.ray_address)
         counts = range_counts(study.params)
@@ -508,16 +524,8 @@ def main(argv: list[str] | None = None) -> None:
 
         print(psa_text(out, study, counts))
     elif args.command == "sensitivity":
-        settings = {"overrides": args.overrides, "method": args.method, "trajectories": args.trajectories,
-                    "samples": args.samples, "top": args.top, "replications": args.replications, "seed": args.seed,
-                    "ranges": str(args.ranges)}
-        _check_resume(out, "sensitivity", settings)
         print(sensitivity_command(study, out, args))
     elif args.command == "optimise":
-        settings = {"overrides": args.overrides, "budget": args.budget, "objective": args.objective,
-                    "budgets": args.budgets, "trials": args.trials, "replications": args.replications, "top": args.top,
-                    "factor": args.factor, "oos_replications": args.oos_replications, "seed": args.seed}
-        _check_resume(out, "optimise", settings)
         print(optimise_command(study, out, args))
     from .decide_report import write_report
 

@@ -9,24 +9,29 @@ interval at least as wide as the simulation-only one).
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
 from sim.cli import CONFIG_DIR, SCENARIO_DIR
+from sim.config import ConfigError
 from sim.decide import acceptability, uncertainty
 from sim.ranges import RANGES_DIR, Ranges, check_explicit_used, parameters, varied
 from sim.runner import compose_options
 
-QUICK = ("experiment=quick", "experiment.horizon_days=400")
+# Short runs: the properties below hold for any horizon; a month of warm-up and no follow-up keep them cheap.
+QUICK = ("experiment=quick", "experiment.horizon_days=400", "experiment.warmup_days=30", "experiment.followup_days=0")
 # Two options with identical effects (the same intervention), one costing GBP 50,000 more (a fixed cost).
 PLACEBO = ("intervention=[mentoring]", "intervention.mentoring.cost.fixed=0,50000", "experiment.reference=0", *QUICK)
 
@@ -39,6 +44,21 @@ def decide(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 def table(path: Path) -> list[dict]:
     with path.open() as f:
         return list(csv.DictReader(f))
+
+
+def shared(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """A results folder made once per test session, also across xdist workers (the first makes it under a
+    lock, the others wait and read it), so that a fixture's runs are never repeated on another worker."""
+    root = factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    out = root / f"decide-{name}"
+    with open(root / f"decide-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / ".made").exists():
+            shutil.rmtree(out, ignore_errors=True)
+            make(out)
+            (out / ".made").touch()
+    return out
 
 
 # ----------------------------------------------------------------------------- ranges
@@ -90,17 +110,38 @@ BAD_RANGES = [
 ]
 
 
-@pytest.mark.parametrize("name,text,expect", BAD_RANGES, ids=[b[2] for b in BAD_RANGES])
-def test_bad_range_stops_with_file_key_and_allowed_values(tmp_path: Path, name: str, text: str, expect: str) -> None:
-    """A bad range: exit 2 before any simulation, one line naming the ranges file, the key and what is allowed."""
-    folder = tmp_path / "ranges"
+def _bad_ranges(folder: Path, name: str, text: str) -> Path:
     folder.mkdir()
     (folder / "rule.yaml").write_text((RANGES_DIR / "rule.yaml").read_text())
     (folder / name).write_text(text)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def baseline_option() -> list:
+    return compose_options(list(QUICK), CONFIG_DIR)
+
+
+@pytest.mark.parametrize("name,text,expect", BAD_RANGES, ids=[b[2] for b in BAD_RANGES])
+def test_bad_range_is_named_with_file_key_and_allowed_values(tmp_path: Path, baseline_option: list, name: str,
+                                                             text: str, expect: str) -> None:
+    """A bad range: the error (what pathways-decide prints) names the ranges file, the key and what is allowed."""
+    folder = _bad_ranges(tmp_path / "ranges", name, text)
+    with pytest.raises(ConfigError) as e:
+        parameters({o.name: (o.config, o.files) for o in baseline_option}, Ranges.load(folder))
+    message = e.value.message()
+    assert str(folder / name) in message and expect in message and "allowed" in message, message
+
+
+def test_bad_range_stops_before_any_simulation(tmp_path: Path) -> None:
+    """On the command line: exit 2 with that one line, never a traceback, nothing run."""
+    name, text, expect = BAD_RANGES[0]
+    folder = _bad_ranges(tmp_path / "ranges", name, text)
     r = decide("psa", "--samples", "2", "--ranges", str(folder), "--out", str(tmp_path / "o"), *QUICK)
     assert r.returncode == 2, r.stderr
-    assert "Traceback" not in r.stderr and str(folder / name) in r.stderr and expect in r.stderr, r.stderr
-    assert "allowed" in r.stderr and not (tmp_path / "o" / "records.jsonl").exists()
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert str(folder / name) in r.stderr and expect in r.stderr and "allowed" in r.stderr, r.stderr
+    assert not (tmp_path / "o" / "records.jsonl").exists()
 
 
 def test_a_sweep_without_its_reference_stops_with_one_line(tmp_path: Path) -> None:
@@ -135,12 +176,14 @@ def test_uncertainty_splits_variance_between_parameters_and_noise() -> None:
 
 
 # ----------------------------------------------------------------------------- the psa command
-@pytest.fixture(scope="module")
-def placebo_psa(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("psa") / "placebo"
+def _placebo(out: Path) -> None:
     r = decide("psa", "--samples", "8", "--base-replications", "3", "--workers", "2", "--out", str(out), *PLACEBO)
     assert r.returncode == 0, r.stderr
-    return out
+
+
+@pytest.fixture(scope="module")
+def placebo_psa(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared(tmp_path_factory, "placebo", _placebo)
 
 
 def test_an_option_better_by_construction_is_best_with_probability_one(placebo_psa: Path) -> None:
@@ -161,14 +204,16 @@ def test_samples_run_in_kept_workers(placebo_psa: Path) -> None:
     assert 1 <= len(pids) <= 2
 
 
-@pytest.fixture(scope="module")
-def norfolk_psa(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("psa") / "wn"
+def _norfolk(out: Path) -> None:
     r = decide("psa", "--samples", "16", "--base-replications", "5", "--workers", "2", "--out", str(out),
                "scenario=baseline,west_norfolk_local_plan", *QUICK)
     assert r.returncode == 0, r.stderr
     assert "explicit range" in r.stdout and "from the default rule" in r.stdout
-    return out
+
+
+@pytest.fixture(scope="module")
+def norfolk_psa(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared(tmp_path_factory, "norfolk", _norfolk)
 
 
 def test_probabilities_sum_to_one_and_evpi_is_not_negative(norfolk_psa: Path) -> None:
@@ -248,7 +293,7 @@ def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(tmp
     (ranges / "region.yaml").write_text(TOY_REGION)
     out = tmp_path / "s"
     r = decide("sensitivity", "--method", "sobol", "--trajectories", "6", "--samples", "16", "--top", "2",
-               "--replications", "1", "--ranges", str(ranges), "--out", str(out), "experiment=quick")
+               "--replications", "1", "--workers", "2", "--ranges", str(ranges), "--out", str(out), *QUICK)
     assert r.returncode == 0, r.stderr
     rows = table(out / "sensitivity.csv")
     kpi = "net_sustained_12m:baseline"
@@ -282,13 +327,15 @@ def test_the_cost_bound_is_exceeded_by_a_fresh_replication_2_5_percent_of_the_ti
 BUDGET = 300_000
 
 
-@pytest.fixture(scope="module")
-def optimised(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("opt") / "o"
+def _optimise(out: Path) -> None:
     r = decide("optimise", "--budget", str(BUDGET), "--trials", "14", "--replications", "2", "--oos-replications", "3",
                "--workers", "2", "--out", str(out), "scenario=baseline,west_norfolk_local_plan", *QUICK)
     assert r.returncode == 0, r.stderr
-    return out
+
+
+@pytest.fixture(scope="module")
+def optimised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared(tmp_path_factory, "optimise", _optimise)
 
 
 def test_frontier_never_falls_as_the_budget_grows(optimised: Path) -> None:
