@@ -1,9 +1,12 @@
 """The report of a `pathways-decide` folder: one self-contained HTML page (Jinja2, autoescaped).
 
 Each section appears when its file is in the folder: intervals with both components
-(uncertainty.csv), acceptability curves and EVPI (ceac.csv), the stability check, Morris and
-Sobol indices and the tornado (sensitivity.csv, tornado.csv), the frontier and the recommended
-mix (frontier.csv, optimise.json). Every number is read back from those files.
+(uncertainty.csv), a paragraph per option in plain words (uncertainty.csv, ceac.csv),
+acceptability curves and EVPI (ceac.csv), the stability check, Morris and Sobol indices with
+Sobol bars and the tornado (sensitivity.csv, tornado.csv), the frontier and the recommended mix
+(frontier.csv, optimise.json). Every number is read back from those files. `sections(folder)`
+gives the same parts to the comparison report (sim.report), which shows the decide folders it
+finds in a sweep folder or its children (`decide_folders`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}img{max-widt
 {% for s in sections %}<section id="{{ s.id }}"><h2>{{ s.title }}</h2>
 {% for p in s.paragraphs %}<p>{{ p }}</p>{% endfor %}
 {% if s.figure %}<figure><img src="data:image/png;base64,{{ s.figure }}" alt="{{ s.title }}"></figure>{% endif %}
+{% for f in s.figures or [] %}<figure><img src="data:image/png;base64,{{ f }}" alt="{{ s.title }}"></figure>{% endfor %}
 {% if s.rows %}<table><tr>{% for h in s.header %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for r in s.rows %}<tr>{% for c in r %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}</table>{% endif %}
 </section>{% endfor %}</main></body></html>""")
@@ -61,33 +65,23 @@ def _n(x: str | float, digits: int = 1) -> str:
 def _uncertainty(rows: list[dict]) -> dict:
     header = ["Option", "Effect vs reference", "Mean", "Simulation-only 95% CI", "With parameter uncertainty (95%)",
               "Share of variance from parameters"]
-    body, words = [], []
-    for r in rows:
-        body.append([r["option"], KPI_WORDS.get(r["kpi"], r["kpi"]), _n(r["psa_mean"]),
-                     f"{_n(r['sim_ci_low'])} to {_n(r['sim_ci_high'])}", f"{_n(r['psa_low'])} to {_n(r['psa_high'])}",
-                     "n/a" if not math.isfinite(float(r["parameter_share"])) else f"{float(r['parameter_share']):.0%}"])
-        if r["kpi"] == "net_sustained_12m":
-            sim_w = float(r["sim_ci_high"]) - float(r["sim_ci_low"])
-            full_w = float(r["psa_high"]) - float(r["psa_low"])
-            ratio = f"{full_w / sim_w:.1f} times" if sim_w > 0 else "far"
-            sign = "more" if float(r["psa_low"]) > 0 else ("fewer" if float(r["psa_high"]) < 0 else "")
-            verdict = (f"it gives {sign} net sustained jobs than {r['reference']} in at least 97.5% of the parameter sets"
-                       if sign else f"whether it gives more net sustained jobs than {r['reference']} depends on the assumptions")
-            words.append(f"{r['option']}: {_n(r['psa_mean'])} net sustained jobs at 12 months against {r['reference']} "
-                         f"on average over the parameter sets; the interval that includes the uncertain numbers is "
-                         f"{ratio} as wide as the simulation-only one; {verdict}.")
+    body = [[r["option"], KPI_WORDS.get(r["kpi"], r["kpi"]), _n(r["psa_mean"]),
+             f"{_n(r['sim_ci_low'])} to {_n(r['sim_ci_high'])}", f"{_n(r['psa_low'])} to {_n(r['psa_high'])}",
+             "n/a" if not math.isfinite(float(r["parameter_share"])) else f"{float(r['parameter_share']):.0%}"]
+            for r in rows]
     return {"id": "uncertainty", "title": "Effects with both kinds of interval", "header": header, "rows": body,
             "paragraphs": ["The simulation-only interval measures the noise of the simulation at the file's values; "
-                           "the wider interval adds what is not known about the numbers themselves (their ranges)."]
-            + words}
+                           "the wider interval adds what is not known about the numbers themselves (their ranges); "
+                           "the last column says how much of the effect's variance comes from those numbers."]}
 
 
 def _ceac(rows: list[dict]) -> dict:
-    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
     words = []
+    axes = fig.subplots(1, 3)
     for i, (effect, label) in enumerate((("sustained_job", "GBP per additional net sustained job"),
                                          ("vacancy_year", "GBP per vacancy-year avoided"))):
-        ax = fig.add_subplot(1, 2, i + 1)
+        ax = axes[i]
         sel = [r for r in rows if r["effect"] == effect]
         for j, name in enumerate(dict.fromkeys(r["option"] for r in sel)):
             pts = [(float(r["wtp_gbp"]), float(r["p_best"])) for r in sel if r["option"] == name]
@@ -96,6 +90,11 @@ def _ceac(rows: list[dict]) -> dict:
         ax.set_ylabel("probability best buy", fontsize=9)
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=7)
+        evpi = {float(r["wtp_gbp"]): float(r["evpi_gbp"]) for r in sel}
+        axes[2].plot(list(evpi), list(evpi.values()), color=PALETTE[i + 1], label=label.replace("GBP ", ""))
+    axes[2].set_xlabel("willingness to pay (GBP per unit of effect)", fontsize=9)
+    axes[2].set_ylabel("EVPI (GBP per decision)", fontsize=9)
+    axes[2].legend(fontsize=7)
     for wtp in (10_000.0, 25_000.0, 50_000.0):
         sel = [r for r in rows if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == wtp]
         if sel:
@@ -104,7 +103,10 @@ def _ceac(rows: list[dict]) -> dict:
                          f"{float(best['p_best']):.2f}; perfect information about every uncertain number would be worth "
                          f"GBP {float(best['evpi_gbp']):,.0f} to this decision (EVPI).")
     return {"id": "ceac", "title": "Probability that each option is the best buy", "figure": _png(fig),
-            "paragraphs": words}
+            "paragraphs": ["Each curve is the share of parameter sets in which the option has the highest net "
+                           "benefit (willingness to pay x effect - cost) against the reference; the right panel is "
+                           "the expected value of perfect information (EVPI): what knowing every uncertain number "
+                           "would be worth to this decision."] + words}
 
 
 def _stability(rows: list[dict]) -> dict:
@@ -130,11 +132,75 @@ def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
         ax.set_xlabel(f"change in {tornado[0]['kpi']} from the value at the file's numbers", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)
+    sobol = _sobol_bars(rows)
     return {"id": "sensitivity", "title": "What the answer turns on",
             "paragraphs": summary.get("words", []), "figure": _png(fig) if fig else None,
+            "figures": [_png(sobol)] if sobol else [],
             "header": ["Parameter", "KPI", "Method", "Index", "Value", "CI low", "CI high"],
             "rows": [[r["parameter"], r["kpi"], r["method"], r["index"], _n(r["value"], 3), _n(r["ci_low"], 3),
                       _n(r["ci_high"], 3)] for r in rows[:60]]}
+
+
+def _sobol_bars(rows: list[dict]) -> Figure | None:
+    """First- and total-order Sobol indices of the first output, with their 95% CIs, as bars."""
+    sel = [r for r in rows if r["method"] == "sobol"]
+    if not sel:
+        return None
+    kpi = sel[0]["kpi"]
+    names = list(dict.fromkeys(r["parameter"] for r in sel if r["kpi"] == kpi))
+    fig = Figure(figsize=(8, 0.45 * len(names) + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    for k, (index, colour) in enumerate((("S1", "#1f77b4"), ("ST", "#d95f02"))):
+        got = {r["parameter"]: r for r in sel if r["kpi"] == kpi and r["index"] == index}
+        y = [i + (k - 0.5) * 0.38 for i in range(len(names))]
+        v = [float(got[n]["value"]) for n in names]
+        err = [[max(0.0, x - float(got[n]["ci_low"])) for n, x in zip(names, v)],
+               [max(0.0, float(got[n]["ci_high"]) - x) for n, x in zip(names, v)]]
+        ax.barh(y, v, height=0.38, xerr=err, color=colour, label={"S1": "first order", "ST": "total order"}[index])
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"Sobol index of {kpi} (share of its variance), 95% CI", fontsize=9)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def _option_words(unc: list[dict], ceac: list[dict]) -> dict:
+    """One paragraph per option in plain words: both effects with the interval that includes the
+    uncertain numbers, the extra cost, and the chance that it is the best buy at GBP 25,000 a job."""
+    by: dict[str, dict[str, dict]] = {}
+    for r in unc:
+        by.setdefault(r["option"], {})[r["kpi"]] = r
+    p25 = {r["option"]: float(r["p_best"]) for r in ceac
+           if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == 25_000.0}
+    words = []
+    for option, k in by.items():
+        ref = next(iter(k.values()))["reference"]
+        parts = [f"{option}, against {ref}:"]
+        if "net_sustained_12m" in k:
+            r = k["net_sustained_12m"]
+            sim_w = float(r["sim_ci_high"]) - float(r["sim_ci_low"])
+            full_w = float(r["psa_high"]) - float(r["psa_low"])
+            ratio = f"{full_w / sim_w:.1f} times as wide as" if sim_w > 0 else "wider than"
+            sign = "more" if float(r["psa_low"]) > 0 else ("fewer" if float(r["psa_high"]) < 0 else "")
+            verdict = (f"it gives {sign} net sustained jobs in at least 97.5% of the parameter sets" if sign else
+                       "whether it gives more net sustained jobs depends on the assumptions")
+            parts.append(f"about {_n(r['psa_mean'])} more residents in work a year after starting, net of those who "
+                         f"would have got there anyway (between {_n(r['psa_low'])} and {_n(r['psa_high'])} once the "
+                         f"uncertain numbers are allowed for, {ratio} the simulation-only interval "
+                         f"{_n(r['sim_ci_low'])} to {_n(r['sim_ci_high'])}; {verdict});")
+        if "vacancy_days" in k:
+            r = k["vacancy_days"]
+            parts.append(f"{_n(-float(r['psa_mean']), 0)} vacancy-days avoided ({_n(-float(r['psa_high']), 0)} to "
+                         f"{_n(-float(r['psa_low']), 0)});")
+        if "programme_cost" in k:
+            r = k["programme_cost"]
+            parts.append(f"at an extra cost of GBP {_n(r['psa_mean'], 0)} (GBP {_n(r['psa_low'], 0)} to "
+                         f"{_n(r['psa_high'], 0)}).")
+        if option in p25:
+            parts.append(f"At GBP 25,000 per net sustained job it is the best buy with probability {p25[option]:.2f}"
+                         f" (the reference {p25.get(ref, math.nan):.2f}).")
+        words.append(" ".join(parts))
+    return {"id": "options", "title": "Each option in plain words", "paragraphs": words}
 
 
 def _frontier(rows: list[dict], folder: Path) -> dict:
@@ -149,41 +215,65 @@ def _frontier(rows: list[dict], folder: Path) -> dict:
     ax.set_ylabel(rows[0]["objective"] if rows else "", fontsize=9)
     return {"id": "frontier", "title": "The best mix at each budget", "figure": _png(fig),
             "paragraphs": meta.get("words", []),
-            "header": ["Budget (GBP)", "Mix", "Cost (GBP)", "Effect", "CI low", "CI high"],
-            "rows": [[_n(r["budget_gbp"], 0), r["mix"], _n(r["cost_gbp"], 0), _n(r["effect"]), _n(r["ci_low"]),
-                      _n(r["ci_high"])] for r in rows]}
+            "header": ["Budget (GBP)", "Mix", "Cost on fresh seeds (GBP, mean)", "Most (GBP)", "Held to (GBP)",
+                       "Effect", "CI low", "CI high"],
+            "rows": [[_n(r["budget_gbp"], 0), r["mix"], _n(r["cost_gbp"], 0), _n(r.get("cost_max_gbp", "nan"), 0),
+                      _n(r.get("cost_bound_gbp", "nan"), 0), _n(r["effect"]), _n(r["ci_low"]), _n(r["ci_high"])]
+                     for r in rows]}
 
 
-def build(folder: Path) -> str:
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def decide_folders(folder: Path) -> list[Path]:
+    """The pathways-decide folders at `folder` or one level below it (each holds decide.json)."""
     folder = Path(folder)
-    settings = json.loads((folder / "decide.json").read_text()) if (folder / "decide.json").exists() else {}
-    summary = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").exists() else {}
-    sections = []
+    found = [folder] if (folder / "decide.json").exists() else []
+    if folder.is_dir():
+        found += sorted(d for d in folder.iterdir() if d.is_dir() and (d / "decide.json").exists())
+    return found
+
+
+def sections(folder: Path) -> list[dict]:
+    """The parts of a decide folder's report, in page order: each a dict with id, title, paragraphs and
+    optionally figure / figures (base64 PNGs), header and rows."""
+    folder = Path(folder)
+    summary = _json(folder / "summary.json")
+    out = []
     counts = summary.get("ranges")
     if counts:
-        sections.append({"id": "ranges", "title": "Ranges of the uncertain numbers", "paragraphs": [
+        out.append({"id": "ranges", "title": "Ranges of the uncertain numbers", "paragraphs": [
             f"{counts['explicit']} numbers have an explicit range (configs/ranges/; {counts['explicit_varied']} "
             f"varied) and {counts['rule']} take the default rule (configs/ranges/rule.yaml; {counts['rule_varied']} "
             f"varied, the rest held: settings, decisions, structural zeros and sourced figures without an interval); "
             f"{counts['parameters_varied']} uncertain parameters in all (parameters.csv)."]})
     unc = _read(folder / "uncertainty.csv")
-    if unc:
-        sections.append(_uncertainty(unc))
     ceac = _read(folder / "ceac.csv")
+    if unc:
+        out.append(_option_words(unc, ceac))
+        out.append(_uncertainty(unc))
     if ceac:
-        sections.append(_ceac(ceac))
+        out.append(_ceac(ceac))
     stab = _read(folder / "stability.csv")
     if stab:
-        sections.append(_stability(stab))
+        out.append(_stability(stab))
     sens = _read(folder / "sensitivity.csv")
     if sens:
-        sections.append(_sensitivity(sens, _read(folder / "tornado.csv"), folder))
+        out.append(_sensitivity(sens, _read(folder / "tornado.csv"), folder))
     front = _read(folder / "frontier.csv")
     if front:
-        sections.append(_frontier(front, folder))
+        out.append(_frontier(front, folder))
+    return out
+
+
+def build(folder: Path) -> str:
+    folder = Path(folder)
+    settings, summary = _json(folder / "decide.json"), _json(folder / "summary.json")
+    unc, ceac = _read(folder / "uncertainty.csv"), _read(folder / "ceac.csv")
     options = summary.get("options") or sorted({r["option"] for r in ceac} | {r["option"] for r in unc})
     return PAGE.render(command=settings.get("command", "?"), folder=str(folder.resolve()), options=options,
-                       reference=summary.get("reference", unc[0]["reference"] if unc else "?"), sections=sections)
+                       reference=summary.get("reference", unc[0]["reference"] if unc else "?"), sections=sections(folder))
 
 
 def write_report(folder: Path) -> Path:

@@ -1108,6 +1108,25 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def _decision_section(d: ReportData) -> dict[str, Any]:
+    """pathways-decide results kept in the folder or a child folder (psa, sensitivity, optimise): their
+    parts as sim.decide_report builds them, each with its figures and table."""
+    from .decide_report import decide_folders, sections
+
+    runs = []
+    for f in decide_folders(d.folder):
+        command = _read_json(f / "decide.json").get("command", "?")
+        parts = [{"title": p["title"], "paragraphs": p.get("paragraphs", []),
+                  "charts": [Chart(png, p["title"]) for png in [p.get("figure"), *p.get("figures", [])] if png],
+                  "table": Table(p["header"], p["rows"], "decide") if p.get("rows") else None}
+                 for p in sections(f)]
+        runs.append({"command": command, "folder": "." if f == d.folder else f.name, "parts": parts})
+    if not runs:
+        return {"empty": "No pathways-decide results here: run pathways-decide psa, sensitivity or optimise "
+                         "with --out inside this folder to add parameter uncertainty and the decision."}
+    return {"runs": runs}
+
+
 # ----------------------------------------------------------------------------- assembly
 SECTIONS = (  # in page order; add one with a function here and a partial in templates/sections/
     Section("headline", "Headline: what each option buys", _headline),
@@ -1119,6 +1138,8 @@ SECTIONS = (  # in page order; add one with a function here and a partial in tem
     Section("spend", "Programme spend per year", _spend_section),
     Section("equity", "Equity: who gets the jobs", _equity_section),
     Section("bottlenecks", "Bottlenecks", _bottleneck_section),
+    Section("decision", "Under uncertainty: the chance each option is the best buy, what drives it, the best mix",
+            _decision_section),
     Section("assumptions", "Assumptions and sources", _assumptions_section),
     Section("run", "Run details", _run_section),
 )

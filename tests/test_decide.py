@@ -284,17 +284,26 @@ TOY_REGION = """"region.channels.jobcentre.referrals_per_year": {kind: lognormal
 """
 
 
-def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(tmp_path: Path) -> None:
-    """With common random numbers a parameter without effect changes no output: its mu*, S1 and ST are 0
-    within their CIs, while the referrals that drive the model have mu* clear of zero."""
-    ranges = tmp_path / "ranges"
-    ranges.mkdir()
+def _toy_sensitivity(out: Path) -> None:
+    ranges = out.parent / "toy-ranges"
+    ranges.mkdir(exist_ok=True)
     (ranges / "rule.yaml").write_text(TOY_RULE)
     (ranges / "region.yaml").write_text(TOY_REGION)
-    out = tmp_path / "s"
     r = decide("sensitivity", "--method", "sobol", "--trajectories", "6", "--samples", "16", "--top", "2",
                "--replications", "1", "--workers", "2", "--ranges", str(ranges), "--out", str(out), *QUICK)
     assert r.returncode == 0, r.stderr
+    (out / "stdout.txt").write_text(r.stdout)
+
+
+@pytest.fixture(scope="module")
+def toy_sensitivity(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared(tmp_path_factory, "sensitivity", _toy_sensitivity)
+
+
+def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(toy_sensitivity: Path) -> None:
+    """With common random numbers a parameter without effect changes no output: its mu*, S1 and ST are 0
+    within their CIs, while the referrals that drive the model have mu* clear of zero."""
+    out = toy_sensitivity
     rows = table(out / "sensitivity.csv")
     kpi = "net_sustained_12m:baseline"
     idx = {(x["parameter"].split(".")[2], x["method"], x["index"]): x for x in rows if x["kpi"] == kpi}
@@ -307,7 +316,7 @@ def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(tmp
     assert float(st["ci_low"]) > 0, st
     torn = {x["parameter"].split(".")[2]: x for x in table(out / "tornado.csv") if x["kpi"] == kpi}
     assert float(torn["online_academy"]["swing"]) == 0.0 < float(torn["jobcentre"]["swing"])
-    assert "jobcentre" in r.stdout.splitlines()[0]
+    assert "jobcentre" in (out / "stdout.txt").read_text().splitlines()[0]
     assert "What the answer turns on" in (out / "report.html").read_text()
 
 
@@ -404,3 +413,35 @@ def test_a_shared_range_holds_a_number_that_is_zero_in_one_option() -> None:
         assert all(np.isfinite(x) for vals in pt.values() for x in vals.values())
         key = "region.workforce.groups.community_mh.posts.registered_nurse.growth_per_year"
         assert key not in pt["baseline"] and pt["norfolk_waveney_system"][key] > 0
+
+
+# ----------------------------------------------------------------------------- the comparison report
+def test_the_comparison_report_gains_the_decision_when_decide_folders_are_inside(
+        tmp_path: Path, norfolk_psa: Path, toy_sensitivity: Path, optimised: Path) -> None:
+    """A run folder's report.html says nothing of decisions until pathways-decide folders sit in it; then it
+    shows each: a plain-words paragraph per option, both intervals, the acceptability curves and EVPI, the
+    tornado and Sobol bars, the frontier; every figure embedded."""
+    import re
+
+    from sim.report import build_report
+
+    run = tmp_path / "run"
+    r = subprocess.run([str(Path(sys.executable).parent / "pathways"), *QUICK, "experiment.replications=1",
+                        f"hydra.run.dir={run}"], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    before = build_report(run)
+    assert "No pathways-decide results here" in before
+    for name, folder in (("psa", norfolk_psa), ("sensitivity", toy_sensitivity), ("optimise", optimised)):
+        shutil.copytree(folder, run / f"decide-{name}")
+    html = build_report(run)
+    part = html[html.index('id="decision"'):]
+    part = part[: part.index("</section>")]
+    for title in ("pathways-decide psa", "pathways-decide sensitivity", "pathways-decide optimise",
+                  "Each option in plain words", "Effects with both kinds of interval",
+                  "Probability that each option is the best buy", "EVPI", "What the answer turns on",
+                  "The best mix at each budget", "Simulation-only 95% CI", "within the budget every time"):
+        assert title in part, title
+    assert re.search(r"west_norfolk_local_plan, against baseline: about -?[\d,.]+ more residents in work", part)
+    # CEAC with EVPI, tornado, Sobol bars, frontier
+    assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"', part)) == 4
