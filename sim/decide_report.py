@@ -2,7 +2,7 @@
 
 Each section appears when its file is in the folder: intervals with both components
 (uncertainty.csv), a paragraph per option in plain words (uncertainty.csv, ceac.csv),
-acceptability curves and EVPI (ceac.csv), the stability check, Morris and Sobol indices with
+acceptability curves and EVPI (ceac.csv), the evidence worth most (evppi.csv), the stability check, Morris and Sobol indices with
 Sobol bars and the tornado (sensitivity.csv, tornado.csv), the frontier and the recommended mix
 (frontier.csv, optimise.json). Every number is read back from those files. `sections(folder)`
 gives the same parts to the comparison report (sim.report), which shows the decide folders it
@@ -107,6 +107,27 @@ def _ceac(rows: list[dict]) -> dict:
                            "benefit (willingness to pay x effect - cost) against the reference; the right panel is "
                            "the expected value of perfect information (EVPI): what knowing every uncertain number "
                            "would be worth to this decision."] + words}
+
+
+def _evppi(rows: list[dict]) -> dict:
+    """The evidence worth most: the parameters with the largest EVPPI at GBP 25,000 per net sustained job."""
+    sel = sorted((r for r in rows if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == 25_000.0),
+                 key=lambda r: -float(r["evppi_gbp"]))
+    words = ["The expected value of partial perfect information (EVPPI) of a parameter is what knowing it exactly "
+             "would be worth to this decision, the others still uncertain (from the PSA's sets, ordered by the "
+             "parameter; estimates from few sets are biased upwards)."]
+    if sel and float(sel[0]["evpi_gbp"]) > 0:
+        lead = ", ".join(f"{r['parameter']} (GBP {_n(r['evppi_gbp'], 0)})" for r in sel[:3])
+        words.append(f"At GBP 25,000 per net sustained job, the evidence worth most is on {lead}, of an EVPI of "
+                     f"GBP {_n(sel[0]['evpi_gbp'], 0)} for all the uncertain numbers together.")
+    elif sel:
+        words.append("At GBP 25,000 per net sustained job the EVPI is zero: no evidence would change the decision.")
+    by = {(r["effect"], r["wtp_gbp"], r["parameter"]): r["evppi_gbp"] for r in rows}
+    wtps = list(dict.fromkeys(r["wtp_gbp"] for r in rows if r["effect"] == "sustained_job"))
+    return {"id": "evppi", "title": "Which evidence is worth most (EVPPI)", "paragraphs": words,
+            "header": ["Parameter", *[f"EVPPI at GBP {_n(w, 0)} per sustained job" for w in wtps]],
+            "rows": [[r["parameter"], *[_n(by[("sustained_job", w, r["parameter"])], 0) for w in wtps]]
+                     for r in sel[:10]]}
 
 
 def _stability(rows: list[dict]) -> dict:
@@ -255,6 +276,9 @@ def sections(folder: Path) -> list[dict]:
         out.append(_uncertainty(unc))
     if ceac:
         out.append(_ceac(ceac))
+    evppi = _read(folder / "evppi.csv")
+    if evppi:
+        out.append(_evppi(evppi))
     stab = _read(folder / "stability.csv")
     if stab:
         out.append(_stability(stab))

@@ -175,6 +175,21 @@ def test_uncertainty_splits_variance_between_parameters_and_noise() -> None:
     assert u.high - u.low == pytest.approx(2 * 1.96 * np.sqrt(9 + 1 / 4), rel=0.05)
 
 
+def test_evppi_recovers_the_value_of_knowing_the_one_parameter_that_matters() -> None:
+    """Option 1's net benefit is phi1 - 1/2 (phi1, phi2 uniform), the reference's 0: EVPI = E[max(0, phi1 - 1/2)]
+    = 1/8, all of it from phi1; phi2 is worth nothing (its estimate's upward bias, about 0.4 sd / sqrt(bin
+    size) = 0.015 here, is the bound). EVPPI never exceeds EVPI."""
+    from sim.decide import evppi
+
+    rng = np.random.default_rng(5)
+    phi = rng.random((4096, 2))
+    nmb = np.column_stack([np.zeros(4096), phi[:, 0] - 0.5])
+    total = acceptability(nmb)[1]
+    assert total == pytest.approx(0.125, abs=0.01)
+    assert evppi(nmb, phi[:, 0]) == pytest.approx(total, abs=0.005)
+    assert 0.0 <= evppi(nmb, phi[:, 1]) < 0.03 and evppi(nmb, phi[:, 1]) <= total
+
+
 # ----------------------------------------------------------------------------- the psa command
 def _placebo(out: Path) -> None:
     r = decide("psa", "--samples", "8", "--base-replications", "3", "--workers", "2", "--out", str(out), *PLACEBO)
@@ -239,6 +254,9 @@ def test_psa_tables_and_report(norfolk_psa: Path) -> None:
     assert len(rows) == 16 * 2 * 6
     assert "region.workforce.groups.*.posts.*.turnover" in rows[0]
     assert {r["measure"] for r in table(norfolk_psa / "stability.csv")} >= {"mean", "low", "high"}
+    ev = table(norfolk_psa / "evppi.csv")
+    assert len({r["parameter"] for r in ev}) == len(rows[0]) - 5  # every varied parameter (the columns of psa.csv but sample, option, replication, kpi, value)
+    assert all(0 <= float(r["evppi_gbp"]) <= float(r["evpi_gbp"]) + 1e-6 for r in ev)
     html = (norfolk_psa / "report.html").read_text()
     assert "Probability that each option is the best buy" in html and "data:image/png;base64" in html
 
@@ -439,7 +457,8 @@ def test_the_comparison_report_gains_the_decision_when_decide_folders_are_inside
     part = part[: part.index("</section>")]
     for title in ("pathways-decide psa", "pathways-decide sensitivity", "pathways-decide optimise",
                   "Each option in plain words", "Effects with both kinds of interval",
-                  "Probability that each option is the best buy", "EVPI", "What the answer turns on",
+                  "Probability that each option is the best buy", "EVPI", "Which evidence is worth most (EVPPI)",
+                  "What the answer turns on",
                   "The best mix at each budget", "Simulation-only 95% CI", "within the budget every time"):
         assert title in part, title
     assert re.search(r"west_norfolk_local_plan, against baseline: about -?[\d,.]+ more residents in work", part)
