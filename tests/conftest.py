@@ -1,9 +1,14 @@
-"""Shared test helpers: parameters from the real config tree, the CLI as a subprocess, headless Chromium."""
+"""Shared test helpers: parameters from the real config tree, the CLI as a subprocess, headless Chromium,
+and one real local Ray cluster per test session."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +24,37 @@ from sim.config import Params, load
 BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# Ray on Linux replaces 127.0.0.1 with the host's routable address unless told it is not a cluster
+# of several machines; keep every Ray socket on loopback.
+RAY_ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+RAY = pytest.mark.xdist_group("ray")  # every test on the Ray cluster runs in one worker (pyproject: --dist loadgroup)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """A real local Ray cluster (2 CPUs, no dashboard, on 127.0.0.1), started once and stopped at the end.
+
+    `ray stop --force` stops every Ray process on the machine, so the tests that use the cluster
+    are marked RAY: one xdist worker runs them all and no second cluster is ever started.
+    """
+    port = free_port()
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must fit in 107 bytes
+    start = subprocess.run(
+        [str(BIN / "ray"), "start", "--head", "--num-cpus=2", "--include-dashboard=false",
+         "--node-ip-address=127.0.0.1", f"--port={port}", "--disable-usage-stats", f"--temp-dir={temp}"],
+        env=RAY_ENV, capture_output=True, text=True, timeout=180)
+    assert start.returncode == 0, start.stderr
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([str(BIN / "ray"), "stop", "--force"], env=RAY_ENV, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def make_params(*overrides: str) -> Params:

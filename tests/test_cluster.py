@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import BIN, run_cli
+from conftest import BIN, RAY, RAY_ENV, run_cli
 
 SWEEP = ("-m", "experiment=quick", "experiment.progress=false", "experiment.replications=2",
          "intervention=[],[childcare]", "hydra.sweep.subdir=${hydra.job.num}")
-# Ray on Linux replaces 127.0.0.1 with the host's routable address unless told it is not a cluster
-# of several machines; keep every Ray socket on loopback.
-RAY_ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tables(sweep: Path) -> dict[str, bytes]:
@@ -38,22 +27,7 @@ def local_sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return _tables(sweep)
 
 
-@pytest.fixture(scope="module")
-def ray_cluster(tmp_path_factory: pytest.TempPathFactory):
-    """A real local Ray cluster: 2 CPUs, no dashboard, on 127.0.0.1; stopped afterwards."""
-    port = _free_port()
-    temp = tmp_path_factory.mktemp("ray")
-    start = subprocess.run(
-        [str(BIN / "ray"), "start", "--head", "--num-cpus=2", "--include-dashboard=false",
-         "--node-ip-address=127.0.0.1", f"--port={port}", "--disable-usage-stats", f"--temp-dir={temp}"],
-        env=RAY_ENV, capture_output=True, text=True, timeout=180)
-    assert start.returncode == 0, start.stderr
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([str(BIN / "ray"), "stop", "--force"], env=RAY_ENV, capture_output=True, timeout=120)
-
-
+@RAY
 def test_ray_cluster_sweep_matches_local(tmp_path: Path, ray_cluster: str, local_sweep: dict[str, bytes]) -> None:
     """A two-job sweep on a Ray cluster by address gives byte-identical tables to the local sweep."""
     sweep = tmp_path / "s"
@@ -65,6 +39,7 @@ def test_ray_cluster_sweep_matches_local(tmp_path: Path, ray_cluster: str, local
     assert (sweep / "comparison.csv").exists() and (sweep / "report.html").exists()
 
 
+@RAY
 def test_ray_worker_failure_is_named_and_others_kept(tmp_path: Path, ray_cluster: str) -> None:
     """A job failing on a Ray worker is reported with its name and error; the other job's results stay."""
     sweep = tmp_path / "s"
