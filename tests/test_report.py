@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from selenium.webdriver.common.by import By
 
 from conftest import chromium, run_cli
@@ -171,6 +172,9 @@ def six_options(sweep: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copytree(job, copy)
         ov = copy / ".hydra" / "overrides.yaml"
         ov.write_text(ov.read_text() + f"- intervention.outreach.places_per_long_named_worker={places}\n")
+        config = yaml.safe_load((copy / "config.yaml").read_text())
+        config["experiment"]["reference"] = "0"  # two copies of the baseline: job 0 is the reference
+        (copy / "config.yaml").write_text(yaml.safe_dump(config))
     write_report(folder)
     assert len({j.label for j in find_jobs(folder)}) == 6
     return folder
