@@ -224,7 +224,8 @@ def paired(option: dict[int, float], reference: dict[int, float]) -> tuple[list[
 
 # The one definition of cost per unit of effect: incremental programme cost over incremental effect
 # against the reference, paired replication by replication (same window, same people), with the
-# delta-method CI of a ratio of means; not estimable (NaN) when the effect's own CI contains 0.
+# delta-method CI of a ratio of means; not estimable (NaN) unless the effect is a clear gain (its CI
+# above 0) bought at an extra cost.
 # kpi -> (effect kpi, sign that makes the effect a gain, unit divisor)
 COST_EFFECT = {
     "cost_per_net_sustained_job": ("net_sustained_12m", 1.0, 1.0),  # residents into work, net of deadweight
@@ -240,7 +241,10 @@ def cost_effect(option: Job, ref: Job, kpi: str) -> Interval:
         return Interval(math.nan, math.nan, math.nan, 0)
     c, c0 = paired(option.kpis[key_c], ref.kpis[key_c])
     e, e0 = paired(option.kpis[key_e], ref.kpis[key_e])
-    return incremental_ratio([a - b for a, b in zip(c, c0)], [sign * (a - b) / unit for a, b in zip(e, e0)])
+    r = incremental_ratio([a - b for a, b in zip(c, c0)], [sign * (a - b) / unit for a, b in zip(e, e0)])
+    if not r.mean > 0:  # a loss, or no extra cost: a price per unit of gain does not apply
+        return Interval(math.nan, math.nan, math.nan, r.n)
+    return r
 
 
 def comparison_rows(jobs: list[Job]) -> list[tuple]:

@@ -551,7 +551,11 @@ def type_hint(msg: str) -> str:
 
 def load(cfg: DictConfig | dict) -> Params:
     """Composed config -> validated `Params`. Raises ConfigError naming the first bad value."""
-    c = to_config(cfg)
+    return params_of(to_config(cfg))
+
+
+def params_of(c: Config) -> Params:
+    """Typed config -> validated `Params` (for callers that change the dataclasses before running)."""
     validate(c)
     return Params(c, _changes(c))
 

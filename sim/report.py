@@ -825,6 +825,50 @@ def _equity_section(d: ReportData) -> dict[str, Any]:
     return {"chart": chart, "table": Table(header, rows, "equity")}
 
 
+STAFFING = (  # (kpi, label) per employer group and role, against the reference
+    ("vacancy_days", "Vacancy-days"),
+    ("staff_in_post_mean", "Staff in post (mean)"),
+    ("bau_hires", "Business-as-usual hires"),
+    ("programme_starts", "Programme starts"),
+)
+
+
+def _staffing_section(d: ReportData) -> dict[str, Any]:
+    """The staffing effect where it lands: per employer group and role, vacancy-days, staff in post, and
+    the BAU hires the programme's starters displaced, each a paired difference against the reference."""
+    others, st = d.others, d.stats
+    if not others:
+        return {"empty": "Only one option in this folder: no staffing effect to show against a baseline."}
+    labels = _staff_groups(d)
+    header = ["Employer group or role", "Measure"] + [name(o) for o in others]
+    rows = []
+    for group, label in labels:
+        for i, (kpi, measure) in enumerate(STAFFING):
+            if all(st.get(o.label, kpi, group) is None for o in others):
+                continue
+            rows.append([Piece("strong", label) if i == 0 else "", measure,
+                         *(_diff_cell(st.get(o.label, kpi, group), "count", o) for o in others)])
+    return {"table": Table(header, rows, "staffing")}
+
+
+def _staff_groups(d: ReportData) -> list[tuple[str, str]]:
+    """(group, label) for every sector, employer group and role the folder has, in that order."""
+    cfg = d.options[0].config
+    wf = (cfg.get("region") or {}).get("workforce") or {}
+    out: list[tuple[str, str]] = [("all", "All posts")]
+    for kind, prefix in (("sector", "sector:"), ("employer", "employer:"), ("role", "role:")):
+        for g in d.stats.groups("vacancy_days", prefix):
+            key = g.split(":", 1)[1]
+            if kind == "employer":
+                label = str(((wf.get("groups") or {}).get(key) or {}).get("label") or key)
+            elif kind == "role":
+                label = str(((wf.get("roles") or {}).get(key) or {}).get("label") or key)
+            else:
+                label = {"nhs": "NHS", "social_care": "Adult social care"}.get(key, key)
+            out.append((g, label))
+    return out
+
+
 def _share(o: Option) -> Piece | str:
     part, whole = o.job.kpis.get(("hires", "quintile:1"), {}), o.job.kpis.get(("hires", "all"), {})
     ratios = [part[r] / whole[r] for r in part if whole.get(r)]
@@ -1070,6 +1114,7 @@ SECTIONS = (  # in page order; add one with a function here and a partial in tem
     Section("vacancies", "Vacancies over time", _vacancy_section),
     Section("funnel", "Funnel: who enters and leaves each stage", _funnel_section),
     Section("effects", "Effect of each option against the baseline", _effects_section),
+    Section("staffing", "Staffing: where the extra staff land, and the hires they displace", _staffing_section),
     Section("cost-effect", "Cost against effect", _cost_effect_section),
     Section("spend", "Programme spend per year", _spend_section),
     Section("equity", "Equity: who gets the jobs", _equity_section),
