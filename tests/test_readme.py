@@ -1,4 +1,5 @@
-"""Every command in a block of README.md runs as written (on experiment=quick, into a temporary folder)."""
+"""Every command in a block of README.md runs as written (on experiment=quick, two replications unless the
+command sets them, into a temporary folder)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def test_readme_command_runs(command: str, tmp_path: Path) -> None:
     if tool == "pathways":
         where = "hydra.sweep.dir" if "-m" in args else "hydra.run.dir"
         args += ["experiment=quick", f"{where}={tmp_path / 'out'}"]
+        if not any(a.startswith("experiment.replications=") for a in args):
+            args.append("experiment.replications=2")  # quick's own 3, less one: the suite's time budget
     elif tool == "pathways-verify" and args[0] == "littles-law":
         args += ["experiment=quick"]
     r = run_cli(*args, tool=tool, cwd=tmp_path)
