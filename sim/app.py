@@ -221,7 +221,8 @@ def form_overrides(f: FormRequest) -> tuple[list[str], str]:
         sizes = ",".join(x.strip() for x in f.sizes.split(",") if x.strip())
         if not f.sized or not sizes:
             raise FormError("sizes", "pick an intervention and give the sizes to compare, e.g. 0,10,20,40")
-        return [f"intervention=[{f.sized}]", f"intervention.{f.sized}.places={sizes}", *common], "sizes"
+        return [f"intervention=[{f.sized}]", f"intervention.{f.sized}.places={sizes}", "experiment.reference=0",
+                *common], "sizes"
     raise FormError("mode", f"mode = {f.mode!r}: allowed: programmes, interventions, sizes")
 
 

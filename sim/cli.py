@@ -473,7 +473,8 @@ Common commands:
   pathways experiment=quick                                   a short look (3 replications, 2 years)
   pathways scenario=west_norfolk_local_plan                   one named programme
   pathways -m scenario=baseline,west_norfolk_local_plan       a programme against the baseline
-  pathways -m intervention.childcare.places=0,10,20,40 experiment.reference=0   sizes, against the first
+  pathways -m intervention.childcare.places=0,10,20,40 experiment.reference=0
+                                                              size an intervention (switched on for you)
   pathways -m intervention=[],[childcare,gp_advisers]         compare sets of interventions
   pathways -m hydra/launcher=local_parallel hydra.launcher.n_jobs=2 scenario=...   jobs on 2 cores
 

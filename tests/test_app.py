@@ -17,7 +17,8 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import chromium, run_cli
-from sim.app import create_app
+from sim import cli
+from sim.app import FormError, FormRequest, create_app, form_overrides
 from sim.compare import find_jobs
 
 RUN_SECONDS = 240  # a two-option quick sweep takes ~15 s on a loaded 2-core machine; generous
@@ -133,3 +134,21 @@ def test_page_picks_runs_and_shows_the_comparison(server: tuple[str, Path], tmp_
     assert shot.stat().st_size > 10_000
     folders = [p for p in results.rglob("multirun.yaml")]
     assert any("skills_plan_entry_retention" in (p.parent / "multirun.yaml").read_text() for p in folders)
+
+
+def test_form_asks_for_the_sweeps_the_command_line_runs() -> None:
+    """Each mode of the form is a sweep the command line accepts (checked by its own preflight)."""
+    forms = [FormRequest(mode="programmes", scenarios=["west_norfolk_local_plan"], region="norfolk_waveney"),
+             FormRequest(mode="interventions", interventions=["childcare", "mentoring"], together=True),
+             FormRequest(mode="sizes", sized="childcare", sizes="0, 10,40")]
+    expected = [["scenario=baseline,west_norfolk_local_plan", "region=norfolk_waveney"],
+                ["intervention=[],[childcare],[mentoring],[childcare,mentoring]"],
+                ["intervention=[childcare]", "intervention.childcare.places=0,10,40", "experiment.reference=0"]]
+    for form, want in zip(forms, expected):
+        overrides, _ = form_overrides(form)
+        assert all(w in overrides for w in want), overrides
+        argv = cli.preflight(["-m", *overrides])
+        assert len(cli._combos(argv)) == {0: 2, 1: 4, 2: 3}[forms.index(form)]
+    with pytest.raises(FormError) as e:
+        form_overrides(FormRequest(mode="programmes"))
+    assert e.value.field == "scenarios"

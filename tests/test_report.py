@@ -172,9 +172,9 @@ def six_options(sweep: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copytree(job, copy)
         ov = copy / ".hydra" / "overrides.yaml"
         ov.write_text(ov.read_text() + f"- intervention.outreach.places_per_long_named_worker={places}\n")
-        cfg = yaml.safe_load((copy / "config.yaml").read_text())
-        cfg["experiment"]["reference"] = "0"  # the baseline is there twice: name the first copy
-        (copy / "config.yaml").write_text(yaml.safe_dump(cfg))
+        config = yaml.safe_load((copy / "config.yaml").read_text())
+        config["experiment"]["reference"] = "0"  # two copies of the baseline: job 0 is the reference
+        (copy / "config.yaml").write_text(yaml.safe_dump(config))
     write_report(folder)
     assert len({j.label for j in find_jobs(folder)}) == 6
     return folder
