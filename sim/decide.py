@@ -169,9 +169,11 @@ def ceac_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], re
 def evppi(nmb: np.ndarray, x: np.ndarray) -> float:
     """Expected value of partial perfect information about one parameter, from PSA samples (sets x options
     net benefits, and the parameter's value in each set): the sets ordered by the parameter and cut into
-    about sqrt(N) bins of equal size, the best option's mean benefit within each bin against the best
-    overall (Strong and Oakley 2013, single-parameter EVPPI by ordering). At most the EVPI, at least 0;
-    a small upward bias (bins of few sets) that shrinks as the sets grow."""
+    bins of equal size, the best option's mean benefit within each bin against the best overall (the
+    ordering approach to single-parameter EVPPI, Strong and Oakley 2013). About sqrt(N) bins of about
+    sqrt(N) sets (our choice: both the noise within a bin and the blur across it shrink as N grows). At
+    most the EVPI, at least 0; biased upwards when the bins hold few sets (noise within a bin reads as
+    information), so with few sets read it as a ranking, not a price."""
     n = len(x)
     bins = np.array_split(np.argsort(x, kind="stable"), max(1, round(math.sqrt(n))))
     known = sum(len(b) * nmb[b].mean(axis=0).max() for b in bins) / n
