@@ -17,11 +17,12 @@ import json
 import math
 import sys
 
-from .config import Channel, Params, Piecewise
+from .config import Params
 from .distributions import Dist
 from .model.capacity import Capacity
 from .model.clock import Environment
-from .model.pathway import STAGES, ChannelRate, arrivals, use
+from .model.pathway import Intensity, arrivals, use
+from .schedule import Piecewise
 from .stats import mean_ci
 from .streams import Streams
 
@@ -51,12 +52,12 @@ def simulate_mmc(lam: float, mu: float, c: int, replication: int, seed: int, cus
     cap = Capacity(env, "servers", Piecewise([0.0], [float(c)]))
     service = streams.sampler("service", Dist(kind="exponential", mean=1.0 / mu))
     horizon = customers / lam
-    rate = ChannelRate(Channel(referrals_per_year=lam * 365.0), Piecewise([0.0], [lam * 365.0]), horizon)
+    rate = Intensity(Piecewise([0.0], [lam * 365.0]), 0.0, horizon)
 
     def arrive() -> None:
         env.process(use(cap, service(), math.inf))
 
-    env.process(arrivals(env, rate, streams.exponential("arrivals"), streams.uniform("thinning"), arrive))
+    env.process(arrivals(env, rate, streams.exponential("arrivals"), arrive))
     warm = horizon * warmup_share
     env.run(until=warm)
     cap.reset_stats()
@@ -96,7 +97,7 @@ def verify_littles_law(params: Params, replications: int) -> dict[str, object]:
     outs = run_replications(params, range(replications))
     stages: dict[str, object] = {}
     ok = True
-    for s in STAGES:
+    for s in [row["stage"] for row in outs[0].funnel]:
         L, lw = [], []
         for o in outs:
             f = next(row for row in o.funnel if row["stage"] == s)

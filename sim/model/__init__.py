@@ -14,24 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import Params
+from ..kpis import KPI_NAMES
 from ..streams import Streams
 from .capacity import Cohorts
 from .clock import Environment
-from .pathway import STAGES, Pathway
+from .pathway import Pathway
 from .workforce import Workforce
 
-__all__ = ["RunOutput", "Model", "simulate", "STAGES", "KPI_NAMES"]
-
-# Every KPI a run reports (the `kpi` column of kpis.csv); groups vary with the config.
-KPI_NAMES = (
-    "referrals", "hires", "net_hires", "sustained_6m", "sustained_12m", "net_sustained_12m",
-    "early_leavers", "sustained_6m_rate", "sustained_12m_rate", "time_to_start_mean",
-    "vacancy_days", "vacancies_mean", "vacancy_rate", "vacancies_end", "establishment_end",
-    "leavers", "movers", "retirements", "bau_hires", "promotions",
-    "utilisation", "mean_wait", "reneged", "mean_queue",
-    "programme_cost", "programme_cost_per_year", "cost_per_hire", "cost_per_sustained_job",
-    "cost_per_net_sustained_job",
-)
+__all__ = ["RunOutput", "Model", "simulate", "KPI_NAMES"]
 
 
 @dataclass
@@ -61,7 +51,7 @@ class Model:
         self.horizon = ex.horizon_days
         self.warmup = ex.warmup_days
         self.workforce = Workforce(self.env, c.region.workforce, self.streams.generator, ex.workforce_step_days)
-        self.pathway = Pathway(self.env, params, self.streams, self.workforce, self.warmup)
+        self.pathway = Pathway(self.env, params.resolved, self.streams, self.workforce, self.warmup, self.horizon)
         self.env.process(self._record(ex.record_every_days))
         if self.warmup > 0:
             self.env.process(self._end_warmup())
@@ -185,7 +175,7 @@ class Model:
         exited = sum(f.exits.values())
         out.conservation = {"arrived": f.arrived, "in_stage": in_stage, "exited": exited,
                             "completed_first_year": f.successes,
-                            "by_stage": dict(zip(STAGES, f.current))}
+                            "by_stage": dict(zip(pw.stages, f.current))}
 
     def _timeseries(self, out: RunOutput) -> None:
         wf = self.workforce
@@ -197,12 +187,13 @@ class Model:
 
     def _funnel(self, out: RunOutput) -> None:
         f = self.pathway.funnel
-        waits = {c.name: c for c in self.pathway.capacities}
-        stage_caps = {"engagement": ["advisers"], "childcare": ["childcare"], "digital_skills": ["digital_skills"],
-                      "health_support": ["health_support"], "recruitment": ["interview_slots"],
-                      "training": [n for n in waits if n.startswith("course:")]}
+        pw = self.pathway
+        waits = {c.name: c for c in pw.capacities}
+        stage_caps = {"engagement": ["advisers"], "recruitment": ["interview_slots"],
+                      "training": [n for n in waits if n.startswith("course:")],
+                      **{st.name: [st.cap.name] for st in pw.support}}
         span = (self.horizon - f.t0) or 1.0
-        for s, name in enumerate(STAGES):
+        for s, name in enumerate(pw.stages):
             reasons = {reason: n for (st, reason), n in f.left.items() if st == s}
             caps = [waits[n] for n in stage_caps.get(name, [])]
             n_w = sum(c.waits.n for c in caps)

@@ -234,9 +234,9 @@ class Workforce(Patience):
         """Cache open posts as plain ints for the pathway's many small look-ups."""
         self.open_posts: list[list[int]] = self.vacancies().tolist()
 
-    def pick_open(self, cells: list[Cell], uniform: Callable[[], float]) -> Cell | None:
-        """A cell among `cells` with an open post, chosen in proportion to its open posts (one draw
-        of `uniform`); None, and no draw, if none is open."""
+    def pick_open(self, cells: list[Cell], u: float) -> Cell | None:
+        """A cell among `cells` with an open post, chosen in proportion to its open posts by the
+        resident's own uniform `u`; None if none is open."""
         v = self.open_posts
         total = 0
         last = None
@@ -247,7 +247,7 @@ class Workforce(Patience):
                 last = cell
         if last is None:
             return None
-        x = uniform() * total
+        x = u * total
         for cell in cells:
             n = v[cell[0]][cell[1]]
             if n > 0:
@@ -279,7 +279,7 @@ class Workforce(Patience):
 
     def wait_for_vacancy(self, cells: list[Cell]) -> Request:
         """An event that fires (True) when a post opens in any of `cells`."""
-        req = Request(self.env)
+        req = Request(self)
         for c in cells:
             self._waiting.setdefault(c, []).append(req)
         return req
