@@ -16,12 +16,12 @@ from pathlib import Path
 import yaml
 
 from .experiment import DONE, write_csv
-from .stats import Interval, mean_ci, paired_difference, unpaired_difference
+from .stats import Interval, mean_ci, paired_difference, unpaired_difference, variance_ratio
 
 FAILED = "FAILED"
 COMPARISON_HEADER = ("option", "scenario", "kpi", "group", "mean", "ci_low", "ci_high", "n",
                      "diff_mean", "diff_ci_low", "diff_ci_high", "diff_n",
-                     "unpaired_diff_ci_low", "unpaired_diff_ci_high", "reference")
+                     "unpaired_diff_ci_low", "unpaired_diff_ci_high", "reference", "var_ratio")
 
 
 @dataclass
@@ -102,7 +102,8 @@ def paired(option: dict[int, float], reference: dict[int, float]) -> tuple[list[
 
 
 def comparison_rows(jobs: list[Job]) -> list[tuple]:
-    """Option x KPI: mean and 95% CI, and the paired difference against the reference with its CI."""
+    """Option x KPI: mean and 95% CI, the paired difference against the reference with its CI, and the
+    pairing's variance ratio."""
     ref = reference_job(jobs)
     rows = []
     for j in jobs:
@@ -111,13 +112,15 @@ def comparison_rows(jobs: list[Job]) -> list[tuple]:
         for (kpi, group), values in j.kpis.items():
             ci = mean_ci(list(values.values()))
             d = u = Interval(math.nan, math.nan, math.nan, 0)
+            ratio = math.nan  # the pairing's variance ratio (see stats.variance_ratio)
             if ref is not None and (kpi, group) in ref.kpis:
                 a, b = paired(values, ref.kpis[(kpi, group)])
                 if a:
                     d = paired_difference(a, b)
                     u = unpaired_difference(a, b)
+                    ratio = variance_ratio(a, b)
             rows.append((j.label, j.scenario, kpi, group, ci.mean, ci.low, ci.high, ci.n,
-                         d.mean, d.low, d.high, d.n, u.low, u.high, ref.label if ref else ""))
+                         d.mean, d.low, d.high, d.n, u.low, u.high, ref.label if ref else "", ratio))
     return rows
 
 
