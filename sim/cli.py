@@ -2,7 +2,11 @@
 
 Before Hydra starts (and before any simulation), every config the command line asks for is
 composed and validated, so a bad value stops the run with exit code 2 and one message that
-names the file, the key, the value and the allowed range, never a traceback.
+names the file, the key, the value and the allowed range, never a traceback. The same check
+sizes the run (`experiment.max_residents`), switches on an intervention that is only sized
+(`intervention.childcare.places=20`), and fixes the results folder so that an interrupted run
+can say how to resume. matplotlib, scipy and the report are imported only where they are used,
+so a typo costs well under a second.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import datetime
 import hashlib
 import json
 import re
+import shlex
+import signal
 import sys
 import time
 import traceback
@@ -22,24 +28,30 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .config import ConfigError, Params, config_error, load, register
-from .compare import FAILED
-from .experiment import is_done, mark_done, run_replications, write_results, write_text
-from .report import summary_table
-from .stats import mean_ci, replications_needed
+from .config import ConfigError, Params, config_error, load, lookup, register
 
 register()
 CONFIG_DIR = (Path(__file__).resolve().parent.parent / "configs").resolve()
 SCENARIO_DIR = CONFIG_DIR.parent / "scenarios"
 GROUPS = ("region", "pathway", "experiment")
 MAX_PREFLIGHT = 500  # configs composed and checked up front in a multirun
+EVENTS_PER_RESIDENT = 10  # simulation events per resident, roughly (benchmarks: about 8 on the default region)
+_HELP = {"-h", "--help"}
 _SKIP_PREFLIGHT = {"-h", "--help", "--hydra-help", "--version", "-i", "--info", "-sc", "--shell-completion",
                    "-c", "--cfg", "--resolve", "-p", "--package", "--experimental-rerun",
                    "-cp", "--config-path", "-cn", "--config-name", "-cd", "--config-dir"}
 
 
+class UsageError(Exception):
+    """Bad input, told in one line (exit 2)."""
+
+
 def fail(message: str) -> NoReturn:
-    print(f"pathways: error: {message}", file=sys.stderr)
+    raise UsageError(message)
+
+
+def _exit_usage(e: UsageError, prog: str = "pathways") -> NoReturn:
+    print(f"{prog}: error: {e}", file=sys.stderr)
     sys.exit(2)
 
 
@@ -50,11 +62,20 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def available(group: str) -> list[str]:
+    """The config files of a group (scenario, region, intervention, ...), by name."""
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
 def locate(key: str, choices: dict[str, Any], overrides: Iterable[str]) -> str:
     """Which file (or command-line override) a config key's value came from."""
     best: tuple[str, str] | None = None
     for o in overrides:
-        k = o.split("=", 1)[0].lstrip("+~")
+        k = _key(o)
         if k in GROUPS or k in ("intervention", "scenario") or k.startswith("hydra"):
             continue  # a group choice: the value comes from the chosen file
         if (key == k or key.startswith(k + ".")) and (best is None or len(k) >= len(best[0])):
@@ -79,6 +100,12 @@ def _choices(overrides: list[str]) -> dict[str, str]:
 
 def composition_message(text: str, overrides: list[str]) -> str:
     """Hydra's composition error, restated as file: key = value: allowed."""
+    missing = re.search(r"Could not (?:load|find) '(\w+)/([^']+)'", text)
+    if missing:
+        group, name = missing.groups()
+        given = next((o for o in overrides if _key(o) == group), f"{group}={name}")
+        return (f"command-line override '{given}': unknown {group} '{name}'; allowed: "
+                f"{', '.join(available(group))}")
     key = re.search(r"full_key: (\S+)", text) or re.search(r"Could not override '([^']+)'", text)
     if key is None:
         return f"command line {' '.join(overrides)}: {' '.join(text.split())}"
@@ -90,12 +117,45 @@ def composition_message(text: str, overrides: list[str]) -> str:
 
 
 def params_or_exit(cfg: DictConfig, choices: dict[str, Any], overrides: Iterable[str]) -> Params:
-    """Validated parameters, or exit 2 with a message naming the file and key."""
+    """Validated parameters of a config that is not too large to run, or UsageError naming the file and key."""
+    overrides = list(overrides)
     try:
-        return load(cfg)
+        params = load(cfg)
     except ConfigError as e:
         e.source = locate(e.key, choices, overrides)
         fail(e.message())
+    check_size(params, choices, overrides)
+    return params
+
+
+def size_estimate(params: Params) -> tuple[float, str]:
+    """Residents a replication will refer, at most on average (each channel at its peak rate over its
+    active days), and the channel's rate key that refers the most."""
+    c = params.config
+    h = params.horizon
+    per_key = {}
+    for name, ch in c.region.channels.items():
+        key = f"region.channels.{name}.referrals_per_year"
+        end = h if ch.period.end_day is None else min(ch.period.end_day, h)
+        per_key[key] = max(0.0, params.at(key).max()) * max(0.0, end - ch.period.start_day) / 365.0
+    if not per_key:
+        return 0.0, ""
+    return sum(per_key.values()), max(per_key, key=per_key.__getitem__)
+
+
+def check_size(params: Params, choices: dict[str, Any], overrides: list[str]) -> None:
+    """Refuse a run that would refer more residents a replication than `experiment.max_residents`."""
+    residents, key = size_estimate(params)
+    limit = params.config.experiment.max_residents
+    if residents <= limit:
+        return
+    value = params.at(key).max()
+    raised = [n for n, iv in params.config.intervention.items() if any(ch.target == key for ch in iv.changes)]
+    source = (f"intervention {raised[0]} ({locate(f'intervention.{raised[0]}', choices, overrides)})"
+              if raised and value != lookup(params.config, key) else locate(key, choices, overrides))
+    fail(f"{source}: {key} = {value:g} makes about {residents:,.0f} residents and "
+         f"{residents * EVENTS_PER_RESIDENT:,.0f} events a replication; allowed: at most "
+         f"experiment.max_residents = {limit:,} residents (raise it to run this anyway)")
 
 
 def _without_hydra(cfg: DictConfig) -> DictConfig:
@@ -104,53 +164,162 @@ def _without_hydra(cfg: DictConfig) -> DictConfig:
     return OmegaConf.create(plain)
 
 
-def preflight(argv: list[str]) -> None:
-    """Compose and validate every config `argv` asks for; exit 2 on the first problem."""
-    if any(a in _SKIP_PREFLIGHT or a.split("=")[0] in _SKIP_PREFLIGHT for a in argv):
-        return
-    from hydra import compose, initialize_config_dir
+# ----------------------------------------------------------------------------- before Hydra starts
+def _task(argv: list[str]) -> list[str]:
+    overrides = [a for a in argv if not a.startswith("-")]
+    return [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+
+
+def _combos(argv: list[str]) -> list[list[str]]:
+    """The task overrides of every job `argv` asks for (one for a single run)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    overrides = [a for a in argv if not a.startswith("-")]
-    task = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
-    multirun = "-m" in argv or "--multirun" in argv
+    task = _task(argv)
     try:
         parsed = OverridesParser.create().parse_overrides(task)
     except Exception as e:  # noqa: BLE001 - Hydra's parser errors have no common base we can rely on
         fail(f"command line: {str(e).splitlines()[0]}")
-    if multirun:
-        batches = BasicSweeper.split_arguments(parsed, None)
-        combos = [c for batch in batches for c in batch] or [[]]
-    else:
-        combos = [task]
+    if "-m" in argv or "--multirun" in argv:
+        return [list(c) for batch in BasicSweeper.split_arguments(parsed, None) for c in batch] or [[]]
+    return [task]
+
+
+def preflight(argv: list[str]) -> list[str]:
+    """Compose and validate every config `argv` asks for; UsageError on the first problem.
+
+    Returns `argv` completed: interventions that are sized but not switched on are added with
+    `+intervention=[...]`, a sweep's job folders are named after what varies only, and the
+    results folder is fixed (so that an interrupted run can name it).
+    """
+    if any(a in _SKIP_PREFLIGHT or a.split("=")[0] in _SKIP_PREFLIGHT for a in argv):
+        return argv
+    from hydra import compose, initialize_config_dir
+
+    multirun = "-m" in argv or "--multirun" in argv
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        combos = _combos(argv)
+        switch_on = _interventions_to_switch_on(argv, combos, compose)
+        if switch_on:
+            added = f"+intervention=[{','.join(switch_on)}]"
+            print(f"pathways: switching on intervention {', '.join(switch_on)} ({added}) for the sizes given",
+                  file=sys.stderr)
+            argv = [*argv, added]
+            combos = _combos(argv)
+        cfg = None
         for combo in combos[:MAX_PREFLIGHT]:
             try:
                 cfg = compose("config", overrides=list(combo), return_hydra_config=True)
             except Exception as e:  # noqa: BLE001 - composition errors: unknown keys, wrong types, missing files
                 fail(composition_message(f"{e}\n{e.__cause__ or ''}", list(combo)))
             choices = dict(cfg.hydra.runtime.choices)
+            check_scenario_name(choices.get("scenario") or "baseline", str(cfg.scenario_name))
             params_or_exit(_without_hydra(cfg), choices, combo)
+        where = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        if cfg is not None and not any(a.startswith(where + "=") for a in argv):
+            argv = [*argv, f"{where}={OmegaConf.select(cfg, where)}"]
+    if multirun and not any(a.startswith("hydra.job.config.override_dirname.exclude_keys") for a in argv):
+        constant = [k for k in dict.fromkeys(_key(o) for c in combos for o in c)
+                    if len({tuple(o for o in c if _key(o) == k) for c in combos}) == 1]
+        if constant:
+            argv = [*argv, f"hydra.job.config.override_dirname.exclude_keys=[{','.join(constant)}]"]
+    return argv
 
 
-def execute(params: Params, cfg: DictConfig, outdir: Path) -> list[tuple]:
+def _interventions_to_switch_on(argv: list[str], combos: list[list[str]], compose: Any) -> list[str]:
+    """Interventions sized on the command line (`intervention.NAME.KEY=...`) that no job switches on.
+
+    They are switched on by the caller when the command line does not choose the interventions
+    itself; otherwise UsageError says exactly what to type. An unknown name lists the known ones.
+    """
+    files = available("intervention")
+    missing: dict[str, str] = {}
+    for combo in combos[:MAX_PREFLIGHT]:
+        sized = {o.split("=", 1)[0].split(".")[1]: o for o in combo
+                 if _key(o).startswith("intervention.") and len(_key(o).split(".")) > 2}
+        if not sized:
+            continue
+        try:
+            cfg = compose("config", overrides=[o for o in combo if not _key(o).startswith("intervention.")])
+        except Exception:  # noqa: BLE001 - reported with its own message when the full combo is composed
+            continue
+        for name, o in sized.items():
+            if name not in cfg.intervention:
+                missing.setdefault(name, o)
+    for name, o in missing.items():
+        if name not in files:
+            fail(f"command-line override '{o}': unknown intervention '{name}'; allowed: {', '.join(files)}")
+    chosen = [a for a in _task(argv) if a.split("=", 1)[0] == "intervention"]
+    if missing and chosen:
+        value = chosen[0].split("=", 1)[1]
+        lists = re.findall(r"\[([^\]]*)\]", value) or value.split(",")
+        fixed = ",".join("[" + ",".join([*filter(None, (x.strip() for x in lst.split(","))), *missing]) + "]"
+                         for lst in lists)
+        name, o = next(iter(missing.items()))
+        fail(f"command-line override '{o}': intervention {name} is not switched on by '{chosen[0]}'; "
+             f"add it to the list: intervention={fixed}")
+    return list(missing)
+
+
+def check_scenario_name(chosen: str, name: str) -> None:
+    """A scenario file must not carry another file's `scenario_name` (a copy whose name was not changed)."""
+    names = {}
+    for path in sorted(SCENARIO_DIR.glob("*.yaml")):
+        m = re.search(r"^scenario_name:\s*['\"]?([^'\"#\s]+)", path.read_text(), re.M)
+        names[path.stem] = m.group(1) if m else path.stem
+    clash = [stem for stem, other in names.items() if stem != chosen and name in (stem, other)]
+    if clash:
+        fail(f"{_display(SCENARIO_DIR / (chosen + '.yaml'))}: scenario_name = {name!r}: already the name of "
+             f"{_display(SCENARIO_DIR / (clash[0] + '.yaml'))}; allowed: a name of its own (e.g. {chosen})")
+
+
+# ----------------------------------------------------------------------------- labels and folders
+def _varying(hydra_cfg: Any) -> set[str] | None:
+    """The keys a sweep varies (None for a single run), from the task and the excluded keys."""
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    excluded = set(hydra_cfg.job.config.override_dirname.exclude_keys or [])
+    return {_key(o) for o in hydra_cfg.overrides.task} - excluded
+
+
+def _job_folder(*, _root_: DictConfig) -> str:
+    """`${job_folder:}`: a sweep job's folder, its number and a short name of what it varies."""
+    from .compare import folder_name, option_label
+
+    h = _root_.hydra
+    excluded = set(h.job.config.override_dirname.exclude_keys or [])
+    task = list(h.overrides.task)
+    label = option_label(task, {_key(o) for o in task} - excluded, str(OmegaConf.select(_root_, "scenario_name")))
+    return folder_name(h.job.num, label)
+
+
+if not OmegaConf.has_resolver("job_folder"):
+    OmegaConf.register_new_resolver("job_folder", _job_folder, use_cache=False)
+
+
+# ----------------------------------------------------------------------------- running
+def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[tuple]:
     """Simulate (adding replications for a target precision if asked), write the results folder."""
+    from .experiment import run_replications, write_results, write_text
+
     c = params.config
     ex = c.experiment
     started = time.perf_counter()
-    outputs = run_replications(params, range(ex.replications), ex.workers, ex.progress, c.scenario_name)
+    outputs = run_replications(params, range(ex.replications), ex.workers, ex.progress, label)
     note = ""
     if ex.target_half_width > 0:
-        outputs, note = _until_precise(params, outputs)
+        outputs, note = _until_precise(params, outputs, label)
     wall = time.perf_counter() - started
     summary = write_results(outdir, c.scenario_name, outputs)
     write_text(outdir / "run.json", json.dumps(run_metadata(params, cfg, outputs, wall, note), indent=2))
     return summary
 
 
-def _until_precise(params: Params, outputs: list) -> tuple[list, str]:
+def _until_precise(params: Params, outputs: list, label: str) -> tuple[list, str]:
     """Add replications until the primary KPI's 95% CI half-width is at most the target (or the cap)."""
+    from .experiment import run_replications
+    from .stats import mean_ci, replications_needed
+
     ex = params.config.experiment
     key = (ex.primary_kpi, ex.primary_group)
 
@@ -162,8 +331,7 @@ def _until_precise(params: Params, outputs: list) -> tuple[list, str]:
         if ci.n >= 2 and ci.half_width <= ex.target_half_width or len(outputs) >= ex.max_replications:
             break
         need = min(max(replications_needed(values(), ex.target_half_width), len(outputs) + 1), ex.max_replications)
-        outputs = outputs + run_replications(params, range(len(outputs), need), ex.workers, ex.progress,
-                                             params.config.scenario_name)
+        outputs = outputs + run_replications(params, range(len(outputs), need), ex.workers, ex.progress, label)
     ci = mean_ci(values())
     reached = ci.half_width <= ex.target_half_width
     note = (f"{len(outputs)} replications {'were needed' if reached else '(the cap) did not suffice'} for a "
@@ -203,9 +371,17 @@ def _version() -> str:
 @hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")
 def job(cfg: DictConfig) -> float:
     """One Hydra job: simulate the replications of one config and write its results folder."""
+    from .compare import FAILED, option_label
+    from .experiment import is_done, mark_done, write_text
+    from .report import summary_table
+
     hc = HydraConfig.get()
-    params = params_or_exit(cfg, dict(hc.runtime.choices), list(hc.overrides.task))
+    try:
+        params = params_or_exit(cfg, dict(hc.runtime.choices), list(hc.overrides.task))
+    except UsageError as e:
+        _exit_usage(e)
     c = params.config
+    label = option_label(list(hc.overrides.task), _varying(hc), c.scenario_name)
     outdir = Path(hc.runtime.output_dir)
     if is_done(outdir):
         print(f"{_display(outdir)}: already complete, not rerun")
@@ -214,7 +390,7 @@ def job(cfg: DictConfig) -> float:
     (outdir / FAILED).unlink(missing_ok=True)
     write_text(outdir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     try:
-        summary = execute(params, cfg, outdir)
+        summary = execute(params, cfg, outdir, label)
     except Exception as e:  # noqa: BLE001 - recorded by name and re-raised or reported by the sweep
         write_text(outdir / FAILED, traceback.format_exc())
         if hc.mode == RunMode.MULTIRUN:
@@ -222,34 +398,113 @@ def job(cfg: DictConfig) -> float:
             return float("nan")
         raise
     mark_done(outdir)
-    if hc.mode != RunMode.MULTIRUN:
-        from .report import write_report
-
-        write_report(outdir)
-    print(summary_table(summary, c.scenario_name, c.region.published_vacancies))
+    print(summary_table(summary, c.scenario_name, c.region.published_vacancies, label))
     meta = json.loads((outdir / "run.json").read_text())
     if meta["precision"]:
         print(meta["precision"])
     print(f"results: {_display(outdir.resolve())}")
+    if hc.mode != RunMode.MULTIRUN:
+        from .report import write_report
+
+        print(f"report: {_display(write_report(outdir).resolve())}")
     return next((m for s, k, g, m, *_ in summary if k == "hires" and g == "all"), float("nan"))
+
+
+def usage() -> str:
+    """The project's own help, printed before Hydra's."""
+    from .model import KPI_NAMES
+
+    def names(group: str) -> str:
+        return ", ".join(available(group))
+
+    return f"""pathways: simulate the routes from deprived communities into NHS and social-care jobs,
+and compare intervention options with the do-nothing baseline (common random numbers).
+
+Usage:
+  pathways [KEY=VALUE ...]             one run; prints its summary and the path of its report
+  pathways -m KEY=A,B,C [...]          a sweep: one job per option, compared with the baseline
+  pathways-report DIR                  rebuild comparison.csv, comparison.xlsx and report.html of a folder
+  pathways-app                         the same runs from a local web page (http://127.0.0.1:8050)
+  pathways-verify mmc|littles-law      check the model against queueing theory
+
+Common commands:
+  pathways experiment=quick                                   a short look (3 replications, 2 years)
+  pathways scenario=west_norfolk_local_plan                   one named programme
+  pathways -m scenario=baseline,west_norfolk_local_plan       a programme against the baseline
+  pathways -m intervention.childcare.places=0,10,20,40        size an intervention (switched on for you)
+  pathways -m intervention=[],[childcare,gp_advisers]         compare sets of interventions
+  pathways -m hydra/launcher=local_parallel hydra.launcher.n_jobs=2 scenario=...   jobs on 2 cores
+
+Config groups (files in configs/ and scenarios/):
+  scenario=NAME        {names("scenario")}
+  region=NAME          {names("region")}
+  intervention=[A,B]   {names("intervention")}
+  experiment=NAME      {names("experiment")}  (seed, replications, workers, horizon_days, max_residents)
+
+KPIs (kpis.csv, summary.csv, comparison.csv, the report): {", ".join(KPI_NAMES)}
+
+Results: results/DATE/TIME-NAME/ for a run, results/DATE/TIME-sweep/N-OPTION/ for a sweep's jobs, with
+config.yaml, kpis.csv, summary.csv, timeseries.csv, funnel.csv and report.html; a sweep folder also gets
+comparison.csv and comparison.xlsx. Nothing is overwritten; rerun a sweep with hydra.sweep.dir=DIR to resume.
+A run that would refer more than experiment.max_residents residents a replication stops before it starts.
+
+Hydra's own help follows.
+"""
+
+
+def _interrupted(argv: list[str]) -> NoReturn:
+    """After Ctrl-C: what was kept, and the one command that resumes."""
+    multirun = "-m" in argv or "--multirun" in argv
+    where = next((a.split("=", 1)[1] for a in argv if a.startswith(("hydra.sweep.dir=", "hydra.run.dir="))
+                  and a.startswith("hydra.sweep.dir=" if multirun else "hydra.run.dir=")), "")
+    command = shlex.join(["pathways", *argv])
+    if multirun and where:
+        jobs = [d for d in Path(where).iterdir() if (d / ".hydra").is_dir()] if Path(where).is_dir() else []
+        done = sum((d / "DONE").exists() for d in jobs)
+        print(f"\npathways: interrupted; {done} finished job{'s' if done != 1 else ''} kept in {where}; "
+              f"resume with: {command}", file=sys.stderr)
+    else:
+        print(f"\npathways: interrupted; a run keeps its results only when complete; run it again with: {command}",
+              file=sys.stderr)
+    sys.exit(130)
 
 
 def main() -> None:
     """Entry point of `pathways` and `python -m sim`."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `pathways --help | head` ends quietly
     register()
-    preflight(sys.argv[1:])
-    job()
+    argv = sys.argv[1:]
+    if any(a in _HELP for a in argv):
+        print(usage(), flush=True)
+    try:
+        argv = preflight(argv)
+    except UsageError as e:
+        _exit_usage(e)
+    sys.argv = [sys.argv[0], *argv]
+    try:
+        job()
+    except KeyboardInterrupt:
+        _interrupted(argv)
 
 
 def report_main(argv: list[str] | None = None) -> None:
-    """`pathways-report DIR`: rebuild comparison.csv and report.html of a finished or partial folder."""
+    """`pathways-report DIR`: rebuild comparison.csv, comparison.xlsx and report.html of a run or sweep folder."""
     import argparse
 
-    from .sweep import finish_folder
+    from .sweep import finish_folder, folder_kind, runs_below
 
     ap = argparse.ArgumentParser(prog="pathways-report", description=report_main.__doc__)
     ap.add_argument("folder", type=Path, help="a run folder or a sweep folder under results/")
     args = ap.parse_args(argv)
     if not args.folder.is_dir():
-        fail(f"{args.folder}: not a folder; allowed: a run or sweep folder under results/")
+        _exit_usage(UsageError(f"{args.folder}: not a folder; allowed: a run or sweep folder under results/"),
+                    "pathways-report")
+    if folder_kind(args.folder) is None:
+        found = runs_below(args.folder)
+        listing = "".join(f"\n  {_display(p)}  ({kind})" for p, kind in found[:30])
+        more = f"\n  ... and {len(found) - 30} more" if len(found) > 30 else ""
+        what = (f"it holds {len(found)} run or sweep folder{'s' if len(found) != 1 else ''}; give one of them:"
+                f"{listing}{more}" if found else "no run or sweep folder below it")
+        _exit_usage(UsageError(f"{args.folder}: not a run or sweep folder; {what}"), "pathways-report")
     sys.exit(finish_folder(args.folder))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,13 +65,78 @@ def _job_number(d: Path) -> tuple[int, str]:
 
 
 def _label(jobs: list[Job]) -> None:
-    """Name each job by the overrides that differ between jobs (or its scenario)."""
+    """Name each job by the overrides that differ between jobs (or its scenario), as a person reads it."""
     if not jobs:
         return
-    common = set(jobs[0].overrides).intersection(*(set(j.overrides) for j in jobs[1:]))
+    keys = {override_key(o) for j in jobs for o in j.overrides}
+    varying = None if len(jobs) == 1 else {
+        k for k in keys if len({tuple(o for o in j.overrides if override_key(o) == k) for j in jobs}) > 1}
     for j in jobs:
-        varying = [o for o in j.overrides if o not in common and not o.startswith("hydra")]
-        j.label = ",".join(varying) or j.scenario or j.path.name
+        j.label = option_label(j.overrides, varying, j.scenario or j.path.name)
+    seen: dict[str, int] = {}
+    for j in jobs:
+        seen[j.label] = seen.get(j.label, 0) + 1
+    for j in jobs:
+        if seen[j.label] > 1:
+            j.label += f" (job {j.path.name.split('-', 1)[0]})"
+
+
+LABEL_SKIP = ("experiment", "hydra")  # how a run is done, not what it models: not part of an option's name
+_CONTAINERS = {"channels", "courses", "groups", "roles", "workforce", "community"}
+FOLDER_CHARS = 48  # a job folder's name after its number, at most
+
+
+def override_key(override: str) -> str:
+    """`+intervention.childcare.places=20` -> `intervention.childcare.places`."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _words(text: str) -> str:
+    return " ".join(text.replace("_", " ").replace(".", " ").split())
+
+
+def _value_words(value: str) -> str:
+    v = value.strip()
+    if v.startswith("[") and v.endswith("]"):
+        items = [_words(x.strip()) for x in v[1:-1].split(",") if x.strip()]
+        return " + ".join(items)
+    return v.replace("_", " ")
+
+
+def readable(override: str) -> str:
+    """One override as words: `intervention.childcare.places=20` -> `childcare places 20`,
+    `intervention=[childcare,gp_advisers]` -> `childcare + gp advisers`, `scenario=x_y` -> `x y`."""
+    key, _, value = override.partition("=")
+    if override.startswith("~"):
+        return "no " + _words(key.lstrip("~"))
+    key = key.lstrip("+")
+    if key == "scenario":
+        return _words(value)
+    if key == "intervention":
+        return _value_words(value) or "no interventions"
+    if key in ("region", "pathway", "experiment"):
+        return f"{key} {_words(value)}"
+    parts = key.split(".")
+    if len(parts) > 1 and parts[0] in ("intervention", "region", "pathway", "experiment"):
+        parts = parts[1:]
+    parts = [p for p in parts if p not in _CONTAINERS] or parts
+    return f"{_words(' '.join(parts))} {_value_words(value)}".strip()
+
+
+def option_label(overrides: list[str], varying: set[str] | None, scenario: str) -> str:
+    """An option's name: its overrides that vary in the sweep (all of those that change the model,
+    for a single run) as words, else its scenario's name."""
+    shown = [o for o in overrides if (override_key(o) in varying if varying is not None else
+                                      override_key(o).split(".")[0].split("/")[0] not in LABEL_SKIP)]
+    return ", ".join(readable(o) for o in shown) or _words(scenario)
+
+
+def folder_name(number: int | str, label: str) -> str:
+    """A job folder's name: its number and a short slug of its label (the full overrides are in .hydra/)."""
+    slug = re.sub(r"[^a-z0-9.]+", "-", label.lower()).strip("-.")
+    if len(slug) > FOLDER_CHARS:
+        slug = slug[:FOLDER_CHARS].rsplit("-", 1)[0]
+    return f"{number}-{slug}" if slug else str(number)
 
 
 def _read_kpis(path: Path) -> tuple[dict[tuple[str, str], dict[int, float]], str]:

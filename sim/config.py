@@ -142,13 +142,25 @@ class EmployerGroup:
 
 
 @dataclass
+class Bau:
+    """Business-as-usual recruitment into one post (role in an employer group), derived once from
+    the region's baseline by `sim.model.workforce.calibrate` and held fixed for every option."""
+
+    external_fill_rate: float = nonneg(0.0)  # external hires per open post per year
+    hire_age_profile: list[float] = shares(len(AGE_BANDS), [1.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # age bands of those hires
+    retirement_rate: list[float] = _f([0.0] * len(AGE_BANDS))  # per year, by staff age band
+    retirement_share: float = nonneg(0.0)  # retirements per staff per year at the baseline's age profile
+
+
+@dataclass
 class Workforce:
     """The demand side: employer groups, roles and their churn."""
 
-    retirement_rate: list[float] = _f([0.0, 0.0, 0.0, 0.0, 0.05, 0.3])  # per year, by staff age band
-    bau_hire_age_profile: list[float] = shares(len(AGE_BANDS), [0.25, 0.3, 0.2, 0.15, 0.1, 0.0])
+    retirement_rate: list[float] = _f([0.0, 0.0, 0.0, 0.0, 0.05, 0.3])  # per year, by staff age band (65+: derived per post)
     roles: dict[str, Role] = _f({})
     groups: dict[str, EmployerGroup] = _f({})
+    # group -> role -> calibration; empty: derived from this config's own workforce (see sim/model/workforce.py)
+    bau: dict[str, dict[str, Bau]] = _f({})
 
 
 @dataclass
@@ -288,8 +300,9 @@ class Experiment:
     seed: int = _f(20261123, low=0, high=2**32 - 1)
     replications: int = _f(10, low=1, high=100_000)
     workers: int = _f(1, low=1, high=1024)
-    horizon_days: float = _f(1826.0, low=1.0, high=36525.0)
-    warmup_days: float = nonneg(0.0)
+    horizon_days: float = _f(1826.0, low=1.0, high=36525.0)  # the reported window [0, horizon)
+    warmup_days: float = _f(0.0, low=0.0, high=36525.0)  # simulated before day 0, not reported
+    followup_days: float = _f(1826.0, low=0.0, high=36525.0)  # most days after the horizon to follow residents referred in it
     record_every_days: float = _f(30.0, low=1.0, high=36525.0)
     workforce_step_days: float = _f(1.0, low=0.01, high=91.0)  # time step of the aggregate staff churn
     progress: bool = True
@@ -297,6 +310,7 @@ class Experiment:
     primary_kpi: str = "hires"
     primary_group: str = "all"
     max_replications: int = _f(200, low=1, high=100_000)
+    max_residents: int = _f(1_000_000, low=1, high=10**10)  # residents a replication may refer (the runaway-size guard)
 
 
 @dataclass
@@ -349,7 +363,8 @@ def _apply(op: str, x: float, v: float) -> float:
 # Config paths an intervention may change, and which the model reads through `Params.at`.
 CHANGEABLE = (
     "region.channels.*.referrals_per_year",
-    "region.workforce.roles.*.first_year_leaving",
+    "region.workforce.roles.*.first_year_leaving", "region.workforce.roles.*.internal_fill_share",
+    "region.workforce.groups.*.posts.*.turnover",
     "pathway.engagement.advisers", "pathway.engagement.caseload_per_adviser",
     "pathway.engagement.dropout", "pathway.engagement.assessment", "pathway.engagement.patience",
     "pathway.support.*.places", "pathway.support.*.patience", "pathway.support.*.duration",
@@ -403,7 +418,8 @@ class Params:
         segs = self.changes.get(path, [])
         if not segs:
             return base
-        cuts = sorted({0.0, *base.times, *(s.start for s in segs), *(s.end for s in segs if s.end < math.inf)})
+        # from -inf: before day 0 (the warm-up) no intervention is active yet
+        cuts = sorted({-math.inf, 0.0, *base.times, *(s.start for s in segs), *(s.end for s in segs if s.end < math.inf)})
         values = []
         for t in cuts:
             x = base.at(t)
@@ -425,9 +441,10 @@ class Params:
         return self.at(path, Piecewise(times, values))
 
     def intervention_windows(self) -> dict[str, tuple[float, float]]:
+        """Each intervention's active days within the reported window [0, horizon] (what it is charged for)."""
         h = self.horizon
         return {
-            k: (iv.start_day, h if iv.end_day is None else iv.end_day)
+            k: (iv.start_day, h if iv.end_day is None else min(iv.end_day, h))
             for k, iv in self.config.intervention.items()
         }
 
@@ -447,12 +464,13 @@ def resolve(p: Params) -> Resolved:
         return Duration(lookup(c, path), at(path))
 
     stages = stage_names(pw)
-    h = c.experiment.horizon_days
+    h, warmup = c.experiment.horizon_days, c.experiment.warmup_days
     channels = []
     for name, ch in c.region.channels.items():
         prof = ch.profile
+        start = -warmup if ch.period.start_day == 0 else ch.period.start_day  # from day 0: through the warm-up too
         channels.append(ChannelPlan(
-            name, at(f"region.channels.{name}.referrals_per_year"), ch.period.start_day,
+            name, at(f"region.channels.{name}.referrals_per_year"), start,
             h if ch.period.end_day is None else min(ch.period.end_day, h), ch.period.ramp_days,
             _cumulative(prof.deprivation_quintile), _cumulative(prof.age_band), _cumulative(prof.qualification),
             _cumulative(prof.sector_preference), prof.parent_young_child, prof.health_condition, prof.digital_need,
@@ -470,10 +488,11 @@ def resolve(p: Params) -> Resolved:
                                   tuple(QUALIFICATIONS.index(q) for q in co.qualification), tuple(co.sectors),
                                   co.weight, list(co.qualifies_for)))
     channel_index = {n: i for i, n in enumerate(c.region.channels)}
-    windows = p.intervention_windows()
     usage = [UsageRule(name, stages.index(iv.cost.person_stage),
-                       None if iv.cost.person_channel is None else channel_index[iv.cost.person_channel], *windows[name])
+                       None if iv.cost.person_channel is None else channel_index[iv.cost.person_channel],
+                       iv.start_day, math.inf if iv.end_day is None else iv.end_day)  # on through the follow-up
              for name, iv in c.intervention.items() if iv.cost.person_stage is not None and iv.cost.per_person > 0]
+    wf = c.region.workforce
     r = "pathway.recruitment"
     return Resolved(
         stages=stages, channels=channels,
@@ -488,8 +507,11 @@ def resolve(p: Params) -> Resolved:
         interview_pass=at(f"{r}.interview_pass"), offer_acceptance=at(f"{r}.offer_acceptance"),
         checks=dur(f"{r}.checks"), checks_pass=at(f"{r}.checks_pass"),
         withdrawal_patience=dur(f"{r}.withdrawal_patience"),
-        first_year_leaving={n: at(f"region.workforce.roles.{n}.first_year_leaving") for n in c.region.workforce.roles},
-        entry_roles=[n for n, role in c.region.workforce.roles.items() if role.entry_level],
+        first_year_leaving={n: at(f"region.workforce.roles.{n}.first_year_leaving") for n in wf.roles},
+        entry_roles=[n for n, role in wf.roles.items() if role.entry_level],
+        workforce={path: at(path) for path in (
+            *(f"region.workforce.groups.{g}.posts.{r}.turnover" for g, grp in wf.groups.items() for r in grp.posts),
+            *(f"region.workforce.roles.{r}.internal_fill_share" for r in wf.roles))},
         usage=usage)
 
 
@@ -610,8 +632,6 @@ def validate(c: Config) -> None:
     if c.experiment.max_replications < c.experiment.replications:
         raise ConfigError("experiment.max_replications", c.experiment.max_replications,
                           f">= experiment.replications ({c.experiment.replications})")
-    if not c.experiment.warmup_days < h:
-        raise ConfigError("experiment.warmup_days", c.experiment.warmup_days, f"[0, horizon_days={h:g})")
     wf = c.region.workforce
     if len(wf.retirement_rate) != len(AGE_BANDS) or any(not (0 <= r <= 1) for r in wf.retirement_rate):
         raise ConfigError("region.workforce.retirement_rate", wf.retirement_rate,
@@ -691,9 +711,8 @@ def _check_period(key: str, start: float, end: float | None, h: float) -> None:
 
 def _changes(c: Config) -> dict[str, list[Segment]]:
     out: dict[str, list[Segment]] = {}
-    h = c.experiment.horizon_days
     for name, iv in c.intervention.items():
-        end = h if iv.end_day is None else iv.end_day
+        end = math.inf if iv.end_day is None else iv.end_day  # no end day: on through the follow-up
         for ch in iv.changes:
             out.setdefault(ch.target, []).append(Segment(iv.start_day, end, ch.op, ch.value))
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -36,7 +37,8 @@ def run_replications(params: Params, replications: Iterable[int], workers: int =
             if bar:
                 bar.update(1)
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(reps)), mp_context=_context()) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(reps)), mp_context=_context(),
+                                 initializer=_ignore_interrupt) as pool:
             futures = {pool.submit(simulate, params, r): r for r in reps}
             for fut in as_completed(futures):
                 outputs[futures[fut]] = fut.result()
@@ -45,6 +47,11 @@ def run_replications(params: Params, replications: Iterable[int], workers: int =
     if bar:
         bar.close()
     return [outputs[r] for r in reps]
+
+
+def _ignore_interrupt() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool and says how to resume."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _context():

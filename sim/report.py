@@ -4,6 +4,16 @@
 table, vacancy trajectories, funnel, paired effects against the baseline, cost against effect,
 equity, bottlenecks, the assumptions and sources behind every number, and the run details.
 Figures are matplotlib PNGs embedded as base64; the page loads nothing from anywhere.
+
+Data preparation is Python, markup is Jinja2 (autoescaped) in sim/templates/: `report.html.j2`
+is the page, `report.css` its style (inlined), `macros.html.j2` the cells, tables and figures,
+and `sections/<key>.html.j2` one partial per section. To add a section:
+  1. write `def _my_section(d: ReportData) -> dict` returning the partial's variables (tables as
+     `Table`, cells as `Piece` or plain strings, figures as `Chart` via `_chart(fig, alt)`), or
+     {"empty": "one line"} when the folder has nothing to show;
+  2. write `templates/sections/my-key.html.j2` (start it with `{% import "macros.html.j2" as m %}`
+     and use `m.table`, `m.figure`, `m.piece`);
+  3. add `Section("my-key", "Title", _my_section)` to SECTIONS where it belongs in the page.
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ from __future__ import annotations
 import base64
 import csv
 import datetime
-import html
+import functools
 import io
 import json
 import math
@@ -19,16 +29,19 @@ import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .compare import COMPARISON_HEADER, Job, comparison_rows, find_jobs, paired, reference_job, status_lines
 from .experiment import write_text
-from .provenance import UsedParameter, file_header, provenance_rows, used_parameters
+from .provenance import Provenance, UsedParameter, file_header, provenance_rows, used_parameters
 from .stats import incremental_ratio, mean_ci, paired_difference
 
 HEADLINE = (
@@ -51,13 +64,14 @@ def _num(x: float, digits: int) -> str:
     return f"{x:,.{digits}f}"
 
 
-def summary_table(summary: list[tuple], scenario: str, published_vacancies: float | None = None) -> str:
-    """Headline KPIs of one scenario, mean and 95% CI, as aligned text."""
+def summary_table(summary: list[tuple], scenario: str, published_vacancies: float | None = None,
+                  label: str = "") -> str:
+    """Headline KPIs of one scenario, mean and 95% CI, as aligned text headed by the option's name."""
     by_key = {(k, g): (m, lo, hi, n) for s, k, g, m, lo, hi, n in summary if s == scenario}
     lines = []
     width = max(len(label) for _, _, label, _ in HEADLINE)
     n_reps = max((n for (_, _, _, n) in by_key.values()), default=0)
-    lines.append(f"{scenario}: mean and 95% confidence interval over {n_reps} replications")
+    lines.append(f"{label or scenario}: mean and 95% confidence interval over {n_reps} replications")
     for kpi, group, label, digits in HEADLINE:
         if (kpi, group) not in by_key:
             continue
@@ -70,49 +84,86 @@ def summary_table(summary: list[tuple], scenario: str, published_vacancies: floa
 
 
 # ----------------------------------------------------------------------------- sweep headline
-HEADLINE_KPIS = (
-    ("hires", "all", "gross hires"),
-    ("net_hires", "all", "net hires"),
-    ("sustained_12m", "all", "sustained 12m"),
-    ("vacancy_rate", "all", "vacancy rate"),
-    ("vacancy_days", "all", "vacancy-days"),
-    ("programme_cost", "all", "programme cost"),
-    ("cost_per_net_sustained_job", "all", "cost per net sustained job"),
+HEADLINE_KPIS = (  # (kpi, label, kind of number, shown against the reference)
+    ("hires", "gross hires", "count", False),
+    ("net_hires", "net hires", "count", True),
+    ("sustained_12m", "sustained 12m", "count", True),
+    ("vacancy_rate", "vacancy rate", "pct", True),
+    ("vacancy_days", "vacancy-days", "count", True),
+    ("programme_cost", "programme cost", "gbp", False),
+    ("cost_per_net_sustained_job", "cost per net sustained job", "gbp", False),
 )
 
 
 def headline_text(rows: list[tuple]) -> str:
-    """Per option: mean [95% CI] of the headline KPIs and, for effects, the paired difference vs the reference."""
-    by = {(r[0], r[2], r[3]): r for r in rows}
+    """Per option: mean of the headline KPIs and, for effects, the paired difference vs the reference [95% CI]."""
+    by = {(r[0], r[2], r[3]): dict(zip(COMPARISON_HEADER, r)) for r in rows}
     options = list(dict.fromkeys(r[0] for r in rows))
     out = []
     for opt in options:
         parts = []
-        for kpi, group, label in HEADLINE_KPIS:
-            r = by.get((opt, kpi, group))
+        for kpi, label, kind, vs in HEADLINE_KPIS:
+            r = by.get((opt, kpi, "all"))
             if r is None:
                 continue
-            digits = 4 if kpi == "vacancy_rate" else 0
-            text = f"{label} {_num(r[4], digits)}"
-            if kpi in ("vacancy_rate", "vacancy_days", "net_hires", "sustained_12m") and not math.isnan(r[8]) and r[8] != 0:
-                text += f" (vs reference {_num(r[8], digits)} [{_num(r[9], digits)}, {_num(r[10], digits)}])"
+            text = f"{label} {_number(r['mean'], kind, digits=2 if kind == 'pct' else None)}"
+            d, lo, hi = r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]
+            if vs and math.isfinite(d) and (d != 0 or lo != hi):
+                dkind = "pp" if kind == "pct" else kind
+                digits = _digits(dkind, lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
+                text += (f" (vs reference {_number(d, dkind, True, digits)} "
+                         f"[{_number(lo, dkind, True, digits)}, {_number(hi, dkind, True, digits)}])")
             parts.append(text)
         out.append(f"{opt}: " + "; ".join(parts))
     return "\n".join(out)
 
 
 # ============================================================================= the HTML report
-SECTIONS = (
-    ("headline", "Headline: what each option buys"),
-    ("vacancies", "Vacancies over time"),
-    ("funnel", "Funnel: who enters and leaves each stage"),
-    ("effects", "Effect of each option against the baseline"),
-    ("cost-effect", "Cost against effect"),
-    ("equity", "Equity: who gets the jobs"),
-    ("bottlenecks", "Bottlenecks"),
-    ("assumptions", "Assumptions and sources"),
-    ("run", "Run details"),
-)
+@dataclass(frozen=True)
+class Piece:
+    """One table cell or inline phrase; the `piece` macro of templates/macros.html.j2 draws it.
+
+    kind: est (a number, with `ci` an interval and `css` a shading class), muted, ci, strong, code
+    (`title` on hover), badge (`css` its kind), name (an option's name, `css` its colour), option
+    (a name, `title` a badge, `ci` a description), value or join (`parts` joined by `text`).
+    """
+
+    kind: str
+    text: str = ""
+    ci: str = ""
+    css: str = ""
+    title: str = ""
+    parts: tuple = ()
+
+
+@dataclass(frozen=True)
+class Table:
+    header: list
+    rows: list[list]
+    cls: str = ""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A figure as an embedded PNG (base64) with its alternative text."""
+
+    png: str
+    alt: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """A report section: its anchor (and partial `sections/<key>.html.j2`), title and builder.
+
+    The builder takes the `ReportData` and returns the partial's variables, or {"empty": text}
+    to print a one-line note instead of the partial.
+    """
+
+    key: str
+    title: str
+    build: Callable[["ReportData"], dict[str, Any]]
+
+
 STAGE_LABELS = {
     "engagement": "Engagement and needs assessment", "childcare": "Childcare place",
     "digital_skills": "Digital-skills course", "health_support": "Health and confidence support",
@@ -137,9 +188,15 @@ EFFECTS = (  # (kpi, label, kind): the paired effects in the forest plot and its
 LOST_MARK = 10  # people giving up waiting, on average, that the bottleneck table shades
 COST_LINES = (10_000, 25_000, 50_000, 100_000)  # GBP per extra job, dashed on the cost-effectiveness plane
 REFERENCE_COLOUR = "#4d4d4d"
-PALETTE = ("#1f77b4", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#17becf")
+# Okabe and Ito's colour-blind-safe palette (yellow left out: it vanishes on white); in greyscale the options
+# stay apart by line style, marker and hatch, which cycle with the colour.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+LINE_STYLES = ("--", ":", "-.", (0, (6, 2)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2, 2, 2)))
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+HATCHES = ("//", "..", "xx", "\\\\", "++", "--", "oo")
 DPI = 150
 MINUS = "\u2212"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 @dataclass
@@ -151,6 +208,19 @@ class Option:
     meta: dict
     colour: str
     is_reference: bool
+    style: int = 0  # index into LINE_STYLES, MARKERS and HATCHES (the reference: solid, no marker, no hatch)
+
+    @property
+    def linestyle(self) -> Any:
+        return "-" if self.is_reference else LINE_STYLES[self.style % len(LINE_STYLES)]
+
+    @property
+    def marker(self) -> str:
+        return "o" if self.is_reference else MARKERS[self.style % len(MARKERS)]
+
+    @property
+    def hatch(self) -> str:
+        return "" if self.is_reference else HATCHES[self.style % len(HATCHES)]
 
     @property
     def label(self) -> str:
@@ -177,11 +247,40 @@ class Stats:
         return list(dict.fromkeys(g for (_, k, g) in self.rows if k == kpi and g.startswith(prefix)))
 
 
+@dataclass
+class ReportData:
+    """Everything the sections draw on, read once from the folder."""
+
+    folder: Path
+    jobs: list[Job]
+    options: list[Option]
+    rows: list[tuple]  # comparison.csv's rows
+    stats: Stats
+    series: dict[str, dict]
+    funnels: dict[str, tuple[list[str], dict]]
+    n_reps: str
+
+    @property
+    def reference(self) -> Option | None:
+        return next((o for o in self.options if o.is_reference), None)
+
+    @property
+    def others(self) -> list[Option]:
+        """The options compared against the reference."""
+        return [o for o in self.options if not o.is_reference]
+
+
 # ----------------------------------------------------------------------------- formatting
-def _number(x: float | None, kind: str, signed: bool = False) -> str:
+BASE_DIGITS = {"pp": 2, "small": 1}  # decimals by kind (others: 0), raised where a difference would vanish
+MAX_DIGITS = 6
+
+
+def _number(x: float | None, kind: str, signed: bool = False, digits: int | None = None) -> str:
     """One number as the report prints it.
 
     kind: count, small (1 decimal), days, gbp, gbpk (£337k, £1.87m), pct or pp (of a share).
+    `digits` (decimals) defaults to the kind's; a non-zero number that would print as 0 gets
+    the decimals it needs for two significant digits.
     """
     if x is None or not math.isfinite(x):
         return "n/a"
@@ -190,7 +289,10 @@ def _number(x: float | None, kind: str, signed: bool = False) -> str:
     if kind == "gbpk" and abs(x) >= 10_000:
         text = f"{abs(x) / 1e6:,.2f}m" if abs(x) >= 1e6 else f"{abs(x) / 1e3:,.0f}k"
     else:
-        text = f"{abs(x):,.{2 if kind == 'pp' else 1 if kind == 'small' else 0}f}"
+        places = BASE_DIGITS.get(kind, 0) if digits is None else digits
+        if digits is None and x != 0 and abs(x) < 0.5 * 10 ** -places:
+            places = min(MAX_DIGITS, 1 - math.floor(math.log10(abs(x))))
+        text = f"{abs(x):,.{places}f}"
     nonzero = bool(text.strip("0.,mk"))
     sign = MINUS if x < 0 and nonzero else "+" if signed and x > 0 and nonzero else ""
     if kind in ("gbp", "gbpk"):
@@ -198,15 +300,43 @@ def _number(x: float | None, kind: str, signed: bool = False) -> str:
     return sign + text + {"pct": "%", "pp": " pp"}.get(kind, "")
 
 
-def _ci(mean: float, low: float, high: float, kind: str, signed: bool = False, mark: str = "") -> str:
-    """'257 (250 to 264)' as HTML (the interval in a smaller span), or the mean alone when there is none."""
-    text = f'<span class="{mark}">{_number(mean, kind, signed)}</span>' if mark else _number(mean, kind, signed)
+def muted(text: str) -> Piece:
+    return Piece("muted", text)
+
+
+def code(text: str, title: str = "") -> Piece:
+    """Monospaced, with line-break opportunities after , = . / so long labels and keys wrap cleanly."""
+    return Piece("code", text, title=title)
+
+
+def name(o: Option) -> Piece:
+    """An option's name with the swatch of its colour."""
+    return Piece("name", o.label, css=o.colour)
+
+
+def badge(text: str, kind: str) -> Piece:
+    return Piece("badge", text, css=kind)
+
+
+def _ci(mean: float, low: float, high: float, kind: str, signed: bool = False, mark: str = "") -> Piece:
+    """'257 (250 to 264)': the mean, with the interval in a smaller span when there is one."""
+    ci, digits = "", None
     if math.isfinite(low) and math.isfinite(high) and math.isfinite(mean) and low != high:
-        text += f' <span class="ci">({_number(low, kind, signed)} to {_number(high, kind, signed)})</span>'
-    return text
+        digits = _digits(kind, low, high)
+        ci = f"{_number(low, kind, signed, digits)} to {_number(high, kind, signed, digits)}"
+    return Piece("est", _number(mean, kind, signed, digits), ci=ci, css=mark)
 
 
-def _cell(row: dict | None, kind: str, mark: str = "") -> str:
+def _digits(kind: str, low: float, high: float) -> int | None:
+    """Decimals that show the first significant digit of an interval's half-width (at least the kind's own)."""
+    if kind in ("gbp", "gbpk"):
+        return None
+    half = abs(high - low) / 2 * (100 if kind in ("pct", "pp") else 1)
+    base = BASE_DIGITS.get(kind, 0)
+    return base if half <= 0 else min(MAX_DIGITS, max(base, -math.floor(math.log10(half))))
+
+
+def _cell(row: dict | None, kind: str, mark: str = "") -> Piece | str:
     """Mean and 95% CI of a KPI that cannot be negative (nor above 1 for a share): the CI is cut there."""
     if row is None:
         return "n/a"
@@ -214,38 +344,22 @@ def _cell(row: dict | None, kind: str, mark: str = "") -> str:
     return _ci(row["mean"], max(row["ci_low"], 0.0), min(row["ci_high"], top), kind, mark=mark)
 
 
-def _diff_cell(row: dict | None, kind: str, option: Option) -> str:
+def _diff_cell(row: dict | None, kind: str, option: Option) -> Piece | str:
     if option.is_reference:
-        return '<span class="muted">reference</span>'
+        return muted("reference")
     if row is None or not math.isfinite(row["diff_mean"]):
         return "n/a"
     return _ci(row["diff_mean"], row["diff_ci_low"], row["diff_ci_high"], kind, signed=True)
 
 
-def _esc(x: object) -> str:
-    return html.escape(str(x))
+def _option_cell(o: Option, compared: bool) -> Piece:
+    return Piece("option", o.label, ci=o.description, css=o.colour,
+                 title="reference" if o.is_reference and compared else "")
 
 
-def _code(text: str) -> str:
-    """Monospaced, with line-break opportunities after , = . / so long labels and keys wrap cleanly."""
-    return "<code>" + re.sub(r"([,=./])", r"\1<wbr>", _esc(text)) + "</code>"
-
-
-def _badge(text: str, kind: str) -> str:
-    return f'<span class="badge {kind}">{_esc(text)}</span>'
-
-
-def _option_cell(o: Option, compared: bool) -> str:
-    ref = " " + _badge("reference", "ref") if o.is_reference and compared else ""
-    return (f'<span class="swatch" style="background:{o.colour}"></span>{_code(o.label)}{ref}'
-            f'<div class="desc">{_esc(o.description)}</div>')
-
-
-def _table(header: list[str], rows: list[list[str]], cls: str = "") -> str:
-    head = "".join(f"<th>{h}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return (f'<div class="table-wrap"><table class="{cls}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>")
+def _wbr(text: object) -> Markup:
+    """The `wbr` filter: escaped text with line-break opportunities after , = . /"""
+    return Markup(re.sub(r"([,=./])", r"\1<wbr>", str(escape(text))))
 
 
 def _wrap(label: str, width: int = 30) -> str:
@@ -272,12 +386,11 @@ def _style(ax: Axes) -> None:
     ax.tick_params(labelsize=8)
 
 
-def _img(fig: Figure, alt: str) -> str:
+def _chart(fig: Figure, alt: str) -> Chart:
     """The figure as an embedded PNG."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{_esc(alt)}"></figure>'
+    return Chart(base64.b64encode(buf.getvalue()).decode("ascii"), alt)
 
 
 def _yaxis_thousands(ax: Axes) -> None:
@@ -359,58 +472,101 @@ def config_files(job_dir: Path, config: dict) -> list[Path]:
     return [f for f in files if f.exists()]
 
 
+
 # ----------------------------------------------------------------------------- sections
-def _headline(options: list[Option], st: Stats, n_reps: str) -> str:
-    header = ["Option", "Gross hires of local residents", "Net hires (less deadweight)", "Sustained at 12 months",
-              "Change in vacancy rate vs baseline", "Change in vacancy-days vs baseline", "Programme cost",
-              "Cost per net sustained job", "Cost per additional net sustained job vs baseline"]
-    ref = next((o for o in options if o.is_reference), None)
-    rows = []
-    alone = '<span class="muted">no baseline in this folder</span>'
-    for o in options:
-        kpi = {k: st.get(o.label, k) for k in ("hires", "net_hires", "sustained_12m", "vacancy_rate", "vacancy_days",
-                                               "programme_cost", "cost_per_net_sustained_job")}
-        cost = kpi["programme_cost"]
-        changes = [alone, alone] if len(options) == 1 else [_diff_cell(kpi["vacancy_rate"], "pp", o),
-                                                             _diff_cell(kpi["vacancy_days"], "count", o)]
-        rows.append([_option_cell(o, len(options) > 1), _cell(kpi["hires"], "count"),
-                     _cell(kpi["net_hires"], "count"), _cell(kpi["sustained_12m"], "count"), *changes,
-                     _cell(cost, "gbpk"),
-                     '<span class="muted">no cost</span>' if cost is not None and cost["mean"] == 0
-                     else _cell(kpi["cost_per_net_sustained_job"], "gbpk"),
-                     _incremental_cell(o, ref)])
-    return (_table(header, rows, "headline")
-            + f'<p class="note">Means over {n_reps} replications, 95% confidence interval in brackets. '
-            "Changes against the baseline are paired differences: each option ran with the same random numbers "
-            "as the baseline, replication by replication, so the interval measures the option's effect, not noise. "
-            "Net hires discount those who would have been hired anyway (deadweight); cost per net sustained job "
-            "is the option's whole programme cost over its net hires still in post after 12 months; cost per "
-            "additional net sustained job is the paired difference in cost over the paired difference in net "
-            "sustained jobs against the baseline (delta-method interval; not estimable when the gain in jobs is "
-            "not distinguishable from zero) (k = thousand, m = million pounds).</p>")
+@dataclass(frozen=True)
+class Column:
+    """A column of the headline comparison: the HTML report, the workbook and the web page all draw these.
+
+    show: mean (the option's own mean and CI), diff (paired difference against the reference),
+    or incremental (incremental cost over incremental net sustained jobs against the reference).
+    """
+
+    kpi: str
+    label: str
+    kind: str  # how its numbers print: count, pp, gbpk, ... (see _number)
+    show: str = "mean"
 
 
-def _incremental_cell(option: Option, ref: Option | None) -> str:
+HEADLINE_COLUMNS = (
+    Column("hires", "Gross hires of local residents", "count"),
+    Column("net_hires", "Net hires (less deadweight)", "count"),
+    Column("sustained_12m", "Sustained at 12 months", "count"),
+    Column("vacancy_rate", "Change in vacancy rate vs baseline", "pp", "diff"),
+    Column("vacancy_days", "Change in vacancy-days vs baseline", "count", "diff"),
+    Column("programme_cost", "Programme cost", "gbpk"),
+    Column("cost_per_net_sustained_job", "Cost per net sustained job", "gbpk"),
+    Column("programme_cost", "Cost per additional net sustained job vs baseline", "gbpk", "incremental"),
+)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A number with its 95% CI, or `note` saying why there is none."""
+
+    mean: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+    note: str = ""
+
+
+def headline_estimates(d: ReportData) -> list[tuple[Option, list[Estimate]]]:
+    """Per option, one Estimate per HEADLINE_COLUMNS entry."""
+    out = []
+    for o in d.options:
+        row = []
+        for col in HEADLINE_COLUMNS:
+            r = d.stats.get(o.label, col.kpi)
+            if col.show == "incremental":
+                row.append(_incremental(o, d.reference))
+            elif col.show == "diff":
+                row.append(Estimate(note="no baseline in this folder") if len(d.options) == 1 else
+                           Estimate(note="reference") if o.is_reference else
+                           Estimate() if r is None else Estimate(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]))
+            elif col.kpi.startswith("cost_per") and (c := d.stats.get(o.label, "programme_cost")) and c["mean"] == 0:
+                row.append(Estimate(note="no cost"))
+            else:
+                row.append(Estimate() if r is None else Estimate(r["mean"], max(r["ci_low"], 0.0), r["ci_high"]))
+        out.append((o, row))
+    return out
+
+
+def _incremental(option: Option, ref: Option | None) -> Estimate:
     """Incremental cost per additional net sustained job against the reference, with its 95% CI."""
     if ref is None:
-        return '<span class="muted">no baseline in this folder</span>'
+        return Estimate(note="no baseline in this folder")
     if option.is_reference:
-        return '<span class="muted">reference</span>'
+        return Estimate(note="reference")
     key_c, key_e = ("programme_cost", "all"), ("net_sustained_12m", "all")
     if key_c not in option.job.kpis or key_e not in option.job.kpis:
-        return "n/a"
+        return Estimate()
     c, c0 = paired(option.job.kpis[key_c], ref.job.kpis[key_c])
     e, e0 = paired(option.job.kpis[key_e], ref.job.kpis[key_e])
     r = incremental_ratio([a - b for a, b in zip(c, c0)], [a - b for a, b in zip(e, e0)])
     if not math.isfinite(r.mean):
-        return '<span class="muted">not estimable: no clear gain in jobs</span>'
-    return _ci(r.mean, r.low, r.high, "gbpk")
+        return Estimate(note="not estimable: no clear gain in jobs")
+    return Estimate(r.mean, r.low, r.high)
 
 
-def _vacancy_section(options: list[Option], series: dict[str, dict], ref: Option | None) -> str:
+def _estimate_piece(e: Estimate, col: Column) -> Piece | str:
+    if e.note:
+        return muted(e.note)
+    if not math.isfinite(e.mean):
+        return "n/a"
+    return _ci(e.mean, e.low, e.high, col.kind, signed=col.show == "diff")
+
+
+def _headline(d: ReportData) -> dict[str, Any]:
+    rows = [[_option_cell(o, len(d.options) > 1), *(_estimate_piece(e, c) for e, c in zip(est, HEADLINE_COLUMNS))]
+            for o, est in headline_estimates(d)]
+    return {"table": Table(["Option", *(c.label for c in HEADLINE_COLUMNS)], rows, "headline"), "n_reps": d.n_reps}
+
+
+def _vacancy_section(d: ReportData) -> dict[str, Any]:
+    options, series, ref = d.options, d.series, d.reference
     groups = [g for g in dict.fromkeys(g for o in options for g in series.get(o.label, {})) if g != "all"]
     if not groups:
-        return '<p class="muted">No time series in this folder.</p>'
+        return {"empty": "No time series in this folder."}
     labels = {g: str(((ref or options[0]).config.get("region", {}).get("workforce", {}).get("groups", {})
                       .get(g, {}) or {}).get("label", g)) for g in groups}
     ncols = 3
@@ -424,9 +580,11 @@ def _vacancy_section(options: list[Option], series: dict[str, dict], ref: Option
             days, by_rep = series[o.label][g]
             cis = [mean_ci([v[k] for v in by_rep.values()]) for k in range(len(days))]
             years = days / 365.25
-            ax.plot(years, [c.mean for c in cis], color=o.colour, lw=1.6 if o.is_reference else 1.3,
-                    ls="--" if o.is_reference else "-", label=_wrap(o.label, 45))
-            ax.fill_between(years, [c.low for c in cis], [c.high for c in cis], color=o.colour, alpha=0.15, lw=0)
+            ax.plot(years, [c.mean for c in cis], color=o.colour, lw=2.0 if o.is_reference else 1.5,
+                    ls=o.linestyle, marker=None if o.is_reference else o.marker, ms=3.5,
+                    markevery=max(1, len(years) // 8), label=_wrap(o.label, 45))
+            ax.fill_between(years, [c.low for c in cis], [c.high for c in cis], color=o.colour,
+                            alpha=0.12 if o.is_reference else 0.07, lw=0)
         ax.set_title(labels[g], fontsize=10)
         _style(ax)
         _yaxis_thousands(ax)
@@ -438,18 +596,16 @@ def _vacancy_section(options: list[Option], series: dict[str, dict], ref: Option
         ax.set_ylabel("open vacancies", fontsize=8)
     handles, texts = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, texts, loc="outside lower center", ncols=min(3, len(options)), fontsize=8, frameon=False)
-    out = _img(fig, "Open vacancies over time by employer group, mean and 95% CI band per option")
-    diff = _vacancy_difference(options, series, ref)
-    return (out + '<p class="note">Open vacancies summed over roles in each employer group: mean over '
-            "replications with its 95% confidence band. The options' own effect is small next to the "
-            "vacancies the region carries, so the difference is shown below on its own scale.</p>" + diff)
+    chart = _chart(fig, "Open vacancies over time by employer group, mean and 95% CI band per option")
+    return {"chart": chart, "difference": _vacancy_difference(d)}
 
 
-def _vacancy_difference(options: list[Option], series: dict[str, dict], ref: Option | None) -> str:
+def _vacancy_difference(d: ReportData) -> Chart | None:
     """Paired difference in total open vacancies against the baseline, over time."""
-    others = [o for o in options if not o.is_reference and "all" in series.get(o.label, {})]
+    series, ref = d.series, d.reference
+    others = [o for o in d.others if "all" in series.get(o.label, {})]
     if ref is None or not others or "all" not in series.get(ref.label, {}):
-        return ""
+        return None
     ref_days, ref_reps = series[ref.label]["all"]
     fig = _figure(10, 3.0)
     ax = fig.subplots()
@@ -461,7 +617,8 @@ def _vacancy_difference(options: list[Option], series: dict[str, dict], ref: Opt
         cis = [paired_difference([reps[r][k] for r in common], [ref_reps[r][k] for r in common])
                for k in range(len(days))]
         years = days / 365.25
-        ax.plot(years, [c.mean for c in cis], color=o.colour, lw=1.4, label=_wrap(o.label, 45))
+        ax.plot(years, [c.mean for c in cis], color=o.colour, lw=1.5, ls=o.linestyle, marker=o.marker, ms=3.5,
+                markevery=max(1, len(years) // 8), label=_wrap(o.label, 45))
         ax.fill_between(years, [c.low for c in cis], [c.high for c in cis], color=o.colour, alpha=0.18, lw=0)
     ax.axhline(0, color=REFERENCE_COLOUR, lw=1, ls="--")
     ax.set_title("Change in open vacancies against the baseline, all employer groups (paired)", fontsize=10)
@@ -470,13 +627,14 @@ def _vacancy_difference(options: list[Option], series: dict[str, dict], ref: Opt
     _style(ax)
     _yaxis_thousands(ax)
     ax.legend(fontsize=8, frameon=False, loc="best")
-    return _img(fig, "Paired difference in open vacancies against the baseline over time, with 95% CI bands")
+    return _chart(fig, "Paired difference in open vacancies against the baseline over time, with 95% CI bands")
 
 
-def _funnel_section(options: list[Option], funnels: dict[str, tuple[list[str], dict]], st: Stats) -> str:
-    shown = [o for o in options if funnels.get(o.label, ([], {}))[0]]
+def _funnel_section(d: ReportData) -> dict[str, Any]:
+    funnels, st = d.funnels, d.stats
+    shown = [o for o in d.options if funnels.get(o.label, ([], {}))[0]]
     if not shown:
-        return '<p class="muted">No funnel records in this folder.</p>'
+        return {"empty": "No funnel records in this folder."}
     stages = list(dict.fromkeys(s for o in shown for s in funnels[o.label][0]))
     ncols = min(3, len(shown))
     nrows = math.ceil(len(shown) / ncols)
@@ -503,36 +661,31 @@ def _funnel_section(options: list[Option], funnels: dict[str, tuple[list[str], d
     fig.supxlabel("people entering the stage (mean per replication)", fontsize=8)
     handles, texts = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, texts, loc="outside upper center", ncols=3, fontsize=8, frameon=False)
-    img = _img(fig, "Funnel per option: people entering each stage, split into drop-outs and those who moved on")
+    chart = _chart(fig, "Funnel per option: people entering each stage, split into drop-outs and those who moved on")
 
-    header = ["Stage", "Measure"] + [_code(o.label) for o in shown]
-    rows = []
+    header = ["Stage", "Measure"] + [name(o) for o in shown]
+    rows: list[list] = []
     for s in stages:
         reasons = list(dict.fromkeys(r for o in shown for (st_, m, r) in funnels[o.label][1]
                                      if st_ == s and m == "left" and r))
-        name = STAGE_LABELS.get(s, s.replace("_", " "))
-        rows.append([f"<strong>{_esc(name)}</strong>", "entered"]
+        rows.append([Piece("strong", STAGE_LABELS.get(s, s.replace("_", " "))), "entered"]
                     + [_count(funnels[o.label][1].get((s, "entered", ""), 0.0)) for o in shown])
         for r in reasons:
-            rows.append(["", f"left: {_esc(r)}"]
-                        + [_count(funnels[o.label][1].get((s, "left", r), 0.0)) for o in shown])
-    rows.append(["<strong>Days from referral to start</strong>", "mean"]
+            rows.append(["", f"left: {r}"] + [_count(funnels[o.label][1].get((s, "left", r), 0.0)) for o in shown])
+    rows.append([Piece("strong", "Days from referral to start"), "mean"]
                 + [_cell(st.get(o.label, "time_to_start_mean"), "days") for o in shown])
-    table = _table(header, rows, "funnel")
-    return (img + '<p class="note">Mean number of people per replication. Everyone who enters a stage either '
-            "leaves it, with the reason recorded, or moves on to the next stage (or is still in it at the end).</p>"
-            + table)
+    return {"chart": chart, "table": Table(header, rows, "funnel")}
 
 
 def _count(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 10 or x == 0 else f"{x:.1f}"
 
 
-def _effects_section(options: list[Option], st: Stats) -> str:
-    others = [o for o in options if not o.is_reference]
+def _effects_section(d: ReportData) -> dict[str, Any]:
+    others, st = d.others, d.stats
     if not others:
-        return ('<p class="muted">Only one option in this folder: there is nothing to compare against a baseline. '
-                "Run a sweep (<code>pathways -m intervention=[],[childcare] ...</code>) to compare options.</p>")
+        return {"empty": "Only one option in this folder: there is nothing to compare against a baseline. "
+                         "Run a sweep (pathways -m intervention=[],[childcare] ...) to compare options."}
     fig = _figure(10, 0.45 * len(others) + 1.4)
     axes = fig.subplots(1, len(EFFECTS), sharey=True, squeeze=False)[0]
     y = np.arange(len(others))[::-1]
@@ -544,7 +697,7 @@ def _effects_section(options: list[Option], st: Stats) -> str:
                 continue
             m, lo, hi = (r[k] * scale for k in ("diff_mean", "diff_ci_low", "diff_ci_high"))
             err = [[m - lo], [hi - m]] if math.isfinite(lo) else None
-            ax.errorbar(m, yi, xerr=err, fmt="o", color=o.colour, capsize=3, ms=5, lw=1.5)
+            ax.errorbar(m, yi, xerr=err, fmt=o.marker, color=o.colour, capsize=3, ms=5, lw=1.5)
         ax.axvline(0, color=REFERENCE_COLOUR, lw=1, ls="--")
         ax.set_title(label, fontsize=9)
         _style(ax)
@@ -553,7 +706,7 @@ def _effects_section(options: list[Option], st: Stats) -> str:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _, k=kind: f"{v:,.2f}" if k == "pp" else _compact(v)))
     axes[0].set_yticks(y, [_wrap(o.label, 28) for o in others], fontsize=8)
     axes[0].set_ylim(-0.7, len(others) - 0.3)
-    img = _img(fig, "Forest plot: paired effect of each option against the baseline with 95% CIs")
+    chart = _chart(fig, "Forest plot: paired effect of each option against the baseline with 95% CIs")
     header = ["Effect", "Option", "Paired difference vs baseline", "Unpaired 95% CI (for comparison)"]
     rows = []
     for kpi, label, kind in (*EFFECTS[:2], ("net_sustained_12m", "Net sustained at 12 months", "count"),
@@ -564,20 +717,17 @@ def _effects_section(options: list[Option], st: Stats) -> str:
                 continue
             unpaired = (f"{_number(r['unpaired_diff_ci_low'], kind, True)} to "
                         f"{_number(r['unpaired_diff_ci_high'], kind, True)}")
-            rows.append([f"<strong>{_esc(label)}</strong>" if i == 0 else "", _code(o.label),
-                         _diff_cell(r, kind, o), f'<span class="ci">{unpaired}</span>'])
-    return (img + '<p class="note">Each point is the mean over replications of (option minus baseline), '
-            "computed replication by replication; the bar is its 95% confidence interval. An interval that "
-            "does not cross the dashed zero line is an effect the replications can tell apart from no effect. "
-            "For vacancy-days and vacancy rate, lower is better.</p>" + _table(header, rows, "effects"))
+            rows.append([Piece("strong", label) if i == 0 else "", name(o), _diff_cell(r, kind, o),
+                         Piece("ci", unpaired)])
+    return {"chart": chart, "table": Table(header, rows, "effects")}
 
 
-def _cost_effect_section(options: list[Option], st: Stats) -> str:
-    others = [o for o in options if not o.is_reference]
-    if not others:
-        return '<p class="muted">Only one option in this folder: no incremental cost or effect to show.</p>'
+def _cost_effect_section(d: ReportData) -> dict[str, Any]:
+    st = d.stats
+    if not d.others:
+        return {"empty": "Only one option in this folder: no incremental cost or effect to show."}
     points = []
-    for o in others:
+    for o in d.others:
         e, c = st.get(o.label, "net_sustained_12m"), st.get(o.label, "programme_cost")
         if e is None or c is None:
             continue
@@ -603,7 +753,7 @@ def _cost_effect_section(options: list[Option], st: Stats) -> str:
             if math.isfinite(e["diff_ci_low"]) else None
         yerr = [[c["diff_mean"] - c["diff_ci_low"]], [c["diff_ci_high"] - c["diff_mean"]]] \
             if math.isfinite(c["diff_ci_low"]) else None
-        ax.errorbar(e["diff_mean"], c["diff_mean"], xerr=xerr, yerr=yerr, fmt="o", color=o.colour, ms=7,
+        ax.errorbar(e["diff_mean"], c["diff_mean"], xerr=xerr, yerr=yerr, fmt=o.marker, color=o.colour, ms=7,
                     capsize=3, lw=1.4, label=_wrap(o.label, 60), zorder=3)
     ax.axhline(0, color=REFERENCE_COLOUR, lw=1)
     ax.axvline(0, color=REFERENCE_COLOUR, lw=1)
@@ -614,36 +764,33 @@ def _cost_effect_section(options: list[Option], st: Stats) -> str:
     _style(ax)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, "£")))
     ax.legend(fontsize=8, frameon=False, loc="upper left")
-    img = _img(fig, "Cost-effectiveness plane: incremental cost against incremental net sustained jobs, with 95% CIs")
+    chart = _chart(fig, "Cost-effectiveness plane: incremental cost against incremental net sustained jobs, "
+                        "with 95% CIs")
     header = ["Option", "Incremental cost", "Incremental net sustained jobs", "Cost per extra net sustained job"]
-    rows = []
-    for o, e, c in points:
-        rows.append([_code(o.label), _diff_cell(c, "gbpk", o), _diff_cell(e, "count", o),
-                     _icer(c, e)])
-    return (img + '<p class="note">Each point is an option\'s paired difference from the baseline in programme '
-            "cost and in net jobs still held at 12 months, with 95% CIs in both directions. Dashed lines mark "
-            f"{', '.join('£' + format(k, ',') for k in COST_LINES)} per extra job: an option below a line buys jobs "
-            "more cheaply than that.</p>" + _table(header, rows, "cea"))
+    rows = [[name(o), _diff_cell(c, "gbpk", o), _diff_cell(e, "count", o), _icer(c, e)] for o, e, c in points]
+    return {"chart": chart, "table": Table(header, rows, "cea"),
+            "cost_lines": ["£" + format(k, ",") for k in COST_LINES]}
 
 
-def _icer(cost: dict, effect: dict) -> str:
+def _icer(cost: dict, effect: dict) -> Piece | str:
     """Ratio of mean differences, with what the effect's interval allows one to say."""
     dc, de, lo = cost["diff_mean"], effect["diff_mean"], effect["diff_ci_low"]
     if not (math.isfinite(dc) and math.isfinite(de)):
         return "n/a"
     if math.isfinite(lo) and lo <= 0 <= effect["diff_ci_high"]:
-        return '<span class="muted">effect not distinguishable from zero at 95%</span>'
+        return muted("effect not distinguishable from zero at 95%")
     if de > 0 and dc <= 0:
         return "more jobs for less money"
     if de <= 0:
-        return '<span class="muted">fewer jobs than the baseline</span>'
-    return f"{_number(dc / de, 'gbpk')} <span class=\"ci\">(ratio of mean differences)</span>"
+        return muted("fewer jobs than the baseline")
+    return Piece("est", _number(dc / de, "gbpk"), ci="ratio of mean differences")
 
 
-def _equity_section(options: list[Option], st: Stats) -> str:
+def _equity_section(d: ReportData) -> dict[str, Any]:
+    options, st = d.options, d.stats
     groups = [(g, label) for g, label in EQUITY_GROUPS if any(st.get(o.label, "hires", g) for o in options)]
     if not groups:
-        return '<p class="muted">No hires by target group in this folder.</p>'
+        return {"empty": "No hires by target group in this folder."}
     fig = _figure(10, 3.6)
     ax = fig.subplots()
     width = 0.8 / len(options)
@@ -654,27 +801,103 @@ def _equity_section(options: list[Option], st: Stats) -> str:
         lo = np.array([r["ci_low"] if r else np.nan for r in rows])
         hi = np.array([r["ci_high"] if r else np.nan for r in rows])
         err = np.nan_to_num(np.vstack([m - lo, hi - m]))
-        ax.bar(x - 0.4 + width * (i + 0.5), m, width, yerr=err, color=o.colour, capsize=2,
+        ax.bar(x - 0.4 + width * (i + 0.5), m, width, yerr=err, color=o.colour, hatch=o.hatch, edgecolor="white",
+               linewidth=0, capsize=2,
                error_kw={"lw": 0.9}, label=_wrap(o.label, 45))
     ax.set_xticks(x, [_wrap(label, 16) for _, label in groups], fontsize=8)
     ax.set_ylabel("hires of programme residents", fontsize=8)
     _style(ax)
     ax.grid(axis="x", visible=False)
     ax.legend(fontsize=8, frameon=False, ncols=min(3, len(options)), loc="upper right")
-    img = _img(fig, "Hires by deprivation quintile, parents and people with a health condition, per option")
-    header = ["Group"] + [_code(o.label) for o in options]
-    rows = [[_esc(label)] + [_cell(st.get(o.label, "hires", g), "count") for o in options] for g, label in groups]
+    chart = _chart(fig, "Hires by deprivation quintile, parents and people with a health condition, per option")
+    header = ["Group"] + [name(o) for o in options]
+    rows = [[label] + [_cell(st.get(o.label, "hires", g), "count") for o in options] for g, label in groups]
     rows.append(["Share of hires from the most deprived quintile"] + [_share(o) for o in options])
-    return (img + '<p class="note">Gross hires of programme residents by target group (groups overlap: a parent '
-            "is also counted in a quintile). Quintile 1 is the 20% most deprived neighbourhoods. The share is "
-            "computed per replication, then averaged.</p>" + _table(header, rows, "equity"))
+    return {"chart": chart, "table": Table(header, rows, "equity")}
 
 
-def _share(o: Option) -> str:
+def _share(o: Option) -> Piece | str:
     part, whole = o.job.kpis.get(("hires", "quintile:1"), {}), o.job.kpis.get(("hires", "all"), {})
     ratios = [part[r] / whole[r] for r in part if whole.get(r)]
     ci = mean_ci(ratios)
     return _cell({"mean": ci.mean, "ci_low": ci.low, "ci_high": ci.high}, "pct")
+
+
+@dataclass
+class Spend:
+    """An option's programme spend: per year and in all (mean and 95% CI), and per year by component."""
+
+    option: Option
+    per_year: Estimate
+    total: Estimate
+    components: dict[str, float]  # component label -> mean spend per year
+
+
+def programme_spend(d: ReportData) -> list[Spend]:
+    """The yearly programme spend of each option (`programme_cost_per_year`), split by what it pays for.
+
+    A component's yearly spend is its share of `programme_cost` times `programme_cost_per_year`,
+    so that the parts add up to the KPI and no second definition of a year is made here.
+    """
+    groups = [g for g in d.stats.groups("programme_cost", "") if g != "all"]
+    out = []
+    for o in d.options:
+        per_year, total = d.stats.get(o.label, "programme_cost_per_year"), d.stats.get(o.label, "programme_cost")
+        if per_year is None or total is None:
+            continue
+        factor = per_year["mean"] / total["mean"] if total["mean"] else 0.0
+        parts = {}
+        for g in groups:
+            r = d.stats.get(o.label, "programme_cost", g)
+            if r is not None and r["mean"]:
+                parts[_component_label(g, o.config)] = r["mean"] * factor
+        out.append(Spend(o, Estimate(per_year["mean"], max(per_year["ci_low"], 0.0), per_year["ci_high"]),
+                         Estimate(total["mean"], max(total["ci_low"], 0.0), total["ci_high"]), parts))
+    return out
+
+
+def _component_label(group: str, config: dict) -> str:
+    """`intervention:childcare` -> the intervention's label; `channel:jobcentre` -> the channel's."""
+    kind, _, key = group.partition(":")
+    where = (config.get("intervention") or {}) if kind == "intervention" else \
+        ((config.get("region") or {}).get("channels") or {})
+    label = str((where.get(key) or {}).get("label") or key.replace("_", " "))
+    return f"{label} (referrals)" if kind == "channel" else label
+
+
+def _spend_section(d: ReportData) -> dict[str, Any]:
+    spend = programme_spend(d)
+    if not spend:
+        return {"empty": "No programme costs in this folder."}
+    components = list(dict.fromkeys(c for s in spend for c in s.components))
+    fig = _figure(10, 0.5 * len(spend) + 1.6)
+    ax = fig.subplots()
+    y = np.arange(len(spend))[::-1]
+    left = np.zeros(len(spend))
+    colours = [*PALETTE, "#999999", "#882255", "#44AA99", "#117733", "#332288", "#AA4499", "#88CCEE"]
+    for k, comp in enumerate(components):
+        widths = np.array([s.components.get(comp, 0.0) for s in spend])
+        ax.barh(y, widths, left=left, color=colours[k % len(colours)], hatch=("", *HATCHES)[k % (len(HATCHES) + 1)],
+                edgecolor="white", linewidth=0.5, label=_wrap(comp, 40))
+        left += widths
+    for yi, s in zip(y, spend):
+        if math.isfinite(s.per_year.low) and s.per_year.low != s.per_year.high:
+            ax.errorbar(s.per_year.mean, yi, xerr=[[s.per_year.mean - s.per_year.low], [s.per_year.high - s.per_year.mean]],
+                        fmt="none", color="#222222", capsize=3, lw=1)
+    ax.set_yticks(y, [_wrap(s.option.label, 28) for s in spend], fontsize=8)
+    ax.set_xlabel("programme spend per year (GBP), by what it pays for", fontsize=8)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, "£")))
+    _style(ax)
+    ax.grid(axis="y", visible=False)
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=7.5, frameon=False, loc="outside lower center",
+               ncols=min(3, max(1, len(components))))
+    chart = _chart(fig, "Programme spend per year of each option, stacked by intervention and referral channel")
+    header = ["Option", "Spend per year", "Total over the horizon", *components]
+    rows = [[name(s.option), _ci(s.per_year.mean, s.per_year.low, s.per_year.high, "gbpk"),
+             _ci(s.total.mean, s.total.low, s.total.high, "gbpk"),
+             *(_number(s.components[c], "gbpk") if c in s.components else muted("none") for c in components)]
+            for s in spend]
+    return {"chart": chart, "table": Table(header, rows, "spend")}
 
 
 def _capacity_label(name: str, config: dict) -> str:
@@ -686,30 +909,26 @@ def _capacity_label(name: str, config: dict) -> str:
     return CAPACITY_LABELS.get(name, name.replace("_", " ").capitalize())
 
 
-def _bottleneck_section(options: list[Option], st: Stats) -> str:
+def _bottleneck_section(d: ReportData) -> dict[str, Any]:
+    options, st = d.options, d.stats
     caps = st.groups("utilisation", "capacity:")
     if not caps:
-        return '<p class="muted">No capacity records in this folder.</p>'
-    findings, rows = [], []
+        return {"empty": "No capacity records in this folder."}
+    rows = []
     for cap in caps:
-        name = cap.split(":", 1)[1]
+        cap_name = cap.split(":", 1)[1]
         for i, o in enumerate(options):
             util, wait = st.get(o.label, "utilisation", cap), st.get(o.label, "mean_wait", cap)
             ren, queue = st.get(o.label, "reneged", cap), st.get(o.label, "mean_queue", cap)
             level = "" if util is None else "hot" if util["mean"] >= 0.9 else "warm" if util["mean"] >= 0.75 else ""
             lost = "hot" if ren and ren["mean"] >= LOST_MARK else ""
-            rows.append([f"<strong>{_esc(_capacity_label(name, o.config))}</strong>" if i == 0 else "",
-                         f'<span class="swatch" style="background:{o.colour}"></span>{_code(o.label)}',
+            rows.append([Piece("strong", _capacity_label(cap_name, o.config)) if i == 0 else "",
+                         name(o),
                          _cell(util, "pct", level), _cell(wait, "days"), _cell(ren, "small", lost),
                          _cell(queue, "small")])
-    for o in options:
-        findings.append(f"<li>{_code(o.label)}: {_esc(_worst(o, st, caps))}</li>")
     header = ["Capacity", "Option", "Utilisation", "Mean wait (days)", "Gave up waiting (people)", "Mean queue"]
-    return (f'<ul class="findings">{"".join(findings)}</ul>' + _table(header, rows, "bottlenecks")
-            + '<p class="note">Every capacity is a queue. Utilisation is the share of places or caseload in use; '
-            "people who wait longer than their patience give up. The tightest constraint is the one that loses "
-            f"the most people to waiting (or, if no one gives up, the busiest one). Shaded: utilisation of 75% and "
-            f"of 90% or more; {LOST_MARK} or more people lost to waiting. Intervals are cut at 0 and 100%.</p>")
+    return {"findings": [(o.label, _worst(o, st, caps)) for o in options],
+            "table": Table(header, rows, "bottlenecks"), "lost_mark": LOST_MARK}
 
 
 def _worst(o: Option, st: Stats, caps: list[str]) -> str:
@@ -727,8 +946,9 @@ def _worst(o: Option, st: Stats, caps: list[str]) -> str:
             f"{ren:,.0f} people gave up waiting.")
 
 
-def _assumptions_section(options: list[Option]) -> str:
-    """Every parameter the options used, from the YAML files, with the value each ran with."""
+def parameters_used(options: list[Option]) -> tuple[dict[Path, list[str]], dict[tuple[Path, str], dict[str, UsedParameter]]]:
+    """The config files the options used (file -> option labels), and every parameter of them
+    ((file, key) -> option label -> the parameter with the value that option ran with)."""
     from .cli import CONFIG_DIR
 
     merged: dict[tuple[Path, str], dict[str, UsedParameter]] = {}
@@ -740,50 +960,55 @@ def _assumptions_section(options: list[Option]) -> str:
         used = used_parameters(provenance_rows(files), o.config, o.job.overrides, CONFIG_DIR.parent)
         for u in used:
             merged.setdefault((u.row.file.resolve(), u.row.key), {})[o.label] = u
+    return file_users, merged
+
+
+def source_text(row: Provenance) -> str:
+    """A parameter's comment as the report shows it (an assumption's reason without the word)."""
+    if row.is_assumption:
+        return re.sub(r"^assumptions?\s*[:;,.]?\s*", "", row.comment, flags=re.I)
+    return row.comment
+
+
+def _assumptions_section(d: ReportData) -> dict[str, Any]:
+    """Every parameter the options used, from the YAML files, with the value each ran with."""
+    from .cli import CONFIG_DIR
+
+    options = d.options
+    file_users, merged = parameters_used(options)
     if not merged:
-        return '<p class="muted">No resolved config in this folder.</p>'
-    n_assume = sum(next(iter(v.values())).row.is_assumption for v in merged.values())
-    n_over = sum(any(u.note.startswith("overridden") for u in v.values()) for v in merged.values())
-    n_nosource = sum(_needs_source(next(iter(v.values()))) for v in merged.values())
-    out = [f'<p>{len(merged):,} parameters from {len(file_users)} files: {_badge(f"{n_assume} assumptions", "assume")} '
-           f'{_badge(f"{n_over} overridden on the command line", "over")} '
-           f'{_badge(f"{n_nosource} numbers without a stated source", "nosource")}. Source ids refer to '
-           "<code>../shared/evidence/parameters.csv</code>; values are those each run used (its resolved "
-           "<code>config.yaml</code>).</p>"]
+        return {"empty": "No resolved config in this folder."}
     root = CONFIG_DIR.parent
+    out_files = []
     for f, users in file_users.items():
         keys = [(ff, k) for (ff, k) in merged if ff == f]
-        rel = f.relative_to(root) if f.is_relative_to(root) else f
-        who = "all options" if len(users) == len(options) else ", ".join(users)
-        out.append(f'<h3><code>{_esc(rel)}</code> <span class="muted small">used by {_esc(who)}</span></h3>')
-        header_text = file_header(f)
-        if header_text:
-            out.append(f'<p class="filedesc">{_esc(header_text)}</p>')
-        if not keys:
-            continue
         rows, previous = [], ""
         for key in keys:
             per_option = merged[key]
             first = next(iter(per_option.values()))
             values = dict.fromkeys(u.used for u in per_option.values())
-            if len(values) == 1:
-                value = _esc(first.used)
-            else:
-                value = "<br>".join(f"{_code(lab)}: {_esc(u.used)}" for lab, u in per_option.items())
+            value = (Piece("value", parts=(first.used,)) if len(values) == 1 else
+                     Piece("value", "br", parts=tuple(Piece("join", parts=(Piece("name", lab), f": {u.used}"))
+                                                      for lab, u in per_option.items())))
             notes = dict.fromkeys(u.note for u in per_option.values() if u.note)
-            badges = (_badge("assumption", "assume") if first.row.is_assumption else "") + "".join(
-                _badge(n, "over" if n.startswith("overridden") else "muted-badge") for n in notes)
-            comment = first.row.comment
-            text = re.sub(r"^assumptions?\s*[:;,.]?\s*", "", comment, flags=re.I) if first.row.is_assumption \
-                else comment
-            shown = '<span class="muted">as above</span>' if comment and comment == previous and len(comment) > 60 \
-                else _esc(text) if comment else ('<span class="muted">no source given</span>'
-                                                   if _needs_source(first) else "")
+            badges = ([badge("assumption", "assume")] if first.row.is_assumption else []) + [
+                badge(n, "over" if n.startswith("overridden") else "muted-badge") for n in notes]
+            comment, text = first.row.comment, source_text(first.row)
+            shown = muted("as above") if comment and comment == previous and len(comment) > 60 \
+                else text if comment else (muted("no source given") if _needs_source(first) else "")
             previous = comment
-            rows.append([_code(key[1]), f'<span class="value">{value}</span>',
-                         f"{badges} {shown}".strip()])
-        out.append(_table(["Parameter", "Value used", "Source or assumption"], rows, "params"))
-    return "".join(out)
+            rows.append([code(key[1]), value, Piece("join", " " if badges and shown else "",
+                                                    parts=(Piece("join", parts=tuple(badges)), shown))])
+        out_files.append({"path": f.relative_to(root) if f.is_relative_to(root) else f,
+                          "users": "all options" if len(users) == len(options) else ", ".join(users),
+                          "header": file_header(f),
+                          "table": Table(["Parameter", "Value used", "Source or assumption"], rows, "params")
+                          if keys else None})
+    first_of = [next(iter(v.values())) for v in merged.values()]
+    return {"n_parameters": len(merged), "files": out_files,
+            "n_assumptions": sum(u.row.is_assumption for u in first_of),
+            "n_overridden": sum(any(u.note.startswith("overridden") for u in v.values()) for v in merged.values()),
+            "n_unsourced": sum(_needs_source(u) for u in first_of)}
 
 
 def _needs_source(u: UsedParameter) -> bool:
@@ -803,32 +1028,27 @@ def _numeric(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _run_section(options: list[Option], jobs: list[Job]) -> str:
+def _run_section(d: ReportData) -> dict[str, Any]:
     header = ["Job folder", "Option", "Status", "Seed", "Replications", "Config hash", "Date", "Run time"]
+    options = d.options
     rows = []
     by_path = {o.job.path: o for o in options}
-    status = {"done": "complete", "failed": _badge("FAILED", "bad"), "unfinished": _badge("unfinished", "bad")}
-    for j in jobs:
+    status = {"done": "complete", "failed": badge("FAILED", "bad"), "unfinished": badge("unfinished", "bad")}
+    for j in d.jobs:
         meta = by_path[j.path].meta if j.path in by_path else _read_json(j.path / "run.json")
         sha = str(meta.get("config_sha256", ""))
         wall = meta.get("wall_seconds")
         date = str(meta.get("date", "")).replace("T", " ").replace("+00:00", " UTC")
-        rows.append([_code(j.path.name), _code(j.label), status[j.status], _esc(meta.get("seed", "")),
-                     _esc(meta.get("replications", "")), f'<code title="{_esc(sha)}">{_esc(sha[:12])}</code>',
-                     _esc(date), f"{wall:.1f} s" if isinstance(wall, (int, float)) else ""])
+        rows.append([code(j.path.name), Piece("name", j.label), status[j.status], str(meta.get("seed", "")),
+                     str(meta.get("replications", "")), code(sha[:12], title=sha),
+                     date, f"{wall:.1f} s" if isinstance(wall, (int, float)) else ""])
     versions = dict.fromkeys(json.dumps(o.meta.get("versions", {}), sort_keys=True) for o in options)
-    version_text = "; ".join(", ".join(f"{k} {v}" for k, v in json.loads(v).items()) for v in versions if v != "{}")
-    notes = [f"<li>{_code(o.label)}: {_esc(o.meta['precision'])}</li>" for o in options if o.meta.get("precision")]
     seeds = {o.meta.get("seed") for o in options}
-    crn = (f"Every option ran with root seed {_esc(seeds.pop())}, so replication r of each option used the same "
-           "random streams (common random numbers)." if len(seeds) == 1 else
-           "<strong>The options ran with different seeds</strong>: they do not share random numbers, and the "
-           "paired intervals are no narrower than unpaired ones.")
-    return (_table(header, rows, "run")
-            + (f"<p>Versions: {_esc(version_text)}.</p>" if version_text else "")
-            + (f'<ul>{"".join(notes)}</ul>' if notes else "")
-            + f'<p class="note">{crn} The config hash is the SHA-256 of the resolved config (hover for all of '
-            "it): equal hashes, equal inputs.</p>")
+    return {"table": Table(header, rows, "run"),
+            "versions": "; ".join(", ".join(f"{k} {v}" for k, v in json.loads(v).items())
+                                  for v in versions if v != "{}"),
+            "precision": [(o.label, o.meta["precision"]) for o in options if o.meta.get("precision")],
+            "same_seed": len(seeds) == 1, "seed": next(iter(seeds)) if len(seeds) == 1 else None}
 
 
 def _read_json(path: Path) -> dict:
@@ -836,149 +1056,81 @@ def _read_json(path: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------- assembly
-CSS = """
-:root { --ink:#1d2430; --muted:#5f6b7a; --line:#e2e6ea; --soft:#f5f7f9; --accent:#1f5f99; }
-* { box-sizing: border-box; }
-body { margin:0; color:var(--ink); background:#fff; line-height:1.45;
-  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1240px; margin: 0 auto; padding: 28px 28px 72px; }
-h1 { font-size: 1.7rem; margin: 0 0 4px; }
-h2 { font-size: 1.3rem; margin: 40px 0 10px; padding-bottom: 6px; border-bottom: 2px solid var(--line); }
-h3 { font-size: 1rem; margin: 24px 0 6px; }
-p, li { max-width: 80ch; }
-.lead { color: var(--muted); margin: 0 0 16px; }
-nav ol { columns: 3; font-size: .92rem; padding-left: 1.2em; margin: 12px 0 0; }
-nav a { color: var(--accent); text-decoration: none; }
-code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .86em;
-  overflow-wrap: break-word; }
-.table-wrap { overflow-x: auto; margin: 8px 0 12px; }
-table { border-collapse: collapse; width: 100%; font-size: .86rem; font-variant-numeric: tabular-nums; }
-th, td { padding: 6px 8px; border-bottom: 1px solid var(--line); text-align: right; vertical-align: top; }
-th { background: var(--soft); font-weight: 600; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-table.headline { font-size: .8rem; }
-table.headline td:first-child { min-width: 12em; }
-table.funnel td:nth-child(2), table.effects td:nth-child(2), table.bottlenecks td:nth-child(2),
-table.funnel th:nth-child(2), table.effects th:nth-child(2), table.bottlenecks th:nth-child(2) { text-align: left; }
-table.params td, table.params th, table.run td, table.run th { text-align: left; }
-table.run td:nth-child(4), table.run td:nth-child(5), table.run td:nth-child(8) { text-align: right; }
-table.run td:nth-child(6), table.run td:nth-child(7) { white-space: nowrap; }
-table.params td:first-child { width: 30%; }
-table.params td:nth-child(2) { width: 22%; }
-.value { overflow-wrap: anywhere; }
-.ci { color: var(--muted); font-size: .82em; white-space: nowrap; }
-td .ci { display: block; }
-.desc { color: var(--muted); font-size: .82em; margin-top: 2px; }
-.note { color: var(--muted); font-size: .86rem; }
-.muted { color: var(--muted); }
-.small { font-size: .8rem; font-weight: normal; }
-.filedesc { color: var(--muted); font-size: .84rem; margin: 0 0 4px; }
-.swatch { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .4em;
-  vertical-align: -.05em; }
-.badge { display: inline-block; padding: 0 .5em; border-radius: .7em; font-size: .74rem; font-weight: 600;
-  margin-right: .3em; white-space: nowrap; }
-.badge.ref { background: #e8eef5; color: #33506e; }
-.badge.assume { background: #fff1d6; color: #8a5a00; }
-.badge.over { background: #dcecff; color: #1f5f99; }
-.badge.nosource { background: #f0f0f0; color: #555; }
-.badge.muted-badge { background: #f0f0f0; color: #555; font-weight: normal; }
-.badge.bad { background: #fde2e1; color: #a4231c; }
-.hot { background: #fde2e1; padding: 1px 4px; border-radius: 3px; }
-.warm { background: #fff1d6; padding: 1px 4px; border-radius: 3px; }
-.lost { background: #fde2e1; padding: 1px 4px; border-radius: 3px; }
-.alert { border: 2px solid #c0392b; background: #fdf0ef; border-radius: 6px; padding: 10px 16px; margin: 16px 0; }
-.alert h2 { margin: 0 0 6px; border: 0; color: #a4231c; font-size: 1.1rem; }
-.findings li { margin: 4px 0; }
-figure { margin: 12px 0; }
-figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
-@page { size: A4; margin: 14mm; }
-@media print {
-  body { font-size: 10pt; }
-  main { max-width: none; padding: 0; }
-  nav { display: none; }
-  section { break-before: page; }
-  section:first-of-type { break-before: auto; }
-  h2, h3 { break-after: avoid; }
-  figure, tr { break-inside: avoid; }
-  thead { display: table-header-group; }
-  .table-wrap { overflow: visible; }
-  table { font-size: 7.5pt; }
-  th, td { padding: 3px 4px; }
-  .ci, table.run td { white-space: normal !important; }
-  table.headline td:first-child { min-width: 0; width: 24%; }
-  a { color: inherit; text-decoration: none; }
-}
-"""
+SECTIONS = (  # in page order; add one with a function here and a partial in templates/sections/
+    Section("headline", "Headline: what each option buys", _headline),
+    Section("vacancies", "Vacancies over time", _vacancy_section),
+    Section("funnel", "Funnel: who enters and leaves each stage", _funnel_section),
+    Section("effects", "Effect of each option against the baseline", _effects_section),
+    Section("cost-effect", "Cost against effect", _cost_effect_section),
+    Section("spend", "Programme spend per year", _spend_section),
+    Section("equity", "Equity: who gets the jobs", _equity_section),
+    Section("bottlenecks", "Bottlenecks", _bottleneck_section),
+    Section("assumptions", "Assumptions and sources", _assumptions_section),
+    Section("run", "Run details", _run_section),
+)
+ALWAYS = ("run",)  # sections drawn even when no job finished
 
 
-def _failures(jobs: list[Job]) -> str:
-    lines = status_lines(jobs)
-    if not lines:
-        return ""
-    items = "".join(f"<li><code>{_esc(line)}</code></li>" for line in lines)
-    return (f'<div class="alert" role="alert"><h2>{len(lines)} of {len(jobs)} jobs did not finish</h2>'
-            f"<ul>{items}</ul><p>The tables and figures below show only the finished jobs. Run "
-            "<code>pathways-report</code> on this folder again after resuming the sweep.</p></div>")
+@functools.cache
+def templates() -> Environment:
+    """The report's Jinja2 templates (autoescaped), with the `wbr` filter."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+    env.filters["wbr"] = _wbr
+    return env
 
 
-def build_report(folder: Path) -> str:
-    """The report of a run or sweep folder as one self-contained HTML page."""
+def report_data(folder: Path, jobs: list[Job] | None = None, rows: list[tuple] | None = None) -> ReportData:
+    """Read a run or sweep folder: its jobs, their options, comparison rows, time series and funnels
+    (the jobs and comparison rows may be given, when the caller has them already)."""
     folder = Path(folder)
-    jobs = find_jobs(folder)
-    st = Stats(comparison_rows(jobs))
+    jobs = find_jobs(folder) if jobs is None else jobs
+    rows = comparison_rows(jobs) if rows is None else rows
     ref_job = reference_job(jobs)
-    options = []
+    options: list[Option] = []
     for j in (j for j in jobs if j.status == "done"):
-        colour = REFERENCE_COLOUR if j is ref_job else PALETTE[sum(not o.is_reference for o in options) % len(PALETTE)]
+        k = sum(not o.is_reference for o in options)
+        colour = REFERENCE_COLOUR if j is ref_job else PALETTE[k % len(PALETTE)]
         options.append(Option(j, _read_yaml(j.path / "config.yaml"), _read_json(j.path / "run.json"), colour,
-                              j is ref_job))
-    ref = next((o for o in options if o.is_reference), None)
-    series = {o.label: _vacancies(o.job.path / "timeseries.csv") for o in options}
-    funnels = {o.label: _funnel(o.job.path / "funnel.csv") for o in options}
+                              j is ref_job, k))
     reps = sorted({str(o.meta.get("replications", "?")) for o in options})
+    return ReportData(folder, jobs, options, rows, Stats(rows),
+                      {o.label: _vacancies(o.job.path / "timeseries.csv") for o in options},
+                      {o.label: _funnel(o.job.path / "funnel.csv") for o in options},
+                      " or ".join(reps) or "0")
+
+
+def build_report(folder: Path, data: ReportData | None = None) -> str:
+    """The report of a run or sweep folder as one self-contained HTML page (from its ReportData, if read)."""
+    d = data or report_data(folder)
+    env = templates()
+    rendered = []
+    for s in SECTIONS:
+        ctx = s.build(d) if d.options or s.key in ALWAYS else {"empty": "No finished jobs in this folder."}
+        html = "" if "empty" in ctx else Markup(env.get_template(f"sections/{s.key}.html.j2").render(ctx))
+        rendered.append({"key": s.key, "title": s.title, "html": html, "empty": ctx.get("empty", "")})
+    options, ref = d.options, d.reference
     first = options[0].config if options else {}
     region = (first.get("region") or {}).get("label", "")
     horizon = (first.get("experiment") or {}).get("horizon_days")
-    lead = [f"{len(options)} option{'s' if len(options) != 1 else ''}"]
-    if reps:
-        lead.append(f"{' or '.join(reps)} replications each")
+    lead: list = [f"{len(options)} option{'s' if len(options) != 1 else ''}"]
+    if d.n_reps != "0":
+        lead.append(f"{d.n_reps} replications each")
     if horizon:
         lead.append(f"{float(horizon) / 365.25:.1f}-year horizon")
     if len(options) == 1:
         lead.append("a single run, so no baseline to compare against")
     elif ref:
-        lead.append(f"baseline: {_code(ref.label)}")
-    n_reps = " or ".join(reps) or "0"
-    if options:
-        bodies = {
-            "headline": _headline(options, st, n_reps),
-            "vacancies": _vacancy_section(options, series, ref),
-            "funnel": _funnel_section(options, funnels, st),
-            "effects": _effects_section(options, st),
-            "cost-effect": _cost_effect_section(options, st),
-            "equity": _equity_section(options, st),
-            "bottlenecks": _bottleneck_section(options, st),
-            "assumptions": _assumptions_section(options),
-        }
-    else:
-        bodies = {key: '<p class="muted">No finished jobs in this folder.</p>' for key, _ in SECTIONS}
-    bodies["run"] = _run_section(options, jobs)
-    nav = "".join(f'<li><a href="#{key}">{_esc(title)}</a></li>' for key, title in SECTIONS)
-    sections = "".join(f'<section id="{key}"><h2>{_esc(title)}</h2>{bodies[key]}</section>' for key, title in SECTIONS)
-    generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    title = f"Recruitment pathways{': ' + region if region else ''}"
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<link rel="icon" href="data:,"><title>{_esc(title)} — {_esc(folder.name)}</title>'
-            f"<style>{CSS}</style></head><body><main>"
-            f"<h1>{_esc(title)}</h1>"
-            f'<p class="lead">{"; ".join(lead)}. Folder {_code(str(folder.resolve()))}, '
-            f"report written {generated}.</p>{_failures(jobs)}"
-            f"<nav><ol>{nav}</ol></nav>{sections}</main></body></html>")
+        lead.append(Piece("join", parts=("baseline: ", name(ref))))
+    return env.get_template("report.html.j2").render(
+        title=f"Recruitment pathways{': ' + region if region else ''}", folder_name=d.folder.name,
+        folder=str(d.folder.resolve()), lead=lead, sections=rendered, failures=status_lines(d.jobs),
+        n_jobs=len(d.jobs), css=(TEMPLATES / "report.css").read_text(),
+        generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def write_report(folder: Path) -> Path:
+def write_report(folder: Path, data: ReportData | None = None) -> Path:
     """Write report.html (one self-contained page) into a run or sweep folder; return its path."""
     path = Path(folder) / "report.html"
-    write_text(path, build_report(folder))
+    write_text(path, build_report(folder, data))
     return path

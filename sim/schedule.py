@@ -59,8 +59,9 @@ class Duration:
 
 @dataclass
 class ChannelPlan:
-    """A referral channel: its rate over time (referrals per year) while active in [start, end), ramping
-    up linearly over `ramp` days from `start`, and the profile of the residents it reaches."""
+    """A referral channel: its rate over time (referrals per year) while active in [start, end) (a channel
+    from day 0 starts with the warm-up; referrals stop at the horizon), ramping up linearly over `ramp` days
+    from `start`, and the profile of the residents it reaches."""
 
     name: str
     rate: Piecewise
@@ -91,7 +92,8 @@ class SupportPlan:
 
 @dataclass
 class CoursePlan:
-    """A training course with cohort intakes every `every` days from day `first` (back into the warm-up)."""
+    """A training course with cohort intakes every `every` days from day `first` (their cycle runs back into the
+    warm-up)."""
 
     name: str
     seats: Piecewise
@@ -144,4 +146,5 @@ class Resolved:
     withdrawal_patience: Duration
     first_year_leaving: dict[str, Piecewise]  # by role
     entry_roles: list[str]  # roles open to residents without a course
+    workforce: dict[str, Piecewise]  # the demand side's changeable numbers, by config path (turnover, promotion shares)
     usage: list[UsageRule] = field(default_factory=list)

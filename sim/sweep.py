@@ -1,8 +1,8 @@
-"""The end of a sweep: compare the jobs, write the report, and say which jobs did not finish.
+"""The end of a sweep: compare the jobs, write the report and the workbook, and say which jobs did not finish.
 
 `SweepReport` is a Hydra callback (configured in configs/config.yaml) that runs on the
 process that launched the multirun, whichever launcher ran the jobs; `pathways-report`
-calls the same `finish_folder` on any finished or partial folder.
+and the web page call the same `finish_folder` on any finished or partial folder.
 """
 
 from __future__ import annotations
@@ -14,27 +14,59 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from .compare import status_lines, write_comparison
+SWEEP_MARK = "multirun.yaml"  # Hydra writes it at the top of every sweep folder
+
+
+def folder_kind(folder: Path) -> str | None:
+    """'run' (one job's folder), 'sweep' (a multirun's folder of jobs), or None (neither)."""
+    folder = Path(folder)
+    if (folder / ".hydra").is_dir():
+        return "run"
+    if (folder / SWEEP_MARK).exists():
+        return "sweep"
+    return None
+
+
+def runs_below(folder: Path, depth: int = 3) -> list[tuple[Path, str]]:
+    """The run and sweep folders below `folder` (not inside a sweep), newest name last."""
+    found: list[tuple[Path, str]] = []
+    for d in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+        kind = folder_kind(d)
+        if kind == "sweep":
+            n = sum((j / ".hydra").is_dir() for j in d.iterdir() if j.is_dir())
+            found.append((d, f"sweep, {n} job{'s' if n != 1 else ''}"))
+        elif kind == "run":
+            found.append((d, "run"))
+        elif depth > 1:
+            found.extend(runs_below(d, depth - 1))
+    return found
 
 
 def finish_folder(folder: Path) -> int:
-    """Write comparison.csv and report.html for `folder`; print them and any failures. Returns an exit code."""
-    from .report import headline_text, write_report
+    """Write comparison.csv, comparison.xlsx and report.html for `folder`; print them and any failures.
+
+    Returns an exit code: 1 when a job failed or did not finish."""
+    from .compare import status_lines, write_comparison
+    from .report import headline_text, report_data, write_report
+    from .workbook import write_workbook
 
     jobs, rows = write_comparison(folder)
-    report = write_report(folder)
+    data = report_data(folder, jobs, rows)
+    report = write_report(folder, data)
+    workbook = write_workbook(folder, data)
     print(headline_text(rows))
     problems = status_lines(jobs)
     for line in problems:
         print(line, file=sys.stderr)
     done = sum(j.status == "done" for j in jobs)
     print(f"{done} of {len(jobs)} jobs complete; comparison: {folder / 'comparison.csv'}")
+    print(f"workbook: {workbook}")
     print(f"report: {report}")
     return 1 if problems else 0
 
 
 class SweepReport(Callback):
-    """After a multirun: comparison.csv, report.html, and a non-zero exit if any job failed."""
+    """After a multirun: comparison.csv, comparison.xlsx, report.html, and a non-zero exit if any job failed."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         code = finish_folder(Path(config.hydra.sweep.dir))

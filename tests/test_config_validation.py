@@ -52,8 +52,7 @@ LIBRARY_ONLY: list[tuple[str, tuple[str, ...], str, str, str, str]] = [
      "[1, 100]"),
     ("dist-mode-outside", (), "pathway.recruitment.checks={kind:triangular,low:5,mode:1,high:10}",
      "pathway.recruitment.checks.mode", "1", "low (5.0) <= mode <= high (10.0)"),
-    ("warmup-beyond-horizon", (), "experiment.warmup_days=800", "experiment.warmup_days", "800",
-     "[0, horizon_days=730)"),
+    ("warmup-too-long", (), "experiment.warmup_days=40000", "experiment.warmup_days", "40000", "[0, 36525]"),
     ("schedule-outside-horizon", (), "pathway.engagement.schedule=[{day:99999,places:3}]",
      "pathway.engagement.schedule.0.day", "99999", "horizon_days=730"),
     ("role-promoted-from-unknown", (), "region.workforce.roles.care_worker.promoted_from=pilot",
@@ -149,7 +148,7 @@ def test_load_raises_config_error(extra: tuple[str, ...], bad: str, key: str, va
     ({"experiment": {"progress": "maybe"}}, "experiment.progress", "maybe", "true or false"),
     ({"pathway": {"recruitment": {"checks": {"kind": "gamma", "mean": 30, "cv": -1}}}},
      "pathway.recruitment.checks.cv", -1.0, "a finite number > 0"),
-    ({"experiment": {"horizon_days": 100, "warmup_days": 100}}, "experiment.warmup_days", 100.0, "horizon_days=100"),
+    ({"experiment": {"followup_days": -1}}, "experiment.followup_days", -1.0, "[0, 36525]"),
 ])
 def test_load_raises_on_plain_dicts(cfg: dict, key: str, value: object, allowed: str) -> None:
     """`load` on a plain dict (no Hydra) reports unknown keys and wrong types as ConfigError too."""

@@ -221,7 +221,10 @@ def test_raising_a_capacity_that_never_binds_changes_nothing(base: list[str], ca
     assert [r for r in ref.kpis if r[:2] not in own] == [r for r in opt.kpis if r[:2] not in own]
     assert ref.timeseries == opt.timeseries and ref.funnel == opt.funnel and ref.conservation == opt.conservation
     size = ("mean_places", "utilisation")
-    strip = lambda rows: [{k: v for k, v in r.items() if not (r["capacity"] == name and k in size)} for r in rows]  # noqa: E731
+
+    def strip(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if not (r["capacity"] == name and k in size)} for r in rows]
+
     assert strip(ref.capacities) == strip(opt.capacities)
     assert ref.events == opt.events
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import Params
-from ..kpis import KPI_NAMES
+from ..kpis import FLOW_KPIS, KPI_NAMES
 from ..streams import Streams
 from .capacity import Cohorts
 from .clock import Environment
 from .pathway import Pathway
-from .workforce import Workforce
+from .workforce import Workforce, calibrate
 
 __all__ = ["RunOutput", "Model", "simulate", "KPI_NAMES"]
 
@@ -39,25 +39,39 @@ class RunOutput:
 
 
 class Model:
-    """One replication: the environment, the demand side and the supply side, wired together."""
+    """One replication: the environment, the demand side and the supply side, wired together.
+
+    The timeline: the clock starts at -warmup_days, so that adviser caseloads, courses and first
+    years are populated (by the region's existing referral routes; no intervention is active
+    before day 0) when the reported window [0, horizon] begins. Staffing is measured over the
+    window. Referrals stop at the horizon; the follow-up then runs on until every resident
+    referred in the window has started in post or left the pathway (at most followup_days), so
+    the residents' outcomes and the per-person costs cover the same people.
+    """
 
     def __init__(self, params: Params, replication: int):
         c = params.config
         self.params = params
         self.replication = replication
-        self.env = Environment()
+        self.env = Environment(initial_time=-c.experiment.warmup_days)
         self.streams = Streams(c.experiment.seed, replication)
         ex = c.experiment
         self.horizon = ex.horizon_days
         self.warmup = ex.warmup_days
-        self.workforce = Workforce(self.env, c.region.workforce, self.streams.generator, ex.workforce_step_days)
-        self.pathway = Pathway(self.env, params.resolved, self.streams, self.workforce, self.warmup, self.horizon)
+        self.followup = ex.followup_days
+        wfc = c.region.workforce
+        plan = params.resolved
+        self.workforce = Workforce(self.env, wfc, self.streams.generator, ex.workforce_step_days,
+                                   wfc.bau or calibrate(wfc), plan.workforce.__getitem__)
+        self.pathway = Pathway(self.env, plan, self.streams, self.workforce, self.horizon + self.followup)
         self.env.process(self._record(ex.record_every_days))
         if self.warmup > 0:
             self.env.process(self._end_warmup())
 
     def _record(self, every: float):
         wf, funnel = self.workforce, self.pathway.funnel
+        if self.env.now < 0:
+            yield self.env.timeout(-self.env.now)  # the time series covers the reported window
         while True:
             wf.record()
             if self.env.now >= funnel.t0:
@@ -67,42 +81,89 @@ class Model:
             yield self.env.timeout(every)
 
     def _end_warmup(self):
-        yield self.env.timeout(self.warmup)
+        yield self.env.timeout(-self.env.now)
         self.workforce.reset_stats()
         self.pathway.funnel.reset_stats()
         for cap in self.pathway.capacities:
             cap.reset_stats()
 
     def run(self) -> RunOutput:
-        env = self.env
+        env, wf, funnel = self.env, self.workforce, self.pathway.funnel
+        out = RunOutput(self.replication)
         with _gentle_gc():
             env.run(until=self.horizon)
-        wf = self.workforce
-        wf._accumulate()
-        if not wf.samples or wf.samples[-1][0] < self.horizon:
-            wf.record()
-        out = RunOutput(self.replication)
+            wf._accumulate()
+            if not wf.samples or wf.samples[-1][0] < self.horizon:
+                wf.record()
+            self._staffing(out)  # the window's staffing, capacities and funnel, before the follow-up
+            self._timeseries(out)
+            self._funnel(out)
+            self._capacities(out)
+            f = funnel  # conservation at the horizon: everyone who arrived is in exactly one stage or has left
+            out.conservation = {"arrived": f.arrived, "in_stage": sum(f.current), "exited": sum(f.exits.values()),
+                                "completed_first_year": f.successes, "by_stage": dict(zip(self.pathway.stages, f.current))}
+            end = self.horizon + self.followup
+            while funnel.pending > 0 and env.now < end:
+                env.run(until=min(env.now + 30.0, end))
         out.events = env.processed_events()
-        out.residents = self.pathway.funnel.arrived
-        self._kpis(out)
-        self._timeseries(out)
-        self._funnel(out)
-        self._capacities(out)
+        out.residents = funnel.arrived
+        self._residents(out)
         return out
 
     # --- tidy rows
-    def _kpis(self, out: RunOutput) -> None:
+    def _staffing(self, out: RunOutput) -> None:
+        """The reported window's demand side and capacities: vacancies, staff in post, flows."""
+        wf, pw = self.workforce, self.pathway
+        rows = out.kpis
+        span = self.horizon
+        vd, pd_ = wf.vacancy_days, wf.post_days
+        exists = wf.exists
+        flows = wf.flows
+
+        def cell_rows(label: str, mask: np.ndarray) -> None:
+            v, p = float(vd[mask].sum()), float(pd_[mask].sum())
+            rows.append(("vacancy_days", label, v))
+            rows.append(("vacancies_mean", label, v / span))
+            rows.append(("vacancy_rate", label, _ratio(v, p)))
+            rows.append(("staff_in_post_mean", label, (p - v) / span))  # time-average establishment less vacancies
+            rows.append(("bau_hires", label, float(flows["bau_hires"][mask].sum())))
+            rows.append(("programme_starts", label, float(flows["programme_starts"][mask].sum())))
+
+        cell_rows("all", exists)
+        for sector in dict.fromkeys(wf.group_sector):
+            m = exists & np.array([s == sector for s in wf.group_sector])[None, :]
+            cell_rows(f"sector:{sector}", m)
+        for gi, g in enumerate(wf.groups):
+            m = np.zeros_like(exists)
+            m[:, gi] = exists[:, gi]
+            cell_rows(f"employer:{g}", m)
+        for ri, r in enumerate(wf.roles):
+            m = np.zeros_like(exists)
+            m[ri, :] = exists[ri, :]
+            cell_rows(f"role:{r}", m)
+        rows.append(("vacancies_end", "all", float(wf.vacancies().sum())))
+        rows.append(("establishment_end", "all", float(wf.establishment.sum())))
+        rows.append(("staff_in_post_start", "all", float(wf.in_post_at_reset)))
+        rows.append(("staff_in_post_end", "all", float(wf.in_post().sum())))
+        for k in FLOW_KPIS:
+            if k not in ("bau_hires", "programme_starts"):
+                rows.append((k, "all", float(flows[k].sum())))
+        for cap in pw.capacities:
+            s = cap.summary(self.horizon)
+            for k in ("utilisation", "mean_wait", "reneged", "mean_queue"):
+                rows.append((k, f"capacity:{cap.name}", s[k]))
+
+    def _residents(self, out: RunOutput) -> None:
+        """Residents referred in the window, followed to their outcome, and what the programme cost for them."""
         c = self.params.config
         wf, pw = self.workforce, self.pathway
         o = pw.outcomes
         counts = o.counts()
         rows = out.kpis
-        span = self.horizon - self.warmup
         # referrals and programme hires, with zero rows so every replication has the same rows
         for i, name in enumerate(pw.channel_names):
             rows.append(("referrals", f"channel:{name}", float(o.referrals.get(i, 0))))
-        n_ref = float(sum(o.referrals.values()))
-        rows.append(("referrals", "all", n_ref))
+        rows.append(("referrals", "all", float(sum(o.referrals.values()))))
         groups = (["all", "parents", "health_condition"] + [f"quintile:{q}" for q in range(1, 6)]
                   + [f"role:{r}" for r in wf.roles] + [f"employer:{g}" for g in wf.groups]
                   + [f"channel:{n}" for n in pw.channel_names])
@@ -122,34 +183,9 @@ class Model:
         rows.append(("sustained_6m_rate", "all", _ratio(get("sustained_6m"), get("eligible_6m"))))
         rows.append(("sustained_12m_rate", "all", _ratio(get("sustained_12m"), get("eligible_12m"))))
         rows.append(("time_to_start_mean", "all", o.to_start.mean() if o.to_start.n else math.nan))
-        # vacancies
-        vd, pd_ = wf.vacancy_days, wf.post_days
-        exists = wf.exists
-        def vac_rows(label: str, mask: np.ndarray) -> None:
-            v, p = float(vd[mask].sum()), float(pd_[mask].sum())
-            rows.append(("vacancy_days", label, v))
-            rows.append(("vacancies_mean", label, v / span))
-            rows.append(("vacancy_rate", label, _ratio(v, p)))
-        vac_rows("all", exists)
-        for gi, g in enumerate(wf.groups):
-            m = np.zeros_like(exists)
-            m[:, gi] = exists[:, gi]
-            vac_rows(f"employer:{g}", m)
-        for ri, r in enumerate(wf.roles):
-            m = np.zeros_like(exists)
-            m[ri, :] = exists[ri, :]
-            vac_rows(f"role:{r}", m)
-        rows.append(("vacancies_end", "all", float(wf.vacancies().sum())))
-        rows.append(("establishment_end", "all", float(wf.establishment.sum())))
-        for k, v in wf.flows.items():
-            rows.append((k, "all", float(v.sum())))
-        # capacities
-        for cap in pw.capacities:
-            s = cap.summary(self.horizon)
-            for k in ("utilisation", "mean_wait", "reneged", "mean_queue"):
-                rows.append((k, f"capacity:{cap.name}", s[k]))
-        # costs
-        years = span / 365.0
+        rows.append(("not_followed_up", "all", float(pw.funnel.pending)))  # still on the pathway at the follow-up cap
+        # costs: places over the active part of the window; referrals and people for those referred in it
+        years = self.horizon / 365.0
         total = 0.0
         for i, (name, ch) in enumerate(c.region.channels.items()):
             cost = o.referrals.get(i, 0) * ch.cost_per_referral
@@ -158,24 +194,13 @@ class Model:
         windows = self.params.intervention_windows()
         for name, iv in c.intervention.items():
             start, end = windows[name]
-            active_years = max(0.0, min(end, self.horizon) - max(start, self.warmup)) / 365.0
+            active_years = max(0.0, end - start) / 365.0
             cost = (iv.cost.fixed + iv.cost.per_place_per_year * iv.places * active_years
                     + iv.cost.per_person * pw.usage.get(name, 0))
             rows.append(("programme_cost", f"intervention:{name}", cost))
             total += cost
         rows.append(("programme_cost", "all", total))
-        rows.append(("programme_cost_per_year", "all", total / years if years else math.nan))
-        rows.append(("cost_per_hire", "all", _ratio(total, get("hires"))))
-        rows.append(("cost_per_sustained_job", "all", _ratio(total, get("sustained_12m"))))
-        rows.append(("cost_per_net_sustained_job", "all",
-                     _ratio(total, get("net_sustained_12m"))))
-        # conservation: everyone who arrived is in exactly one stage or has left
-        f = pw.funnel
-        in_stage = sum(f.current)
-        exited = sum(f.exits.values())
-        out.conservation = {"arrived": f.arrived, "in_stage": in_stage, "exited": exited,
-                            "completed_first_year": f.successes,
-                            "by_stage": dict(zip(pw.stages, f.current))}
+        rows.append(("programme_cost_per_year", "all", total / years))
 
     def _timeseries(self, out: RunOutput) -> None:
         wf = self.workforce

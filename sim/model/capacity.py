@@ -14,6 +14,7 @@ A `Capacity` is a SimPy resource built on plain SimPy events, with three things 
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import simpy
@@ -163,7 +164,7 @@ class Capacity(Waitlist):
     def __init__(self, env: simpy.Environment, name: str, size: Piecewise):
         self._init_waitlist(env, name)
         self.schedule = size
-        self.size = max(0.0, size.at(0.0))
+        self.size = max(0.0, size.at(env.now))
         self.users = 0
         self.users_acc = 0.0  # running sum behind the time-average number of places in use
         if size.const is None:
@@ -263,7 +264,7 @@ class Cohorts(Waitlist):
 
     def _intakes(self, seats: Piecewise, first: float, every: float, until: float):
         env = self.env
-        t = first
+        t = first - math.floor((first - env.now) / every) * every  # the cycle runs back into the warm-up
         while t < until:
             yield env.timeout(t - env.now)
             free = int(max(0.0, seats.at(t)))

@@ -70,6 +70,7 @@ class Funnel:
 
     def __init__(self, env: simpy.Environment, n: int):
         self.env = env
+        self.in_post = n - 1  # the last stage
         self.entered = [0] * n
         self.current = [0] * n
         # time spent in the stage so far, less `now` for everyone in it: adding `current x T`
@@ -80,6 +81,7 @@ class Funnel:
         self.exits: dict[tuple[int, str], int] = {}  # (stage, reason) -> count, left the pathway
         self.successes = 0  # completed the first year in post
         self.arrived = 0
+        self.pending = 0  # residents referred in the reported window who have neither started nor left
         self.t0 = env.now
 
     def enter(self, r: Resident, s: int) -> None:
@@ -94,6 +96,8 @@ class Funnel:
         acc[s] -= now
         self.entered[s] += 1
         r.stage = s
+        if s == self.in_post and r.counted:
+            self.pending -= 1
 
     def note(self, r: Resident, reason: str) -> None:
         """Record an outcome within the stage that does not end the pathway (e.g. rejected, reapplies)."""
@@ -102,6 +106,8 @@ class Funnel:
 
     def exit(self, r: Resident, reason: str, success: bool = False) -> None:
         s = r.stage
+        if s != self.in_post and r.counted:
+            self.pending -= 1
         self.current[s] -= 1
         self.time_acc[s] += self.env.now
         key = (s, reason)
@@ -209,7 +215,8 @@ class Intensity:
 
     def __init__(self, rate: Piecewise, start: float, end: float, ramp: float = 0.0):
         ramp_end = start + ramp if ramp > 0 else start
-        cuts = sorted({start, *(t for t in rate.times if start < t < end), *([ramp_end] if start < ramp_end < end else [])})
+        cuts = sorted({start, *(t for t in rate.times if start < t < end),
+                       *([ramp_end] if start < ramp_end < end else [])})
         self.pieces: list[tuple[float, float, float, float, float]] = []  # (a, Lambda(a), alpha, beta, Lambda(b))
         if not start < end:
             return
@@ -290,11 +297,9 @@ class Pathway:
     """All capacities, streams and counters of the supply side, and the resident's journey."""
 
     def __init__(self, env: simpy.Environment, plan: Resolved, streams: Streams, workforce: Workforce,
-                 warmup: float, horizon: float):
+                 run_end: float):
         self.env = env
-        self.horizon = horizon
         self.wf = workforce
-        self.warmup = warmup
         self.stages = plan.stages
         n_support = len(plan.support)
         self.ENGAGEMENT = 0
@@ -313,7 +318,7 @@ class Pathway:
         self.plan = plan
         self.courses = []
         for i, course in enumerate(plan.courses):
-            cohorts = Cohorts(env, f"course:{course.name}", course.seats, course.first, course.every, horizon)
+            cohorts = Cohorts(env, f"course:{course.name}", course.seats, course.first, course.every, run_end)
             self.capacities.append(cohorts)
             self.courses.append(_Course(course, cohorts, lay.courses[i]))
         self._eligible: dict[tuple[int, tuple[str, ...]], tuple[list[_Course], float]] = {}
@@ -323,8 +328,8 @@ class Pathway:
         # channels
         for i, ch in enumerate(plan.channels):
             rows = streams.residents(ch.name, lay.groups)
-            env.process(arrivals(env, Intensity(ch.rate, ch.start, ch.end, ch.ramp), streams.exponential(f"channel.{ch.name}.arrivals"),
-                                 self._referral(i, ch, rows)))
+            env.process(arrivals(env, Intensity(ch.rate, ch.start, ch.end, ch.ramp),
+                                 streams.exponential(f"channel.{ch.name}.arrivals"), self._referral(i, ch, rows)))
         # interventions charged per person entering a stage while active
         self.usage: dict[str, int] = {rule.name: 0 for rule in plan.usage}
         self._usage_rules = [(rule.stage, -1 if rule.channel is None else rule.channel, rule.start, rule.end, rule.name)
@@ -339,24 +344,30 @@ class Pathway:
         pref_sectors = [("nhs",), ("social_care",), SECTORS]
         env, funnel, outcomes = self.env, self.funnel, self.outcomes
         pick = bisect_right  # pick(cumulative shares, u): the category whose cumulative share first exceeds u
-        warmup = self.warmup
         index = iter(range(1 << 62)).__next__  # arrival index within the channel
 
         def arrive() -> None:
             u = rows()
             now = env.now
-            r = Resident(i, index(), u, now, now >= warmup, pick(quint, u[0]), pick(band, u[1]), u[2] < parent,
+            r = Resident(i, index(), u, now, now >= 0.0, pick(quint, u[0]), pick(band, u[1]), u[2] < parent,
                          u[3] < health, u[4] < digital, pick(qual, u[5]), pref_sectors[pick(pref, u[6])], dw)
             funnel.arrived += 1
-            if r.counted:
+            if r.counted:  # referred in the reported window (arrivals stop at the horizon)
+                funnel.pending += 1
                 outcomes.referrals[i] = outcomes.referrals.get(i, 0) + 1
             env.process(self.journey(r))
 
         return arrive
 
     def _enter(self, r: Resident, s: int) -> None:
-        """Enter a stage, counting people an intervention is charged for (replaced by `Funnel.enter` if none)."""
+        """Enter a stage, counting people an intervention is charged for (replaced by `Funnel.enter` if none).
+
+        Only residents referred in the reported window are charged for: the cost covers the people
+        whose outcomes are counted, followed to their outcome (the follow-up included).
+        """
         self.funnel.enter(r, s)
+        if not r.counted:
+            return
         for stage, ch, start, end, name in self._usage_rules:
             if stage == s and (ch < 0 or ch == r.channel) and start <= self.env.now < end:
                 self.usage[name] += 1
@@ -524,10 +535,9 @@ class Pathway:
         if p12 > 0 and u[k] < p12:  # constant hazard within the year, conditioned on leaving in it
             rate = -math.log1p(-p12) / YEAR if p12 < 1 else 50.0 / YEAR
             leaves_at = -math.log1p(-u[k + 1] * -math.expm1(-rate * YEAR)) / rate
-        if r.counted:  # outcomes at 6 and 12 months are known now, counted if the run lasts that long
-            h = self.horizon
+        if r.counted:  # outcomes at 6 and 12 months are drawn now: every starter referred in the window counts
             o.start((cell[0], cell[1], r.quintile, r.channel, r.parent, r.health), 1.0 - r.deadweight,
-                    now + SIX_MONTHS <= h, leaves_at >= SIX_MONTHS, now + YEAR <= h, leaves_at >= YEAR)
+                    True, leaves_at >= SIX_MONTHS, True, leaves_at >= YEAR)
             o.to_start.add(now - r.t_arrive)
         r.u = ()  # the draws are all used: keep no row for the year in post
         if leaves_at < YEAR:
