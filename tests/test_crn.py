@@ -29,7 +29,7 @@ from sim.stats import variance_ratio
 from sim.streams import Streams
 
 from conftest import make_params
-from tracing import Record, same_share, trace, turned_leavers
+from tracing import Record, same_share, trace, turned_leavers, until
 
 REGION = OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml")
 CHANNELS: tuple[str, ...] = tuple(REGION.channels.keys())
@@ -42,7 +42,7 @@ CAPACITIES = ("pathway.engagement.advisers", "pathway.recruitment.interview_slot
               *(f"pathway.training.courses.{c}.places_per_cohort" for c in COURSES))
 PLENTY = tuple(f"{path}=100000" for path in CAPACITIES)  # no capacity binds
 QUIET = ("experiment.progress=false", "experiment.warmup_days=0")
-SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=6, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 unit = st.floats(0.0, 1.0)
@@ -52,21 +52,21 @@ days = st.integers(0, 700)
 @st.composite
 def base_config(draw: st.DrawFn) -> list[str]:
     """A random region and pathway: channel rates (some ramped, some with a period), probabilities, horizon, seed."""
-    ov = []
+    h = draw(st.integers(400, 730))
+    ov = [f"experiment.horizon_days={h}"]
     for c in CHANNELS:
         ov.append(f"region.channels.{c}.referrals_per_year={draw(st.integers(0, 600))}")
         if draw(st.booleans()):
             ov.append(f"region.channels.{c}.period.ramp_days={draw(st.integers(0, 200))}")
         if draw(st.booleans()):
-            start = draw(st.integers(0, 300))
+            start = draw(st.integers(0, h - 1))
             ov += [f"region.channels.{c}.period.start_day={start}",
-                   f"region.channels.{c}.period.end_day={start + draw(st.integers(1, 400))}"]
+                   f"region.channels.{c}.period.end_day={draw(st.integers(start + 1, h))}"]
     ov += [f"pathway.engagement.dropout={draw(unit) ** 3:.4f}",
            f"pathway.recruitment.shortlisting={1 - draw(unit) ** 3:.4f}",
            f"pathway.recruitment.interview_pass={1 - draw(unit) ** 3:.4f}",
            f"pathway.job_search.max_applications={draw(st.integers(1, 4))}",
-           f"experiment.seed={draw(st.integers(0, 2**32 - 1))}",
-           f"experiment.horizon_days={draw(st.integers(720, 900))}", *QUIET]
+           f"experiment.seed={draw(st.integers(0, 2**32 - 1))}", *QUIET]
     return ov
 
 
@@ -146,21 +146,26 @@ def test_inverse_intensity_gives_poisson_counts() -> None:
 @example(base=["experiment.horizon_days=730", *QUIET], channel="outreach", rate=360, leaving=0.2)
 def test_adding_a_channel_leaves_the_others_alone(base: list[str], channel: str, rate: int, leaving: float) -> None:
     """Switching a channel on leaves every other channel's residents with the same referral times and attributes
-    and, when no capacity binds, the same path: same stages, reasons and instants (first-year leaving is the same
-    for every role here, so the post a starter is matched to among those open does not change their path)."""
+    and, when no capacity binds (places and posts to spare), the same path: same stages, reasons and instants
+    (first-year leaving is the same for every role here, so which of the open posts a starter is matched to
+    does not change their path)."""
     same_leaving = [f"region.workforce.roles.{r}.first_year_leaving={leaving:.4f}" for r in ROLES]
-    off = [*base, *PLENTY, *same_leaving, f"region.channels.{channel}.referrals_per_year=0"]
+    # entry roles only (no course): their posts, hundreds open in every cell, never run out
+    off = [*base, *PLENTY, *same_leaving, "pathway.training.need_course=[0,0,0]",
+           f"region.channels.{channel}.referrals_per_year=0"]
     ref, out = trace(make_params(*off))
     opt, _ = trace(with_intervention(off, "more", 0, None, [
         (f"region.channels.{channel}.referrals_per_year", "set", float(rate))]))
     assume(not any(r.reason in ("no vacancy in time", "post filled before start") for r in ref.values()))
     assert all(c["mean_wait"] == 0 and c["reneged"] == 0 for c in out.capacities if c["kind"] == "places")
     assert any(k[0] == channel for k in opt)  # the new channel did refer people
+    assert {k: (r.t_arrive, r.attributes) for k, r in ref.items()} == {
+        k: (r.t_arrive, r.attributes) for k, r in opt.items() if k[0] != channel}
+    end = min(r.run_end for r in (*ref.values(), *opt.values()))  # the runs may end apart (the follow-up)
+    ref, opt = until(ref, end), until(opt, end)
     for k, r in ref.items():
         o = opt[k]
-        assert (o.t_arrive, o.attributes) == (r.t_arrive, r.attributes), k
-        if r.reason not in ("no vacancy in time",) and o.reason != "no vacancy in time":
-            assert (o.stage, o.reason, o.t_exit, o.t_start) == (r.stage, r.reason, r.t_exit, r.t_start), (k, r, o)
+        assert (o.stage, o.reason, o.t_exit, o.t_start) == (r.stage, r.reason, r.t_exit, r.t_start), (k, r, o)
 
 
 def test_outreach_with_capacities_to_spare_changes_almost_nobody() -> None:
@@ -186,8 +191,9 @@ def test_less_first_year_leaving_never_makes_a_leaver(base: list[str], roles: li
     stayer into a leaver: of the starters in the same post in both runs, none stayed in the reference and left
     early in the option."""
     changes = [(f"region.workforce.roles.{r}.first_year_leaving", "scale", round(scale, 4)) for r in roles]
-    h = make_params(*base).config.experiment.horizon_days
-    end = None if length is None else min(start + length, int(h))
+    h = int(make_params(*base).config.experiment.horizon_days)
+    start = min(start, h - 1)
+    end = None if length is None else min(start + length, h)
     ref, _ = trace(make_params(*base))
     opt, _ = trace(with_intervention(base, "fewer_leavers", start, end, changes))
     turned, stayers = turned_leavers(ref, opt)
@@ -283,8 +289,10 @@ def test_comparison_rows_carry_the_variance_ratio() -> None:
 
 def test_record_of_a_stayer_has_its_post() -> None:
     """The trace itself: a resident who completed the first year has the post they started in and its time."""
-    ref, out = trace(make_params("experiment=quick", *QUIET))
+    params = make_params("experiment=quick", *QUIET)
+    ref, out = trace(params)
     stayers = [r for r in ref.values() if r.reason == "sustained 12 months"]
-    assert len(stayers) == out.conservation["completed_first_year"] > 0
+    by_horizon = sum(1 for r in stayers if r.t_exit <= params.config.experiment.horizon_days)
+    assert by_horizon == out.conservation["completed_first_year"] > 0  # the model's count at the horizon
     assert all(isinstance(r, Record) and r.cell is not None and r.t_exit == pytest.approx(r.t_start + 365.0)
                for r in stayers)

@@ -27,6 +27,7 @@ class Record:
     t_exit: float = float("nan")
     cell: tuple[int, int] | None = None  # (role, employer group) they started in
     t_start: float = float("nan")
+    run_end: float = float("nan")  # when the run ended
 
     def outcome(self) -> tuple:
         """How it ended for them: where and why they left, and the post they started in."""
@@ -74,11 +75,33 @@ def _tracing(records: dict[Key, Record], pathways: list[Pathway]) -> Iterator[No
 
 
 def trace(params: Params, replication: int = 0) -> tuple[dict[Key, Record], RunOutput]:
-    """Every resident of one replication by (channel, arrival index), and the run's output."""
+    """Every resident of one replication by (channel, arrival index), and the run's output.
+
+    The run ends when everyone referred in the window has started or left (the follow-up), so two runs may
+    end at different times: compare what happened before both ended (`until`).
+    """
     records: dict[Key, Record] = {}
     with _tracing(records, []):
-        out = Model(params, replication).run()
+        model = Model(params, replication)
+        out = model.run()
+    for rec in records.values():
+        rec.run_end = model.env.now
     return records, out
+
+
+def until(records: dict[Key, Record], t: float) -> dict[Key, Record]:
+    """The records as they stood at time `t`: referrals before it, and exits and starts by then."""
+    out = {}
+    for k, rec in records.items():
+        if rec.t_arrive >= t:
+            continue
+        cut = Record(rec.t_arrive, rec.attributes, run_end=t)
+        if rec.t_start <= t:
+            cut.cell, cut.t_start = rec.cell, rec.t_start
+        if rec.t_exit <= t:
+            cut.stage, cut.reason, cut.t_exit = rec.stage, rec.reason, rec.t_exit
+        out[k] = cut
+    return out
 
 
 def same_share(reference: dict[Key, Record], option: dict[Key, Record], what: str = "outcome") -> tuple[int, int]:
