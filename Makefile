@@ -1,39 +1,54 @@
-# Two commands do all the set-up on a fresh machine with Python 3.11:
-#   make run    create .venv if needed, install, compare the Norfolk options with the baseline
-#               on the default region, print the summary and the report's path
-#   make test   the same set-up, then the whole test suite
+# Three commands do all the set-up on a fresh machine with Python 3.11:
+#   make run    create .venv if needed, install what the main job needs (no extras), compare the
+#               Norfolk options with the baseline on the default region, print the summary and the
+#               paths of the report and the workbook
+#   make app    the same, plus the web page's extra; start pathways-app on http://127.0.0.1:8050
+#   make test   the same, plus the test, cluster and app extras and headless Chromium; the whole suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test bench clean browser
+.PHONY: run app test bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 
-$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,cluster]'
-	touch $(STAMP)
+# one stamp per set of extras, so `make run` never installs what only the tests or the cluster need
+$(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-app: $(VENV)/.installed-run
+	$(PIP) -e '.[app]'
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-run
+	$(PIP) -e '.[test,cluster,app]'
+	touch $@ $(VENV)/.installed-app
 
 # The default comparison: the baseline and the Norfolk and Waveney options, two jobs at a time.
 NORFOLK_OPTIONS := baseline,west_norfolk_local_plan,skills_plan_entry_retention,skills_plan_nursing_home_nurses,skills_plan_manager_succession,norfolk_waveney_system
 
-run: $(STAMP)
+run: $(VENV)/.installed-run
 	$(BIN)/pathways -m hydra/launcher=local_parallel hydra.launcher.n_jobs=2 scenario=$(NORFOLK_OPTIONS)
 
-test: $(STAMP) browser
+app: $(VENV)/.installed-app
+	$(BIN)/pathways-app
+
+test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest -q -n 2
 
-# headless Chromium and its driver for the report's browser test (Debian packages; we run as root)
+# headless Chromium and its driver for the browser tests (Debian packages; we run as root)
 browser:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 		apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/bench_cli.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -7,6 +7,9 @@ Prints one JSON line per case, each the median of several runs:
   default_region_50reps the default region, 5 years, 50 replications, 1 and 2 workers, and the
                         speed-up two independent processes reach on this machine (its ceiling)
   national              scenario connect_to_work_national, one replication
+  psa_256               pathways-decide psa: 256 parameter sets x the six Norfolk options, one replication
+                        each, default region, serial; time per (set x option) against a plain replication of
+                        the same options measured in the same run (overhead ratio; target <= 1.25)
 Events are those SimPy processed (from the environment's event counter). Shared machines are
 noisy, so each run of a case is paired with bare loops measured just before and just after it: the
 share of bare is the median of those paired ratios, not a ratio of medians taken minutes apart.
@@ -153,11 +156,50 @@ def national() -> dict:
     return {"case": "national", **paired_with_bare(params)}
 
 
+NORFOLK = ("baseline,west_norfolk_local_plan,skills_plan_entry_retention,skills_plan_nursing_home_nurses,"
+           "skills_plan_manager_succession,norfolk_waveney_system")
+
+
+def psa_256(samples: int = 256) -> dict:
+    """PSA sets through the decide runner (values applied, validated, Params built, records appended) against
+    plain replications of the same six options, both serial in this process, plain runs before and after."""
+    import tempfile
+
+    from sim.cli import CONFIG_DIR
+    from sim.decide import PSA_STREAMS, Study, unit_design
+    from sim.ranges import Ranges, varied
+    from sim.runner import Records, Runner, Task
+
+    study = Study.build([f"scenario={NORFOLK}"], Ranges.load(), CONFIG_DIR)
+    options = {o.name: make_params(*o.overrides, "experiment.replications=1") for o in study.options}
+
+    def plain(reps: range) -> float:
+        t = time.perf_counter()
+        for p in options.values():
+            run_replications(p, reps, workers=1)
+        return (time.perf_counter() - t) / (len(reps) * len(options))
+
+    before = plain(range(8))
+    u = unit_design(samples, len(varied(study.params)), 20261201)
+    tasks = [Task(f"set{i}", study.point(u[i]), (PSA_STREAMS + i,)) for i in range(samples)]
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        with Runner(study.configs, Records(Path(d) / "records.jsonl"), workers=1) as runner:
+            runner.run(tasks)
+        wall = time.perf_counter() - t
+    after = plain(range(8, 16))
+    per = wall / (samples * len(study.options))
+    plain_s = (before + after) / 2
+    return {"case": "psa_256", "sets": samples, "options": len(study.options), "wall_s": wall,
+            "s_per_set_option": per, "s_per_plain_replication": plain_s, "overhead_ratio": per / plain_s,
+            "parameters_varied": len(varied(study.params))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--residents", type=int, nargs="*", default=[10_000, 100_000, 300_000])
     ap.add_argument("--repeat", type=int, default=5, help="runs per case (the median is reported)")
-    ap.add_argument("--cases", nargs="*", default=["bare", "pathway", "default50", "national"])
+    ap.add_argument("--cases", nargs="*", default=["bare", "pathway", "default50", "national", "psa256"])
     ap.add_argument("--json", action="store_true", help="JSON lines only (the default output is JSON lines too)")
     args = ap.parse_args()
     if "bare" in args.cases:
@@ -169,6 +211,8 @@ def main() -> None:
         print(json.dumps(default_50(args.repeat)), flush=True)
     if "national" in args.cases:
         print(json.dumps(national()), flush=True)
+    if "psa256" in args.cases:
+        print(json.dumps(psa_256()), flush=True)
 
 
 if __name__ == "__main__":

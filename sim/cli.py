@@ -35,6 +35,7 @@ CONFIG_DIR = (Path(__file__).resolve().parent.parent / "configs").resolve()
 SCENARIO_DIR = CONFIG_DIR.parent / "scenarios"
 GROUPS = ("region", "pathway", "experiment")
 MAX_PREFLIGHT = 500  # configs composed and checked up front in a multirun
+PROGRESS = ".progress"  # "replications done, replications asked for", rewritten as a job runs (the web page reads it)
 EVENTS_PER_RESIDENT = 10  # simulation events per resident, roughly (benchmarks: about 8 on the default region)
 _HELP = {"-h", "--help"}
 _SKIP_PREFLIGHT = {"-h", "--help", "--hydra-help", "--version", "-i", "--info", "-sc", "--shell-completion",
@@ -136,8 +137,9 @@ def size_estimate(params: Params) -> tuple[float, str]:
     per_key = {}
     for name, ch in c.region.channels.items():
         key = f"region.channels.{name}.referrals_per_year"
+        start = -c.experiment.warmup_days if ch.period.start_day == 0 else ch.period.start_day  # through the warm-up
         end = h if ch.period.end_day is None else min(ch.period.end_day, h)
-        per_key[key] = max(0.0, params.at(key).max()) * max(0.0, end - ch.period.start_day) / 365.0
+        per_key[key] = max(0.0, params.at(key).max()) * max(0.0, end - start) / 365.0
     if not per_key:
         return 0.0, ""
     return sum(per_key.values()), max(per_key, key=per_key.__getitem__)
@@ -207,6 +209,7 @@ def preflight(argv: list[str]) -> list[str]:
             argv = [*argv, added]
             combos = _combos(argv)
         cfg = None
+        planned: list[tuple[str, str, tuple[str, ...], str]] = []  # scenario, region, interventions, reference
         for combo in combos[:MAX_PREFLIGHT]:
             try:
                 cfg = compose("config", overrides=list(combo), return_hydra_config=True)
@@ -214,7 +217,17 @@ def preflight(argv: list[str]) -> list[str]:
                 fail(composition_message(f"{e}\n{e.__cause__ or ''}", list(combo)))
             choices = dict(cfg.hydra.runtime.choices)
             check_scenario_name(choices.get("scenario") or "baseline", str(cfg.scenario_name))
-            params_or_exit(_without_hydra(cfg), choices, combo)
+            params = params_or_exit(_without_hydra(cfg), choices, combo)
+            c = params.config
+            planned.append((c.scenario_name, c.region.name, tuple(c.intervention), c.experiment.reference))
+        if multirun and 1 < len(planned) == len(combos):
+            from .compare import ComparisonError, plan_jobs
+
+            try:
+                scenarios, regions, interventions, references = map(list, zip(*planned))
+                plan_jobs(combos, scenarios, regions, interventions, references[0])
+            except ComparisonError as e:
+                fail(f"command line {' '.join(a for a in argv if not a.startswith('-'))}: {e}")
         where = "hydra.sweep.dir" if multirun else "hydra.run.dir"
         if cfg is not None and not any(a.startswith(where + "=") for a in argv):
             argv = [*argv, f"{where}={OmegaConf.select(cfg, where)}"]
@@ -256,18 +269,20 @@ def _interventions_to_switch_on(argv: list[str], combos: list[list[str]], compos
         fixed = ",".join("[" + ",".join([*filter(None, (x.strip() for x in lst.split(","))), *missing]) + "]"
                          for lst in lists)
         name, o = next(iter(missing.items()))
+        o = next((a for a in _task(argv) if _key(a) == _key(o)), o)  # as typed, before the sweep was split
         fail(f"command-line override '{o}': intervention {name} is not switched on by '{chosen[0]}'; "
              f"add it to the list: intervention={fixed}")
     return list(missing)
 
 
 def check_scenario_name(chosen: str, name: str) -> None:
-    """A scenario file must not carry another file's `scenario_name` (a copy whose name was not changed)."""
+    """A scenario file must not carry another file's `scenario_name` (a copy whose name was not changed);
+    a file always owns the name of its own stem."""
     names = {}
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
         m = re.search(r"^scenario_name:\s*['\"]?([^'\"#\s]+)", path.read_text(), re.M)
         names[path.stem] = m.group(1) if m else path.stem
-    clash = [stem for stem, other in names.items() if stem != chosen and name in (stem, other)]
+    clash = [] if name == chosen else [stem for stem, other in names.items() if stem != chosen and name in (stem, other)]
     if clash:
         fail(f"{_display(SCENARIO_DIR / (chosen + '.yaml'))}: scenario_name = {name!r}: already the name of "
              f"{_display(SCENARIO_DIR / (clash[0] + '.yaml'))}; allowed: a name of its own (e.g. {chosen})")
@@ -305,7 +320,11 @@ def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[t
     c = params.config
     ex = c.experiment
     started = time.perf_counter()
-    outputs = run_replications(params, range(ex.replications), ex.workers, ex.progress, label)
+
+    def progress(done: int) -> None:
+        write_text(outdir / PROGRESS, f"{done} {ex.replications}\n")
+
+    outputs = run_replications(params, range(ex.replications), ex.workers, ex.progress, label, progress)
     note = ""
     if ex.target_half_width > 0:
         outputs, note = _until_precise(params, outputs, label)
@@ -368,6 +387,25 @@ def _version() -> str:
         return "unknown"
 
 
+def region_calibration(region: str) -> dict[str, Any]:
+    """BAU recruitment of a region, calibrated on its baseline: the region file as shipped, with no
+    scenario, intervention or command-line override (sim.model.workforce.calibrate). Every option
+    of the region runs with it, and it is written to each run's config.yaml (region.workforce.bau)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from .config import to_config
+    from .model.workforce import calibrate
+
+    overrides = [f"region={region}", "scenario=baseline", "intervention=[]"]
+    if GlobalHydra.instance().is_initialized():
+        base = compose("config", overrides=overrides)
+    else:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+            base = compose("config", overrides=overrides)
+    return calibrate(to_config(base).region.workforce)
+
+
 @hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")
 def job(cfg: DictConfig) -> float:
     """One Hydra job: simulate the replications of one config and write its results folder."""
@@ -380,6 +418,9 @@ def job(cfg: DictConfig) -> float:
         params = params_or_exit(cfg, dict(hc.runtime.choices), list(hc.overrides.task))
     except UsageError as e:
         _exit_usage(e)
+    if not params.config.region.workforce.bau:  # BAU recruitment: the region's, the same for every option
+        cfg.region.workforce.bau = region_calibration(str(hc.runtime.choices.get("region") or "norfolk_waveney"))
+        params = load(cfg)
     c = params.config
     label = option_label(list(hc.overrides.task), _varying(hc), c.scenario_name)
     outdir = Path(hc.runtime.output_dir)
@@ -422,7 +463,8 @@ and compare intervention options with the do-nothing baseline (common random num
 
 Usage:
   pathways [KEY=VALUE ...]             one run; prints its summary and the path of its report
-  pathways -m KEY=A,B,C [...]          a sweep: one job per option, compared with the baseline
+  pathways -m KEY=A,B,C [...]          a sweep: one job per option, compared with experiment.reference
+                                       (default: the baseline scenario; or an option's name or job number)
   pathways-report DIR                  rebuild comparison.csv, comparison.xlsx and report.html of a folder
   pathways-app                         the same runs from a local web page (http://127.0.0.1:8050)
   pathways-verify mmc|littles-law      check the model against queueing theory
@@ -431,7 +473,8 @@ Common commands:
   pathways experiment=quick                                   a short look (3 replications, 2 years)
   pathways scenario=west_norfolk_local_plan                   one named programme
   pathways -m scenario=baseline,west_norfolk_local_plan       a programme against the baseline
-  pathways -m intervention.childcare.places=0,10,20,40        size an intervention (switched on for you)
+  pathways -m intervention.childcare.places=0,10,20,40 experiment.reference=0
+                                                              size an intervention (switched on for you)
   pathways -m intervention=[],[childcare,gp_advisers]         compare sets of interventions
   pathways -m hydra/launcher=local_parallel hydra.launcher.n_jobs=2 scenario=...   jobs on 2 cores
 
@@ -452,12 +495,13 @@ Hydra's own help follows.
 """
 
 
-def _interrupted(argv: list[str]) -> NoReturn:
-    """After Ctrl-C: what was kept, and the one command that resumes."""
+def _interrupted(typed: list[str], argv: list[str]) -> NoReturn:
+    """After Ctrl-C: what was kept, and the one command that resumes (as typed, with the results folder)."""
     multirun = "-m" in argv or "--multirun" in argv
-    where = next((a.split("=", 1)[1] for a in argv if a.startswith(("hydra.sweep.dir=", "hydra.run.dir="))
-                  and a.startswith("hydra.sweep.dir=" if multirun else "hydra.run.dir=")), "")
-    command = shlex.join(["pathways", *argv])
+    option = "hydra.sweep.dir=" if multirun else "hydra.run.dir="
+    where = next((a[len(option):] for a in argv if a.startswith(option)), "")
+    folder = [] if any(a.startswith(option) for a in typed) or not where else [option + where]
+    command = shlex.join(["pathways", *typed, *folder])
     if multirun and where:
         jobs = [d for d in Path(where).iterdir() if (d / ".hydra").is_dir()] if Path(where).is_dir() else []
         done = sum((d / "DONE").exists() for d in jobs)
@@ -474,18 +518,20 @@ def main() -> None:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `pathways --help | head` ends quietly
     register()
-    argv = sys.argv[1:]
-    if any(a in _HELP for a in argv):
+    typed = sys.argv[1:]
+    if any(a in _HELP for a in typed):
         print(usage(), flush=True)
     try:
-        argv = preflight(argv)
+        argv = preflight(typed)
     except UsageError as e:
         _exit_usage(e)
+    except KeyboardInterrupt:
+        sys.exit(130)
     sys.argv = [sys.argv[0], *argv]
     try:
         job()
     except KeyboardInterrupt:
-        _interrupted(argv)
+        _interrupted(typed, argv)
 
 
 def report_main(argv: list[str] | None = None) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from .experiment import DONE, write_csv
-from .stats import Interval, mean_ci, paired_difference, unpaired_difference, variance_ratio
+from .stats import Interval, incremental_ratio, mean_ci, paired_difference, unpaired_difference, variance_ratio
 
 FAILED = "FAILED"
 COMPARISON_HEADER = ("option", "scenario", "kpi", "group", "mean", "ci_low", "ci_high", "n",
@@ -36,6 +36,9 @@ class Job:
     label: str = ""
     scenario: str = ""
     kpis: dict[tuple[str, str], dict[int, float]] = field(default_factory=dict)
+    region: str = ""  # the demand side it ran on (region.name)
+    interventions: tuple[str, ...] = ()
+    reference: str = "baseline"  # experiment.reference of the job's config
 
 
 def find_jobs(folder: Path) -> list[Job]:
@@ -50,6 +53,7 @@ def find_jobs(folder: Path) -> list[Job]:
         if (d / DONE).exists():
             job = Job(d, overrides, "done")
             job.kpis, job.scenario = _read_kpis(d / "kpis.csv")
+            _read_config(job, d / "config.yaml")
         elif (d / FAILED).exists():
             job = Job(d, overrides, "failed", (d / FAILED).read_text().strip())
         else:
@@ -149,16 +153,67 @@ def _read_kpis(path: Path) -> tuple[dict[tuple[str, str], dict[int, float]], str
     return out, scenario
 
 
+def _read_config(job: Job, path: Path) -> None:
+    """What the comparison needs from a job's resolved config: region, interventions, reference."""
+    if not path.exists():
+        return
+    cfg = yaml.safe_load(path.read_text()) or {}
+    job.region = str((cfg.get("region") or {}).get("name", ""))
+    job.interventions = tuple(cfg.get("intervention") or {})
+    job.reference = str((cfg.get("experiment") or {}).get("reference", "baseline"))
+    job.scenario = job.scenario or str(cfg.get("scenario_name", ""))
+
+
+class ComparisonError(ValueError):
+    """A sweep that cannot be compared as asked (no reference, several, or options on different regions)."""
+
+
+def choose_reference(jobs: list[Job], wanted: str) -> Job:
+    """The reference of a sweep: the job named `wanted` (its label, its number, or its scenario when
+    that job has no interventions). Raises ComparisonError unless exactly one job matches, and when
+    the jobs ran on different regions (a comparison across labour markets is not an effect)."""
+    def number(j: Job) -> str:
+        return j.path.name.split("-", 1)[0]
+
+    def names(js: list[Job]) -> str:
+        return ", ".join(f"'{j.label}'" for j in js)
+
+    regions = {j.region for j in jobs if j.region}
+    if len(regions) > 1:
+        by = "; ".join(f"'{j.label}' on {j.region}" for j in jobs)
+        raise ComparisonError(
+            f"the options run on different regions ({by}): their difference would mix two labour markets. "
+            f"Compare options of one region, e.g. add region={sorted(regions - {'norfolk_waveney'} or regions)[0]} "
+            "so that the baseline runs on the same region")
+    by_label = [j for j in jobs if j.label == wanted or number(j) == wanted]
+    matches = by_label or [j for j in jobs if j.scenario == wanted and not j.interventions]
+    if len(matches) == 1:
+        return matches[0]
+    how = ("name the reference with experiment.reference=<option>, one of: "
+           + ", ".join(f"'{j.label}'" for j in jobs) + " (or its job number)")
+    if not matches:
+        raise ComparisonError(f"no option is the reference '{wanted}': {how}")
+    raise ComparisonError(f"{len(matches)} options could be the reference '{wanted}' ({names(matches)}): {how}")
+
+
 def reference_job(jobs: list[Job]) -> Job | None:
-    """The baseline to compare against: the finished job of scenario `baseline`, else the first finished job."""
+    """The finished reference job of a sweep folder, or None if there is none to compare against."""
     done = [j for j in jobs if j.status == "done"]
-    for j in done:
-        if j.scenario == "baseline" and (j.label in ("scenario=baseline", "baseline") or len(done) == 1):
-            return j
-    for j in done:
-        if j.scenario == "baseline":
-            return j
-    return done[0] if done else None
+    if len(done) < 2 and not (done and done[0].scenario == done[0].reference and not done[0].interventions):
+        return None
+    try:
+        return choose_reference(done, done[0].reference)
+    except ComparisonError:
+        return None
+
+
+def plan_jobs(combos: list[list[str]], scenarios: list[str], regions: list[str],
+              interventions: list[tuple[str, ...]], reference: str) -> Job:
+    """Before a sweep runs: its options as jobs (labelled as they will be) and the reference among them."""
+    jobs = [Job(Path(str(i)), list(c), "planned", scenario=s, region=r, interventions=iv, reference=reference)
+            for i, (c, s, r, iv) in enumerate(zip(combos, scenarios, regions, interventions))]
+    _label(jobs)
+    return choose_reference(jobs, reference)
 
 
 def paired(option: dict[int, float], reference: dict[int, float]) -> tuple[list[float], list[float]]:
@@ -167,14 +222,45 @@ def paired(option: dict[int, float], reference: dict[int, float]) -> tuple[list[
     return [option[r] for r in reps], [reference[r] for r in reps]
 
 
+# The one definition of cost per unit of effect: incremental programme cost over incremental effect
+# against the reference, paired replication by replication (same window, same people), with the
+# delta-method CI of a ratio of means; not estimable (NaN) unless the effect is a clear gain (its CI
+# above 0) bought at an extra cost.
+# kpi -> (effect kpi, sign that makes the effect a gain, unit divisor)
+COST_EFFECT = {
+    "cost_per_net_sustained_job": ("net_sustained_12m", 1.0, 1.0),  # residents into work, net of deadweight
+    "cost_per_vacancy_year_avoided": ("vacancy_days", -1.0, 365.0),  # staffing: a year of an open post avoided
+}
+
+
+def cost_effect(option: Job, ref: Job, kpi: str) -> Interval:
+    """Incremental cost per unit of effect of `option` against `ref` (see COST_EFFECT)."""
+    effect, sign, unit = COST_EFFECT[kpi]
+    key_c, key_e = ("programme_cost", "all"), (effect, "all")
+    if option is ref or key_c not in option.kpis or key_e not in option.kpis or key_e not in ref.kpis:
+        return Interval(math.nan, math.nan, math.nan, 0)
+    c, c0 = paired(option.kpis[key_c], ref.kpis[key_c])
+    e, e0 = paired(option.kpis[key_e], ref.kpis[key_e])
+    r = incremental_ratio([a - b for a, b in zip(c, c0)], [sign * (a - b) / unit for a, b in zip(e, e0)])
+    if not r.mean > 0:  # a loss, or no extra cost: a price per unit of gain does not apply
+        return Interval(math.nan, math.nan, math.nan, r.n)
+    return r
+
+
 def comparison_rows(jobs: list[Job]) -> list[tuple]:
     """Option x KPI: mean and 95% CI, the paired difference against the reference with its CI, and the
-    pairing's variance ratio."""
+    pairing's variance ratio; then the cost per unit of each effect (COST_EFFECT) as its own rows (n/a for
+    the reference)."""
     ref = reference_job(jobs)
     rows = []
+    nan = math.nan
     for j in jobs:
         if j.status != "done":
             continue
+        for kpi in COST_EFFECT:
+            r = cost_effect(j, ref, kpi) if ref is not None else Interval(nan, nan, nan, 0)
+            rows.append((j.label, j.scenario, kpi, "all", r.mean, r.low, r.high, r.n,
+                         nan, nan, nan, 0, nan, nan, ref.label if ref else "", nan))
         for (kpi, group), values in j.kpis.items():
             ci = mean_ci(list(values.values()))
             d = u = Interval(math.nan, math.nan, math.nan, 0)

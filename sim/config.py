@@ -310,6 +310,7 @@ class Experiment:
     primary_kpi: str = "hires"
     primary_group: str = "all"
     max_replications: int = _f(200, low=1, high=100_000)
+    reference: str = "baseline"  # the option a sweep compares against: its name, its job number, or a scenario
     max_residents: int = _f(1_000_000, low=1, high=10**10)  # residents a replication may refer (the runaway-size guard)
 
 
@@ -322,11 +323,31 @@ class Config:
     experiment: Experiment = _f(Experiment())
 
 
+def reach(places: float, per_place: float, exponent: float = 1.0) -> float:
+    """What `places` of something buy with diminishing returns: per_place x places^exponent (exponent <= 1).
+
+    In config: `value: ${reach:${...places},120,0.8}` (outreach: 120 referrals for one worker, 0.8:
+    each further worker reaches fewer new people). Exponent 1 is proportional.
+    """
+    return float(per_place) * float(places) ** float(exponent)
+
+
+def compound(effect: float, places: float, exponent: float = 1.0) -> float:
+    """A scale factor that `places` units compound: effect^(places^exponent) (1 at no places, `effect` at one)."""
+    return float(effect) ** (float(places) ** float(exponent))
+
+
 def register() -> None:
-    """Register the schema in Hydra's ConfigStore (as `pathways_schema`)."""
+    """Register the schema in Hydra's ConfigStore (as `pathways_schema`) and the sizing resolvers."""
     from hydra.core.config_store import ConfigStore
 
     ConfigStore.instance().store(name="pathways_schema", node=Config)
+    OmegaConf.register_new_resolver("reach", reach, replace=True)
+    OmegaConf.register_new_resolver("compound", compound, replace=True)
+
+
+OmegaConf.register_new_resolver("reach", reach, replace=True)  # usable as soon as the schema is imported
+OmegaConf.register_new_resolver("compound", compound, replace=True)
 
 
 # ----------------------------------------------------------------------------- errors
@@ -581,7 +602,11 @@ def type_hint(msg: str) -> str:
 
 def load(cfg: DictConfig | dict) -> Params:
     """Composed config -> validated `Params`. Raises ConfigError naming the first bad value."""
-    c = to_config(cfg)
+    return params_of(to_config(cfg))
+
+
+def params_of(c: Config) -> Params:
+    """Typed config -> validated `Params` (for callers that change the dataclasses before running)."""
     validate(c)
     return Params(c, _changes(c))
 

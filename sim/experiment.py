@@ -16,7 +16,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .config import Params
 from .model import RunOutput, simulate
@@ -26,24 +26,32 @@ DONE = "DONE"
 
 
 def run_replications(params: Params, replications: Iterable[int], workers: int = 1,
-                     progress: bool = False, label: str = "replications") -> list[RunOutput]:
-    """Simulate the given replications, in parallel if `workers` > 1, returned in replication order."""
+                     progress: bool = False, label: str = "replications",
+                     on_done: Callable[[int], None] | None = None) -> list[RunOutput]:
+    """Simulate the given replications, in parallel if `workers` > 1, returned in replication order.
+
+    `on_done(k)` is called after each replication with the number finished so far (the web page's progress).
+    """
     reps = list(replications)
     bar = _progress(len(reps), label) if progress else None
     outputs: dict[int, RunOutput] = {}
+
+    def finished(r: int, out: RunOutput) -> None:
+        outputs[r] = out
+        if bar:
+            bar.update(1)
+        if on_done:
+            on_done(len(outputs))
+
     if workers <= 1 or len(reps) <= 1:
         for r in reps:
-            outputs[r] = simulate(params, r)
-            if bar:
-                bar.update(1)
+            finished(r, simulate(params, r))
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(reps)), mp_context=_context(),
                                  initializer=_ignore_interrupt) as pool:
             futures = {pool.submit(simulate, params, r): r for r in reps}
             for fut in as_completed(futures):
-                outputs[futures[fut]] = fut.result()
-                if bar:
-                    bar.update(1)
+                finished(futures[fut], fut.result())
     if bar:
         bar.close()
     return [outputs[r] for r in reps]

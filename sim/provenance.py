@@ -42,7 +42,7 @@ class UsedParameter:
     note: str  # "" | "overridden on the command line (...)" | "differs from the file" | "superseded by FILE"
 
 
-def _split_comment(line: str) -> tuple[str, str]:
+def split_comment(line: str) -> tuple[str, str]:
     """`text  # comment` -> (text, comment), ignoring '#' inside quotes."""
     quote = ""
     for i, ch in enumerate(line):
@@ -91,7 +91,7 @@ def provenance_rows(files: Iterable[Path]) -> list[Provenance]:
             if not stripped:
                 adjacent = False
                 continue
-            text, comment = _split_comment(raw)
+            text, comment = split_comment(raw)
             indent = len(text) - len(text.lstrip(" "))
             body = text.strip()
             while body.startswith("- "):  # a list item: its index becomes a path element

@@ -39,23 +39,27 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from .compare import COMPARISON_HEADER, Job, comparison_rows, find_jobs, paired, reference_job, status_lines
+from .compare import COMPARISON_HEADER, Job, comparison_rows, find_jobs, reference_job, status_lines
 from .experiment import write_text
 from .provenance import Provenance, UsedParameter, file_header, provenance_rows, used_parameters
-from .stats import incremental_ratio, mean_ci, paired_difference
+from .stats import mean_ci, paired_difference
 
 HEADLINE = (
-    ("referrals", "all", "Residents referred", 0),
-    ("hires", "all", "Hires of programme residents (gross)", 0),
+    ("referrals", "all", "Residents referred in the window", 0),
+    ("hires", "all", "Hires of those residents (gross)", 0),
     ("net_hires", "all", "Hires net of deadweight", 0),
     ("sustained_12m", "all", "Still in post after 12 months", 0),
+    ("net_sustained_12m", "all", "Sustained 12 months, net of deadweight", 0),
     ("early_leavers", "all", "Left within 12 months", 0),
     ("time_to_start_mean", "all", "Days from referral to start (mean)", 0),
-    ("vacancies_mean", "all", "Vacancies (mean over horizon)", 0),
-    ("vacancy_rate", "all", "Vacancy rate (mean over horizon)", 3),
+    ("staff_in_post_mean", "all", "Staff in post (mean over the window)", 0),
+    ("vacancies_mean", "all", "Vacancies (mean over the window)", 0),
+    ("vacancy_rate", "all", "Vacancy rate (mean over the window)", 3),
+    ("bau_hires", "all", "Business-as-usual hires", 0),
     ("programme_cost", "all", "Programme cost (GBP)", 0),
-    ("cost_per_sustained_job", "all", "Cost per job sustained 12 months (GBP)", 0),
 )
+NO_REFERENCE = ("Cost per additional net sustained job, per vacancy-year avoided: n/a for a single run "
+                "(they are against a reference: pathways -m scenario=baseline,<this scenario>)")
 
 
 def _num(x: float, digits: int) -> str:
@@ -80,18 +84,20 @@ def summary_table(summary: list[tuple], scenario: str, published_vacancies: floa
         lines.append(f"  {label:<{width}}  {_num(m, digits):>12}  {ci}")
     if published_vacancies:
         lines.append(f"  {'Published vacancy level (calibration)':<{width}}  {_num(published_vacancies, 0):>12}")
+    lines.append(f"  {NO_REFERENCE}")
     return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- sweep headline
 HEADLINE_KPIS = (  # (kpi, label, kind of number, shown against the reference)
     ("hires", "gross hires", "count", False),
-    ("net_hires", "net hires", "count", True),
-    ("sustained_12m", "sustained 12m", "count", True),
-    ("vacancy_rate", "vacancy rate", "pct", True),
+    ("net_sustained_12m", "net sustained 12m", "count", True),
+    ("staff_in_post_mean", "staff in post", "count", True),
     ("vacancy_days", "vacancy-days", "count", True),
+    ("bau_hires", "BAU hires", "count", True),
     ("programme_cost", "programme cost", "gbp", False),
-    ("cost_per_net_sustained_job", "cost per net sustained job", "gbp", False),
+    ("cost_per_net_sustained_job", "cost per additional net sustained job", "ratio", False),
+    ("cost_per_vacancy_year_avoided", "cost per vacancy-year avoided", "ratio", False),
 )
 
 
@@ -105,6 +111,12 @@ def headline_text(rows: list[tuple]) -> str:
         for kpi, label, kind, vs in HEADLINE_KPIS:
             r = by.get((opt, kpi, "all"))
             if r is None:
+                continue
+            if kind == "ratio":
+                ci = (f" [{_number(r['ci_low'], 'gbp')}, {_number(r['ci_high'], 'gbp')}]"
+                      if math.isfinite(r["ci_low"]) else "")
+                parts.append(f"{label} " + (f"{_number(r['mean'], 'gbp')}{ci}" if math.isfinite(r["mean"]) else
+                                            "n/a" if r["option"] == r["reference"] else "not estimable (no clear gain)"))
                 continue
             text = f"{label} {_number(r['mean'], kind, digits=2 if kind == 'pct' else None)}"
             d, lo, hi = r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]
@@ -479,7 +491,7 @@ class Column:
     """A column of the headline comparison: the HTML report, the workbook and the web page all draw these.
 
     show: mean (the option's own mean and CI), diff (paired difference against the reference),
-    or incremental (incremental cost over incremental net sustained jobs against the reference).
+    or ratio (a cost per unit of effect from comparison.csv: compare.COST_EFFECT, the one definition).
     """
 
     kpi: str
@@ -489,14 +501,17 @@ class Column:
 
 
 HEADLINE_COLUMNS = (
-    Column("hires", "Gross hires of local residents", "count"),
-    Column("net_hires", "Net hires (less deadweight)", "count"),
-    Column("sustained_12m", "Sustained at 12 months", "count"),
-    Column("vacancy_rate", "Change in vacancy rate vs baseline", "pp", "diff"),
+    # residents into work (those referred in the window, followed to their outcome)
+    Column("hires", "Residents hired (gross)", "count"),
+    Column("net_sustained_12m", "In work at 12 months, net of deadweight", "count"),
+    Column("net_sustained_12m", "Change in net sustained jobs vs baseline", "count", "diff"),
+    Column("cost_per_net_sustained_job", "Cost per additional net sustained job", "gbpk", "ratio"),
+    # staffing (the window's mean staff in post and vacancy-days, and the BAU hires displaced)
+    Column("staff_in_post_mean", "Additional staff in post", "count", "diff"),
     Column("vacancy_days", "Change in vacancy-days vs baseline", "count", "diff"),
+    Column("bau_hires", "Change in business-as-usual hires", "count", "diff"),
+    Column("cost_per_vacancy_year_avoided", "Cost per vacancy-year avoided", "gbpk", "ratio"),
     Column("programme_cost", "Programme cost", "gbpk"),
-    Column("cost_per_net_sustained_job", "Cost per net sustained job", "gbpk"),
-    Column("programme_cost", "Cost per additional net sustained job vs baseline", "gbpk", "incremental"),
 )
 
 
@@ -517,35 +532,20 @@ def headline_estimates(d: ReportData) -> list[tuple[Option, list[Estimate]]]:
         row = []
         for col in HEADLINE_COLUMNS:
             r = d.stats.get(o.label, col.kpi)
-            if col.show == "incremental":
-                row.append(_incremental(o, d.reference))
+            if col.show == "ratio":
+                row.append(Estimate(note="no baseline in this folder") if d.reference is None else
+                           Estimate(note="n/a") if o.is_reference else
+                           Estimate(note="no cost") if (c := d.stats.get(o.label, "programme_cost")) and c["mean"] == 0
+                           else Estimate(note="not estimable: no clear gain") if r is None or
+                           not math.isfinite(r["mean"]) else Estimate(r["mean"], r["ci_low"], r["ci_high"]))
             elif col.show == "diff":
                 row.append(Estimate(note="no baseline in this folder") if len(d.options) == 1 else
                            Estimate(note="reference") if o.is_reference else
                            Estimate() if r is None else Estimate(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]))
-            elif col.kpi.startswith("cost_per") and (c := d.stats.get(o.label, "programme_cost")) and c["mean"] == 0:
-                row.append(Estimate(note="no cost"))
             else:
                 row.append(Estimate() if r is None else Estimate(r["mean"], max(r["ci_low"], 0.0), r["ci_high"]))
         out.append((o, row))
     return out
-
-
-def _incremental(option: Option, ref: Option | None) -> Estimate:
-    """Incremental cost per additional net sustained job against the reference, with its 95% CI."""
-    if ref is None:
-        return Estimate(note="no baseline in this folder")
-    if option.is_reference:
-        return Estimate(note="reference")
-    key_c, key_e = ("programme_cost", "all"), ("net_sustained_12m", "all")
-    if key_c not in option.job.kpis or key_e not in option.job.kpis:
-        return Estimate()
-    c, c0 = paired(option.job.kpis[key_c], ref.job.kpis[key_c])
-    e, e0 = paired(option.job.kpis[key_e], ref.job.kpis[key_e])
-    r = incremental_ratio([a - b for a, b in zip(c, c0)], [a - b for a, b in zip(e, e0)])
-    if not math.isfinite(r.mean):
-        return Estimate(note="not estimable: no clear gain in jobs")
-    return Estimate(r.mean, r.low, r.high)
 
 
 def _estimate_piece(e: Estimate, col: Column) -> Piece | str:
@@ -766,24 +766,33 @@ def _cost_effect_section(d: ReportData) -> dict[str, Any]:
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     chart = _chart(fig, "Cost-effectiveness plane: incremental cost against incremental net sustained jobs, "
                         "with 95% CIs")
-    header = ["Option", "Incremental cost", "Incremental net sustained jobs", "Cost per extra net sustained job"]
-    rows = [[name(o), _diff_cell(c, "gbpk", o), _diff_cell(e, "count", o), _icer(c, e)] for o, e, c in points]
+    header = ["Option", "Incremental cost", "Incremental net sustained jobs", "Cost per additional net sustained job",
+              "Vacancy-days avoided", "Cost per vacancy-year avoided"]
+    rows = []
+    for o, e, c in points:
+        vd = st.get(o.label, "vacancy_days")
+        avoided = None if vd is None else {**vd, "diff_mean": -vd["diff_mean"], "diff_ci_low": -vd["diff_ci_high"],
+                                           "diff_ci_high": -vd["diff_ci_low"]}
+        rows.append([name(o), _diff_cell(c, "gbpk", o), _diff_cell(e, "count", o),
+                     _ratio_cell(st.get(o.label, "cost_per_net_sustained_job"), c, e),
+                     _diff_cell(avoided, "count", o),
+                     _ratio_cell(st.get(o.label, "cost_per_vacancy_year_avoided"), c, avoided)])
     return {"chart": chart, "table": Table(header, rows, "cea"),
             "cost_lines": ["£" + format(k, ",") for k in COST_LINES]}
 
 
-def _icer(cost: dict, effect: dict) -> Piece | str:
-    """Ratio of mean differences, with what the effect's interval allows one to say."""
-    dc, de, lo = cost["diff_mean"], effect["diff_mean"], effect["diff_ci_low"]
-    if not (math.isfinite(dc) and math.isfinite(de)):
+def _ratio_cell(ratio: dict | None, cost: dict, gain: dict | None) -> Piece | str:
+    """A cost per unit of effect from comparison.csv (compare.COST_EFFECT), with what the effect allows one to say."""
+    if ratio is None or gain is None:
         return "n/a"
-    if math.isfinite(lo) and lo <= 0 <= effect["diff_ci_high"]:
-        return muted("effect not distinguishable from zero at 95%")
-    if de > 0 and dc <= 0:
-        return "more jobs for less money"
-    if de <= 0:
-        return muted("fewer jobs than the baseline")
-    return Piece("est", _number(dc / de, "gbpk"), ci="ratio of mean differences")
+    if math.isfinite(ratio["mean"]):
+        return _ci(ratio["mean"], ratio["ci_low"], ratio["ci_high"], "gbpk")
+    lo, hi = gain["diff_ci_low"], gain["diff_ci_high"]
+    if math.isfinite(lo) and hi < 0:
+        return muted("a loss against the baseline")
+    if cost["diff_mean"] <= 0 and math.isfinite(lo) and lo > 0:
+        return "a gain for less money"
+    return muted("not estimable: effect not distinguishable from zero at 95%")
 
 
 def _equity_section(d: ReportData) -> dict[str, Any]:
@@ -814,6 +823,50 @@ def _equity_section(d: ReportData) -> dict[str, Any]:
     rows = [[label] + [_cell(st.get(o.label, "hires", g), "count") for o in options] for g, label in groups]
     rows.append(["Share of hires from the most deprived quintile"] + [_share(o) for o in options])
     return {"chart": chart, "table": Table(header, rows, "equity")}
+
+
+STAFFING = (  # (kpi, label) per employer group and role, against the reference
+    ("vacancy_days", "Vacancy-days"),
+    ("staff_in_post_mean", "Staff in post (mean)"),
+    ("bau_hires", "Business-as-usual hires"),
+    ("programme_starts", "Programme starts"),
+)
+
+
+def _staffing_section(d: ReportData) -> dict[str, Any]:
+    """The staffing effect where it lands: per employer group and role, vacancy-days, staff in post, and
+    the BAU hires the programme's starters displaced, each a paired difference against the reference."""
+    others, st = d.others, d.stats
+    if not others:
+        return {"empty": "Only one option in this folder: no staffing effect to show against a baseline."}
+    labels = _staff_groups(d)
+    header = ["Employer group or role", "Measure"] + [name(o) for o in others]
+    rows = []
+    for group, label in labels:
+        for i, (kpi, measure) in enumerate(STAFFING):
+            if all(st.get(o.label, kpi, group) is None for o in others):
+                continue
+            rows.append([Piece("strong", label) if i == 0 else "", measure,
+                         *(_diff_cell(st.get(o.label, kpi, group), "count", o) for o in others)])
+    return {"table": Table(header, rows, "staffing")}
+
+
+def _staff_groups(d: ReportData) -> list[tuple[str, str]]:
+    """(group, label) for every sector, employer group and role the folder has, in that order."""
+    cfg = d.options[0].config
+    wf = (cfg.get("region") or {}).get("workforce") or {}
+    out: list[tuple[str, str]] = [("all", "All posts")]
+    for kind, prefix in (("sector", "sector:"), ("employer", "employer:"), ("role", "role:")):
+        for g in d.stats.groups("vacancy_days", prefix):
+            key = g.split(":", 1)[1]
+            if kind == "employer":
+                label = str(((wf.get("groups") or {}).get(key) or {}).get("label") or key)
+            elif kind == "role":
+                label = str(((wf.get("roles") or {}).get(key) or {}).get("label") or key)
+            else:
+                label = {"nhs": "NHS", "social_care": "Adult social care"}.get(key, key)
+            out.append((g, label))
+    return out
 
 
 def _share(o: Option) -> Piece | str:
@@ -1061,6 +1114,7 @@ SECTIONS = (  # in page order; add one with a function here and a partial in tem
     Section("vacancies", "Vacancies over time", _vacancy_section),
     Section("funnel", "Funnel: who enters and leaves each stage", _funnel_section),
     Section("effects", "Effect of each option against the baseline", _effects_section),
+    Section("staffing", "Staffing: where the extra staff land, and the hires they displace", _staffing_section),
     Section("cost-effect", "Cost against effect", _cost_effect_section),
     Section("spend", "Programme spend per year", _spend_section),
     Section("equity", "Equity: who gets the jobs", _equity_section),

@@ -24,6 +24,14 @@ def test_every_number_has_a_source_or_says_assumption(path: Path) -> None:
     assert not missing, f"{path}: numbers without provenance: {missing}"
 
 
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(CONFIG_DIR.parent)))
+def test_every_assumption_gives_its_reason(path: Path) -> None:
+    """`# assumption` alone is not enough: the comment says why the number was chosen."""
+    bare = [f"line {n}: {line.strip()}" for n, line in enumerate(path.read_text().splitlines(), 1)
+            if re.search(r"#\s*assumptions?\s*[:;,.]?\s*$", line)]
+    assert not bare, f"{path}: assumptions without a reason: {bare}"
+
+
 def test_the_check_sees_numbers() -> None:
     """The parser finds the numbered parameters of the default region (so the check above is not vacuous)."""
     rows = provenance_rows([CONFIG_DIR / "region" / "norfolk_waveney.yaml"])

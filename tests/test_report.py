@@ -9,22 +9,17 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import yaml
 from selenium.webdriver.common.by import By
 
-from conftest import run_cli
+from conftest import chromium, run_cli
 from sim.compare import find_jobs
 from sim.provenance import provenance_rows, used_parameters
 from sim.report import SECTIONS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 OPTIONS = "intervention=[],[childcare,gp_advisers],[outreach,mentoring]"
 OVERRIDE = "pathway.recruitment.interview_slots=45"  # the file says 40: the report must show 45, flagged
 
@@ -38,28 +33,6 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert r.returncode == 0, r.stderr
     assert (folder / "report.html").exists()
     return folder
-
-
-@contextmanager
-def chromium(profile: Path) -> Iterator[webdriver.Chrome]:
-    """Headless Chromium driven by chromedriver, with a fresh profile and no background network.
-
-    Called inside the test, not as a fixture, so that a missing browser fails the test.
-    """
-    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), (
-        "headless Chromium is required: apt-get install -y chromium chromium-driver (make test does it)")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,900", f"--user-data-dir={profile}"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(str(CHROMEDRIVER)))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def test_report_renders_in_browser(sweep: Path, tmp_path: Path) -> None:
@@ -167,3 +140,100 @@ def test_provenance_rows_paths_comments_and_overrides(tmp_path: Path) -> None:
     assert used["pathway.courses.care.duration"].used == "{kind: fixed, mean: 42}"  # the keys the file sets
     assert used["pathway.courses.care.duration"].note == ""
     assert used["pathway.changes.0.value"].note == ""  # an interpolation resolves to whatever it points at
+
+
+# ----------------------------------------------------------------------------- reading on a laptop
+OVERFLOW_JS = """
+const W = document.documentElement.clientWidth, out = [];
+if (document.documentElement.scrollWidth > W) out.push('page ' + document.documentElement.scrollWidth + ' > ' + W);
+for (const el of document.querySelectorAll('body *')) {
+  if (el.closest('.table-wrap') && !el.classList.contains('table-wrap')) continue;  // scrolls in its own box
+  const r = el.getBoundingClientRect();
+  if (r.width && r.right > W + 1) out.push(el.tagName + '.' + el.className + ' right ' + r.right);
+}
+for (const w of document.querySelectorAll(arguments[0])) {
+  if (w.scrollWidth > w.clientWidth + 1) out.push('table in #' + w.closest('section').id + ' scrolls: ' + w.scrollWidth + ' > ' + w.clientWidth);
+}
+return out;
+"""
+
+
+@pytest.fixture(scope="module")
+def six_options(sweep: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sweep's three jobs, each twice with a different size: six options with long names, report written."""
+    from sim.report import write_report
+
+    folder = tmp_path_factory.mktemp("six") / "sweep"
+    folder.mkdir()
+    shutil.copy(sweep / "multirun.yaml", folder)
+    jobs = sorted((d for d in sweep.iterdir() if d.is_dir()), key=lambda d: int(d.name.split("-")[0]))
+    for k, (job, places) in enumerate((j, p) for p in (2, 6) for j in jobs):
+        copy = folder / f"{k}-copy"
+        shutil.copytree(job, copy)
+        ov = copy / ".hydra" / "overrides.yaml"
+        ov.write_text(ov.read_text() + f"- intervention.outreach.places_per_long_named_worker={places}\n")
+        config = yaml.safe_load((copy / "config.yaml").read_text())
+        config["experiment"]["reference"] = "0"  # two copies of the baseline: job 0 is the reference
+        (copy / "config.yaml").write_text(yaml.safe_dump(config))
+    write_report(folder)
+    assert len({j.label for j in find_jobs(folder)}) == 6
+    return folder
+
+
+@pytest.mark.parametrize("width", [900, 1400])
+def test_report_reads_at_laptop_widths(six_options: Path, tmp_path: Path, width: int) -> None:
+    """Nothing overflows the page; at 1,400 px no table needs to scroll, at 900 px the headline, effects,
+    cost and spend tables fit (the funnel and equity tables may scroll inside their own box)."""
+    fit = ".table-wrap" if width == 1400 else ", ".join(
+        f"#{s} .table-wrap" for s in ("headline", "effects", "cost-effect", "spend", "bottlenecks"))
+    with chromium(tmp_path / "profile", width=width) as browser:
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+        browser.get((six_options / "report.html").resolve().as_uri())
+        problems = browser.execute_script(OVERFLOW_JS, fit)
+        size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        png = browser.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+    (tmp_path / f"report-{width}.png").write_bytes(base64.b64decode(png["data"]))
+    assert size["width"] <= width
+    assert not problems, problems
+
+
+def test_option_styles_stay_apart_in_greyscale(six_options: Path) -> None:
+    """Each option has its own line style, marker and hatch besides its colour; the reference is solid grey."""
+    from sim.report import report_data
+
+    options = report_data(six_options).options
+    styles = [(str(o.linestyle), o.marker, o.hatch) for o in options]
+    assert len(set(styles)) == len(options) == 6
+    ref = [o for o in options if o.is_reference]
+    assert len(ref) == 1 and ref[0].linestyle == "-" and ref[0].hatch == ""
+    assert len({o.colour for o in options}) == 6
+
+
+def test_digits_show_small_differences() -> None:
+    """A difference of a few thousandths of a percentage point is not printed as 0.00 pp."""
+    from sim.report import _ci, _number
+
+    p = _ci(-3.1e-5, -5.2e-5, -1.0e-5, "pp", signed=True)
+    assert (p.text, p.ci) == ("\u22120.003 pp", "\u22120.005 pp to \u22120.001 pp")
+    assert _ci(257.0, 250.2, 264.1, "count").text == "257"  # a wide interval keeps whole numbers
+    assert _ci(0.31, 0.02, 0.6, "count", signed=True).text == "+0.3"
+    assert _number(0.00004, "pp") == "0.0040 pp" and _number(0.0, "pp") == "0.00 pp"  # two significant digits
+
+
+def test_report_shows_yearly_spend(sweep: Path) -> None:
+    """The spend section has a chart and a table whose yearly spend is comparison.csv's programme_cost_per_year."""
+    import csv
+
+    from sim.report import _number
+
+    text = (sweep / "report.html").read_text()
+    section = re.search(r'<section id="spend">(.*?)</section>', text, re.S).group(1)
+    assert "<img" in section and "<table" in section
+    with (sweep / "comparison.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["kpi"] == "programme_cost_per_year" and r["group"] == "all"]
+    assert len(rows) == 3
+    for r in rows:
+        assert _number(float(r["mean"]), "gbpk") in section, r["option"]

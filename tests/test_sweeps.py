@@ -39,7 +39,8 @@ def test_baseline_identical_alone_and_in_sweep(tmp_path: Path) -> None:
 def test_change_that_cannot_matter_gives_exactly_zero_difference(tmp_path: Path) -> None:
     """A cost-only change leaves every outcome identical replication by replication: paired difference exactly 0."""
     sweep = tmp_path / "s"
-    r = run_cli("-m", *QUICK, "region.channels.jobcentre.cost_per_referral=0,25", f"hydra.sweep.dir={sweep}")
+    r = run_cli("-m", *QUICK, "region.channels.jobcentre.cost_per_referral=0,25", "experiment.reference=0",
+                f"hydra.sweep.dir={sweep}")
     assert r.returncode == 0, r.stderr
     rows = _comparison(sweep)
     option = "jobcentre cost per referral 25"
@@ -69,7 +70,7 @@ def test_killed_sweep_resumes_without_rerunning_finished_jobs(tmp_path: Path) ->
     """Kill a sweep after its first job finishes; the rerun skips finished jobs and completes the rest."""
     sweep = tmp_path / "s"
     args = [str(BIN / "pathways"), "-m", *QUICK, "experiment.replications=2",
-            "intervention.childcare.places=0,10,20,40", "intervention=[childcare]",
+            "intervention.childcare.places=0,10,20,40", "intervention=[childcare]", "experiment.reference=0",
             f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=${hydra.job.num}"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120

@@ -1,0 +1,235 @@
+"""The best mix within a budget: integer intervention sizes searched under a cost constraint.
+
+The search space is every intervention of the given options (the seed programmes), merged
+into the reference option's config. The size of an intervention configured with `places` p0 > 0
+is an integer k from 0 to its bound: `places` = k, and every change that sets or adds a count
+scales by k / p0 (a multiplicative effect or a probability stays); k = 0 removes it. One costed
+per person (p0 = 0) is off or on. Candidates are simulated with common random numbers (the
+same replications for all), searched by Optuna's TPE with the cost <= budget constraint, budget
+by budget, each search starting from the previous budget's best (so in-sample the frontier
+cannot fall); the leading candidates are re-run with more replications (ranking and selection),
+and the chosen mix at each budget is re-run on fresh seeds against the best seed programme
+within the same budget (out of sample), with the paired CI.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .config import Config, ConfigError
+from .runner import Runner, Task
+from .stats import Interval, paired_difference
+
+SIZES = Path(__file__).resolve().parent.parent / "configs" / "decide" / "sizes.yaml"
+FRESH = 1 << 22  # replication indices of out-of-sample runs (the search uses 0, 1, ...)
+OBJECTIVES = {"net_sustained_12m": 1.0, "vacancy_days": -1.0}  # maximise sign x KPI
+
+
+def merged(reference: Config, options: list[Config]) -> Config:
+    """The reference config with every option's interventions and added courses (the first definition wins)."""
+    c = copy.deepcopy(reference)
+    for o in options:
+        for name, iv in o.intervention.items():
+            c.intervention.setdefault(name, copy.deepcopy(iv))
+        for name, course in o.pathway.training.courses.items():
+            c.pathway.training.courses.setdefault(name, copy.deepcopy(course))
+    return c
+
+
+def bounds(c: Config, path: Path = SIZES) -> dict[str, int]:
+    """Upper bound of each intervention's size, from configs/decide/sizes.yaml (validated)."""
+    data = yaml.safe_load(path.read_text()) or {}
+    factor = data.get("default_max_factor")
+    if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not factor >= 1:
+        raise ConfigError("default_max_factor", factor, "a number >= 1", str(path))
+    explicit = data.get("max") or {}
+    out = {}
+    for name, iv in c.intervention.items():
+        if name in explicit:
+            m = explicit[name]
+            if not isinstance(m, int) or isinstance(m, bool) or m < 1:
+                raise ConfigError(f"max.{name}", m, "an integer >= 1", str(path))
+        else:
+            m = max(1, math.ceil(iv.places * factor)) if iv.places > 0 else 1
+        out[name] = m
+    return out
+
+
+def sized(c: Config, sizes: dict[str, int]) -> tuple[dict[str, float], tuple[str, ...]]:
+    """The values (config paths) and the removed interventions that give `sizes`."""
+    from .ranges import _is_probability
+
+    values, drop = {}, []
+    for name, k in sizes.items():
+        iv = c.intervention[name]
+        if k == 0:
+            drop.append(name)
+            continue
+        if iv.places <= 0:
+            continue  # on/off: on as configured
+        values[f"intervention.{name}.places"] = float(k)
+        for i, ch in enumerate(iv.changes):
+            key = f"intervention.{name}.changes.{i}.value"
+            if ch.op in ("set", "add") and not _is_probability(c, key):
+                values[key] = ch.value * k / iv.places
+    return values, tuple(drop)
+
+
+def fixed_cost(c: Config, sizes: dict[str, int]) -> float:
+    """The part of a mix's cost that does not depend on the simulation (fixed and per place): a lower bound."""
+    h = c.experiment.horizon_days - c.experiment.warmup_days
+    total = 0.0
+    for name, k in sizes.items():
+        if k == 0:
+            continue
+        iv = c.intervention[name]
+        end = c.experiment.horizon_days if iv.end_day is None else iv.end_day
+        years = max(0.0, min(end, c.experiment.horizon_days) - max(iv.start_day, c.experiment.warmup_days)) / 365.0
+        total += iv.cost.fixed + iv.cost.per_place_per_year * (k if iv.places > 0 else iv.places) * min(years, h / 365.0)
+    return total
+
+
+def label(sizes: dict[str, int]) -> str:
+    return " ".join(f"{n}={k}" for n, k in sizes.items() if k > 0) or "nothing"
+
+
+class Search:
+    """Evaluations of candidate mixes (cached by mix), with common random numbers."""
+
+    def __init__(self, c: Config, runner: Runner, objective: str, replications: int):
+        self.c, self.runner, self.objective, self.reps = c, runner, objective, replications
+        self.sign = OBJECTIVES[objective]
+
+    def task(self, sizes: dict[str, int], reps: tuple[int, ...], tag: str = "") -> Task:
+        values, drop = sized(self.c, sizes)
+        return Task(f"mix{tag}[{reps[0]}+{len(reps)}]:{label(sizes)}", {"mix": values}, reps, {"mix": drop}, ("mix",))
+
+    def evaluate(self, batch: list[dict[str, int]], reps: tuple[int, ...] | None = None,
+                 tag: str = "") -> list[tuple[np.ndarray, np.ndarray]]:
+        """(objective values, costs) per replication of each mix."""
+        reps = reps or tuple(range(self.reps))
+        tasks = [self.task(s, reps, tag) for s in batch]
+        records = self.runner.run(tasks)
+        out = []
+        for t in tasks:
+            rows = records[t.id]["kpis"]["mix"]
+            out.append((np.array([self.sign * rows[str(r)][self.objective] for r in reps]),
+                        np.array([rows[str(r)]["programme_cost"] for r in reps])))
+        return out
+
+
+def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int, batch: int, seed: int,
+           start: dict[str, int]) -> dict[float, list[tuple[dict[str, int], float, float]]]:
+    """For each budget (ascending): the feasible mixes evaluated, best first, as (sizes, objective, cost)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    seen: dict[str, tuple[dict[str, int], float, float]] = {}
+    best_prev = start
+    out = {}
+    for b in sorted(budgets):
+        sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=lambda t: [t.user_attrs["excess"]])
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.enqueue_trial(best_prev)
+        for name in bounds_:  # each intervention alone at size 1: a feasible start for small budgets
+            study.enqueue_trial({**{n: 0 for n in bounds_}, name: 1})
+        done = 0
+        while done < trials:
+            asked = [study.ask() for _ in range(min(batch, trials - done))]
+            mixes = [{n: t.suggest_int(n, 0, m) for n, m in bounds_.items()} for t in asked]
+            cheap = [fixed_cost(s.c, m) <= b for m in mixes]
+            results = s.evaluate([m for m, ok in zip(mixes, cheap) if ok])
+            it = iter(results)
+            for t, m, ok in zip(asked, mixes, cheap):
+                if ok:
+                    y, cost = next(it)
+                    value, c = float(y.mean()), float(cost.mean())
+                    seen[label(m)] = (m, value, c)
+                else:
+                    value, c = -math.inf, fixed_cost(s.c, m)
+                t.set_user_attr("excess", c - b)
+                study.tell(t, value if math.isfinite(value) else -1e18)
+            done += len(asked)
+        feasible = sorted((v for v in seen.values() if v[2] <= b), key=lambda v: -v[1])
+        out[b] = feasible
+        if feasible:
+            best_prev = feasible[0][0]
+    return out
+
+
+def select(s: Search, candidates: list[tuple[dict[str, int], float, float]], budget: float, top: int,
+           factor: int) -> tuple[dict[str, int], Interval | None]:
+    """Re-run the leading candidates with `factor` times the replications (same seeds); the best mean
+    feasible one, with its paired CI against the runner-up (None when there is no runner-up)."""
+    lead = [c[0] for c in candidates[:top]]
+    reps = tuple(range(s.reps * factor))
+    results = s.evaluate(lead, reps)
+    scored = sorted(((float(y.mean()), i) for i, (y, cost) in enumerate(results) if cost.mean() <= budget), reverse=True)
+    if not scored:
+        return candidates[0][0], None
+    best = scored[0][1]
+    if len(scored) == 1:
+        return lead[best], None
+    return lead[best], paired_difference(results[best][0], results[scored[1][1]][0])
+
+
+def recommended_yaml(c: Config, reference: Config, sizes: dict[str, int], budget: float, objective: str) -> str:
+    """A scenario file of the mix, every intervention written out in full (`pathways scenario=...` runs it)."""
+    from .ranges import apply
+
+    values, drop = sized(c, sizes)
+    m = apply(c, values)
+    ivs = {n: _plain(asdict(iv)) for n, iv in m.intervention.items() if n not in drop}
+    courses = {n: _plain(asdict(co)) for n, co in m.pathway.training.courses.items()
+               if n not in reference.pathway.training.courses}
+    body: dict[str, Any] = {"scenario_name": f"recommended_{int(budget)}", "intervention": ivs}
+    if courses:
+        body["pathway"] = {"training": {"courses": courses}}
+    text = yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
+    lines = []
+    for line in text.splitlines():
+        if any(ch.isdigit() for ch in line.split(":", 1)[-1]) and ":" in line and "label" not in line:
+            line += f"  # derived: pathways-decide optimise (budget GBP {budget:,.0f}); the intervention's own files"
+        lines.append(line)
+    head = ["# @package _global_",
+            f"# Recommended mix within GBP {budget:,.0f}, objective {objective}: {label(sizes)}.",
+            "# Written by pathways-decide optimise. Sizes were searched; every other number is copied from the",
+            "# intervention and scenario files it came from (see their sources). Run: copy to scenarios/ and",
+            f"#   pathways scenario=recommended_{int(budget)}   (or: pathways --config-dir DIR scenario=recommended)",
+            "defaults:", "  - override /intervention: []"]
+    return "\n".join(head + lines) + "\n"
+
+
+def _plain(x: Any) -> Any:
+    """Dataclass dicts for YAML: infinite values as .inf, Nones dropped."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items() if v is not None and v != []}
+    if isinstance(x, list):
+        return [_plain(v) for v in x]
+    return x
+
+
+def out_of_sample(runner: Runner, options: dict[str, Config], s: Search, mix: dict[str, int], seed_option: str | None,
+                  reps: int) -> dict[str, Any]:
+    """The mix against the best seed programme on fresh seeds: both means and the paired CI of the difference."""
+    fresh = tuple(FRESH + r for r in range(reps))
+    (y, cost), = s.evaluate([mix], fresh, tag="@fresh")
+    out: dict[str, Any] = {"mix": label(mix), "mix_mean": float(y.mean()) * s.sign, "mix_cost": float(cost.mean())}
+    if seed_option is None:
+        return out
+    rec = runner.run([Task(f"seed@fresh:{seed_option}", {}, fresh, only=(seed_option,))])[f"seed@fresh:{seed_option}"]["kpis"][seed_option]
+    z = np.array([s.sign * rec[str(r)][s.objective] for r in fresh])
+    d = paired_difference(y, z)
+    out.update({"seed_programme": seed_option, "seed_mean": float(z.mean()) * s.sign,
+                "seed_cost": float(np.mean([rec[str(r)]["programme_cost"] for r in fresh])),
+                "diff_mean": d.mean * s.sign, "diff_low": min(d.low * s.sign, d.high * s.sign),
+                "diff_high": max(d.low * s.sign, d.high * s.sign), "better": bool(d.low > 0),
+                "n": d.n})
+    return out

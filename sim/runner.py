@@ -1,0 +1,224 @@
+"""Running many parameter points: options x points x replications, in kept workers, resumable.
+
+A *task* is one point (values at config paths, the same for every option: paired) run for
+every option over some replications. Tasks run in a pool of worker processes that keep the
+options' configs from their start (never one process start per task), or on a Ray cluster by
+address. Each finished task is appended as one JSON line to `records.jsonl` (flushed and
+synced), so a killed run resumes losing no finished task: `run` skips the tasks already there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from .config import Config, params_of, to_config
+from .model import simulate
+from .model.workforce import calibrate
+
+KPIS = ("hires", "sustained_12m", "net_sustained_12m", "vacancy_days", "programme_cost", "bau_hires")
+
+
+@dataclass
+class Option:
+    """One option of a decision: its name, overrides, composed and typed config, and its files."""
+
+    name: str
+    overrides: list[str]
+    config: Config
+    files: list[Path]
+    raw: dict = field(default_factory=dict)  # the composed config without Hydra's node, unresolved
+
+
+def compose_options(overrides: list[str], config_dir: Path) -> list[Option]:
+    """Every config a Hydra sweep over `overrides` asks for (`scenario=a,b`), composed and typed.
+
+    Raises ConfigError on a bad value (the caller names the file through `sim.cli`).
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from .ranges import option_files
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    combos = [c for batch in BasicSweeper.split_arguments(parsed, None) for c in batch] or [[]]
+    out: list[Option] = []
+    with initialize_config_dir(config_dir=str(config_dir), version_base=None):
+        for combo in combos:
+            cfg = compose("config", overrides=list(combo), return_hydra_config=True)
+            choices = dict(cfg.hydra.runtime.choices)
+            raw = OmegaConf.to_container(cfg, resolve=False)
+            raw.pop("hydra", None)  # type: ignore[union-attr]
+            c = to_config(OmegaConf.create(raw))
+            out.append(Option(c.scenario_name, list(combo), c, option_files(choices, c, config_dir), raw))
+    names = [o.name for o in out]
+    for o in out:
+        if names.count(o.name) > 1:
+            o.name = ",".join(x for x in o.overrides if not all(x in p.overrides for p in out)) or o.name
+    return out
+
+
+def region_calibration(config: Config) -> dict:
+    """BAU recruitment of the region, from the region baseline's workforce (with a set's sampled values):
+    the one place a parameter set's calibration is computed; every option of the set runs with it."""
+    return calibrate(config.region.workforce)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One point for every option: `values[option]` at config paths (options may lack some keys)."""
+
+    id: str
+    values: dict[str, dict[str, float]]  # option -> {config path: value}
+    replications: tuple[int, ...]
+    drop: dict[str, tuple[str, ...]] = field(default_factory=dict)  # option -> interventions removed
+    only: tuple[str, ...] = ()  # run only these options (empty: all)
+
+
+_OPTIONS: dict[str, Config] = {}
+
+
+def _init(options: dict[str, Config]) -> None:
+    global _OPTIONS
+    _OPTIONS = options
+
+
+def run_task(task: Task, options: dict[str, Config] | None = None) -> dict[str, Any]:
+    """Simulate every option of `task` at its values; the record: KPIs by option and replication."""
+    from .ranges import apply
+
+    options = options if options is not None else _OPTIONS
+    out: dict[str, Any] = {"task": task.id, "kpis": {}, "pid": os.getpid()}
+    first = next(iter(options))  # the region baseline (Study puts the reference first)
+    bau = region_calibration(apply(options[first], task.values.get(first, {})))
+    for name, config in options.items():
+        if task.only and name not in task.only:
+            continue
+        c = apply(config, task.values.get(name, {}))
+        c.region.workforce.bau = bau
+        for iv in task.drop.get(name, ()):
+            c.intervention.pop(iv, None)
+        params = params_of(c)
+        rows = {}
+        for r in task.replications:
+            kp = {(k, g): v for k, g, v in simulate(params, r).kpis if g == "all" and k in KPIS}
+            rows[str(r)] = {k: kp.get((k, "all"), math.nan) for k in KPIS}
+        out["kpis"][name] = rows
+    return out
+
+
+class Records:
+    """The append-only record file of a run folder: one JSON line per finished task."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._trim()
+
+    def _trim(self) -> None:
+        """Drop a last line cut short by a kill (it would corrupt the next append)."""
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with self.path.open("r+b") as f:
+                f.truncate(data.rfind(b"\n") + 1)
+
+    def read(self) -> dict[str, dict]:
+        out = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                out[rec["task"]] = rec
+        return out
+
+    def append(self, record: dict) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(record, allow_nan=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+class Runner:
+    """Runs tasks, keeping its workers (a process pool, or a Ray connection) across calls of `run`."""
+
+    def __init__(self, options: dict[str, Config], records: Records, workers: int = 1, ray_address: str | None = None,
+                 progress: Callable[[int, int], None] | None = None):
+        self.options, self.records, self.workers, self.address, self.progress = options, records, workers, ray_address, progress
+        self.done = records.read()
+        self._pool: ProcessPoolExecutor | None = None
+        self._ray: tuple | None = None
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+        if self._ray is not None:
+            self._ray[0].shutdown()
+
+    def run(self, tasks: Iterable[Task]) -> dict[str, dict]:
+        """Run the tasks not yet recorded; return every record by task id."""
+        todo = [t for t in tasks if t.id not in self.done]
+        total, finished = len(todo), 0
+
+        def keep(rec: dict) -> None:
+            nonlocal finished
+            self.records.append(rec)
+            self.done[rec["task"]] = rec
+            finished += 1
+            if self.progress:
+                self.progress(finished, total)
+
+        if not todo:
+            return self.done
+        if self.address:
+            self._run_ray(todo, keep)
+        elif self.workers <= 1:
+            for t in todo:
+                keep(run_task(t, self.options))
+        else:
+            if self._pool is None:
+                import multiprocessing
+
+                ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init,
+                                                 initargs=(self.options,))
+            for fut in as_completed([self._pool.submit(run_task, t) for t in todo]):
+                keep(fut.result())
+        return self.done
+
+    def _run_ray(self, todo: list[Task], keep: Callable[[dict], None]) -> None:
+        """On a Ray cluster: the options put once in the object store, at most 2 tasks per CPU in flight."""
+        if self._ray is None:
+            import ray
+
+            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
+            self._ray = (ray, ray.remote(run_task), ray.put(self.options))
+        ray, remote, ref = self._ray
+        limit = max(2, 2 * int(ray.cluster_resources().get("CPU", self.workers)))
+        pending, queue = [], list(todo)
+        while queue or pending:
+            while queue and len(pending) < limit:
+                pending.append(remote.remote(queue.pop(0), ref))
+            ready, pending = ray.wait(pending, num_returns=1)
+            for r in ready:
+                keep(ray.get(r))
+
+
+def run(tasks: Iterable[Task], options: dict[str, Config], records: Records, workers: int = 1,
+        ray_address: str | None = None, progress: Callable[[int, int], None] | None = None) -> dict[str, dict]:
+    """Run the tasks not yet in `records` (serially, in a kept pool, or on Ray); return every record by task."""
+    with Runner(options, records, workers, ray_address, progress) as runner:
+        return runner.run(tasks)

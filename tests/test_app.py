@@ -1,0 +1,154 @@
+"""pathways-app: the JSON API over HTTP, and the page driven in headless Chromium (pick, run, see the table)."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from conftest import chromium, run_cli
+from sim import cli
+from sim.app import FormError, FormRequest, create_app, form_overrides
+from sim.compare import find_jobs
+
+RUN_SECONDS = 240  # a two-option quick sweep takes ~15 s on a loaded 2-core machine; generous
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The app on a free port of 127.0.0.1, over an empty results folder, in a thread of this process."""
+    results = tmp_path_factory.mktemp("app") / "results"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(results), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert srv.started
+    yield f"http://127.0.0.1:{port}", results
+    srv.should_exit = True
+    thread.join(10)
+
+
+def _wait(client: httpx.Client, run_id: str) -> dict:
+    deadline = time.time() + RUN_SECONDS
+    seen = []
+    while time.time() < deadline:
+        st = client.get(f"/api/runs/{run_id}").json()
+        seen.append(st["progress"])
+        if st["status"] != "running":
+            assert seen == sorted(seen), seen  # progress only goes forward
+            return st
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} still running after {RUN_SECONDS} s")
+
+
+def test_api_runs_a_sweep_into_results(server: tuple[str, Path]) -> None:
+    base, results = server
+    with httpx.Client(base_url=base, timeout=60) as client:
+        r = client.post("/api/runs", json={"overrides": ["scenario=baseline,west_norfolk_local_plan", "experiment=quick",
+                                                         "experiment.replications=2"]})
+        assert r.status_code == 200, r.text
+        run_id = r.json()["id"]
+        st = _wait(client, run_id)
+        assert st["status"] == "done" and st["progress"] == 1.0 and st["error"] is None, st
+        folder = results.joinpath(*run_id.split("~"))
+        assert [j.label for j in find_jobs(folder)] == ["baseline", "west norfolk local plan"]
+        csv_text = client.get(st["comparison"]).text
+        assert csv_text == (folder / "comparison.csv").read_text()
+        assert client.get(st["report"]).text == (folder / "report.html").read_text()
+        assert client.get(st["workbook"]).content == (folder / "comparison.xlsx").read_bytes()
+        assert run_id in [x["id"] for x in client.get("/api/runs").json()]
+
+
+@pytest.mark.parametrize("override", ["pathway.recruitment.shortlisting=1.5", "intervention=[childcar]",
+                                      "region.channels.gp_advisers.referrals_per_year=1e9"])
+def test_api_refuses_bad_input_with_the_command_line_message(server: tuple[str, Path], override: str) -> None:
+    base, results = server
+    before = sorted(results.rglob("*"))
+    with httpx.Client(base_url=base, timeout=60) as client:
+        r = client.post("/api/runs", json={"overrides": [override, "experiment=quick"]})
+    assert r.status_code == 400
+    cli = run_cli("-m", override, "experiment=quick")
+    assert cli.returncode == 2
+    assert cli.stderr.strip() == f"pathways: error: {r.json()['error']}"
+    assert sorted(results.rglob("*")) == before  # nothing started, nothing written
+
+
+def test_page_picks_runs_and_shows_the_comparison(server: tuple[str, Path], tmp_path: Path) -> None:
+    base, results = server
+    with chromium(tmp_path / "profile", width=1280, height=1000) as browser:
+        browser.get(base + "/")
+        assert "planner's workbench" in browser.title
+        # bad input: the command line's message beside the field, and no run
+        browser.find_element(By.CSS_SELECTOR, "input[name=scenarios][value=skills_plan_entry_retention]").click()
+        replications = browser.find_element(By.NAME, "replications")
+        replications.clear()
+        replications.send_keys("0")
+        browser.find_element(By.ID, "run").click()
+        error = WebDriverWait(browser, 30).until(ec.visibility_of_element_located(
+            (By.CSS_SELECTOR, '.field-error[data-for="replications"]')))
+        assert error.text == ("command-line override 'experiment.replications=0': experiment.replications = 0: "
+                              "allowed: [1, 100000]")
+        # a good run: two replications of the quick experiment, one programme against the baseline
+        replications.clear()
+        replications.send_keys("2")
+        Select(browser.find_element(By.NAME, "experiment")).select_by_value("quick")
+        browser.find_element(By.ID, "run").click()
+        errors = "return [...document.querySelectorAll('.field-error')].map(e => e.textContent).join('')"
+        WebDriverWait(browser, 30).until(
+            lambda b: b.find_element(By.ID, "progress").is_displayed() or b.execute_script(errors))
+        assert not browser.execute_script(errors), browser.execute_script(errors)
+        table = WebDriverWait(browser, RUN_SECONDS).until(
+            ec.visibility_of_element_located((By.CSS_SELECTOR, "#result #headline table")))
+        text = table.text
+        assert "baseline" in text and "skills plan entry retention" in text and "reference" in text
+        assert browser.find_element(By.ID, "progress-text").text == "done"
+        assert float(browser.find_element(By.ID, "bar").get_attribute("value")) == 1.0
+        links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#result a")}
+        assert set(links) == {"the full report", "comparison.csv", "comparison.xlsx"}
+        assert browser.execute_script("return document.querySelector('#result img').naturalWidth") > 0
+        runs = browser.find_element(By.ID, "runs-list").text
+        assert "done" in runs
+        severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "400" not in e["message"]]
+        assert not severe, severe
+        size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        png = browser.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+    shot = tmp_path / "app.png"
+    shot.write_bytes(base64.b64decode(png["data"]))
+    assert shot.stat().st_size > 10_000
+    folders = [p for p in results.rglob("multirun.yaml")]
+    assert any("skills_plan_entry_retention" in (p.parent / "multirun.yaml").read_text() for p in folders)
+
+
+def test_form_asks_for_the_sweeps_the_command_line_runs() -> None:
+    """Each mode of the form is a sweep the command line accepts (checked by its own preflight)."""
+    forms = [FormRequest(mode="programmes", scenarios=["west_norfolk_local_plan"], region="norfolk_waveney"),
+             FormRequest(mode="interventions", interventions=["childcare", "mentoring"], together=True),
+             FormRequest(mode="sizes", sized="childcare", sizes="0, 10,40")]
+    expected = [["scenario=baseline,west_norfolk_local_plan", "region=norfolk_waveney"],
+                ["intervention=[],[childcare],[mentoring],[childcare,mentoring]"],
+                ["intervention=[childcare]", "intervention.childcare.places=0,10,40", "experiment.reference=0"]]
+    for form, want in zip(forms, expected):
+        overrides, _ = form_overrides(form)
+        assert all(w in overrides for w in want), overrides
+        argv = cli.preflight(["-m", *overrides])
+        assert len(cli._combos(argv)) == {0: 2, 1: 4, 2: 3}[forms.index(form)]
+    with pytest.raises(FormError) as e:
+        form_overrides(FormRequest(mode="programmes"))
+    assert e.value.field == "scenarios"

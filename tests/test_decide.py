@@ -1,0 +1,333 @@
+"""pathways-decide: ranges, probabilistic sensitivity analysis, acceptability, resume, workers, Ray.
+
+The model's numbers change as it develops, so these tests use answers known by construction
+(an option that costs more for exactly the same effect; a parameter the model never reads) or
+properties that hold whatever the numbers (probabilities summing to one, EVPI >= 0, the full
+interval at least as wide as the simulation-only one).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from sim.cli import CONFIG_DIR, SCENARIO_DIR
+from sim.decide import acceptability, uncertainty
+from sim.ranges import RANGES_DIR, Ranges, check_explicit_used, parameters, varied
+from sim.runner import compose_options
+
+QUICK = ("experiment=quick", "experiment.horizon_days=400")
+# Two options with identical effects (the same intervention), one costing GBP 50,000 more (a fixed cost).
+PLACEBO = ("intervention=[mentoring]", "intervention.mentoring.cost.fixed=0,50000", *QUICK)
+
+
+def decide(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim.decide", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
+
+
+def table(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+# ----------------------------------------------------------------------------- ranges
+def _all_options() -> list:
+    scenarios = ",".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
+    return compose_options([f"scenario={scenarios}"], CONFIG_DIR)
+
+
+def test_every_number_of_every_scenario_gets_a_range_and_every_explicit_range_is_used() -> None:
+    """All scenarios compose into parameters without a range error; no explicit range names a missing number."""
+    ranges = Ranges.load()
+    options = _all_options()
+    params = parameters({o.name: (o.config, o.files) for o in options}, ranges)
+    keys = [k for p in params for k in p.keys]
+    assert len(keys) == len(set(keys)), "a number counted twice"
+    check_explicit_used(ranges, keys)
+    assert all(p.spec.reason for p in params)
+    assert sum(p.source == "explicit" for p in params) > 20 and any(p.source == "rule" and p.varied for p in params)
+
+
+def test_ranges_hold_the_value_and_stay_in_the_allowed_range() -> None:
+    """Each relative range holds the option's value between its 1% and 99% points (or at a bound), and a
+    probability's range stays in [0, 1]."""
+    from sim.ranges import base_values
+
+    o = compose_options(["scenario=west_norfolk_local_plan"], CONFIG_DIR)[0]
+    params = parameters({o.name: (o.config, o.files)}, Ranges.load())
+    base = base_values(o.config, params)
+    for p in varied(params):
+        for k in p.keys:
+            d, v = p.spec.dist(base[k]), base[k]
+            lo, hi = d.support()
+            if p.spec.kind == "beta":
+                assert 0 <= lo and hi <= 1
+            if p.spec.relative:  # inside the range, and not far out in a tail (or at a bound the range is cut at)
+                assert lo <= v <= hi and (0.01 <= d.cdf(v) <= 0.99 or v in (lo, hi)), (k, lo, v, hi)
+
+
+BAD_RANGES = [
+    ("region.yaml", '"region.channels.*.referrals_per_year": {kind: normal, sd: 3}  # reason\n',
+     "region.channels.*.referrals_per_year.kind = 'normal'"),
+    ("region.yaml", '"region.channels.*.referrals_per_year": {kind: lognormal, factor: 0.5}  # reason\n', "factor = 0.5"),
+    ("region.yaml", '"region.channels.*.referrals_per_year": {kind: beta, concentration: 10}  # reason\n',
+     "not a probability"),
+    ("region.yaml", '"region.channels.*.referrals_per_year": {kind: lognormal, factor: 2}\n', "reason"),
+    ("pathway.yaml", '"region.channels.*.referrals_per_year": {kind: lognormal, factor: 2}  # reason\n', "pathway."),
+    ("pathway.yaml", '"pathway.recruitment.interview_pass": {kind: uniform, low: 0.5, high: 1.4}  # reason\n',
+     "[0, 1]"),
+]
+
+
+@pytest.mark.parametrize("name,text,expect", BAD_RANGES, ids=[b[2] for b in BAD_RANGES])
+def test_bad_range_stops_with_file_key_and_allowed_values(tmp_path: Path, name: str, text: str, expect: str) -> None:
+    """A bad range: exit 2 before any simulation, one line naming the ranges file, the key and what is allowed."""
+    folder = tmp_path / "ranges"
+    folder.mkdir()
+    (folder / "rule.yaml").write_text((RANGES_DIR / "rule.yaml").read_text())
+    (folder / name).write_text(text)
+    r = decide("psa", "--samples", "2", "--ranges", str(folder), "--out", str(tmp_path / "o"), *QUICK)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and str(folder / name) in r.stderr and expect in r.stderr, r.stderr
+    assert "allowed" in r.stderr and not (tmp_path / "o" / "records.jsonl").exists()
+
+
+# ----------------------------------------------------------------------------- statistics, by construction
+def test_acceptability_sums_to_one_and_evpi_is_the_value_of_knowing() -> None:
+    """Hand-made net benefits: probabilities are the shares of sets each option wins; EVPI by hand."""
+    nmb = np.array([[0.0, 10.0, 5.0], [0.0, -10.0, 5.0], [0.0, 3.0, 3.0], [0.0, 20.0, -5.0]])
+    p, evpi = acceptability(nmb)
+    # option 1 wins sets 0 and 3, option 2 set 1, and they tie on set 2 (half each)
+    assert list(p) == pytest.approx([0.0, 2.5 / 4, 1.5 / 4]) and p.sum() == pytest.approx(1.0)
+    # with perfect information: 10, 5, 3, 20 -> 9.5; without: best mean 23/4 = 5.75 (option 1)
+    assert evpi == pytest.approx(9.5 - 5.75)
+
+
+def test_uncertainty_splits_variance_between_parameters_and_noise() -> None:
+    """Per-set effects = parameter effect + noise of known sizes: the parameters' share is recovered."""
+    rng = np.random.default_rng(1)
+    theta = rng.normal(0, 3.0, size=(4000, 1))  # parameter sd 3
+    psa = theta + rng.normal(0, 1.0, size=(4000, 4))  # noise sd 1, four replications a set
+    sim = rng.normal(0, 1.0, size=(50, 1))
+    u = uncertainty(sim, psa)
+    assert u.parameter_share == pytest.approx(9 / 10, abs=0.02)
+    assert u.high - u.low == pytest.approx(2 * 1.96 * np.sqrt(9 + 1 / 4), rel=0.05)
+
+
+# ----------------------------------------------------------------------------- the psa command
+@pytest.fixture(scope="module")
+def placebo_psa(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("psa") / "placebo"
+    r = decide("psa", "--samples", "8", "--base-replications", "3", "--workers", "2", "--out", str(out), *PLACEBO)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_an_option_better_by_construction_is_best_with_probability_one(placebo_psa: Path) -> None:
+    """Same effects, GBP 50,000 more cost: the cheaper option wins every set at every willingness to pay; EVPI 0;
+    its effect differences are exactly zero (common random numbers)."""
+    rows = table(placebo_psa / "ceac.csv")
+    cheap = "intervention.mentoring.cost.fixed=0"
+    assert rows and all(float(r["p_best"]) == (1.0 if r["option"] == cheap else 0.0) for r in rows)
+    assert all(float(r["evpi_gbp"]) == 0.0 for r in rows)
+    unc = {r["kpi"]: r for r in table(placebo_psa / "uncertainty.csv")}
+    assert float(unc["net_sustained_12m"]["psa_low"]) == float(unc["net_sustained_12m"]["psa_high"]) == 0.0
+    assert float(unc["programme_cost"]["psa_mean"]) == pytest.approx(50_000)
+
+
+def test_samples_run_in_kept_workers(placebo_psa: Path) -> None:
+    """Nine tasks on two workers: at most two worker processes ran them (no process start per sample)."""
+    pids = {json.loads(line)["pid"] for line in (placebo_psa / "records.jsonl").read_text().splitlines()}
+    assert 1 <= len(pids) <= 2
+
+
+@pytest.fixture(scope="module")
+def norfolk_psa(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("psa") / "wn"
+    r = decide("psa", "--samples", "16", "--base-replications", "5", "--workers", "2", "--out", str(out),
+               "scenario=baseline,west_norfolk_local_plan", *QUICK)
+    assert r.returncode == 0, r.stderr
+    assert "explicit range" in r.stdout and "from the default rule" in r.stdout
+    return out
+
+
+def test_probabilities_sum_to_one_and_evpi_is_not_negative(norfolk_psa: Path) -> None:
+    rows = table(norfolk_psa / "ceac.csv")
+    by = {}
+    for r in rows:
+        by.setdefault((r["effect"], r["wtp_gbp"]), []).append(r)
+    assert len(by) > 40
+    for group in by.values():
+        assert sum(float(r["p_best"]) for r in group) == pytest.approx(1.0)
+        assert float(group[0]["evpi_gbp"]) >= 0
+
+
+def test_psa_interval_is_never_narrower_than_the_simulation_only_ci(norfolk_psa: Path) -> None:
+    for r in table(norfolk_psa / "uncertainty.csv"):
+        if r["kpi"] in ("net_sustained_12m", "vacancy_days"):
+            assert float(r["psa_high"]) - float(r["psa_low"]) >= float(r["sim_ci_high"]) - float(r["sim_ci_low"]), r
+
+
+def test_psa_tables_and_report(norfolk_psa: Path) -> None:
+    """psa.csv holds every set x option x KPI once with the sampled values; stability compares half with all."""
+    rows = table(norfolk_psa / "psa.csv")
+    assert len(rows) == 16 * 2 * 6
+    assert "region.workforce.groups.*.posts.*.turnover" in rows[0]
+    assert {r["measure"] for r in table(norfolk_psa / "stability.csv")} >= {"mean", "low", "high"}
+    html = (norfolk_psa / "report.html").read_text()
+    assert "Probability that each option is the best buy" in html and "data:image/png;base64" in html
+
+
+def test_killed_psa_resumes_losing_no_finished_sample(tmp_path: Path, placebo_psa: Path) -> None:
+    """Kill a PSA once some samples are recorded; the rerun keeps them, runs the rest, and gives the same tables."""
+    out = tmp_path / "k"
+    args = [sys.executable, "-m", "sim.decide", "psa", "--samples", "8", "--base-replications", "3",
+            "--out", str(out), *PLACEBO]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
+    records = out / "records.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not records.exists() or len(records.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = records.read_text().splitlines()
+    assert 3 <= len(before) < 9, "the run was not interrupted mid-way"
+    r = decide("psa", "--samples", "8", "--base-replications", "3", "--out", str(out), *PLACEBO)
+    assert r.returncode == 0, r.stderr
+    after = records.read_text().splitlines()
+    assert after[: len(before)] == before and len(after) == 9
+    assert len({json.loads(x)["task"] for x in after}) == 9
+    assert (out / "psa.csv").read_bytes() == (placebo_psa / "psa.csv").read_bytes()
+
+
+def test_resume_with_other_settings_is_refused(placebo_psa: Path) -> None:
+    r = decide("psa", "--samples", "4", "--out", str(placebo_psa), *PLACEBO)
+    assert r.returncode == 2 and "samples" in r.stderr and "allowed" in r.stderr
+
+
+# ----------------------------------------------------------------------------- sensitivity
+TOY_RULE = """probability: fixed      # toy: only the explicit ranges vary
+positive: fixed         # toy: only the explicit ranges vary
+sourced: held
+structural: held
+fixed_keys:
+  "experiment.*": run settings
+"""
+TOY_REGION = """"region.channels.jobcentre.referrals_per_year": {kind: lognormal, factor: 2}         # toy: it sets how many arrive
+"region.channels.online_academy.profile.deadweight": {kind: beta, concentration: 5}   # toy: the baseline has no online academy referrals, so the model never reads it
+"""
+
+
+def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(tmp_path: Path) -> None:
+    """With common random numbers a parameter without effect changes no output: its mu*, S1 and ST are 0
+    within their CIs, while the referrals that drive the model have mu* clear of zero."""
+    ranges = tmp_path / "ranges"
+    ranges.mkdir()
+    (ranges / "rule.yaml").write_text(TOY_RULE)
+    (ranges / "region.yaml").write_text(TOY_REGION)
+    out = tmp_path / "s"
+    r = decide("sensitivity", "--method", "sobol", "--trajectories", "6", "--samples", "16", "--top", "2",
+               "--replications", "1", "--ranges", str(ranges), "--out", str(out), "experiment=quick")
+    assert r.returncode == 0, r.stderr
+    rows = table(out / "sensitivity.csv")
+    kpi = "net_sustained_12m:baseline"
+    idx = {(x["parameter"].split(".")[2], x["method"], x["index"]): x for x in rows if x["kpi"] == kpi}
+    for index in (("morris", "mu_star"), ("sobol", "S1"), ("sobol", "ST")):
+        x = idx[("online_academy", *index)]
+        assert float(x["ci_low"]) <= 0.0 <= float(x["ci_high"]) and abs(float(x["value"])) < 1e-12, x
+    mu = idx[("jobcentre", "morris", "mu_star")]
+    assert float(mu["ci_low"]) > 0, mu
+    st = idx[("jobcentre", "sobol", "ST")]
+    assert float(st["ci_low"]) > 0, st
+    torn = {x["parameter"].split(".")[2]: x for x in table(out / "tornado.csv") if x["kpi"] == kpi}
+    assert float(torn["online_academy"]["swing"]) == 0.0 < float(torn["jobcentre"]["swing"])
+    assert "jobcentre" in r.stdout.splitlines()[0]
+    assert "What the answer turns on" in (out / "report.html").read_text()
+
+
+# ----------------------------------------------------------------------------- optimise
+BUDGET = 300_000
+
+
+@pytest.fixture(scope="module")
+def optimised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("opt") / "o"
+    r = decide("optimise", "--budget", str(BUDGET), "--trials", "14", "--replications", "2", "--oos-replications", "3",
+               "--workers", "2", "--out", str(out), "scenario=baseline,west_norfolk_local_plan", *QUICK)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_frontier_never_falls_as_the_budget_grows(optimised: Path) -> None:
+    """Fresh-seed effects of the best mix at each budget: each at least the previous one, within their CIs."""
+    rows = sorted(table(optimised / "frontier.csv"), key=lambda r: float(r["budget_gbp"]))
+    assert len(rows) == 4 and [float(r["budget_gbp"]) for r in rows][-1] == BUDGET
+    for a, b in zip(rows, rows[1:]):
+        assert float(b["ci_high"]) >= float(a["ci_low"]), (a, b)
+        assert float(a["cost_gbp"]) <= float(a["budget_gbp"])
+
+
+def test_recommended_mix_runs_as_a_scenario_within_budget(optimised: Path, tmp_path: Path) -> None:
+    """recommended.yaml is a scenario `pathways` runs as it is, and its programme cost is within the budget."""
+    run = tmp_path / "run"
+    r = subprocess.run([str(Path(sys.executable).parent / "pathways"), "--config-dir", str(optimised),
+                        "scenario=recommended", *QUICK, "experiment.replications=2", f"hydra.run.dir={run}"],
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    cost = next(x for x in table(run / "summary.csv") if x["kpi"] == "programme_cost" and x["group"] == "all")
+    assert float(cost["mean"]) <= BUDGET
+    meta = json.loads((optimised / "optimise.json").read_text())
+    assert meta["check"]["mix_cost"] <= BUDGET and meta["words"]
+    assert "The best mix at each budget" in (optimised / "report.html").read_text()
+
+
+# ----------------------------------------------------------------------------- Ray
+def test_psa_on_a_ray_cluster_matches_local(tmp_path: Path, placebo_psa: Path) -> None:
+    """The same PSA through a real local Ray cluster by address gives byte-identical tables."""
+    import tempfile
+
+    from test_cluster import BIN, RAY_ENV, _free_port
+
+    port = _free_port()
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must fit in 107 bytes
+    start = subprocess.run([str(BIN / "ray"), "start", "--head", "--num-cpus=2", "--include-dashboard=false",
+                            "--node-ip-address=127.0.0.1", f"--port={port}", "--disable-usage-stats",
+                            f"--temp-dir={temp}"], env=RAY_ENV, capture_output=True, text=True, timeout=180)
+    assert start.returncode == 0, start.stderr
+    try:
+        out = tmp_path / "r"
+        r = subprocess.run([sys.executable, "-m", "sim.decide", "psa", "--samples", "8", "--base-replications", "3",
+                            "--ray-address", f"127.0.0.1:{port}", "--out", str(out), *PLACEBO],
+                           capture_output=True, text=True, timeout=300,
+                           env={**RAY_ENV, "PYTHONPATH": str(CONFIG_DIR.parent)})
+        assert r.returncode == 0, r.stderr[-3000:]
+        for name in ("psa.csv", "uncertainty.csv", "ceac.csv"):
+            assert (out / name).read_bytes() == (placebo_psa / name).read_bytes(), name
+    finally:
+        subprocess.run([str(BIN / "ray"), "stop", "--force"], env=RAY_ENV, capture_output=True, timeout=120)
+
+
+def test_a_shared_range_holds_a_number_that_is_zero_in_one_option() -> None:
+    """Growth is shared across posts; in the baseline some posts have none (structural), in the system plan they
+    grow: every sampled value is finite and the baseline's zeros stay zero."""
+    from sim.decide import Study, unit_design
+
+    st = Study.build(["scenario=baseline,norfolk_waveney_system"], Ranges.load(), CONFIG_DIR)
+    u = unit_design(8, len(varied(st.params)), 1)
+    for row in u:
+        pt = st.point(row)
+        assert all(np.isfinite(x) for vals in pt.values() for x in vals.values())
+        key = "region.workforce.groups.community_mh.posts.registered_nurse.growth_per_year"
+        assert key not in pt["baseline"] and pt["norfolk_waveney_system"][key] > 0

@@ -1,0 +1,40 @@
+"""Every command in a block of README.md runs as written (on experiment=quick, two replications unless the
+command sets them, into a temporary folder)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+COMMAND = re.compile(r"^    (pathways(?:-[a-z]+)? .*)$", re.M)  # an indented block line that starts with a command
+
+
+def commands() -> list[str]:
+    return [m.group(1) for m in COMMAND.finditer(README.read_text())]
+
+
+def test_readme_has_commands() -> None:
+    found = commands()
+    assert len(found) >= 8 and any(c.startswith("pathways -m ") for c in found), found
+
+
+@pytest.mark.parametrize("command", commands())
+def test_readme_command_runs(command: str, tmp_path: Path) -> None:
+    tool, *args = shlex.split(command, comments=True)
+    if tool == "pathways":
+        where = "hydra.sweep.dir" if "-m" in args else "hydra.run.dir"
+        args += ["experiment=quick", f"{where}={tmp_path / 'out'}"]
+        if not any(a.startswith("experiment.replications=") for a in args):
+            args.append("experiment.replications=2")  # quick's own 3, less one: the suite's time budget
+    elif tool == "pathways-verify" and args[0] == "littles-law":
+        args += ["experiment=quick"]
+    r = run_cli(*args, tool=tool, cwd=tmp_path)
+    assert r.returncode == 0, f"{command}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
+    if tool == "pathways":
+        assert (tmp_path / "out" / "report.html").exists()

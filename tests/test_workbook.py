@@ -1,0 +1,83 @@
+"""comparison.xlsx: every sweep folder gets one, and its numbers are comparison.csv's."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from conftest import run_cli
+from sim.report import HEADLINE_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("workbook") / "sweep"
+    r = run_cli("-m", "experiment=quick", "experiment.replications=2", "experiment.progress=false",
+                "intervention=[],[childcare,gp_advisers]", f"hydra.sweep.dir={folder}")
+    assert r.returncode == 0, r.stderr
+    return folder
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def _same(cell: object, text: str) -> bool:
+    if cell is None:
+        return text in ("", "nan") or math.isnan(float(text))
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+        return math.isclose(float(cell), float(text), rel_tol=1e-12, abs_tol=1e-12)
+    return str(cell) == text
+
+
+def test_workbook_sheets_and_comparison_sheet_equal_the_csv(sweep: Path) -> None:
+    wb = load_workbook(sweep / "comparison.xlsx")
+    assert wb.sheetnames == ["Headline", "Comparison", "Funnel", "Spend", "Assumptions"]
+    rows = _csv(sweep / "comparison.csv")
+    sheet = list(wb["Comparison"].iter_rows(values_only=True))
+    assert list(sheet[0]) == list(rows[0])
+    assert len(sheet) - 1 == len(rows)
+    for cells, row in zip(sheet[1:], rows):
+        assert all(_same(c, t) for c, t in zip(cells, row.values())), (cells, row)
+    assert wb["Headline"].freeze_panes == "B2"
+
+
+def test_headline_sheet_numbers_are_the_csv_numbers(sweep: Path) -> None:
+    ws = load_workbook(sweep / "comparison.xlsx")["Headline"]
+    header = [c.value for c in ws[1]]
+    rows = {(r["option"], r["kpi"], r["group"]): r for r in _csv(sweep / "comparison.csv")}
+    options = [r[0] for r in ws.iter_rows(min_row=2, values_only=True) if r[0] and r[1]]
+    assert options == ["no interventions (reference)", "childcare + gp advisers"]
+    for line in ws.iter_rows(min_row=3, max_row=3, values_only=True):
+        for col in HEADLINE_COLUMNS:
+            value = line[header.index(col.label)]
+            r = rows[("childcare + gp advisers", col.kpi, "all")]
+            expected = float(r["diff_mean"] if col.show == "diff" else r["mean"])
+            if col.show == "ratio" and not math.isfinite(expected):
+                assert isinstance(value, str), col.label  # the reason it is not estimable
+                continue
+            assert math.isclose(value, expected, rel_tol=1e-12), col.label
+            assert ws.cell(3, header.index(col.label) + 1).number_format != "General"
+
+
+def test_funnel_and_spend_sheets_match_the_jobs_files(sweep: Path) -> None:
+    """Funnel: mean people entering engagement, counted from funnel.csv here; spend per year from the CSV."""
+    wb = load_workbook(sweep / "comparison.xlsx")
+    funnel = list(wb["Funnel"].iter_rows(values_only=True))
+    jobs = sorted((d for d in sweep.iterdir() if d.is_dir()), key=lambda d: d.name)
+    for k, job in enumerate(jobs):
+        entered = [float(r["value"]) for r in _csv(job / "funnel.csv")
+                   if r["stage"] == "engagement" and r["measure"] == "entered" and r["reason"] == ""]
+        row = next(r for r in funnel if r[1] == "entered" and r[0].startswith("Engagement"))
+        assert math.isclose(row[2 + k], sum(entered) / len(entered)), job.name
+    spend = {r[0]: r[1] for r in wb["Spend"].iter_rows(min_row=2, values_only=True)}
+    for r in _csv(sweep / "comparison.csv"):
+        if r["kpi"] == "programme_cost_per_year" and r["group"] == "all":
+            assert math.isclose(spend[r["option"]], float(r["mean"]), rel_tol=1e-12)
+    assumptions = list(wb["Assumptions"].iter_rows(values_only=True))
+    assert any(row[1] == "intervention.childcare.places" and row[4] == "yes" for row in assumptions)
