@@ -72,13 +72,8 @@ def test_many_overrides_give_a_short_folder(tmp_path: Path) -> None:
 def test_sizing_without_the_list_syntax(tmp_path: Path) -> None:
     """The README's headline sweep runs as written; options, folders and console use the same names."""
     sweep = tmp_path / "s"
-<<<<<<< HEAD
-    r = run_cli("-m", *QUICK, "experiment.replications=1", "intervention.childcare.places=0,20", "experiment.reference=0",
-                f"hydra.sweep.dir={sweep}")
-=======
     r = run_cli("-m", *QUICK, "experiment.replications=1", "intervention.childcare.places=0,20",
                 "experiment.reference=0", f"hydra.sweep.dir={sweep}")
->>>>>>> workbench
     assert r.returncode == 0, r.stderr
     assert "switching on intervention childcare" in r.stderr
     assert sorted(d.name for d in sweep.iterdir() if d.is_dir()) == ["0-childcare-places-0", "1-childcare-places-20"]

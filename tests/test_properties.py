@@ -64,6 +64,7 @@ def configs(draw: st.DrawFn) -> list[str]:
         f"experiment.seed={draw(st.integers(0, 2**32 - 1))}",
         f"experiment.horizon_days={draw(st.integers(200, 500))}",
         f"experiment.warmup_days={draw(st.sampled_from([0, 90]))}",
+        f"experiment.followup_days={draw(st.sampled_from([0, 120]))}",
         "experiment.replications=1",
         "experiment.progress=false",
     ]
