@@ -41,7 +41,7 @@ CAPACITIES = ("pathway.engagement.advisers", "pathway.recruitment.interview_slot
               *(f"pathway.support.{s}.places" for s in SUPPORT),
               *(f"pathway.training.courses.{c}.places_per_cohort" for c in COURSES))
 PLENTY = tuple(f"{path}=100000" for path in CAPACITIES)  # no capacity binds
-QUIET = ("experiment.progress=false", "experiment.warmup_days=0")
+QUIET = ("experiment.progress=false", "experiment.warmup_days=0", "experiment.followup_days=120")
 SETTINGS = settings(max_examples=6, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
