@@ -49,6 +49,11 @@ def assert_conserved(out: RunOutput) -> None:
     assert all(n >= 0 for n in c["by_stage"].values()), c["by_stage"]
     assert [f["in_stage_end"] for f in out.funnel] == list(c["by_stage"].values())
     assert [f["stage"] for f in out.funnel] == list(c["by_stage"])
+    # against counts kept apart from the funnel: every resident process that has not returned is in a stage
+    # before the first year, and every starter in their first year holds a post in the workforce's state
+    stages = list(c["by_stage"])
+    assert c["arrived"] - c["journeys_ended"] == sum(c["by_stage"][s] for s in stages[:-1]), c
+    assert c["first_year_in_post"] == c["by_stage"][stages[-1]], c
 
 
 # ----------------------------------------------------------------------------- people

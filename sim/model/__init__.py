@@ -101,10 +101,17 @@ class Model:
             self._capacities(out)
             f = funnel  # conservation at the horizon: everyone who arrived is in exactly one stage or has left
             out.conservation = {"arrived": f.arrived, "in_stage": sum(f.current), "exited": sum(f.exits.values()),
-                                "completed_first_year": f.successes, "by_stage": dict(zip(self.pathway.stages, f.current))}
+                                "completed_first_year": f.successes, "by_stage": dict(zip(self.pathway.stages, f.current)),
+                                # counted apart from the funnel: resident processes returned, starters in post
+                                "journeys_ended": self.pathway.journeys_ended,
+                                "first_year_in_post": int(wf.first_year.sum())}
             end = self.horizon + self.followup
+            funnel.t_end = self.horizon
             while funnel.pending > 0 and env.now < end:
                 env.run(until=min(env.now + 30.0, end))
+        for s, row in enumerate(out.funnel):  # stays begun in the window, timed to their end (follow-up included)
+            row["arrival_rate"] = (row["entered"] - funnel.present0[s]) / row["span"]  # lambda: entries per day
+            row["mean_stay"] = funnel.stay_time[s] / funnel.stays[s] if funnel.stays[s] else 0.0  # W
         out.events = env.processed_events()
         out.residents = funnel.arrived
         self._residents(out)

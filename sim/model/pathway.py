@@ -38,7 +38,7 @@ class Resident:
     """A person on the pathway: attributes drawn once, at referral, from the channel's profile."""
 
     __slots__ = ("channel", "index", "u", "t_arrive", "quintile", "band", "parent", "health", "digital",
-                 "qual", "sectors", "deadweight", "stage", "counted")
+                 "qual", "sectors", "deadweight", "stage", "counted", "t_stage")
 
     def __init__(self, channel: int, index: int, u: Sequence[float], t: float, counted: bool, quintile: int,
                  band: int, parent: bool, health: bool, digital: bool, qual: int, sectors: tuple[str, ...],
@@ -57,6 +57,7 @@ class Resident:
         self.sectors = sectors
         self.deadweight = deadweight
         self.stage = -1
+        self.t_stage = t  # when the resident entered the stage they are in
 
 
 class Funnel:
@@ -64,8 +65,10 @@ class Funnel:
 
     The time-weighted number in a stage over [t0, T] is `time_in_stage(s, T) / (T - t0)`: the
     sum of everyone's time in the stage (stays not finished counted up to T). `snapshot` keeps
-    the number in each stage at regular times, an independent estimate of the same average
-    that `pathways-verify littles-law` compares with lambda x W.
+    the number in each stage at regular times (L, sampled), and each stay that begins and ends in
+    the window is timed from the resident's own entry time (`stay_time`, `stays`: W, apart from
+    L's bookkeeping), so `pathways-verify littles-law` can compare L with lambda x W, where
+    lambda = entries / (T - t0).
     """
 
     def __init__(self, env: simpy.Environment, n: int):
@@ -82,7 +85,11 @@ class Funnel:
         self.successes = 0  # completed the first year in post
         self.arrived = 0
         self.pending = 0  # residents referred in the reported window who have neither started nor left
+        self.stay_time = [0.0] * n  # total length of the stays that began in [t0, t_end) and have ended
+        self.stays = [0] * n
+        self.present0 = [0] * n  # in each stage when the statistics were reset (entered then, not after)
         self.t0 = env.now
+        self.t_end = math.inf  # stays beginning after it (the follow-up) are not timed
 
     def enter(self, r: Resident, s: int) -> None:
         now = self.env.now
@@ -92,6 +99,8 @@ class Funnel:
         if old >= 0:
             cur[old] -= 1
             acc[old] += now
+            self._stay_ended(r, old, now)
+        r.t_stage = now
         cur[s] += 1
         acc[s] -= now
         self.entered[s] += 1
@@ -110,6 +119,7 @@ class Funnel:
             self.pending -= 1
         self.current[s] -= 1
         self.time_acc[s] += self.env.now
+        self._stay_ended(r, s, self.env.now)
         key = (s, reason)
         self.left[key] = self.left.get(key, 0) + 1
         if success:
@@ -117,6 +127,11 @@ class Funnel:
         else:
             self.exits[key] = self.exits.get(key, 0) + 1
         r.stage = -2
+
+    def _stay_ended(self, r: Resident, s: int, now: float) -> None:
+        if self.t0 <= r.t_stage < self.t_end:
+            self.stay_time[s] += now - r.t_stage
+            self.stays[s] += 1
 
     def snapshot(self) -> None:
         self.snapshots.append(list(self.current))
@@ -137,6 +152,9 @@ class Funnel:
         self.entered = list(self.current)
         self.time_acc = [-c * now for c in self.current]
         self.left = {}
+        self.stay_time = [0.0] * len(self.current)
+        self.stays = [0] * len(self.current)
+        self.present0 = list(self.current)
 
 
 StarterKey = tuple[int, int, int, int, bool, bool]  # role, employer group, quintile, channel, parent, health
@@ -305,6 +323,7 @@ class Pathway:
         self.ENGAGEMENT = 0
         self.TRAINING, self.JOB_SEARCH, self.RECRUITMENT, self.CHECKS, self.IN_POST = range(1 + n_support,
                                                                                              6 + n_support)
+        self.journeys_ended = 0  # resident processes that have returned (an independent count of people)
         self.funnel = Funnel(env, len(self.stages))
         self.channel_names = [ch.name for ch in plan.channels]
         self.outcomes = Outcomes(workforce.roles, workforce.groups, self.channel_names)
@@ -355,7 +374,7 @@ class Pathway:
             if r.counted:  # referred in the reported window (arrivals stop at the horizon)
                 funnel.pending += 1
                 outcomes.referrals[i] = outcomes.referrals.get(i, 0) + 1
-            env.process(self.journey(r))
+            env.process(self.journey(r)).callbacks.append(self._journey_ended)
 
         return arrive
 
@@ -373,6 +392,10 @@ class Pathway:
                 self.usage[name] += 1
 
     # --- the journey
+    def _journey_ended(self, _process: simpy.Event) -> None:
+        """A resident's process has returned (started in post or left): counted apart from the funnel."""
+        self.journeys_ended += 1
+
     def journey(self, r: Resident) -> Generator[simpy.Event, object, None]:
         env, f, plan, u = self.env, self.funnel, self.plan, r.u
         k = self.draws.engagement
