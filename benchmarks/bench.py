@@ -66,10 +66,8 @@ def scaled_overrides(residents: int) -> list[str]:
     ov = [f"region.channels.{n}.referrals_per_year={ch.referrals_per_year * k}"
           for n, ch in c.region.channels.items() if ch.referrals_per_year > 0]
     ov += [f"pathway.engagement.advisers={pw.engagement.advisers * k}",
-           f"pathway.childcare.places={pw.childcare.places * k}",
-           f"pathway.digital_skills.places={pw.digital_skills.places * k}",
-           f"pathway.health_support.places={pw.health_support.places * k}",
            f"pathway.recruitment.interview_slots={pw.recruitment.interview_slots * k}"]
+    ov += [f"pathway.support.{n}.places={s.places * k}" for n, s in pw.support.items()]
     ov += [f"pathway.training.courses.{n}.places_per_cohort={co.places_per_cohort * k}"
            for n, co in pw.training.courses.items()]
     return ov

@@ -17,12 +17,12 @@ from pathlib import Path
 import yaml
 
 from .experiment import DONE, write_csv
-from .stats import Interval, incremental_ratio, mean_ci, paired_difference, unpaired_difference
+from .stats import Interval, incremental_ratio, mean_ci, paired_difference, unpaired_difference, variance_ratio
 
 FAILED = "FAILED"
 COMPARISON_HEADER = ("option", "scenario", "kpi", "group", "mean", "ci_low", "ci_high", "n",
                      "diff_mean", "diff_ci_low", "diff_ci_high", "diff_n",
-                     "unpaired_diff_ci_low", "unpaired_diff_ci_high", "reference")
+                     "unpaired_diff_ci_low", "unpaired_diff_ci_high", "reference", "var_ratio")
 
 
 @dataclass
@@ -248,8 +248,9 @@ def cost_effect(option: Job, ref: Job, kpi: str) -> Interval:
 
 
 def comparison_rows(jobs: list[Job]) -> list[tuple]:
-    """Option x KPI: mean and 95% CI, and the paired difference against the reference with its CI;
-    then the cost per unit of each effect (COST_EFFECT) as its own rows (n/a for the reference)."""
+    """Option x KPI: mean and 95% CI, the paired difference against the reference with its CI, and the
+    pairing's variance ratio; then the cost per unit of each effect (COST_EFFECT) as its own rows (n/a for
+    the reference)."""
     ref = reference_job(jobs)
     rows = []
     nan = math.nan
@@ -259,17 +260,19 @@ def comparison_rows(jobs: list[Job]) -> list[tuple]:
         for kpi in COST_EFFECT:
             r = cost_effect(j, ref, kpi) if ref is not None else Interval(nan, nan, nan, 0)
             rows.append((j.label, j.scenario, kpi, "all", r.mean, r.low, r.high, r.n,
-                         nan, nan, nan, 0, nan, nan, ref.label if ref else ""))
+                         nan, nan, nan, 0, nan, nan, ref.label if ref else "", nan))
         for (kpi, group), values in j.kpis.items():
             ci = mean_ci(list(values.values()))
             d = u = Interval(math.nan, math.nan, math.nan, 0)
+            ratio = math.nan  # the pairing's variance ratio (see stats.variance_ratio)
             if ref is not None and (kpi, group) in ref.kpis:
                 a, b = paired(values, ref.kpis[(kpi, group)])
                 if a:
                     d = paired_difference(a, b)
                     u = unpaired_difference(a, b)
+                    ratio = variance_ratio(a, b)
             rows.append((j.label, j.scenario, kpi, group, ci.mean, ci.low, ci.high, ci.n,
-                         d.mean, d.low, d.high, d.n, u.low, u.high, ref.label if ref else ""))
+                         d.mean, d.low, d.high, d.n, u.low, u.high, ref.label if ref else "", ratio))
     return rows
 
 

@@ -11,17 +11,19 @@ explicit pass over the converted objects, driven by field metadata.
 
 from __future__ import annotations
 
-import bisect
 import fnmatch
 import math
 import re
 from dataclasses import dataclass, field, fields, is_dataclass
+from functools import cached_property
 from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .distributions import Dist, problem
+from .kpis import KPI_NAMES
+from .schedule import ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, SupportPlan, UsageRule, product
 
 AGE_BANDS = ("16-24", "25-34", "35-44", "45-54", "55-64", "65+")
 AGE_BAND_YEARS = (9.0, 10.0, 10.0, 10.0, 10.0, math.inf)
@@ -30,11 +32,11 @@ SECTORS = ("nhs", "social_care")
 PREFERENCES = ("nhs", "social_care", "either")
 DEPRIVATION_QUINTILES = 5
 OPS = ("set", "scale", "add")
-# Stages whose entrants an intervention can be charged for (`cost.person_stage`).
-STAGES = (
-    "engagement", "childcare", "digital_skills", "health_support", "training",
-    "job_search", "recruitment", "checks", "in_post",
-)
+# The pathway's stages: engagement, then the support stages of `pathway.support` in their order, then these.
+FIRST_STAGES = ("engagement",)
+LAST_STAGES = ("training", "job_search", "recruitment", "checks", "in_post")
+# Profile attributes a support stage can answer (`pathway.support.*.needs`), and the resident's flag for each.
+NEEDS = {"parent_young_child": "parent", "health_condition": "health", "digital_need": "digital"}
 
 
 # ----------------------------------------------------------------------------- field helpers
@@ -192,22 +194,17 @@ class Engagement:
 
 
 @dataclass
-class Childcare:
-    """Childcare places for parents of young children, held from training until the job starts."""
-
-    places: float = nonneg(0.0)
-    schedule: list[Step] = _f([])
-    patience: Dist = _f(fixed(math.inf))
-
-
-@dataclass
 class Support:
-    """A support course (digital skills; health and confidence) with places, a duration and completion."""
+    """A support stage for residents whose profile attribute `needs` is set: a place among `places`,
+    held for `duration` and then completed with probability `completion`, or, with no duration,
+    held until the job starts (childcare while training and searching)."""
 
+    label: str = ""
+    needs: str = "digital_need"  # one of NEEDS
     places: float = nonneg(0.0)
     schedule: list[Step] = _f([])
     patience: Dist = _f(fixed(math.inf))
-    duration: Dist = _f(fixed(28.0))
+    duration: Dist | None = None
     completion: float = prob(1.0)
 
 
@@ -260,9 +257,7 @@ class Recruitment:
 @dataclass
 class Pathway:
     engagement: Engagement = _f(Engagement())
-    childcare: Childcare = _f(Childcare())
-    digital_skills: Support = _f(Support())
-    health_support: Support = _f(Support())
+    support: dict[str, Support] = _f({})  # in the order residents go through them
     training: Training = _f(Training())
     job_search: JobSearch = _f(JobSearch())
     recruitment: Recruitment = _f(Recruitment())
@@ -374,25 +369,6 @@ class ConfigError(Exception):
 
 
 # ----------------------------------------------------------------------------- time-varying values
-class Piecewise:
-    """A step function of simulated time: `values[i]` from `times[i]` on."""
-
-    __slots__ = ("times", "values", "const")
-
-    def __init__(self, times: list[float], values: list[float]):
-        self.times, self.values = times, values
-        self.const = values[0] if len(values) == 1 else None
-
-    def at(self, t: float) -> float:
-        """The value at `t`; before the first time (the warm-up), the first value."""
-        if self.const is not None:
-            return self.const
-        return self.values[max(0, bisect.bisect_right(self.times, t) - 1)]
-
-    def max(self) -> float:
-        return max(self.values)
-
-
 @dataclass
 class Segment:
     start: float
@@ -412,8 +388,8 @@ CHANGEABLE = (
     "region.workforce.groups.*.posts.*.turnover",
     "pathway.engagement.advisers", "pathway.engagement.caseload_per_adviser",
     "pathway.engagement.dropout", "pathway.engagement.assessment", "pathway.engagement.patience",
-    "pathway.childcare.places", "pathway.childcare.patience",
-    "pathway.digital_skills.*", "pathway.health_support.*",
+    "pathway.support.*.places", "pathway.support.*.patience", "pathway.support.*.duration",
+    "pathway.support.*.completion",
     "pathway.training.courses.*.places_per_cohort", "pathway.training.courses.*.completion",
     "pathway.training.courses.*.duration", "pathway.training.courses.*.patience",
     "pathway.job_search.duration", "pathway.job_search.patience",
@@ -446,6 +422,11 @@ class Params:
     @property
     def horizon(self) -> float:
         return self.config.experiment.horizon_days
+
+    @cached_property
+    def resolved(self) -> Resolved:
+        """What the model reads (`resolve`), built once."""
+        return resolve(self)
 
     def at(self, path: str, base: Piecewise | None = None) -> Piecewise:
         """The value at `path` over time, interventions applied; `base` overrides the config's value.
@@ -489,10 +470,80 @@ class Params:
         }
 
 
-def product(a: Piecewise, b: Piecewise) -> Piecewise:
-    """The step function a(t) x b(t) (e.g. advisers x caseload per adviser)."""
-    times = sorted(set(a.times) | set(b.times))
-    return Piecewise(times, [a.at(t) * b.at(t) for t in times])
+def stage_names(p: Pathway) -> tuple[str, ...]:
+    """The pathway's stages in order: engagement, the configured support stages, then training to in post."""
+    return (*FIRST_STAGES, *p.support, *LAST_STAGES)
+
+
+def resolve(p: Params) -> Resolved:
+    """Every number the model reads, with the interventions applied: changeable ones as schedules over time."""
+    c = p.config
+    pw, eng, js, rec = c.pathway, c.pathway.engagement, c.pathway.job_search, c.pathway.recruitment
+    at = p.at
+
+    def dur(path: str) -> Duration:
+        return Duration(lookup(c, path), at(path))
+
+    stages = stage_names(pw)
+    h, warmup = c.experiment.horizon_days, c.experiment.warmup_days
+    channels = []
+    for name, ch in c.region.channels.items():
+        prof = ch.profile
+        start = -warmup if ch.period.start_day == 0 else ch.period.start_day  # from day 0: through the warm-up too
+        channels.append(ChannelPlan(
+            name, at(f"region.channels.{name}.referrals_per_year"), start,
+            h if ch.period.end_day is None else min(ch.period.end_day, h), ch.period.ramp_days,
+            _cumulative(prof.deprivation_quintile), _cumulative(prof.age_band), _cumulative(prof.qualification),
+            _cumulative(prof.sector_preference), prof.parent_young_child, prof.health_condition, prof.digital_need,
+            prof.deadweight))
+    support = [SupportPlan(name, NEEDS[s.needs], p.schedule(f"pathway.support.{name}.places", s.places, s.schedule),
+                           dur(f"pathway.support.{name}.patience"),
+                           None if s.duration is None else dur(f"pathway.support.{name}.duration"),
+                           at(f"pathway.support.{name}.completion"))
+               for name, s in pw.support.items()]
+    courses = []
+    for name, co in pw.training.courses.items():
+        base = f"pathway.training.courses.{name}"
+        courses.append(CoursePlan(name, at(f"{base}.places_per_cohort"), co.first_intake_day, co.intake_every_days,
+                                  dur(f"{base}.duration"), dur(f"{base}.patience"), at(f"{base}.completion"),
+                                  tuple(QUALIFICATIONS.index(q) for q in co.qualification), tuple(co.sectors),
+                                  co.weight, list(co.qualifies_for)))
+    channel_index = {n: i for i, n in enumerate(c.region.channels)}
+    usage = [UsageRule(name, stages.index(iv.cost.person_stage),
+                       None if iv.cost.person_channel is None else channel_index[iv.cost.person_channel],
+                       iv.start_day, math.inf if iv.end_day is None else iv.end_day)  # on through the follow-up
+             for name, iv in c.intervention.items() if iv.cost.person_stage is not None and iv.cost.per_person > 0]
+    wf = c.region.workforce
+    r = "pathway.recruitment"
+    return Resolved(
+        stages=stages, channels=channels,
+        advisers=product(p.schedule("pathway.engagement.advisers", eng.advisers, eng.schedule),
+                         at("pathway.engagement.caseload_per_adviser")),
+        adviser_patience=dur("pathway.engagement.patience"), assessment=dur("pathway.engagement.assessment"),
+        dropout=at("pathway.engagement.dropout"), support=support, need_course=list(pw.training.need_course),
+        courses=courses, search=dur("pathway.job_search.duration"), vacancy_patience=dur("pathway.job_search.patience"),
+        max_applications=js.max_applications, shortlisting=at(f"{r}.shortlisting"),
+        interview_slots=p.schedule(f"{r}.interview_slots", rec.interview_slots, rec.schedule),
+        interview_duration=dur(f"{r}.interview_duration"), interview_patience=dur(f"{r}.interview_patience"),
+        interview_pass=at(f"{r}.interview_pass"), offer_acceptance=at(f"{r}.offer_acceptance"),
+        checks=dur(f"{r}.checks"), checks_pass=at(f"{r}.checks_pass"),
+        withdrawal_patience=dur(f"{r}.withdrawal_patience"),
+        first_year_leaving={n: at(f"region.workforce.roles.{n}.first_year_leaving") for n in wf.roles},
+        entry_roles=[n for n, role in wf.roles.items() if role.entry_level],
+        workforce={path: at(path) for path in (
+            *(f"region.workforce.groups.{g}.posts.{r}.turnover" for g, grp in wf.groups.items() for r in grp.posts),
+            *(f"region.workforce.roles.{r}.internal_fill_share" for r in wf.roles))},
+        usage=usage)
+
+
+def _cumulative(shares: list[float]) -> list[float]:
+    """Cumulative shares, the last one just above 1 (a uniform below 1 always finds a category)."""
+    out, t = [], 0.0
+    for x in shares:
+        t += x
+        out.append(t)
+    out[-1] = 1.0 + 1e-12
+    return out
 
 
 # ----------------------------------------------------------------------------- loading and validation
@@ -601,8 +652,6 @@ def validate(c: Config) -> None:
     """Range, share, reference and period checks; raises ConfigError on the first problem."""
     _walk(c, "", _check_field)
     h = c.experiment.horizon_days
-    from .model import KPI_NAMES
-
     if c.experiment.primary_kpi not in KPI_NAMES:
         raise ConfigError("experiment.primary_kpi", c.experiment.primary_kpi, f"one of {', '.join(KPI_NAMES)}")
     if c.experiment.max_replications < c.experiment.replications:
@@ -626,10 +675,16 @@ def validate(c: Config) -> None:
     for name, ch in c.region.channels.items():
         _check_period(f"region.channels.{name}.period", ch.period.start_day, ch.period.end_day, h)
     p = c.pathway
-    for part in ("engagement", "childcare", "digital_skills", "health_support", "recruitment"):
-        for i, s in enumerate(getattr(p, part).schedule):
+    for name, sup in p.support.items():
+        if sup.needs not in NEEDS:
+            raise ConfigError(f"pathway.support.{name}.needs", sup.needs, f"one of {', '.join(NEEDS)}")
+    scheduled = {"engagement": p.engagement, "recruitment": p.recruitment,
+                 **{f"support.{n}": sup for n, sup in p.support.items()}}
+    for part, where in scheduled.items():
+        for i, s in enumerate(where.schedule):
             if s.day > h:
                 raise ConfigError(f"pathway.{part}.schedule.{i}.day", s.day, f"[0, horizon_days={h:g}]")
+    stages = stage_names(p)
     if len(p.training.need_course) != len(QUALIFICATIONS) or any(not (0 <= x <= 1) for x in p.training.need_course):
         raise ConfigError("pathway.training.need_course", p.training.need_course,
                           f"{len(QUALIFICATIONS)} probabilities in [0, 1], one per qualification {QUALIFICATIONS}")
@@ -649,10 +704,10 @@ def validate(c: Config) -> None:
     for name, iv in c.intervention.items():
         key = f"intervention.{name}"
         _check_period(key, iv.start_day, iv.end_day, h)
-        if iv.cost.person_stage is not None and iv.cost.person_stage not in STAGES:
-            raise ConfigError(f"{key}.cost.person_stage", iv.cost.person_stage, f"one of {', '.join(STAGES)}")
+        if iv.cost.person_stage is not None and iv.cost.person_stage not in stages:
+            raise ConfigError(f"{key}.cost.person_stage", iv.cost.person_stage, f"one of {', '.join(stages)}")
         if iv.cost.per_person > 0 and iv.cost.person_stage is None:
-            raise ConfigError(f"{key}.cost.person_stage", None, f"a stage when per_person > 0: {', '.join(STAGES)}")
+            raise ConfigError(f"{key}.cost.person_stage", None, f"a stage when per_person > 0: {', '.join(stages)}")
         if iv.cost.person_channel is not None and iv.cost.person_channel not in c.region.channels:
             raise ConfigError(f"{key}.cost.person_channel", iv.cost.person_channel,
                               f"a channel: {', '.join(c.region.channels)}")

@@ -98,7 +98,8 @@ def funnel_rows(scenario: str, outputs: list[RunOutput]) -> list[tuple]:
         for f in o.funnel:
             base = (scenario, o.replication, f["stage"])
             for measure in ("entered", "left", "in_stage_end", "mean_wait", "p90_wait",
-                            "mean_in_stage", "mean_in_stage_sampled", "mean_time_in_stage"):
+                            "mean_in_stage", "mean_in_stage_sampled", "mean_time_in_stage", "arrival_rate",
+                            "mean_stay"):
                 rows.append((*base, measure, "", f[measure]))
             for reason, n in sorted(f["reasons"].items()):
                 rows.append((*base, "left", reason, n))

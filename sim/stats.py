@@ -51,6 +51,20 @@ def paired_difference(option: Sequence[float], baseline: Sequence[float], level:
     return mean_ci(a - b, level)
 
 
+def variance_ratio(option: Sequence[float], reference: Sequence[float]) -> float:
+    """What the pairing buys: Var(option - reference) / (Var(option) + Var(reference)), over replications
+    paired by index (sample variances; pairs with a NaN left out). 1 means no pairing gain (independent
+    streams), 0 a difference with no noise at all; the paired interval is sqrt(ratio) times as wide as an
+    unpaired one would be. NaN with fewer than two pairs or no variance."""
+    a, b = np.asarray(option, float), np.asarray(reference, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    if len(a) < 2:
+        return math.nan
+    total = float(a.var(ddof=1) + b.var(ddof=1))
+    return float((a - b).var(ddof=1)) / total if total > 0 else math.nan
+
+
 def unpaired_difference(option: Sequence[float], baseline: Sequence[float], level: float = 0.95) -> Interval:
     """Welch interval for option - baseline, ignoring the pairing (to show what pairing buys)."""
     a, b = np.asarray(option, float), np.asarray(baseline, float)

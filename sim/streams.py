@@ -1,14 +1,23 @@
-"""Random-number streams: one numpy SeedSequence tree, one named stream per source of randomness.
+"""Random-number streams: one numpy SeedSequence tree; each resident's own draws; a named stream per
+source of randomness on the staffing side.
 
 Replication `r` of root seed `s` is the SeedSequence child with spawn key `(r,)` (the same
-child `SeedSequence(s).spawn(r + 1)[r]` gives). Each source of randomness (a channel's
-arrivals, a stage's durations, a stage's decisions, ...) gets the grandchild keyed by a
-stable hash of its name. Streams are therefore independent of each other, identical across
-scenarios that share a seed (common random numbers), and unaffected by adding or removing
-other sources. No global RNG is used anywhere.
+child `SeedSequence(s).spawn(r + 1)[r]` gives). Each source of randomness gets the grandchild
+keyed by a stable hash of its name, so streams are independent of each other, identical across
+scenarios that share a seed, and unaffected by adding or removing other sources. No global RNG
+is used anywhere.
 
-Draws are block-buffered: a stream fills a Python list with a numpy block and hands out
-plain floats, so the model never pays numpy's per-call overhead on a single scalar.
+Common random numbers per person (`Streams.residents`): the k-th resident referred by a channel
+gets row k of that channel's draws, every number they may use on any path (attributes, every
+duration, every decision, every retry, their first year), made whether they use it or not. The
+row is cut into named groups, one per stage, each drawn from its own stream, column by column,
+in blocks of `ROWS` residents: a resident's draws depend only on (seed, replication, channel,
+arrival index) and the distributions of their groups. Two scenarios that share a seed give the
+same person the same draws; one that changes a stage's distribution changes only that group;
+one that scales a duration scales the person's own draw (the model multiplies it).
+
+Draws are block-buffered: a stream fills a numpy block and hands out plain floats (or rows), so
+the model never pays numpy's per-call overhead on a single scalar.
 """
 
 from __future__ import annotations
@@ -16,13 +25,17 @@ from __future__ import annotations
 import hashlib
 from functools import partial
 from itertools import chain
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from .distributions import Dist, draw
 
 BLOCK = 2048
+ROWS = 256  # residents per block of rows (about 0.2 MB of floats per channel with the default pathway)
+
+Column = Dist | None  # a column of a resident's row: a distribution's draws, or uniforms (None)
+Group = tuple[str, Sequence[Column]]  # a named group of columns, drawn from one stream
 
 
 def _name_key(name: str) -> int:
@@ -51,6 +64,40 @@ class Sampler(partial):
         return super().__new__(cls, next, chain.from_iterable(blocks()))
 
 
+class Rows(partial):
+    """Hands out one row per call: the next resident's draws, every column of every group.
+
+    Block b holds residents b x ROWS to (b + 1) x ROWS - 1; in each, group g's columns are drawn
+    in order from g's own generator, `ROWS` values at a time. A row is a memoryview of the block's
+    floats (indexing gives a plain float; no Python float is made for a draw nobody reads).
+    Generators are made at the first call (a channel nobody is referred by costs nothing).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, make: Callable[[str], np.random.Generator], groups: Sequence[Group]) -> Rows:
+        width = sum(len(columns) for _, columns in groups)
+        cuts = [slice(i * width, (i + 1) * width) for i in range(ROWS)]
+
+        def blocks() -> Iterator[Iterator[memoryview]]:
+            gens = [(make(name), columns) for name, columns in groups]
+            while True:
+                cols = [g.random(ROWS) if d is None else draw(d, g, ROWS) for g, columns in gens for d in columns]
+                block = memoryview(np.stack(cols, axis=1).reshape(-1)) if cols else memoryview(b"").cast("d")
+                yield map(block.__getitem__, cuts)
+
+        return super().__new__(cls, next, chain.from_iterable(blocks()))
+
+
+def layout(groups: Sequence[Group]) -> dict[str, int]:
+    """Where each group starts in a row (its columns follow in order)."""
+    out, at = {}, 0
+    for name, columns in groups:
+        out[name] = at
+        at += len(columns)
+    return out
+
+
 class Streams:
     """The named streams of one replication."""
 
@@ -70,14 +117,15 @@ class Streams:
         """Uniform(0, 1) draws for decisions (Bernoulli trials, categorical choices)."""
         return Sampler(self.generator(name), lambda g, n: g.random(n))
 
-    def rows(self, name: str, k: int) -> Sampler:
-        """Rows of `k` uniforms (one row per draw): all the attributes of one resident at once."""
-        return Sampler(self.generator(name), lambda g, n: g.random((n, k)))
-
     def exponential(self, name: str) -> Sampler:
-        """Exponential(1) draws, scaled by the caller (arrival gaps with time-varying rates)."""
+        """Exponential(1) draws (the unit-rate Poisson process behind a channel's referrals)."""
         return Sampler(self.generator(name), lambda g, n: g.standard_exponential(n))
 
     def sampler(self, name: str, dist: Dist) -> Sampler:
         """Draws of `dist` (durations, patience)."""
         return Sampler(self.generator(name), lambda g, n: draw(dist, g, n))
+
+    def residents(self, channel: str, groups: Sequence[Group]) -> Rows:
+        """The residents of `channel`, one row of draws each in arrival order; group `g` of the row
+        comes from stream `resident.<channel>.<g>` (see the module doc)."""
+        return Rows(lambda g: self.generator(f"resident.{channel}.{g}"), groups)

@@ -17,11 +17,12 @@ import json
 import math
 import sys
 
-from .config import Channel, Params, Piecewise
+from .config import Params
 from .distributions import Dist
 from .model.capacity import Capacity
 from .model.clock import Environment
-from .model.pathway import STAGES, ChannelRate, arrivals, use
+from .model.pathway import Intensity, arrivals, use
+from .schedule import Piecewise
 from .stats import mean_ci
 from .streams import Streams
 
@@ -51,12 +52,12 @@ def simulate_mmc(lam: float, mu: float, c: int, replication: int, seed: int, cus
     cap = Capacity(env, "servers", Piecewise([0.0], [float(c)]))
     service = streams.sampler("service", Dist(kind="exponential", mean=1.0 / mu))
     horizon = customers / lam
-    rate = ChannelRate(Channel(referrals_per_year=lam * 365.0), Piecewise([0.0], [lam * 365.0]), horizon)
+    rate = Intensity(Piecewise([0.0], [lam * 365.0]), 0.0, horizon)
 
     def arrive() -> None:
         env.process(use(cap, service(), math.inf))
 
-    env.process(arrivals(env, rate, streams.exponential("arrivals"), streams.uniform("thinning"), arrive))
+    env.process(arrivals(env, rate, streams.exponential("arrivals"), arrive))
     warm = horizon * warmup_share
     env.run(until=warm)
     cap.reset_stats()
@@ -83,30 +84,33 @@ def verify_mmc(lam: float, mu: float, c: int, replications: int = 20, seed: int 
 
 
 def verify_littles_law(params: Params, replications: int) -> dict[str, object]:
-    """L = lambda W per stage of the full pathway, across replications.
+    """L = lambda W per stage of the full pathway, across replications, from three separate counts.
 
-    L is estimated from snapshots of the number in each stage at the record times (every
-    `experiment.record_every_days`); lambda W from the entries and the time each entrant spent
-    in the stage. The two come from different bookkeeping, so a resident lost, double-counted or
-    mis-timed shows as a difference. Pass: 0 lies in the 99% CI of the paired difference L - lambda W,
-    or the difference is within 2% of L (the snapshot grid's own discretisation).
+    L is the mean of snapshots of the number in each stage at the record times (every
+    `experiment.record_every_days`); lambda is the stage's entries per day in the window; W is the
+    mean length of the stays that began in the window, each timed from the resident's own entry
+    to their exit (the follow-up included), so a resident lost, double-counted or mis-timed shows
+    as a difference. The first year in post is left out: its stays outlast the run. Pass: 0 lies
+    in the 99% CI of the paired difference L - lambda W, or the difference is within 3% of L (the
+    snapshot grid's discretisation and the stays cut at the window's edges).
     """
     from .experiment import run_replications
 
     outs = run_replications(params, range(replications))
     stages: dict[str, object] = {}
     ok = True
-    for s in STAGES:
+    names = [row["stage"] for row in outs[0].funnel][:-1]  # all but the first year in post
+    for s in names:
         L, lw = [], []
         for o in outs:
             f = next(row for row in o.funnel if row["stage"] == s)
             L.append(f["mean_in_stage_sampled"])
-            lw.append(f["mean_in_stage"])  # = entries per day x mean time per entrant = lambda W
+            lw.append(f["arrival_rate"] * f["mean_stay"])
         ci = mean_ci(L, 0.99)
         lam_w = mean_ci(lw, 0.99)
         diff = mean_ci([a - b for a, b in zip(L, lw)], 0.99)
         inside = diff.n > 1 and diff.low <= 0.0 <= diff.high
-        close = abs(diff.mean) <= 0.02 * max(abs(ci.mean), 1e-9)
+        close = abs(diff.mean) <= 0.03 * max(abs(ci.mean), 1e-9)
         stage_ok = bool(inside or close or (ci.mean == 0 and lam_w.mean == 0))
         ok &= stage_ok
         stages[s] = {"L": ci.mean, "L_ci99": [ci.low, ci.high], "lambda_W": lam_w.mean,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import sim.model
 from sim.model import simulate
-from sim.model.clock import Environment
+from sim.model.clock import Claim, Environment
 
 from conftest import make_params
 
@@ -98,3 +98,27 @@ def test_model_results_identical_to_plain_simpy(monkeypatch: pytest.MonkeyPatch)
         assert calendar.funnel == stock.funnel
         assert calendar.capacities == stock.capacities
         assert calendar.events == stock.events > 0
+
+
+def test_claim_granted_at_once_is_already_processed() -> None:
+    """A claim granted at once is a processed event: the process that yields it goes on at the same instant
+    with True, and no event is scheduled for it; a pending claim is an ordinary event, triggered later."""
+    env = Environment()
+    owner = type("Owner", (), {"env": env})()
+    seen: list[tuple[float, object]] = []
+
+    def proc():
+        granted = Claim(owner, granted=True)
+        assert granted.triggered and granted.processed
+        value = yield granted
+        seen.append((env.now, value))
+        pending = Claim(owner)
+        assert not pending.triggered
+        env.timeout(2.0).callbacks.append(lambda _e: pending.succeed(False))
+        value = yield pending
+        seen.append((env.now, value))
+
+    env.process(proc())
+    env.run()
+    assert seen == [(0.0, True), (2.0, False)]
+    assert env.processed_events() == 4  # the process's start and end, the timeout and the pending claim

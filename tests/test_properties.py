@@ -9,14 +9,14 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from sim.cli import CONFIG_DIR
-from sim.model import STAGES, RunOutput, simulate
+from sim.model import RunOutput, simulate
 
 from conftest import make_params
 
 CHANNELS: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml").channels.keys())
 COURSES: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "pathway" / "default.yaml").training.courses.keys())
 PROBABILITIES = (
-    "pathway.engagement.dropout", "pathway.digital_skills.completion", "pathway.health_support.completion",
+    "pathway.engagement.dropout", "pathway.support.digital_skills.completion", "pathway.support.health_support.completion",
     "pathway.recruitment.shortlisting", "pathway.recruitment.interview_pass",
     "pathway.recruitment.offer_acceptance", "pathway.recruitment.checks_pass",
     *(f"pathway.training.courses.{c}.completion" for c in COURSES),
@@ -24,17 +24,18 @@ PROBABILITIES = (
 # Means of the (gamma) patience and duration distributions of the default pathway. Durations are
 # drawn up to 60 days so that the chain of them fits in a 200-500 day horizon often enough for hires.
 PATIENCE = (
-    "pathway.engagement.patience", "pathway.childcare.patience", "pathway.digital_skills.patience",
-    "pathway.health_support.patience", "pathway.job_search.patience",
+    "pathway.engagement.patience", "pathway.support.childcare.patience", "pathway.support.digital_skills.patience",
+    "pathway.support.health_support.patience", "pathway.job_search.patience",
     "pathway.recruitment.interview_patience", "pathway.recruitment.withdrawal_patience",
 )
 DURATIONS = (
-    "pathway.engagement.assessment", "pathway.digital_skills.duration", "pathway.health_support.duration",
+    "pathway.engagement.assessment", "pathway.support.digital_skills.duration",
+    "pathway.support.health_support.duration",
     "pathway.job_search.duration", "pathway.recruitment.interview_duration", "pathway.recruitment.checks",
 )
 CAPACITIES = {  # config path -> largest value drawn
-    "pathway.engagement.advisers": 20, "pathway.childcare.places": 30,
-    "pathway.digital_skills.places": 30, "pathway.health_support.places": 30,
+    "pathway.engagement.advisers": 20, "pathway.support.childcare.places": 30,
+    "pathway.support.digital_skills.places": 30, "pathway.support.health_support.places": 30,
     "pathway.recruitment.interview_slots": 60,
     **{f"pathway.training.courses.{c}.places_per_cohort": 30 for c in COURSES},
 }
@@ -86,7 +87,7 @@ def test_random_configs_conserve_people_and_posts(overrides: list[str]) -> None:
     # people: each arrival is in exactly one stage, has left, or has completed the first year
     c = out.conservation
     assert c["arrived"] == c["in_stage"] + c["exited"] + c["completed_first_year"], c
-    assert [f["in_stage_end"] for f in out.funnel] == [c["by_stage"][s] for s in STAGES]
+    assert [f["in_stage_end"] for f in out.funnel] == list(c["by_stage"].values())
     assert all(f["entered"] >= f["in_stage_end"] >= 0 for f in out.funnel), out.funnel
     # posts: establishment = staff in post + vacancies in every cell at every sample, nothing negative
     assert out.timeseries

@@ -121,9 +121,13 @@ MAIN_STAGES = ("engagement", "job_search", "recruitment")
 
 
 def test_littles_law_full_pathway() -> None:
-    """L (daily snapshots) = lambda W (entries and stays) for every stage, with interventions on."""
-    r = verify_littles_law(make_params("experiment=quick", "intervention=[childcare,gp_advisers]",
-                                       "experiment.record_every_days=1"), 3)
+    """L (daily snapshots) = lambda (entries per day) x W (each stay timed from the resident's own entry)
+    for every stage before the first year, in five years of a steady state with an intervention on.
+
+    The three come from separate counts. A window of five years keeps the stays cut at its edges
+    (courses of up to two years) small against it; a programme that starts at day 0 and ramps up
+    for years would not be a steady state, so the check uses childcare places (a step at day 0)."""
+    r = verify_littles_law(make_params("intervention=[childcare]", "experiment.record_every_days=5"), 4)
     assert r["ok"] is True, json.dumps(r, indent=1)
     stages = r["stages"]
     for s in MAIN_STAGES:
@@ -131,17 +135,18 @@ def test_littles_law_full_pathway() -> None:
         assert st["ok"] is True
         # the equality is not the trivial 0 = 0: people do spend time in the main stages
         assert st["L"] > 0 and st["lambda_W"] > 0
-        assert st["L"] == pytest.approx(st["lambda_W"], rel=0.02)  # the check's own tolerance
+        assert st["L"] == pytest.approx(st["lambda_W"], rel=0.03)  # the check's own tolerance
 
 
 def test_littles_law_with_warmup() -> None:
     """With a warm-up, L and lambda W must cover the same window (after the warm-up) and still agree.
 
     `experiment.warmup_days` is a documented setting and `pathways-verify littles-law` accepts
-    overrides, so the check has to hold there too.
+    overrides, so the check has to hold there too. The warm-up here (800 days) outlasts the longest
+    stay (a two-year apprenticeship), so the window starts in a steady state; after a shorter one
+    the training stage is still filling and L falls short of lambda W by a few per cent.
     """
-    r = verify_littles_law(make_params("experiment=quick", "experiment.warmup_days=180",
-                                       "experiment.record_every_days=1"), 3)
+    r = verify_littles_law(make_params("experiment.warmup_days=800", "experiment.record_every_days=5"), 3)
     bad = {s: (v["L"], v["lambda_W"]) for s, v in r["stages"].items() if not v["ok"]}  # type: ignore[union-attr]
     assert r["ok"] is True, f"L vs lambda W per failing stage: {bad}"
     assert all(math.isfinite(v["L"]) for v in r["stages"].values())  # type: ignore[union-attr]

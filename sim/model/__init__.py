@@ -14,23 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import Params
+from ..kpis import FLOW_KPIS, KPI_NAMES
 from ..streams import Streams
 from .capacity import Cohorts
 from .clock import Environment
-from .pathway import STAGES, Pathway
-from .workforce import FLOW_KPIS, Workforce, calibrate
+from .pathway import Pathway
+from .workforce import Workforce, calibrate
 
-__all__ = ["RunOutput", "Model", "simulate", "STAGES", "KPI_NAMES"]
-
-# Every KPI a run reports (the `kpi` column of kpis.csv); groups vary with the config.
-KPI_NAMES = (
-    "referrals", "hires", "net_hires", "sustained_6m", "sustained_12m", "net_sustained_12m",
-    "early_leavers", "sustained_6m_rate", "sustained_12m_rate", "time_to_start_mean", "not_followed_up",
-    "vacancy_days", "vacancies_mean", "vacancy_rate", "vacancies_end", "establishment_end",
-    "staff_in_post_mean", "staff_in_post_start", "staff_in_post_end", *FLOW_KPIS,
-    "utilisation", "mean_wait", "reneged", "mean_queue",
-    "programme_cost", "programme_cost_per_year",
-)
+__all__ = ["RunOutput", "Model", "simulate", "KPI_NAMES"]
 
 
 @dataclass
@@ -69,9 +60,10 @@ class Model:
         self.warmup = ex.warmup_days
         self.followup = ex.followup_days
         wfc = c.region.workforce
+        plan = params.resolved
         self.workforce = Workforce(self.env, wfc, self.streams.generator, ex.workforce_step_days,
-                                   wfc.bau or calibrate(wfc), params.at)
-        self.pathway = Pathway(self.env, params, self.streams, self.workforce, self.warmup)
+                                   wfc.bau or calibrate(wfc), plan.workforce.__getitem__)
+        self.pathway = Pathway(self.env, plan, self.streams, self.workforce, self.horizon + self.followup)
         self.env.process(self._record(ex.record_every_days))
         if self.warmup > 0:
             self.env.process(self._end_warmup())
@@ -109,10 +101,17 @@ class Model:
             self._capacities(out)
             f = funnel  # conservation at the horizon: everyone who arrived is in exactly one stage or has left
             out.conservation = {"arrived": f.arrived, "in_stage": sum(f.current), "exited": sum(f.exits.values()),
-                                "completed_first_year": f.successes, "by_stage": dict(zip(STAGES, f.current))}
+                                "completed_first_year": f.successes, "by_stage": dict(zip(self.pathway.stages, f.current)),
+                                # counted apart from the funnel: resident processes returned, starters in post
+                                "journeys_ended": self.pathway.journeys_ended,
+                                "first_year_in_post": int(wf.first_year.sum())}
             end = self.horizon + self.followup
+            funnel.t_end = self.horizon
             while funnel.pending > 0 and env.now < end:
                 env.run(until=min(env.now + 30.0, end))
+        for s, row in enumerate(out.funnel):  # stays begun in the window, timed to their end (follow-up included)
+            row["arrival_rate"] = (row["entered"] - funnel.present0[s]) / row["span"]  # lambda: entries per day
+            row["mean_stay"] = funnel.stay_time[s] / funnel.stays[s] if funnel.stays[s] else 0.0  # W
         out.events = env.processed_events()
         out.residents = funnel.arrived
         self._residents(out)
@@ -220,12 +219,13 @@ class Model:
 
     def _funnel(self, out: RunOutput) -> None:
         f = self.pathway.funnel
-        waits = {c.name: c for c in self.pathway.capacities}
-        stage_caps = {"engagement": ["advisers"], "childcare": ["childcare"], "digital_skills": ["digital_skills"],
-                      "health_support": ["health_support"], "recruitment": ["interview_slots"],
-                      "training": [n for n in waits if n.startswith("course:")]}
+        pw = self.pathway
+        waits = {c.name: c for c in pw.capacities}
+        stage_caps = {"engagement": ["advisers"], "recruitment": ["interview_slots"],
+                      "training": [n for n in waits if n.startswith("course:")],
+                      **{st.name: [st.cap.name] for st in pw.support}}
         span = (self.horizon - f.t0) or 1.0
-        for s, name in enumerate(STAGES):
+        for s, name in enumerate(pw.stages):
             reasons = {reason: n for (st, reason), n in f.left.items() if st == s}
             caps = [waits[n] for n in stage_caps.get(name, [])]
             n_w = sum(c.waits.n for c in caps)

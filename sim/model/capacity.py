@@ -18,24 +18,33 @@ import math
 from collections import deque
 
 import simpy
-from simpy.events import PENDING
 
 from ..config import Piecewise
+from .clock import Claim
 
 _INF = float("inf")
 
 
-class Request(simpy.Event):
-    """A claim on one place. Its value is True when granted, False if the holder gave up."""
+class Request(Claim):
+    """A claim on one place, SimPy-style: always an event, True when granted, False if the holder gave up.
 
-    __slots__ = ("t_request", "abandoned")
+    Use it as SimPy's own requests, `with cap.request(patience) as req: ok = yield req`: leaving
+    the block, however (an exception, an interrupt), gives the place back, or withdraws the request
+    if it is still waiting, so a place can never leak. `release` does the same by hand. Its fields
+    (`owner`, `t_request`, `abandoned`, `holding`) are `Claim`'s.
+    """
 
-    def __init__(self, env: simpy.Environment):
-        self.env = env  # simpy.Event.__init__ inlined, as SimPy's own Process does: one call less per request
-        self.callbacks: list = []
-        self._value = PENDING
-        self.t_request = env.now
-        self.abandoned = False
+    __slots__ = ()
+
+    def release(self) -> None:
+        """Give the place back if held, or withdraw the request if still waiting (idempotent)."""
+        self.owner.free(self)
+
+    def __enter__(self) -> Request:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.owner.free(self)
 
 
 class WaitStats:
@@ -83,10 +92,14 @@ class Patience:
         raise NotImplementedError
 
     def patience_timer(self, req: Request, patience: float) -> Request:
-        """Abandon `req` after `patience` days unless granted first (no timer if patience is infinite)."""
-        if patience != _INF and req._value is PENDING:
+        """Abandon pending `req` after `patience` days unless granted first (no timer if patience is infinite)."""
+        if patience != _INF:
             self.env.timeout(patience, req).callbacks.append(self._patience_ran_out)
         return req
+
+    def free(self, req: Request) -> None:
+        """The holder of `req` is done with it: withdraw it if still waiting (a place is not held here)."""
+        self.abandon(req)
 
     def _patience_ran_out(self, timer: simpy.Event) -> None:
         self.abandon(timer.value)  # the timer's value is its request
@@ -110,7 +123,7 @@ class Waitlist(Patience):
         self.t0 = env.now
 
     def _enqueue(self, patience: float) -> Request:
-        req = Request(self.env)
+        req = Request(self)
         self.queue.append(req)
         self.waiting += 1
         self.wait_acc -= req.t_request
@@ -158,22 +171,26 @@ class Capacity(Waitlist):
             env.process(self._follow(size))
 
     # --- the resource
-    def request(self, patience: float = _INF) -> Request | None:
-        """Ask for a place, giving up after `patience` days: None if granted at once (no event
-        needed), else an event that fires True when a place is granted, or False on giving up."""
+    def request(self, patience: float = _INF) -> Request:
+        """Ask for a place, giving up after `patience` days: an event that is True when a place is
+        granted (at once, already processed, if one is free), or False on giving up."""
         if self.users < self.size and not self.waiting:
             self.users += 1
             self.users_acc -= self.env.now
             self.granted += 1
             self.waits.add(0.0)
-            return None
+            return Request(self, granted=True)
         return self._enqueue(patience)
 
-    def release(self) -> None:
-        """Give a place back and grant it to the next live request."""
-        self.users -= 1
-        self.users_acc += self.env.now
-        self._grant()
+    def free(self, req: Request) -> None:
+        """Give `req`'s place back and grant it to the next live request; withdraw `req` if still waiting."""
+        if req.holding:
+            req.holding = False
+            self.users -= 1
+            self.users_acc += self.env.now
+            self._grant()
+        else:
+            self.abandon(req)
 
     def _grant(self) -> None:
         q = self.queue
@@ -184,6 +201,7 @@ class Capacity(Waitlist):
                 continue
             self.users += 1
             self.users_acc -= now
+            req.holding = True
             self._served(req, now)
         while q and q[0].abandoned:  # keep the queue's head live so memory stays bounded
             q.popleft()

@@ -14,6 +14,10 @@ the day's first instant). The heap then holds about a day of events however many
 the pathway. Entries keep the time, priority and sequence number SimPy gave them, so events are
 processed in exactly the order a plain `simpy.Environment` would process them: results are
 identical, only faster.
+
+This module is the only one that touches SimPy's private attributes (pinned to the SimPy versions
+`tests/test_clock.py` covers, in pyproject.toml): the environment's queue and counter, and
+`Claim`, an event made without a trip through SimPy's constructor.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 import simpy
 from simpy.core import NORMAL, URGENT
-from simpy.events import Event, Timeout
+from simpy.events import PENDING, Event, Timeout
 
 _INF = float("inf")
 _new = object.__new__
@@ -106,3 +110,29 @@ class Environment(simpy.Environment):
         """Model events processed so far (the hand-over's own events are not counted)."""
         parked = sum(len(bucket) for bucket in self._buckets.values())
         return next(self._eid) - len(self._queue) - parked - self._ticks
+
+
+class Claim(Event):
+    """A claim on something `owner` hands out (a place, a post): an event, pending or already processed.
+
+    A claim granted at once (a free place) is made processed with the value True: a process that
+    yields it goes on at once, as SimPy does for any processed event, with no trip through the
+    queue. A pending claim is triggered later with `succeed`, like any SimPy event. The event is
+    built here rather than by `simpy.Event.__init__` (one Python call less per claim).
+    """
+
+    __slots__ = ("owner", "t_request", "abandoned", "holding")
+
+    def __init__(self, owner: Any, granted: bool = False):
+        env = self.env = owner.env
+        self.owner = owner
+        self.t_request = env._now
+        self.abandoned = False
+        self.holding = granted  # holds what it claimed now (given back by its owner's `free`)
+        if granted:
+            self.callbacks: list | None = None
+            self._value = True
+            self._ok = True
+        else:
+            self.callbacks = []
+            self._value = PENDING

@@ -1,29 +1,35 @@
 """The supply side: residents arrive through referral channels and move along the pathway.
 
 Each resident is one SimPy process (`Pathway.journey`) that reads like the route itself:
-engagement with an adviser -> the support they need (childcare, digital skills, health and
-confidence) -> a course if they need one -> job search for an open post they can do ->
-shortlisting, interview, offer, acceptance -> pre-employment checks -> start -> first year.
-Every exit is recorded with its stage and reason (`Funnel`), and every place a resident
-holds is given back on every way out.
+engagement with an adviser -> the support stages they need (from `pathway.support`: childcare,
+digital skills, health and confidence, ...) -> a course if they need one -> job search for an
+open post they can do -> shortlisting, interview, offer, acceptance -> pre-employment checks ->
+start -> first year. Every exit is recorded with its stage and reason (`Funnel`), and every
+place a resident holds is given back on every way out (requests are context managers).
+
+Common random numbers per person: every number a resident may use comes from their own row of
+draws (`Streams.residents`: the k-th referral of a channel gets row k), made at referral whatever
+path they take. The row's layout is `Draws`; the journey reads `r.u[...]` and never draws from a
+shared stream, so one extra arrival or one changed branch leaves everyone else's draws as they were.
+Referrals come by inverting the channel's cumulative intensity (`Intensity`): a rate change from
+day t leaves every referral before t where it was.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import Callable, Generator
+from typing import Callable, Generator, Sequence
 
 import simpy
 
-from ..config import DEPRIVATION_QUINTILES, QUALIFICATIONS, SECTORS, Channel, Params, Piecewise, lookup, product
-from ..streams import Sampler, Streams
+from ..config import DEPRIVATION_QUINTILES, SECTORS
+from ..distributions import Dist
+from ..schedule import ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, SupportPlan
+from ..streams import Group, Sampler, Streams, layout
 from .capacity import Capacity, Cohorts, Request, WaitStats
 from .workforce import Cell, Workforce
 
-STAGES = ("engagement", "childcare", "digital_skills", "health_support", "training",
-          "job_search", "recruitment", "checks", "in_post")
-(ENGAGEMENT, CHILDCARE, DIGITAL, HEALTH, TRAINING, JOB_SEARCH, RECRUITMENT, CHECKS, IN_POST) = range(len(STAGES))
 SIX_MONTHS = 365.0 / 2.0
 YEAR = 365.0
 
@@ -31,12 +37,15 @@ YEAR = 365.0
 class Resident:
     """A person on the pathway: attributes drawn once, at referral, from the channel's profile."""
 
-    __slots__ = ("channel", "t_arrive", "quintile", "band", "parent", "health", "digital",
-                 "qual", "sectors", "deadweight", "stage", "counted")
+    __slots__ = ("channel", "index", "u", "t_arrive", "quintile", "band", "parent", "health", "digital",
+                 "qual", "sectors", "deadweight", "stage", "counted", "t_stage")
 
-    def __init__(self, channel: int, t: float, counted: bool, quintile: int, band: int, parent: bool,
-                 health: bool, digital: bool, qual: int, sectors: tuple[str, ...], deadweight: float):
+    def __init__(self, channel: int, index: int, u: Sequence[float], t: float, counted: bool, quintile: int,
+                 band: int, parent: bool, health: bool, digital: bool, qual: int, sectors: tuple[str, ...],
+                 deadweight: float):
         self.channel = channel
+        self.index = index  # arrival index within the channel: with `channel`, who this is in every scenario
+        self.u = u  # the resident's own draws (see `Draws`)
         self.t_arrive = t
         self.counted = counted
         self.quintile = quintile
@@ -48,6 +57,7 @@ class Resident:
         self.sectors = sectors
         self.deadweight = deadweight
         self.stage = -1
+        self.t_stage = t  # when the resident entered the stage they are in
 
 
 class Funnel:
@@ -55,13 +65,15 @@ class Funnel:
 
     The time-weighted number in a stage over [t0, T] is `time_in_stage(s, T) / (T - t0)`: the
     sum of everyone's time in the stage (stays not finished counted up to T). `snapshot` keeps
-    the number in each stage at regular times, an independent estimate of the same average
-    that `pathways-verify littles-law` compares with lambda x W.
+    the number in each stage at regular times (L, sampled), and each stay that begins and ends in
+    the window is timed from the resident's own entry time (`stay_time`, `stays`: W, apart from
+    L's bookkeeping), so `pathways-verify littles-law` can compare L with lambda x W, where
+    lambda = entries / (T - t0).
     """
 
-    def __init__(self, env: simpy.Environment):
+    def __init__(self, env: simpy.Environment, n: int):
         self.env = env
-        n = len(STAGES)
+        self.in_post = n - 1  # the last stage
         self.entered = [0] * n
         self.current = [0] * n
         # time spent in the stage so far, less `now` for everyone in it: adding `current x T`
@@ -73,7 +85,11 @@ class Funnel:
         self.successes = 0  # completed the first year in post
         self.arrived = 0
         self.pending = 0  # residents referred in the reported window who have neither started nor left
+        self.stay_time = [0.0] * n  # total length of the stays that began in [t0, t_end) and have ended
+        self.stays = [0] * n
+        self.present0 = [0] * n  # in each stage when the statistics were reset (entered then, not after)
         self.t0 = env.now
+        self.t_end = math.inf  # stays beginning after it (the follow-up) are not timed
 
     def enter(self, r: Resident, s: int) -> None:
         now = self.env.now
@@ -83,11 +99,13 @@ class Funnel:
         if old >= 0:
             cur[old] -= 1
             acc[old] += now
+            self._stay_ended(r, old, now)
+        r.t_stage = now
         cur[s] += 1
         acc[s] -= now
         self.entered[s] += 1
         r.stage = s
-        if s == IN_POST and r.counted:
+        if s == self.in_post and r.counted:
             self.pending -= 1
 
     def note(self, r: Resident, reason: str) -> None:
@@ -97,10 +115,11 @@ class Funnel:
 
     def exit(self, r: Resident, reason: str, success: bool = False) -> None:
         s = r.stage
-        if s != IN_POST and r.counted:
+        if s != self.in_post and r.counted:
             self.pending -= 1
         self.current[s] -= 1
         self.time_acc[s] += self.env.now
+        self._stay_ended(r, s, self.env.now)
         key = (s, reason)
         self.left[key] = self.left.get(key, 0) + 1
         if success:
@@ -108,6 +127,11 @@ class Funnel:
         else:
             self.exits[key] = self.exits.get(key, 0) + 1
         r.stage = -2
+
+    def _stay_ended(self, r: Resident, s: int, now: float) -> None:
+        if self.t0 <= r.t_stage < self.t_end:
+            self.stay_time[s] += now - r.t_stage
+            self.stays[s] += 1
 
     def snapshot(self) -> None:
         self.snapshots.append(list(self.current))
@@ -128,6 +152,9 @@ class Funnel:
         self.entered = list(self.current)
         self.time_acc = [-c * now for c in self.current]
         self.left = {}
+        self.stay_time = [0.0] * len(self.current)
+        self.stays = [0] * len(self.current)
+        self.present0 = list(self.current)
 
 
 StarterKey = tuple[int, int, int, int, bool, bool]  # role, employer group, quintile, channel, parent, health
@@ -188,184 +215,166 @@ def use(cap: Capacity, hold: float, patience: float) -> Generator[simpy.Event, b
 
     The model's own stage code, shared by support courses, interviews and `pathways-verify`.
     """
-    req = cap.request(patience)
-    if req is not None and not (yield req):
-        return False
-    yield cap.env.timeout(hold)
-    cap.release()
+    with cap.request(patience) as req:
+        if not (yield req):
+            return False
+        yield cap.env.timeout(hold)
     return True
 
 
-class ChannelRate:
-    """A channel's referrals per day over time: the configured rate (with interventions), its period and ramp.
+class Intensity:
+    """A channel's referrals per day, lambda(t), and the inverse of its integral Lambda(t) from the start.
 
-    A channel whose period starts at day 0 has been running through the warm-up (from `run_start`);
-    referrals stop at the horizon (the follow-up only sees residents referred before it).
+    On each piece [a, b) lambda is linear, lambda(t) = alpha + beta (t - a) (beta is not 0 only while
+    the channel ramps up), so Lambda(t) = Lambda(a) + alpha (t - a) + beta (t - a)^2 / 2, inverted in
+    closed form. Pieces are cut only where the rate changes, so a change from day t leaves the pieces
+    before t, and every referral time computed on them, exactly as they were.
     """
 
-    def __init__(self, ch: Channel, rate: Piecewise, horizon: float, run_start: float = 0.0):
-        self.rate = rate
-        self.start = run_start if ch.period.start_day == 0 else ch.period.start_day
-        self.end = horizon if ch.period.end_day is None else min(ch.period.end_day, horizon)
-        self.ramp = ch.period.ramp_days
-
-    def at(self, t: float) -> float:
-        if not self.start <= t < self.end:
-            return 0.0
-        r = self.rate.at(t) / YEAR
-        if self.ramp > 0 and t < self.start + self.ramp:
-            r *= (t - self.start) / self.ramp
-        return r
-
-    def peak(self) -> float:
-        return max(0.0, self.rate.max()) / YEAR
-
-    def constant(self) -> bool:
-        """True when the rate never changes within the active period (no thinning needed)."""
-        return self.rate.const is not None and self.ramp <= 0
-
-
-def arrivals(env: simpy.Environment, rate: ChannelRate, gap: Sampler, thin: Sampler,
-             on_arrival: Callable[[], None]) -> Generator[simpy.Event, None, None]:
-    """Poisson referrals with a time-varying rate, by thinning a process at the peak rate."""
-    peak = rate.peak()
-    if peak <= 0:
-        return
-    t = max(env.now, rate.start)
-    constant = rate.constant()
-    while True:
-        t += gap() / peak
-        if t >= rate.end:
+    def __init__(self, rate: Piecewise, start: float, end: float, ramp: float = 0.0):
+        ramp_end = start + ramp if ramp > 0 else start
+        cuts = sorted({start, *(t for t in rate.times if start < t < end),
+                       *([ramp_end] if start < ramp_end < end else [])})
+        self.pieces: list[tuple[float, float, float, float, float]] = []  # (a, Lambda(a), alpha, beta, Lambda(b))
+        if not start < end:
             return
-        if constant or thin() * peak < rate.at(t):
-            yield env.timeout(t - env.now)
-            on_arrival()
+        lam, prev = 0.0, None
+        for a, b in zip(cuts, [*cuts[1:], end]):
+            c = max(0.0, rate.at(a)) / YEAR
+            if a < ramp_end:
+                alpha, beta = c * (a - start) / ramp, c / ramp
+            else:
+                alpha, beta = c, 0.0
+            if prev is not None and beta == 0.0 == prev[3] and alpha == prev[2]:
+                a, lam, alpha, beta = prev[0], prev[1], prev[2], prev[3]  # same rate: one piece, as without the cut
+                self.pieces.pop()
+            w = b - a
+            self.pieces.append((a, lam, alpha, beta, lam + alpha * w + 0.5 * beta * w * w))
+            prev = self.pieces[-1]
+            lam = prev[4]
+
+
+def arrivals(env: simpy.Environment, intensity: Intensity, gap: Sampler,
+             on_arrival: Callable[[], None]) -> Generator[simpy.Event, None, None]:
+    """Poisson referrals with a time-varying rate: the points of a unit-rate process (sums of `gap`,
+    Exp(1)) mapped through the inverse cumulative intensity, t = Lambda^-1(s)."""
+    pieces, sqrt = intensity.pieces, math.sqrt
+    if not pieces:
+        return
+    s, i, last = 0.0, 0, len(pieces) - 1
+    a, lam, alpha, beta, top = pieces[0]
+    while True:
+        s += gap()
+        while s >= top:
+            if i == last:
+                return
+            i += 1
+            a, lam, alpha, beta, top = pieces[i]
+        x = s - lam
+        t = a + x / alpha if beta == 0.0 else a + 2.0 * x / (alpha + sqrt(alpha * alpha + 2.0 * beta * x))
+        yield env.timeout(max(0.0, t - env.now))
+        on_arrival()
+
+
+# Columns of one application's group in a resident's row (see `Draws`).
+(A_SEARCH, A_VACANCY_PATIENCE, A_PICK, A_REPICK, A_SHORTLIST, A_INTERVIEW_PATIENCE, A_INTERVIEW, A_PASS, A_ACCEPT,
+ A_CHECKS, A_WITHDRAW, A_CHECKS_PASS) = range(12)
+NO_TIME = Duration(Dist(kind="fixed", mean=0.0), Piecewise([0.0], [1.0]))  # a support place held until the start
+
+
+class Draws:
+    """The layout of a resident's row of draws: one group per stage (and per application), in order.
+
+    attributes: quintile, age band, parent, health, digital, qualification, sector preference (uniforms);
+    engagement: adviser patience, assessment, dropout; support.<stage>: patience, duration, completion;
+    training: need a course, which course; course.<name>: patience, duration, completion;
+    application.<a> for each of the `max_applications` tries: the A_* columns; in_post: leaves, when.
+    """
+
+    def __init__(self, plan: Resolved):
+        groups: list[Group] = [("attributes", [None] * 7),
+                               ("engagement", [plan.adviser_patience.dist, plan.assessment.dist, None])]
+        groups += [(f"support.{s.name}", [s.patience.dist, (s.duration or NO_TIME).dist, None]) for s in plan.support]
+        groups.append(("training", [None, None]))
+        groups += [(f"course.{c.name}", [c.patience.dist, c.duration.dist, None]) for c in plan.courses]
+        application = [plan.search.dist, plan.vacancy_patience.dist, None, None, None, plan.interview_patience.dist,
+                       plan.interview_duration.dist, None, None, plan.checks.dist, plan.withdrawal_patience.dist, None]
+        groups += [(f"application.{a}", application) for a in range(plan.max_applications)]
+        groups.append(("in_post", [None, None]))
+        self.groups = groups
+        at = layout(groups)
+        self.engagement = at["engagement"]
+        self.support = [at[f"support.{s.name}"] for s in plan.support]
+        self.training = at["training"]
+        self.courses = [at[f"course.{c.name}"] for c in plan.courses]
+        self.applications = [at[f"application.{a}"] for a in range(plan.max_applications)]
+        self.in_post = at["in_post"]
 
 
 class Pathway:
     """All capacities, streams and counters of the supply side, and the resident's journey."""
 
-    def __init__(self, env: simpy.Environment, params: Params, streams: Streams, workforce: Workforce,
-                 warmup: float):
+    def __init__(self, env: simpy.Environment, plan: Resolved, streams: Streams, workforce: Workforce,
+                 run_end: float):
         self.env = env
-        self.horizon = params.horizon
-        c = params.config
-        pw = c.pathway
         self.wf = workforce
-        self.warmup = warmup
-        self.funnel = Funnel(env)
-        run_end = h = params.horizon
-        run_end += c.experiment.followup_days
-        self.channel_names = list(c.region.channels)
+        self.stages = plan.stages
+        n_support = len(plan.support)
+        self.ENGAGEMENT = 0
+        self.TRAINING, self.JOB_SEARCH, self.RECRUITMENT, self.CHECKS, self.IN_POST = range(1 + n_support,
+                                                                                             6 + n_support)
+        self.journeys_ended = 0  # resident processes that have returned (an independent count of people)
+        self.funnel = Funnel(env, len(self.stages))
+        self.channel_names = [ch.name for ch in plan.channels]
         self.outcomes = Outcomes(workforce.roles, workforce.groups, self.channel_names)
-        at = params.at
+        self.draws = lay = Draws(plan)
         # capacities
-        self.advisers = Capacity(env, "advisers", product(
-            params.schedule("pathway.engagement.advisers", pw.engagement.advisers, pw.engagement.schedule),
-            at("pathway.engagement.caseload_per_adviser")))
-        self.childcare = Capacity(env, "childcare", params.schedule(
-            "pathway.childcare.places", pw.childcare.places, pw.childcare.schedule))
-        self.digital = Capacity(env, "digital_skills", params.schedule(
-            "pathway.digital_skills.places", pw.digital_skills.places, pw.digital_skills.schedule))
-        self.health = Capacity(env, "health_support", params.schedule(
-            "pathway.health_support.places", pw.health_support.places, pw.health_support.schedule))
-        self.interviews = Capacity(env, "interview_slots", params.schedule(
-            "pathway.recruitment.interview_slots", pw.recruitment.interview_slots, pw.recruitment.schedule))
-        self.capacities: list[Capacity | Cohorts] = [self.advisers, self.childcare, self.digital, self.health,
-                                                      self.interviews]
-        # time-varying probabilities and duration scales
-        self.dropout = at("pathway.engagement.dropout")
-        self.digital_completion = at("pathway.digital_skills.completion")
-        self.health_completion = at("pathway.health_support.completion")
-        self.shortlisting = at("pathway.recruitment.shortlisting")
-        self.interview_pass = at("pathway.recruitment.interview_pass")
-        self.acceptance = at("pathway.recruitment.offer_acceptance")
-        self.checks_pass = at("pathway.recruitment.checks_pass")
-        self.max_applications = pw.job_search.max_applications
-        # durations and patience: (sampler, scale over time)
-        S = streams.sampler
-
-        def dur(name: str, path: str) -> Callable[[], float]:
-            return _scaled(env, S(name, lookup(c, path)), at(path))
-
-        self.d_assess = dur("engagement.assessment", "pathway.engagement.assessment")
-        self.d_adviser_patience = dur("engagement.patience", "pathway.engagement.patience")
-        self.d_childcare_patience = dur("childcare.patience", "pathway.childcare.patience")
-        self.d_digital = dur("digital_skills.duration", "pathway.digital_skills.duration")
-        self.d_digital_patience = dur("digital_skills.patience", "pathway.digital_skills.patience")
-        self.d_health = dur("health_support.duration", "pathway.health_support.duration")
-        self.d_health_patience = dur("health_support.patience", "pathway.health_support.patience")
-        self.d_search = dur("job_search.duration", "pathway.job_search.duration")
-        self.d_vacancy_patience = dur("job_search.patience", "pathway.job_search.patience")
-        self.d_interview = dur("recruitment.interview_duration", "pathway.recruitment.interview_duration")
-        self.d_interview_patience = dur("recruitment.interview_patience", "pathway.recruitment.interview_patience")
-        self.d_checks = dur("recruitment.checks", "pathway.recruitment.checks")
-        self.d_withdraw = dur("recruitment.withdrawal_patience", "pathway.recruitment.withdrawal_patience")
-        # decisions: one uniform stream per stage
-        U = streams.uniform
-        self.u_engagement = U("engagement.decisions")
-        self.u_support = U("support.decisions")
-        self.u_training = U("training.decisions")
-        self.u_search = U("job_search.decisions")
-        self.u_recruit = U("recruitment.decisions")
-        self.u_in_post = U("in_post.decisions")
-        # courses
+        self.advisers = Capacity(env, "advisers", plan.advisers)
+        self.support = [_Support(s, 1 + i, Capacity(env, s.name, s.places), lay.support[i])
+                        for i, s in enumerate(plan.support)]
+        self.interviews = Capacity(env, "interview_slots", plan.interview_slots)
+        self.capacities: list[Capacity | Cohorts] = [self.advisers, *(s.cap for s in self.support), self.interviews]
+        self.plan = plan
         self.courses = []
-        for name, course in pw.training.courses.items():
-            base = f"pathway.training.courses.{name}"
-            cohorts = Cohorts(env, f"course:{name}", at(f"{base}.places_per_cohort"),
-                              course.first_intake_day, course.intake_every_days, run_end)
+        for i, course in enumerate(plan.courses):
+            cohorts = Cohorts(env, f"course:{course.name}", course.seats, course.first, course.every, run_end)
             self.capacities.append(cohorts)
-            self.courses.append(_Course(
-                name, cohorts, dur(f"training.{name}.duration", f"{base}.duration"),
-                dur(f"training.{name}.patience", f"{base}.patience"), at(f"{base}.completion"),
-                tuple(QUALIFICATIONS.index(q) for q in course.qualification),
-                tuple(course.sectors), course.weight, list(course.qualifies_for)))
-        self.need_course = list(pw.training.need_course)
+            self.courses.append(_Course(course, cohorts, lay.courses[i]))
         self._eligible: dict[tuple[int, tuple[str, ...]], tuple[list[_Course], float]] = {}
-        wfc = c.region.workforce
-        self.entry_roles = [n for n, role in wfc.roles.items() if role.entry_level]
-        self.early_leaving = [at(f"region.workforce.roles.{n}.first_year_leaving") for n in workforce.roles]
+        self.entry_roles = plan.entry_roles
+        self.early_leaving = [plan.first_year_leaving[n] for n in workforce.roles]
         self._cells: dict[tuple, list[Cell]] = {}
         # channels
-        for i, (name, ch) in enumerate(c.region.channels.items()):
-            rate = ChannelRate(ch, at(f"region.channels.{name}.referrals_per_year"), h, env.now)
-            u = streams.rows(f"channel.{name}.attributes", 7)
-            env.process(arrivals(env, rate, streams.exponential(f"channel.{name}.arrivals"),
-                                 U(f"channel.{name}.thinning"), self._referral(i, ch, u)))
+        for i, ch in enumerate(plan.channels):
+            rows = streams.residents(ch.name, lay.groups)
+            env.process(arrivals(env, Intensity(ch.rate, ch.start, ch.end, ch.ramp),
+                                 streams.exponential(f"channel.{ch.name}.arrivals"), self._referral(i, ch, rows)))
         # interventions charged per person entering a stage while active
-        self.usage: dict[str, int] = {}
-        self._usage_rules: list[tuple[int, int, float, float, str]] = []
-        for name, iv in c.intervention.items():
-            if iv.cost.person_stage is not None and iv.cost.per_person > 0:
-                start, end = iv.start_day, math.inf if iv.end_day is None else iv.end_day
-                ch = -1 if iv.cost.person_channel is None else self.channel_names.index(iv.cost.person_channel)
-                self._usage_rules.append((STAGES.index(iv.cost.person_stage), ch, start, end, name))
-                self.usage[name] = 0
+        self.usage: dict[str, int] = {rule.name: 0 for rule in plan.usage}
+        self._usage_rules = [(rule.stage, -1 if rule.channel is None else rule.channel, rule.start, rule.end, rule.name)
+                             for rule in plan.usage]
         if not self._usage_rules:
             self._enter = self.funnel.enter  # type: ignore[method-assign]
 
     # --- referral
-    def _referral(self, i: int, ch: Channel, u: Sampler) -> Callable[[], None]:
-        prof = ch.profile
-        cum = _cumulative
-        quint, band, qual, pref = (cum(prof.deprivation_quintile), cum(prof.age_band),
-                                   cum(prof.qualification), cum(prof.sector_preference))
-        parent, health, digital, dw = prof.parent_young_child, prof.health_condition, prof.digital_need, prof.deadweight
+    def _referral(self, i: int, ch: ChannelPlan, rows: Callable[[], list[float]]) -> Callable[[], None]:
+        quint, band, qual, pref = ch.quintile, ch.band, ch.qualification, ch.preference
+        parent, health, digital, dw = ch.parent, ch.health, ch.digital, ch.deadweight
         pref_sectors = [("nhs",), ("social_care",), SECTORS]
         env, funnel, outcomes = self.env, self.funnel, self.outcomes
         pick = bisect_right  # pick(cumulative shares, u): the category whose cumulative share first exceeds u
+        index = iter(range(1 << 62)).__next__  # arrival index within the channel
 
         def arrive() -> None:
-            uq, ub, up, uh, ud, ul, us = u()
+            u = rows()
             now = env.now
-            r = Resident(i, now, now >= 0.0, pick(quint, uq), pick(band, ub), up < parent, uh < health,
-                         ud < digital, pick(qual, ul), pref_sectors[pick(pref, us)], dw)
+            r = Resident(i, index(), u, now, now >= 0.0, pick(quint, u[0]), pick(band, u[1]), u[2] < parent,
+                         u[3] < health, u[4] < digital, pick(qual, u[5]), pref_sectors[pick(pref, u[6])], dw)
             funnel.arrived += 1
             if r.counted:  # referred in the reported window (arrivals stop at the horizon)
                 funnel.pending += 1
                 outcomes.referrals[i] = outcomes.referrals.get(i, 0) + 1
-            env.process(self.journey(r))
+            env.process(self.journey(r)).callbacks.append(self._journey_ended)
 
         return arrive
 
@@ -383,63 +392,66 @@ class Pathway:
                 self.usage[name] += 1
 
     # --- the journey
+    def _journey_ended(self, _process: simpy.Event) -> None:
+        """A resident's process has returned (started in post or left): counted apart from the funnel."""
+        self.journeys_ended += 1
+
     def journey(self, r: Resident) -> Generator[simpy.Event, object, None]:
-        env, f = self.env, self.funnel
-        held: list[Capacity] = []
-        # engagement and needs assessment: an adviser's caseload place, held until the start
-        self._enter(r, ENGAGEMENT)
-        req = self.advisers.request()
-        if req is not None:  # patience is drawn only by those who queue
-            if not (yield self.advisers.patience_timer(req, self.d_adviser_patience())):
+        env, f, plan, u = self.env, self.funnel, self.plan, r.u
+        k = self.draws.engagement
+        held: list[Request] = []  # places kept until the start (the adviser's caseload, childcare)
+        cell = None
+        try:
+            # engagement and needs assessment: an adviser's caseload place, held until the start
+            self._enter(r, self.ENGAGEMENT)
+            req = self.advisers.request(u[k] * plan.adviser_patience.scale.at(env.now))
+            held.append(req)
+            if not (yield req):
                 f.exit(r, "gave up waiting for an adviser")
                 return
-        held.append(self.advisers)
-        yield env.timeout(self.d_assess())
-        if self.u_engagement() < self.dropout.at(env.now):
-            f.exit(r, "disengaged after assessment")
-        elif not (r.parent or r.digital or r.health) or (yield from self._support(r, held)):
+            yield env.timeout(u[k + 1] * plan.assessment.scale.at(env.now))
+            if u[k + 2] < plan.dropout.at(env.now):
+                f.exit(r, "disengaged after assessment")
+                return
+            for st in self.support:
+                if getattr(r, st.needs) and not (yield from self._support(r, st, held)):
+                    return
             course = self._course_for(r)
             roles = (yield from self._train(r, course)) if course is not None else self.entry_roles
-            if roles is not None:
-                cells = self._cells_for(tuple(roles), r.sectors)
-                hire = yield from self._recruit(r, cells)
-                if hire is not None:
-                    for cap in held:  # support ends at the start date
-                        cap.release()
-                    held.clear()
-                    self._first_year(r, hire)
-        for cap in held:
-            cap.release()
+            if roles is None:
+                return
+            cell = yield from self._recruit(r, self._cells_for(tuple(roles), r.sectors))
+        finally:
+            for req in held:  # support ends at the start date, or when the resident leaves
+                req.release()
+        if cell is not None:
+            self._first_year(r, cell)
 
-    def _support(self, r: Resident, held: list[Capacity]):
-        now = self.env.now
-        if r.parent:
-            self._enter(r, CHILDCARE)
-            req = self.childcare.request(self.d_childcare_patience())  # kept until the start: no release here
-            if req is not None and not (yield req):
-                self.funnel.exit(r, "no childcare place in time")
-                return False
-            held.append(self.childcare)
-        for flag, stage, cap, d, pat, completion in (
-            (r.digital, DIGITAL, self.digital, self.d_digital, self.d_digital_patience, self.digital_completion),
-            (r.health, HEALTH, self.health, self.d_health, self.d_health_patience, self.health_completion),
-        ):
-            if not flag:
-                continue
-            self._enter(r, stage)
-            if not (yield from use(cap, d(), pat())):
+    def _support(self, r: Resident, st: _Support, held: list[Request]):
+        """A support stage: a place (kept until the start, or held for the stage's duration), then completion."""
+        env, u, k = self.env, r.u, st.col
+        self._enter(r, st.stage)
+        req = st.cap.request(u[k] * st.patience.at(env.now))
+        if st.duration is None:  # kept until the start: given back by the journey
+            held.append(req)
+            if not (yield req):
                 self.funnel.exit(r, "gave up waiting for a place")
                 return False
-            now = self.env.now
-            if self.u_support() >= completion.at(now):
-                self.funnel.exit(r, "did not complete")
-                return False
+        else:
+            with req:
+                if not (yield req):
+                    self.funnel.exit(r, "gave up waiting for a place")
+                    return False
+                yield env.timeout(u[k + 1] * st.duration.at(env.now))
+        if u[k + 2] >= st.completion.at(env.now):
+            self.funnel.exit(r, "did not complete")
+            return False
         return True
 
     def _course_for(self, r: Resident) -> _Course | None:
         """The course a resident takes, chosen by weight among those they are eligible for; None if none needed."""
-        u = self.u_training
-        if u() >= self.need_course[r.qual]:
+        u, k = r.u, self.draws.training
+        if u[k] >= self.plan.need_course[r.qual]:
             return None
         key = (r.qual, r.sectors)
         found = self._eligible.get(key)
@@ -449,7 +461,7 @@ class Pathway:
         eligible, total = found
         if not eligible:
             return None
-        x, course = u() * total, eligible[-1]
+        x, course = u[k + 1] * total, eligible[-1]
         for c in eligible:
             x -= c.weight
             if x < 0:
@@ -458,13 +470,14 @@ class Pathway:
 
     def _train(self, r: Resident, course: _Course):
         """Wait for an intake, take the course; returns the roles it qualifies for, or None if the resident left."""
-        u = self.u_training
-        self._enter(r, TRAINING)
-        if not (yield course.cohorts.request(course.patience())):
-            self.funnel.exit(r, course.gave_up)
-            return None
-        yield self.env.timeout(course.duration())
-        if u() >= course.completion.at(self.env.now):
+        env, u, k = self.env, r.u, course.col
+        self._enter(r, self.TRAINING)
+        with course.cohorts.request(u[k] * course.patience.at(env.now)) as req:
+            if not (yield req):
+                self.funnel.exit(r, course.gave_up)
+                return None
+        yield env.timeout(u[k + 1] * course.duration.at(env.now))
+        if u[k + 2] >= course.completion.at(env.now):
             self.funnel.exit(r, course.not_completed)
             return None
         return course.roles
@@ -478,56 +491,57 @@ class Pathway:
 
     def _recruit(self, r: Resident, cells: list[Cell]):
         """Job search and applications until a start, an exit, or `max_applications` rejections."""
-        env, f, u = self.env, self.funnel, self.u_recruit
+        env, f, plan, u = self.env, self.funnel, self.plan, r.u
         wf = self.wf
-        for _ in range(self.max_applications):
-            self._enter(r, JOB_SEARCH)
-            yield env.timeout(self.d_search())
+        for k in self.draws.applications:
+            self._enter(r, self.JOB_SEARCH)
+            yield env.timeout(u[k + A_SEARCH] * plan.search.scale.at(env.now))
             if not cells:
                 f.exit(r, "no post in reach (role or sector)")
                 return None
-            cell = wf.pick_open(cells, self.u_search)
+            cell = wf.pick_open(cells, u[k + A_PICK])
             if cell is None:
                 req = wf.wait_for_vacancy(cells)
-                wf.patience_timer(req, self.d_vacancy_patience())
+                wf.patience_timer(req, u[k + A_VACANCY_PATIENCE] * plan.vacancy_patience.scale.at(env.now))
                 if not (yield req):
                     f.exit(r, "no vacancy in time")
                     return None
-                cell = wf.pick_open(cells, self.u_search)  # woken now because a post opened in one of them
-            self._enter(r, RECRUITMENT)
+                cell = wf.pick_open(cells, u[k + A_PICK])  # woken now because a post opened in one of them
+            self._enter(r, self.RECRUITMENT)
             t_apply = now = env.now
-            if u() >= self.shortlisting.at(now):
+            if u[k + A_SHORTLIST] >= plan.shortlisting.at(now):
                 f.note(r, "not shortlisted")
                 continue
-            if not (yield from use(self.interviews, self.d_interview(), self.d_interview_patience())):
+            if not (yield from use(self.interviews, u[k + A_INTERVIEW] * plan.interview_duration.scale.at(now),
+                                   u[k + A_INTERVIEW_PATIENCE] * plan.interview_patience.scale.at(now))):
                 f.exit(r, "gave up waiting for an interview")
                 return None
             now = env.now
-            if u() >= self.interview_pass.at(now):
+            if u[k + A_PASS] >= plan.interview_pass.at(now):
                 f.note(r, "not successful at interview")
                 continue
-            if u() >= self.acceptance.at(now):
+            if u[k + A_ACCEPT] >= plan.offer_acceptance.at(now):
                 f.exit(r, "declined the offer")
                 return None
-            self._enter(r, CHECKS)
-            checks = self.d_checks()
-            patience = self.d_withdraw() - (env.now - t_apply)
+            self._enter(r, self.CHECKS)
+            checks = u[k + A_CHECKS] * plan.checks.scale.at(now)
+            patience = u[k + A_WITHDRAW] * plan.withdrawal_patience.scale.at(now) - (now - t_apply)
             if checks > patience:
                 yield env.timeout(max(0.0, patience))
                 f.exit(r, "withdrew while waiting for checks")
                 return None
             yield env.timeout(checks)
-            if u() >= self.checks_pass.at(env.now):
+            if u[k + A_CHECKS_PASS] >= plan.checks_pass.at(env.now):
                 f.exit(r, "did not pass checks")
                 return None
             if not wf.start(cell):  # the post went to someone else meanwhile: take another of the role
-                cell = wf.pick_open([c for c in cells if c[0] == cell[0]], self.u_search)
+                cell = wf.pick_open([c for c in cells if c[0] == cell[0]], u[k + A_REPICK])
                 if cell is None:
                     f.note(r, "post filled before start")
                     continue
                 wf.start(cell)
             return cell
-        f.exit(r, f"unsuccessful after {self.max_applications} applications")
+        f.exit(r, f"unsuccessful after {plan.max_applications} applications")
         return None
 
     def _first_year(self, r: Resident, cell: Cell) -> None:
@@ -536,18 +550,19 @@ class Pathway:
         Nothing happens to a starter within the year but its end, so it needs no process of its own.
         """
         env, o = self.env, self.outcomes
-        self._enter(r, IN_POST)
+        self._enter(r, self.IN_POST)
         now = env.now
-        u = self.u_in_post
+        u, k = r.u, self.draws.in_post
         p12 = self.early_leaving[cell[0]].at(now)
         leaves_at = math.inf
-        if p12 > 0 and u() < p12:  # constant hazard within the year, conditioned on leaving in it
+        if p12 > 0 and u[k] < p12:  # constant hazard within the year, conditioned on leaving in it
             rate = -math.log1p(-p12) / YEAR if p12 < 1 else 50.0 / YEAR
-            leaves_at = -math.log1p(-u() * -math.expm1(-rate * YEAR)) / rate
+            leaves_at = -math.log1p(-u[k + 1] * -math.expm1(-rate * YEAR)) / rate
         if r.counted:  # outcomes at 6 and 12 months are drawn now: every starter referred in the window counts
             o.start((cell[0], cell[1], r.quintile, r.channel, r.parent, r.health), 1.0 - r.deadweight,
                     True, leaves_at >= SIX_MONTHS, True, leaves_at >= YEAR)
             o.to_start.add(now - r.t_arrive)
+        r.u = ()  # the draws are all used: keep no row for the year in post
         if leaves_at < YEAR:
             env.timeout(leaves_at, (r, cell)).callbacks.append(self._left_early)
         else:
@@ -566,33 +581,27 @@ class Pathway:
         self.funnel.exit(r, "sustained 12 months", success=True)
 
 
+class _Support:
+    """A support stage as the journey uses it: its place, who needs it, where its draws are, its schedules."""
+
+    __slots__ = ("name", "stage", "cap", "needs", "col", "patience", "duration", "completion")
+
+    def __init__(self, s: SupportPlan, stage: int, cap: Capacity, col: int):
+        self.name, self.stage, self.cap, self.needs, self.col = s.name, stage, cap, s.needs, col
+        self.patience = s.patience.scale
+        self.duration = None if s.duration is None else s.duration.scale
+        self.completion = s.completion
+
+
 class _Course:
-    """A course as the pathway uses it: its cohorts, draws, eligibility and exit reasons, resolved once."""
+    """A course as the pathway uses it: its cohorts, where its draws are, eligibility and exit reasons."""
 
-    __slots__ = ("name", "cohorts", "duration", "patience", "completion", "quals", "sectors", "weight", "roles",
-                 "gave_up", "not_completed")
+    __slots__ = ("name", "cohorts", "col", "duration", "patience", "completion", "quals", "sectors", "weight",
+                 "roles", "gave_up", "not_completed")
 
-    def __init__(self, name: str, cohorts: Cohorts, duration: Callable[[], float], patience: Callable[[], float],
-                 completion: Piecewise, quals: tuple[int, ...], sectors: tuple[str, ...], weight: float,
-                 roles: list[str]):
-        self.name, self.cohorts, self.duration, self.patience = name, cohorts, duration, patience
-        self.completion, self.quals, self.sectors, self.weight, self.roles = completion, quals, sectors, weight, roles
-        self.gave_up = f"gave up waiting for {name}"
-        self.not_completed = f"did not complete {name}"
-
-
-def _scaled(env: simpy.Environment, sampler: Sampler, scale: Piecewise) -> Callable[[], float]:
-    """Draws of a duration, times its intervention scale at the time of drawing (the sampler itself if constant 1)."""
-    if scale.const == 1.0:
-        return sampler
-    return lambda: sampler() * scale.at(env.now)
-
-
-def _cumulative(shares: list[float]) -> list[float]:
-    out, t = [], 0.0
-    for s in shares:
-        t += s
-        out.append(t)
-    out[-1] = 1.0 + 1e-12
-    return out
-
+    def __init__(self, c: CoursePlan, cohorts: Cohorts, col: int):
+        self.name, self.cohorts, self.col = c.name, cohorts, col
+        self.duration, self.patience, self.completion = c.duration.scale, c.patience.scale, c.completion
+        self.quals, self.sectors, self.weight, self.roles = c.quals, c.sectors, c.weight, c.roles
+        self.gave_up = f"gave up waiting for {c.name}"
+        self.not_completed = f"did not complete {c.name}"

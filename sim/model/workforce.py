@@ -50,14 +50,13 @@ from typing import Callable
 import numpy as np
 import simpy
 
-from ..config import AGE_BAND_YEARS, AGE_BANDS, Bau, Piecewise, Workforce as WorkforceConfig
+from ..config import AGE_BAND_YEARS, AGE_BANDS, Bau, Workforce as WorkforceConfig
+from ..kpis import FLOW_KPIS
+from ..schedule import Piecewise
 from .capacity import Patience, Request
 
 Cell = tuple[int, int]  # (role index, group index)
 FLOWS = ("exits", "ageing", "placement", "fills", "promotions", "hire_ages")
-# The ledger: every way staff enter or leave a post (kpis of the same names, per window)
-FLOW_KPIS = ("leavers", "movers", "movers_in", "retirements", "promotions", "promoted_out", "bau_hires",
-             "programme_starts", "programme_leavers")
 MAX_PROMOTION_SHARE = 0.95  # at 1 every fill would be a promotion and the fill hazard infinite
 
 
@@ -300,9 +299,9 @@ class Workforce(Patience):
         """Cache open posts as plain ints for the pathway's many small look-ups."""
         self.open_posts: list[list[int]] = self.vacancies().tolist()
 
-    def pick_open(self, cells: list[Cell], uniform: Callable[[], float]) -> Cell | None:
-        """A cell among `cells` with an open post, chosen in proportion to its open posts (one draw
-        of `uniform`); None, and no draw, if none is open."""
+    def pick_open(self, cells: list[Cell], u: float) -> Cell | None:
+        """A cell among `cells` with an open post, chosen in proportion to its open posts by the
+        resident's own uniform `u`; None if none is open."""
         v = self.open_posts
         total = 0
         last = None
@@ -313,7 +312,7 @@ class Workforce(Patience):
                 last = cell
         if last is None:
             return None
-        x = uniform() * total
+        x = u * total
         for cell in cells:
             n = v[cell[0]][cell[1]]
             if n > 0:
@@ -347,7 +346,7 @@ class Workforce(Patience):
 
     def wait_for_vacancy(self, cells: list[Cell]) -> Request:
         """An event that fires (True) when a post opens in any of `cells`."""
-        req = Request(self.env)
+        req = Request(self)
         for c in cells:
             self._waiting.setdefault(c, []).append(req)
         return req
