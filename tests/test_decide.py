@@ -372,8 +372,9 @@ def test_frontier_never_falls_as_the_budget_grows(optimised: Path) -> None:
     assert len(rows) == 4 and [float(r["budget_gbp"]) for r in rows][-1] == BUDGET
     for a, b in zip(rows, rows[1:]):
         assert float(b["ci_high"]) >= float(a["ci_low"]), (a, b)
-    for a in rows:  # held to its cost bound, each mix stayed within its budget on every fresh seed
-        assert float(a["cost_max_gbp"]) <= float(a["cost_bound_gbp"]) <= float(a["budget_gbp"]), a
+    for a in rows:  # held to its cost bound (a fresh replication exceeds it with probability <= 2.5%), each mix
+        # stayed within its budget on every fresh seed
+        assert float(a["cost_bound_gbp"]) <= float(a["budget_gbp"]) and float(a["cost_max_gbp"]) <= float(a["budget_gbp"]), a
 
 
 def test_recommended_mix_runs_as_a_scenario_within_budget(optimised: Path, tmp_path: Path) -> None:
@@ -390,7 +391,7 @@ def test_recommended_mix_runs_as_a_scenario_within_budget(optimised: Path, tmp_p
     assert len(costs) == 3 and max(costs) <= BUDGET, costs
     assert len(set(costs)) > 1, "the cost does not vary: the test would not test the bound"
     check = json.loads((optimised / "optimise.json").read_text())["check"]
-    assert check["mix_cost_max"] <= check["mix_cost_bound"] <= BUDGET and check["within_budget"], check
+    assert check["mix_cost_bound"] <= BUDGET and check["mix_cost_max"] <= BUDGET and check["within_budget"], check
 
 
 def test_the_recommended_mix_is_compared_out_of_sample_with_the_best_seed_programme(optimised: Path) -> None:
