@@ -528,10 +528,22 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     sys.argv = [sys.argv[0], *argv]
+    interrupted = []
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, on_sigint)
     try:
         job()
     except KeyboardInterrupt:
         _interrupted(typed, argv)
+    except SystemExit:
+        if interrupted:  # Ctrl-C inside Hydra's own code, which reported it as an error and exited
+            _interrupted(typed, argv)
+        raise
 
 
 def report_main(argv: list[str] | None = None) -> None:
