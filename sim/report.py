@@ -176,18 +176,23 @@ class Section:
     build: Callable[["ReportData"], dict[str, Any]]
 
 
-STAGE_LABELS = {
-    "engagement": "Engagement and needs assessment", "childcare": "Childcare place",
-    "digital_skills": "Digital-skills course", "health_support": "Health and confidence support",
+STAGE_LABELS = {  # the fixed stages; a support stage is labelled by its own config (pathway.support.NAME.label)
+    "engagement": "Engagement and needs assessment",
     "training": "Training course", "job_search": "Job search", "recruitment": "Recruitment",
     "checks": "Pre-employment checks", "in_post": "First year in post",
 }
 SUCCESS_REASONS = ("sustained 12 months",)  # leaving the funnel by succeeding, not dropping out
-CAPACITY_LABELS = {
-    "advisers": "Adviser caseloads", "childcare": "Childcare places",
-    "digital_skills": "Digital-skills course places", "health_support": "Health and confidence support places",
-    "interview_slots": "Interview slots",
-}
+CAPACITY_LABELS = {"advisers": "Adviser caseloads", "interview_slots": "Interview slots"}
+
+
+def _support(config: dict) -> dict:
+    return ((config.get("pathway") or {}).get("support") or {})
+
+
+def stage_label(stage: str, config: dict) -> str:
+    """A stage as the report names it: a fixed stage's label, or a support stage's own `label` from config."""
+    support = _support(config).get(stage) or {}
+    return str(support.get("label") or STAGE_LABELS.get(stage) or stage.replace("_", " ").capitalize())
 EQUITY_GROUPS = (*((f"quintile:{q}", f"Quintile {q}" + (" (most deprived)" if q == 1 else
                                                          " (least deprived)" if q == 5 else "")) for q in range(1, 6)),
                  ("parents", "Parents of young children"), ("health_condition", "Health condition or disability"))
@@ -650,7 +655,7 @@ def _funnel_section(d: ReportData) -> dict[str, Any]:
         ax.barh(y, dropped, color="#c44e52", label="dropped out")
         ax.barh(y, done, left=dropped, color="#55a868", label="sustained 12 months")
         ax.barh(y, entered - left, left=left, color="#c7d7e8", label="moved on, or still in the stage")
-        ax.set_yticks(y, [STAGE_LABELS.get(s, s.replace("_", " ")) for s in stages], fontsize=8)
+        ax.set_yticks(y, [stage_label(s, d.options[0].config) for s in stages], fontsize=8)
         ax.set_title(_wrap(o.label, 36), fontsize=9, color=o.colour)
         _style(ax)
         ax.grid(axis="y", visible=False)
@@ -668,7 +673,7 @@ def _funnel_section(d: ReportData) -> dict[str, Any]:
     for s in stages:
         reasons = list(dict.fromkeys(r for o in shown for (st_, m, r) in funnels[o.label][1]
                                      if st_ == s and m == "left" and r))
-        rows.append([Piece("strong", STAGE_LABELS.get(s, s.replace("_", " "))), "entered"]
+        rows.append([Piece("strong", stage_label(s, d.options[0].config)), "entered"]
                     + [_count(funnels[o.label][1].get((s, "entered", ""), 0.0)) for o in shown])
         for r in reasons:
             rows.append(["", f"left: {r}"] + [_count(funnels[o.label][1].get((s, "left", r), 0.0)) for o in shown])
@@ -959,6 +964,8 @@ def _capacity_label(name: str, config: dict) -> str:
         label = str((config.get("pathway", {}).get("training", {}).get("courses", {}).get(course) or {})
                     .get("label", course.replace("_", " ")))
         return f"Places on the {label[:1].lower() + label[1:] if label[1:2].islower() else label}"
+    if name in _support(config):
+        return f"{stage_label(name, config)}: places"
     return CAPACITY_LABELS.get(name, name.replace("_", " ").capitalize())
 
 

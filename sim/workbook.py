@@ -22,8 +22,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .compare import COMPARISON_HEADER
-from .report import (HEADLINE_COLUMNS, STAGE_LABELS, ReportData, headline_estimates, parameters_used,
-                     programme_spend, report_data, source_text)
+from .report import (HEADLINE_COLUMNS, ReportData, headline_estimates, parameters_used, programme_spend,
+                     report_data, source_text, stage_label)
 
 FORMATS = {  # number formats by the report's kinds of number
     "count": "#,##0", "small": "#,##0.0", "days": "#,##0", "gbp": "£#,##0", "gbpk": "£#,##0",
@@ -83,7 +83,7 @@ def _funnel(wb: Workbook, d: ReportData) -> None:
     ws = _sheet(wb, "Funnel", ["Stage", "Measure", *(o.label for o in shown)], {1: 34, 2: 40})
     for s in stages:
         means = [d.funnels[o.label][1] for o in shown]
-        ws.append([STAGE_LABELS.get(s, s.replace("_", " ")), "entered", *(m.get((s, "entered", ""), 0.0) for m in means)])
+        ws.append([stage_label(s, shown[0].config), "entered", *(m.get((s, "entered", ""), 0.0) for m in means)])
         reasons = dict.fromkeys(r for m in means for (st, kind, r) in m if st == s and kind == "left" and r)
         for r in reasons:
             ws.append(["", f"left: {r}", *(m.get((s, "left", r), 0.0) for m in means)])
