@@ -199,7 +199,7 @@ def choose_reference(jobs: list[Job], wanted: str) -> Job:
 def reference_job(jobs: list[Job]) -> Job | None:
     """The finished reference job of a sweep folder, or None if there is none to compare against."""
     done = [j for j in jobs if j.status == "done"]
-    if len(done) < 2 and not (done and done[0].scenario == done[0].reference and not done[0].interventions):
+    if not done:
         return None
     try:
         return choose_reference(done, done[0].reference)

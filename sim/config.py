@@ -149,7 +149,6 @@ class Bau:
     external_fill_rate: float = nonneg(0.0)  # external hires per open post per year
     hire_age_profile: list[float] = shares(len(AGE_BANDS), [1.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # age bands of those hires
     retirement_rate: list[float] = _f([0.0] * len(AGE_BANDS))  # per year, by staff age band
-    retirement_share: float = nonneg(0.0)  # retirements per staff per year at the baseline's age profile
 
 
 @dataclass

@@ -142,13 +142,12 @@ def calibrate(wf: WorkforceConfig) -> dict[str, dict[str, Bau]]:
             h = new
         fill[(r, g)] = h
         p_in = s * h * v / (1.0 - v) if v < 1 else 0.0
-        lam_out = max(0.0, post.turnover - rho) * (1 - w)
         inflow = np.concatenate([[0.0], AGEING[:-1] * n[:-1]])
         need = np.maximum(0.0, (AGEING + lam_out + rates + pi + growth) * n - inflow - p_in * m)
         need[-1] = 0.0  # the 65+ band is held by its retirement hazard above
         q = need / need.sum() if need.sum() > 0 else np.eye(len(AGE_BANDS))[1]
         out[g][r] = Bau(external_fill_rate=h * (1.0 - s), hire_age_profile=[float(x) for x in q],
-                        retirement_rate=[float(x) for x in rates], retirement_share=rho)
+                        retirement_rate=[float(x) for x in rates])
         return h
 
     for g, grp in wf.groups.items():
