@@ -2,7 +2,7 @@
 
 A distribution is configured by its mean and coefficient of variation where that makes
 sense (gamma, lognormal, exponential), or by its natural parameters (triangular, uniform,
-empirical). `Distribution.draw(rng, n)` returns a block of `n` samples: the model never
+empirical). `draw(d, rng, n)` returns a block of `n` samples (`sampler(d)` the function that makes them): the model never
 draws numpy scalars one at a time (see `streams.Sampler`).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -82,24 +83,34 @@ def mean_of(d: Dist) -> float:
     return float(np.dot(d.values, w / w.sum()))
 
 
-def draw(d: Dist, rng: np.random.Generator, n: int) -> np.ndarray:
-    """A block of `n` samples of `d` from `rng`."""
+def sampler(d: Dist) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """`fill(rng, n)`: a block of `n` samples of `d` from `rng`, its parameters worked out once (the
+    model fills a block per stage every few hundred residents)."""
     k = d.kind
     if k == "fixed":
-        return np.full(n, float(d.mean))  # type: ignore[arg-type]
+        mean = float(d.mean)  # type: ignore[arg-type]
+        return lambda rng, n: np.full(n, mean)
     if k == "exponential":
-        return rng.exponential(d.mean, n)
+        return lambda rng, n: rng.exponential(d.mean, n)
     if k == "gamma":
         shape = 1.0 / (d.cv * d.cv)  # type: ignore[operator]
-        return rng.gamma(shape, d.mean / shape, n)  # type: ignore[operator]
+        scale = d.mean / shape  # type: ignore[operator]
+        return lambda rng, n: rng.gamma(shape, scale, n)
     if k == "lognormal":
         s2 = math.log1p(d.cv * d.cv)  # type: ignore[operator]
-        return rng.lognormal(math.log(d.mean) - s2 / 2.0, math.sqrt(s2), n)  # type: ignore[arg-type]
+        mu, sigma = math.log(d.mean) - s2 / 2.0, math.sqrt(s2)  # type: ignore[arg-type]
+        return lambda rng, n: rng.lognormal(mu, sigma, n)
     if k == "triangular":
-        return rng.triangular(d.low, d.mode, d.high, n)
+        return lambda rng, n: rng.triangular(d.low, d.mode, d.high, n)
     if k == "uniform":
-        return rng.uniform(d.low, d.high, n)
+        return lambda rng, n: rng.uniform(d.low, d.high, n)
     if k == "empirical":
         w = np.asarray(d.weights, float)
-        return rng.choice(np.asarray(d.values, float), size=n, p=w / w.sum())
+        values, p = np.asarray(d.values, float), w / w.sum()
+        return lambda rng, n: rng.choice(values, size=n, p=p)
     raise ValueError(f"unknown distribution kind {k!r}")
+
+
+def draw(d: Dist, rng: np.random.Generator, n: int) -> np.ndarray:
+    """A block of `n` samples of `d` from `rng`."""
+    return sampler(d)(rng, n)

@@ -29,7 +29,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .distributions import Dist, draw
+from .distributions import Dist, sampler
 
 BLOCK = 2048
 ROWS = 256  # residents per block of rows (about 0.2 MB of floats per channel with the default pathway)
@@ -80,13 +80,17 @@ class Rows(partial):
         cuts = [slice(i * width, (i + 1) * width) for i in range(ROWS)]
 
         def blocks() -> Iterator[Iterator[memoryview]]:
-            gens = [(make(name), columns) for name, columns in groups]
+            fills = [(make(name), [_uniform if d is None else sampler(d) for d in columns]) for name, columns in groups]
             while True:
-                cols = [g.random(ROWS) if d is None else draw(d, g, ROWS) for g, columns in gens for d in columns]
+                cols = [fill(g, ROWS) for g, columns in fills for fill in columns]
                 block = memoryview(np.stack(cols, axis=1).reshape(-1)) if cols else memoryview(b"").cast("d")
                 yield map(block.__getitem__, cuts)
 
         return super().__new__(cls, next, chain.from_iterable(blocks()))
+
+
+def _uniform(g: np.random.Generator, n: int) -> np.ndarray:
+    return g.random(n)
 
 
 def layout(groups: Sequence[Group]) -> dict[str, int]:
@@ -123,7 +127,7 @@ class Streams:
 
     def sampler(self, name: str, dist: Dist) -> Sampler:
         """Draws of `dist` (durations, patience)."""
-        return Sampler(self.generator(name), lambda g, n: draw(dist, g, n))
+        return Sampler(self.generator(name), sampler(dist))
 
     def residents(self, channel: str, groups: Sequence[Group]) -> Rows:
         """The residents of `channel`, one row of draws each in arrival order; group `g` of the row

@@ -31,7 +31,8 @@ class Request(Claim):
     Use it as SimPy's own requests, `with cap.request(patience) as req: ok = yield req`: leaving
     the block, however (an exception, an interrupt), gives the place back, or withdraws the request
     if it is still waiting, so a place can never leak. `release` does the same by hand. Its fields
-    (`owner`, `t_request`, `abandoned`, `holding`) are `Claim`'s.
+    (`owner`, `t_request`, `abandoned`, `holding`) are `Claim`'s. A place granted at once is held
+    already: `ok = req.holding or (yield req)` skips the yield, where SimPy would go on at once.
     """
 
     __slots__ = ()

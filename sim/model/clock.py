@@ -22,12 +22,12 @@ This module is the only one that touches SimPy's private attributes (pinned to t
 
 from __future__ import annotations
 
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
-from simpy.core import NORMAL, URGENT
-from simpy.events import PENDING, Event, Timeout
+from simpy.core import NORMAL, URGENT, EmptySchedule, StopSimulation
+from simpy.events import PENDING, Event, EventPriority, Initialize, Process, Timeout
 
 _INF = float("inf")
 _new = object.__new__
@@ -82,6 +82,65 @@ class Environment(simpy.Environment):
         else:
             bucket.append(entry)
         return ev
+
+    def process(self, generator: Any) -> Process:  # type: ignore[override]
+        """A `simpy.Process` built here, as `timeout` builds its Timeout: the same fields and the same
+        urgent start event, with two Python calls fewer (a process per resident)."""
+        if not hasattr(generator, "throw"):
+            raise ValueError(f"{generator} is not a generator.")
+        proc = _new(Process)
+        proc.env = self
+        proc.callbacks = []
+        proc._generator = generator
+        start = proc._target = _new(Initialize)
+        start.env = self
+        start.callbacks = [proc._resume]
+        start._value = None
+        start._ok = True
+        heappush(self._queue, (self._now, URGENT, next(self._eid), start))
+        return proc
+
+    def run(self, until: float | Event | None = None) -> Any:
+        """SimPy's `run`, with its `step` inlined in the loop: one Python call less per event (SimPy's
+        loop calls `step` for each). Everything else is SimPy's, stop event and errors included."""
+        if until is not None:
+            if not isinstance(until, Event):
+                at = until if isinstance(until, int) else float(until)
+                if at <= self._now:
+                    raise ValueError(f"until ({at}) must be greater than the current simulation time")
+                until = Event(self)
+                until._ok, until._value = True, None
+                self.schedule(until, URGENT, at - self._now)
+            elif until.callbacks is None:
+                return until.value
+            until.callbacks.append(StopSimulation.callback)
+        try:
+            self._steps()
+        except StopSimulation as exc:
+            return exc.args[0]
+        except EmptySchedule:
+            if until is not None:
+                raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {until}')
+        return None
+
+    def _steps(self) -> None:
+        """`simpy.Environment.step` in a loop, until the stop event or an empty schedule."""
+        queue = self._queue
+        while queue:
+            self._now, _, _, event = heappop(queue)
+            callbacks, event.callbacks = event.callbacks, None
+            try:
+                for callback in callbacks:
+                    callback(event)
+            except StopSimulation:  # as SimPy: the rest of the callbacks run when the simulation resumes
+                event.callbacks = callbacks[callbacks.index(callback) + 1:]
+                self.schedule(event, EventPriority(-1))
+                raise
+            if not event._ok and not hasattr(event, "_defused"):
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+        raise EmptySchedule
 
     def _hand_over(self):
         """At the first instant of each day, move that day's bucket into the heap; stop when none is left."""

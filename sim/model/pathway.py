@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from functools import partial
 from typing import Callable, Generator, Sequence
 
 import simpy
@@ -99,7 +100,9 @@ class Funnel:
         if old >= 0:
             cur[old] -= 1
             acc[old] += now
-            self._stay_ended(r, old, now)
+            if self.t0 <= r.t_stage < self.t_end:  # a stay that began in the window: timed (W)
+                self.stay_time[old] += now - r.t_stage
+                self.stays[old] += 1
         r.t_stage = now
         cur[s] += 1
         acc[s] -= now
@@ -115,11 +118,14 @@ class Funnel:
 
     def exit(self, r: Resident, reason: str, success: bool = False) -> None:
         s = r.stage
+        now = self.env.now
         if s != self.in_post and r.counted:
             self.pending -= 1
         self.current[s] -= 1
-        self.time_acc[s] += self.env.now
-        self._stay_ended(r, s, self.env.now)
+        self.time_acc[s] += now
+        if self.t0 <= r.t_stage < self.t_end:
+            self.stay_time[s] += now - r.t_stage
+            self.stays[s] += 1
         key = (s, reason)
         self.left[key] = self.left.get(key, 0) + 1
         if success:
@@ -127,11 +133,6 @@ class Funnel:
         else:
             self.exits[key] = self.exits.get(key, 0) + 1
         r.stage = -2
-
-    def _stay_ended(self, r: Resident, s: int, now: float) -> None:
-        if self.t0 <= r.t_stage < self.t_end:
-            self.stay_time[s] += now - r.t_stage
-            self.stays[s] += 1
 
     def snapshot(self) -> None:
         self.snapshots.append(list(self.current))
@@ -216,7 +217,7 @@ def use(cap: Capacity, hold: float, patience: float) -> Generator[simpy.Event, b
     The model's own stage code, shared by support courses, interviews and `pathways-verify`.
     """
     with cap.request(patience) as req:
-        if not (yield req):
+        if not (req.holding or (yield req)):
             return False
         yield cap.env.timeout(hold)
     return True
@@ -276,6 +277,36 @@ def arrivals(env: simpy.Environment, intensity: Intensity, gap: Sampler,
         on_arrival()
 
 
+def follow(env: simpy.Environment, set_value: Callable[[float], None], schedule: Piecewise) -> None:
+    """Keep a value at `schedule`'s: set now, and again at each later change time by a timer made now.
+
+    A timer made when the model is built is the oldest event of its time, so it runs before anything
+    else the model does then: every read gives what `schedule.at(now)` would, without a call.
+    """
+    set_value(schedule.at(env.now))
+    if schedule.const is not None:
+        return
+    for t, v in zip(schedule.times, schedule.values):
+        if t > env.now:
+            env.timeout(t - env.now, v).callbacks.append(lambda timer: set_value(timer.value))
+
+
+class Levels:
+    """The journey's changeable numbers as they stand now, as plain attributes (kept by `follow`): a
+    duration's scale, or a probability. The journey reads about twenty per resident."""
+
+    SCALES = ("adviser_patience", "assessment", "search", "vacancy_patience", "interview_duration",
+              "interview_patience", "checks", "withdrawal_patience")
+    PROBABILITIES = ("dropout", "shortlisting", "interview_pass", "offer_acceptance", "checks_pass")
+    __slots__ = SCALES + PROBABILITIES
+
+    def __init__(self, env: simpy.Environment, plan: Resolved):
+        for name in self.SCALES:
+            follow(env, partial(setattr, self, name), getattr(plan, name).scale)
+        for name in self.PROBABILITIES:
+            follow(env, partial(setattr, self, name), getattr(plan, name))
+
+
 # Columns of one application's group in a resident's row (see `Draws`).
 (A_SEARCH, A_VACANCY_PATIENCE, A_PICK, A_REPICK, A_SHORTLIST, A_INTERVIEW_PATIENCE, A_INTERVIEW, A_PASS, A_ACCEPT,
  A_CHECKS, A_WITHDRAW, A_CHECKS_PASS) = range(12)
@@ -330,7 +361,8 @@ class Pathway:
         self.draws = lay = Draws(plan)
         # capacities
         self.advisers = Capacity(env, "advisers", plan.advisers)
-        self.support = [_Support(s, 1 + i, Capacity(env, s.name, s.places), lay.support[i])
+        self.now = Levels(env, plan)
+        self.support = [_Support(env, s, 1 + i, Capacity(env, s.name, s.places), lay.support[i])
                         for i, s in enumerate(plan.support)]
         self.interviews = Capacity(env, "interview_slots", plan.interview_slots)
         self.capacities: list[Capacity | Cohorts] = [self.advisers, *(s.cap for s in self.support), self.interviews]
@@ -339,10 +371,12 @@ class Pathway:
         for i, course in enumerate(plan.courses):
             cohorts = Cohorts(env, f"course:{course.name}", course.seats, course.first, course.every, run_end)
             self.capacities.append(cohorts)
-            self.courses.append(_Course(course, cohorts, lay.courses[i]))
+            self.courses.append(_Course(env, course, cohorts, lay.courses[i]))
         self._eligible: dict[tuple[int, tuple[str, ...]], tuple[list[_Course], float]] = {}
         self.entry_roles = plan.entry_roles
-        self.early_leaving = [plan.first_year_leaving[n] for n in workforce.roles]
+        self.early_leaving = [0.0] * len(workforce.roles)  # by role, now
+        for i, role in enumerate(workforce.roles):
+            follow(env, partial(self.early_leaving.__setitem__, i), plan.first_year_leaving[role])
         self._cells: dict[tuple, list[Cell]] = {}
         # channels
         for i, ch in enumerate(plan.channels):
@@ -397,20 +431,20 @@ class Pathway:
         self.journeys_ended += 1
 
     def journey(self, r: Resident) -> Generator[simpy.Event, object, None]:
-        env, f, plan, u = self.env, self.funnel, self.plan, r.u
+        env, f, lv, u = self.env, self.funnel, self.now, r.u
         k = self.draws.engagement
         held: list[Request] = []  # places kept until the start (the adviser's caseload, childcare)
         cell = None
         try:
             # engagement and needs assessment: an adviser's caseload place, held until the start
             self._enter(r, self.ENGAGEMENT)
-            req = self.advisers.request(u[k] * plan.adviser_patience.scale.at(env.now))
+            req = self.advisers.request(u[k] * lv.adviser_patience)
             held.append(req)
-            if not (yield req):
+            if not (req.holding or (yield req)):
                 f.exit(r, "gave up waiting for an adviser")
                 return
-            yield env.timeout(u[k + 1] * plan.assessment.scale.at(env.now))
-            if u[k + 2] < plan.dropout.at(env.now):
+            yield env.timeout(u[k + 1] * lv.assessment)
+            if u[k + 2] < lv.dropout:
                 f.exit(r, "disengaged after assessment")
                 return
             for st in self.support:
@@ -431,19 +465,19 @@ class Pathway:
         """A support stage: a place (kept until the start, or held for the stage's duration), then completion."""
         env, u, k = self.env, r.u, st.col
         self._enter(r, st.stage)
-        req = st.cap.request(u[k] * st.patience.at(env.now))
-        if st.duration is None:  # kept until the start: given back by the journey
+        req = st.cap.request(u[k] * st.patience)
+        if st.held:  # kept until the start: given back by the journey
             held.append(req)
-            if not (yield req):
+            if not (req.holding or (yield req)):
                 self.funnel.exit(r, "gave up waiting for a place")
                 return False
         else:
             with req:
-                if not (yield req):
+                if not (req.holding or (yield req)):
                     self.funnel.exit(r, "gave up waiting for a place")
                     return False
-                yield env.timeout(u[k + 1] * st.duration.at(env.now))
-        if u[k + 2] >= st.completion.at(env.now):
+                yield env.timeout(u[k + 1] * st.duration)
+        if u[k + 2] >= st.completion:
             self.funnel.exit(r, "did not complete")
             return False
         return True
@@ -472,12 +506,12 @@ class Pathway:
         """Wait for an intake, take the course; returns the roles it qualifies for, or None if the resident left."""
         env, u, k = self.env, r.u, course.col
         self._enter(r, self.TRAINING)
-        with course.cohorts.request(u[k] * course.patience.at(env.now)) as req:
+        with course.cohorts.request(u[k] * course.patience) as req:
             if not (yield req):
                 self.funnel.exit(r, course.gave_up)
                 return None
-        yield env.timeout(u[k + 1] * course.duration.at(env.now))
-        if u[k + 2] >= course.completion.at(env.now):
+        yield env.timeout(u[k + 1] * course.duration)
+        if u[k + 2] >= course.completion:
             self.funnel.exit(r, course.not_completed)
             return None
         return course.roles
@@ -491,47 +525,46 @@ class Pathway:
 
     def _recruit(self, r: Resident, cells: list[Cell]):
         """Job search and applications until a start, an exit, or `max_applications` rejections."""
-        env, f, plan, u = self.env, self.funnel, self.plan, r.u
+        env, f, lv, u = self.env, self.funnel, self.now, r.u
         wf = self.wf
         for k in self.draws.applications:
             self._enter(r, self.JOB_SEARCH)
-            yield env.timeout(u[k + A_SEARCH] * plan.search.scale.at(env.now))
+            yield env.timeout(u[k + A_SEARCH] * lv.search)
             if not cells:
                 f.exit(r, "no post in reach (role or sector)")
                 return None
             cell = wf.pick_open(cells, u[k + A_PICK])
             if cell is None:
                 req = wf.wait_for_vacancy(cells)
-                wf.patience_timer(req, u[k + A_VACANCY_PATIENCE] * plan.vacancy_patience.scale.at(env.now))
+                wf.patience_timer(req, u[k + A_VACANCY_PATIENCE] * lv.vacancy_patience)
                 if not (yield req):
                     f.exit(r, "no vacancy in time")
                     return None
                 cell = wf.pick_open(cells, u[k + A_PICK])  # woken now because a post opened in one of them
             self._enter(r, self.RECRUITMENT)
-            t_apply = now = env.now
-            if u[k + A_SHORTLIST] >= plan.shortlisting.at(now):
+            t_apply = env.now
+            if u[k + A_SHORTLIST] >= lv.shortlisting:
                 f.note(r, "not shortlisted")
                 continue
-            if not (yield from use(self.interviews, u[k + A_INTERVIEW] * plan.interview_duration.scale.at(now),
-                                   u[k + A_INTERVIEW_PATIENCE] * plan.interview_patience.scale.at(now))):
+            if not (yield from use(self.interviews, u[k + A_INTERVIEW] * lv.interview_duration,
+                                   u[k + A_INTERVIEW_PATIENCE] * lv.interview_patience)):
                 f.exit(r, "gave up waiting for an interview")
                 return None
-            now = env.now
-            if u[k + A_PASS] >= plan.interview_pass.at(now):
+            if u[k + A_PASS] >= lv.interview_pass:
                 f.note(r, "not successful at interview")
                 continue
-            if u[k + A_ACCEPT] >= plan.offer_acceptance.at(now):
+            if u[k + A_ACCEPT] >= lv.offer_acceptance:
                 f.exit(r, "declined the offer")
                 return None
             self._enter(r, self.CHECKS)
-            checks = u[k + A_CHECKS] * plan.checks.scale.at(now)
-            patience = u[k + A_WITHDRAW] * plan.withdrawal_patience.scale.at(now) - (now - t_apply)
+            checks = u[k + A_CHECKS] * lv.checks
+            patience = u[k + A_WITHDRAW] * lv.withdrawal_patience - (env.now - t_apply)
             if checks > patience:
                 yield env.timeout(max(0.0, patience))
                 f.exit(r, "withdrew while waiting for checks")
                 return None
             yield env.timeout(checks)
-            if u[k + A_CHECKS_PASS] >= plan.checks_pass.at(env.now):
+            if u[k + A_CHECKS_PASS] >= lv.checks_pass:
                 f.exit(r, "did not pass checks")
                 return None
             if not wf.start(cell):  # the post went to someone else meanwhile: take another of the role
@@ -541,7 +574,7 @@ class Pathway:
                     continue
                 wf.start(cell)
             return cell
-        f.exit(r, f"unsuccessful after {plan.max_applications} applications")
+        f.exit(r, f"unsuccessful after {len(self.draws.applications)} applications")
         return None
 
     def _first_year(self, r: Resident, cell: Cell) -> None:
@@ -553,7 +586,7 @@ class Pathway:
         self._enter(r, self.IN_POST)
         now = env.now
         u, k = r.u, self.draws.in_post
-        p12 = self.early_leaving[cell[0]].at(now)
+        p12 = self.early_leaving[cell[0]]
         leaves_at = math.inf
         if p12 > 0 and u[k] < p12:  # constant hazard within the year, conditioned on leaving in it
             rate = -math.log1p(-p12) / YEAR if p12 < 1 else 50.0 / YEAR
@@ -584,13 +617,16 @@ class Pathway:
 class _Support:
     """A support stage as the journey uses it: its place, who needs it, where its draws are, its schedules."""
 
-    __slots__ = ("name", "stage", "cap", "needs", "col", "patience", "duration", "completion")
+    __slots__ = ("name", "stage", "cap", "needs", "col", "held", "patience", "duration", "completion")
 
-    def __init__(self, s: SupportPlan, stage: int, cap: Capacity, col: int):
+    def __init__(self, env: simpy.Environment, s: SupportPlan, stage: int, cap: Capacity, col: int):
         self.name, self.stage, self.cap, self.needs, self.col = s.name, stage, cap, s.needs, col
-        self.patience = s.patience.scale
-        self.duration = None if s.duration is None else s.duration.scale
-        self.completion = s.completion
+        self.held = s.duration is None  # the place is kept until the start
+        self.duration = 0.0
+        follow(env, partial(setattr, self, "patience"), s.patience.scale)  # the schedules' values now
+        if s.duration is not None:
+            follow(env, partial(setattr, self, "duration"), s.duration.scale)
+        follow(env, partial(setattr, self, "completion"), s.completion)
 
 
 class _Course:
@@ -599,9 +635,11 @@ class _Course:
     __slots__ = ("name", "cohorts", "col", "duration", "patience", "completion", "quals", "sectors", "weight",
                  "roles", "gave_up", "not_completed")
 
-    def __init__(self, c: CoursePlan, cohorts: Cohorts, col: int):
+    def __init__(self, env: simpy.Environment, c: CoursePlan, cohorts: Cohorts, col: int):
         self.name, self.cohorts, self.col = c.name, cohorts, col
-        self.duration, self.patience, self.completion = c.duration.scale, c.patience.scale, c.completion
+        for name, schedule in (("duration", c.duration.scale), ("patience", c.patience.scale),
+                               ("completion", c.completion)):  # the schedules' values now
+            follow(env, partial(setattr, self, name), schedule)
         self.quals, self.sectors, self.weight, self.roles = c.quals, c.sectors, c.weight, c.roles
         self.gave_up = f"gave up waiting for {c.name}"
         self.not_completed = f"did not complete {c.name}"
