@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pytest
 import simpy
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 import sim.model
 from sim.model import simulate
 from sim.model.clock import Claim, Environment
+from sim.model.pathway import follow
+from sim.schedule import Piecewise
 
 from conftest import make_params
 
@@ -122,3 +125,29 @@ def test_claim_granted_at_once_is_already_processed() -> None:
     env.run()
     assert seen == [(0.0, True), (2.0, False)]
     assert env.processed_events() == 4  # the process's start and end, the timeout and the pending claim
+
+
+@settings(max_examples=80, deadline=None)
+@given(steps=st.dictionaries(st.integers(-15, 30), st.floats(0.0, 1.0), min_size=1, max_size=6),
+       probes=st.lists(st.one_of(st.integers(-12, 35).map(float), st.floats(-12.0, 35.0)), max_size=25))
+def test_follow_gives_the_schedule_value_at_every_time(steps: dict[int, float], probes: list[float]) -> None:
+    """A value kept by `follow` is what `Piecewise.at(now)` gives, at every time the model reads it: between
+    change times, and at a change time itself (read by an event of that time made later, as in the model)."""
+    times = sorted(steps)
+    schedule = Piecewise([float(t) for t in times], [steps[t] for t in times])
+    env = Environment(initial_time=-12.0)
+    level: dict[str, float] = {}
+    follow(env, partial(level.__setitem__, "v"), schedule)
+    seen: list[tuple[float, float]] = []
+
+    def read(t: float):
+        yield env.timeout(t - env.now)
+        seen.append((level["v"], schedule.at(env.now)))
+        yield env.timeout(0.0)  # again at the same instant, from an event made then
+        seen.append((level["v"], schedule.at(env.now)))
+
+    for t in probes:
+        env.process(read(t))
+    env.run(until=40.0)
+    assert len(seen) == 2 * len(probes)
+    assert all(kept == expected for kept, expected in seen)
