@@ -12,7 +12,9 @@ draws (`Streams.residents`: the k-th referral of a channel gets row k), made at 
 path they take. The row's layout is `Draws`; the journey reads `r.u[...]` and never draws from a
 shared stream, so one extra arrival or one changed branch leaves everyone else's draws as they were.
 Referrals come by inverting the channel's cumulative intensity (`Intensity`): a rate change from
-day t leaves every referral before t where it was.
+day t leaves every referral before t where it was. The changeable numbers the journey reads
+(probabilities, the scales of durations) are plain attributes kept at their schedule's value
+(`follow`, `Levels`), not looked up in the schedule at every use.
 """
 
 from __future__ import annotations
@@ -361,7 +363,7 @@ class Pathway:
         self.draws = lay = Draws(plan)
         # capacities
         self.advisers = Capacity(env, "advisers", plan.advisers)
-        self.now = Levels(env, plan)
+        self.levels = Levels(env, plan)
         self.support = [_Support(env, s, 1 + i, Capacity(env, s.name, s.places), lay.support[i])
                         for i, s in enumerate(plan.support)]
         self.interviews = Capacity(env, "interview_slots", plan.interview_slots)
@@ -431,7 +433,7 @@ class Pathway:
         self.journeys_ended += 1
 
     def journey(self, r: Resident) -> Generator[simpy.Event, object, None]:
-        env, f, lv, u = self.env, self.funnel, self.now, r.u
+        env, f, lv, u = self.env, self.funnel, self.levels, r.u
         k = self.draws.engagement
         held: list[Request] = []  # places kept until the start (the adviser's caseload, childcare)
         cell = None
@@ -525,7 +527,7 @@ class Pathway:
 
     def _recruit(self, r: Resident, cells: list[Cell]):
         """Job search and applications until a start, an exit, or `max_applications` rejections."""
-        env, f, lv, u = self.env, self.funnel, self.now, r.u
+        env, f, lv, u = self.env, self.funnel, self.levels, r.u
         wf = self.wf
         for k in self.draws.applications:
             self._enter(r, self.JOB_SEARCH)
