@@ -22,7 +22,7 @@ This module is the only one that touches SimPy's private attributes (pinned to t
 
 from __future__ import annotations
 
-from heapq import heapify, heappop, heappush
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
@@ -153,10 +153,8 @@ class Environment(simpy.Environment):
             yield tick
             self._ticks += 1
             self._handed = day
-            bucket = buckets.pop(day, None)
-            if bucket:  # in one go: the order of events is their keys' (time, priority, number), not the heap's
-                queue.extend(bucket)
-                heapify(queue)
+            for entry in buckets.pop(day, ()):
+                heappush(queue, entry)
         self._ticking = False
         self._ticks += 1  # the hand-over process's end
 
