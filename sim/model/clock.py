@@ -34,10 +34,17 @@ _new = object.__new__
 
 
 class Environment(simpy.Environment):
-    """A SimPy environment whose timeouts of `bucket_days` or more wait in day buckets."""
+    """A SimPy environment whose timeouts of `bucket_days` or more wait in day buckets.
+
+    `now` is a plain attribute, set with SimPy's `_now` wherever time moves (`step` and the run loop),
+    where SimPy's is a property: a Python call on every read, and the model reads it at every stage.
+    """
+
+    now: float = 0.0  # type: ignore[assignment]  (a plain attribute: shadows SimPy's property)
 
     def __init__(self, initial_time: float = 0, bucket_days: float = 1.0):
         super().__init__(initial_time)
+        self.now = self._now
         if bucket_days <= 0:
             raise ValueError("bucket_days must be positive")
         self._width = bucket_days
@@ -127,7 +134,8 @@ class Environment(simpy.Environment):
         """`simpy.Environment.step` in a loop, until the stop event or an empty schedule."""
         queue = self._queue
         while queue:
-            self._now, _, _, event = heappop(queue)
+            now, _, _, event = heappop(queue)
+            self._now = self.now = now
             callbacks, event.callbacks = event.callbacks, None
             try:
                 for callback in callbacks:
@@ -141,6 +149,13 @@ class Environment(simpy.Environment):
                 exc.__cause__ = event._value
                 raise exc
         raise EmptySchedule
+
+    def step(self) -> None:
+        """SimPy's `step`, keeping `now` with `_now`."""
+        try:
+            super().step()
+        finally:
+            self.now = self._now
 
     def _hand_over(self):
         """At the first instant of each day, move that day's bucket into the heap; stop when none is left."""
