@@ -169,8 +169,9 @@ class Runner:
             self._ray[0].shutdown()
 
     def run(self, tasks: Iterable[Task]) -> dict[str, dict]:
-        """Run the tasks not yet recorded; return every record by task id."""
-        todo = [t for t in tasks if t.id not in self.done]
+        """Run the tasks not yet recorded, each once (a search may ask for the same point twice in a batch);
+        return every record by task id."""
+        todo = list({t.id: t for t in tasks if t.id not in self.done}.values())
         total, finished = len(todo), 0
 
         def keep(rec: dict) -> None:

@@ -8,6 +8,7 @@ interval at least as wide as the simulation-only one).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import json
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pytest
@@ -192,8 +193,11 @@ def test_evppi_recovers_the_value_of_knowing_the_one_parameter_that_matters() ->
 
 
 # ----------------------------------------------------------------------------- the psa command
+PLACEBO_PSA = ("psa", "--samples", "8", "--base-replications", "3", *PLACEBO)
+
+
 def _placebo(out: Path) -> None:
-    r = decide("psa", "--samples", "8", "--base-replications", "3", "--workers", "2", "--out", str(out), *PLACEBO)
+    r = decide(*PLACEBO_PSA, "--workers", "2", "--out", str(out))
     assert r.returncode == 0, r.stderr
 
 
@@ -262,27 +266,58 @@ def test_psa_tables_and_report(norfolk_psa: Path) -> None:
     assert "Probability that each option is the best buy" in html and "data:image/png;base64" in html
 
 
+def record_ids(out: Path) -> list[str]:
+    """The task of each whole line of a run folder's records (a line being written is left out)."""
+    path = out / "records.jsonl"
+    lines = path.read_text().split("\n")[:-1] if path.exists() else []
+    return [json.loads(line)["task"] for line in lines]
+
+
+def killed(args: Sequence[str], out: Path, ready: Callable[[list[str]], bool]) -> list[str]:
+    """Start `pathways-decide ARGS --out OUT` in its own process group and SIGKILL the whole group (the run and
+    its workers, as a crash would) once the recorded tasks satisfy `ready`; the records it left, line by line."""
+    proc = subprocess.Popen([sys.executable, "-m", "sim.decide", *args, "--out", str(out)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not ready(record_ids(out)):
+        time.sleep(0.02)
+    running = proc.poll() is None
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert running, "the run ended before it was killed"
+    return (out / "records.jsonl").read_text().splitlines()
+
+
+def assert_resumed(args: Sequence[str], out: Path, kills: list[list[str]], whole: Path) -> None:
+    """Finish the killed run in `out`; each kill's finished records are kept as they were and never simulated again
+    (a task simulated again would be appended again), and the reruns simulated exactly the tasks the uninterrupted
+    run `whole` simulated that no killed run had finished, counted by the process that wrote each record."""
+    r = decide(*args, "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    after = (out / "records.jsonl").read_text().splitlines()
+    for before in kills:
+        assert after[: len(before)] == before
+    ids, expected = record_ids(out), record_ids(whole)
+    assert len(ids) == len(set(ids)) == len(expected) and set(ids) == set(expected)
+    killed_pids = {json.loads(line)["pid"] for line in kills[-1]}
+    rerun = sum(json.loads(line)["pid"] not in killed_pids for line in after)
+    assert rerun == len(expected) - len(kills[-1]) > 0
+
+
+def same_files(a: Path, b: Path, names: Sequence[str]) -> None:
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
 def test_killed_psa_resumes_losing_no_finished_sample(tmp_path: Path, placebo_psa: Path) -> None:
     """Kill a PSA once some samples are recorded; the rerun keeps them, runs the rest, and gives the same tables."""
     out = tmp_path / "k"
-    args = [sys.executable, "-m", "sim.decide", "psa", "--samples", "8", "--base-replications", "3",
-            "--out", str(out), *PLACEBO]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
-    records = out / "records.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and (not records.exists() or len(records.read_text().splitlines()) < 3):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    before = records.read_text().splitlines()
+    before = killed(PLACEBO_PSA, out, lambda ids: len(ids) >= 3)
     assert 3 <= len(before) < 9, "the run was not interrupted mid-way"
-    r = decide("psa", "--samples", "8", "--base-replications", "3", "--out", str(out), *PLACEBO)
-    assert r.returncode == 0, r.stderr
-    after = records.read_text().splitlines()
-    assert after[: len(before)] == before and len(after) == 9
-    assert len({json.loads(x)["task"] for x in after}) == 9
-    assert (out / "psa.csv").read_bytes() == (placebo_psa / "psa.csv").read_bytes()
+    assert_resumed(PLACEBO_PSA, out, [before], placebo_psa)
+    same_files(out, placebo_psa, ("psa.csv", "uncertainty.csv", "ceac.csv", "evppi.csv", "stability.csv"))
 
 
 def test_resume_with_other_settings_is_refused(placebo_psa: Path) -> None:
@@ -303,13 +338,18 @@ TOY_REGION = """"region.channels.jobcentre.referrals_per_year": {kind: lognormal
 """
 
 
-def _toy_sensitivity(out: Path) -> None:
-    ranges = out.parent / "toy-ranges"
+def toy_sensitivity_args(folder: Path) -> tuple[str, ...]:
+    """Morris, then Sobol indices of both parameters, then the tornado, over the toy ranges (written in `folder`)."""
+    ranges = folder / "toy-ranges"
     ranges.mkdir(exist_ok=True)
     (ranges / "rule.yaml").write_text(TOY_RULE)
     (ranges / "region.yaml").write_text(TOY_REGION)
-    r = decide("sensitivity", "--method", "sobol", "--trajectories", "6", "--samples", "16", "--top", "2",
-               "--replications", "1", "--workers", "2", "--ranges", str(ranges), "--out", str(out), *QUICK)
+    return ("sensitivity", "--method", "sobol", "--trajectories", "6", "--samples", "16", "--top", "2",
+            "--replications", "1", "--workers", "2", "--ranges", str(ranges), *QUICK)
+
+
+def _toy_sensitivity(out: Path) -> None:
+    r = decide(*toy_sensitivity_args(out.parent), "--out", str(out))
     assert r.returncode == 0, r.stderr
     (out / "stdout.txt").write_text(r.stdout)
 
@@ -339,6 +379,18 @@ def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(toy
     assert "What the answer turns on" in (out / "report.html").read_text()
 
 
+def test_killed_sensitivity_resumes_losing_no_finished_point(tmp_path: Path, toy_sensitivity: Path) -> None:
+    """Killed once during the Morris points and once during the Sobol points (two workers): each rerun keeps what
+    was finished, and the tables equal an uninterrupted run's."""
+    args, out = toy_sensitivity_args(tmp_path), tmp_path / "k"
+    first = killed(args, out, lambda ids: len(ids) >= 3)
+    assert all(x.startswith("morris") for x in record_ids(out)), "not killed during the Morris points"
+    second = killed(args, out, lambda ids: sum(x.startswith("sobol") for x in ids) >= 3)
+    assert not any(x.startswith("tornado") for x in record_ids(out)), "not killed during the Sobol points"
+    assert_resumed(args, out, [first, second], toy_sensitivity)
+    same_files(out, toy_sensitivity, ("sensitivity.csv", "tornado.csv", "sensitivity.json"))
+
+
 # ----------------------------------------------------------------------------- optimise
 def test_the_cost_bound_is_exceeded_by_a_fresh_replication_2_5_percent_of_the_time() -> None:
     """Normal costs, three replications a candidate: a fourth exceeds the bound with probability 0.025
@@ -355,9 +407,12 @@ def test_the_cost_bound_is_exceeded_by_a_fresh_replication_2_5_percent_of_the_ti
 BUDGET = 400_000  # the West Norfolk plan (about GBP 300k in these short runs) fits: the out-of-sample check has a rival
 
 
+OPTIMISE = ("optimise", "--budget", str(BUDGET), "--trials", "14", "--replications", "2", "--oos-replications", "3",
+            "--workers", "2", "scenario=baseline,west_norfolk_local_plan", *QUICK)
+
+
 def _optimise(out: Path) -> None:
-    r = decide("optimise", "--budget", str(BUDGET), "--trials", "14", "--replications", "2", "--oos-replications", "3",
-               "--workers", "2", "--out", str(out), "scenario=baseline,west_norfolk_local_plan", *QUICK)
+    r = decide(*OPTIMISE, "--out", str(out))
     assert r.returncode == 0, r.stderr
 
 
@@ -403,6 +458,20 @@ def test_the_recommended_mix_is_compared_out_of_sample_with_the_best_seed_progra
     said = next(w for w in meta["words"] if w.startswith("Out of sample"))
     assert said.endswith("is better.") == check["better"] and "west_norfolk_local_plan" in said
     assert "The best mix at each budget" in (optimised / "report.html").read_text()
+
+
+def test_killed_optimisation_resumes_losing_no_finished_candidate(tmp_path: Path, optimised: Path) -> None:
+    """Killed during the search (Optuna's trials are told the recorded results again, so it asks the same mixes)
+    and again during the re-runs of the leading candidates: the reruns simulate only what was not finished,
+    and the frontier and the recommended mix equal an uninterrupted run's."""
+    out = tmp_path / "k"
+    search = lambda ids: sum(x.startswith("mix[0+2]") for x in ids) >= 4  # noqa: E731
+    first = killed(OPTIMISE, out, search)
+    assert not any(x.startswith("mix[0+6]") for x in record_ids(out)), "not killed during the search"
+    second = killed(OPTIMISE, out, lambda ids: any(x.startswith("mix[0+6]") for x in ids))
+    assert not any("@fresh" in x for x in record_ids(out)), "not killed during the re-runs"
+    assert_resumed(OPTIMISE, out, [first, second], optimised)
+    same_files(out, optimised, ("frontier.csv", "recommended.yaml", "optimise.json"))
 
 
 # ----------------------------------------------------------------------------- Ray
