@@ -127,12 +127,24 @@ class Search:
         reps = reps or tuple(range(self.reps))
         tasks = [self.task(s, reps, tag) for s in batch]
         records = self.runner.run(tasks)
-        out = []
-        for t in tasks:
-            rows = records[t.id]["kpis"]["mix"]
-            out.append((np.array([self.sign * rows[str(r)][self.objective] for r in reps]),
-                        np.array([rows[str(r)]["programme_cost"] for r in reps])))
-        return out
+        return [self._values(records[t.id]["kpis"]["mix"], reps) for t in tasks]
+
+    def options(self, names: list[str], reps: tuple[int, ...], tag: str = "") -> list[tuple[np.ndarray, np.ndarray]]:
+        """(objective values, costs) per replication of configured options (seed programmes, the reference)."""
+        tasks = [Task(f"seed{tag}:{n}", {}, reps, only=(n,)) for n in names]
+        records = self.runner.run(tasks)
+        return [self._values(records[t.id]["kpis"][n], reps) for t, n in zip(tasks, names)]
+
+    def _values(self, rows: dict, reps: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        return (np.array([self.sign * rows[str(r)][self.objective] for r in reps]),
+                np.array([rows[str(r)]["programme_cost"] for r in reps]))
+
+    def difference(self, y: np.ndarray, z: np.ndarray) -> Interval:
+        """The paired difference y - z of two runs on the same seeds, on the objective's own scale (values
+        from `evaluate` or `options` carry the sign that makes larger better)."""
+        d = paired_difference(y, z)
+        low, high = sorted((d.low * self.sign, d.high * self.sign))
+        return Interval(d.mean * self.sign, low, high, d.n)
 
 
 def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int, batch: int, seed: int,
@@ -227,8 +239,7 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def out_of_sample(runner: Runner, options: dict[str, Config], s: Search, mix: dict[str, int], seed_option: str | None,
-                  reps: int, budget: float) -> dict[str, Any]:
+def out_of_sample(s: Search, mix: dict[str, int], seed_option: str | None, reps: int, budget: float) -> dict[str, Any]:
     """The mix against the best seed programme on fresh seeds: both means, the paired CI of the difference,
     and whether the mix's cost stayed within the budget in every fresh replication."""
     fresh = tuple(FRESH + r for r in range(reps))
@@ -238,12 +249,9 @@ def out_of_sample(runner: Runner, options: dict[str, Config], s: Search, mix: di
                            "within_budget": bool(cost.max() <= budget), "over_budget": int((cost > budget).sum())}
     if seed_option is None:
         return out
-    rec = runner.run([Task(f"seed@fresh:{seed_option}", {}, fresh, only=(seed_option,))])[f"seed@fresh:{seed_option}"]["kpis"][seed_option]
-    z = np.array([s.sign * rec[str(r)][s.objective] for r in fresh])
-    d = paired_difference(y, z)
-    out.update({"seed_programme": seed_option, "seed_mean": float(z.mean()) * s.sign,
-                "seed_cost": float(np.mean([rec[str(r)]["programme_cost"] for r in fresh])),
-                "diff_mean": d.mean * s.sign, "diff_low": min(d.low * s.sign, d.high * s.sign),
-                "diff_high": max(d.low * s.sign, d.high * s.sign), "better": bool(d.low > 0),
-                "n": d.n})
+    (z, z_cost), = s.options([seed_option], fresh, tag="@fresh")
+    d = s.difference(y, z)
+    out.update({"seed_programme": seed_option, "seed_mean": float(z.mean()) * s.sign, "seed_cost": float(z_cost.mean()),
+                "diff_mean": d.mean, "diff_low": d.low, "diff_high": d.high,
+                "better": bool(paired_difference(y, z).low > 0), "n": d.n})
     return out

@@ -432,6 +432,19 @@ def test_frontier_never_falls_as_the_budget_grows(optimised: Path) -> None:
         assert float(a["cost_bound_gbp"]) <= float(a["budget_gbp"]) and float(a["cost_max_gbp"]) <= float(a["budget_gbp"]), a
 
 
+def test_the_frontier_effect_is_the_mix_against_the_reference_on_the_same_fresh_seeds(optimised: Path) -> None:
+    """Each budget's effect is the paired difference, mix minus reference, recomputed here from the raw records of
+    the fresh-seed runs (not the mix's own level, which includes what the reference does anyway)."""
+    recs = {r["task"]: r["kpis"] for r in map(json.loads, (optimised / "records.jsonl").read_text().splitlines())}
+    ref = recs["seed@fresh:baseline"]["baseline"]
+    for row in table(optimised / "frontier.csv"):
+        mix = next(k["mix"] for t, k in recs.items() if t.startswith("mix@fresh") and t.endswith(f":{row['mix']}"))
+        d = [mix[r]["net_sustained_12m"] - ref[r]["net_sustained_12m"] for r in ref]
+        assert row["reference"] == "baseline" and int(row["n"]) == len(d) == 3 and sorted(mix) == sorted(ref)
+        assert float(row["effect"]) == pytest.approx(np.mean(d))
+        assert float(row["ci_low"]) < np.mean(d) < float(row["ci_high"])
+
+
 def test_recommended_mix_runs_as_a_scenario_within_budget(optimised: Path, tmp_path: Path) -> None:
     """recommended.yaml is a scenario `pathways` runs as it is; on seeds the search never saw (another
     experiment.seed) every replication's programme cost is within the budget, as it was in the optimiser's
@@ -465,11 +478,10 @@ def test_killed_optimisation_resumes_losing_no_finished_candidate(tmp_path: Path
     and again during the re-runs of the leading candidates: the reruns simulate only what was not finished,
     and the frontier and the recommended mix equal an uninterrupted run's."""
     out = tmp_path / "k"
-    search = lambda ids: sum(x.startswith("mix[0+2]") for x in ids) >= 4  # noqa: E731
-    first = killed(OPTIMISE, out, search)
+    first = killed(OPTIMISE, out, lambda ids: sum(x.startswith("mix[0+2]") for x in ids) >= 4)
     assert not any(x.startswith("mix[0+6]") for x in record_ids(out)), "not killed during the search"
     second = killed(OPTIMISE, out, lambda ids: any(x.startswith("mix[0+6]") for x in ids))
-    assert not any("@fresh" in x for x in record_ids(out)), "not killed during the re-runs"
+    assert not any(x.startswith("mix@fresh") for x in record_ids(out)), "not killed during the re-runs"
     assert_resumed(OPTIMISE, out, [first, second], optimised)
     same_files(out, optimised, ("frontier.csv", "recommended.yaml", "optimise.json"))
 
@@ -528,7 +540,8 @@ def test_the_comparison_report_gains_the_decision_when_decide_folders_are_inside
                   "Each option in plain words", "Effects with both kinds of interval",
                   "Probability that each option is the best buy", "EVPI", "Which evidence is worth most (EVPPI)",
                   "What the answer turns on",
-                  "The best mix at each budget", "Simulation-only 95% CI", "within the budget every time"):
+                  "The best mix at each budget", "simulation-only 95% CI", "within the budget every time",
+                  "Morris mu* (95% CI)", "Effect against the reference"):
         assert title in part, title
     assert re.search(r"west_norfolk_local_plan, against baseline: about -?[\d,.]+ more residents in work", part)
     # CEAC with EVPI, tornado, Sobol bars, frontier
