@@ -29,7 +29,7 @@ import warnings
 warnings.filterwarnings("ignore", message="Argument ``constraints_func`` is an experimental feature")
 
 from .config import ConfigError
-from .decide_report import KPI_WORDS, output_words
+from .decide_report import KPI_WORDS, option_words, output_words
 from .experiment import write_csv, write_text
 from .ranges import Parameter, Ranges, base_values, parameters, values_at, varied
 from .runner import KPIS, Option, Records, Task, compose_options, run
@@ -620,7 +620,8 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     write_text(out / "scenario" / "recommended.yaml", text)
     words = [f"Within GBP {args.budget:,.0f} the best mix found is {opt.label(mix)}: "
              f"it costs GBP {check['mix_cost']:,.0f} "
-             f"and gives {effect.mean:+,.1f} {KPI_WORDS[args.objective]} against {study.reference} (paired 95% CI "
+             f"and gives {effect.mean:+,.1f} {KPI_WORDS[args.objective]} against {option_words(study.reference)} "
+             f"(paired 95% CI "
              f"{effect.low:+,.1f} to {effect.high:+,.1f}, on {effect.n} fresh seeds).",
              f"Its cost varies with the people served, so it was held to the upper {opt.COST_LEVEL:.1%} prediction "
              f"bound of one replication's cost (GBP {bound:,.0f}); on {args.oos_replications} fresh seeds it cost at most "
@@ -632,7 +633,8 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
                      f"(paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f}"
                      f"{'' if sep.low > 0 else '; not clearly separated'}).")
     if best_seed:
-        words.append(f"Out of sample, against the best seed programme within the budget ({best_seed}, cost GBP "
+        words.append(f"Out of sample, against the best seed programme within the budget ({option_words(best_seed)}, "
+                     f"cost GBP "
                      f"{check['seed_cost']:,.0f}): the mix gives {check['diff_mean']:+,.1f} "
                      f"{KPI_WORDS[args.objective]} "
                      f"(paired 95% CI {check['diff_low']:+,.1f} to {check['diff_high']:+,.1f}); the recommended mix is "

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import jinja2
@@ -35,7 +36,7 @@ body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#222}main{max-width:1100
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:13px}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}img{max-width:100%}.muted{color:#777}
 </style></head><body><main><h1>Decision analysis: {{ command }}</h1>
-<p class="muted">Folder <code>{{ folder }}</code>. Options: {{ options|join(", ") }}; reference <code>{{ reference }}</code>.</p>
+<p class="muted">Folder <code>{{ folder }}</code>. Options: {{ options|join(", ") }}; reference: {{ reference }}.</p>
 {% for s in sections %}<section id="{{ s.id }}"><h2>{{ s.title }}</h2>
 {% for p in s.paragraphs %}<p>{{ p }}</p>{% endfor %}
 {% if s.figure %}<figure><img src="data:image/png;base64,{{ s.figure }}" alt="{{ s.title }}"></figure>{% endif %}
@@ -43,6 +44,14 @@ th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}img{max-widt
 {% if s.rows %}<table><tr>{% for h in s.header %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for r in s.rows %}<tr>{% for c in r %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}</table>{% endif %}
 </section>{% endfor %}</main></body></html>""")
+
+
+def option_words(name: str) -> str:
+    """An option's name as the comparison report words it (sim.compare.readable): a scenario's name
+    `west_norfolk_local_plan` as `west norfolk local plan`, each override of a sweep in words."""
+    from .compare import readable
+
+    return ", ".join(readable(x if "=" in x else f"scenario={x}") for x in re.split(r",(?![^\[]*\])", name))
 
 
 def _read(path: Path) -> list[dict]:
@@ -75,7 +84,8 @@ def _uncertainty(rows: list[dict]) -> dict:
         digits = 1 if r["kpi"] in ("net_sustained_12m", "sustained_12m", "hires") else 0
         return f"{_n(r[mean], digits)} ({_n(r[low], digits)} to {_n(r[high], digits)})"
 
-    body = [[r["option"], KPI_WORDS.get(r["kpi"], r["kpi"]), cell(r, "sim_mean", "sim_ci_low", "sim_ci_high"),
+    body = [[option_words(r["option"]), KPI_WORDS.get(r["kpi"], r["kpi"]),
+             cell(r, "sim_mean", "sim_ci_low", "sim_ci_high"),
              cell(r, "psa_mean", "psa_low", "psa_high"),
              "n/a" if not math.isfinite(float(r["parameter_share"])) else f"{float(r['parameter_share']):.0%}"]
             for r in rows]
@@ -97,7 +107,7 @@ def _ceac(rows: list[dict]) -> dict:
         sel = [r for r in rows if r["effect"] == effect]
         for j, name in enumerate(dict.fromkeys(r["option"] for r in sel)):
             pts = [(float(r["wtp_gbp"]), float(r["p_best"])) for r in sel if r["option"] == name]
-            ax.plot(*zip(*pts), label=name, color=PALETTE[j % len(PALETTE)])
+            ax.plot(*zip(*pts), label=option_words(name), color=PALETTE[j % len(PALETTE)])
         ax.set_xlabel(label, fontsize=9)
         ax.set_ylabel("probability best buy", fontsize=9)
         ax.set_ylim(-0.02, 1.02)
@@ -111,9 +121,9 @@ def _ceac(rows: list[dict]) -> dict:
         sel = [r for r in rows if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == wtp]
         if sel:
             best = max(sel, key=lambda r: float(r["p_best"]))
-            words.append(f"At GBP {wtp:,.0f} per net sustained job, {best['option']} is the best buy with probability "
-                         f"{float(best['p_best']):.2f}; perfect information about every uncertain number would be worth "
-                         f"GBP {float(best['evpi_gbp']):,.0f} to this decision (EVPI).")
+            words.append(f"At GBP {wtp:,.0f} per net sustained job, {option_words(best['option'])} is the best buy "
+                         f"with probability {float(best['p_best']):.2f}; perfect information about every uncertain "
+                         f"number would be worth GBP {float(best['evpi_gbp']):,.0f} to this decision (EVPI).")
     return {"id": "ceac", "title": "Probability that each option is the best buy", "figure": _png(fig),
             "paragraphs": ["Each curve is the share of parameter sets in which the option has the highest net "
                            "benefit (willingness to pay x effect - cost) against the reference; the right panel is "
@@ -163,7 +173,7 @@ def _stability(rows: list[dict]) -> dict:
 
     return {"id": "stability", "title": "Stability: the first half of the parameter sets against all",
             "header": ["Option", "Measure", "First half", "All", "Change"],
-            "rows": [[r["option"], measure(r), number(r, "first_half"), number(r, "all"), number(r, "change")]
+            "rows": [[option_words(r["option"]), measure(r), *(number(r, k) for k in ("first_half", "all", "change"))]
                      for r in rows],
             "paragraphs": ["Small changes between half and all of the sets mean the number of sets was enough."]}
 
@@ -173,7 +183,9 @@ def output_words(key: str, reference: str) -> str:
     lone option, the reference itself, its KPI)."""
     kpi, _, option = key.partition(":")
     words = KPI_WORDS.get(kpi, kpi)
-    return f"{words} of {option}" if option == reference else f"{words}, {option} against {reference}"
+    if option == reference:
+        return f"{words} of {option_words(option)}"
+    return f"{words}, {option_words(option)} against {option_words(reference)}"
 
 
 def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
@@ -252,7 +264,7 @@ def _option_words(unc: list[dict], ceac: list[dict]) -> dict:
     words = []
     for option, k in by.items():
         ref = next(iter(k.values()))["reference"]
-        parts = [f"{option}, against {ref}:"]
+        parts = [f"{option_words(option)}, against {option_words(ref)}:"]
         if "net_sustained_12m" in k:
             r = k["net_sustained_12m"]
             sim_w = float(r["sim_ci_high"]) - float(r["sim_ci_low"])
@@ -294,7 +306,8 @@ def _frontier(rows: list[dict], folder: Path) -> dict:
     ax.errorbar(b, [float(r["effect"]) for r in rows],
                 yerr=[[float(r["effect"]) - float(r["ci_low"]) for r in rows],
                       [float(r["ci_high"]) - float(r["effect"]) for r in rows]], marker="o", color="#1f77b4")
-    effect = (f"{KPI_WORDS.get(rows[0]['objective'], rows[0]['objective'])} against {rows[0]['reference']}"
+    effect = (f"{KPI_WORDS.get(rows[0]['objective'], rows[0]['objective'])} "
+              f"against {option_words(rows[0]['reference'])}"
               if rows else "")
     ax.set_xlabel("budget (GBP)", fontsize=9)
     ax.set_ylabel(effect.replace(" against", "\nagainst"), fontsize=9)
@@ -363,8 +376,10 @@ def build(folder: Path) -> str:
     settings, summary = _json(folder / "decide.json"), _json(folder / "summary.json")
     unc, ceac = _read(folder / "uncertainty.csv"), _read(folder / "ceac.csv")
     options = summary.get("options") or sorted({r["option"] for r in ceac} | {r["option"] for r in unc})
-    return PAGE.render(command=settings.get("command", "?"), folder=str(folder.resolve()), options=options,
-                       reference=summary.get("reference", unc[0]["reference"] if unc else "?"), sections=sections(folder))
+    return PAGE.render(command=settings.get("command", "?"), folder=str(folder.resolve()),
+                       options=[option_words(o) for o in options],
+                       reference=option_words(summary.get("reference", unc[0]["reference"] if unc else "?")),
+                       sections=sections(folder))
 
 
 def write_report(folder: Path) -> Path:
