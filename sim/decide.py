@@ -494,7 +494,7 @@ def _settings(args: argparse.Namespace) -> dict:
     """What a folder's run is: resuming it needs the same (decide.json)."""
     keys = {"psa": ("samples", "replications", "base_replications", "seed", "design", "ranges"),
             "sensitivity": ("method", "trajectories", "samples", "top", "replications", "seed", "ranges"),
-            "optimise": ("budget", "objective", "budgets", "trials", "replications", "top", "factor",
+            "optimise": ("budget", "objective", "budgets", "trials", "polish", "replications", "top", "factor",
                          "oos_replications", "seed")}[args.command]
     out = {"overrides": args.overrides}
     for k in keys:
@@ -532,6 +532,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--objective", choices=("net_sustained_12m", "vacancy_days"), default="net_sustained_12m")
     p.add_argument("--budgets", type=float, nargs="*", help="budgets of the frontier (default: 1/4, 1/2, 3/4 and all of --budget)")
     p.add_argument("--trials", type=int, default=40, help="candidate mixes searched per budget")
+    p.add_argument("--polish", type=int, default=5,
+                   help="moves of local search from the best mix found, per budget (each: its one-step neighbours)")
     p.add_argument("--replications", type=int, default=3, help="replications per candidate (common to all; >= 2)")
     p.add_argument("--top", type=int, default=4, help="leading candidates re-run with more replications")
     p.add_argument("--factor", type=int, default=3, help="how many times the replications the leading candidates get")
@@ -540,9 +542,10 @@ def main(argv: list[str] | None = None) -> None:
     if getattr(args, "budget", 1.0) is not None and not getattr(args, "budget", 1.0) > 0:
         fail(f"--budget = {args.budget}: allowed: a number of GBP > 0")
     for name in ("workers", "samples", "replications", "base_replications", "trajectories", "top", "trials", "factor",
-                 "oos_replications"):
+                 "oos_replications", "polish"):
         value = getattr(args, name, None)
-        low = 2 if name in ("samples", "base_replications", "trajectories", "oos_replications") else 1
+        low = 2 if name in ("samples", "base_replications", "trajectories", "oos_replications") else \
+            0 if name == "polish" else 1
         if name == "replications" and args.command == "optimise":
             low = 2  # a candidate's cost bound needs the spread of its cost
         if value is not None and value < low:
@@ -590,7 +593,7 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
         seed_score = {n: (float(y.mean()), opt.cost_bound(cost))  # within a budget on the same cost bound as a mix
                       for n, (y, cost) in zip(seeds, s.options(seeds, reps))}
         start = {n: 0 for n in bounds}
-        found = opt.search(s, budgets, bounds, args.trials, max(2, 2 * args.workers), args.seed, start)
+        found = opt.search(s, budgets, bounds, args.trials, max(2, 2 * args.workers), args.seed, start, args.polish)
         fresh = tuple(opt.FRESH + r for r in range(args.oos_replications))
         (z, _), = s.options([study.reference], fresh, tag="@fresh")
         rows, chosen, effects = [], {}, {}

@@ -404,6 +404,39 @@ def test_the_cost_bound_is_exceeded_by_a_fresh_replication_2_5_percent_of_the_ti
     assert cost_bound(np.array([38_356.0, 38_356.0])) == 38_356.0
 
 
+class _Bowl:
+    """A stand-in for optimise.Search: objective -(a-2)^2 - (b-3)^2 at no noise; cost GBP 10 per size step of b,
+    a costs nothing; counts the mixes it is asked to evaluate."""
+
+    def __init__(self) -> None:
+        self.asked: list[dict[str, int]] = []
+
+    def fixed_cost(self, m: dict[str, int]) -> float:
+        return 10.0 * m["b"]
+
+    def evaluate(self, batch: list[dict[str, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        self.asked += batch
+        return [(np.full(2, -(m["a"] - 2.0) ** 2 - (m["b"] - 3.0) ** 2), np.full(2, self.fixed_cost(m))) for m in batch]
+
+
+@pytest.mark.parametrize("budget, steps, end", [(1e9, 10, {"a": 2, "b": 3}), (20.0, 10, {"a": 2, "b": 2}),
+                                                 (1e9, 2, None)])
+def test_polish_climbs_one_size_step_at_a_time_within_the_budget(budget: float, steps: int, end: dict | None) -> None:
+    """From nothing, the local search reaches the top of the bowl in five moves, or the best mix the budget holds
+    (b = 2 at GBP 20), never evaluating a mix over the budget nor one twice; with two moves it stops two steps out."""
+    from sim.optimise import label, polish
+
+    s, seen = _Bowl(), {}
+    polish(s, ({"a": 0, "b": 0}, -13.0, 0.0), {"a": 5, "b": 5}, budget, seen, steps)  # type: ignore[arg-type]
+    best = max((v for v in seen.values() if v[2] <= budget), key=lambda v: v[1])[0]
+    if end is not None:
+        assert best == end
+    else:  # two moves from (0, 0): two size steps out
+        assert sum(best.values()) == 2
+    assert all(s.fixed_cost(m) <= budget for m in s.asked)
+    assert len({label(m) for m in s.asked}) == len(s.asked)
+
+
 BUDGET = 400_000  # the West Norfolk plan (about GBP 300k in these short runs) fits: the out-of-sample check has a rival
 
 
