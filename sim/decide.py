@@ -429,14 +429,17 @@ def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str, re
     ranked = st or mu
     if not ranked:
         return []
-    what = "total-order Sobol index (share of the variance each explains, with its interactions)" if st else \
-        "Morris mu* (mean absolute effect of moving it across its range)"
-    lead = ", ".join(f"{r[0]} ({r[4]:.2f})" for r in ranked[:5])
-    words = [f"On {output_words(kpi, reference)}, ranked by {what}: {lead}."]
+    what = (f"total-order Sobol index (share of the variance each explains, with its interactions, among the "
+            f"{len(st)} leading parameters of the Morris screening, the others at their file values)" if st else
+            "Morris mu* (mean absolute effect of moving it across its range)")
+    shown = [r for r in ranked[:5] if round(r[4], 2) > 0] or ranked[:1]  # no parameter listed at 0.00
+    words = [f"On {output_words(kpi, reference)}, ranked by {what}: "
+             + ", ".join(f"{r[0]} ({r[4]:.2f})" for r in shown) + "."]
     if st:
         total = sum(max(0.0, r[4]) for r in st[:3])
         words.append(f"The first {min(3, len(st))} carry total-order indices summing to {total:.2f}; evidence that "
-                     f"narrows {st[0][0]} would narrow the answer most.")
+                     f"narrows {st[0][0]} would narrow the answer most. Morris screening of all {len(mu)} "
+                     "parameters ranks first: " + ", ".join(f"{r[0]} (mu* {r[4]:,.1f})" for r in mu[:5]) + ".")
     sw = sorted((r for r in tornado_rows if r[1] == kpi), key=lambda r: -r[5])
     if sw:
         words.append(f"One at a time, {sw[0][0]} moves it most: from {sw[0][2]:,.1f} to {sw[0][4]:,.1f} "

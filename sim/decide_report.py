@@ -273,7 +273,7 @@ def _option_words(unc: list[dict], ceac: list[dict]) -> dict:
             sign = "more" if float(r["psa_low"]) > 0 else ("fewer" if float(r["psa_high"]) < 0 else "")
             verdict = (f"it gives {sign} net sustained jobs in at least 97.5% of the parameter sets" if sign else
                        "whether it gives more net sustained jobs depends on the assumptions")
-            more = "more" if float(r["psa_mean"]) >= 0 else "fewer"
+            more = "fewer" if float(r["psa_mean"]) <= -0.05 else "more"  # as printed, to one decimal
             parts.append(f"about {_n(abs(float(r['psa_mean'])))} {more} residents in work a year after starting, "
                          f"net of those who would have got there anyway (between {_n(r['psa_low'])} and "
                          f"{_n(r['psa_high'])} once the "
