@@ -17,6 +17,7 @@ import io
 import json
 import math
 import re
+import textwrap
 from pathlib import Path
 
 import jinja2
@@ -25,7 +26,6 @@ from matplotlib.ticker import FuncFormatter
 
 from .experiment import write_text
 
-PALETTE = ("#4d4d4d", "#1f77b4", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
 KPI_WORDS = {"net_sustained_12m": "net sustained jobs at 12 months", "vacancy_days": "vacancy-days",
              "programme_cost": "programme cost (GBP)", "hires": "hires", "sustained_12m": "sustained jobs at 12 months",
              "bau_hires": "business-as-usual hires"}
@@ -97,7 +97,18 @@ def _uncertainty(rows: list[dict]) -> dict:
                            "be linear in the numbers, and a range need not be centred on the file's value."]}
 
 
-def _ceac(rows: list[dict]) -> dict:
+GBP_TICK = FuncFormatter(lambda v, _: f"£{v / 1e6:,.3g}m" if abs(v) >= 1e6 else f"£{v / 1e3:,.0f}k" if v else "0")
+
+
+def _colours(names: list[str], reference: str) -> dict[str, str]:
+    """Each option's colour as the comparison report gives it: the reference grey, the others its palette in order."""
+    from .report import PALETTE, REFERENCE_COLOUR
+
+    others = [n for n in names if n != reference]
+    return {n: REFERENCE_COLOUR if n == reference else PALETTE[others.index(n) % len(PALETTE)] for n in names}
+
+
+def _ceac(rows: list[dict], reference: str) -> dict:
     fig = Figure(figsize=(12, 3.6), layout="constrained")
     words = []
     axes = fig.subplots(1, 3)
@@ -105,17 +116,23 @@ def _ceac(rows: list[dict]) -> dict:
                                          ("vacancy_year", "GBP per vacancy-year avoided"))):
         ax = axes[i]
         sel = [r for r in rows if r["effect"] == effect]
-        for j, name in enumerate(dict.fromkeys(r["option"] for r in sel)):
+        names = list(dict.fromkeys(r["option"] for r in sel))
+        colour = _colours(names, reference)
+        for name in names:
             pts = [(float(r["wtp_gbp"]), float(r["p_best"])) for r in sel if r["option"] == name]
-            ax.plot(*zip(*pts), label=option_words(name), color=PALETTE[j % len(PALETTE)])
+            ax.plot(*zip(*pts), label=option_words(name), color=colour[name])
         ax.set_xlabel(label, fontsize=9)
+        ax.xaxis.set_major_formatter(GBP_TICK)
         ax.set_ylabel("probability best buy", fontsize=9)
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=7)
         evpi = {float(r["wtp_gbp"]): float(r["evpi_gbp"]) for r in sel}
-        axes[2].plot(list(evpi), list(evpi.values()), color=PALETTE[i + 1], label=label.replace("GBP ", ""))
+        axes[2].plot(list(evpi), list(evpi.values()), color=("#222222", "#888888")[i], linestyle=("-", "--")[i],
+                     label=label.replace("GBP ", ""))
     axes[2].set_xlabel("willingness to pay (GBP per unit of effect)", fontsize=9)
     axes[2].set_ylabel("EVPI (GBP per decision)", fontsize=9)
+    axes[2].xaxis.set_major_formatter(GBP_TICK)
+    axes[2].yaxis.set_major_formatter(GBP_TICK)
     axes[2].legend(fontsize=7)
     for wtp in (10_000.0, 25_000.0, 50_000.0):
         sel = [r for r in rows if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == wtp]
@@ -194,7 +211,7 @@ def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
     summary = _json(folder / "sensitivity.json")
     reference = _json(folder / "summary.json").get("reference", "")
     kpi = rows[0]["kpi"]
-    tornado = [r for r in tornado if r["kpi"] == kpi]
+    tornado = sorted((r for r in tornado if r["kpi"] == kpi), key=lambda r: -float(r["swing"]))  # widest on top
     fig = None
     if tornado:
         fig = Figure(figsize=(8, 0.4 * len(tornado) + 1.2), layout="constrained")
@@ -205,7 +222,8 @@ def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
         ax.barh(names, lows, color="#1f77b4", label="at the 2.5% point")
         ax.barh(names, highs, color="#d95f02", label="at the 97.5% point")
         ax.axvline(0, color="#222", linewidth=0.8)
-        ax.set_xlabel(f"change in {output_words(kpi, reference)}\nfrom its value at the file's numbers", fontsize=9)
+        ax.set_xlabel(textwrap.fill(f"change in {output_words(kpi, reference)} from its value at the file's numbers",
+                                    64), fontsize=9)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)
     sobol = _sobol_bars(rows, reference)
@@ -236,7 +254,8 @@ def _sobol_bars(rows: list[dict], reference: str) -> Figure | None:
     if not sel:
         return None
     kpi = sel[0]["kpi"]
-    names = list(dict.fromkeys(r["parameter"] for r in sel if r["kpi"] == kpi))
+    names = [r["parameter"] for r in sorted((r for r in sel if r["kpi"] == kpi and r["index"] == "ST"),
+                                            key=lambda r: -float(r["value"]))]  # largest on top
     fig = Figure(figsize=(8, 0.45 * len(names) + 1.2), layout="constrained")
     ax = fig.add_subplot()
     for k, (index, colour) in enumerate((("S1", "#1f77b4"), ("ST", "#d95f02"))):
@@ -248,7 +267,8 @@ def _sobol_bars(rows: list[dict], reference: str) -> Figure | None:
         ax.barh(y, v, height=0.38, xerr=err, color=colour, label={"S1": "first order", "ST": "total order"}[index])
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel(f"Sobol index of {output_words(kpi, reference)}\n(share of its variance), 95% CI", fontsize=9)
+    ax.set_xlabel(textwrap.fill(f"Sobol index of {output_words(kpi, reference)} (share of its variance), 95% CI",
+                                64), fontsize=9)
     ax.legend(fontsize=7)
     return fig
 
@@ -311,7 +331,7 @@ def _frontier(rows: list[dict], folder: Path) -> dict:
               if rows else "")
     ax.set_xlabel("budget (GBP)", fontsize=9)
     ax.set_ylabel(effect.replace(" against", "\nagainst"), fontsize=9)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"£{v / 1e3:,.0f}k"))
+    ax.xaxis.set_major_formatter(GBP_TICK)
     return {"id": "frontier", "title": "The best mix at each budget", "figure": _png(fig),
             "paragraphs": meta.get("words", []) + [
                 f"Effect: {effect} on fresh seeds (the same for the mix and the reference: paired), "
@@ -327,12 +347,17 @@ def _json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+COMMANDS = ("psa", "sensitivity", "optimise")  # the order a planner reads them in
+
+
 def decide_folders(folder: Path) -> list[Path]:
-    """The pathways-decide folders at `folder` or one level below it (each holds decide.json)."""
+    """The pathways-decide folders at `folder` or one level below it (each holds decide.json), PSA first, then
+    sensitivity, then the best mix."""
     folder = Path(folder)
     found = [folder] if (folder / "decide.json").exists() else []
     if folder.is_dir():
-        found += sorted(d for d in folder.iterdir() if d.is_dir() and (d / "decide.json").exists())
+        found += sorted((d for d in folder.iterdir() if d.is_dir() and (d / "decide.json").exists()),
+                        key=lambda d: (COMMANDS.index(_json(d / "decide.json").get("command", "optimise")), d.name))
     return found
 
 
@@ -355,7 +380,7 @@ def sections(folder: Path) -> list[dict]:
         out.append(_option_words(unc, ceac))
         out.append(_uncertainty(unc))
     if ceac:
-        out.append(_ceac(ceac))
+        out.append(_ceac(ceac, summary.get("reference", "")))
     evppi = _read(folder / "evppi.csv")
     if evppi:
         out.append(_evppi(evppi))
