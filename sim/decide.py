@@ -29,6 +29,7 @@ import warnings
 warnings.filterwarnings("ignore", message="Argument ``constraints_func`` is an experimental feature")
 
 from .config import ConfigError
+from .decide_report import KPI_WORDS, option_words, output_words
 from .experiment import write_csv, write_text
 from .ranges import Parameter, Ranges, base_values, parameters, values_at, varied
 from .runner import KPIS, Option, Records, Task, compose_options, run
@@ -177,7 +178,9 @@ def evppi(nmb: np.ndarray, x: np.ndarray) -> float:
     n = len(x)
     bins = np.array_split(np.argsort(x, kind="stable"), max(1, round(math.sqrt(n))))
     known = sum(len(b) * nmb[b].mean(axis=0).max() for b in bins) / n
-    return max(0.0, float(known - nmb.mean(axis=0).max()))
+    overall = float(nmb.mean(axis=0).max())
+    gain = float(known) - overall  # the same option best in every bin: 0 but for rounding, which is dropped
+    return gain if gain > 1e-9 * max(1.0, abs(overall)) else 0.0
 
 
 EVPPI_WTP = (10_000.0, 25_000.0, 50_000.0)  # the willingness to pay the report speaks of
@@ -419,21 +422,24 @@ def leading_parameters(study: Study, mu: dict[str, np.ndarray], top: int) -> lis
     return [v[i] for i in order[:top]]
 
 
-def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str) -> list[str]:
+def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str, reference: str) -> list[str]:
     """Which few parameters the answer turns on, and which evidence would narrow it most, in words."""
     st = sorted((r for r in rows if r[1] == kpi and r[2] == "sobol" and r[3] == "ST"), key=lambda r: -r[4])
     mu = sorted((r for r in rows if r[1] == kpi and r[2] == "morris" and r[3] == "mu_star"), key=lambda r: -r[4])
     ranked = st or mu
     if not ranked:
         return []
-    what = "total-order Sobol index (share of the variance each explains, with its interactions)" if st else \
-        "Morris mu* (mean absolute effect of moving it across its range)"
-    lead = ", ".join(f"{r[0]} ({r[4]:.2f})" for r in ranked[:5])
-    words = [f"On {kpi}, ranked by {what}: {lead}."]
+    what = (f"total-order Sobol index (share of the variance each explains, with its interactions, among the "
+            f"{len(st)} leading parameters of the Morris screening, the others at their file values)" if st else
+            "Morris mu* (mean absolute effect of moving it across its range)")
+    shown = [r for r in ranked[:5] if round(r[4], 2) > 0] or ranked[:1]  # no parameter listed at 0.00
+    words = [f"On {output_words(kpi, reference)}, ranked by {what}: "
+             + ", ".join(f"{r[0]} ({r[4]:.2f})" for r in shown) + "."]
     if st:
         total = sum(max(0.0, r[4]) for r in st[:3])
         words.append(f"The first {min(3, len(st))} carry total-order indices summing to {total:.2f}; evidence that "
-                     f"narrows {st[0][0]} would narrow the answer most.")
+                     f"narrows {st[0][0]} would narrow the answer most. Morris screening of all {len(mu)} "
+                     "parameters ranks first: " + ", ".join(f"{r[0]} (mu* {r[4]:,.1f})" for r in mu[:5]) + ".")
     sw = sorted((r for r in tornado_rows if r[1] == kpi), key=lambda r: -r[5])
     if sw:
         words.append(f"One at a time, {sw[0][0]} moves it most: from {sw[0][2]:,.1f} to {sw[0][4]:,.1f} "
@@ -491,7 +497,7 @@ def _settings(args: argparse.Namespace) -> dict:
     """What a folder's run is: resuming it needs the same (decide.json)."""
     keys = {"psa": ("samples", "replications", "base_replications", "seed", "design", "ranges"),
             "sensitivity": ("method", "trajectories", "samples", "top", "replications", "seed", "ranges"),
-            "optimise": ("budget", "objective", "budgets", "trials", "replications", "top", "factor",
+            "optimise": ("budget", "objective", "budgets", "trials", "polish", "replications", "top", "factor",
                          "oos_replications", "seed")}[args.command]
     out = {"overrides": args.overrides}
     for k in keys:
@@ -529,6 +535,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--objective", choices=("net_sustained_12m", "vacancy_days"), default="net_sustained_12m")
     p.add_argument("--budgets", type=float, nargs="*", help="budgets of the frontier (default: 1/4, 1/2, 3/4 and all of --budget)")
     p.add_argument("--trials", type=int, default=40, help="candidate mixes searched per budget")
+    p.add_argument("--polish", type=int, default=5,
+                   help="moves of local search from the best mix found, per budget (each: its one-step neighbours)")
     p.add_argument("--replications", type=int, default=3, help="replications per candidate (common to all; >= 2)")
     p.add_argument("--top", type=int, default=4, help="leading candidates re-run with more replications")
     p.add_argument("--factor", type=int, default=3, help="how many times the replications the leading candidates get")
@@ -537,9 +545,10 @@ def main(argv: list[str] | None = None) -> None:
     if getattr(args, "budget", 1.0) is not None and not getattr(args, "budget", 1.0) > 0:
         fail(f"--budget = {args.budget}: allowed: a number of GBP > 0")
     for name in ("workers", "samples", "replications", "base_replications", "trajectories", "top", "trials", "factor",
-                 "oos_replications"):
+                 "oos_replications", "polish"):
         value = getattr(args, name, None)
-        low = 2 if name in ("samples", "base_replications", "trajectories", "oos_replications") else 1
+        low = 2 if name in ("samples", "base_replications", "trajectories", "oos_replications") else \
+            0 if name == "polish" else 1
         if name == "replications" and args.command == "optimise":
             low = 2  # a candidate's cost bound needs the spread of its cost
         if value is not None and value < low:
@@ -584,49 +593,57 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     with Runner(options, Records(out / "records.jsonl"), args.workers, args.ray_address, _progress) as runner:
         s = opt.Search(c, runner, args.objective, args.replications)
         seeds = [o.name for o in study.options if o.name != study.reference]
-        recs = runner.run([Task(f"seed:{n}", {}, reps, only=(n,)) for n in seeds])
-        seed_score = {n: (s.sign * np.mean([v[args.objective] for v in recs[f"seed:{n}"]["kpis"][n].values()]),
-                          opt.cost_bound(np.array([v["programme_cost"] for v in recs[f"seed:{n}"]["kpis"][n].values()])))
-                      for n in seeds}  # a seed programme is within a budget on the same cost bound as a mix
+        seed_score = {n: (float(y.mean()), opt.cost_bound(cost))  # within a budget on the same cost bound as a mix
+                      for n, (y, cost) in zip(seeds, s.options(seeds, reps))}
         start = {n: 0 for n in bounds}
-        found = opt.search(s, budgets, bounds, args.trials, max(2, 2 * args.workers), args.seed, start)
-        rows, chosen = [], {}
+        found = opt.search(s, budgets, bounds, args.trials, max(2, 2 * args.workers), args.seed, start, args.polish)
+        fresh = tuple(opt.FRESH + r for r in range(args.oos_replications))
+        (z, _), = s.options([study.reference], fresh, tag="@fresh")
+        rows, chosen, effects = [], {}, {}
         for b in budgets:
             picked = opt.select(s, found[b], b, args.top, args.factor) if found[b] else None
             if picked is None:
-                rows.append((b, args.objective, "nothing feasible", *[math.nan] * 6, 0))
+                rows.append((b, args.objective, study.reference, "nothing feasible", *[math.nan] * 6, 0))
                 continue
             mix, sep, bound = chosen[b] = picked
-            (y, cost), = s.evaluate([mix], tuple(opt.FRESH + r for r in range(args.oos_replications)), tag="@fresh")
-            ci = mean_ci(y * s.sign)
-            rows.append((b, args.objective, opt.label(mix), float(cost.mean()), bound, float(cost.max()),
-                         ci.mean, ci.low, ci.high, ci.n))
+            (y, cost), = s.evaluate([mix], fresh, tag="@fresh")
+            d = effects[b] = s.difference(y, z)
+            rows.append((b, args.objective, study.reference, opt.label(mix), float(cost.mean()), bound,
+                         float(cost.max()), d.mean, d.low, d.high, d.n))
         write_csv(out / "frontier.csv", FRONTIER_HEADER, rows)
         if args.budget not in chosen:
             return f"no mix within GBP {args.budget:,.0f}"
         mix, sep, bound = chosen[args.budget]
         within = [n for n in seeds if seed_score[n][1] <= args.budget]
         best_seed = max(within, key=lambda n: seed_score[n][0]) if within else None
-        check = {**opt.out_of_sample(runner, options, s, mix, best_seed, args.oos_replications, args.budget),
-                 "mix_cost_bound": bound}
+        effect = effects[args.budget]
+        check = {**opt.out_of_sample(s, mix, best_seed, args.oos_replications, args.budget), "mix_cost_bound": bound,
+                 "reference": study.reference, "effect_mean": effect.mean, "effect_low": effect.low,
+                 "effect_high": effect.high}
     text = opt.recommended_yaml(c, ref.config, mix, args.budget, args.objective)
     write_text(out / "recommended.yaml", text)
     (out / "scenario").mkdir(exist_ok=True)
     write_text(out / "scenario" / "recommended.yaml", text)
-    words = [f"Within GBP {args.budget:,.0f} the best mix found is {opt.label(mix)} "
-             f"(cost GBP {check['mix_cost']:,.0f}, {args.objective} {check['mix_mean']:,.1f} on fresh seeds).",
+    words = [f"Within GBP {args.budget:,.0f} the best mix found is {opt.label(mix)}: "
+             f"it costs GBP {check['mix_cost']:,.0f} "
+             f"and gives {effect.mean:+,.1f} {KPI_WORDS[args.objective]} against {option_words(study.reference)} "
+             f"(paired 95% CI "
+             f"{effect.low:+,.1f} to {effect.high:+,.1f}, on {effect.n} fresh seeds).",
              f"Its cost varies with the people served, so it was held to the upper {opt.COST_LEVEL:.1%} prediction "
              f"bound of one replication's cost (GBP {bound:,.0f}); on {args.oos_replications} fresh seeds it cost at most "
              f"GBP {check['mix_cost_max']:,.0f}: "
              + ("within the budget every time." if check["within_budget"] else
                 f"over the budget in {check['over_budget']} of {args.oos_replications}.")]
-    if sep is not None:
-        words.append(f"Against the runner-up it is ahead by {sep.mean * s.sign:+.1f} (paired 95% CI "
-                     f"{sep.low:+.1f} to {sep.high:+.1f} on the objective's scale{'' if sep.low > 0 else '; not clearly separated'}).")
+    if sep is not None:  # on the scale where larger is better
+        words.append(f"Against the runner-up (same seeds) it is ahead by {sep.mean:,.1f} {GAIN_WORDS[args.objective]} "
+                     f"(paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f}"
+                     f"{'' if sep.low > 0 else '; not clearly separated'}).")
     if best_seed:
-        words.append(f"Out of sample, against the best seed programme within the budget ({best_seed}, cost GBP "
-                     f"{check['seed_cost']:,.0f}): difference {check['diff_mean']:+.1f} (paired 95% CI {check['diff_low']:+.1f} "
-                     f"to {check['diff_high']:+.1f}); the recommended mix is "
+        words.append(f"Out of sample, against the best seed programme within the budget ({option_words(best_seed)}, "
+                     f"cost GBP "
+                     f"{check['seed_cost']:,.0f}): the mix gives {check['diff_mean']:+,.1f} "
+                     f"{KPI_WORDS[args.objective]} "
+                     f"(paired 95% CI {check['diff_low']:+,.1f} to {check['diff_high']:+,.1f}); the recommended mix is "
                      f"{'better' if check['better'] else 'not clearly better'}.")
     else:
         words.append("No seed programme fits within this budget, so there is no out-of-sample comparison.")
@@ -636,8 +653,10 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     return "\n".join(words)
 
 
-FRONTIER_HEADER = ("budget_gbp", "objective", "mix", "cost_gbp", "cost_bound_gbp", "cost_max_gbp", "effect", "ci_low",
-                   "ci_high", "n")  # cost: mean and most on fresh seeds; bound: what the mix was held to
+GAIN_WORDS = {"net_sustained_12m": "more net sustained jobs at 12 months", "vacancy_days": "fewer vacancy-days"}
+FRONTIER_HEADER = ("budget_gbp", "objective", "reference", "mix", "cost_gbp", "cost_bound_gbp", "cost_max_gbp", "effect",
+                   "ci_low", "ci_high", "n")  # cost: mean and most on fresh seeds; bound: what the mix was held to;
+# effect: the mix against the reference on the same fresh seeds (paired), with its 95% CI
 
 
 def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> str:
@@ -650,7 +669,7 @@ def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> st
     write_csv(out / "sensitivity.csv", SENSITIVITY_HEADER, rows)
     write_csv(out / "tornado.csv", TORNADO_HEADER, torn)
     write_parameters(out / "parameters.csv", study.params)
-    words = sensitivity_words(rows, torn, next(r[1] for r in rows))
+    words = sensitivity_words(rows, torn, next(r[1] for r in rows), study.reference)
     write_text(out / "sensitivity.json", json.dumps({"words": words, "leading": [p.name for p in leading],
                                                      "ranges": range_counts(study.params)}, indent=2))
     write_text(out / "summary.json", json.dumps({"ranges": range_counts(study.params),
@@ -685,9 +704,12 @@ def psa_text(out: Path, study: Study, counts: dict[str, int]) -> str:
     with (out / "evppi.csv").open() as f:
         top = sorted((r for r in csv.DictReader(f) if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == 25_000.0),
                      key=lambda r: -float(r["evppi_gbp"]))[:3]
-    if top:
+    if top and float(top[0]["evppi_gbp"]) >= 0.5:  # as printed: more than GBP 0
         lines.append("evidence worth most at GBP 25,000 per sustained job (EVPPI): " +
                      ", ".join(f"{r['parameter']} GBP {float(r['evppi_gbp']):,.0f}" for r in top))
+    elif top:
+        lines.append("evidence worth most at GBP 25,000 per sustained job (EVPPI): none; no single parameter "
+                     "would change the choice")
     return "\n".join(lines)
 
 

@@ -16,14 +16,16 @@ import csv
 import io
 import json
 import math
+import re
+import textwrap
 from pathlib import Path
 
 import jinja2
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from .experiment import write_text
 
-PALETTE = ("#4d4d4d", "#1f77b4", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
 KPI_WORDS = {"net_sustained_12m": "net sustained jobs at 12 months", "vacancy_days": "vacancy-days",
              "programme_cost": "programme cost (GBP)", "hires": "hires", "sustained_12m": "sustained jobs at 12 months",
              "bau_hires": "business-as-usual hires"}
@@ -34,7 +36,7 @@ body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#222}main{max-width:1100
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:13px}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}img{max-width:100%}.muted{color:#777}
 </style></head><body><main><h1>Decision analysis: {{ command }}</h1>
-<p class="muted">Folder <code>{{ folder }}</code>. Options: {{ options|join(", ") }}; reference <code>{{ reference }}</code>.</p>
+<p class="muted">Folder <code>{{ folder }}</code>. Options: {{ options|join(", ") }}; reference: {{ reference }}.</p>
 {% for s in sections %}<section id="{{ s.id }}"><h2>{{ s.title }}</h2>
 {% for p in s.paragraphs %}<p>{{ p }}</p>{% endfor %}
 {% if s.figure %}<figure><img src="data:image/png;base64,{{ s.figure }}" alt="{{ s.title }}"></figure>{% endif %}
@@ -42,6 +44,14 @@ th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}img{max-widt
 {% if s.rows %}<table><tr>{% for h in s.header %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for r in s.rows %}<tr>{% for c in r %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}</table>{% endif %}
 </section>{% endfor %}</main></body></html>""")
+
+
+def option_words(name: str) -> str:
+    """An option's name as the comparison report words it (sim.compare.readable): a scenario's name
+    `west_norfolk_local_plan` as `west norfolk local plan`, each override of a sweep in words."""
+    from .compare import readable
+
+    return ", ".join(readable(x if "=" in x else f"scenario={x}") for x in re.split(r",(?![^\[]*\])", name))
 
 
 def _read(path: Path) -> list[dict]:
@@ -58,24 +68,47 @@ def _png(fig: Figure) -> str:
 
 
 def _n(x: str | float, digits: int = 1) -> str:
+    """A number with `digits` decimals and thousands separators; no minus sign on one that prints as zero."""
     v = float(x)
-    return "n/a" if not math.isfinite(v) else f"{v:,.{digits}f}"
+    if not math.isfinite(v):
+        return "n/a"
+    text = f"{v:,.{digits}f}"
+    return text.lstrip("-") if not text.strip("-0.,") else text
 
 
 def _uncertainty(rows: list[dict]) -> dict:
-    header = ["Option", "Effect vs reference", "Mean", "Simulation-only 95% CI", "With parameter uncertainty (95%)",
-              "Share of variance from parameters"]
-    body = [[r["option"], KPI_WORDS.get(r["kpi"], r["kpi"]), _n(r["psa_mean"]),
-             f"{_n(r['sim_ci_low'])} to {_n(r['sim_ci_high'])}", f"{_n(r['psa_low'])} to {_n(r['psa_high'])}",
+    header = ["Option", "Effect against the reference", "At the file's values: mean (simulation-only 95% CI)",
+              "Over the ranges: mean (95% interval)", "Share of variance from parameters"]
+
+    def cell(r: dict, mean: str, low: str, high: str) -> str:
+        digits = 1 if r["kpi"] in ("net_sustained_12m", "sustained_12m", "hires") else 0
+        return f"{_n(r[mean], digits)} ({_n(r[low], digits)} to {_n(r[high], digits)})"
+
+    body = [[option_words(r["option"]), KPI_WORDS.get(r["kpi"], r["kpi"]),
+             cell(r, "sim_mean", "sim_ci_low", "sim_ci_high"),
+             cell(r, "psa_mean", "psa_low", "psa_high"),
              "n/a" if not math.isfinite(float(r["parameter_share"])) else f"{float(r['parameter_share']):.0%}"]
             for r in rows]
     return {"id": "uncertainty", "title": "Effects with both kinds of interval", "header": header, "rows": body,
-            "paragraphs": ["The simulation-only interval measures the noise of the simulation at the file's values; "
-                           "the wider interval adds what is not known about the numbers themselves (their ranges); "
-                           "the last column says how much of the effect's variance comes from those numbers."]}
+            "paragraphs": ["At the file's values, the simulation-only interval measures the noise of the simulation "
+                           "alone; over the ranges, the interval holds 95% of the parameter sets' effects, so it adds "
+                           "what is not known about the numbers themselves; the last column says how much of the "
+                           "effect's variance comes from those numbers. The two means can differ: an effect need not "
+                           "be linear in the numbers, and a range need not be centred on the file's value."]}
 
 
-def _ceac(rows: list[dict]) -> dict:
+GBP_TICK = FuncFormatter(lambda v, _: f"£{v / 1e6:,.3g}m" if abs(v) >= 1e6 else f"£{v / 1e3:,.0f}k" if v else "0")
+
+
+def _colours(names: list[str], reference: str) -> dict[str, str]:
+    """Each option's colour as the comparison report gives it: the reference grey, the others its palette in order."""
+    from .report import PALETTE, REFERENCE_COLOUR
+
+    others = [n for n in names if n != reference]
+    return {n: REFERENCE_COLOUR if n == reference else PALETTE[others.index(n) % len(PALETTE)] for n in names}
+
+
+def _ceac(rows: list[dict], reference: str) -> dict:
     fig = Figure(figsize=(12, 3.6), layout="constrained")
     words = []
     axes = fig.subplots(1, 3)
@@ -83,25 +116,31 @@ def _ceac(rows: list[dict]) -> dict:
                                          ("vacancy_year", "GBP per vacancy-year avoided"))):
         ax = axes[i]
         sel = [r for r in rows if r["effect"] == effect]
-        for j, name in enumerate(dict.fromkeys(r["option"] for r in sel)):
+        names = list(dict.fromkeys(r["option"] for r in sel))
+        colour = _colours(names, reference)
+        for name in names:
             pts = [(float(r["wtp_gbp"]), float(r["p_best"])) for r in sel if r["option"] == name]
-            ax.plot(*zip(*pts), label=name, color=PALETTE[j % len(PALETTE)])
+            ax.plot(*zip(*pts), label=option_words(name), color=colour[name])
         ax.set_xlabel(label, fontsize=9)
+        ax.xaxis.set_major_formatter(GBP_TICK)
         ax.set_ylabel("probability best buy", fontsize=9)
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=7)
         evpi = {float(r["wtp_gbp"]): float(r["evpi_gbp"]) for r in sel}
-        axes[2].plot(list(evpi), list(evpi.values()), color=PALETTE[i + 1], label=label.replace("GBP ", ""))
+        axes[2].plot(list(evpi), list(evpi.values()), color=("#222222", "#888888")[i], linestyle=("-", "--")[i],
+                     label=label.replace("GBP ", ""))
     axes[2].set_xlabel("willingness to pay (GBP per unit of effect)", fontsize=9)
     axes[2].set_ylabel("EVPI (GBP per decision)", fontsize=9)
+    axes[2].xaxis.set_major_formatter(GBP_TICK)
+    axes[2].yaxis.set_major_formatter(GBP_TICK)
     axes[2].legend(fontsize=7)
     for wtp in (10_000.0, 25_000.0, 50_000.0):
         sel = [r for r in rows if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == wtp]
         if sel:
             best = max(sel, key=lambda r: float(r["p_best"]))
-            words.append(f"At GBP {wtp:,.0f} per net sustained job, {best['option']} is the best buy with probability "
-                         f"{float(best['p_best']):.2f}; perfect information about every uncertain number would be worth "
-                         f"GBP {float(best['evpi_gbp']):,.0f} to this decision (EVPI).")
+            words.append(f"At GBP {wtp:,.0f} per net sustained job, {option_words(best['option'])} is the best buy "
+                         f"with probability {float(best['p_best']):.2f}; perfect information about every uncertain "
+                         f"number would be worth GBP {float(best['evpi_gbp']):,.0f} to this decision (EVPI).")
     return {"id": "ceac", "title": "Probability that each option is the best buy", "figure": _png(fig),
             "paragraphs": ["Each curve is the share of parameter sets in which the option has the highest net "
                            "benefit (willingness to pay x effect - cost) against the reference; the right panel is "
@@ -110,36 +149,69 @@ def _ceac(rows: list[dict]) -> dict:
 
 
 def _evppi(rows: list[dict]) -> dict:
-    """The evidence worth most: the parameters with the largest EVPPI at GBP 25,000 per net sustained job."""
+    """The evidence worth most: in words at GBP 25,000 per net sustained job; the table ranks the parameters
+    by their largest EVPPI at any of the willingness-to-pay values shown."""
+    wtps = list(dict.fromkeys(r["wtp_gbp"] for r in rows if r["effect"] == "sustained_job"))
+    by = {(r["effect"], r["wtp_gbp"], r["parameter"]): float(r["evppi_gbp"]) for r in rows}
     sel = sorted((r for r in rows if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == 25_000.0),
                  key=lambda r: -float(r["evppi_gbp"]))
     words = ["The expected value of partial perfect information (EVPPI) of a parameter is what knowing it exactly "
              "would be worth to this decision, the others still uncertain (from the PSA's sets, ordered by the "
              "parameter; estimates from few sets are biased upwards)."]
-    if sel and float(sel[0]["evpi_gbp"]) > 0:
+    if sel and float(sel[0]["evpi_gbp"]) >= 0.5 and float(sel[0]["evppi_gbp"]) < 0.5:  # both as printed (GBP 0)
+        words.append(f"At GBP 25,000 per net sustained job the EVPI is GBP {_n(sel[0]['evpi_gbp'], 0)}, but no single "
+                     "parameter's EVPPI is above zero: knowing any one number alone would not change the choice; "
+                     "the sets where another option wins differ in several numbers at once (or in their simulation "
+                     "noise).")
+    elif sel and float(sel[0]["evpi_gbp"]) >= 0.5:
         lead = ", ".join(f"{r['parameter']} (GBP {_n(r['evppi_gbp'], 0)})" for r in sel[:3])
         words.append(f"At GBP 25,000 per net sustained job, the evidence worth most is on {lead}, of an EVPI of "
                      f"GBP {_n(sel[0]['evpi_gbp'], 0)} for all the uncertain numbers together.")
     elif sel:
         words.append("At GBP 25,000 per net sustained job the EVPI is zero: no evidence would change the decision.")
-    by = {(r["effect"], r["wtp_gbp"], r["parameter"]): r["evppi_gbp"] for r in rows}
-    wtps = list(dict.fromkeys(r["wtp_gbp"] for r in rows if r["effect"] == "sustained_job"))
+    ranked = sorted(dict.fromkeys(r["parameter"] for r in sel),
+                    key=lambda p: -max(by[("sustained_job", w, p)] for w in wtps))
     return {"id": "evppi", "title": "Which evidence is worth most (EVPPI)", "paragraphs": words,
             "header": ["Parameter", *[f"EVPPI at GBP {_n(w, 0)} per sustained job" for w in wtps]],
-            "rows": [[r["parameter"], *[_n(by[("sustained_job", w, r["parameter"])], 0) for w in wtps]]
-                     for r in sel[:10]]}
+            "rows": [[p, *[_n(by[("sustained_job", w, p)], 0) for w in wtps]] for p in ranked[:10]]}
+
+
+MEASURE_WORDS = {"mean": "mean effect", "low": "2.5% point of the effects", "high": "97.5% point of the effects"}
 
 
 def _stability(rows: list[dict]) -> dict:
+    def measure(r: dict) -> str:
+        if r["measure"].startswith("p_best_at_"):
+            return f"probability best buy at GBP {int(r['measure'].split('_')[3]):,} per net sustained job"
+        return f"{KPI_WORDS.get(r['kpi'], r['kpi'])}: {MEASURE_WORDS.get(r['measure'], r['measure'])}"
+
+    def number(r: dict, key: str) -> str:
+        return _n(r[key], 2 if r["measure"].startswith("p_best") else 1 if r["kpi"] == "net_sustained_12m" else 0)
+
     return {"id": "stability", "title": "Stability: the first half of the parameter sets against all",
-            "header": ["Measure", "Option", "KPI", "First half", "All", "Change"],
-            "rows": [[r["measure"], r["option"], r["kpi"], _n(r["first_half"], 2), _n(r["all"], 2), _n(r["change"], 2)]
+            "header": ["Option", "Measure", "First half", "All", "Change"],
+            "rows": [[option_words(r["option"]), measure(r), *(number(r, k) for k in ("first_half", "all", "change"))]
                      for r in rows],
             "paragraphs": ["Small changes between half and all of the sets mean the number of sets was enough."]}
 
 
+def output_words(key: str, reference: str) -> str:
+    """An output of sensitivity in words: `kpi:option`, the option's effect against the reference (or, for a
+    lone option, the reference itself, its KPI)."""
+    kpi, _, option = key.partition(":")
+    words = KPI_WORDS.get(kpi, kpi)
+    if option == reference:
+        return f"{words} of {option_words(option)}"
+    return f"{words}, {option_words(option)} against {option_words(reference)}"
+
+
 def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
-    summary = json.loads((folder / "sensitivity.json").read_text()) if (folder / "sensitivity.json").exists() else {}
+    """The words, the tornado and Sobol bars of the first output (the one the words speak of), and a table of
+    its parameters ranked by Morris mu*, with their Sobol indices where estimated."""
+    summary = _json(folder / "sensitivity.json")
+    reference = _json(folder / "summary.json").get("reference", "")
+    kpi = rows[0]["kpi"]
+    tornado = sorted((r for r in tornado if r["kpi"] == kpi), key=lambda r: -float(r["swing"]))  # widest on top
     fig = None
     if tornado:
         fig = Figure(figsize=(8, 0.4 * len(tornado) + 1.2), layout="constrained")
@@ -150,25 +222,40 @@ def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
         ax.barh(names, lows, color="#1f77b4", label="at the 2.5% point")
         ax.barh(names, highs, color="#d95f02", label="at the 97.5% point")
         ax.axvline(0, color="#222", linewidth=0.8)
-        ax.set_xlabel(f"change in {tornado[0]['kpi']} from the value at the file's numbers", fontsize=9)
+        ax.set_xlabel(textwrap.fill(f"change in {output_words(kpi, reference)} from its value at the file's numbers",
+                                    64), fontsize=9)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)
-    sobol = _sobol_bars(rows)
+    sobol = _sobol_bars(rows, reference)
+    idx = {(r["parameter"], r["method"], r["index"]): r for r in rows if r["kpi"] == kpi}
+    ranked = sorted((r for r in rows if r["kpi"] == kpi and r["index"] == "mu_star"), key=lambda r: -float(r["value"]))
+
+    def ci(r: dict | None) -> str:
+        return "" if r is None else f"{_n(r['value'], 3)} ({_n(r['ci_low'], 3)} to {_n(r['ci_high'], 3)})"
+
     return {"id": "sensitivity", "title": "What the answer turns on",
-            "paragraphs": summary.get("words", []), "figure": _png(fig) if fig else None,
-            "figures": [_png(sobol)] if sobol else [],
-            "header": ["Parameter", "KPI", "Method", "Index", "Value", "CI low", "CI high"],
-            "rows": [[r["parameter"], r["kpi"], r["method"], r["index"], _n(r["value"], 3), _n(r["ci_low"], 3),
-                      _n(r["ci_high"], 3)] for r in rows[:60]]}
+            "paragraphs": summary.get("words", []) + [
+                f"The table ranks the parameters by Morris mu* on {output_words(kpi, reference)} "
+                "(the mean absolute change "
+                "when the parameter alone moves a step across its central 95%), with its 95% CI and sigma (how much "
+                "that change depends on the others), and the Sobol indices where they were estimated: the share of "
+                "the variance the parameter explains alone (S1) and with its interactions (ST). Every output's "
+                f"indices are in sensitivity.csv; the {min(15, len(ranked))} leading parameters shown."],
+            "figure": _png(fig) if fig else None, "figures": [_png(sobol)] if sobol else [],
+            "header": ["Parameter", "Morris mu* (95% CI)", "Morris sigma", "Sobol S1 (95% CI)", "Sobol ST (95% CI)"],
+            "rows": [[r["parameter"], ci(r), _n(idx[(r["parameter"], "morris", "sigma")]["value"], 3),
+                      ci(idx.get((r["parameter"], "sobol", "S1"))), ci(idx.get((r["parameter"], "sobol", "ST")))]
+                     for r in ranked[:15]]}
 
 
-def _sobol_bars(rows: list[dict]) -> Figure | None:
+def _sobol_bars(rows: list[dict], reference: str) -> Figure | None:
     """First- and total-order Sobol indices of the first output, with their 95% CIs, as bars."""
     sel = [r for r in rows if r["method"] == "sobol"]
     if not sel:
         return None
     kpi = sel[0]["kpi"]
-    names = list(dict.fromkeys(r["parameter"] for r in sel if r["kpi"] == kpi))
+    names = [r["parameter"] for r in sorted((r for r in sel if r["kpi"] == kpi and r["index"] == "ST"),
+                                            key=lambda r: -float(r["value"]))]  # largest on top
     fig = Figure(figsize=(8, 0.45 * len(names) + 1.2), layout="constrained")
     ax = fig.add_subplot()
     for k, (index, colour) in enumerate((("S1", "#1f77b4"), ("ST", "#d95f02"))):
@@ -180,7 +267,8 @@ def _sobol_bars(rows: list[dict]) -> Figure | None:
         ax.barh(y, v, height=0.38, xerr=err, color=colour, label={"S1": "first order", "ST": "total order"}[index])
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel(f"Sobol index of {kpi} (share of its variance), 95% CI", fontsize=9)
+    ax.set_xlabel(textwrap.fill(f"Sobol index of {output_words(kpi, reference)} (share of its variance), 95% CI",
+                                64), fontsize=9)
     ax.legend(fontsize=7)
     return fig
 
@@ -196,7 +284,7 @@ def _option_words(unc: list[dict], ceac: list[dict]) -> dict:
     words = []
     for option, k in by.items():
         ref = next(iter(k.values()))["reference"]
-        parts = [f"{option}, against {ref}:"]
+        parts = [f"{option_words(option)}, against {option_words(ref)}:"]
         if "net_sustained_12m" in k:
             r = k["net_sustained_12m"]
             sim_w = float(r["sim_ci_high"]) - float(r["sim_ci_low"])
@@ -205,14 +293,20 @@ def _option_words(unc: list[dict], ceac: list[dict]) -> dict:
             sign = "more" if float(r["psa_low"]) > 0 else ("fewer" if float(r["psa_high"]) < 0 else "")
             verdict = (f"it gives {sign} net sustained jobs in at least 97.5% of the parameter sets" if sign else
                        "whether it gives more net sustained jobs depends on the assumptions")
-            parts.append(f"about {_n(r['psa_mean'])} more residents in work a year after starting, net of those who "
-                         f"would have got there anyway (between {_n(r['psa_low'])} and {_n(r['psa_high'])} once the "
+            more = "fewer" if float(r["psa_mean"]) <= -0.05 else "more"  # as printed, to one decimal
+            parts.append(f"about {_n(abs(float(r['psa_mean'])))} {more} residents in work a year after starting, "
+                         f"net of those who would have got there anyway (between {_n(r['psa_low'])} and "
+                         f"{_n(r['psa_high'])} once the "
                          f"uncertain numbers are allowed for, {ratio} the simulation-only interval "
                          f"{_n(r['sim_ci_low'])} to {_n(r['sim_ci_high'])}; {verdict});")
         if "vacancy_days" in k:
             r = k["vacancy_days"]
-            parts.append(f"{_n(-float(r['psa_mean']), 0)} vacancy-days avoided ({_n(-float(r['psa_high']), 0)} to "
-                         f"{_n(-float(r['psa_low']), 0)});")
+            if float(r["psa_mean"]) <= 0:
+                parts.append(f"{_n(-float(r['psa_mean']), 0)} vacancy-days avoided ({_n(-float(r['psa_high']), 0)} to "
+                             f"{_n(-float(r['psa_low']), 0)});")
+            else:
+                parts.append(f"{_n(r['psa_mean'], 0)} more vacancy-days ({_n(r['psa_low'], 0)} to "
+                             f"{_n(r['psa_high'], 0)});")
         if "programme_cost" in k:
             r = k["programme_cost"]
             parts.append(f"at an extra cost of GBP {_n(r['psa_mean'], 0)} (GBP {_n(r['psa_low'], 0)} to "
@@ -232,14 +326,20 @@ def _frontier(rows: list[dict], folder: Path) -> dict:
     ax.errorbar(b, [float(r["effect"]) for r in rows],
                 yerr=[[float(r["effect"]) - float(r["ci_low"]) for r in rows],
                       [float(r["ci_high"]) - float(r["effect"]) for r in rows]], marker="o", color="#1f77b4")
+    effect = (f"{KPI_WORDS.get(rows[0]['objective'], rows[0]['objective'])} "
+              f"against {option_words(rows[0]['reference'])}"
+              if rows else "")
     ax.set_xlabel("budget (GBP)", fontsize=9)
-    ax.set_ylabel(rows[0]["objective"] if rows else "", fontsize=9)
+    ax.set_ylabel(effect.replace(" against", "\nagainst"), fontsize=9)
+    ax.xaxis.set_major_formatter(GBP_TICK)
     return {"id": "frontier", "title": "The best mix at each budget", "figure": _png(fig),
-            "paragraphs": meta.get("words", []),
+            "paragraphs": meta.get("words", []) + [
+                f"Effect: {effect} on fresh seeds (the same for the mix and the reference: paired), "
+                "with its 95% CI; cost: its mean and most on those seeds, and the bound it was held to."],
             "header": ["Budget (GBP)", "Mix", "Cost on fresh seeds (GBP, mean)", "Most (GBP)", "Held to (GBP)",
-                       "Effect", "CI low", "CI high"],
-            "rows": [[_n(r["budget_gbp"], 0), r["mix"], _n(r["cost_gbp"], 0), _n(r.get("cost_max_gbp", "nan"), 0),
-                      _n(r.get("cost_bound_gbp", "nan"), 0), _n(r["effect"]), _n(r["ci_low"]), _n(r["ci_high"])]
+                       "Effect against the reference", "CI low", "CI high"],
+            "rows": [[_n(r["budget_gbp"], 0), r["mix"], _n(r["cost_gbp"], 0), _n(r["cost_max_gbp"], 0),
+                      _n(r["cost_bound_gbp"], 0), _n(r["effect"]), _n(r["ci_low"]), _n(r["ci_high"])]
                      for r in rows]}
 
 
@@ -247,12 +347,17 @@ def _json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+COMMANDS = ("psa", "sensitivity", "optimise")  # the order a planner reads them in
+
+
 def decide_folders(folder: Path) -> list[Path]:
-    """The pathways-decide folders at `folder` or one level below it (each holds decide.json)."""
+    """The pathways-decide folders at `folder` or one level below it (each holds decide.json), PSA first, then
+    sensitivity, then the best mix."""
     folder = Path(folder)
     found = [folder] if (folder / "decide.json").exists() else []
     if folder.is_dir():
-        found += sorted(d for d in folder.iterdir() if d.is_dir() and (d / "decide.json").exists())
+        found += sorted((d for d in folder.iterdir() if d.is_dir() and (d / "decide.json").exists()),
+                        key=lambda d: (COMMANDS.index(_json(d / "decide.json").get("command", "optimise")), d.name))
     return found
 
 
@@ -275,7 +380,7 @@ def sections(folder: Path) -> list[dict]:
         out.append(_option_words(unc, ceac))
         out.append(_uncertainty(unc))
     if ceac:
-        out.append(_ceac(ceac))
+        out.append(_ceac(ceac, summary.get("reference", "")))
     evppi = _read(folder / "evppi.csv")
     if evppi:
         out.append(_evppi(evppi))
@@ -296,8 +401,10 @@ def build(folder: Path) -> str:
     settings, summary = _json(folder / "decide.json"), _json(folder / "summary.json")
     unc, ceac = _read(folder / "uncertainty.csv"), _read(folder / "ceac.csv")
     options = summary.get("options") or sorted({r["option"] for r in ceac} | {r["option"] for r in unc})
-    return PAGE.render(command=settings.get("command", "?"), folder=str(folder.resolve()), options=options,
-                       reference=summary.get("reference", unc[0]["reference"] if unc else "?"), sections=sections(folder))
+    return PAGE.render(command=settings.get("command", "?"), folder=str(folder.resolve()),
+                       options=[option_words(o) for o in options],
+                       reference=option_words(summary.get("reference", unc[0]["reference"] if unc else "?")),
+                       sections=sections(folder))
 
 
 def write_report(folder: Path) -> Path:

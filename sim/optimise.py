@@ -10,9 +10,10 @@ replication's cost exceeds it with probability at most 2.5%, and the bound tight
 candidate gets more replications. Candidates are simulated with common random numbers (the
 same replications for all), searched by Optuna's TPE with the cost bound <= budget constraint, budget
 by budget, each search starting from the previous budget's best (so in-sample the frontier
-cannot fall); the leading candidates are re-run with more replications (ranking and selection),
-and the chosen mix at each budget is re-run on fresh seeds against the best seed programme
-within the same budget (out of sample), with the paired CI.
+cannot fall), and TPE's best polished by local search one size step at a time; the leading
+candidates are re-run with more replications (ranking and selection), and the chosen mix at each
+budget is re-run on fresh seeds against the reference (its effect) and against the best seed
+programme within the same budget (out of sample), with paired CIs.
 """
 
 from __future__ import annotations
@@ -127,21 +128,56 @@ class Search:
         reps = reps or tuple(range(self.reps))
         tasks = [self.task(s, reps, tag) for s in batch]
         records = self.runner.run(tasks)
-        out = []
-        for t in tasks:
-            rows = records[t.id]["kpis"]["mix"]
-            out.append((np.array([self.sign * rows[str(r)][self.objective] for r in reps]),
-                        np.array([rows[str(r)]["programme_cost"] for r in reps])))
-        return out
+        return [self._values(records[t.id]["kpis"]["mix"], reps) for t in tasks]
+
+    def options(self, names: list[str], reps: tuple[int, ...], tag: str = "") -> list[tuple[np.ndarray, np.ndarray]]:
+        """(objective values, costs) per replication of configured options (seed programmes, the reference)."""
+        tasks = [Task(f"seed{tag}:{n}", {}, reps, only=(n,)) for n in names]
+        records = self.runner.run(tasks)
+        return [self._values(records[t.id]["kpis"][n], reps) for t, n in zip(tasks, names)]
+
+    def _values(self, rows: dict, reps: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        return (np.array([self.sign * rows[str(r)][self.objective] for r in reps]),
+                np.array([rows[str(r)]["programme_cost"] for r in reps]))
+
+    def difference(self, y: np.ndarray, z: np.ndarray) -> Interval:
+        """The paired difference y - z of two runs on the same seeds, on the objective's own scale (values
+        from `evaluate` or `options` carry the sign that makes larger better)."""
+        d = paired_difference(y, z)
+        low, high = sorted((d.low * self.sign, d.high * self.sign))
+        return Interval(d.mean * self.sign, low, high, d.n)
+
+
+Scored = tuple[dict[str, int], float, float]  # a mix: its sizes, mean objective (larger is better), cost bound
+
+
+def polish(s: Search, best: Scored, bounds_: dict[str, int], budget: float, seen: dict[str, Scored],
+           steps: int) -> None:
+    """Local search from `best`: evaluate every mix one step away (one intervention one size up or down) that the
+    budget can hold, move to the one with the highest mean if it beats the current mix, and repeat, at most `steps`
+    moves; every evaluation joins `seen`. TPE samples the whole box and can leave its best mix's neighbours untried
+    (adding one small programme, dropping one that buys nothing)."""
+    m, value = best[0], best[1]
+    for _ in range(steps):
+        near = [x for n, hi in bounds_.items() for k in (m[n] - 1, m[n] + 1) if 0 <= k <= hi
+                for x in [{**m, n: k}] if s.fixed_cost(x) <= budget]
+        todo = [x for x in near if label(x) not in seen]
+        for x, (y, cost) in zip(todo, s.evaluate(todo)):
+            seen[label(x)] = (x, float(y.mean()), cost_bound(cost))
+        better = [seen[label(x)] for x in near if seen[label(x)][2] <= budget and seen[label(x)][1] > value]
+        if not better:
+            return
+        m, value, _ = max(better, key=lambda v: v[1])
 
 
 def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int, batch: int, seed: int,
-           start: dict[str, int]) -> dict[float, list[tuple[dict[str, int], float, float]]]:
-    """For each budget (ascending): the feasible mixes evaluated, best first, as (sizes, objective, cost bound)."""
+           start: dict[str, int], steps: int = 0) -> dict[float, list[Scored]]:
+    """For each budget (ascending): the feasible mixes evaluated, best first, as (sizes, objective, cost bound);
+    TPE's best is then polished by up to `steps` moves of local search."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    seen: dict[str, tuple[dict[str, int], float, float]] = {}
+    seen: dict[str, Scored] = {}
     best_prev = start
     out = {}
     for b in sorted(budgets):
@@ -168,13 +204,16 @@ def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int
                 study.tell(t, value if math.isfinite(value) else -1e18)
             done += len(asked)
         feasible = sorted((v for v in seen.values() if v[2] <= b), key=lambda v: -v[1])
+        if feasible and steps:
+            polish(s, feasible[0], bounds_, b, seen, steps)
+            feasible = sorted((v for v in seen.values() if v[2] <= b), key=lambda v: -v[1])
         out[b] = feasible
         if feasible:
             best_prev = feasible[0][0]
     return out
 
 
-def select(s: Search, candidates: list[tuple[dict[str, int], float, float]], budget: float, top: int,
+def select(s: Search, candidates: list[Scored], budget: float, top: int,
            factor: int) -> tuple[dict[str, int], Interval | None, float] | None:
     """Re-run the leading candidates with `factor` times the replications (same seeds); the best mean
     feasible one (cost bound within the budget on the longer run), with its paired CI against the
@@ -227,8 +266,7 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def out_of_sample(runner: Runner, options: dict[str, Config], s: Search, mix: dict[str, int], seed_option: str | None,
-                  reps: int, budget: float) -> dict[str, Any]:
+def out_of_sample(s: Search, mix: dict[str, int], seed_option: str | None, reps: int, budget: float) -> dict[str, Any]:
     """The mix against the best seed programme on fresh seeds: both means, the paired CI of the difference,
     and whether the mix's cost stayed within the budget in every fresh replication."""
     fresh = tuple(FRESH + r for r in range(reps))
@@ -238,12 +276,9 @@ def out_of_sample(runner: Runner, options: dict[str, Config], s: Search, mix: di
                            "within_budget": bool(cost.max() <= budget), "over_budget": int((cost > budget).sum())}
     if seed_option is None:
         return out
-    rec = runner.run([Task(f"seed@fresh:{seed_option}", {}, fresh, only=(seed_option,))])[f"seed@fresh:{seed_option}"]["kpis"][seed_option]
-    z = np.array([s.sign * rec[str(r)][s.objective] for r in fresh])
-    d = paired_difference(y, z)
-    out.update({"seed_programme": seed_option, "seed_mean": float(z.mean()) * s.sign,
-                "seed_cost": float(np.mean([rec[str(r)]["programme_cost"] for r in fresh])),
-                "diff_mean": d.mean * s.sign, "diff_low": min(d.low * s.sign, d.high * s.sign),
-                "diff_high": max(d.low * s.sign, d.high * s.sign), "better": bool(d.low > 0),
-                "n": d.n})
+    (z, z_cost), = s.options([seed_option], fresh, tag="@fresh")
+    d = s.difference(y, z)
+    out.update({"seed_programme": seed_option, "seed_mean": float(z.mean()) * s.sign, "seed_cost": float(z_cost.mean()),
+                "diff_mean": d.mean, "diff_low": d.low, "diff_high": d.high,
+                "better": bool(paired_difference(y, z).low > 0), "n": d.n})
     return out

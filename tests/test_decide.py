@@ -8,6 +8,7 @@ interval at least as wide as the simulation-only one).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import json
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pytest
@@ -191,9 +192,27 @@ def test_evppi_recovers_the_value_of_knowing_the_one_parameter_that_matters() ->
     assert 0.0 <= evppi(nmb, phi[:, 1]) < 0.03 and evppi(nmb, phi[:, 1]) <= total
 
 
+def test_a_task_leaves_no_simulation_of_the_tasks_before_it_alive() -> None:
+    """The model freezes what is alive when a run starts; a runner that let one run's garbage be frozen by the
+    next kept every run's objects (about 1.5 MB a simulation): after five tasks at most the last two tasks'
+    simulations remain, not all ten."""
+    import gc
+
+    from sim.model.clock import Environment
+    from sim.runner import Task, run_task
+
+    configs = {o.name: o.config for o in compose_options(list(QUICK), CONFIG_DIR)}
+    for i in range(5):
+        run_task(Task(f"t{i}", {}, (0, 1)), configs)
+    assert sum(isinstance(o, Environment) for o in gc.get_objects()) <= 4
+
+
 # ----------------------------------------------------------------------------- the psa command
+PLACEBO_PSA = ("psa", "--samples", "8", "--base-replications", "3", *PLACEBO)
+
+
 def _placebo(out: Path) -> None:
-    r = decide("psa", "--samples", "8", "--base-replications", "3", "--workers", "2", "--out", str(out), *PLACEBO)
+    r = decide(*PLACEBO_PSA, "--workers", "2", "--out", str(out))
     assert r.returncode == 0, r.stderr
 
 
@@ -262,27 +281,58 @@ def test_psa_tables_and_report(norfolk_psa: Path) -> None:
     assert "Probability that each option is the best buy" in html and "data:image/png;base64" in html
 
 
+def record_ids(out: Path) -> list[str]:
+    """The task of each whole line of a run folder's records (a line being written is left out)."""
+    path = out / "records.jsonl"
+    lines = path.read_text().split("\n")[:-1] if path.exists() else []
+    return [json.loads(line)["task"] for line in lines]
+
+
+def killed(args: Sequence[str], out: Path, ready: Callable[[list[str]], bool]) -> list[str]:
+    """Start `pathways-decide ARGS --out OUT` in its own process group and SIGKILL the whole group (the run and
+    its workers, as a crash would) once the recorded tasks satisfy `ready`; the records it left, line by line."""
+    proc = subprocess.Popen([sys.executable, "-m", "sim.decide", *args, "--out", str(out)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not ready(record_ids(out)):
+        time.sleep(0.02)
+    running = proc.poll() is None
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert running, "the run ended before it was killed"
+    return (out / "records.jsonl").read_text().splitlines()
+
+
+def assert_resumed(args: Sequence[str], out: Path, kills: list[list[str]], whole: Path) -> None:
+    """Finish the killed run in `out`; each kill's finished records are kept as they were and never simulated again
+    (a task simulated again would be appended again), and the reruns simulated exactly the tasks the uninterrupted
+    run `whole` simulated that no killed run had finished, counted by the process that wrote each record."""
+    r = decide(*args, "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    after = (out / "records.jsonl").read_text().splitlines()
+    for before in kills:
+        assert after[: len(before)] == before
+    ids, expected = record_ids(out), record_ids(whole)
+    assert len(ids) == len(set(ids)) == len(expected) and set(ids) == set(expected)
+    killed_pids = {json.loads(line)["pid"] for line in kills[-1]}
+    rerun = sum(json.loads(line)["pid"] not in killed_pids for line in after)
+    assert rerun == len(expected) - len(kills[-1]) > 0
+
+
+def same_files(a: Path, b: Path, names: Sequence[str]) -> None:
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
 def test_killed_psa_resumes_losing_no_finished_sample(tmp_path: Path, placebo_psa: Path) -> None:
     """Kill a PSA once some samples are recorded; the rerun keeps them, runs the rest, and gives the same tables."""
     out = tmp_path / "k"
-    args = [sys.executable, "-m", "sim.decide", "psa", "--samples", "8", "--base-replications", "3",
-            "--out", str(out), *PLACEBO]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
-    records = out / "records.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and (not records.exists() or len(records.read_text().splitlines()) < 3):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    before = records.read_text().splitlines()
+    before = killed(PLACEBO_PSA, out, lambda ids: len(ids) >= 3)
     assert 3 <= len(before) < 9, "the run was not interrupted mid-way"
-    r = decide("psa", "--samples", "8", "--base-replications", "3", "--out", str(out), *PLACEBO)
-    assert r.returncode == 0, r.stderr
-    after = records.read_text().splitlines()
-    assert after[: len(before)] == before and len(after) == 9
-    assert len({json.loads(x)["task"] for x in after}) == 9
-    assert (out / "psa.csv").read_bytes() == (placebo_psa / "psa.csv").read_bytes()
+    assert_resumed(PLACEBO_PSA, out, [before], placebo_psa)
+    same_files(out, placebo_psa, ("psa.csv", "uncertainty.csv", "ceac.csv", "evppi.csv", "stability.csv"))
 
 
 def test_resume_with_other_settings_is_refused(placebo_psa: Path) -> None:
@@ -303,13 +353,18 @@ TOY_REGION = """"region.channels.jobcentre.referrals_per_year": {kind: lognormal
 """
 
 
-def _toy_sensitivity(out: Path) -> None:
-    ranges = out.parent / "toy-ranges"
+def toy_sensitivity_args(folder: Path) -> tuple[str, ...]:
+    """Morris, then Sobol indices of both parameters, then the tornado, over the toy ranges (written in `folder`)."""
+    ranges = folder / "toy-ranges"
     ranges.mkdir(exist_ok=True)
     (ranges / "rule.yaml").write_text(TOY_RULE)
     (ranges / "region.yaml").write_text(TOY_REGION)
-    r = decide("sensitivity", "--method", "sobol", "--trajectories", "6", "--samples", "16", "--top", "2",
-               "--replications", "1", "--workers", "2", "--ranges", str(ranges), "--out", str(out), *QUICK)
+    return ("sensitivity", "--method", "sobol", "--trajectories", "6", "--samples", "16", "--top", "2",
+            "--replications", "1", "--workers", "2", "--ranges", str(ranges), *QUICK)
+
+
+def _toy_sensitivity(out: Path) -> None:
+    r = decide(*toy_sensitivity_args(out.parent), "--out", str(out))
     assert r.returncode == 0, r.stderr
     (out / "stdout.txt").write_text(r.stdout)
 
@@ -339,6 +394,18 @@ def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(toy
     assert "What the answer turns on" in (out / "report.html").read_text()
 
 
+def test_killed_sensitivity_resumes_losing_no_finished_point(tmp_path: Path, toy_sensitivity: Path) -> None:
+    """Killed once during the Morris points and once during the Sobol points (two workers): each rerun keeps what
+    was finished, and the tables equal an uninterrupted run's."""
+    args, out = toy_sensitivity_args(tmp_path), tmp_path / "k"
+    first = killed(args, out, lambda ids: len(ids) >= 3)
+    assert all(x.startswith("morris") for x in record_ids(out)), "not killed during the Morris points"
+    second = killed(args, out, lambda ids: sum(x.startswith("sobol") for x in ids) >= 3)
+    assert not any(x.startswith("tornado") for x in record_ids(out)), "not killed during the Sobol points"
+    assert_resumed(args, out, [first, second], toy_sensitivity)
+    same_files(out, toy_sensitivity, ("sensitivity.csv", "tornado.csv", "sensitivity.json"))
+
+
 # ----------------------------------------------------------------------------- optimise
 def test_the_cost_bound_is_exceeded_by_a_fresh_replication_2_5_percent_of_the_time() -> None:
     """Normal costs, three replications a candidate: a fourth exceeds the bound with probability 0.025
@@ -352,12 +419,48 @@ def test_the_cost_bound_is_exceeded_by_a_fresh_replication_2_5_percent_of_the_ti
     assert cost_bound(np.array([38_356.0, 38_356.0])) == 38_356.0
 
 
+class _Bowl:
+    """A stand-in for optimise.Search: objective -(a-2)^2 - (b-3)^2 at no noise; cost GBP 10 per size step of b,
+    a costs nothing; counts the mixes it is asked to evaluate."""
+
+    def __init__(self) -> None:
+        self.asked: list[dict[str, int]] = []
+
+    def fixed_cost(self, m: dict[str, int]) -> float:
+        return 10.0 * m["b"]
+
+    def evaluate(self, batch: list[dict[str, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        self.asked += batch
+        return [(np.full(2, -(m["a"] - 2.0) ** 2 - (m["b"] - 3.0) ** 2), np.full(2, self.fixed_cost(m))) for m in batch]
+
+
+@pytest.mark.parametrize("budget, steps, end", [(1e9, 10, {"a": 2, "b": 3}), (20.0, 10, {"a": 2, "b": 2}),
+                                                 (1e9, 2, None)])
+def test_polish_climbs_one_size_step_at_a_time_within_the_budget(budget: float, steps: int, end: dict | None) -> None:
+    """From nothing, the local search reaches the top of the bowl in five moves, or the best mix the budget holds
+    (b = 2 at GBP 20), never evaluating a mix over the budget nor one twice; with two moves it stops two steps out."""
+    from sim.optimise import label, polish
+
+    s, seen = _Bowl(), {}
+    polish(s, ({"a": 0, "b": 0}, -13.0, 0.0), {"a": 5, "b": 5}, budget, seen, steps)  # type: ignore[arg-type]
+    best = max((v for v in seen.values() if v[2] <= budget), key=lambda v: v[1])[0]
+    if end is not None:
+        assert best == end
+    else:  # two moves from (0, 0): two size steps out
+        assert sum(best.values()) == 2
+    assert all(s.fixed_cost(m) <= budget for m in s.asked)
+    assert len({label(m) for m in s.asked}) == len(s.asked)
+
+
 BUDGET = 400_000  # the West Norfolk plan (about GBP 300k in these short runs) fits: the out-of-sample check has a rival
 
 
+OPTIMISE = ("optimise", "--budget", str(BUDGET), "--trials", "14", "--replications", "2", "--oos-replications", "3",
+            "--workers", "2", "scenario=baseline,west_norfolk_local_plan", *QUICK)
+
+
 def _optimise(out: Path) -> None:
-    r = decide("optimise", "--budget", str(BUDGET), "--trials", "14", "--replications", "2", "--oos-replications", "3",
-               "--workers", "2", "--out", str(out), "scenario=baseline,west_norfolk_local_plan", *QUICK)
+    r = decide(*OPTIMISE, "--out", str(out))
     assert r.returncode == 0, r.stderr
 
 
@@ -375,6 +478,19 @@ def test_frontier_never_falls_as_the_budget_grows(optimised: Path) -> None:
     for a in rows:  # held to its cost bound (a fresh replication exceeds it with probability <= 2.5%), each mix
         # stayed within its budget on every fresh seed
         assert float(a["cost_bound_gbp"]) <= float(a["budget_gbp"]) and float(a["cost_max_gbp"]) <= float(a["budget_gbp"]), a
+
+
+def test_the_frontier_effect_is_the_mix_against_the_reference_on_the_same_fresh_seeds(optimised: Path) -> None:
+    """Each budget's effect is the paired difference, mix minus reference, recomputed here from the raw records of
+    the fresh-seed runs (not the mix's own level, which includes what the reference does anyway)."""
+    recs = {r["task"]: r["kpis"] for r in map(json.loads, (optimised / "records.jsonl").read_text().splitlines())}
+    ref = recs["seed@fresh:baseline"]["baseline"]
+    for row in table(optimised / "frontier.csv"):
+        mix = next(k["mix"] for t, k in recs.items() if t.startswith("mix@fresh") and t.endswith(f":{row['mix']}"))
+        d = [mix[r]["net_sustained_12m"] - ref[r]["net_sustained_12m"] for r in ref]
+        assert row["reference"] == "baseline" and int(row["n"]) == len(d) == 3 and sorted(mix) == sorted(ref)
+        assert float(row["effect"]) == pytest.approx(np.mean(d))
+        assert float(row["ci_low"]) < np.mean(d) < float(row["ci_high"])
 
 
 def test_recommended_mix_runs_as_a_scenario_within_budget(optimised: Path, tmp_path: Path) -> None:
@@ -401,8 +517,21 @@ def test_the_recommended_mix_is_compared_out_of_sample_with_the_best_seed_progra
     assert check["seed_programme"] == "west_norfolk_local_plan" and check["n"] == 3
     assert check["diff_low"] <= check["diff_mean"] <= check["diff_high"] and check["better"] == (check["diff_low"] > 0)
     said = next(w for w in meta["words"] if w.startswith("Out of sample"))
-    assert said.endswith("is better.") == check["better"] and "west_norfolk_local_plan" in said
+    assert said.endswith("is better.") == check["better"] and "west norfolk local plan" in said
     assert "The best mix at each budget" in (optimised / "report.html").read_text()
+
+
+def test_killed_optimisation_resumes_losing_no_finished_candidate(tmp_path: Path, optimised: Path) -> None:
+    """Killed during the search (Optuna's trials are told the recorded results again, so it asks the same mixes)
+    and again during the re-runs of the leading candidates: the reruns simulate only what was not finished,
+    and the frontier and the recommended mix equal an uninterrupted run's."""
+    out = tmp_path / "k"
+    first = killed(OPTIMISE, out, lambda ids: sum(x.startswith("mix[0+2]") for x in ids) >= 4)
+    assert not any(x.startswith("mix[0+6]") for x in record_ids(out)), "not killed during the search"
+    second = killed(OPTIMISE, out, lambda ids: any(x.startswith("mix[0+6]") for x in ids))
+    assert not any(x.startswith("mix@fresh") for x in record_ids(out)), "not killed during the re-runs"
+    assert_resumed(OPTIMISE, out, [first, second], optimised)
+    same_files(out, optimised, ("frontier.csv", "recommended.yaml", "optimise.json"))
 
 
 # ----------------------------------------------------------------------------- Ray
@@ -459,8 +588,9 @@ def test_the_comparison_report_gains_the_decision_when_decide_folders_are_inside
                   "Each option in plain words", "Effects with both kinds of interval",
                   "Probability that each option is the best buy", "EVPI", "Which evidence is worth most (EVPPI)",
                   "What the answer turns on",
-                  "The best mix at each budget", "Simulation-only 95% CI", "within the budget every time"):
+                  "The best mix at each budget", "simulation-only 95% CI", "within the budget every time",
+                  "Morris mu* (95% CI)", "Effect against the reference"):
         assert title in part, title
-    assert re.search(r"west_norfolk_local_plan, against baseline: about -?[\d,.]+ more residents in work", part)
+    assert re.search(r"west norfolk local plan, against baseline: about [\d,.]+ (more|fewer) residents in work", part)
     # CEAC with EVPI, tornado, Sobol bars, frontier
     assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"', part)) == 4
