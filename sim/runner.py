@@ -9,7 +9,6 @@ synced), so a killed run resumes losing no finished task: `run` skips the tasks 
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
@@ -97,10 +96,6 @@ def run_task(task: Task, options: dict[str, Config] | None = None) -> dict[str, 
     from .ranges import apply
 
     options = options if options is not None else _OPTIONS
-    # The model freezes every object alive when a run starts (sim.model._gentle_gc), garbage of the runs before
-    # included, and a frozen object is not collected: without this a long PSA or Morris run grew by about 1.5 MB
-    # a simulation. One full collection a task (tens of ms) keeps it to the last task's.
-    gc.collect()
     out: dict[str, Any] = {"task": task.id, "kpis": {}, "pid": os.getpid()}
     first = next(iter(options))  # the region baseline (Study puts the reference first)
     bau = region_calibration(apply(options[first], task.values.get(first, {})))

@@ -193,9 +193,9 @@ def test_evppi_recovers_the_value_of_knowing_the_one_parameter_that_matters() ->
 
 
 def test_a_task_leaves_no_simulation_of_the_tasks_before_it_alive() -> None:
-    """The model freezes what is alive when a run starts; a runner that let one run's garbage be frozen by the
-    next kept every run's objects (about 1.5 MB a simulation): after five tasks at most the last two tasks'
-    simulations remain, not all ten."""
+    """The model freezes what is alive when a run starts (sim.model._gentle_gc); if one run's garbage were frozen
+    by the next, a worker would keep every run's objects (about 1.5 MB a simulation): after five tasks at most
+    the last two tasks' simulations remain, not all ten."""
     import gc
 
     from sim.model.clock import Environment

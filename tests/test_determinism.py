@@ -133,3 +133,17 @@ def test_programme_without_hires_leaves_workforce_untouched() -> None:
         assert idle.timeseries == none.timeseries
         for k in VACANCY_KPIS:
             assert [row for row in idle.kpis if row[0] == k] == [row for row in none.kpis if row[0] == k], k
+
+
+def test_replications_in_one_process_leave_only_the_last_alive() -> None:
+    """Each run freezes what is alive when it starts (so the collector skips it); it collects first, or the
+    earlier runs' garbage would be frozen and kept: after six replications in one process at most the last
+    run's environment is alive."""
+    import gc
+
+    from sim.model.clock import Environment
+
+    params = make_params("experiment=quick")
+    for rep in range(6):
+        simulate(params, rep)
+    assert sum(isinstance(o, Environment) for o in gc.get_objects()) <= 1
