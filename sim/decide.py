@@ -654,8 +654,8 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
 
 
 GAIN_WORDS = {"net_sustained_12m": "more net sustained jobs at 12 months", "vacancy_days": "fewer vacancy-days"}
-FRONTIER_HEADER = ("budget_gbp", "objective", "reference", "mix", "cost_gbp", "cost_bound_gbp", "cost_max_gbp", "effect",
-                   "ci_low", "ci_high", "n")  # cost: mean and most on fresh seeds; bound: what the mix was held to;
+FRONTIER_HEADER = ("budget_gbp", "objective", "reference", "mix", "cost_gbp", "cost_bound_gbp", "cost_max_gbp",
+                   "effect", "ci_low", "ci_high", "n")  # cost: mean and most on fresh seeds; bound: what the mix was held to;
 # effect: the mix against the reference on the same fresh seeds (paired), with its 95% CI
 
 

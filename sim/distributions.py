@@ -2,8 +2,8 @@
 
 A distribution is configured by its mean and coefficient of variation where that makes
 sense (gamma, lognormal, exponential), or by its natural parameters (triangular, uniform,
-empirical). `draw(d, rng, n)` returns a block of `n` samples (`sampler(d)` the function that makes them): the model never
-draws numpy scalars one at a time (see `streams.Sampler`).
+empirical). `draw(d, rng, n)` returns a block of `n` samples (`sampler(d)` is the function that
+makes them): the model never draws numpy scalars one at a time (see `streams.Sampler`).
 """
 
 from __future__ import annotations

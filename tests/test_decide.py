@@ -23,7 +23,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 
 from conftest import RAY, RAY_ENV
 from sim.cli import CONFIG_DIR, SCENARIO_DIR
