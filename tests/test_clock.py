@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import sim.model
 from sim.model import simulate
-from sim.model.clock import Claim, Environment
+from sim.model import Model
+from sim.model.clock import Claim, Environment, begin
 from sim.model.pathway import follow
 from sim.schedule import Piecewise
 
@@ -26,10 +27,12 @@ class StockEnvironment(simpy.Environment):
         return next(self._eid) - len(self._queue)
 
 
-def trace(env: simpy.Environment, plan: list[list[float]], horizon: float) -> list[tuple[float, int, int]]:
+def trace(env: simpy.Environment, plan: list[list[float]], horizon: float,
+          light: bool = False) -> list[tuple[float, int, int]]:
     """Run processes that each wait the delays of their plan (some zero, some on whole days, some long),
     plus a callback-only timer per step, in two legs (stopped at a third of the horizon and resumed);
-    return every (time, process, step) in the order processed, and the next event's time at each stop."""
+    return every (time, process, step) in the order processed, and the next event's time at each stop.
+    `light`: start them with `begin` (each records its return at the time of its last step)."""
     seen: list[tuple[float, int, int]] = []
 
     def proc(i: int, delays: list[float]):
@@ -39,7 +42,10 @@ def trace(env: simpy.Environment, plan: list[list[float]], horizon: float) -> li
             seen.append((env.now, i, k))
 
     for i, delays in enumerate(plan):
-        env.process(proc(i, delays))
+        if light:
+            begin(env, proc(i, delays), lambda i=i, n=len(delays): seen.append((env.now, i, n)))
+        else:
+            env.process(proc(i, delays)).callbacks.append(lambda _e, i=i, n=len(delays): seen.append((env.now, i, n)))
     env.run(until=horizon / 3)
     env.step()  # the stop event, which SimPy puts back at the front
     seen.append((env.peek(), -1, -1))  # the next event's time, parked or not
@@ -61,6 +67,84 @@ def test_same_order_and_times_as_simpy(plan: list[list[float]], horizon: float, 
     calendar = trace(env, plan, horizon)
     assert calendar == stock
     assert env.now == pytest.approx(horizon, rel=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(plan=st.lists(st.lists(delays, min_size=1, max_size=12), min_size=1, max_size=12),
+       horizon=st.floats(1.0, 200.0))
+def test_light_processes_keep_simpys_order_and_times(plan: list[list[float]], horizon: float) -> None:
+    """Processes run by `begin` take every step at the time and in the order SimPy's own processes do, and
+    return at the time of their last step. A `Process` reports its return by an event of its own, processed
+    after other events of that instant; so returns are compared apart, each process's at its own time."""
+    def split(seen: list[tuple[float, int, int]]) -> tuple[list, dict]:
+        ends = {(i, k): t for t, i, k in seen if i >= 0 and k == len(plan[i])}
+        return [x for x in seen if not (x[1] >= 0 and x[2] == len(plan[x[1]]))], ends
+
+    stock_env, env = StockEnvironment(), Environment()
+    stock, stock_ends = split(trace(stock_env, plan, horizon))
+    light, light_ends = split(trace(env, plan, horizon, light=True))
+    assert light == stock
+    assert light_ends == stock_ends
+    # no start event for any light process, and no end event for those that returned
+    assert env.processed_events() == stock_env.processed_events() - len(plan) - len(stock_ends)
+
+
+def test_light_process_failure_and_processed_events() -> None:
+    """A light process goes on at once past an event already processed, gets a failed event's exception
+    (and may handle it), and an exception it does not handle stops the run, as SimPy's would."""
+    env = Environment()
+    owner = type("Owner", (), {"env": env})()
+    seen: list[object] = []
+
+    def proc():
+        seen.append((env.now, (yield Claim(owner, granted=True))))  # no wait: already processed
+        failed = env.event()
+        env.timeout(1.0).callbacks.append(lambda _e: failed.fail(KeyError("no place")))
+        try:
+            yield failed
+        except KeyError as exc:
+            seen.append((env.now, str(exc)))
+        yield env.timeout(2.0)
+        raise ValueError("the journey broke")
+
+    begin(env, proc(), lambda: seen.append("returned"))
+    assert seen == [(0.0, True)]  # the first step ran inside `begin`
+    with pytest.raises(ValueError, match="the journey broke"):
+        env.run()
+    assert seen == [(0.0, True), (1.0, "'no place'")]
+    assert env.now == 3.0
+
+
+@pytest.mark.parametrize("clock", [Environment, StockEnvironment])
+def test_a_claim_granted_first_drops_its_patience_timer(clock: type[simpy.Environment]) -> None:
+    """A claim settled before its patience runs out never calls its expiry; one left pending does, once, at
+    its time. The calendar never processes the dropped timer (SimPy's plain environment processes it, empty)."""
+    env = clock()
+    owner = type("Owner", (), {"env": env})()
+    expired: list[tuple[float, Claim]] = []
+    on_expiry = lambda timer: (expired.append((env.now, timer.value)), timer.value.settle(False))  # noqa: E731
+    granted, kept, short, never = Claim(owner), Claim(owner), Claim(owner), Claim(owner)
+    granted.expire_after(5.0, on_expiry)
+    kept.expire_after(3.0, on_expiry)
+    short.expire_after(0.25, on_expiry)  # in the heap at once, not parked
+    never.expire_after(math.inf, on_expiry)  # no timer at all
+    env.timeout(2.0).callbacks.append(lambda _e: granted.settle(True))
+    env.timeout(0.1).callbacks.append(lambda _e: short.settle(True))
+    env.run(until=4.0)
+    env.step()  # the stop event, which SimPy puts back at the front
+    if clock is Environment:  # the dropped timer is still parked, and is not the next event
+        assert env.dropped == 0 and env.peek() == math.inf
+    env.run(until=10.0)
+    assert expired == [(3.0, kept)]
+    assert (granted.value, kept.value, short.value, never.triggered) == (True, False, True, False)
+    assert granted.timer is None and kept.timer is None
+    with pytest.raises(RuntimeError):
+        granted.settle(False)
+    # the two settling timeouts, the one expiry, three settled claims, the empty short timer, the first stop
+    # event twice (put back) and the second; SimPy's plain environment also processes the dropped 5-day timer
+    assert env.processed_events() == (10 if clock is Environment else 11)
+    if clock is Environment:
+        assert env.dropped == 1
 
 
 def test_event_count_is_simpys() -> None:
@@ -89,10 +173,12 @@ def test_infinite_and_bad_delays() -> None:
 
 
 def test_model_results_identical_to_plain_simpy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The default region and a stacked programme: every table of a run is the same under either clock."""
+    """The default region and a stacked programme: every table of a run is the same under either clock,
+    and so is the count of events, less the dropped patience timers the calendar never processes."""
     for overrides in ((), ("intervention=[childcare,gp_advisers,outreach,mentoring,faster_checks]",)):
         params = make_params(*overrides)
-        calendar = simulate(params, 1)
+        model = Model(params, 1)
+        calendar = model.run()
         with monkeypatch.context() as m:
             m.setattr(sim.model, "Environment", StockEnvironment)
             stock = simulate(params, 1)
@@ -100,7 +186,8 @@ def test_model_results_identical_to_plain_simpy(monkeypatch: pytest.MonkeyPatch)
         assert calendar.timeseries == stock.timeseries
         assert calendar.funnel == stock.funnel
         assert calendar.capacities == stock.capacities
-        assert calendar.events == stock.events > 0
+        assert model.env.dropped > 0
+        assert calendar.events + model.env.dropped == stock.events > 0
 
 
 def test_claim_granted_at_once_is_already_processed() -> None:
@@ -151,3 +238,31 @@ def test_follow_gives_the_schedule_value_at_every_time(steps: dict[int, float], 
     env.run(until=40.0)
     assert len(seen) == 2 * len(probes)
     assert all(kept == expected for kept, expected in seen)
+
+
+def test_a_light_process_is_freed_when_it_returns() -> None:
+    """A returned light process leaves no reference cycle: its generator is freed at once by reference counting
+    (the model keeps the cyclic collector frozen during a run, so a cycle per resident would pile up)."""
+    import gc
+    import weakref
+
+    env = Environment()
+    gens = []
+
+    def proc():
+        yield env.timeout(1.0)
+        yield env.timeout(3.0)
+
+    for _ in range(3):
+        g = proc()
+        gens.append(weakref.ref(g))
+        begin(env, g, lambda: None)
+        del g
+    gc.disable()
+    try:
+        env.run(until=2.0)
+        assert all(ref() is not None for ref in gens)  # still on their way
+        env.run(until=5.0)
+        assert all(ref() is None for ref in gens)
+    finally:
+        gc.enable()

@@ -93,9 +93,9 @@ class Patience:
         raise NotImplementedError
 
     def patience_timer(self, req: Request, patience: float) -> Request:
-        """Abandon pending `req` after `patience` days unless granted first (no timer if patience is infinite)."""
-        if patience != _INF:
-            self.env.timeout(patience, req).callbacks.append(self._patience_ran_out)
+        """Abandon pending `req` after `patience` days unless granted first (no timer if patience is infinite;
+        a request granted first drops its timer, see `Claim.settle`)."""
+        req.expire_after(patience, self._patience_ran_out)
         return req
 
     def free(self, req: Request) -> None:
@@ -136,7 +136,7 @@ class Waitlist(Patience):
         self.wait_acc += now
         self.granted += 1
         self.waits.add(now - req.t_request)
-        req.succeed(True)
+        req.settle(True)
 
     def abandon(self, req: Request) -> None:
         """The holder of a queued request gives up (reneges). O(1): the request is skipped later."""
@@ -146,7 +146,7 @@ class Waitlist(Patience):
         self.waiting -= 1
         self.wait_acc += self.env.now
         self.reneged += 1
-        req.succeed(False)
+        req.settle(False)
 
     def _reset_waitlist(self) -> None:
         now = self.env.now

@@ -15,6 +15,13 @@ the pathway. Entries keep the time, priority and sequence number SimPy gave them
 processed in exactly the order a plain `simpy.Environment` would process them: results are
 identical, only faster.
 
+Two things SimPy has no word for, both used by the model with one event fewer each:
+- `begin` runs a generator as a light process: started at once, no start or end event, not an
+  event itself (a resident's journey, which nothing waits for or interrupts);
+- a `Claim` (a request for a place or a post) given up after a patience has its patience timer
+  dropped when it is granted: the timer fires nothing, and this calendar never moves it into the
+  heap (most timers are for requests granted long before they would have run out).
+
 This module is the only one that touches SimPy's private attributes (pinned to the SimPy versions
 `tests/test_clock.py` covers, in pyproject.toml): the environment's queue and counter, and
 `Claim`, an event made without a trip through SimPy's constructor.
@@ -23,7 +30,7 @@ This module is the only one that touches SimPy's private attributes (pinned to t
 from __future__ import annotations
 
 from heapq import heappop, heappush
-from typing import Any
+from typing import Any, Callable, Generator
 
 import simpy
 from simpy.core import NORMAL, URGENT, EmptySchedule, StopSimulation
@@ -31,6 +38,7 @@ from simpy.events import PENDING, Event, EventPriority, Initialize, Process, Tim
 
 _INF = float("inf")
 _new = object.__new__
+_DROPPED: tuple = ()  # the callbacks of a dropped timer: nothing to run (and nothing may be added)
 
 
 class Environment(simpy.Environment):
@@ -50,9 +58,9 @@ class Environment(simpy.Environment):
         self._width = bucket_days
         self._handed = int(initial_time // bucket_days)  # the last day whose bucket joined the heap
         self._buckets: dict[int, list[tuple[float, int, int, Event]]] = {}
-        self._ticks = 0  # the hand-over's own events (bookkeeping, not model events)
-        self._ticking = False
-        self._tick: Event | None = None  # the pending hand-over
+        self._ticks = 0  # hand-overs processed (bookkeeping, not model events)
+        self.dropped = 0  # dropped timers never moved into the heap (never processed)
+        self._tick: Event | None = None  # the pending hand-over, if any bucket is left
 
     def timeout(self, delay: float = 0, value: Any = None) -> Timeout:  # type: ignore[override]
         """A `simpy.Timeout` that fires `delay` days from now (its entry parked if a day or more away).
@@ -75,11 +83,9 @@ class Environment(simpy.Environment):
             return ev
         day = int(at // self._width)  # a NaN delay fails here (ValueError), as SimPy refuses a negative one
         entry = (at, NORMAL, next(self._eid), ev)
-        if not self._ticking:
+        if self._tick is None:  # the first parked entry since the buckets emptied: hand-overs start again
             self._handed = max(self._handed, int(self._now // self._width))
-            self._ticking = True
-            self._ticks += 1  # the hand-over process's start
-            self.process(self._hand_over())
+            self._hand_over_at(self._handed + 1)
         if day <= self._handed:  # only by rounding at a day's edge: straight into the heap
             heappush(self._queue, entry)
             return ev
@@ -157,33 +163,85 @@ class Environment(simpy.Environment):
         finally:
             self.now = self._now
 
-    def _hand_over(self):
-        """At the first instant of each day, move that day's bucket into the heap; stop when none is left."""
-        buckets, width, queue = self._buckets, self._width, self._queue
-        while buckets:
-            day = self._handed + 1
-            tick = self._tick = Event(self)
-            tick._ok, tick._value = True, None
-            heappush(queue, (day * width, URGENT, next(self._eid), tick))  # exactly at the day's start
-            yield tick
-            self._ticks += 1
-            self._handed = day
-            for entry in buckets.pop(day, ()):
+    def _hand_over_at(self, day: int) -> None:
+        """Schedule the hand-over of `day`'s bucket: an urgent event at the day's first instant."""
+        tick = self._tick = Event(self)
+        tick._ok, tick._value = True, None
+        tick.callbacks.append(self._hand_over)
+        heappush(self._queue, (day * self._width, URGENT, next(self._eid), tick))
+
+    def _hand_over(self, _tick: Event) -> None:
+        """Move the day's bucket into the heap (its dropped timers aside); schedule the next day's if any is left."""
+        self._ticks += 1
+        day = self._handed = self._handed + 1
+        queue = self._queue
+        for entry in self._buckets.pop(day, ()):
+            if entry[3].callbacks is _DROPPED:
+                self.dropped += 1
+            else:
                 heappush(queue, entry)
-        self._ticking = False
-        self._ticks += 1  # the hand-over process's end
+        if self._buckets:
+            self._hand_over_at(day + 1)
+        else:
+            self._tick = None
 
     def peek(self) -> float:
         """The time of the next model event, parked or not (a hand-over is not one)."""
         times = [entry[0] for entry in self._queue if entry[3] is not self._tick]
-        if self._buckets:
-            times.append(min(entry[0] for entry in self._buckets[min(self._buckets)]))
+        for day in sorted(self._buckets):
+            live = [entry[0] for entry in self._buckets[day] if entry[3].callbacks is not _DROPPED]
+            if live:
+                times.append(min(live))
+                break
         return min(times, default=_INF)
 
     def processed_events(self) -> int:
         """Model events processed so far (the hand-over's own events are not counted)."""
         parked = sum(len(bucket) for bucket in self._buckets.values())
-        return next(self._eid) - len(self._queue) - parked - self._ticks
+        return next(self._eid) - len(self._queue) - parked - self._ticks - self.dropped
+
+
+def begin(env: simpy.Environment, generator: Generator[Event, Any, None], on_return: Callable[[], None]) -> None:
+    """Run `generator` as a light process: its first step at once (inside the caller), each later step
+    when the event it yielded is processed, as SimPy's `Process` does, and `on_return()` when it returns.
+
+    Unlike a `Process` it is not an event (nothing can wait for it or interrupt it), and it has no start
+    or end event in the queue: two events fewer per resident. Events at other times are processed in the
+    same order as with `env.process`, because no other event can fall at the very instant of the caller's.
+    An exception in the generator propagates out of `env.run`, as SimPy's does for an unhandled failure.
+    """
+    _Light(generator, on_return).resume(None)
+
+
+class _Light:
+    """The state of a light process (see `begin`). It holds no reference to itself, so it is freed by
+    reference counting when its generator returns, never left to the cyclic collector."""
+
+    __slots__ = ("send", "throw", "on_return")
+
+    def __init__(self, generator: Generator[Event, Any, None], on_return: Callable[[], None]):
+        self.send, self.throw, self.on_return = generator.send, generator.throw, on_return
+
+    def resume(self, event: Event | None) -> None:
+        """SimPy's `Process._resume`: send the event's value in (or throw its exception) until the generator
+        yields an event not yet processed, then wait for that one."""
+        while True:
+            try:
+                if event is None:
+                    event = self.send(None)
+                elif event._ok:
+                    event = self.send(event._value)
+                else:
+                    event._defused = True
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    event = self.throw(exc)
+            except StopIteration:
+                self.on_return()
+                return
+            if event.callbacks is not None:
+                event.callbacks.append(self.resume)
+                return
 
 
 class Claim(Event):
@@ -191,11 +249,11 @@ class Claim(Event):
 
     A claim granted at once (a free place) is made processed with the value True: a process that
     yields it goes on at once, as SimPy does for any processed event, with no trip through the
-    queue. A pending claim is triggered later with `succeed`, like any SimPy event. The event is
+    queue. A pending claim is triggered later with `settle`, as SimPy's `succeed` does. The event is
     built here rather than by `simpy.Event.__init__` (one Python call less per claim).
     """
 
-    __slots__ = ("owner", "t_request", "abandoned", "holding")
+    __slots__ = ("owner", "t_request", "abandoned", "holding", "timer")
 
     def __init__(self, owner: Any, granted: bool = False):
         env = self.env = owner.env
@@ -203,6 +261,7 @@ class Claim(Event):
         self.t_request = env._now
         self.abandoned = False
         self.holding = granted  # holds what it claimed now (given back by its owner's `free`)
+        self.timer: Timeout | None = None  # the patience timer, while it may still fire
         if granted:
             self.callbacks: list | None = None
             self._value = True
@@ -210,3 +269,26 @@ class Claim(Event):
         else:
             self.callbacks = []
             self._value = PENDING
+
+    def expire_after(self, patience: float, on_expiry: Callable[[Timeout], None]) -> None:
+        """Call `on_expiry(timer)` in `patience` days (the timer's value is this claim), unless the claim
+        is settled first: then the timer is dropped (no timer at all if patience is infinite)."""
+        if patience != _INF:
+            timer = self.timer = self.env.timeout(patience, self)
+            timer.callbacks.append(on_expiry)
+
+    def settle(self, value: bool) -> None:
+        """Trigger the claim with `value` (True: granted; False: given up), as `succeed` does, and drop
+        its patience timer if it has not fired: it lets go of the claim and runs nothing."""
+        if self._value is not PENDING:
+            raise RuntimeError(f"{self} has already been triggered")
+        self._ok = True
+        self._value = value
+        env = self.env
+        heappush(env._queue, (env._now, NORMAL, next(env._eid), self))
+        timer = self.timer
+        if timer is not None:
+            self.timer = None
+            if timer.callbacks:  # not firing now
+                timer.callbacks = _DROPPED
+                timer._value = None

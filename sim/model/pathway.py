@@ -1,6 +1,6 @@
 """The supply side: residents arrive through referral channels and move along the pathway.
 
-Each resident is one SimPy process (`Pathway.journey`) that reads like the route itself:
+Each resident is one light SimPy process (`Pathway.journey`, run by `clock.begin`) that reads like the route itself:
 engagement with an adviser -> the support stages they need (from `pathway.support`: childcare,
 digital skills, health and confidence, ...) -> a course if they need one -> job search for an
 open post they can do -> shortlisting, interview, offer, acceptance -> pre-employment checks ->
@@ -31,6 +31,7 @@ from ..distributions import Dist
 from ..schedule import ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, SupportPlan
 from ..streams import Group, Sampler, Streams, layout
 from .capacity import Capacity, Cohorts, Request, WaitStats
+from .clock import begin
 from .workforce import Cell, Workforce
 
 SIX_MONTHS = 365.0 / 2.0
@@ -410,7 +411,7 @@ class Pathway:
             if r.counted:  # referred in the reported window (arrivals stop at the horizon)
                 funnel.pending += 1
                 outcomes.referrals[i] = outcomes.referrals.get(i, 0) + 1
-            env.process(self.journey(r)).callbacks.append(self._journey_ended)
+            begin(env, self.journey(r), self._journey_ended)
 
         return arrive
 
@@ -428,8 +429,8 @@ class Pathway:
                 self.usage[name] += 1
 
     # --- the journey
-    def _journey_ended(self, _process: simpy.Event) -> None:
-        """A resident's process has returned (started in post or left): counted apart from the funnel."""
+    def _journey_ended(self) -> None:
+        """A resident's journey has returned (started in post or left): counted apart from the funnel."""
         self.journeys_ended += 1
 
     def journey(self, r: Resident) -> Generator[simpy.Event, object, None]:

@@ -353,7 +353,7 @@ class Workforce(Patience):
     def abandon(self, req: Request) -> None:
         if not req.triggered:
             req.abandoned = True
-            req.succeed(False)
+            req.settle(False)
 
     def _wake(self, cells: list[Cell] | None = None) -> None:
         """Wake everyone waiting on a cell that has an open post (all cells with waiters, or just `cells`).
@@ -371,7 +371,7 @@ class Workforce(Patience):
             if v[c[0]][c[1]] > 0:
                 for req in waiting:
                     if not req.triggered:
-                        req.succeed(True)
+                        req.settle(True)
                 del self._waiting[c]
             elif len(waiting) > 64:
                 live = [req for req in waiting if not req.triggered]
