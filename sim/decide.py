@@ -605,15 +605,16 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
             if picked is None:
                 rows.append((b, args.objective, study.reference, "nothing feasible", *[math.nan] * 6, 0))
                 continue
-            mix, sep, bound = chosen[b] = picked
-            (y, cost), = s.evaluate([mix], fresh, tag="@fresh")
+            chosen[b] = picked
+            (y, cost), = s.evaluate([picked.mix], fresh, tag="@fresh")
             d = effects[b] = s.difference(y, z)
-            rows.append((b, args.objective, study.reference, opt.label(mix), float(cost.mean()), bound,
+            rows.append((b, args.objective, study.reference, opt.label(picked.mix), float(cost.mean()), picked.bound,
                          float(cost.max()), d.mean, d.low, d.high, d.n))
         write_csv(out / "frontier.csv", FRONTIER_HEADER, rows)
         if args.budget not in chosen:
-            return f"no mix within GBP {args.budget:,.0f}"
-        mix, sep, bound = chosen[args.budget]
+            return f"no mix within £{args.budget:,.0f}"
+        choice = chosen[args.budget]
+        mix, sep, bound = choice.mix, choice.sep, choice.bound
         within = [n for n in seeds if seed_score[n][1] <= args.budget]
         best_seed = max(within, key=lambda n: seed_score[n][0]) if within else None
         effect = effects[args.budget]
@@ -624,23 +625,28 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     write_text(out / "recommended.yaml", text)
     (out / "scenario").mkdir(exist_ok=True)
     write_text(out / "scenario" / "recommended.yaml", text)
-    words = [f"Within GBP {args.budget:,.0f} the best mix found is {opt.label(mix)}: "
-             f"it costs GBP {check['mix_cost']:,.0f} "
+    words = [f"Within £{args.budget:,.0f} the best mix found is {opt.label(mix)}: "
+             f"it costs £{check['mix_cost']:,.0f} "
              f"and gives {effect.mean:+,.1f} {KPI_WORDS[args.objective]} against {option_words(study.reference)} "
              f"(paired 95% CI "
              f"{effect.low:+,.1f} to {effect.high:+,.1f}, on {effect.n} fresh seeds).",
              f"Its cost varies with the people served, so it was held to the upper {opt.COST_LEVEL:.1%} prediction "
-             f"bound of one replication's cost (GBP {bound:,.0f}); on {args.oos_replications} fresh seeds it cost at most "
-             f"GBP {check['mix_cost_max']:,.0f}: "
+             f"bound of one replication's cost (£{bound:,.0f}); on {args.oos_replications} fresh seeds it cost at most "
+             f"£{check['mix_cost_max']:,.0f}: "
              + ("within the budget every time." if check["within_budget"] else
                 f"over the budget in {check['over_budget']} of {args.oos_replications}.")]
-    if sep is not None:  # on the scale where larger is better
-        words.append(f"Against the runner-up (same seeds) it is ahead by {sep.mean:,.1f} {GAIN_WORDS[args.objective]} "
-                     f"(paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f}"
+    if sep is not None and choice.cheaper:  # on the scale where larger is better
+        words.append(f"The best mean of the leading candidates, {opt.label(choice.rival)}, is not clearly better "
+                     f"(it gives {-sep.mean:,.1f} {GAIN_WORDS[args.objective]}, paired 95% CI {-sep.high:+,.1f} to "
+                     f"{-sep.low:+,.1f}, on the same seeds) and costs £{choice.rival_cost - choice.cost:,.0f} more: "
+                     f"of the candidates the simulation cannot tell apart from it, this mix is the cheapest.")
+    elif sep is not None:
+        words.append(f"Against the runner-up, {opt.label(choice.rival)} (same seeds), it is ahead by {sep.mean:,.1f} "
+                     f"{GAIN_WORDS[args.objective]} (paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f}"
                      f"{'' if sep.low > 0 else '; not clearly separated'}).")
     if best_seed:
         words.append(f"Out of sample, against the best seed programme within the budget ({option_words(best_seed)}, "
-                     f"cost GBP "
+                     f"cost £"
                      f"{check['seed_cost']:,.0f}): the mix gives {check['diff_mean']:+,.1f} "
                      f"{KPI_WORDS[args.objective]} "
                      f"(paired 95% CI {check['diff_low']:+,.1f} to {check['diff_high']:+,.1f}); the recommended mix is "
@@ -698,17 +704,17 @@ def psa_text(out: Path, study: Study, counts: dict[str, int]) -> str:
     for wtp in ("10000.0", "25000.0", "50000.0"):
         sel = [r for r in rows if r["wtp_gbp"] == wtp]
         if sel:
-            lines.append(f"best buy at GBP {float(wtp):,.0f} per sustained job: " +
+            lines.append(f"best buy at £{float(wtp):,.0f} per sustained job: " +
                          ", ".join(f"{r['option']} {float(r['p_best']):.2f}" for r in sel) +
-                         f"; EVPI GBP {float(sel[0]['evpi_gbp']):,.0f}")
+                         f"; EVPI £{float(sel[0]['evpi_gbp']):,.0f}")
     with (out / "evppi.csv").open() as f:
         top = sorted((r for r in csv.DictReader(f) if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == 25_000.0),
                      key=lambda r: -float(r["evppi_gbp"]))[:3]
     if top and float(top[0]["evppi_gbp"]) >= 0.5:  # as printed: more than GBP 0
-        lines.append("evidence worth most at GBP 25,000 per sustained job (EVPPI): " +
-                     ", ".join(f"{r['parameter']} GBP {float(r['evppi_gbp']):,.0f}" for r in top))
+        lines.append("evidence worth most at £25,000 per sustained job (EVPPI): " +
+                     ", ".join(f"{r['parameter']} £{float(r['evppi_gbp']):,.0f}" for r in top))
     elif top:
-        lines.append("evidence worth most at GBP 25,000 per sustained job (EVPPI): none; no single parameter "
+        lines.append("evidence worth most at £25,000 per sustained job (EVPPI): none; no single parameter "
                      "would change the choice")
     return "\n".join(lines)
 

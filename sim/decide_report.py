@@ -112,8 +112,8 @@ def _ceac(rows: list[dict], reference: str) -> dict:
     fig = Figure(figsize=(12, 3.6), layout="constrained")
     words = []
     axes = fig.subplots(1, 3)
-    for i, (effect, label) in enumerate((("sustained_job", "GBP per additional net sustained job"),
-                                         ("vacancy_year", "GBP per vacancy-year avoided"))):
+    for i, (effect, label) in enumerate((("sustained_job", "£ per additional net sustained job"),
+                                         ("vacancy_year", "£ per vacancy-year avoided"))):
         ax = axes[i]
         sel = [r for r in rows if r["effect"] == effect]
         names = list(dict.fromkeys(r["option"] for r in sel))
@@ -128,7 +128,7 @@ def _ceac(rows: list[dict], reference: str) -> dict:
         ax.legend(fontsize=7)
         evpi = {float(r["wtp_gbp"]): float(r["evpi_gbp"]) for r in sel}
         axes[2].plot(list(evpi), list(evpi.values()), color=("#222222", "#888888")[i], linestyle=("-", "--")[i],
-                     label=label.replace("GBP ", ""))
+                     label=label.replace("£ ", ""))
     axes[2].set_xlabel("willingness to pay (GBP per unit of effect)", fontsize=9)
     axes[2].set_ylabel("EVPI (GBP per decision)", fontsize=9)
     axes[2].xaxis.set_major_formatter(GBP_TICK)
@@ -138,9 +138,9 @@ def _ceac(rows: list[dict], reference: str) -> dict:
         sel = [r for r in rows if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == wtp]
         if sel:
             best = max(sel, key=lambda r: float(r["p_best"]))
-            words.append(f"At GBP {wtp:,.0f} per net sustained job, {option_words(best['option'])} is the best buy "
+            words.append(f"At £{wtp:,.0f} per net sustained job, {option_words(best['option'])} is the best buy "
                          f"with probability {float(best['p_best']):.2f}; perfect information about every uncertain "
-                         f"number would be worth GBP {float(best['evpi_gbp']):,.0f} to this decision (EVPI).")
+                         f"number would be worth £{float(best['evpi_gbp']):,.0f} to this decision (EVPI).")
     return {"id": "ceac", "title": "Probability that each option is the best buy", "figure": _png(fig),
             "paragraphs": ["Each curve is the share of parameter sets in which the option has the highest net "
                            "benefit (willingness to pay x effect - cost) against the reference; the right panel is "
@@ -149,7 +149,7 @@ def _ceac(rows: list[dict], reference: str) -> dict:
 
 
 def _evppi(rows: list[dict]) -> dict:
-    """The evidence worth most: in words at GBP 25,000 per net sustained job; the table ranks the parameters
+    """The evidence worth most: in words at £25,000 per net sustained job; the table ranks the parameters
     by their largest EVPPI at any of the willingness-to-pay values shown."""
     wtps = list(dict.fromkeys(r["wtp_gbp"] for r in rows if r["effect"] == "sustained_job"))
     by = {(r["effect"], r["wtp_gbp"], r["parameter"]): float(r["evppi_gbp"]) for r in rows}
@@ -158,21 +158,21 @@ def _evppi(rows: list[dict]) -> dict:
     words = ["The expected value of partial perfect information (EVPPI) of a parameter is what knowing it exactly "
              "would be worth to this decision, the others still uncertain (from the PSA's sets, ordered by the "
              "parameter; estimates from few sets are biased upwards)."]
-    if sel and float(sel[0]["evpi_gbp"]) >= 0.5 and float(sel[0]["evppi_gbp"]) < 0.5:  # both as printed (GBP 0)
-        words.append(f"At GBP 25,000 per net sustained job the EVPI is GBP {_n(sel[0]['evpi_gbp'], 0)}, but no single "
+    if sel and float(sel[0]["evpi_gbp"]) >= 0.5 and float(sel[0]["evppi_gbp"]) < 0.5:  # both as printed (£0)
+        words.append(f"At £25,000 per net sustained job the EVPI is £{_n(sel[0]['evpi_gbp'], 0)}, but no single "
                      "parameter's EVPPI is above zero: knowing any one number alone would not change the choice; "
                      "the sets where another option wins differ in several numbers at once (or in their simulation "
                      "noise).")
     elif sel and float(sel[0]["evpi_gbp"]) >= 0.5:
-        lead = ", ".join(f"{r['parameter']} (GBP {_n(r['evppi_gbp'], 0)})" for r in sel[:3])
-        words.append(f"At GBP 25,000 per net sustained job, the evidence worth most is on {lead}, of an EVPI of "
-                     f"GBP {_n(sel[0]['evpi_gbp'], 0)} for all the uncertain numbers together.")
+        lead = ", ".join(f"{r['parameter']} (£{_n(r['evppi_gbp'], 0)})" for r in sel[:3])
+        words.append(f"At £25,000 per net sustained job, the evidence worth most is on {lead}, of an EVPI of "
+                     f"£{_n(sel[0]['evpi_gbp'], 0)} for all the uncertain numbers together.")
     elif sel:
-        words.append("At GBP 25,000 per net sustained job the EVPI is zero: no evidence would change the decision.")
+        words.append("At £25,000 per net sustained job the EVPI is zero: no evidence would change the decision.")
     ranked = sorted(dict.fromkeys(r["parameter"] for r in sel),
                     key=lambda p: -max(by[("sustained_job", w, p)] for w in wtps))
     return {"id": "evppi", "title": "Which evidence is worth most (EVPPI)", "paragraphs": words,
-            "header": ["Parameter", *[f"EVPPI at GBP {_n(w, 0)} per sustained job" for w in wtps]],
+            "header": ["Parameter", *[f"EVPPI at £{_n(w, 0)} per sustained job" for w in wtps]],
             "rows": [[p, *[_n(by[("sustained_job", w, p)], 0) for w in wtps]] for p in ranked[:10]]}
 
 
@@ -182,7 +182,7 @@ MEASURE_WORDS = {"mean": "mean effect", "low": "2.5% point of the effects", "hig
 def _stability(rows: list[dict]) -> dict:
     def measure(r: dict) -> str:
         if r["measure"].startswith("p_best_at_"):
-            return f"probability best buy at GBP {int(r['measure'].split('_')[3]):,} per net sustained job"
+            return f"probability best buy at £{int(r['measure'].split('_')[3]):,} per net sustained job"
         return f"{KPI_WORDS.get(r['kpi'], r['kpi'])}: {MEASURE_WORDS.get(r['measure'], r['measure'])}"
 
     def number(r: dict, key: str) -> str:
@@ -275,7 +275,7 @@ def _sobol_bars(rows: list[dict], reference: str) -> Figure | None:
 
 def _option_words(unc: list[dict], ceac: list[dict]) -> dict:
     """One paragraph per option in plain words: both effects with the interval that includes the
-    uncertain numbers, the extra cost, and the chance that it is the best buy at GBP 25,000 a job."""
+    uncertain numbers, the extra cost, and the chance that it is the best buy at £25,000 a job."""
     by: dict[str, dict[str, dict]] = {}
     for r in unc:
         by.setdefault(r["option"], {})[r["kpi"]] = r
@@ -309,10 +309,10 @@ def _option_words(unc: list[dict], ceac: list[dict]) -> dict:
                              f"{_n(r['psa_high'], 0)});")
         if "programme_cost" in k:
             r = k["programme_cost"]
-            parts.append(f"at an extra cost of GBP {_n(r['psa_mean'], 0)} (GBP {_n(r['psa_low'], 0)} to "
+            parts.append(f"at an extra cost of £{_n(r['psa_mean'], 0)} (£{_n(r['psa_low'], 0)} to "
                          f"{_n(r['psa_high'], 0)}).")
         if option in p25:
-            parts.append(f"At GBP 25,000 per net sustained job it is the best buy with probability {p25[option]:.2f}"
+            parts.append(f"At £25,000 per net sustained job it is the best buy with probability {p25[option]:.2f}"
                          f" (the reference {p25.get(ref, math.nan):.2f}).")
         words.append(" ".join(parts))
     return {"id": "options", "title": "Each option in plain words", "paragraphs": words}

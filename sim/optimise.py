@@ -11,7 +11,8 @@ candidate gets more replications. Candidates are simulated with common random nu
 same replications for all), searched by Optuna's TPE with the cost bound <= budget constraint, budget
 by budget, each search starting from the previous budget's best (so in-sample the frontier
 cannot fall), and TPE's best polished by local search one size step at a time; the leading
-candidates are re-run with more replications (ranking and selection), and the chosen mix at each
+candidates are re-run with more replications (ranking and selection: of those not clearly behind the
+best mean, the cheapest is chosen), and the chosen mix at each
 budget is re-run on fresh seeds against the reference (its effect) and against the best seed
 programme within the same budget (out of sample), with paired CIs.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -213,21 +214,39 @@ def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int
     return out
 
 
-def select(s: Search, candidates: list[Scored], budget: float, top: int,
-           factor: int) -> tuple[dict[str, int], Interval | None, float] | None:
-    """Re-run the leading candidates with `factor` times the replications (same seeds); the best mean
-    feasible one (cost bound within the budget on the longer run), with its paired CI against the
-    runner-up (None when there is no runner-up) and its cost bound; None when none stays feasible."""
+@dataclass
+class Choice:
+    """The mix chosen at a budget, on the longer re-run of the leading candidates."""
+
+    mix: dict[str, int]
+    bound: float  # the cost bound it was held to
+    cost: float  # its mean cost
+    rival: dict[str, int] | None  # the best other candidate by mean (None when there is no other)
+    rival_cost: float
+    sep: Interval | None  # mix - rival on the same seeds, on the scale where larger is better
+    cheaper: bool  # chosen over a better mean it is not clearly behind, as the cheapest such candidate
+
+
+def select(s: Search, candidates: list[Scored], budget: float, top: int, factor: int) -> Choice | None:
+    """Re-run the leading candidates with `factor` times the replications (same seeds) and keep those whose cost
+    bound is within the budget on the longer run. Of these, the ones not clearly behind the best mean (paired 95%
+    CI of best - candidate reaching 0) cannot be told apart by the simulation, so the cheapest of them (mean cost)
+    is chosen: spending more for a difference within the noise is not a better buy. None when none stays feasible."""
     lead = [c[0] for c in candidates[:top]]
-    reps = tuple(range(s.reps * factor))
-    results = s.evaluate(lead, reps)
-    scored = sorted(((float(y.mean()), i) for i, (y, cost) in enumerate(results) if cost_bound(cost) <= budget),
-                    reverse=True)
-    if not scored:
+    results = s.evaluate(lead, tuple(range(s.reps * factor)))
+    ok = [i for i, (_, cost) in enumerate(results) if cost_bound(cost) <= budget]
+    if not ok:
         return None
-    best = scored[0][1]
-    sep = paired_difference(results[best][0], results[scored[1][1]][0]) if len(scored) > 1 else None
-    return lead[best], sep, cost_bound(results[best][1])
+    mean = {i: float(results[i][0].mean()) for i in ok}
+    cost = {i: float(results[i][1].mean()) for i in ok}
+    best = max(ok, key=lambda i: (mean[i], -cost[i]))
+    level = [best, *(i for i in ok if i != best and paired_difference(results[best][0], results[i][0]).low <= 0)]
+    pick = min(level, key=lambda i: (cost[i], -mean[i]))
+    others = [i for i in ok if i != pick]
+    rival = max(others, key=lambda i: (mean[i], -cost[i])) if others else None
+    return Choice(lead[pick], cost_bound(results[pick][1]), cost[pick], None if rival is None else lead[rival],
+                  math.nan if rival is None else cost[rival],
+                  None if rival is None else paired_difference(results[pick][0], results[rival][0]), pick != best)
 
 
 def recommended_yaml(c: Config, reference: Config, sizes: dict[str, int], budget: float, objective: str) -> str:

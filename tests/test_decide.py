@@ -451,6 +451,40 @@ def test_polish_climbs_one_size_step_at_a_time_within_the_budget(budget: float, 
     assert len({label(m) for m in s.asked}) == len(s.asked)
 
 
+class _Candidates:
+    """A stand-in for optimise.Search with fixed results per mix: objective values and costs on four seeds."""
+
+    reps = 2
+
+    def __init__(self, results: dict[str, tuple[list[float], float]]) -> None:
+        self.results = results
+
+    def evaluate(self, batch: list[dict[str, int]], reps: tuple[int, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+        assert reps == (0, 1, 2, 3)  # twice the replications of the search, the same seeds for every candidate
+        return [(np.array(self.results[m["name"]][0]), np.full(4, self.results[m["name"]][1])) for m in batch]
+
+
+@pytest.mark.parametrize("b_values, pick, cheaper", [
+    ([10.2, 10.5, 9.1, 9.8], "b", True),  # b is within the noise of a (paired CI of a - b reaches 0): cheaper b
+    ([9.0, 10.0, 8.0, 9.0], "a", False),  # a is clearly ahead of b (each seed by 1.0)
+])
+def test_selection_takes_the_cheapest_of_the_candidates_it_cannot_tell_apart(b_values: list[float], pick: str,
+                                                                            cheaper: bool) -> None:
+    """Of the leading candidates within the budget, the best mean unless a cheaper one is not clearly behind it;
+    one over the budget on the longer run is never chosen, whatever its mean; the rival is the best other mean."""
+    from sim.optimise import select
+
+    s = _Candidates({"a": ([10.0, 11.0, 9.0, 10.0], 300.0), "b": (b_values, 100.0), "c": ([5.0, 5.5, 4.5, 5.0], 50.0),
+                     "dear": ([20.0, 21.0, 19.0, 20.0], 900.0)})
+    lead = [({"name": n}, 0.0, 0.0) for n in ("dear", "a", "b", "c")]
+    choice = select(s, lead, 500.0, 4, 2)  # type: ignore[arg-type]
+    assert choice is not None and choice.mix == {"name": pick} and choice.cheaper == cheaper
+    assert choice.rival == {"name": "a" if pick == "b" else "b"}
+    assert choice.cost == (100.0 if pick == "b" else 300.0)
+    assert choice.sep is not None and (choice.sep.low > 0) == (not cheaper)
+    assert select(s, lead, 40.0, 4, 2) is None  # nothing within GBP 40
+
+
 BUDGET = 400_000  # the West Norfolk plan (about GBP 300k in these short runs) fits: the out-of-sample check has a rival
 
 
