@@ -13,6 +13,11 @@ Prints one JSON line per case, each the median of several runs:
 Events are those SimPy processed (from the environment's event counter). Shared machines are
 noisy, so each run of a case is paired with bare loops measured just before and just after it: the
 share of bare is the median of those paired ratios, not a ratio of medians taken minutes apart.
+The share compares the cost of an event, so it moves with the events a resident needs as well as
+with speed: `events_per_resident` is printed beside it, and `bare_events_per_resident` (the paired
+bare loop's events/s over residents/s: what a resident costs, in bare SimPy events; lower is faster)
+compares the cost of a resident on the machine's own scale, for code that needs a different number
+of events per resident.
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ def paired_with_bare(params: Params) -> dict:
     after = bare_simpy(1_000_000)["events_per_s"]
     r["bare_events_per_s"] = (before + after) / 2
     r["share_of_bare"] = r["events_per_s"] / r["bare_events_per_s"]
+    r["events_per_resident"] = r["events"] / r["residents"]
+    r["bare_events_per_resident"] = r["bare_events_per_s"] / r["residents_per_s"]
     return r
 
 

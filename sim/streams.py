@@ -23,7 +23,7 @@ the model never pays numpy's per-call overhead on a single scalar.
 from __future__ import annotations
 
 import hashlib
-from operator import methodcaller
+from array import array
 from functools import partial
 from itertools import chain
 from typing import Callable, Iterator, Sequence
@@ -69,9 +69,9 @@ class Rows(partial):
     """Hands out one row per call: the next resident's draws, every column of every group.
 
     Block b holds residents b x ROWS to (b + 1) x ROWS - 1; in each, group g's columns are drawn
-    in order from g's own generator, `ROWS` values at a time. A row is a memoryview of its own copy
-    of its floats (indexing gives a plain float; no Python float is made for a draw nobody reads),
-    so a resident long on the pathway keeps only their row alive, not the block of `ROWS` rows.
+    in order from g's own generator, `ROWS` values at a time. A row is an `array` of its own copy of
+    its floats, one object (indexing gives a plain float; no Python float is made for a draw nobody
+    reads), so a resident long on the pathway keeps only their row alive, not the block of `ROWS` rows.
     Generators are made at the first call (a channel nobody is referred by costs nothing).
     """
 
@@ -81,17 +81,17 @@ class Rows(partial):
         width = sum(len(columns) for _, columns in groups)
         cuts = [slice(8 * i * width, 8 * (i + 1) * width) for i in range(ROWS)]  # bytes of row i
 
-        def blocks() -> Iterator[Iterator[memoryview]]:
+        def blocks() -> Iterator[Iterator[array]]:
             fills = [(make(name), [_uniform if d is None else sampler(d) for d in columns]) for name, columns in groups]
             while True:
                 cols = [fill(g, ROWS) for g, columns in fills for fill in columns]
                 block = np.stack(cols, axis=1).tobytes() if cols else b""
-                yield map(_as_floats, map(memoryview, map(block.__getitem__, cuts)))
+                yield map(_as_floats, map(block.__getitem__, cuts))
 
         return super().__new__(cls, next, chain.from_iterable(blocks()))
 
 
-_as_floats = methodcaller("cast", "d")  # a row's own bytes, read as floats
+_as_floats = partial(array, "d")  # a row: its own floats, copied from its bytes of the block
 
 
 def _uniform(g: np.random.Generator, n: int) -> np.ndarray:
