@@ -254,20 +254,19 @@ def _gentle_gc():
 
     A run allocates millions of short-lived events and generators; with CPython's default
     thresholds the collector keeps re-scanning every live resident, which made the cost per
-    resident grow with their number (40% of the time at 100,000 residents). Objects made before
-    the run are frozen out of collection, after one full collection: frozen garbage is never
-    collected, so without it every earlier run in the process would stay in memory (a worker of a
-    long PSA grew by about 1.4 MB a simulation). The settings are restored afterwards.
+    resident grow with their number (40% of the time at 100,000 residents). With these thresholds
+    no full collection falls within a run, so nothing is frozen: a finished run's objects (the
+    model is a web of references, freed by the collector, not by reference counting) are
+    collected as usual between runs. (Freezing what was alive at each start froze the previous
+    run's garbage for good; a full collection before each freeze cost 20% of a default-region run.)
+    The settings are restored afterwards.
     """
     old = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
     gc.set_threshold(100_000, 50, 100)
     try:
         yield
     finally:
         gc.set_threshold(*old)
-        gc.unfreeze()
 
 
 def _ratio(a: float, b: float) -> float:
