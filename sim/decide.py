@@ -625,7 +625,7 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     write_text(out / "recommended.yaml", text)
     (out / "scenario").mkdir(exist_ok=True)
     write_text(out / "scenario" / "recommended.yaml", text)
-    words = [f"Within £{args.budget:,.0f} the best mix found is {opt.label(mix)}: "
+    words = [f"Within £{args.budget:,.0f} the recommended mix is {opt.label(mix)}: "
              f"it costs £{check['mix_cost']:,.0f} "
              f"and gives {effect.mean:+,.1f} {KPI_WORDS[args.objective]} against {option_words(study.reference)} "
              f"(paired 95% CI "
@@ -640,10 +640,17 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
                      f"(it gives {-sep.mean:,.1f} {GAIN_WORDS[args.objective]}, paired 95% CI {-sep.high:+,.1f} to "
                      f"{-sep.low:+,.1f}, on the same seeds) and costs £{choice.rival_cost - choice.cost:,.0f} more: "
                      f"of the candidates the simulation cannot tell apart from it, this mix is the cheapest.")
-    elif sep is not None:
+    elif sep is not None and sep.low > 0:
         words.append(f"Against the runner-up, {opt.label(choice.rival)} (same seeds), it is ahead by {sep.mean:,.1f} "
-                     f"{GAIN_WORDS[args.objective]} (paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f}"
-                     f"{'' if sep.low > 0 else '; not clearly separated'}).")
+                     f"{GAIN_WORDS[args.objective]} (paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f}).")
+    elif sep is not None:  # the best mean, and no dearer than a runner-up the simulation cannot tell from it
+        sign = opt.OBJECTIVES[args.objective]  # back to the KPI's own scale
+        low, high = sorted((sign * sep.low, sign * sep.high))
+        extra = choice.rival_cost - choice.cost
+        words.append(f"The runner-up, {opt.label(choice.rival)}, is not clearly different on the same seeds (this mix "
+                     f"gives {sign * sep.mean:+,.1f} {KPI_WORDS[args.objective]} against it, paired 95% CI "
+                     f"{low:+,.1f} to {high:+,.1f}) and "
+                     + (f"costs £{extra:,.0f} more." if extra >= 0.5 else "costs the same."))
     if best_seed:
         words.append(f"Out of sample, against the best seed programme within the budget ({option_words(best_seed)}, "
                      f"cost £"

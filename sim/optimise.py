@@ -231,10 +231,11 @@ def select(s: Search, candidates: list[Scored], budget: float, top: int, factor:
     """Re-run the leading candidates with `factor` times the replications (same seeds) and keep those whose cost
     bound is within the budget on the longer run. Of these, the ones not clearly behind the best mean (paired 95%
     CI of best - candidate reaching 0) cannot be told apart by the simulation, so the cheapest of them (mean cost)
-    is chosen: spending more for a difference within the noise is not a better buy. None when none stays feasible."""
+    is chosen: spending more for a difference within the noise is not a better buy. A candidate with a missing
+    value (NaN) on any seed cannot be compared and is left out. None when none stays feasible."""
     lead = [c[0] for c in candidates[:top]]
     results = s.evaluate(lead, tuple(range(s.reps * factor)))
-    ok = [i for i, (_, cost) in enumerate(results) if cost_bound(cost) <= budget]
+    ok = [i for i, (y, cost) in enumerate(results) if cost_bound(cost) <= budget and np.isfinite(y).all()]
     if not ok:
         return None
     mean = {i: float(results[i][0].mean()) for i in ok}

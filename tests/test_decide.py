@@ -12,6 +12,7 @@ import contextlib
 import csv
 import fcntl
 import json
+import math
 import os
 import shutil
 import signal
@@ -192,20 +193,23 @@ def test_evppi_recovers_the_value_of_knowing_the_one_parameter_that_matters() ->
 
 
 def test_a_task_leaves_no_simulation_of_the_tasks_before_it_alive() -> None:
-    """A worker keeps nothing of the tasks it has run out of the collector's reach (frozen by the model's garbage
-    collection settings, or held by the runner): if it did, it would grow by about 1.5 MB a simulation. After
-    five tasks and one collection, none of their ten simulations is alive."""
+    """A worker keeps nothing of the tasks it has run (the runner holds no simulation): if it did, it would grow
+    by about 1.5 MB a simulation. After five tasks and a collection, none of their ten simulations is alive."""
     import gc
 
     from sim.model.clock import Environment
     from sim.runner import Task, run_task
 
+    def alive() -> int:
+        gc.collect()  # runs the finally blocks of journeys still under way (closing their generators)
+        gc.collect()  # frees what those touched
+        return sum(isinstance(o, Environment) for o in gc.get_objects())
+
     configs = {o.name: o.config for o in compose_options(list(QUICK), CONFIG_DIR)}
+    before = alive()  # other tests' environments that something still holds
     for i in range(5):
         run_task(Task(f"t{i}", {}, (0, 1)), configs)
-    gc.collect()  # runs the finally blocks of journeys still under way (closing their generators)
-    gc.collect()  # frees what those touched
-    assert sum(isinstance(o, Environment) for o in gc.get_objects()) == 0
+    assert alive() == before
 
 
 # ----------------------------------------------------------------------------- the psa command
@@ -485,6 +489,21 @@ def test_selection_takes_the_cheapest_of_the_candidates_it_cannot_tell_apart(b_v
     assert choice.cost == (100.0 if pick == "b" else 300.0)
     assert choice.sep is not None and (choice.sep.low > 0) == (not cheaper)
     assert select(s, lead, 40.0, 4, 2) is None  # nothing within GBP 40
+
+
+def test_selection_edge_cases_ties_missing_values_and_a_single_candidate() -> None:
+    """Equal on every seed: the cheaper is chosen (as the best, by the tie-break) and the dearer is its rival; a
+    candidate with a missing value is left out wherever it stands; a single candidate has no rival."""
+    from sim.optimise import select
+
+    same = [10.0, 11.0, 9.0, 10.0]
+    s = _Candidates({"dear": (same, 300.0), "cheap": (same, 100.0), "gap": ([50.0, math.nan, 50.0, 50.0], 10.0)})
+    for order in (("gap", "dear", "cheap"), ("dear", "cheap", "gap")):
+        choice = select(s, [({"name": n}, 0.0, 0.0) for n in order], 500.0, 3, 2)  # type: ignore[arg-type]
+        assert choice is not None and choice.mix == {"name": "cheap"} and choice.rival == {"name": "dear"}
+        assert choice.sep is not None and choice.sep.mean == 0.0 and not choice.cheaper
+    alone = select(s, [({"name": "dear"}, 0.0, 0.0)], 500.0, 3, 2)  # type: ignore[arg-type]
+    assert alone is not None and alone.mix == {"name": "dear"} and alone.rival is None and alone.sep is None
 
 
 BUDGET = 400_000  # the West Norfolk plan (about GBP 300k in these short runs) fits: the out-of-sample check has a rival

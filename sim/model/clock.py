@@ -30,6 +30,7 @@ This module is the only one that touches SimPy's private attributes (pinned to t
 from __future__ import annotations
 
 from heapq import heappop, heappush
+from itertools import count
 from typing import Any, Callable, Generator
 
 import simpy
@@ -46,6 +47,8 @@ class Environment(simpy.Environment):
 
     `now` is a plain attribute, set with SimPy's `_now` wherever time moves (`step` and the run loop),
     where SimPy's is a property: a Python call on every read, and the model reads it at every stage.
+    A dropped timer is not an event: `run()` without `until` may end at the first instant of the day
+    whose bucket held the last of them (a hand-over), where SimPy would end at the timer's own time.
     """
 
     now: float = 0.0  # type: ignore[assignment]  (a plain attribute: shadows SimPy's property)
@@ -198,7 +201,9 @@ class Environment(simpy.Environment):
     def processed_events(self) -> int:
         """Model events processed so far (the hand-over's own events are not counted)."""
         parked = sum(len(bucket) for bucket in self._buckets.values())
-        return next(self._eid) - len(self._queue) - parked - self._ticks - self.dropped
+        made = next(self._eid)  # sequence numbers given out so far
+        self._eid = count(made)  # ... and the one just read given back, so a second call counts the same
+        return made - len(self._queue) - parked - self._ticks - self.dropped
 
 
 def begin(env: simpy.Environment, generator: Generator[Event, Any, None], on_return: Callable[[], None]) -> None:
@@ -206,9 +211,13 @@ def begin(env: simpy.Environment, generator: Generator[Event, Any, None], on_ret
     when the event it yielded is processed, as SimPy's `Process` does, and `on_return()` when it returns.
 
     Unlike a `Process` it is not an event (nothing can wait for it or interrupt it), and it has no start
-    or end event in the queue: two events fewer per resident. Events at other times are processed in the
-    same order as with `env.process`, because no other event can fall at the very instant of the caller's.
-    An exception in the generator propagates out of `env.run`, as SimPy's does for an unhandled failure.
+    or end event in the queue: two events fewer per resident. Its first step runs inside the caller,
+    before the rest of the caller's step (a `Process` starts at an urgent event after it), so the events
+    that first step schedules are numbered before those the caller schedules after `begin`: the order
+    differs from SimPy's only where two such events fall at exactly the same time (tested). In the model
+    the caller is the referral process, whose next event is the next referral, at a continuous random
+    time. An exception in the generator propagates out of `env.run` from the callback that resumed it
+    (the event's later callbacks do not run), as SimPy's run stops for an unhandled failure.
     """
     _Light(generator, on_return).resume(None)
 
@@ -253,7 +262,7 @@ class Claim(Event):
     built here rather than by `simpy.Event.__init__` (one Python call less per claim).
     """
 
-    __slots__ = ("owner", "t_request", "abandoned", "holding", "timer")
+    __slots__ = ("owner", "t_request", "abandoned", "holding", "_timer")
 
     def __init__(self, owner: Any, granted: bool = False):
         env = self.env = owner.env
@@ -261,7 +270,7 @@ class Claim(Event):
         self.t_request = env._now
         self.abandoned = False
         self.holding = granted  # holds what it claimed now (given back by its owner's `free`)
-        self.timer: Timeout | None = None  # the patience timer, while it may still fire
+        self._timer: Timeout | None = None  # the patience timer, while it may still fire (the claim's own)
         if granted:
             self.callbacks: list | None = None
             self._value = True
@@ -274,7 +283,7 @@ class Claim(Event):
         """Call `on_expiry(timer)` in `patience` days (the timer's value is this claim), unless the claim
         is settled first: then the timer is dropped (no timer at all if patience is infinite)."""
         if patience != _INF:
-            timer = self.timer = self.env.timeout(patience, self)
+            timer = self._timer = self.env.timeout(patience, self)
             timer.callbacks.append(on_expiry)
 
     def settle(self, value: bool) -> None:
@@ -286,9 +295,9 @@ class Claim(Event):
         self._value = value
         env = self.env
         heappush(env._queue, (env._now, NORMAL, next(env._eid), self))
-        timer = self.timer
+        timer = self._timer
         if timer is not None:
-            self.timer = None
+            self._timer = None
             if timer.callbacks:  # not firing now
                 timer.callbacks = _DROPPED
                 timer._value = None
