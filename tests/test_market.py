@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from sim.cli import CONFIG_DIR
 from sim.config import Params
 from sim.model import RunOutput, simulate
-from sim.model.workforce import FLOW_KPIS, calibrate
+from sim.model.workforce import FLOW_KPIS, _apportion, calibrate
 from sim.stats import paired_difference
 
 from conftest import make_params
@@ -159,3 +161,17 @@ def test_sizing_resolvers() -> None:
     assert compound(0.59, 1, 0.5) == pytest.approx(0.59) and compound(0.59, 0, 0.5) == 1.0
     assert compound(0.59, 4, 0.5) == pytest.approx(0.59**2)
     assert Path(CONFIG_DIR / "intervention" / "outreach.yaml").read_text().count("${reach:") == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 5_000), weights=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8).filter(lambda w: sum(w) > 0))
+def test_apportion_is_the_largest_remainder_split(n: int, weights: list[float]) -> None:
+    """The split sums to n, each part is its exact share rounded down or up, and the parts rounded up are those
+    with the largest remainders, ties to the first (the rule, recomputed here with numpy's stable sort)."""
+    shares = np.asarray(weights) / sum(weights)
+    parts = _apportion(n, list(shares))
+    raw = shares * n
+    base = np.floor(raw).astype(np.int64)
+    expected = base.copy()
+    expected[np.argsort(-(raw - base), kind="stable")[: n - base.sum()]] += 1
+    assert parts.dtype == np.int64 and parts.sum() == n and np.array_equal(parts, expected)

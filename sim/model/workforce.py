@@ -491,13 +491,17 @@ class Workforce(Patience):
 
 
 def _apportion(n: int, shares: list[float]) -> np.ndarray:
-    """Split `n` into integer parts proportional to `shares` (largest remainder)."""
-    raw = np.asarray(shares, float) * n
-    base = np.floor(raw).astype(np.int64)
-    rest = n - base.sum()
-    order = np.argsort(-(raw - base), kind="stable")
-    base[order[:rest]] += 1
-    return base
+    """Split `n` into integer parts proportional to `shares` (largest remainder; ties to the first).
+
+    Plain Python: the churn step calls it for a handful of cells at a time, where numpy's per-call
+    overhead is most of the cost."""
+    raw = [float(x) * n for x in shares]
+    base = [math.floor(x) for x in raw]
+    rest = n - sum(base)
+    order = sorted(range(len(raw)), key=lambda i: base[i] - raw[i])  # largest remainder first, stable
+    for i in order[:rest]:
+        base[i] += 1
+    return np.array(base, np.int64)
 
 
 def _trim(n: np.ndarray, over: np.ndarray) -> np.ndarray:
