@@ -124,7 +124,7 @@ class Streams:
 
     def uniform(self, name: str) -> Sampler:
         """Uniform(0, 1) draws for decisions (Bernoulli trials, categorical choices)."""
-        return Sampler(self.generator(name), lambda g, n: g.random(n))
+        return Sampler(self.generator(name), _uniform)
 
     def exponential(self, name: str) -> Sampler:
         """Exponential(1) draws (the unit-rate Poisson process behind a channel's referrals)."""

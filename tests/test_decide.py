@@ -14,6 +14,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -284,6 +285,7 @@ def test_psa_tables_and_report(norfolk_psa: Path) -> None:
     assert all(0 <= float(r["evppi_gbp"]) <= float(r["evpi_gbp"]) + 1e-6 for r in ev)
     html = (norfolk_psa / "report.html").read_text()
     assert "Probability that each option is the best buy" in html and "data:image/png;base64" in html
+    assert re.search(r"£\d", html) and not re.search(r"GBP \d", html)  # money as the comparison report writes it
 
 
 def record_ids(out: Path) -> list[str]:
@@ -572,6 +574,7 @@ def test_the_recommended_mix_is_compared_out_of_sample_with_the_best_seed_progra
     assert check["diff_low"] <= check["diff_mean"] <= check["diff_high"] and check["better"] == (check["diff_low"] > 0)
     said = next(w for w in meta["words"] if w.startswith("Out of sample"))
     assert said.endswith("is better.") == check["better"] and "west norfolk local plan" in said
+    assert f"cost £{check['seed_cost']:,.0f}" in said and "GBP" not in " ".join(meta["words"])  # as the report writes it
     assert "The best mix at each budget" in (optimised / "report.html").read_text()
 
 
