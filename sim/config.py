@@ -357,7 +357,8 @@ class Sizing:
             resolved = OmegaConf.to_container(node, resolve=True)
         finally:
             node.places = self.composed["intervention"][name]["places"]  # as composed (an interpolation stays one)
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Intervention), resolved))  # type: ignore[return-value]
+        typed = OmegaConf.merge(OmegaConf.structured(Intervention), resolved)
+        return OmegaConf.to_object(typed)  # type: ignore[return-value]
 
 
 def register() -> None:

@@ -4,9 +4,9 @@ The search space is every intervention of the given options (the seed programmes
 into the reference option's config. The size of an intervention configured with `places` p0 > 0
 is an integer k from 0 to its bound: the intervention as its own file sizes it at `places` = k
 (config.Sizing: the rule a sweep's `intervention.NAME.places=k` override follows), and k = 0
-removes it. One costed per person (p0 = 0) is off or on. A mix's programme cost is random (per-person costs follow the
-people served), so the constraint is on its upper 97.5% prediction bound (`cost_bound`): a fresh
-replication's cost exceeds it with probability at most 2.5%, and the bound tightens as the
+removes it. One costed per person (p0 = 0) is off or on. A mix's programme cost is random
+(per-person costs follow the people served), so the constraint is on its upper 97.5% prediction
+bound (`cost_bound`): a fresh replication's cost exceeds it with probability at most 2.5%, and the bound tightens as the
 candidate gets more replications. Candidates are simulated with common random numbers (the
 same replications for all), searched by Optuna's TPE with the cost bound <= budget constraint, budget
 by budget, each search starting from the previous budget's best (so in-sample the frontier
@@ -48,12 +48,14 @@ def merged(reference: Option, options: list[Option]) -> Sizes:
     """The search space: the reference config with every option's interventions and added courses (the first
     definition wins), each intervention sized by the composed config it came from."""
     c = copy.deepcopy(reference.config)
-    sizing = {name: Sizing(reference.raw) for name in c.intervention}
+    own = Sizing(reference.raw)
+    sizing = dict.fromkeys(c.intervention, own)
     for o in options:
-        for name, iv in o.config.intervention.items():
-            if name not in c.intervention:
-                c.intervention[name] = copy.deepcopy(iv)
-                sizing[name] = Sizing(o.raw)
+        new = [name for name in o.config.intervention if name not in c.intervention]
+        own = Sizing(o.raw) if new else own
+        for name in new:
+            c.intervention[name] = copy.deepcopy(o.config.intervention[name])
+            sizing[name] = own
         for name, course in o.config.pathway.training.courses.items():
             c.pathway.training.courses.setdefault(name, copy.deepcopy(course))
     return Sizes(c, sizing)
