@@ -336,6 +336,31 @@ def compound(effect: float, places: float, exponent: float = 1.0) -> float:
     return float(effect) ** (float(places) ** float(exponent))
 
 
+class Sizing:
+    """The interventions of one composed config at any size, by the one sizing rule: the config's own.
+
+    `composed` is the config as Hydra composed it, interpolations unresolved (runner.Option.raw). `at` sets
+    an intervention's `places` and lets its own interpolations (`${...places}`, `${reach:...}`,
+    `${compound:...}`, or any other) resolve, exactly as an `intervention.NAME.places=...` override does in a
+    sweep or on the web page, so the optimiser's candidates are the configs a planner would run at those sizes.
+    """
+
+    def __init__(self, composed: dict):
+        self.composed = composed
+        self._cfg = OmegaConf.create(composed)  # built once: most of the cost of a size
+
+    def at(self, name: str, places: float) -> Intervention:
+        """Intervention `name` with `places` places, its numbers resolved."""
+        node = self._cfg.intervention[name]
+        node.places = places
+        try:
+            resolved = OmegaConf.to_container(node, resolve=True)
+        finally:
+            node.places = self.composed["intervention"][name]["places"]  # as composed (an interpolation stays one)
+        typed = OmegaConf.merge(OmegaConf.structured(Intervention), resolved)
+        return OmegaConf.to_object(typed)  # type: ignore[return-value]
+
+
 def register() -> None:
     """Register the schema in Hydra's ConfigStore (as `pathways_schema`) and the sizing resolvers."""
     from hydra.core.config_store import ConfigStore
