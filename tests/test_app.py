@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import socket
 import threading
 import time
@@ -18,7 +19,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import chromium, run_cli
 from sim import cli
-from sim.app import FormError, FormRequest, create_app, form_overrides
+from sim.app import TOKEN_HEADER, FormError, FormRequest, create_app, form_overrides
 from sim.compare import find_jobs
 
 RUN_SECONDS = 240  # a two-option quick sweep takes ~15 s on a loaded 2-core machine; generous
@@ -43,13 +44,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     thread.join(10)
 
 
+def api_client(base: str) -> httpx.Client:
+    """An API client that sends the server's token, read from its page as the page's own script reads it."""
+    page = httpx.get(base + "/", timeout=60).text
+    token = re.search(r'<meta name="pathways-token" content="([^"]+)">', page).group(1)
+    return httpx.Client(base_url=base, timeout=60, headers={TOKEN_HEADER: token})
+
+
 def _wait(client: httpx.Client, run_id: str) -> dict:
     deadline = time.time() + RUN_SECONDS
     seen = []
     while time.time() < deadline:
         st = client.get(f"/api/runs/{run_id}").json()
         seen.append(st["progress"])
-        if st["status"] != "running":
+        if st["status"] not in ("queued", "running"):
             assert seen == sorted(seen), seen  # progress only goes forward
             return st
         time.sleep(0.5)
@@ -58,7 +66,7 @@ def _wait(client: httpx.Client, run_id: str) -> dict:
 
 def test_api_runs_a_sweep_into_results(server: tuple[str, Path]) -> None:
     base, results = server
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with api_client(base) as client:
         r = client.post("/api/runs", json={"overrides": ["scenario=baseline,west_norfolk_local_plan", "experiment=quick",
                                                          "experiment.replications=2"]})
         assert r.status_code == 200, r.text
@@ -79,7 +87,7 @@ def test_api_runs_a_sweep_into_results(server: tuple[str, Path]) -> None:
 def test_api_refuses_bad_input_with_the_command_line_message(server: tuple[str, Path], override: str) -> None:
     base, results = server
     before = sorted(results.rglob("*"))
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with api_client(base) as client:
         r = client.post("/api/runs", json={"overrides": [override, "experiment=quick"]})
     assert r.status_code == 400
     cli = run_cli("-m", override, "experiment=quick")
