@@ -67,6 +67,7 @@ TOKEN_FILE = ".pathways-app-token"  # beside the results folder, mode 0600
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_BODY = 64 * 1024  # bytes in a request body
+INTERRUPTED = 130  # the command line's exit code after Ctrl-C (sim/cli.py)
 SCHEDULE_SECONDS = 0.5  # how often finished children are reaped and queued runs started
 _PREFLIGHT = threading.Lock()  # Hydra's composition is global state: one check at a time
 _QUEUE_ORDER = itertools.count()
@@ -135,6 +136,11 @@ class Run:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    @property
+    def exit_code(self) -> int | None:
+        """The child's exit code once it ended (negative: killed by that signal), if known."""
+        return self.returncode if self.process is None else self.process.returncode
+
     def alive(self) -> bool:
         """Whether the run's child is still running (this app's child, or one a previous app started)."""
         if self.process is not None:
@@ -159,10 +165,12 @@ class Workbench:
     results: Path
     max_runs: int = field(default_factory=lambda: os.cpu_count() or 1)
     runs_by_id: dict[str, Run] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)  # over the runs, their queue and their records
 
     def __post_init__(self) -> None:
-        """Know the runs a previous app started (their records), whether still alive or not."""
+        """Know the runs a previous app started (their records), whether still alive or not. The folder is
+        absolute, so that a run's command line names the same folder whatever the app's working folder."""
+        self.results = Path(self.results).resolve()
         for record in sorted(self.results.glob(f"*/*/{RECORD}")):
             run = Run.load(record.parent)
             if run is not None:
@@ -215,14 +223,14 @@ class Workbench:
     def resume(self, run_id: str) -> str:
         """Queue a stopped or failed run again: the same command into the same folder, which reruns only
         the jobs that did not finish (a finished job's DONE mark keeps it)."""
-        st = self.status(run_id)
-        run = self.runs_by_id.get(run_id)
-        if st is None or run is None:
-            raise LookupError(f"no run {run_id} started from this page")
-        if st["status"] not in RESUMABLE:
-            raise ValueError(f"run {run_id} is {st['status']}; allowed: resuming a run that is "
-                             f"{' or '.join(RESUMABLE)}")
-        with self.lock:
+        with self.lock:  # two resumes at once queue it once
+            st = self.status(run_id)
+            run = self.runs_by_id.get(run_id)
+            if st is None or run is None:
+                raise LookupError(f"no run {run_id} started from this page")
+            if st["status"] not in RESUMABLE:
+                raise ValueError(f"run {run_id} is {st['status']}; allowed: resuming a run that is "
+                                 f"{' or '.join(RESUMABLE)}")
             run.queued, run.queued_at = True, next(_QUEUE_ORDER)
             run.returncode, run.pid, run.pid_start = None, None, None
             run.save()
@@ -279,13 +287,13 @@ class Workbench:
             status = "queued"
         elif run is not None and run.alive():
             status = "running"
-        elif complete and (run is None or run.returncode in (0, None)):
+        elif complete and (run is None or run.exit_code in (0, None)):
             status = "done"
         elif run is None:
             status, error = "failed", f"did not finish: {done} of {total} jobs complete"
-        elif run.returncode is not None and run.returncode > 0:
+        elif run.exit_code is not None and run.exit_code > 0 and run.exit_code != INTERRUPTED:
             status, error = "failed", _last_lines(run.log)
-        else:  # killed, or its app was: nothing says it failed
+        else:  # killed or interrupted, or its app was: nothing says it failed
             status, error = "stopped", f"stopped: {done} of {total} jobs complete; resume to finish the rest"
         base = f"/results/{'/'.join(run_id.split('~'))}"
         files = {name: f"{base}/{file}" if (folder / file).exists() else None
@@ -300,7 +308,8 @@ class Workbench:
     def runs(self) -> list[dict[str, Any]]:
         """Every sweep folder under results/ (past runs too) and every run started here, newest first."""
         self.schedule()
-        ids = {self.run_id(p) for p, kind in runs_below(self.results) if kind.startswith("sweep")} | set(self.runs_by_id)
+        ids = {self.run_id(p) for p, kind in runs_below(self.results) if kind.startswith("sweep")}
+        ids |= set(self.runs_by_id)
         out = [st for st in (self._status(i) for i in ids) if st is not None]
         return sorted(out, key=lambda st: st["id"], reverse=True)
 
@@ -483,7 +492,10 @@ def create_app(results: Path, max_runs: int | None = None) -> FastAPI:
 
         def loop() -> None:
             while not stop.wait(SCHEDULE_SECONDS):
-                bench.schedule()
+                try:
+                    bench.schedule()
+                except OSError as e:  # a full or read-only disk: said, and tried again at the next tick
+                    print(f"pathways-app: error: {e}", file=sys.stderr)
 
         thread = threading.Thread(target=loop, name="pathways-schedule", daemon=True)
         thread.start()
@@ -511,8 +523,8 @@ def create_app(results: Path, max_runs: int | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
-        return env.get_template("app/index.html.j2").render(runs=bench.runs(), css=(TEMPLATES / "report.css").read_text(),
-                                                            token=token, **choices())
+        css = (TEMPLATES / "report.css").read_text()
+        return env.get_template("app/index.html.j2").render(runs=bench.runs(), css=css, token=token, **choices())
 
     @app.post("/api/runs")
     def api_start(req: RunRequest) -> JSONResponse:
@@ -606,7 +618,8 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as e:
         print(f"pathways-app: error: {args.results}: {e.strerror or e}", file=sys.stderr)
         sys.exit(1)
-    print(f"pathways-app: http://127.0.0.1:{port}/ (results in {args.results}, at most {max_runs} runs at once); "
+    runs = f"{max_runs} run{'s' if max_runs != 1 else ''}"
+    print(f"pathways-app: http://127.0.0.1:{port}/ (results in {args.results}, at most {runs} at once); "
           "Ctrl-C stops it")
     try:
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

@@ -80,7 +80,9 @@ def _parse(parser: OverridesParser, text: str) -> Override:
     try:
         return parser.parse_overrides([text])[0]
     except Exception as e:  # noqa: BLE001 - Hydra's parse errors share no base class
-        raise OverrideError(f"{_show(text)}: {' '.join(str(e).split()[:30])}") from None
+        lines = [ln for ln in str(e).splitlines() if ln.strip() and not ln.startswith(("Error parsing", "See https"))]
+        raise OverrideError(f"{_show(text)}: {(lines or ['cannot be parsed'])[0]}; allowed: KEY=VALUE with a literal "
+                            "value (quote text that has brackets or commas: 'a (b)')") from None
 
 
 def _check(o: Override, text: str) -> int:
