@@ -4,7 +4,8 @@ A planner picks the region, the options to compare (programmes from scenarios/, 
 from configs/intervention/, or the sizes of one intervention), the replications, and runs it.
 A run is `pathways -m OVERRIDES hydra.sweep.dir=results/DATE/TIME-sweep-N` in a child process,
 checked first by the web app's allow-list (sim/overrides.py: model parameters only) and the
-command line's own `preflight` (a bad value answers with its one-line message), written to
+command line's own `preflight` (a bad value answers with its one-line message; see
+`Workbench.start` for when the child runs that check instead), written to
 results/ like any other sweep, so past runs, the report, comparison.csv and comparison.xlsx are
 all there for the command line too. Each run gets a folder of its own (created atomically), its
 own log and child; at most `max_runs` run at once and the rest wait in a queue. Progress is the
@@ -60,7 +61,8 @@ from .sweep import folder_kind, runs_below
 STATIC = Path(__file__).resolve().parent / "templates" / "app" / "static"
 DEFAULT_REGION = "norfolk_waveney"
 RECORD = "app.json"  # a run's record in its folder: command line, jobs, child pid and start time, exit code
-PENDING = "pending"  # the sweep folder preflight is shown before the run's own folder is made
+CHECK_NOW_JOBS = 20  # a sweep of at most this many jobs is checked before the answer (composing one takes ~0.5 s)
+LOCK_WAIT = 1.0  # seconds a request waits for another's check before leaving its own check to its child
 RESUMABLE = ("stopped", "failed")
 TOKEN_HEADER = "X-Pathways-Token"
 TOKEN_FILE = ".pathways-app-token"  # beside the results folder, mode 0600
@@ -141,6 +143,18 @@ class Run:
         """The child's exit code once it ended (negative: killed by that signal), if known."""
         return self.returncode if self.process is None else self.process.returncode
 
+    def check(self) -> None:
+        """Refuse (ValueError) a record that is not a command line this app writes: model parameters only,
+        into the run's own folder (the record is a file in results/, so it is checked before it is run)."""
+        argv = self.argv
+        if argv[:1] != ["-m"] or argv[-2:] != ["experiment.progress=false", f"hydra.sweep.dir={self.folder}"]:
+            raise ValueError(f"{self.folder / RECORD}: not a command line this app wrote; "
+                             "allowed: resuming its own runs")
+        try:
+            check_overrides(argv[1:-2])
+        except UsageError as e:
+            raise ValueError(f"{self.folder / RECORD}: {e}") from None
+
     def alive(self) -> bool:
         """Whether the run's child is still running (this app's child, or one a previous app started)."""
         if self.process is not None:
@@ -203,16 +217,25 @@ class Workbench:
 
     # ------------------------------------------------------------------ starting
     def start(self, overrides: list[str]) -> str:
-        """Check the overrides (the allow-list, then the command line's own preflight), give the run its
-        folder and queue it; it starts as soon as fewer than `max_runs` runs are running."""
+        """Check the overrides, give the run its folder and queue it; it starts as soon as fewer than
+        `max_runs` runs are running.
+
+        The allow-list and the sweep's size are checked at once. The command line's own preflight
+        (every job composed and validated) runs here too, so that a bad value answers 400 with its
+        message, when the sweep is small and no other request's check holds Hydra; otherwise the
+        run's child runs it before any job starts, and a bad value shows as the run's error. Either
+        way the answer comes within seconds, whatever the size of the sweep.
+        """
         check_overrides(overrides)
-        pending = f"hydra.sweep.dir={self.results / PENDING}"
-        with _PREFLIGHT:
-            argv = preflight(["-m", *overrides, "experiment.progress=false", pending])
-            jobs = len(_combos(argv))
+        argv = ["-m", *overrides, "experiment.progress=false"]
+        jobs = len(_combos(argv))
+        if jobs <= CHECK_NOW_JOBS and _PREFLIGHT.acquire(timeout=LOCK_WAIT):
+            try:
+                preflight(argv)
+            finally:
+                _PREFLIGHT.release()
         folder = self.new_folder()
-        argv = [f"hydra.sweep.dir={folder}" if a == pending else a for a in argv]
-        run = Run(folder, argv, jobs, queued=True, queued_at=next(_QUEUE_ORDER))
+        run = Run(folder, [*argv, f"hydra.sweep.dir={folder}"], jobs, queued=True, queued_at=next(_QUEUE_ORDER))
         run.save()
         run_id = self.run_id(folder)
         with self.lock:
@@ -231,6 +254,7 @@ class Workbench:
             if st["status"] not in RESUMABLE:
                 raise ValueError(f"run {run_id} is {st['status']}; allowed: resuming a run that is "
                                  f"{' or '.join(RESUMABLE)}")
+            run.check()
             run.queued, run.queued_at = True, next(_QUEUE_ORDER)
             run.returncode, run.pid, run.pid_start = None, None, None
             run.save()

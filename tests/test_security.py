@@ -22,7 +22,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from appserver import RUN_SECONDS, api_client, serve, token_of, wait
 from conftest import chromium, run_cli
-from sim.app import MAX_BODY, RECORD, TOKEN_FILE, TOKEN_HEADER, Workbench
+import sim.app
+from sim.app import MAX_BODY, RECORD, TOKEN_FILE, TOKEN_HEADER, Run, Workbench
 from sim.overrides import MAX_JOBS, MAX_OVERRIDE_CHARS, OverrideError, check_overrides
 
 QUICK = ["experiment=quick", "experiment.replications=1"]
@@ -254,6 +255,39 @@ def test_new_folders_never_collide(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert len(set(folders)) == 20 and all(f.is_dir() for f in folders)
+
+
+def test_a_long_check_is_left_to_the_run_so_the_answer_comes_at_once(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep too large to check before answering, or a check that would wait for another's, is checked by
+    the run's own child before any job starts: the answer comes at once, and a bad value is the run's error."""
+    monkeypatch.setattr(sim.app, "CHECK_NOW_JOBS", 1)
+    bad = "pathway.recruitment.shortlisting=1.5"
+    with serve(tmp_path / "results", max_runs=2) as base, api_client(base) as client:
+        started = time.perf_counter()
+        large = client.post("/api/runs", json={"overrides": [f"{bad},0.5", *QUICK]})
+        assert large.status_code == 200 and time.perf_counter() - started < 2.0, large.text
+        with sim.app._PREFLIGHT:  # another request's check holds Hydra
+            started = time.perf_counter()
+            busy = client.post("/api/runs", json={"overrides": [bad, *QUICK]})
+            assert busy.status_code == 200 and time.perf_counter() - started < sim.app.LOCK_WAIT + 2.0, busy.text
+        for answer in (large, busy):
+            st = wait(client, answer.json()["id"])
+            assert st["status"] == "failed" and "pathway.recruitment.shortlisting = 1.5: allowed: [0, 1]" in st["error"]
+            assert st["jobs_done"] == 0
+
+
+def test_resume_runs_only_a_command_line_the_app_wrote(tmp_path: Path) -> None:
+    bench = Workbench(tmp_path / "results", 1)
+    folder = bench.new_folder()
+    Run(folder, ["-m", "+hydra.callbacks.x._target_=shutil.copyfile", "experiment.progress=false",
+                 f"hydra.sweep.dir={folder}"], 1).save()  # a record changed on disk
+    restarted = Workbench(tmp_path / "results", 1)
+    run_id = restarted.run_id(folder)
+    assert restarted.status(run_id)["status"] == "stopped"
+    with pytest.raises(ValueError, match="Hydra settings are not accepted"):
+        restarted.resume(run_id)
+    assert not (folder / "app.log").exists() and restarted.status(run_id)["status"] == "stopped"
 
 
 # ----------------------------------------------------------------------------- across restarts
