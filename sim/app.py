@@ -20,7 +20,7 @@ jobs' `.progress` files (replications done). JSON API for automation:
 Only its own page can call it: a request whose Host is not the address the server listens on
 (127.0.0.1, localhost or [::1] with its port), or whose Origin is another site, is refused (403);
 a POST needs the server's token in the header X-Pathways-Token (the page carries it in
-`<meta name="pathways-token">`; automation reads it there or from the file TOKEN_FILE beside the
+`<meta name="pathways-token">`; automation reads it there or from the file .pathways-app-token beside the
 results folder, readable by the user only). Every error is `{"error": "<one line>"}`.
 
 FastAPI (with Jinja2 templates, the report's own macros, and a few lines of plain JavaScript)
