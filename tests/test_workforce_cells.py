@@ -61,30 +61,38 @@ def test_succession_promotions_are_bounded_by_completers(places: int) -> None:
     assert extra <= completers, (extra, completers)
 
 
-def _displacement(elasticity: float, reps: int = 3) -> tuple[float, float]:
-    """BAU hires lost per programme start, and extra staff in post, West Norfolk against the baseline."""
+def _displacement(elasticity: float, reps: int = 3) -> tuple[float, float, float]:
+    """BAU hires lost per programme start, extra staff in post, and extra programme starters in post
+    (time-averages over the window), West Norfolk against the baseline on the same seeds."""
     pin = f"region.workforce.bau_vacancy_elasticity={elasticity}"
     reference = on_region_market(*QUICK, "scenario=baseline", pin)
     option = on_region_market(*QUICK, "scenario=west_norfolk_local_plan", pin)
-    lost = starts = staff = 0.0
+    lost = starts = staff = programme = 0.0
     for rep in range(reps):
         o, r = simulate(option, rep), simulate(reference, rep)
         lost += kpi(r, "bau_hires") - kpi(o, "bau_hires")
         starts += kpi(o, "programme_starts") - kpi(r, "programme_starts")
         staff += kpi(o, "staff_in_post_mean") - kpi(r, "staff_in_post_mean")
-    return lost / starts, staff / reps
+        programme += kpi(o, "programme_staff_in_post_mean") - kpi(r, "programme_staff_in_post_mean")
+    return lost / starts, staff / reps, programme / reps
 
 
 def test_labour_supply_decides_displacement() -> None:
-    """The elasticity of BAU hires to open posts is how far a programme hire displaces a BAU hire: with an
-    unlimited pool (1, a fixed hazard per open post) most programme starts displace one; with a fixed flow
-    of candidates (0) few do (only where a cell runs out of open posts); extra staff grow as it falls."""
-    full, staff_full = _displacement(1.0)
-    mid, staff_mid = _displacement(0.4)
-    none, staff_none = _displacement(0.0)
+    """The elasticity of BAU hires to open posts is how far a programme hire displaces a BAU hire.
+
+    With a fixed flow of candidates (0) a programme hire displaces no BAU hire except where a cell runs out
+    of open posts (a candidate then finds none): the extra staff in post are nearly the programme's own
+    starters still in post (an independent count: first years exactly, then their cell's leaving), and never
+    more. With an unlimited pool (1, a fixed hazard per open post, the model before the matching function)
+    most programme starts displace a BAU hire. In between, both move monotonically."""
+    full, staff_full, programme_full = _displacement(1.0)
+    mid, staff_mid, _ = _displacement(0.4)
+    none, staff_none, programme_none = _displacement(0.0)
     assert full > 0.5 and none < 0.3, (full, none)
     assert none < mid < full
     assert staff_none > staff_mid > staff_full > 0
+    assert 0.8 * programme_none < staff_none <= 1.02 * programme_none, (staff_none, programme_none)
+    assert staff_full < 0.5 * programme_full, (staff_full, programme_full)
 
 
 @pytest.mark.parametrize("alpha", [0.3, 0.6, 1.0])

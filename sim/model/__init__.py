@@ -152,6 +152,7 @@ class Model:
         rows.append(("establishment_end", "all", float(wf.establishment.sum())))
         rows.append(("staff_in_post_start", "all", float(wf.in_post_at_reset)))
         rows.append(("staff_in_post_end", "all", float(wf.in_post().sum())))
+        rows.append(("programme_staff_in_post_mean", "all", wf.programme_days / span))
         for k in (*FLOW_KPIS, *SUCCESSION_KPIS):
             if k not in ("bau_hires", "programme_starts"):
                 rows.append((k, "all", float(flows[k].sum())))

@@ -244,6 +244,10 @@ class Workforce(Patience):
         self.establishment = np.rint(self.est0 * np.exp(self.log_growth * t0 / 365.0)).astype(np.int64) * self.exists
         # vacancy-days since the statistics were last reset, and establishment-days
         self.vacancy_days = np.zeros((R, G))
+        # programme starters after their first year, as the expected number still in post (they join the
+        # counted staff; this shadow keeps them apart, thinned each step by their cell and band's leaving)
+        self.programme_settled = np.zeros((R, G, A))
+        self.programme_days = 0.0  # programme starters' staff-days in post since the statistics were reset
         self.post_days = np.zeros((R, G))
         self._t_area = env.now
         self.flows = {k: np.zeros((R, G), np.int64) for k in (*FLOW_KPIS, *SUCCESSION_KPIS)}
@@ -273,6 +277,7 @@ class Workforce(Patience):
         stay = np.clip(1 - out_ - move_ - retire_, 0.0, 1.0)
         churn = np.stack([out_, move_, retire_, stay * self.p_age, stay * (1 - self.p_age)], axis=-1)
         self.p_churn = [[churn[c][a] for a in range(A)] for c in self.cells]  # per cell and band, for the step's loop
+        self.p_stay = stay
         share = np.array([min(pw.at(t), MAX_PROMOTION_SHARE) if self.promo_from[i] >= 0 else 0.0
                           for i, pw in enumerate(self.promotion)])
         below = np.array([[self.promo_from[i] >= 0 and self.exists[self.promo_from[i], g] for g in range(G)]
@@ -297,17 +302,20 @@ class Workforce(Patience):
         if dt:
             self.vacancy_days += self.vacancies() * dt
             self.post_days += self.establishment * dt
+            self.programme_days += (float(self.first_year.sum()) + float(self.programme_settled.sum())) * dt
             self._t_area = now
 
     def _shift(self, cell: Cell, change: int) -> None:
         """Vacancies in `cell` change by `change` now: the next `_accumulate` counts the new number
         from its last call, so take off what it will over-count for the time before now."""
         self.vacancy_days[cell] -= change * (self.env.now - self._t_area)
+        self.programme_days += change * (self.env.now - self._t_area)  # a start fills a post, a leaver opens one
 
     def reset_stats(self) -> None:
         self._accumulate()
         self.vacancy_days[:] = 0
         self.post_days[:] = 0
+        self.programme_days = 0.0
         for v in self.flows.values():
             v[:] = 0
         self.in_post_at_reset = int(self.in_post().sum())
@@ -362,6 +370,7 @@ class Workforce(Patience):
         """A programme starter completes the first year and joins the general staff."""
         self.first_year[cell] -= 1
         self.staff[cell][band] += 1
+        self.programme_settled[cell][band] += 1
 
     def leave(self, cell: Cell) -> None:
         """A programme starter leaves within the first year: the post opens again."""
@@ -430,6 +439,7 @@ class Workforce(Patience):
             multinomial, p, out = at(n, k).multinomial, self.p_churn[n], go[c]
             for a, m in enumerate(s[c].tolist()):
                 out[a] = multinomial(m, p[a]) if m else 0
+        self.programme_settled *= self.p_stay
         s[...] = go[..., 4]
         s[..., 1:] += go[..., :-1, 3]  # the last band does not age (p_age is 0 there)
         mv = go[..., 1]
