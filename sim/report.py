@@ -862,6 +862,7 @@ STAFFING = (  # (kpi, label) per employer group and role, against the reference
     ("staff_in_post_mean", "Staff in post (mean)"),
     ("bau_hires", "Business-as-usual hires"),
     ("programme_starts", "Programme starts"),
+    ("programme_staff_in_post_mean", "Programme starters in post"),
 )
 
 
@@ -880,7 +881,24 @@ def _staffing_section(d: ReportData) -> dict[str, Any]:
                 continue
             rows.append([Piece("strong", label) if i == 0 else "", measure,
                          *(_diff_cell(st.get(o.label, kpi, group), "count", o) for o in others)])
-    return {"table": Table(header, rows, "staffing")}
+    return {"table": Table(header, rows, "staffing"), "supply": _supply(d)}
+
+
+def _supply(d: ReportData) -> dict[str, Any]:
+    """The labour-supply assumption in words, and what each option's extra staff would be with no displacement.
+
+    The upper end (elasticity 0: no programme hire displaces a BAU hire) is the option's own starters in post,
+    counted in the run (`programme_staff_in_post_mean`); the lower end (1, an unlimited pool) needs a run."""
+    ref = d.reference or d.options[0]
+    wf = (ref.config.get("region") or {}).get("workforce") or {}
+    options = []
+    for o in d.others:
+        staff, own = d.stats.get(o.label, "staff_in_post_mean"), d.stats.get(o.label, "programme_staff_in_post_mean")
+        if staff and own and math.isfinite(staff["diff_mean"]) and own["diff_mean"] > 0:
+            options.append({"option": name(o), "staff": _number(staff["diff_mean"], "count", True, None),
+                            "own": _number(own["diff_mean"], "count", True, None),
+                            "share": f"{100 * staff['diff_mean'] / own['diff_mean']:.0f}%"})
+    return {"elasticity": f"{float(wf.get('bau_vacancy_elasticity', 1.0)):.2g}", "options": options}
 
 
 def _staff_groups(d: ReportData) -> list[tuple[str, str]]:
