@@ -103,7 +103,7 @@ def test_pool_correction_holds_the_mean_open_posts(alpha: float) -> None:
     a = pool_correction(alpha, v0, h_ext, h_int) * h_ext * v0 ** alpha
     lam = (h_ext + h_int) * v0
     rng = np.random.default_rng(7)
-    v, t_total, area, batches = int(v0), 0.0, 0.0, []
+    v, batches = int(v0), []
     for _ in range(40):
         b_area = b_time = 0.0
         for _ in range(20_000):
