@@ -34,6 +34,7 @@ register()
 CONFIG_DIR = (Path(__file__).resolve().parent.parent / "configs").resolve()
 SCENARIO_DIR = CONFIG_DIR.parent / "scenarios"
 GROUPS = ("region", "pathway", "experiment")
+LABEL_KEYS = ("label",)  # intervention keys that name it and change nothing it does: never a reason to switch it on
 MAX_PREFLIGHT = 500  # configs composed and checked up front in a multirun
 PROGRESS = ".progress"  # "replications done, replications asked for", rewritten as a job runs (the web page reads it)
 EVENTS_PER_RESIDENT = 10  # simulation events per resident, roughly (benchmarks: about 8 on the default region)
@@ -200,12 +201,11 @@ def preflight(argv: list[str]) -> list[str]:
 
     multirun = "-m" in argv or "--multirun" in argv
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        _check_hydra_groups(argv)
         combos = _combos(argv)
         switch_on = _interventions_to_switch_on(argv, combos, compose)
         if switch_on:
             added = f"+intervention=[{','.join(switch_on)}]"
-            print(f"pathways: switching on intervention {', '.join(switch_on)} ({added}) for the sizes given",
-                  file=sys.stderr)
             argv = [*argv, added]
             combos = _combos(argv)
         cfg = None
@@ -228,6 +228,9 @@ def preflight(argv: list[str]) -> list[str]:
                 plan_jobs(combos, scenarios, regions, interventions, references[0])
             except ComparisonError as e:
                 fail(f"command line {' '.join(a for a in argv if not a.startswith('-'))}: {e}")
+        if switch_on:  # said once every job is known to be valid: a refusal stays one line
+            print(f"pathways: switching on intervention {', '.join(switch_on)} ({added}) for the sizes given",
+                  file=sys.stderr)
         where = "hydra.sweep.dir" if multirun else "hydra.run.dir"
         if cfg is not None and not any(a.startswith(where + "=") for a in argv):
             argv = [*argv, f"{where}={OmegaConf.select(cfg, where)}"]
@@ -239,6 +242,20 @@ def preflight(argv: list[str]) -> list[str]:
     return argv
 
 
+def _check_hydra_groups(argv: list[str]) -> None:
+    """`hydra/launcher=NAME` (and any other Hydra group choice) names one Hydra knows; else one line listing them."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader = GlobalHydra.instance().config_loader()
+    for o in argv:
+        key, _, name = o.lstrip("+~").partition("=")
+        if key.startswith("hydra/") and name:
+            options = loader.get_group_options(key)
+            if name not in options:
+                fail(f"command-line override '{o}': unknown {key.split('/', 1)[1]} '{name}'; allowed: "
+                     f"{', '.join(options) or '(none: not a Hydra config group)'}")
+
+
 def _interventions_to_switch_on(argv: list[str], combos: list[list[str]], compose: Any) -> list[str]:
     """Interventions sized on the command line (`intervention.NAME.KEY=...`) that no job switches on.
 
@@ -248,17 +265,23 @@ def _interventions_to_switch_on(argv: list[str], combos: list[list[str]], compos
     files = available("intervention")
     missing: dict[str, str] = {}
     for combo in combos[:MAX_PREFLIGHT]:
-        sized = {o.split("=", 1)[0].split(".")[1]: o for o in combo
-                 if _key(o).startswith("intervention.") and len(_key(o).split(".")) > 2}
-        if not sized:
+        keyed = [o for o in combo if _key(o).startswith("intervention.") and len(_key(o).split(".")) > 2]
+        if not keyed:
             continue
         try:
             cfg = compose("config", overrides=[o for o in combo if not _key(o).startswith("intervention.")])
         except Exception:  # noqa: BLE001 - reported with its own message when the full combo is composed
             continue
-        for name, o in sized.items():
-            if name not in cfg.intervention:
-                missing.setdefault(name, o)
+        for o in keyed:
+            name = _key(o).split(".")[1]
+            if name in cfg.intervention:
+                continue
+            if _key(o).split(".", 2)[2] in LABEL_KEYS:
+                option = " ".join(c for c in combo if any(c not in other for other in combos)) or cfg.scenario_name
+                fail(f"command-line override '{o}': a label names intervention {name}, it does not switch it on, "
+                     f"and the option {option} does not run {name}; "
+                     f"allowed: labels of interventions every option runs (add {name} to intervention=[...] to run it)")
+            missing.setdefault(name, o)
     for name, o in missing.items():
         if name not in files:
             fail(f"command-line override '{o}': unknown intervention '{name}'; allowed: {', '.join(files)}")

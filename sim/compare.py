@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from .experiment import DONE, write_csv
+from .experiment import DONE, from_text, write_csv
 from .stats import Interval, incremental_ratio, mean_ci, paired_difference, unpaired_difference, variance_ratio
 
 FAILED = "FAILED"
@@ -148,7 +148,7 @@ def _read_kpis(path: Path) -> tuple[dict[tuple[str, str], dict[int, float]], str
     scenario = ""
     with path.open() as f:
         for row in csv.DictReader(f):
-            scenario = row["scenario"]
+            scenario = from_text(row["scenario"])
             out.setdefault((row["kpi"], row["group"]), {})[int(row["replication"])] = float(row["value"])
     return out, scenario
 
