@@ -551,8 +551,8 @@ def _cumulative(shares: list[float]) -> list[float]:
 # ----------------------------------------------------------------------------- loading and validation
 def to_config(cfg: DictConfig | dict) -> Config:
     """Convert a composed config to typed dataclasses; unknown keys and wrong types raise ConfigError."""
-    _check_places(cfg)
     try:
+        _check_places(cfg)
         merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
     except OmegaConfBaseException as e:
@@ -563,7 +563,8 @@ def _check_places(cfg: DictConfig | dict) -> None:
     """Each intervention's `places` in range before its changes are resolved from it: `${reach:...}` and
     `${compound:...}` of a negative or huge size give a complex number or infinity, blamed on the wrong key."""
     meta = next(f.metadata for f in fields(Intervention) if f.name == "places")
-    for name, iv in (cfg.get("intervention") or {}).items():
+    interventions = cfg.get("intervention")
+    for name, iv in interventions.items() if isinstance(interventions, (dict, DictConfig)) else ():
         places = iv.get("places") if isinstance(iv, (dict, DictConfig)) else None
         if isinstance(places, (int, float)) and not isinstance(places, bool):
             _check_field(places, f"intervention.{name}.places", dict(meta))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST = "manifest.json"
+SWEEP_MARK = "multirun.yaml"  # Hydra writes it at the top of every sweep folder
 LOCK = ".lock"
 # How a run is done, not what it computes (results are the same either way): free to change on resume.
 RUN_ONLY = ("experiment.progress", "experiment.workers", "region.workforce.bau")
@@ -96,8 +97,7 @@ def check_manifest(plan: Plan, manifest: dict[str, Any]) -> None:
     """FolderError naming the first difference between what the folder was started with and `plan`."""
     where = plan.folder
     if manifest.get("kind") != plan.kind:
-        raise FolderError(f"{where}: holds a {manifest.get('kind')}, this command is a {plan.kind}; "
-                          "allowed: the same command to resume, or a new folder")
+        raise _other_kind(plan, str(manifest.get("kind")))
     old = [_what(j["overrides"]) for j in manifest["jobs"]]
     new = [_what(o) for o in plan.jobs]
     if old != new:
@@ -110,26 +110,59 @@ def check_manifest(plan: Plan, manifest: dict[str, Any]) -> None:
     for i, (job, config) in enumerate(zip(manifest["jobs"], plan.configs)):
         if config is None or job.get("config_sha256") in (None, config_hash(config)):
             continue
-        raise FolderError(f"{where}: job {i} ({' '.join(plan.jobs[i]) or 'no overrides'}) ran with another config"
-                          f"{_config_difference(where, plan.kind, i, config)}; allowed: the same config to resume, "
-                          "or a new folder")
+        folder = _job_folders(plan).get(i)
+        diff = _difference(folder / "config.yaml", config) if folder else ""
+        raise _another_config(plan, i, diff or " (a config file changed since the folder was started)")
 
 
-def _config_difference(folder: Path, kind: str, number: int, config: dict) -> str:
-    """': KEY = OLD in the folder, NEW now' from the job's config.yaml, when the job wrote one."""
+def _other_kind(plan: Plan, kind: str) -> FolderError:
+    return FolderError(f"{plan.folder}: holds a {kind}, this command is a {plan.kind}; allowed: the same command "
+                       "to resume, or a new folder")
+
+
+def _another_config(plan: Plan, number: int, difference: str) -> FolderError:
+    return FolderError(f"{plan.folder}: job {number} ({' '.join(plan.jobs[number]) or 'no overrides'}) ran with "
+                       f"another config{difference}; allowed: the same config to resume, or a new folder")
+
+
+def check_begun(plan: Plan) -> None:
+    """A folder without a manifest (written before there were any): the jobs it holds must be `plan`'s own,
+    with the same overrides and config; FolderError naming the first that is not."""
     import yaml
 
-    if kind == "run":
-        path = folder / "config.yaml"
-    else:
-        path = next((d / "config.yaml" for d in folder.iterdir() if d.is_dir() and d.name.split("-", 1)[0] == str(number)),
-                    folder / "-")
+    kind = "run" if (plan.folder / ".hydra").is_dir() else "sweep" if (plan.folder / SWEEP_MARK).exists() else None
+    if kind not in (None, plan.kind):
+        raise _other_kind(plan, kind)
+    for i, folder in sorted(_job_folders(plan).items()):
+        path = folder / ".hydra" / "overrides.yaml"
+        old = _what(yaml.safe_load(path.read_text()) or []) if path.exists() else None
+        if old is not None and (i >= len(plan.jobs) or old != _what(plan.jobs[i])):
+            raise FolderError(f"{plan.folder}: holds job {i} ({' '.join(old) or 'no overrides'}), which this command "
+                              "does not ask for; allowed: the same options to resume, or a new folder")
+        config = plan.configs[i] if i < len(plan.configs) else None
+        diff = _difference(folder / "config.yaml", config) if config is not None else ""
+        if diff:
+            raise _another_config(plan, i, diff)
+
+
+def _job_folders(plan: Plan) -> dict[int, Path]:
+    """The folders of the jobs begun in `plan.folder`, by job number."""
+    if plan.kind == "run":
+        return {0: plan.folder} if (plan.folder / ".hydra").is_dir() else {}
+    return {int(d.name.split("-", 1)[0]): d for d in plan.folder.iterdir()
+            if d.is_dir() and (d / ".hydra").is_dir() and d.name.split("-", 1)[0].isdigit()}
+
+
+def _difference(path: Path, config: dict) -> str:
+    """': KEY = OLD in the folder, NEW now' between a job's config.yaml and `config` ('' if none, or no file)."""
+    import yaml
+
     if not path.exists():
-        return " (a config file changed since the folder was started)"
+        return ""
     old, new = _compared(yaml.safe_load(path.read_text()) or {}), _compared(config)
     keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if not keys:
-        return " (a config file changed since the folder was started)"
+        return ""
     more = f" and {len(keys) - 1} more key{'s' if len(keys) > 2 else ''}" if len(keys) > 1 else ""
     return f": {keys[0]} = {old.get(keys[0])!r} in the folder, {new.get(keys[0])!r} now{more}"
 
@@ -145,6 +178,7 @@ def claim(plan: Plan) -> None:
     lock(plan.folder)
     manifest = read_manifest(plan.folder)
     if manifest is None:
+        check_begun(plan)
         write_text(plan.folder / MANIFEST, json.dumps(plan.record(), indent=2))
     else:
         check_manifest(plan, manifest)

@@ -14,9 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from .folders import read_manifest
-
-SWEEP_MARK = "multirun.yaml"  # Hydra writes it at the top of every sweep folder
+from .folders import SWEEP_MARK, read_manifest
 
 
 def folder_kind(folder: Path) -> str | None:

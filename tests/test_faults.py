@@ -161,8 +161,12 @@ def test_other_options_or_another_config_into_a_folder_are_refused(tmp_path: Pat
         assert f"{sweep}: holds 2 options and this command asks for 2: in the folder only: scenario={name}; " \
                "asked only now: scenario=west_norfolk_local_plan" in msg, msg
         scenario.write_text(f"# @package _global_\nscenario_name: {name}\nexperiment:\n  seed: 12\n")
+        changed = "ran with another config: experiment.seed = 11 in the folder, 12 now"
         msg = one_line(run_cli(*args), 2)
-        assert f"job 1 (" in msg and "ran with another config: experiment.seed = 11 in the folder, 12 now" in msg, msg
+        assert f"{sweep}: job 1 (" in msg and changed in msg, msg
+        (sweep / "manifest.json").unlink()  # a folder from before manifests: its jobs' own config.yaml tell
+        msg = one_line(run_cli(*args), 2)
+        assert f"{sweep}: job 1 (" in msg and changed in msg, msg
         msg = one_line(run_cli(*QUICK, f"hydra.run.dir={sweep}"), 2)
         assert "holds a sweep, this command is a run" in msg
     finally:
