@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
 import re
 import shlex
 import signal
@@ -25,15 +26,18 @@ from typing import Any, Iterable, NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError, Params, config_error, load, lookup, register
+from .folders import FolderError, Plan, claim, lock, planned_jobs
 
 register()
 CONFIG_DIR = (Path(__file__).resolve().parent.parent / "configs").resolve()
 SCENARIO_DIR = CONFIG_DIR.parent / "scenarios"
 GROUPS = ("region", "pathway", "experiment")
+LABEL_KEYS = ("label",)  # intervention keys that name it and change nothing it does: never a reason to switch it on
 MAX_PREFLIGHT = 500  # configs composed and checked up front in a multirun
 PROGRESS = ".progress"  # "replications done, replications asked for", rewritten as a job runs (the web page reads it)
 EVENTS_PER_RESIDENT = 10  # simulation events per resident, roughly (benchmarks: about 8 on the default region)
@@ -54,6 +58,14 @@ def fail(message: str) -> NoReturn:
 def _exit_usage(e: UsageError, prog: str = "pathways") -> NoReturn:
     print(f"{prog}: error: {e}", file=sys.stderr)
     sys.exit(2)
+
+
+def _exit_environment(e: OSError, prog: str = "pathways") -> NoReturn:
+    """A folder that cannot be written (read-only, full, missing): one line, exit 1."""
+    where = f"{e.filename}: " if e.filename else ""
+    print(f"{prog}: error: {where}{e.strerror or e}; nothing was written there that looks complete",
+          file=sys.stderr)
+    sys.exit(1)
 
 
 def _display(path: Path) -> str:
@@ -194,18 +206,23 @@ def preflight(argv: list[str]) -> list[str]:
     `+intervention=[...]`, a sweep's job folders are named after what varies only, and the
     results folder is fixed (so that an interrupted run can name it).
     """
+    return preflight_plan(argv)[0]
+
+
+def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
+    """`preflight`, and the plan of what will run into which folder (None when `argv` runs nothing)."""
     if any(a in _SKIP_PREFLIGHT or a.split("=")[0] in _SKIP_PREFLIGHT for a in argv):
-        return argv
+        return argv, None
     from hydra import compose, initialize_config_dir
 
     multirun = "-m" in argv or "--multirun" in argv
+    configs: list[dict | None] = []
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        _check_hydra_groups(argv)
         combos = _combos(argv)
         switch_on = _interventions_to_switch_on(argv, combos, compose)
         if switch_on:
             added = f"+intervention=[{','.join(switch_on)}]"
-            print(f"pathways: switching on intervention {', '.join(switch_on)} ({added}) for the sizes given",
-                  file=sys.stderr)
             argv = [*argv, added]
             combos = _combos(argv)
         cfg = None
@@ -219,6 +236,7 @@ def preflight(argv: list[str]) -> list[str]:
             check_scenario_name(choices.get("scenario") or "baseline", str(cfg.scenario_name))
             params = params_or_exit(_without_hydra(cfg), choices, combo)
             c = params.config
+            configs.append(OmegaConf.to_container(_without_hydra(cfg), resolve=True))  # type: ignore[arg-type]
             planned.append((c.scenario_name, c.region.name, tuple(c.intervention), c.experiment.reference))
         if multirun and 1 < len(planned) == len(combos):
             from .compare import ComparisonError, plan_jobs
@@ -228,15 +246,39 @@ def preflight(argv: list[str]) -> list[str]:
                 plan_jobs(combos, scenarios, regions, interventions, references[0])
             except ComparisonError as e:
                 fail(f"command line {' '.join(a for a in argv if not a.startswith('-'))}: {e}")
+        if switch_on:  # said once every job is known to be valid: a refusal stays one line
+            print(f"pathways: switching on intervention {', '.join(switch_on)} ({added}) for the sizes given",
+                  file=sys.stderr)
         where = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        given = [a for a in argv if a.startswith(where + "=")]
+        if given and "${" in given[-1]:  # fixed now, so that this process and Hydra name the same folder
+            cfg = compose("config", overrides=[*combos[0], given[-1]], return_hydra_config=True)
+            argv = [a for a in argv if a not in given]
         if cfg is not None and not any(a.startswith(where + "=") for a in argv):
             argv = [*argv, f"{where}={OmegaConf.select(cfg, where)}"]
+        folder = next((a.split("=", 1)[1] for a in reversed(argv) if a.startswith(where + "=")), None)
     if multirun and not any(a.startswith("hydra.job.config.override_dirname.exclude_keys") for a in argv):
         constant = [k for k in dict.fromkeys(_key(o) for c in combos for o in c)
                     if len({tuple(o for o in c if _key(o) == k) for c in combos}) == 1]
         if constant:
             argv = [*argv, f"hydra.job.config.override_dirname.exclude_keys=[{','.join(constant)}]"]
-    return argv
+    configs += [None] * (len(combos) - len(configs))  # past MAX_PREFLIGHT: overrides only
+    plan = None if folder is None else Plan(Path(folder), "sweep" if multirun else "run", combos, configs)
+    return argv, plan
+
+
+def _check_hydra_groups(argv: list[str]) -> None:
+    """`hydra/launcher=NAME` (and any other Hydra group choice) names one Hydra knows; else one line listing them."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader = GlobalHydra.instance().config_loader()
+    for o in argv:
+        key, _, name = o.lstrip("+~").partition("=")
+        if key.startswith("hydra/") and name:
+            options = loader.get_group_options(key)
+            if name not in options:
+                fail(f"command-line override '{o}': unknown {key.split('/', 1)[1]} '{name}'; allowed: "
+                     f"{', '.join(options) or '(none: not a Hydra config group)'}")
 
 
 def _interventions_to_switch_on(argv: list[str], combos: list[list[str]], compose: Any) -> list[str]:
@@ -248,17 +290,23 @@ def _interventions_to_switch_on(argv: list[str], combos: list[list[str]], compos
     files = available("intervention")
     missing: dict[str, str] = {}
     for combo in combos[:MAX_PREFLIGHT]:
-        sized = {o.split("=", 1)[0].split(".")[1]: o for o in combo
-                 if _key(o).startswith("intervention.") and len(_key(o).split(".")) > 2}
-        if not sized:
+        keyed = [o for o in combo if _key(o).startswith("intervention.") and len(_key(o).split(".")) > 2]
+        if not keyed:
             continue
         try:
             cfg = compose("config", overrides=[o for o in combo if not _key(o).startswith("intervention.")])
         except Exception:  # noqa: BLE001 - reported with its own message when the full combo is composed
             continue
-        for name, o in sized.items():
-            if name not in cfg.intervention:
-                missing.setdefault(name, o)
+        for o in keyed:
+            name = _key(o).split(".")[1]
+            if name in cfg.intervention:
+                continue
+            if _key(o).split(".", 2)[2] in LABEL_KEYS:
+                option = " ".join(c for c in combo if any(c not in other for other in combos)) or cfg.scenario_name
+                fail(f"command-line override '{o}': a label names intervention {name}, it does not switch it on, "
+                     f"and the option {option} does not run {name}; "
+                     f"allowed: labels of interventions every option runs (add {name} to intervention=[...] to run it)")
+            missing.setdefault(name, o)
     for name, o in missing.items():
         if name not in files:
             fail(f"command-line override '{o}': unknown intervention '{name}'; allowed: {', '.join(files)}")
@@ -446,8 +494,12 @@ def job(cfg: DictConfig) -> float:
     print(f"results: {_display(outdir.resolve())}")
     if hc.mode != RunMode.MULTIRUN:
         from .report import write_report
+        from .sweep import outputs_failed
 
-        print(f"report: {_display(write_report(outdir).resolve())}")
+        try:
+            print(f"report: {_display(write_report(outdir).resolve())}")
+        except OSError as e:
+            sys.exit(outputs_failed(outdir, e))
     return next((m for s, k, g, m, *_ in summary if k == "hires" and g == "all"), float("nan"))
 
 
@@ -505,7 +557,8 @@ def _interrupted(typed: list[str], argv: list[str]) -> NoReturn:
     if multirun and where:
         jobs = [d for d in Path(where).iterdir() if (d / ".hydra").is_dir()] if Path(where).is_dir() else []
         done = sum((d / "DONE").exists() for d in jobs)
-        print(f"\npathways: interrupted; {done} finished job{'s' if done != 1 else ''} kept in {where}; "
+        total = len(planned_jobs(Path(where)) or jobs)
+        print(f"\npathways: interrupted; {done} finished job{'s' if done != 1 else ''} of {total} kept in {where}; "
               f"resume with: {command}", file=sys.stderr)
     else:
         print(f"\npathways: interrupted; a run keeps its results only when complete; run it again with: {command}",
@@ -522,9 +575,13 @@ def main() -> None:
     if any(a in _HELP for a in typed):
         print(usage(), flush=True)
     try:
-        argv = preflight(typed)
-    except UsageError as e:
+        argv, plan = preflight_plan(typed)
+        if plan is not None:
+            claim(plan)  # the folder is this process's, and holds what it asks for
+    except (UsageError, FolderError) as e:
         _exit_usage(e)
+    except OSError as e:
+        _exit_environment(e)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.argv = [sys.argv[0], *argv]
@@ -536,6 +593,7 @@ def main() -> None:
 
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, on_sigint)
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors here, to be told in one line below
     try:
         job()
     except KeyboardInterrupt:
@@ -544,6 +602,10 @@ def main() -> None:
         if interrupted:  # Ctrl-C inside Hydra's own code, which reported it as an error and exited
             _interrupted(typed, argv)
         raise
+    except OSError as e:  # a full disk or a read-only folder, in Hydra's writes or ours
+        _exit_environment(e)
+    except HydraException as e:
+        _exit_usage(UsageError(" ".join(str(e).split()) or type(e).__name__))
 
 
 def report_main(argv: list[str] | None = None) -> None:
@@ -565,4 +627,10 @@ def report_main(argv: list[str] | None = None) -> None:
         what = (f"it holds {len(found)} run or sweep folder{'s' if len(found) != 1 else ''}; give one of them:"
                 f"{listing}{more}" if found else "no run or sweep folder below it")
         _exit_usage(UsageError(f"{args.folder}: not a run or sweep folder; {what}"), "pathways-report")
-    sys.exit(finish_folder(args.folder))
+    try:
+        lock(args.folder)  # a sweep still writing it is refused: its own report comes when it ends
+    except FolderError as e:
+        _exit_usage(UsageError(str(e)), "pathways-report")
+    except OSError as e:
+        _exit_environment(e, "pathways-report")
+    sys.exit(finish_folder(args.folder, "pathways-report"))

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from .experiment import DONE, write_csv
+from .experiment import DONE, from_text, write_csv
+from .folders import planned_jobs
 from .stats import Interval, incremental_ratio, mean_ci, paired_difference, unpaired_difference, variance_ratio
 
 FAILED = "FAILED"
@@ -45,22 +46,38 @@ def find_jobs(folder: Path) -> list[Job]:
     """The jobs of a sweep folder (or the single run in a run folder), in job order."""
     folder = Path(folder)
     subfolders = sorted((d for d in folder.iterdir() if d.is_dir() and (d / ".hydra").is_dir()), key=_job_number)
-    candidates = subfolders or [folder]
+    planned = planned_jobs(folder)  # a sweep's jobs as it was started (manifest.json), begun or not
+    candidates = subfolders or ([] if planned else [folder])
     jobs = []
     for d in candidates:
         ov_file = d / ".hydra" / "overrides.yaml"
         overrides = list(yaml.safe_load(ov_file.read_text()) or []) if ov_file.exists() else []
         if (d / DONE).exists():
-            job = Job(d, overrides, "done")
-            job.kpis, job.scenario = _read_kpis(d / "kpis.csv")
-            _read_config(job, d / "config.yaml")
+            job = _done_job(d, overrides)
         elif (d / FAILED).exists():
             job = Job(d, overrides, "failed", (d / FAILED).read_text().strip())
         else:
             job = Job(d, overrides, "unfinished")
         jobs.append(job)
+    begun = {_job_number(j.path)[0] for j in jobs}
+    jobs += [Job(folder / str(i), list(o), "unfinished") for i, o in enumerate(planned or []) if i not in begun]
+    jobs.sort(key=lambda j: _job_number(j.path))
     _label(jobs)
     return jobs
+
+
+def _done_job(d: Path, overrides: list[str]) -> Job:
+    """A job marked done, with its KPIs; failed, naming the file, if its kpis.csv cannot be read (truncated)."""
+    job = Job(d, overrides, "done")
+    try:
+        job.kpis, job.scenario = _read_kpis(d / "kpis.csv")
+        if not job.kpis:
+            raise ValueError("no rows")
+    except (OSError, ValueError, TypeError, KeyError, csv.Error) as e:
+        return Job(d, overrides, "failed", f"{d / 'kpis.csv'} cannot be read ({type(e).__name__}: {e}); "
+                                           f"remove {d / DONE} and run the sweep again to redo this job")
+    _read_config(job, d / "config.yaml")
+    return job
 
 
 def _job_number(d: Path) -> tuple[int, str]:
@@ -148,7 +165,7 @@ def _read_kpis(path: Path) -> tuple[dict[tuple[str, str], dict[int, float]], str
     scenario = ""
     with path.open() as f:
         for row in csv.DictReader(f):
-            scenario = row["scenario"]
+            scenario = from_text(row["scenario"])
             out.setdefault((row["kpi"], row["group"]), {})[int(row["replication"])] = float(row["value"])
     return out, scenario
 

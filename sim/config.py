@@ -283,6 +283,9 @@ class Pathway:
 
 
 # ----------------------------------------------------------------------------- interventions
+MAX_PLACES = 1_000_000  # an intervention's size: beyond it costs and reach overflow (1e308 places cost infinity)
+
+
 @dataclass
 class Change:
     """One change an intervention makes: `op` (set, scale, add) `value` at config path `target`."""
@@ -308,7 +311,7 @@ class Intervention:
     label: str = ""
     start_day: float = nonneg(0.0)
     end_day: float | None = None
-    places: float = nonneg(0.0)  # the size knob that changes and costs refer to
+    places: float = _f(0.0, low=0.0, high=MAX_PLACES)  # the size knob that changes and costs refer to
     changes: list[Change] = _f([])
     cost: Cost = _f(Cost())
 
@@ -598,10 +601,22 @@ def _cumulative(shares: list[float]) -> list[float]:
 def to_config(cfg: DictConfig | dict) -> Config:
     """Convert a composed config to typed dataclasses; unknown keys and wrong types raise ConfigError."""
     try:
+        _check_places(cfg)
         merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
     except OmegaConfBaseException as e:
         raise config_error(getattr(e, "full_key", None) or "?", str(e)) from None
+
+
+def _check_places(cfg: DictConfig | dict) -> None:
+    """Each intervention's `places` in range before its changes are resolved from it: `${reach:...}` and
+    `${compound:...}` of a negative or huge size give a complex number or infinity, blamed on the wrong key."""
+    meta = next(f.metadata for f in fields(Intervention) if f.name == "places")
+    interventions = cfg.get("intervention")
+    for name, iv in interventions.items() if isinstance(interventions, (dict, DictConfig)) else ():
+        places = iv.get("places") if isinstance(iv, (dict, DictConfig)) else None
+        if isinstance(places, (int, float)) and not isinstance(places, bool):
+            _check_field(places, f"intervention.{name}.places", dict(meta))
 
 
 def config_error(key: str, text: str, source: str | None = None) -> ConfigError:

@@ -448,6 +448,9 @@ def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str, re
 
 
 # ----------------------------------------------------------------------------- command line
+DESIGN_LIMIT = 10_000  # most samples, trajectories, trials or replications one flag may ask for (each is runs)
+
+
 def fail(message: str) -> NoReturn:
     print(f"pathways-decide: error: {message}", file=sys.stderr)
     sys.exit(2)
@@ -542,8 +545,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--factor", type=int, default=3, help="how many times the replications the leading candidates get")
     p.add_argument("--oos-replications", type=int, default=10, help="fresh-seed replications of the out-of-sample check")
     args = ap.parse_args(argv)
-    if getattr(args, "budget", 1.0) is not None and not getattr(args, "budget", 1.0) > 0:
-        fail(f"--budget = {args.budget}: allowed: a number of GBP > 0")
+    for name in ("budget", "budgets"):
+        for value in np.atleast_1d(getattr(args, name, None) or []):
+            if not 0 < value < math.inf:
+                fail(f"--{name} = {value:g}: allowed: a finite number of GBP > 0")
     for name in ("workers", "samples", "replications", "base_replications", "trajectories", "top", "trials", "factor",
                  "oos_replications", "polish"):
         value = getattr(args, name, None)
@@ -551,8 +556,8 @@ def main(argv: list[str] | None = None) -> None:
             0 if name == "polish" else 1
         if name == "replications" and args.command == "optimise":
             low = 2  # a candidate's cost bound needs the spread of its cost
-        if value is not None and value < low:
-            fail(f"--{name.replace('_', '-')} = {value}: allowed: an integer >= {low}")
+        if value is not None and not low <= value <= DESIGN_LIMIT:
+            fail(f"--{name.replace('_', '-')} = {value}: allowed: an integer in [{low}, {DESIGN_LIMIT:,}]")
     out = _outdir(args, args.command)
     settings = _settings(args)
     _check_resume(out, args.command, settings)  # before composing: a refused resume answers at once

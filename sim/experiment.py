@@ -118,12 +118,28 @@ def summary_rows(kpis: list[tuple]) -> list[tuple]:
     return out
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may read as the start of a formula (OWASP)
+
+
+def as_text(v: str) -> str:
+    """Text a spreadsheet shows as text, never runs: a leading formula character gets a single quote (OWASP)."""
+    return "'" + v if v.startswith(FORMULA_START) else v
+
+
+def from_text(v: str) -> str:
+    """The text `as_text` was given (for reading our own CSVs back)."""
+    return v[1:] if v.startswith("'") and v[1:].startswith(FORMULA_START) else v
+
+
 def _fmt(v: object) -> object:
+    if isinstance(v, str):
+        return as_text(v)
     return repr(v) if isinstance(v, float) else v
 
 
 def write_csv(path: Path, header: tuple, rows: Iterable[tuple]) -> None:
-    """Write a CSV atomically (temporary file, then rename). Floats keep full precision."""
+    """Write a CSV atomically (temporary file, then rename). Floats keep full precision; text that a
+    spreadsheet would take for a formula is written as text (`as_text`)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)

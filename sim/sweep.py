@@ -14,7 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-SWEEP_MARK = "multirun.yaml"  # Hydra writes it at the top of every sweep folder
+from .folders import SWEEP_MARK, read_manifest
 
 
 def folder_kind(folder: Path) -> str | None:
@@ -24,7 +24,8 @@ def folder_kind(folder: Path) -> str | None:
         return "run"
     if (folder / SWEEP_MARK).exists():
         return "sweep"
-    return None
+    manifest = read_manifest(folder)  # started, then stopped before Hydra wrote anything
+    return manifest.get("kind") if manifest else None
 
 
 def runs_below(folder: Path, depth: int = 3) -> list[tuple[Path, str]]:
@@ -42,24 +43,46 @@ def runs_below(folder: Path, depth: int = 3) -> list[tuple[Path, str]]:
     return found
 
 
-def finish_folder(folder: Path) -> int:
+OUTPUTS = ("comparison.csv", "comparison.xlsx", "report.html")  # a folder's outputs, rebuilt from its jobs
+
+
+def outputs_failed(folder: Path, e: OSError, prog: str = "pathways") -> int:
+    """After an output could not be written (a full disk): remove every output and its temporary file, so
+    that nothing looks complete, and say so in one line. Returns the exit code (1: the environment)."""
+    for name in OUTPUTS:
+        for path in (Path(folder) / name, Path(folder) / f".{name}.tmp"):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass  # what cannot be removed cannot be written either: the message below still holds
+    print(f"{prog}: error: {folder}: the comparison, workbook and report were not written "
+          f"({e.filename or 'a file'}: {e.strerror or e}); pathways-report {folder} writes them once there is room",
+          file=sys.stderr)
+    return 1
+
+
+def finish_folder(folder: Path, prog: str = "pathways") -> int:
     """Write comparison.csv, comparison.xlsx and report.html for `folder`; print them and any failures.
 
-    Returns an exit code: 1 when a job failed or did not finish."""
+    Returns an exit code: 1 when a job failed or did not finish, or an output could not be written."""
     from .compare import status_lines, write_comparison
     from .report import headline_text, report_data, write_report
     from .workbook import write_workbook
 
-    jobs, rows = write_comparison(folder)
-    data = report_data(folder, jobs, rows)
-    report = write_report(folder, data)
-    workbook = write_workbook(folder, data)
+    try:
+        jobs, rows = write_comparison(folder)
+        data = report_data(folder, jobs, rows)
+        report = write_report(folder, data)
+        workbook = write_workbook(folder, data)
+    except OSError as e:
+        return outputs_failed(folder, e, prog)
     print(headline_text(rows))
     problems = status_lines(jobs)
     for line in problems:
         print(line, file=sys.stderr)
     done = sum(j.status == "done" for j in jobs)
-    print(f"{done} of {len(jobs)} jobs complete; comparison: {folder / 'comparison.csv'}")
+    print(f"{done} of {len(jobs)} jobs complete{', unfinished' if done < len(jobs) else ''}; "
+          f"comparison: {folder / 'comparison.csv'}")
     print(f"workbook: {workbook}")
     print(f"report: {report}")
     return 1 if problems else 0

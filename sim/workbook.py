@@ -22,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .compare import COMPARISON_HEADER
+from .experiment import FORMULA_START
 from .report import (HEADLINE_COLUMNS, ReportData, headline_estimates, parameters_used, programme_spend,
                      report_data, source_text, stage_label)
 
@@ -125,6 +126,17 @@ def _assumptions(wb: Workbook, d: ReportData) -> None:
                    "yes" if first.row.is_assumption else "", notes])
 
 
+def _text_stays_text(wb: Workbook) -> None:
+    """Every text cell a spreadsheet would take for a formula (a label `=HYPERLINK(...)`) is stored as a
+    string shown as text (OWASP's CSV-injection guidance): nothing in the workbook can run."""
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
+
+
 def build_workbook(folder: Path, data: ReportData | None = None) -> Workbook:
     """The workbook of a run or sweep folder (from its ReportData, if already read)."""
     d = data or report_data(folder)
@@ -135,6 +147,7 @@ def build_workbook(folder: Path, data: ReportData | None = None) -> Workbook:
     _funnel(wb, d)
     _spend(wb, d)
     _assumptions(wb, d)
+    _text_stays_text(wb)
     return wb
 
 
