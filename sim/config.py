@@ -275,8 +275,8 @@ class Change:
 @dataclass
 class Cost:
     fixed: float = nonneg(0.0)  # over the whole active period
-    per_place_per_year: float = nonneg(0.0)  # times `places`, times active years
-    per_person: float = nonneg(0.0)  # times residents entering `person_stage` while active
+    per_place_per_year: float = nonneg(0.0)  # times `places`, times active years (start_day to end_day or the horizon)
+    per_person: float = nonneg(0.0)  # times residents referred in the window entering `person_stage` while active
     person_stage: str | None = None
     person_channel: str | None = None  # count only residents referred by this channel
 
@@ -461,7 +461,9 @@ class Params:
         return self.at(path, Piecewise(times, values))
 
     def intervention_windows(self) -> dict[str, tuple[float, float]]:
-        """Each intervention's active days within the reported window [0, horizon] (what it is charged for)."""
+        """Each intervention's active days [start, end) within the reported window [0, horizon]: when its changes
+        hold, when people entering its stage are charged, and what its fixed and per-place costs pay for (one
+        window for all three; the option ends at the horizon, see `_changes`)."""
         h = self.horizon
         return {
             k: (iv.start_day, h if iv.end_day is None else min(iv.end_day, h))
@@ -508,9 +510,10 @@ def resolve(p: Params) -> Resolved:
                                   tuple(QUALIFICATIONS.index(q) for q in co.qualification), tuple(co.sectors),
                                   co.weight, list(co.qualifies_for)))
     channel_index = {n: i for i, n in enumerate(c.region.channels)}
+    windows = p.intervention_windows()
     usage = [UsageRule(name, stages.index(iv.cost.person_stage),
                        None if iv.cost.person_channel is None else channel_index[iv.cost.person_channel],
-                       iv.start_day, math.inf if iv.end_day is None else iv.end_day)  # on through the follow-up
+                       *windows[name])  # the option ends at the horizon: no one entering after it is charged
              for name, iv in c.intervention.items() if iv.cost.person_stage is not None and iv.cost.per_person > 0]
     wf = c.region.workforce
     r = "pathway.recruitment"
@@ -734,9 +737,15 @@ def _check_period(key: str, start: float, end: float | None, h: float) -> None:
 
 
 def _changes(c: Config) -> dict[str, list[Segment]]:
+    """Each intervention's changes over its window: from `start_day` to `end_day`, or to the horizon with none.
+
+    The option ends at the horizon (README, "What an option costs"): in the follow-up its places,
+    rates and probabilities are back to the region's own, so it uses only what was paid for.
+    """
     out: dict[str, list[Segment]] = {}
+    h = c.experiment.horizon_days
     for name, iv in c.intervention.items():
-        end = math.inf if iv.end_day is None else iv.end_day  # no end day: on through the follow-up
+        end = h if iv.end_day is None else iv.end_day
         for ch in iv.changes:
             out.setdefault(ch.target, []).append(Segment(iv.start_day, end, ch.op, ch.value))
     return out
