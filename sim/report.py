@@ -562,7 +562,20 @@ def _estimate_piece(e: Estimate, col: Column) -> Piece | str:
 def _headline(d: ReportData) -> dict[str, Any]:
     rows = [[_option_cell(o, len(d.options) > 1), *(_estimate_piece(e, c) for e, c in zip(est, HEADLINE_COLUMNS))]
             for o, est in headline_estimates(d)]
-    return {"table": Table(["Option", *(c.label for c in HEADLINE_COLUMNS)], rows, "headline"), "n_reps": d.n_reps}
+    return {"table": Table(["Option", *(c.label for c in HEADLINE_COLUMNS)], rows, "headline"), "n_reps": d.n_reps,
+            "borrows": borrowed(d.options[0].config if d.options else {})}
+
+
+def borrowed(config: dict) -> str:
+    """What the run's region takes from another region's numbers, in words ("" if it stands on its own)."""
+    from .config import BORROWABLE
+
+    region = config.get("region") or {}
+    what = [BORROWABLE.get(str(w), str(w)) for w in region.get("borrows") or []]
+    if not what:
+        return ""
+    return (f"{region.get('label') or region.get('name')} borrows from {region.get('borrows_from')}: "
+            + "; ".join(what) + ". Those numbers are the other region's, not this region's own.")
 
 
 def _vacancy_section(d: ReportData) -> dict[str, Any]:
