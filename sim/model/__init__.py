@@ -46,7 +46,8 @@ class Model:
     before day 0) when the reported window [0, horizon] begins. Staffing is measured over the
     window. Referrals stop at the horizon; the follow-up then runs on until every resident
     referred in the window has started in post or left the pathway (at most followup_days), so
-    the residents' outcomes and the per-person costs cover the same people.
+    the residents' outcomes and the per-person costs cover the same people. Options end at the
+    horizon (`_costs`): the follow-up runs on the region's own places, rates and probabilities.
     """
 
     def __init__(self, params: Params, replication: int):
