@@ -31,8 +31,8 @@ def _unit_cost(name: str) -> float:
 def test_an_options_places_are_charged_for_the_days_they_are_in_place() -> None:
     """Extra place-days counted day by day over the whole run x unit cost / 365 = the model's charge.
 
-    Fails if an option's places stay in place through the follow-up (the code before this rule: about two
-    years of free places here) or if a capacity it adds is not charged.
+    Fails if an option's places stay in place through the follow-up (the code before this rule charged the 730
+    days of the window for places in place about 1,870 days here) or if a capacity it adds is not charged.
     """
     p = make_params(f"scenario={SCENARIO}", "experiment=quick", "experiment.progress=false")
     c = p.config
