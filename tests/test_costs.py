@@ -36,7 +36,8 @@ def test_an_options_places_are_charged_for_the_days_they_are_in_place() -> None:
     """
     p = make_params(f"scenario={SCENARIO}", "experiment=quick", "experiment.progress=false")
     c = p.config
-    base = {name: float(_lookup(c, path)) for name, (_cap, path) in PLACES.items()}
+    # the region's own places: the pathway file's, times the region's capacity_scale
+    base = {name: float(_lookup(c, path)) * c.region.capacity_scale for name, (_cap, path) in PLACES.items()}
     model = Model(p, 0)
     caps = {cap.name: cap for cap in model.pathway.capacities}
     place_days = dict.fromkeys(PLACES, 0.0)
