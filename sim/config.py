@@ -23,7 +23,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .distributions import Dist, problem
 from .kpis import KPI_NAMES
-from .schedule import ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, SupportPlan, UsageRule, product
+from .schedule import (ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, SupportPlan, UsageRule, constant,
+                       product)
 
 AGE_BANDS = ("16-24", "25-34", "35-44", "45-54", "55-64", "65+")
 AGE_BAND_YEARS = (9.0, 10.0, 10.0, 10.0, 10.0, math.inf)
@@ -182,11 +183,26 @@ class Workforce:
     bau: dict[str, dict[str, Bau]] = _f({})
 
 
+# What a region may take from another region's file instead of its own numbers (`Region.borrows`), and how the
+# report names it.
+BORROWABLE = {
+    "referral_routes": "referral routes (the channels and their rates)",
+    "referral_profiles": "who the referral routes reach (the channels' profiles)",
+    "pathway_capacities": "pathway capacities (advisers, support places, course seats, interview slots)",
+    "roles_and_turnover": "roles, career ladders, the mix of posts, turnover and age profiles",
+}
+
+
 @dataclass
 class Region:
     name: str = ""
     label: str = ""
     published_vacancies: float = nonneg(0.0)  # the published level the baseline is calibrated to
+    # the pathway file's capacities (advisers, support places, course seats, interview slots; sized for the default
+    # region) times this, for a region of another size
+    capacity_scale: float = _f(1.0, low=0.001, high=1e6)
+    borrows: list[str] = _f([])  # what it takes from `borrows_from` rather than its own figures: keys of BORROWABLE
+    borrows_from: str = ""  # the label of the region it borrows from
     channels: dict[str, Channel] = _f({})
     workforce: Workforce = _f(Workforce())
 
@@ -298,8 +314,8 @@ class Change:
 @dataclass
 class Cost:
     fixed: float = nonneg(0.0)  # over the whole active period
-    per_place_per_year: float = nonneg(0.0)  # times `places`, times active years
-    per_person: float = nonneg(0.0)  # times residents entering `person_stage` while active
+    per_place_per_year: float = nonneg(0.0)  # times `places`, times active years (start_day to end_day or the horizon)
+    per_person: float = nonneg(0.0)  # times residents referred in the window entering `person_stage` while active
     person_stage: str | None = None
     person_channel: str | None = None  # count only residents referred by this channel
 
@@ -500,18 +516,22 @@ class Params:
         return Piecewise(cuts, values)
 
     def schedule(self, path: str, places: float, steps: list[Step]) -> Piecewise:
-        """A capacity over time: `places`, then the schedule's steps, with interventions on `path`."""
-        times, values = [0.0], [places]
+        """A capacity over time: `places`, then the schedule's steps, times the region's `capacity_scale`, with
+        interventions on `path` (their places are not scaled: an intervention adds what it says)."""
+        k = self.config.region.capacity_scale
+        times, values = [0.0], [places * k]
         for s in sorted(steps, key=lambda s: s.day):
             if s.day == 0.0:
-                values[0] = s.places
+                values[0] = s.places * k
             else:
                 times.append(s.day)
-                values.append(s.places)
+                values.append(s.places * k)
         return self.at(path, Piecewise(times, values))
 
     def intervention_windows(self) -> dict[str, tuple[float, float]]:
-        """Each intervention's active days within the reported window [0, horizon] (what it is charged for)."""
+        """Each intervention's active days [start, end) within the reported window [0, horizon]: when its changes
+        hold, when people entering its stage are charged, and what its fixed and per-place costs pay for (one
+        window for all three; the option ends at the horizon, see `_changes`)."""
         h = self.horizon
         return {
             k: (iv.start_day, h if iv.end_day is None else min(iv.end_day, h))
@@ -553,14 +573,16 @@ def resolve(p: Params) -> Resolved:
     courses = []
     for name, co in pw.training.courses.items():
         base = f"pathway.training.courses.{name}"
-        courses.append(CoursePlan(name, at(f"{base}.places_per_cohort"), co.first_intake_day, co.intake_every_days,
+        seats = at(f"{base}.places_per_cohort", constant(co.places_per_cohort * c.region.capacity_scale))
+        courses.append(CoursePlan(name, seats, co.first_intake_day, co.intake_every_days,
                                   dur(f"{base}.duration"), dur(f"{base}.patience"), at(f"{base}.completion"),
                                   tuple(QUALIFICATIONS.index(q) for q in co.qualification), tuple(co.sectors),
                                   co.weight, list(co.qualifies_for)))
     channel_index = {n: i for i, n in enumerate(c.region.channels)}
+    windows = p.intervention_windows()
     usage = [UsageRule(name, stages.index(iv.cost.person_stage),
                        None if iv.cost.person_channel is None else channel_index[iv.cost.person_channel],
-                       iv.start_day, math.inf if iv.end_day is None else iv.end_day)  # on through the follow-up
+                       *windows[name])  # the option ends at the horizon: no one entering after it is charged
              for name, iv in c.intervention.items() if iv.cost.person_stage is not None and iv.cost.per_person > 0]
     wf = c.region.workforce
     r = "pathway.recruitment"
@@ -720,6 +742,7 @@ def validate(c: Config) -> None:
     if c.experiment.max_replications < c.experiment.replications:
         raise ConfigError("experiment.max_replications", c.experiment.max_replications,
                           f">= experiment.replications ({c.experiment.replications})")
+    _check_borrows(c.region)
     wf = c.region.workforce
     if len(wf.retirement_rate) != len(AGE_BANDS) or any(not (0 <= r <= 1) for r in wf.retirement_rate):
         raise ConfigError("region.workforce.retirement_rate", wf.retirement_rate,
@@ -794,6 +817,21 @@ def validate(c: Config) -> None:
                                   "a role with promoted_from (succession participants come from the role below)")
 
 
+def _check_borrows(r: Region) -> None:
+    """A region that borrows says what, from a known list, and from whom; one that names a lender borrows."""
+    for what in r.borrows:
+        if what not in BORROWABLE:
+            raise ConfigError("region.borrows", what, f"one of {', '.join(BORROWABLE)}")
+    if len(set(r.borrows)) != len(r.borrows):
+        raise ConfigError("region.borrows", list(r.borrows), "each item once")
+    if r.borrows and not r.borrows_from.strip():
+        raise ConfigError("region.borrows_from", r.borrows_from, "the region borrowed from, when region.borrows is set")
+    if r.borrows_from.strip() and not r.borrows:
+        raise ConfigError("region.borrows", [], f"what is borrowed from {r.borrows_from}: {', '.join(BORROWABLE)}")
+    if r.borrows_from.strip() == r.label:
+        raise ConfigError("region.borrows_from", r.borrows_from, "another region than this one")
+
+
 def _check_period(key: str, start: float, end: float | None, h: float) -> None:
     if not 0 <= start <= h:
         raise ConfigError(f"{key}.start_day", start, f"[0, horizon_days={h:g}]")
@@ -802,9 +840,15 @@ def _check_period(key: str, start: float, end: float | None, h: float) -> None:
 
 
 def _changes(c: Config) -> dict[str, list[Segment]]:
+    """Each intervention's changes over its window: from `start_day` to `end_day`, or to the horizon with none.
+
+    The option ends at the horizon (README, "What an option costs"): in the follow-up its places,
+    rates and probabilities are back to the region's own, so it uses only what was paid for.
+    """
     out: dict[str, list[Segment]] = {}
+    h = c.experiment.horizon_days
     for name, iv in c.intervention.items():
-        end = math.inf if iv.end_day is None else iv.end_day  # no end day: on through the follow-up
+        end = h if iv.end_day is None else iv.end_day
         for ch in iv.changes:
             out.setdefault(ch.target, []).append(Segment(iv.start_day, end, ch.op, ch.value))
     return out

@@ -94,7 +94,6 @@ HEADLINE_KPIS = (  # (kpi, label, kind of number, shown against the reference)
     ("hires", "gross hires", "count", False),
     ("net_sustained_12m", "net sustained 12m", "count", True),
     ("staff_in_post_mean", "staff in post", "count", True),
-    ("vacancy_days", "vacancy-days", "count", True),
     ("bau_hires", "BAU hires", "count", True),
     ("programme_cost", "programme cost", "gbp", False),
     ("cost_per_net_sustained_job", "cost per additional net sustained job", "ratio", False),
@@ -198,8 +197,7 @@ EQUITY_GROUPS = (*((f"quintile:{q}", f"Quintile {q}" + (" (most deprived)" if q 
 EFFECTS = (  # (kpi, label, kind): the paired effects in the forest plot and its table
     ("net_hires", "Net hires", "count"),
     ("sustained_12m", "Sustained at 12 months", "count"),
-    ("vacancy_days", "Vacancy-days", "count"),
-    ("vacancy_rate", "Vacancy rate (pp)", "pp"),
+    ("staff_in_post_mean", "Staff in post", "count"),  # the staffing effect (vacancy-days avoided: x the window's days)
 )
 LOST_MARK = 10  # people giving up waiting, on average, that the bottleneck table shades
 COST_LINES = (10_000, 25_000, 50_000, 100_000)  # GBP per extra job, dashed on the cost-effectiveness plane
@@ -510,9 +508,9 @@ HEADLINE_COLUMNS = (
     Column("net_sustained_12m", "In work at 12 months, net of deadweight", "count"),
     Column("net_sustained_12m", "Change in net sustained jobs vs baseline", "count", "diff"),
     Column("cost_per_net_sustained_job", "Cost per additional net sustained job", RATIO_KIND, "ratio"),
-    # staffing (the window's mean staff in post and vacancy-days, and the BAU hires displaced)
+    # staffing: one effect, the window's mean staff in post (vacancy-days avoided are it x the window's days),
+    # and the BAU hires displaced
     Column("staff_in_post_mean", "Additional staff in post", "count", "diff"),
-    Column("vacancy_days", "Change in vacancy-days vs baseline", "count", "diff"),
     Column("bau_hires", "Change in business-as-usual hires", "count", "diff"),
     Column("cost_per_vacancy_year_avoided", "Cost per vacancy-year avoided", RATIO_KIND, "ratio"),
     Column("programme_cost", "Programme cost", "gbpk"),
@@ -600,7 +598,20 @@ def _estimate_piece(e: Estimate, col: Column) -> Piece | str:
 def _headline(d: ReportData) -> dict[str, Any]:
     rows = [[_option_cell(o, len(d.options) > 1), *(_estimate_piece(e, c) for e, c in zip(est, HEADLINE_COLUMNS))]
             for o, est in headline_estimates(d)]
-    return {"table": Table(["Option", *(c.label for c in HEADLINE_COLUMNS)], rows, "headline"), "n_reps": d.n_reps}
+    return {"table": Table(["Option", *(c.label for c in HEADLINE_COLUMNS)], rows, "headline"), "n_reps": d.n_reps,
+            "borrows": borrowed(d.options[0].config if d.options else {})}
+
+
+def borrowed(config: dict) -> str:
+    """What the run's region takes from another region's numbers, in words ("" if it stands on its own)."""
+    from .config import BORROWABLE
+
+    region = config.get("region") or {}
+    what = [BORROWABLE.get(str(w), str(w)) for w in region.get("borrows") or []]
+    if not what:
+        return ""
+    return (f"{region.get('label') or region.get('name')} borrows from {region.get('borrows_from')}: "
+            + "; ".join(what) + ". Those numbers are the other region's, not this region's own.")
 
 
 def _vacancy_section(d: ReportData) -> dict[str, Any]:
@@ -808,7 +819,7 @@ def _cost_effect_section(d: ReportData) -> dict[str, Any]:
     chart = _chart(fig, "Cost-effectiveness plane: incremental cost against incremental net sustained jobs, "
                         "with 95% CIs")
     header = ["Option", "Incremental cost", "Incremental net sustained jobs", "Cost per additional net sustained job",
-              "Vacancy-days avoided", "Cost per vacancy-year avoided"]
+              "Vacancy-days avoided (additional staff x days in the window)", "Cost per vacancy-year avoided"]
     rows = []
     for o, e, c in points:
         vd = st.get(o.label, "vacancy_days")
@@ -857,9 +868,8 @@ def _equity_section(d: ReportData) -> dict[str, Any]:
     return {"chart": chart, "table": Table(header, rows, "equity")}
 
 
-STAFFING = (  # (kpi, label) per employer group and role, against the reference
-    ("vacancy_days", "Vacancy-days"),
-    ("staff_in_post_mean", "Staff in post (mean)"),
+STAFFING = (  # (kpi, label) per employer group and role, against the reference; vacancy-days are staff in post
+    ("staff_in_post_mean", "Staff in post (mean)"),  # in other units, so not a row of their own
     ("bau_hires", "Business-as-usual hires"),
     ("programme_starts", "Programme starts"),
     ("programme_staff_in_post_mean", "Programme starters in post"),
@@ -867,8 +877,8 @@ STAFFING = (  # (kpi, label) per employer group and role, against the reference
 
 
 def _staffing_section(d: ReportData) -> dict[str, Any]:
-    """The staffing effect where it lands: per employer group and role, vacancy-days, staff in post, and
-    the BAU hires the programme's starters displaced, each a paired difference against the reference."""
+    """The staffing effect where it lands: per employer group and role, staff in post and the BAU hires
+    the programme's starters displaced, each a paired difference against the reference."""
     others, st = d.others, d.stats
     if not others:
         return {"empty": "Only one option in this folder: no staffing effect to show against a baseline."}

@@ -46,7 +46,8 @@ class Model:
     before day 0) when the reported window [0, horizon] begins. Staffing is measured over the
     window. Referrals stop at the horizon; the follow-up then runs on until every resident
     referred in the window has started in post or left the pathway (at most followup_days), so
-    the residents' outcomes and the per-person costs cover the same people.
+    the residents' outcomes and the per-person costs cover the same people. Options end at the
+    horizon (`_costs`): the follow-up runs on the region's own places, rates and probabilities.
     """
 
     def __init__(self, params: Params, replication: int):
@@ -163,7 +164,6 @@ class Model:
 
     def _residents(self, out: RunOutput) -> None:
         """Residents referred in the window, followed to their outcome, and what the programme cost for them."""
-        c = self.params.config
         wf, pw = self.workforce, self.pathway
         o = pw.outcomes
         counts = o.counts()
@@ -192,7 +192,19 @@ class Model:
         rows.append(("sustained_12m_rate", "all", _ratio(get("sustained_12m"), get("eligible_12m"))))
         rows.append(("time_to_start_mean", "all", o.to_start.mean() if o.to_start.n else math.nan))
         rows.append(("not_followed_up", "all", float(pw.funnel.pending)))  # still on the pathway at the follow-up cap
-        # costs: places over the active part of the window; referrals and people for those referred in it
+        self._costs(out)
+
+    def _costs(self, out: RunOutput) -> None:
+        """What the programme costs: one rule, the option ends at the horizon (README, "What an option costs").
+
+        An intervention is active, and paid for, over its window (`Params.intervention_windows`: start_day
+        to end_day or the horizon): fixed cost once, per place x places x active days / 365, per person
+        for each resident referred in the window who enters its stage while it is active. A channel's
+        cost is per referral in the window. In the follow-up no option is active (`sim.config._changes`),
+        so it uses only what was paid for.
+        """
+        c = self.params.config
+        o, pw, rows = self.pathway.outcomes, self.pathway, out.kpis
         years = self.horizon / 365.0
         total = 0.0
         for i, (name, ch) in enumerate(c.region.channels.items()):
