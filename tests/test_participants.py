@@ -1,0 +1,141 @@
+"""Interventions act through the people they serve: a caseworker's or a tutor's effect is for the residents who
+hold one of its places (`intervention.*.serves`), never a change to the whole region's numbers.
+
+Residents are traced by who they are (`tracing.py`): whether they held one of an intervention's own places (by
+the capacity's account) and whether the numbers they read were other than the region's (by their own).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sim.config import ConfigError
+from sim.model import Model, RunOutput, simulate
+
+from conftest import make_params
+from tracing import Record, numbers, trace
+
+QUICK = ("experiment=quick", "experiment.progress=false")
+# capacities so large that nobody waits: a resident's stage outcomes then depend on their own draws and numbers only
+PLENTY = ("pathway.engagement.advisers=100000", "pathway.support.digital_skills.places=100000",
+          "pathway.support.childcare.places=100000", "pathway.support.health_support.places=100000")
+# intervention -> (the places one of its `places` brings, the stage and exit reason its effect changes)
+SERVING = {
+    "intensive_support": (25, "engagement", "disengaged after assessment"),
+    "it_skills_one_to_one": (1, "digital_skills", "did not complete"),
+}
+
+
+def tables(out: RunOutput) -> tuple:
+    """Every table of a run but the rows naming an intervention (its own cost, 0 with no places)."""
+    kpis = [row for row in out.kpis if not row[1].startswith("intervention:")]
+    return kpis, out.timeseries, out.funnel, out.capacities, out.conservation, out.events
+
+
+def exits(records: dict, stage: str, reason: str) -> set:
+    return {k for k, rec in records.items() if (rec.stage, rec.reason) == (stage, reason)}
+
+
+@pytest.mark.parametrize("name", SERVING)
+def test_no_places_is_the_baseline_exactly(name: str) -> None:
+    """With none of its places, an intervention serves nobody: every table equals the baseline's, bit for bit.
+    (Before `serves`, a caseworker's dropout and patience changes, and a tutor's completion, applied to everyone
+    whatever its size.)"""
+    base = simulate(make_params(*QUICK), 0)
+    none = simulate(make_params(*QUICK, f"intervention=[{name}]", f"intervention.{name}.places=0"), 0)
+    assert tables(none) == tables(base)
+
+
+@pytest.mark.parametrize(("name", "size", "plain", "plain_size"), [
+    ("intensive_support", 1, "employment_advisers", 1),  # one caseworker's 25 caseload places = one adviser's
+    ("it_skills_one_to_one", 3, "digital_skills", 3),
+])
+def test_tagging_places_moves_nobody(name: str, size: int, plain: str, plain_size: int) -> None:
+    """An intervention's own places without effects are plain places of the stage: as many places added for
+    everyone give every resident the same path (who takes a tagged place uses no draw and changes no wait)."""
+    tagged, _ = trace(make_params(*QUICK, f"intervention=[{name}]", f"intervention.{name}.places={size}",
+                                  f"intervention.{name}.serves.effects=[]"))
+    added, _ = trace(make_params(*QUICK, f"intervention=[{plain}]", f"intervention.{plain}.places={plain_size}"))
+    assert tagged.keys() == added.keys()
+    assert [r.path() for r in tagged.values()] == [added[k].path() for k in tagged]
+    assert any(not math.isnan(r.t_held) for r in tagged.values()) and not any(r.changed for r in tagged.values())
+
+
+def holders_at_once(records: dict[tuple, Record]) -> int:
+    """The most residents holding a caseload place of the intervention at one time (from first holding it to
+    their start or exit)."""
+    events = []
+    for rec in records.values():
+        if not math.isnan(rec.t_held):
+            end = rec.t_start if not math.isnan(rec.t_start) else rec.t_exit if not math.isnan(rec.t_exit) else rec.run_end
+            events += [(rec.t_held, 1), (end, -1)]
+    most = now = 0
+    for _, step in sorted(events, key=lambda e: (e[0], e[1])):  # a place given back before one is taken at a tie
+        now += step
+        most = max(most, now)
+    return most
+
+
+@pytest.mark.parametrize("name", SERVING)
+def test_only_holders_read_other_numbers(name: str) -> None:
+    """Everyone whose numbers were changed held one of the intervention's places (by the capacity's account),
+    and for the caseworker no more residents held one at a time than its caseload places; the region's own
+    numbers are those of the baseline."""
+    each, _, _ = SERVING[name]
+    records, _ = trace(make_params(*QUICK, f"intervention=[{name}]"))
+    changed = [r for r in records.values() if r.changed]
+    held = [r for r in records.values() if not math.isnan(r.t_held)]
+    assert changed and all(not math.isnan(r.t_held) for r in changed)
+    assert len(changed) <= len(held) < len(records) / 2
+    if name == "intensive_support":  # a caseload place is held until the start or an exit
+        assert holders_at_once(records) <= each * make_params(*QUICK, f"intervention=[{name}]").config.intervention[
+            name].places
+    region = Model(make_params(*QUICK, f"intervention=[{name}]"), 0)
+    region.run()
+    reference = Model(make_params(*QUICK), 0)
+    reference.run()
+    assert numbers(region.pathway.levels) == numbers(reference.pathway.levels)
+
+
+@pytest.mark.parametrize("name", SERVING)
+def test_effect_is_bounded_by_places_and_grows_with_them(name: str) -> None:
+    """With capacities to spare (so nobody's wait changes), the residents whose stage outcome the effect changes
+    are all holders of the intervention's places, there are more of them at 20 places than at 1, and nobody
+    who left at that stage in the baseline is made to leave there by the effect."""
+    each, stage, reason = SERVING[name]
+    ref, _ = trace(make_params(*QUICK, *PLENTY))
+    left = exits(ref, stage, reason)
+    rescued = {}
+    for places in (1, 20):
+        opt, _ = trace(make_params(*QUICK, *PLENTY, f"intervention=[{name}]", f"intervention.{name}.places={places}"))
+        now = exits(opt, stage, reason)
+        assert now <= left  # the effect only ever keeps people on the pathway
+        moved = left - now
+        assert all(opt[k].changed and not math.isnan(opt[k].t_held) for k in moved)
+        held = sum(1 for r in opt.values() if not math.isnan(r.t_held))
+        assert len(moved) <= held
+        rescued[places] = len(moved)
+    assert 0 < rescued[1] < rescued[20], rescued
+
+
+@pytest.mark.parametrize(("bad", "key", "allowed"), [
+    ("intervention.intensive_support.serves.stage=training", "intervention.intensive_support.serves.stage",
+     "a stage with places of its own: engagement, childcare"),
+    ("intervention.intensive_support.serves.stage=null", "intervention.intensive_support.serves.stage",
+     "the stage whose places carry the effects"),
+    ("intervention.intensive_support.serves.effects.0.target=region.channels.jobcentre.referrals_per_year",
+     "intervention.intensive_support.serves.effects.0.target", "pathway.engagement.dropout"),
+    ("intervention.it_skills_one_to_one.serves.effects.0.target=pathway.engagement.dropout",
+     "intervention.it_skills_one_to_one.serves.effects.0.target", "after a place at digital_skills is held"),
+    ("intervention.it_skills_one_to_one.serves.effects.0.target=pathway.support.digital_skills.patience",
+     "intervention.it_skills_one_to_one.serves.effects.0.target", "after a place at digital_skills is held"),
+    ("intervention.intensive_support.serves.effects.0.value=-1", "intervention.intensive_support.serves.effects.0.value",
+     ">= 0 unless op is add"),
+])
+def test_bad_serves_is_refused(bad: str, key: str, allowed: str) -> None:
+    """A serving intervention's stage and effects are checked before any run, naming the key."""
+    with pytest.raises(ConfigError) as info:
+        make_params(*QUICK, "intervention=[intensive_support,it_skills_one_to_one]", bad)
+    assert info.value.key == key and allowed in info.value.allowed, str(info.value)
