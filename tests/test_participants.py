@@ -10,11 +10,14 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sim.config import ConfigError
 from sim.model import Model, RunOutput, simulate
 
 from conftest import make_params
+from test_properties import configs
 from tracing import Record, numbers, trace
 
 QUICK = ("experiment=quick", "experiment.progress=false")
@@ -60,17 +63,17 @@ def test_tagging_places_moves_nobody(name: str, size: int, plain: str, plain_siz
     added, _ = trace(make_params(*QUICK, f"intervention=[{plain}]", f"intervention.{plain}.places={plain_size}"))
     assert tagged.keys() == added.keys()
     assert [r.path() for r in tagged.values()] == [added[k].path() for k in tagged]
-    assert any(not math.isnan(r.t_held) for r in tagged.values()) and not any(r.changed for r in tagged.values())
+    assert any(r.held for r in tagged.values()) and not any(r.changed for r in tagged.values())
 
 
 def holders_at_once(records: dict[tuple, Record]) -> int:
-    """The most residents holding a caseload place of the intervention at one time (from first holding it to
-    their start or exit)."""
+    """The most residents on an intervention's own caseload places at one time (a caseload place is held from
+    its grant to the start or an exit)."""
     events = []
     for rec in records.values():
-        if not math.isnan(rec.t_held):
+        if "engagement" in rec.held:
             end = rec.t_start if not math.isnan(rec.t_start) else rec.t_exit if not math.isnan(rec.t_exit) else rec.run_end
-            events += [(rec.t_held, 1), (end, -1)]
+            events += [(rec.held["engagement"], 1), (end, -1)]
     most = now = 0
     for _, step in sorted(events, key=lambda e: (e[0], e[1])):  # a place given back before one is taken at a tie
         now += step
@@ -86,8 +89,8 @@ def test_only_holders_read_other_numbers(name: str) -> None:
     each, _, _ = SERVING[name]
     records, _ = trace(make_params(*QUICK, f"intervention=[{name}]"))
     changed = [r for r in records.values() if r.changed]
-    held = [r for r in records.values() if not math.isnan(r.t_held)]
-    assert changed and all(not math.isnan(r.t_held) for r in changed)
+    held = [r for r in records.values() if r.held]
+    assert changed and all(r.held for r in changed)
     assert len(changed) <= len(held) < len(records) / 2
     if name == "intensive_support":  # a caseload place is held until the start or an exit
         assert holders_at_once(records) <= each * make_params(*QUICK, f"intervention=[{name}]").config.intervention[
@@ -97,6 +100,27 @@ def test_only_holders_read_other_numbers(name: str) -> None:
     reference = Model(make_params(*QUICK), 0)
     reference.run()
     assert numbers(region.pathway.levels) == numbers(reference.pathway.levels)
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(overrides=configs(), caseworkers=st.integers(0, 3), tutored=st.integers(0, 10), start=st.integers(0, 150),
+       length=st.one_of(st.none(), st.integers(1, 300)))
+def test_random_configs_with_serving_interventions(overrides: list[str], caseworkers: int, tutored: int, start: int,
+                                                   length: int | None) -> None:
+    """Any valid config with a caseworker and a tutor of any size, for any period: people are conserved, everyone
+    who read other numbers than the region's held one of the places, and no more residents were on the
+    caseworkers' caseload at once than their places."""
+    h = int(make_params(*overrides).config.experiment.horizon_days)
+    end = "null" if length is None else min(start + length, h)
+    records, out = trace(make_params(
+        *overrides, "intervention=[intensive_support,it_skills_one_to_one]",
+        f"intervention.intensive_support.places={caseworkers}", f"intervention.it_skills_one_to_one.places={tutored}",
+        *(f"intervention.{n}.{k}={v}" for n in SERVING for k, v in (("start_day", start), ("end_day", end)))))
+    c = out.conservation
+    assert c["arrived"] == c["in_stage"] + c["exited"] + c["completed_first_year"] == len(records), c
+    assert all(r.held for r in records.values() if r.changed)
+    assert holders_at_once(records) <= 25 * caseworkers
 
 
 @pytest.mark.parametrize("name", SERVING)
@@ -113,8 +137,8 @@ def test_effect_is_bounded_by_places_and_grows_with_them(name: str) -> None:
         now = exits(opt, stage, reason)
         assert now <= left  # the effect only ever keeps people on the pathway
         moved = left - now
-        assert all(opt[k].changed and not math.isnan(opt[k].t_held) for k in moved)
-        held = sum(1 for r in opt.values() if not math.isnan(r.t_held))
+        assert all(opt[k].changed and stage in opt[k].held for k in moved)
+        held = sum(1 for r in opt.values() if stage in r.held)
         assert len(moved) <= held
         rescued[places] = len(moved)
     assert 0 < rescued[1] < rescued[20], rescued

@@ -8,9 +8,8 @@ The model is not changed: the trace wraps four of its methods for the run only.
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from sim.config import Params
@@ -32,7 +31,7 @@ class Record:
     t_start: float = float("nan")
     run_end: float = float("nan")  # when the run ended
     changed: bool = False  # they read other numbers than the region's (an intervention's place holder's)
-    t_held: float = float("nan")  # when they were first granted a place that is an intervention's own
+    held: dict[str, float] = field(default_factory=dict)  # stage -> when they were granted an intervention's own place there
 
     def outcome(self) -> tuple:
         """How it ended for them: where and why they left, and the post they started in."""
@@ -73,9 +72,8 @@ def _tracing(records: dict[Key, Record], pathways: list[Pathway]) -> Iterator[No
         first_year(self, r, cell)
 
     def traced_holding(self: Pathway, r: Resident, cap: Capacity, req: Request, stage: int) -> Levels:
-        rec = records[key(self, r)]
-        if math.isnan(rec.t_held) and cap.share_of(req) >= 0:
-            rec.t_held = self.env.now
+        if cap.share_of(req) >= 0:
+            records[key(self, r)].held[self.stages[stage]] = self.env.now
         return holding(self, r, cap, req, stage)
 
     def traced_exit(self: Funnel, r: Resident, reason: str, success: bool = False) -> None:
