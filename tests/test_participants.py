@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 
 from sim.config import ConfigError
 from sim.model import Model, RunOutput, simulate
+from sim.model.capacity import Capacity
+from sim.model.clock import Environment
+from sim.schedule import Piecewise
 
 from conftest import make_params
 from test_properties import configs
@@ -29,6 +32,31 @@ SERVING = {
     "intensive_support": (25, "engagement", "disengaged after assessment"),
     "it_skills_one_to_one": (1, "digital_skills", "did not complete"),
 }
+
+
+def test_a_tagged_place_is_taken_while_one_is_free_and_never_beyond_its_share() -> None:
+    """Three places, one of them an intervention's from day 0 to day 10. Residents arrive every 2 days and hold
+    a place 5 days: the first on or after day 0 whom a free tagged place meets gets it, nobody holds a tagged
+    place once the share has ended (those who hold one keep it), and never is more than the one tagged place held."""
+    env = Environment()
+    share = Piecewise([-math.inf, 0.0, 10.0], [0.0, 1.0, 0.0])
+    cap = Capacity(env, "advisers", Piecewise([0.0], [3.0]), [share])
+    seen: list[tuple[float, int]] = []  # (when granted, share or -1)
+
+    def person(at: float):
+        yield env.timeout(at)
+        with cap.request() as req:
+            yield req
+            seen.append((env.now, cap.share_of(req)))
+            assert 0 <= cap.share_users[0] <= 1 and cap.share_users[0] <= cap.users
+            yield env.timeout(5.0)
+
+    for i in range(12):
+        env.process(person(2.0 * i))
+    env.run(until=40)
+    assert seen[:4] == [(0.0, 0), (2.0, -1), (4.0, -1), (6.0, 0)]  # the tagged place is free again at day 5
+    assert [s for t, s in seen if t >= 10.0] == [-1] * len([t for t, _ in seen if t >= 10.0])
+    assert cap.share_users == [0] and cap.users == 0 and not cap._share
 
 
 def tables(out: RunOutput) -> tuple:
