@@ -11,4 +11,5 @@ KPI_NAMES = (
     "staff_in_post_mean", "staff_in_post_start", "staff_in_post_end", *FLOW_KPIS,
     "utilisation", "mean_wait", "reneged", "mean_queue",
     "programme_cost", "programme_cost_per_year",
+    "served",  # residents referred in the window who held one of an intervention's own places (`serves`)
 )

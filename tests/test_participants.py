@@ -112,14 +112,16 @@ def holders_at_once(records: dict[tuple, Record]) -> int:
 @pytest.mark.parametrize("name", SERVING)
 def test_only_holders_read_other_numbers(name: str) -> None:
     """Everyone whose numbers were changed held one of the intervention's places (by the capacity's account),
-    and for the caseworker no more residents held one at a time than its caseload places; the region's own
-    numbers are those of the baseline."""
-    each, _, _ = SERVING[name]
-    records, _ = trace(make_params(*QUICK, f"intervention=[{name}]"))
+    and for the caseworker no more residents held one at a time than its caseload places; the `served` KPI
+    counts the holders referred in the window; the region's own numbers are those of the baseline."""
+    each, stage, _ = SERVING[name]
+    records, out = trace(make_params(*QUICK, f"intervention=[{name}]"))
     changed = [r for r in records.values() if r.changed]
     held = [r for r in records.values() if r.held]
     assert changed and all(r.held for r in changed)
     assert len(changed) <= len(held) < len(records) / 2
+    served = [v for k, g, v in out.kpis if (k, g) == ("served", f"intervention:{name}")]
+    assert served == [sum(1 for r in held if r.t_arrive >= 0 and stage in r.held)]  # referred in the window
     if name == "intensive_support":  # a caseload place is held until the start or an exit
         assert holders_at_once(records) <= each * make_params(*QUICK, f"intervention=[{name}]").config.intervention[
             name].places

@@ -448,6 +448,7 @@ class Pathway:
         self.advisers = Capacity(env, "advisers", plan.advisers, shares(self.ENGAGEMENT))
         self.levels = Levels.region(env, plan, workforce.roles)
         self._kinds: dict[tuple[int, ...], Levels] = {(): self.levels}  # by the interventions whose places were held
+        self.served = [0] * len(plan.serves)  # residents referred in the window who held each one's places
         self.support = [_Support(s, 1 + i, i, Capacity(env, s.name, s.places, shares(1 + i)), lay.support[i])
                         for i, s in enumerate(plan.support)]
         self.interviews = Capacity(env, "interview_slots", plan.interview_slots)
@@ -514,9 +515,11 @@ class Pathway:
         holders from now on (its effects apply to them). The numbers they read from now on."""
         if cap.shares:
             share = cap.share_of(req)
-            if share >= 0:
-                r.holds = tuple(sorted({*r.holds, self.serving[stage][share]}))
+            if share >= 0 and (i := self.serving[stage][share]) not in r.holds:
+                r.holds = tuple(sorted((*r.holds, i)))
                 r.lv = self._kind(r.holds)
+                if r.counted:
+                    self.served[i] += 1
         return r.lv
 
     def _kind(self, holds: tuple[int, ...]) -> Levels:
