@@ -13,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.config import ConfigError
+from sim.config import PER_RESIDENT, Change, ConfigError, Intervention, Serves, lookup, params_of
 from sim.model import Model, RunOutput, simulate
 from sim.model.capacity import Capacity
 from sim.model.clock import Environment
+from sim.model.pathway import schedules
 from sim.schedule import Piecewise
 
 from conftest import make_params
@@ -172,6 +173,24 @@ def test_effect_is_bounded_by_places_and_grows_with_them(name: str) -> None:
         assert len(moved) <= held
         rescued[places] = len(moved)
     assert 0 < rescued[1] < rescued[20], rescued
+
+
+def test_every_number_an_effect_may_change_is_one_the_journey_reads() -> None:
+    """Each config path of PER_RESIDENT, for every support stage, course and role, passes validation for a
+    caseworker and names a number of the journey's `Levels` (a wrong name would make an effect do nothing)."""
+    c = make_params(*QUICK).config
+    names = {"support": list(c.pathway.support), "courses": list(c.pathway.training.courses),
+             "roles": list(c.region.workforce.roles)}
+    paths = []
+    for pattern in PER_RESIDENT:
+        kind = "support" if ".support." in pattern else "courses" if ".courses." in pattern else "roles"
+        paths += [pattern.format(x) for x in names[kind]] if "{}" in pattern else [pattern]
+    paths = [p for p in paths if lookup(c, p) is not None]  # a support place held to the start has no duration
+    c.intervention["everyone"] = Intervention(places=1, serves=Serves(stage="engagement",
+                                                                      effects=[Change(p, "scale", 1.0) for p in paths]))
+    plan = params_of(c).resolved
+    assert len(plan.serves[0].effects) == len(paths) > 25
+    assert [name for name, _, _ in plan.serves[0].effects if name not in schedules(plan)] == []
 
 
 @pytest.mark.parametrize(("bad", "key", "allowed"), [
