@@ -2,16 +2,26 @@
 
 A planner picks the region, the options to compare (programmes from scenarios/, interventions
 from configs/intervention/, or the sizes of one intervention), the replications, and runs it.
-A run is `pathways -m OVERRIDES hydra.sweep.dir=results/DATE/TIME-sweep` in a child process,
-checked first by the command line's own `preflight` (a bad value answers with its one-line
-message), written to results/ like any other sweep, so past runs, the report, comparison.csv
-and comparison.xlsx are all there for the command line too. Progress is the jobs' `.progress`
-files (replications done). JSON API for automation:
+A run is `pathways -m OVERRIDES hydra.sweep.dir=results/DATE/TIME-sweep-N` in a child process,
+checked first by the web app's allow-list (sim/overrides.py: model parameters only) and the
+command line's own `preflight` (a bad value answers with its one-line message; see
+`Workbench.start` for when the child runs that check instead), written to
+results/ like any other sweep, so past runs, the report, comparison.csv and comparison.xlsx are
+all there for the command line too. Each run gets a folder of its own (created atomically), its
+own log and child; at most `max_runs` run at once and the rest wait in a queue. Progress is the
+jobs' `.progress` files (replications done). JSON API for automation:
 
     POST /api/runs {"overrides": ["scenario=baseline,west_norfolk_local_plan", "experiment=quick"]}
-         -> {"id": ...}, or 400 {"error": "<the command line's message>"}
-    GET  /api/runs/{id} -> {"status": "running"|"done"|"failed", "progress": 0..1,
+         -> {"id": ...}, or 400 {"error": "<one line naming the override>"}
+    GET  /api/runs/{id} -> {"status": "queued"|"running"|"done"|"failed"|"stopped", "progress": 0..1,
                             "report": URL, "comparison": URL, "workbook": URL, "error": ...}
+    POST /api/runs/{id}/resume -> {"id": ...}: a stopped or failed run continues in its folder
+
+Only its own page can call it: a request whose Host is not the address the server listens on
+(127.0.0.1, localhost or [::1] with its port), or whose Origin is another site, is refused (403);
+a POST needs the server's token in the header X-Pathways-Token (the page carries it in
+`<meta name="pathways-token">`; automation reads it there or from the file .pathways-app-token beside the
+results folder, readable by the user only). Every error is `{"error": "<one line>"}`.
 
 FastAPI (with Jinja2 templates, the report's own macros, and a few lines of plain JavaScript)
 serves it on 127.0.0.1 through uvicorn.
@@ -20,39 +30,62 @@ serves it on 127.0.0.1 through uvicorn.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import itertools
+import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .cli import CONFIG_DIR, PROGRESS, UsageError, _combos, available, preflight
+from .overrides import check_overrides
 from .provenance import file_header
 from .sweep import folder_kind, runs_below
 
 STATIC = Path(__file__).resolve().parent / "templates" / "app" / "static"
 DEFAULT_REGION = "norfolk_waveney"
+RECORD = "app.json"  # a run's record in its folder: command line, jobs, child pid and start time, exit code
+CHECK_NOW_JOBS = 20  # a sweep of at most this many jobs is checked before the answer (composing one takes ~0.5 s)
+LOCK_WAIT = 1.0  # seconds a request waits for another's check before leaving its own check to its child
+RESUMABLE = ("stopped", "failed")
+TOKEN_HEADER = "X-Pathways-Token"
+TOKEN_FILE = ".pathways-app-token"  # beside the results folder, mode 0600
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_BODY = 64 * 1024  # bytes in a request body
+INTERRUPTED = 130  # the command line's exit code after Ctrl-C (sim/cli.py)
+SCHEDULE_SECONDS = 0.5  # how often finished children are reaped and queued runs started
 _PREFLIGHT = threading.Lock()  # Hydra's composition is global state: one check at a time
+_QUEUE_ORDER = itertools.count()
 
 
 class RunRequest(BaseModel):
-    """The JSON API's request: Hydra overrides, exactly as on the command line after `pathways -m`."""
+    """The JSON API's request: model-parameter overrides, as on the command line after `pathways -m`."""
 
+    model_config = ConfigDict(extra="forbid")
     overrides: list[str] = Field(default_factory=list)
 
 
 class FormRequest(BaseModel):
     """What the page's form sends."""
 
+    model_config = ConfigDict(extra="forbid")
     mode: str = "programmes"  # programmes | interventions | sizes
     region: str = ""  # "" keeps each scenario's own region
     scenarios: list[str] = Field(default_factory=list)
@@ -65,21 +98,97 @@ class FormRequest(BaseModel):
 
 
 @dataclass
-class Started:
-    """A run this server started: its child process and how many jobs it has."""
+class Run:
+    """A run started from the page or the API: its folder, its command line and its child process.
 
-    process: subprocess.Popen
+    Its record, `app.json` in its folder, holds the command line, the number of jobs, and the
+    child's pid and start time (and its exit code once reaped), so that a restarted app knows
+    the run: still alive, finished, or stopped and resumable.
+    """
+
     folder: Path
+    argv: list[str]
     jobs: int
-    log: Path
+    process: subprocess.Popen | None = None
+    queued: bool = False
+    queued_at: int = 0  # the queue's order: runs start oldest first
+    pid: int | None = None
+    pid_start: int | None = None
+    returncode: int | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "app.log"
+
+    def save(self) -> None:
+        """Write the run's record (atomically: a reader never sees half of it)."""
+        record = {"argv": self.argv, "jobs": self.jobs, "pid": self.pid, "pid_start": self.pid_start,
+                  "returncode": self.returncode}
+        tmp = self.folder / f"{RECORD}.tmp"
+        tmp.write_text(json.dumps(record, indent=2))
+        os.replace(tmp, self.folder / RECORD)
+
+    @classmethod
+    def load(cls, folder: Path) -> Run | None:
+        """The run recorded in `folder`, or None if it holds no (readable) record."""
+        try:
+            r = json.loads((folder / RECORD).read_text())
+            return cls(folder, list(r["argv"]), int(r["jobs"]), pid=r.get("pid"), pid_start=r.get("pid_start"),
+                       returncode=r.get("returncode"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @property
+    def exit_code(self) -> int | None:
+        """The child's exit code once it ended (negative: killed by that signal), if known."""
+        return self.returncode if self.process is None else self.process.returncode
+
+    def check(self) -> None:
+        """Refuse (ValueError) a record that is not a command line this app writes: model parameters only,
+        into the run's own folder (the record is a file in results/, so it is checked before it is run)."""
+        argv = self.argv
+        if argv[:1] != ["-m"] or argv[-2:] != ["experiment.progress=false", f"hydra.sweep.dir={self.folder}"]:
+            raise ValueError(f"{self.folder / RECORD}: not a command line this app wrote; "
+                             "allowed: resuming its own runs")
+        try:
+            check_overrides(argv[1:-2])
+        except UsageError as e:
+            raise ValueError(f"{self.folder / RECORD}: {e}") from None
+
+    def alive(self) -> bool:
+        """Whether the run's child is still running (this app's child, or one a previous app started)."""
+        if self.process is not None:
+            return self.process.poll() is None
+        return self.pid is not None and self.returncode is None and _started_at(self.pid) == self.pid_start
+
+
+def _started_at(pid: int) -> int | None:
+    """A live process's start time (clock ticks after boot, /proc/PID/stat field 22), or None if it is gone
+    or a zombie: with the pid, it tells the run's own process from a later one that reuses the pid."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
 @dataclass
 class Workbench:
-    """The results folder and the runs started from the page."""
+    """The results folder, the runs started from the page, and the queue of runs waiting for a core."""
 
     results: Path
-    started: dict[str, Started] = field(default_factory=dict)
+    max_runs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    runs_by_id: dict[str, Run] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)  # over the runs, their queue and their records
+
+    def __post_init__(self) -> None:
+        """Know the runs a previous app started (their records), whether still alive or not. The folder is
+        absolute, so that a run's command line names the same folder whatever the app's working folder."""
+        self.results = Path(self.results).resolve()
+        for record in sorted(self.results.glob(f"*/*/{RECORD}")):
+            run = Run.load(record.parent)
+            if run is not None:
+                self.runs_by_id[self.run_id(run.folder)] = run
 
     # ------------------------------------------------------------------ ids and folders
     def run_id(self, folder: Path) -> str:
@@ -87,72 +196,145 @@ class Workbench:
 
     def folder(self, run_id: str) -> Path | None:
         path = self.results.joinpath(*run_id.split("~")).resolve()
-        if self.results.resolve() not in path.parents or folder_kind(path) != "sweep":
+        if self.results.resolve() not in path.parents or not (folder_kind(path) == "sweep" or (path / RECORD).exists()):
             return None
         return path
 
     def new_folder(self) -> Path:
+        """A folder no other run can get: created here, atomically (mkdir fails if it exists), with a number
+        after the time that the command line's own folders never have."""
         now = datetime.datetime.now()
-        base = self.results / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S-sweep")
-        path, k = base, 1
-        while path.exists() or any(s.folder == path for s in self.started.values()):
-            k += 1
-            path = base.with_name(f"{base.name}-{k}")
-        return path
+        day = self.results / now.strftime("%Y-%m-%d")
+        day.mkdir(parents=True, exist_ok=True)
+        for k in itertools.count(1):
+            path = day / f"{now.strftime('%H-%M-%S')}-sweep-{k}"
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                continue
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ starting
     def start(self, overrides: list[str]) -> str:
-        """Check the overrides as the command line does, then run the sweep in a child process."""
-        if any(o.startswith("-") for o in overrides):
-            raise UsageError(f"{next(o for o in overrides if o.startswith('-'))}: options are not allowed here; "
-                             "allowed: Hydra overrides (KEY=VALUE)")
+        """Check the overrides, give the run its folder and queue it; it starts as soon as fewer than
+        `max_runs` runs are running.
+
+        The allow-list and the sweep's size are checked at once. The command line's own preflight
+        (every job composed and validated) runs here too, so that a bad value answers 400 with its
+        message, when the sweep is small and no other request's check holds Hydra; otherwise the
+        run's child runs it before any job starts, and a bad value shows as the run's error. Either
+        way the answer comes within seconds, whatever the size of the sweep.
+        """
+        check_overrides(overrides)
+        argv = ["-m", *overrides, "experiment.progress=false"]
+        jobs = len(_combos(argv))
+        if jobs <= CHECK_NOW_JOBS and _PREFLIGHT.acquire(timeout=LOCK_WAIT):
+            try:
+                preflight(argv)
+            finally:
+                _PREFLIGHT.release()
         folder = self.new_folder()
-        argv = ["-m", *overrides, "experiment.progress=false", f"hydra.sweep.dir={folder}"]
-        with _PREFLIGHT:
-            argv = preflight(argv)
-            jobs = len(_combos(argv))
-        folder.mkdir(parents=True, exist_ok=True)
-        log = folder / "app.log"
-        with log.open("w") as out:
-            process = subprocess.Popen([sys.executable, "-m", "sim", *argv], stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, cwd=os.getcwd())
+        run = Run(folder, [*argv, f"hydra.sweep.dir={folder}"], jobs, queued=True, queued_at=next(_QUEUE_ORDER))
+        run.save()
         run_id = self.run_id(folder)
-        self.started[run_id] = Started(process, folder, jobs, log)
+        with self.lock:
+            self.runs_by_id[run_id] = run
+        self.schedule()
         return run_id
+
+    def resume(self, run_id: str) -> str:
+        """Queue a stopped or failed run again: the same command into the same folder, which reruns only
+        the jobs that did not finish (a finished job's DONE mark keeps it)."""
+        with self.lock:  # two resumes at once queue it once
+            st = self.status(run_id)
+            run = self.runs_by_id.get(run_id)
+            if st is None or run is None:
+                raise LookupError(f"no run {run_id} started from this page")
+            if st["status"] not in RESUMABLE:
+                raise ValueError(f"run {run_id} is {st['status']}; allowed: resuming a run that is "
+                                 f"{' or '.join(RESUMABLE)}")
+            run.check()
+            run.queued, run.queued_at = True, next(_QUEUE_ORDER)
+            run.returncode, run.pid, run.pid_start = None, None, None
+            run.save()
+        self.schedule()
+        return run_id
+
+    def schedule(self) -> None:
+        """Reap every child that ended (no zombies) and start queued runs, oldest first, while fewer
+        than `max_runs` are running."""
+        with self.lock:
+            for run in self.runs_by_id.values():
+                if run.process is not None and run.process.poll() is not None:
+                    run.returncode, run.process = run.process.returncode, None
+                    run.save()
+            running = sum(run.alive() for run in self.runs_by_id.values())
+            for run in sorted((r for r in self.runs_by_id.values() if r.queued), key=lambda r: r.queued_at):
+                if running >= self.max_runs:
+                    break
+                self._launch(run)
+                running += 1
+
+    def _launch(self, run: Run) -> None:
+        """The run's child process, with its own log (appended to when the run is resumed)."""
+        with run.log.open("a") as out:
+            run.process = subprocess.Popen([sys.executable, "-m", "sim", *run.argv], stdout=out,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=os.getcwd())
+        run.queued, run.pid = False, run.process.pid
+        run.pid_start = _started_at(run.pid)
+        run.save()
+
+    def queue_position(self, run: Run) -> int:
+        """How many queued runs are ahead of this one."""
+        with self.lock:
+            return sum(r.queued and r.queued_at < run.queued_at for r in self.runs_by_id.values())
 
     # ------------------------------------------------------------------ status
     def status(self, run_id: str) -> dict[str, Any] | None:
+        """A run's status, progress, files and error (None if there is no such run)."""
+        self.schedule()
+        return self._status(run_id)
+
+    def _status(self, run_id: str) -> dict[str, Any] | None:
         folder = self.folder(run_id)
-        s = self.started.get(run_id)
-        if folder is None and s is None:
+        run = self.runs_by_id.get(run_id)
+        if folder is None:
             return None
-        folder = folder or s.folder
         jobs = [d for d in folder.iterdir() if (d / ".hydra").is_dir()]
-        total = max(s.jobs if s else len(jobs), 1)
-        running = s is not None and s.process.poll() is None
+        total = max(run.jobs if run else len(jobs), 1)
         done = sum((d / "DONE").exists() for d in jobs)
         partial = sum(_progress(d) for d in jobs if not (d / "DONE").exists())
-        complete = (folder / "report.html").exists() and done == len(jobs) == total and not running
+        complete = (folder / "report.html").exists() and done == len(jobs) == total
         error = None
-        if running:
+        if run is not None and run.queued:
+            status = "queued"
+        elif run is not None and run.alive():
             status = "running"
-        elif complete and (s is None or s.process.returncode == 0):
+        elif complete and (run is None or run.exit_code in (0, None)):
             status = "done"
-        else:
-            status = "failed"
-            error = _last_lines(s.log) if s else f"did not finish: {done} of {total} jobs complete"
+        elif run is None:
+            status, error = "failed", f"did not finish: {done} of {total} jobs complete"
+        elif run.exit_code is not None and run.exit_code > 0 and run.exit_code != INTERRUPTED:
+            status, error = "failed", _last_lines(run.log)
+        else:  # killed or interrupted, or its app was: nothing says it failed
+            status, error = "stopped", f"stopped: {done} of {total} jobs complete; resume to finish the rest"
         base = f"/results/{'/'.join(run_id.split('~'))}"
         files = {name: f"{base}/{file}" if (folder / file).exists() else None
                  for name, file in (("report", "report.html"), ("comparison", "comparison.csv"),
                                     ("workbook", "comparison.xlsx"))}
         share = (done + partial) / total
         return {"id": run_id, "status": status, "progress": 1.0 if status == "done" else min(0.99, share),
-                **files, "error": error, "jobs": total, "jobs_done": done}
+                **files, "error": error, "jobs": total, "jobs_done": done,
+                "resumable": run is not None and status in RESUMABLE,
+                "queue_position": self.queue_position(run) if run is not None and status == "queued" else None}
 
     def runs(self) -> list[dict[str, Any]]:
-        """Every sweep folder under results/ (past runs too), newest first."""
-        ids = {self.run_id(p) for p, kind in runs_below(self.results) if kind.startswith("sweep")} | set(self.started)
-        out = [st for st in (self.status(i) for i in ids) if st is not None]
+        """Every sweep folder under results/ (past runs too) and every run started here, newest first."""
+        self.schedule()
+        ids = {self.run_id(p) for p, kind in runs_below(self.results) if kind.startswith("sweep")}
+        ids |= set(self.runs_by_id)
+        out = [st for st in (self._status(i) for i in ids) if st is not None]
         return sorted(out, key=lambda st: st["id"], reverse=True)
 
 
@@ -247,23 +429,126 @@ def _field(message: str, fallback: str) -> str:
     return fallback
 
 
+# ----------------------------------------------------------------------------- who may call it
+class Guard:
+    """ASGI middleware: only the server's own page may call it.
+
+    Refuses (403) a Host that is not the address the server listens on (DNS rebinding) and an
+    Origin of another site; a state-changing request without the server's token (403); a body
+    without a length (411) or longer than MAX_BODY (413). No CORS headers are ever sent.
+    """
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = self.refusal(scope)
+            if refusal is not None:
+                code, message = refusal
+                await JSONResponse({"error": message}, status_code=code)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def refusal(self, scope: Scope) -> tuple[int, str] | None:
+        """The status and one-line reason to refuse a request, or None to serve it."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        port = (scope.get("server") or ("", 0))[1]
+        hosts = [f"{h}:{port}" for h in LOCAL_HOSTS] + (list(LOCAL_HOSTS) if port == 80 else [])
+        host = headers.get("host", "")
+        if host not in hosts:
+            return 403, f"Host {host!r} is not this server; allowed: {', '.join(hosts)}"
+        origin = headers.get("origin")
+        if origin is not None and origin not in [f"http://{h}" for h in hosts]:
+            return 403, f"Origin {origin!r} is another site; allowed: this server's own page (http://{hosts[0]})"
+        if scope["method"] in SAFE_METHODS:
+            return None
+        if not secrets.compare_digest(headers.get(TOKEN_HEADER.lower(), "").encode(), self.token.encode()):
+            return 403, (f"missing or wrong {TOKEN_HEADER} header; allowed: the token of this server's page "
+                         f"(<meta name=\"pathways-token\">, or the file {TOKEN_FILE} beside the results folder)")
+        length = headers.get("content-length")
+        if length is None:
+            return (411, "a request body needs a Content-Length header") if "transfer-encoding" in headers else None
+        if not length.isdigit():
+            return 400, f"Content-Length {length!r}: allowed: a number of bytes"
+        if int(length) > MAX_BODY:
+            return 413, f"request body of {int(length):,} bytes; allowed: at most {MAX_BODY:,}"
+        return None
+
+
+def write_token(results: Path) -> str:
+    """A new secret token for this server, also written beside the results folder for automation
+    (mode 0600 from the start: only the user can read it)."""
+    token = secrets.token_urlsafe(32)
+    path = results.resolve().parent / TOKEN_FILE
+    tmp = path.with_name(f"{TOKEN_FILE}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(token + "\n")
+    os.replace(tmp, path)
+    return token
+
+
+def _one_line(e: RequestValidationError) -> str:
+    """FastAPI's validation error as one line: where in the body, and what is wrong."""
+    first = e.errors()[0] if e.errors() else {}
+    where = ".".join(str(x) for x in first.get("loc", ()) if x != "body") or "body"
+    return f"{where}: {first.get('msg', 'invalid request')}"
+
+
 # ----------------------------------------------------------------------------- the web app
-def create_app(results: Path) -> FastAPI:
-    """The FastAPI application over a results folder."""
+def create_app(results: Path, max_runs: int | None = None) -> FastAPI:
+    """The FastAPI application over a results folder, running at most `max_runs` runs at once
+    (default: the cores)."""
     from .report import (HEADLINE_COLUMNS, TEMPLATES, _headline, _vacancy_difference, _vacancy_section, report_data,
                          templates)
 
-    bench = Workbench(Path(results))
-    bench.results.mkdir(parents=True, exist_ok=True)
-    app = FastAPI(title="pathways", docs_url=None, redoc_url=None)
+    results = Path(results)
+    results.mkdir(parents=True, exist_ok=True)
+    bench = Workbench(results, max_runs or os.cpu_count() or 1)
+    token = write_token(results)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(SCHEDULE_SECONDS):
+                try:
+                    bench.schedule()
+                except OSError as e:  # a full or read-only disk: said, and tried again at the next tick
+                    print(f"pathways-app: error: {e}", file=sys.stderr)
+
+        thread = threading.Thread(target=loop, name="pathways-schedule", daemon=True)
+        thread.start()
+        yield
+        stop.set()
+        thread.join()
+
+    app = FastAPI(title="pathways", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.add_middleware(Guard, token=token)
     env = templates()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/results", StaticFiles(directory=bench.results), name="results")
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(_: Request, e: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _one_line(e)}, status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, e: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(e.detail)}, status_code=e.status_code, headers=e.headers)
+
+    @app.exception_handler(Exception)
+    async def server_error(_: Request, e: Exception) -> JSONResponse:
+        return JSONResponse({"error": f"{type(e).__name__}: {' '.join(str(e).split())}"}, status_code=500)
+
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
-        return env.get_template("app/index.html.j2").render(runs=bench.runs(), css=(TEMPLATES / "report.css").read_text(),
-                                                            **choices())
+        css = (TEMPLATES / "report.css").read_text()
+        return env.get_template("app/index.html.j2").render(runs=bench.runs(), css=css, token=token, **choices())
 
     @app.post("/api/runs")
     def api_start(req: RunRequest) -> JSONResponse:
@@ -280,6 +565,15 @@ def create_app(results: Path) -> FastAPI:
     def api_status(run_id: str) -> JSONResponse:
         st = bench.status(run_id)
         return JSONResponse(st) if st else JSONResponse({"error": f"no run {run_id}"}, status_code=404)
+
+    @app.post("/api/runs/{run_id}/resume")
+    def api_resume(run_id: str) -> JSONResponse:
+        try:
+            return JSONResponse({"id": bench.resume(run_id)})
+        except LookupError as e:
+            return JSONResponse({"error": str(e)}, status_code=404)
+        except ValueError as e:
+            return JSONResponse({"error": str(e)}, status_code=409)
 
     @app.post("/api/form")
     def form_start(f: FormRequest) -> JSONResponse:
@@ -315,17 +609,43 @@ def create_app(results: Path) -> FastAPI:
     return app
 
 
+def _port(text: str) -> int:
+    port = int(text) if text.isdigit() else -1
+    if not 1 <= port <= 65535:
+        raise ValueError(f"--port {text}: allowed: a port number from 1 to 65535")
+    return port
+
+
+def _count(text: str) -> int:
+    n = int(text) if text.isdigit() else 0
+    if n < 1:
+        raise ValueError(f"--max-runs {text}: allowed: a whole number of runs, at least 1")
+    return n
+
+
 def main(argv: list[str] | None = None) -> None:
     """`pathways-app`: serve the workbench on 127.0.0.1."""
     import uvicorn
 
     ap = argparse.ArgumentParser(prog="pathways-app", description=main.__doc__)
-    ap.add_argument("--port", type=int, default=8050, help="port on 127.0.0.1 (default 8050)")
+    ap.add_argument("--port", default="8050", help="port on 127.0.0.1 (default 8050)")
     ap.add_argument("--results", type=Path, default=Path("results"), help="the results folder (default results/)")
+    ap.add_argument("--max-runs", default=str(os.cpu_count() or 1),
+                    help="runs at once; more wait in a queue (default: the cores)")
     args = ap.parse_args(argv)
-    print(f"pathways-app: http://127.0.0.1:{args.port}/ (results in {args.results}); Ctrl-C stops it")
     try:
-        uvicorn.run(create_app(args.results), host="127.0.0.1", port=args.port, log_level="warning")
+        port, max_runs = _port(args.port), _count(args.max_runs)
+        app = create_app(args.results, max_runs)
+    except ValueError as e:
+        print(f"pathways-app: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as e:
+        print(f"pathways-app: error: {args.results}: {e.strerror or e}", file=sys.stderr)
+        sys.exit(1)
+    runs = f"{max_runs} run{'s' if max_runs != 1 else ''}"
+    print(f"pathways-app: http://127.0.0.1:{port}/ (results in {args.results}, at most {runs} at once); "
+          "Ctrl-C stops it")
+    try:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
     except KeyboardInterrupt:
         pass
-

@@ -223,9 +223,13 @@ def paired(option: dict[int, float], reference: dict[int, float]) -> tuple[list[
 
 
 # The one definition of cost per unit of effect: incremental programme cost over incremental effect
-# against the reference, paired replication by replication (same window, same people), with the
-# delta-method CI of a ratio of means; not estimable (NaN) unless the effect is a clear gain (its CI
-# above 0) bought at an extra cost.
+# against the reference, paired replication by replication (same window, same people), with Fieller's 95%
+# interval (stats.incremental_ratio). In comparison.csv, a cost ratio's row holds, in mean, ci_low, ci_high:
+# - the ratio and its interval, when the effect is a clear gain (its CI above 0) bought at an extra cost;
+# - NaN, -inf, +inf, when the effect's CI includes zero: Fieller's set is not bounded, and a point estimate
+#   over an effect that may be nothing would mislead ("not bounded" in the console, report and workbook);
+# - NaN, NaN, NaN otherwise: the reference itself, a clear loss, or a gain at no extra cost (a price per unit
+#   of gain does not apply; the report says which from the effect's and the cost's own rows).
 # kpi -> (effect kpi, sign that makes the effect a gain, unit divisor)
 COST_EFFECT = {
     "cost_per_net_sustained_job": ("net_sustained_12m", 1.0, 1.0),  # residents into work, net of deadweight
@@ -234,16 +238,23 @@ COST_EFFECT = {
 
 
 def cost_effect(option: Job, ref: Job, kpi: str) -> Interval:
-    """Incremental cost per unit of effect of `option` against `ref` (see COST_EFFECT)."""
+    """Incremental cost per unit of effect of `option` against `ref`, as comparison.csv holds it (see COST_EFFECT)."""
     effect, sign, unit = COST_EFFECT[kpi]
     key_c, key_e = ("programme_cost", "all"), (effect, "all")
+    nan = math.nan
     if option is ref or key_c not in option.kpis or key_e not in option.kpis or key_e not in ref.kpis:
-        return Interval(math.nan, math.nan, math.nan, 0)
+        return Interval(nan, nan, nan, 0)
     c, c0 = paired(option.kpis[key_c], ref.kpis[key_c])
     e, e0 = paired(option.kpis[key_e], ref.kpis[key_e])
-    r = incremental_ratio([a - b for a, b in zip(c, c0)], [sign * (a - b) / unit for a, b in zip(e, e0)])
-    if not r.mean > 0:  # a loss, or no extra cost: a price per unit of gain does not apply
-        return Interval(math.nan, math.nan, math.nan, r.n)
+    d_cost = [a - b for a, b in zip(c, c0)]
+    d_effect = [sign * (a - b) / unit for a, b in zip(e, e0)]
+    r = incremental_ratio(d_cost, d_effect)
+    if r.n < 2:
+        return Interval(nan, nan, nan, r.n)
+    if r.high == math.inf:
+        return Interval(nan, -math.inf, math.inf, r.n)
+    if not (sum(d_effect) > 0 and sum(d_cost) > 0):  # a loss, or no extra cost: a price per unit of gain does not apply
+        return Interval(nan, nan, nan, r.n)
     return r
 
 

@@ -120,6 +120,21 @@ class Post:
 
 
 @dataclass
+class Succession:
+    """A succession programme for one role: staff of the role below prepare to step up into it.
+
+    Each participant completes with probability `completion` after `days_to_ready`; a completer then
+    fills one open post of this role in their employer group, once, by promotion, if one opens within
+    `ready_for_days` (sim/model/workforce.py). With no places (the baseline) it does nothing.
+    """
+
+    places_per_year: float = nonneg(0.0)  # participants a year, across the region's employer groups
+    completion: float = prob(0.0)
+    days_to_ready: float = nonneg(0.0)
+    ready_for_days: float = nonneg(0.0)
+
+
+@dataclass
 class Role:
     """A job on the career ladder."""
 
@@ -128,6 +143,7 @@ class Role:
     promoted_from: str | None = None  # the role below on the ladder
     internal_fill_share: float = prob(0.0)  # share of this role's fills that are promotions from below
     first_year_leaving: float = prob(0.0)  # probability that a new starter leaves within 12 months
+    succession: Succession = _f(Succession())  # participants of a succession programme into this role
 
 
 @dataclass
@@ -157,6 +173,10 @@ class Workforce:
     """The demand side: employer groups, roles and their churn."""
 
     retirement_rate: list[float] = _f([0.0, 0.0, 0.0, 0.0, 0.05, 0.3])  # per year, by staff age band (65+: derived per post)
+    # elasticity of BAU hires to open posts, 1 - alpha in hires = A U^alpha V^(1 - alpha) (candidate pool U fixed):
+    # 1 = an unlimited pool (a fixed hazard per open post: a programme hire displaces a BAU hire), 0 = a fixed flow of
+    # candidates (no displacement). See sim/model/workforce.py.
+    bau_vacancy_elasticity: float = prob(1.0)
     roles: dict[str, Role] = _f({})
     groups: dict[str, EmployerGroup] = _f({})
     # group -> role -> calibration; empty: derived from this config's own workforce (see sim/model/workforce.py)
@@ -356,6 +376,31 @@ def compound(effect: float, places: float, exponent: float = 1.0) -> float:
     return float(effect) ** (float(places) ** float(exponent))
 
 
+class Sizing:
+    """The interventions of one composed config at any size, by the one sizing rule: the config's own.
+
+    `composed` is the config as Hydra composed it, interpolations unresolved (runner.Option.raw). `at` sets
+    an intervention's `places` and lets its own interpolations (`${...places}`, `${reach:...}`,
+    `${compound:...}`, or any other) resolve, exactly as an `intervention.NAME.places=...` override does in a
+    sweep or on the web page, so the optimiser's candidates are the configs a planner would run at those sizes.
+    """
+
+    def __init__(self, composed: dict):
+        self.composed = composed
+        self._cfg = OmegaConf.create(composed)  # built once: most of the cost of a size
+
+    def at(self, name: str, places: float) -> Intervention:
+        """Intervention `name` with `places` places, its numbers resolved."""
+        node = self._cfg.intervention[name]
+        node.places = places
+        try:
+            resolved = OmegaConf.to_container(node, resolve=True)
+        finally:
+            node.places = self.composed["intervention"][name]["places"]  # as composed (an interpolation stays one)
+        typed = OmegaConf.merge(OmegaConf.structured(Intervention), resolved)
+        return OmegaConf.to_object(typed)  # type: ignore[return-value]
+
+
 def register() -> None:
     """Register the schema in Hydra's ConfigStore (as `pathways_schema`) and the sizing resolvers."""
     from hydra.core.config_store import ConfigStore
@@ -400,6 +445,8 @@ class Segment:
 CHANGEABLE = (
     "region.channels.*.referrals_per_year",
     "region.workforce.roles.*.first_year_leaving", "region.workforce.roles.*.internal_fill_share",
+    "region.workforce.roles.*.succession.places_per_year", "region.workforce.roles.*.succession.completion",
+    "region.workforce.roles.*.succession.days_to_ready", "region.workforce.roles.*.succession.ready_for_days",
     "region.workforce.groups.*.posts.*.turnover",
     "pathway.engagement.advisers", "pathway.engagement.caseload_per_adviser",
     "pathway.engagement.dropout", "pathway.engagement.assessment", "pathway.engagement.patience",
@@ -590,7 +637,9 @@ def resolve(p: Params) -> Resolved:
         entry_roles=[n for n, role in wf.roles.items() if role.entry_level],
         workforce={path: at(path) for path in (
             *(f"region.workforce.groups.{g}.posts.{r}.turnover" for g, grp in wf.groups.items() for r in grp.posts),
-            *(f"region.workforce.roles.{r}.internal_fill_share" for r in wf.roles))},
+            *(f"region.workforce.roles.{r}.internal_fill_share" for r in wf.roles),
+            *(f"region.workforce.roles.{r}.succession.{k}" for r in wf.roles
+              for k in ("places_per_year", "completion", "days_to_ready", "ready_for_days")))},
         usage=usage)
 
 
@@ -781,6 +830,10 @@ def validate(c: Config) -> None:
         for i, ch in enumerate(iv.changes):
             _check_change(c, f"{key}.changes.{i}", ch,
                           any(fnmatch.fnmatchcase(ch.target, pat) for pat in CHANGEABLE), ", ".join(CHANGEABLE))
+            role = ch.target.split(".")[3] if fnmatch.fnmatchcase(ch.target, "region.workforce.roles.*.succession.*") else None
+            if role is not None and c.region.workforce.roles[role].promoted_from is None:
+                raise ConfigError(f"{key}.changes.{i}.target", ch.target,
+                                  "a role with promoted_from (succession participants come from the role below)")
         _check_serves(c, f"{key}.serves", iv.serves, stages)
 
 

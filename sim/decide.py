@@ -582,7 +582,8 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     from .runner import Runner
 
     ref = next(o for o in study.options if o.name == study.reference)
-    c = opt.merged(ref.config, [o.config for o in study.options])
+    space = opt.merged(ref, study.options)
+    c = space.c
     try:
         bounds = opt.bounds(c)
     except ConfigError as e:
@@ -591,7 +592,7 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     options = {"mix": c, **study.configs}  # the merged mix keeps the reference's region: calibration from it
     reps = tuple(range(args.replications))
     with Runner(options, Records(out / "records.jsonl"), args.workers, args.ray_address, _progress) as runner:
-        s = opt.Search(c, runner, args.objective, args.replications)
+        s = opt.Search(space, runner, args.objective, args.replications)
         seeds = [o.name for o in study.options if o.name != study.reference]
         seed_score = {n: (float(y.mean()), opt.cost_bound(cost))  # within a budget on the same cost bound as a mix
                       for n, (y, cost) in zip(seeds, s.options(seeds, reps))}
@@ -621,7 +622,7 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
         check = {**opt.out_of_sample(s, mix, best_seed, args.oos_replications, args.budget), "mix_cost_bound": bound,
                  "reference": study.reference, "effect_mean": effect.mean, "effect_low": effect.low,
                  "effect_high": effect.high}
-    text = opt.recommended_yaml(c, ref.config, mix, args.budget, args.objective)
+    text = opt.recommended_yaml(space, ref.config, mix, args.budget, args.objective)
     write_text(out / "recommended.yaml", text)
     (out / "scenario").mkdir(exist_ok=True)
     write_text(out / "scenario" / "recommended.yaml", text)

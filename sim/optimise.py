@@ -2,11 +2,11 @@
 
 The search space is every intervention of the given options (the seed programmes), merged
 into the reference option's config. The size of an intervention configured with `places` p0 > 0
-is an integer k from 0 to its bound: `places` = k, and every change that sets or adds a count
-scales by k / p0 (a multiplicative effect or a probability stays); k = 0 removes it. One costed
-per person (p0 = 0) is off or on. A mix's programme cost is random (per-person costs follow the
-people served), so the constraint is on its upper 97.5% prediction bound (`cost_bound`): a fresh
-replication's cost exceeds it with probability at most 2.5%, and the bound tightens as the
+is an integer k from 0 to its bound: the intervention as its own file sizes it at `places` = k
+(config.Sizing: the rule a sweep's `intervention.NAME.places=k` override follows), and k = 0
+removes it. One costed per person (p0 = 0) is off or on. A mix's programme cost is random
+(per-person costs follow the people served), so the constraint is on its upper 97.5% prediction
+bound (`cost_bound`): a fresh replication's cost exceeds it with probability at most 2.5%, and the bound tightens as the
 candidate gets more replications. Candidates are simulated with common random numbers (the
 same replications for all), searched by Optuna's TPE with the cost bound <= budget constraint, budget
 by budget, each search starting from the previous budget's best (so in-sample the frontier
@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from .config import Config, ConfigError, params_of
-from .runner import Runner, Task
+from .config import Config, ConfigError, Intervention, Sizing, params_of
+from .runner import Option, Runner, Task
 from .stats import Interval, paired_difference, upper_prediction_bound
 
 SIZES = Path(__file__).resolve().parent.parent / "configs" / "decide" / "sizes.yaml"
@@ -44,15 +44,21 @@ def cost_bound(costs: np.ndarray) -> float:
     return upper_prediction_bound(costs, COST_LEVEL)
 
 
-def merged(reference: Config, options: list[Config]) -> Config:
-    """The reference config with every option's interventions and added courses (the first definition wins)."""
-    c = copy.deepcopy(reference)
+def merged(reference: Option, options: list[Option]) -> Sizes:
+    """The search space: the reference config with every option's interventions and added courses (the first
+    definition wins), each intervention sized by the composed config it came from."""
+    c = copy.deepcopy(reference.config)
+    own = Sizing(reference.raw)
+    sizing = dict.fromkeys(c.intervention, own)
     for o in options:
-        for name, iv in o.intervention.items():
-            c.intervention.setdefault(name, copy.deepcopy(iv))
-        for name, course in o.pathway.training.courses.items():
+        new = [name for name in o.config.intervention if name not in c.intervention]
+        own = Sizing(o.raw) if new else own
+        for name in new:
+            c.intervention[name] = copy.deepcopy(o.config.intervention[name])
+            sizing[name] = own
+        for name, course in o.config.pathway.training.courses.items():
             c.pathway.training.courses.setdefault(name, copy.deepcopy(course))
-    return c
+    return Sizes(c, sizing)
 
 
 def bounds(c: Config, path: Path = SIZES) -> dict[str, int]:
@@ -74,24 +80,44 @@ def bounds(c: Config, path: Path = SIZES) -> dict[str, int]:
     return out
 
 
-def sized(c: Config, sizes: dict[str, int]) -> tuple[dict[str, float], tuple[str, ...]]:
-    """The values (config paths) and the removed interventions that give `sizes`."""
-    from .ranges import _is_probability
+class Sizes:
+    """The interventions of a search space at integer sizes, each by its own file's rule (config.Sizing), cached."""
 
-    values, drop = {}, []
-    for name, k in sizes.items():
-        iv = c.intervention[name]
-        if k == 0:
-            drop.append(name)
-            continue
+    def __init__(self, c: Config, sizing: dict[str, Sizing]):
+        self.c, self.sizing = c, sizing
+        self._at: dict[tuple[str, int], Intervention] = {}
+
+    def at(self, name: str, k: int) -> Intervention:
+        """Intervention `name` at size k >= 1: `places` = k, or as configured when it has no places (per person)."""
+        iv = self.c.intervention[name]
         if iv.places <= 0:
-            continue  # on/off: on as configured
-        values[f"intervention.{name}.places"] = float(k)
-        for i, ch in enumerate(iv.changes):
-            key = f"intervention.{name}.changes.{i}.value"
-            if ch.op in ("set", "add") and not _is_probability(c, key):
-                values[key] = ch.value * k / iv.places
-    return values, tuple(drop)
+            return iv
+        if (name, k) not in self._at:
+            self._at[(name, k)] = self.sizing[name].at(name, float(k))
+        return self._at[(name, k)]
+
+    def values(self, sizes: dict[str, int]) -> tuple[dict[str, float], tuple[str, ...]]:
+        """The config values (every number of each sized intervention, by path) and the removed interventions
+        that give `sizes`."""
+        values: dict[str, float] = {}
+        drop = []
+        for name, k in sizes.items():
+            if k == 0:
+                drop.append(name)
+            else:
+                values.update(_numbers(self.at(name, k), f"intervention.{name}"))
+        return values, tuple(drop)
+
+
+def _numbers(obj: Any, path: str) -> dict[str, float]:
+    """The numbers of a dataclass, by config path (lists by index, dicts by key; text, flags and None left out)."""
+    if is_dataclass(obj):
+        items = [(f.name, getattr(obj, f.name)) for f in fields(obj)]
+    elif isinstance(obj, (list, dict)):
+        items = list(obj.items() if isinstance(obj, dict) else enumerate(obj))
+    else:
+        return {path: float(obj)} if isinstance(obj, (int, float)) and not isinstance(obj, bool) else {}
+    return {k: v for key, x in items for k, v in _numbers(x, f"{path}.{key}").items()}
 
 
 def label(sizes: dict[str, int]) -> str:
@@ -101,10 +127,10 @@ def label(sizes: dict[str, int]) -> str:
 class Search:
     """Evaluations of candidate mixes (cached by mix), with common random numbers."""
 
-    def __init__(self, c: Config, runner: Runner, objective: str, replications: int):
-        self.c, self.runner, self.objective, self.reps = c, runner, objective, replications
+    def __init__(self, sizes: Sizes, runner: Runner, objective: str, replications: int):
+        self.sizes, self.c, self.runner, self.objective, self.reps = sizes, sizes.c, runner, objective, replications
         self.sign = OBJECTIVES[objective]
-        self.windows = params_of(c).intervention_windows()  # the days each intervention is charged for
+        self.windows = params_of(self.c).intervention_windows()  # the days each intervention is charged for
 
     def fixed_cost(self, sizes: dict[str, int]) -> float:
         """The part of a mix's cost that does not depend on the simulation (fixed, and per place over the
@@ -113,14 +139,13 @@ class Search:
         for name, k in sizes.items():
             if k == 0:
                 continue
-            iv = self.c.intervention[name]
+            iv = self.sizes.at(name, k)
             start, end = self.windows[name]
-            places = k if iv.places > 0 else iv.places
-            total += iv.cost.fixed + iv.cost.per_place_per_year * places * max(0.0, end - start) / 365.0
+            total += iv.cost.fixed + iv.cost.per_place_per_year * iv.places * max(0.0, end - start) / 365.0
         return total
 
     def task(self, sizes: dict[str, int], reps: tuple[int, ...], tag: str = "") -> Task:
-        values, drop = sized(self.c, sizes)
+        values, drop = self.sizes.values(sizes)
         return Task(f"mix{tag}[{reps[0]}+{len(reps)}]:{label(sizes)}", {"mix": values}, reps, {"mix": drop}, ("mix",))
 
     def evaluate(self, batch: list[dict[str, int]], reps: tuple[int, ...] | None = None,
@@ -250,12 +275,12 @@ def select(s: Search, candidates: list[Scored], budget: float, top: int, factor:
                   None if rival is None else paired_difference(results[pick][0], results[rival][0]), pick != best)
 
 
-def recommended_yaml(c: Config, reference: Config, sizes: dict[str, int], budget: float, objective: str) -> str:
+def recommended_yaml(space: Sizes, reference: Config, sizes: dict[str, int], budget: float, objective: str) -> str:
     """A scenario file of the mix, every intervention written out in full (`pathways scenario=...` runs it)."""
     from .ranges import apply
 
-    values, drop = sized(c, sizes)
-    m = apply(c, values)
+    values, drop = space.values(sizes)
+    m = apply(space.c, values)
     ivs = {n: _plain(asdict(iv)) for n, iv in m.intervention.items() if n not in drop}
     courses = {n: _plain(asdict(co)) for n, co in m.pathway.training.courses.items()
                if n not in reference.pathway.training.courses}

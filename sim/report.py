@@ -39,7 +39,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from .compare import COMPARISON_HEADER, Job, comparison_rows, find_jobs, reference_job, status_lines
+from .compare import COMPARISON_HEADER, COST_EFFECT, Job, comparison_rows, find_jobs, reference_job, status_lines
 from .experiment import write_text
 from .provenance import Provenance, UsedParameter, file_header, provenance_rows, used_parameters
 from .stats import mean_ci, paired_difference
@@ -89,6 +89,7 @@ def summary_table(summary: list[tuple], scenario: str, published_vacancies: floa
 
 
 # ----------------------------------------------------------------------------- sweep headline
+RATIO_KIND = "gbpk"  # how a cost per unit of effect prints, everywhere
 HEADLINE_KPIS = (  # (kpi, label, kind of number, shown against the reference)
     ("hires", "gross hires", "count", False),
     ("net_sustained_12m", "net sustained 12m", "count", True),
@@ -103,7 +104,8 @@ HEADLINE_KPIS = (  # (kpi, label, kind of number, shown against the reference)
 
 def headline_text(rows: list[tuple]) -> str:
     """Per option: mean of the headline KPIs and, for effects, the paired difference vs the reference [95% CI]."""
-    by = {(r[0], r[2], r[3]): dict(zip(COMPARISON_HEADER, r)) for r in rows}
+    st = Stats(rows)
+    by = st.rows
     options = list(dict.fromkeys(r[0] for r in rows))
     out = []
     for opt in options:
@@ -113,10 +115,7 @@ def headline_text(rows: list[tuple]) -> str:
             if r is None:
                 continue
             if kind == "ratio":
-                ci = (f" [{_number(r['ci_low'], 'gbp')}, {_number(r['ci_high'], 'gbp')}]"
-                      if math.isfinite(r["ci_low"]) else "")
-                parts.append(f"{label} " + (f"{_number(r['mean'], 'gbp')}{ci}" if math.isfinite(r["mean"]) else
-                                            "n/a" if r["option"] == r["reference"] else "not estimable (no clear gain)"))
+                parts.append(f"{label} {estimate_text(ratio_estimate(st, opt, kpi), RATIO_KIND)}")
                 continue
             text = f"{label} {_number(r['mean'], kind, digits=2 if kind == 'pct' else None)}"
             d, lo, hi = r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]
@@ -510,12 +509,12 @@ HEADLINE_COLUMNS = (
     Column("hires", "Residents hired (gross)", "count"),
     Column("net_sustained_12m", "In work at 12 months, net of deadweight", "count"),
     Column("net_sustained_12m", "Change in net sustained jobs vs baseline", "count", "diff"),
-    Column("cost_per_net_sustained_job", "Cost per additional net sustained job", "gbpk", "ratio"),
+    Column("cost_per_net_sustained_job", "Cost per additional net sustained job", RATIO_KIND, "ratio"),
     # staffing (the window's mean staff in post and vacancy-days, and the BAU hires displaced)
     Column("staff_in_post_mean", "Additional staff in post", "count", "diff"),
     Column("vacancy_days", "Change in vacancy-days vs baseline", "count", "diff"),
     Column("bau_hires", "Change in business-as-usual hires", "count", "diff"),
-    Column("cost_per_vacancy_year_avoided", "Cost per vacancy-year avoided", "gbpk", "ratio"),
+    Column("cost_per_vacancy_year_avoided", "Cost per vacancy-year avoided", RATIO_KIND, "ratio"),
     Column("programme_cost", "Programme cost", "gbpk"),
 )
 
@@ -538,11 +537,7 @@ def headline_estimates(d: ReportData) -> list[tuple[Option, list[Estimate]]]:
         for col in HEADLINE_COLUMNS:
             r = d.stats.get(o.label, col.kpi)
             if col.show == "ratio":
-                row.append(Estimate(note="no baseline in this folder") if d.reference is None else
-                           Estimate(note="n/a") if o.is_reference else
-                           Estimate(note="no cost") if (c := d.stats.get(o.label, "programme_cost")) and c["mean"] == 0
-                           else Estimate(note="not estimable: no clear gain") if r is None or
-                           not math.isfinite(r["mean"]) else Estimate(r["mean"], r["ci_low"], r["ci_high"]))
+                row.append(ratio_estimate(d.stats, o.label, col.kpi))
             elif col.show == "diff":
                 row.append(Estimate(note="no baseline in this folder") if len(d.options) == 1 else
                            Estimate(note="reference") if o.is_reference else
@@ -551,6 +546,47 @@ def headline_estimates(d: ReportData) -> list[tuple[Option, list[Estimate]]]:
                 row.append(Estimate() if r is None else Estimate(r["mean"], max(r["ci_low"], 0.0), r["ci_high"]))
         out.append((o, row))
     return out
+
+
+NOT_BOUNDED = "not bounded: the effect's 95% CI includes zero"
+
+
+def ratio_estimate(st: Stats, option: str, kpi: str) -> Estimate:
+    """A cost per unit of effect (compare.COST_EFFECT) as the console, the report and the workbook all show it:
+    the value and Fieller's 95% CI from comparison.csv, "not bounded" when that row's CI is (-inf, inf), or
+    why no price per unit of gain applies (no cost, a loss, a gain for less money), from the effect's and the
+    cost's own rows."""
+    r = st.get(option, kpi)
+    if r is None or not r["reference"]:
+        return Estimate(note="no baseline in this folder")
+    if r["option"] == r["reference"]:
+        return Estimate(note="n/a")
+    if math.isfinite(r["mean"]):
+        return Estimate(r["mean"], r["ci_low"], r["ci_high"])
+    cost = st.get(option, "programme_cost")
+    if cost is not None and cost["mean"] == 0:
+        return Estimate(note="no cost")
+    if r["ci_low"] == -math.inf and r["ci_high"] == math.inf:
+        return Estimate(note=NOT_BOUNDED)
+    effect, sign, _ = COST_EFFECT[kpi]
+    e = st.get(option, effect)
+    if e is None or cost is None:
+        return Estimate(note="n/a")
+    lo, hi = sorted((sign * e["diff_ci_low"], sign * e["diff_ci_high"]))
+    if hi < 0:
+        return Estimate(note="a loss against the baseline")
+    if lo > 0 and cost["diff_mean"] <= 0:
+        return Estimate(note="a gain for less money")
+    return Estimate(note="n/a")
+
+
+def estimate_text(e: Estimate, kind: str) -> str:
+    """An Estimate as plain text (the console): '£183k [£120k, £260k]', or its note."""
+    if e.note:
+        return e.note
+    if not (math.isfinite(e.low) and math.isfinite(e.high)) or e.low == e.high:
+        return _number(e.mean, kind)
+    return f"{_number(e.mean, kind)} [{_number(e.low, kind)}, {_number(e.high, kind)}]"
 
 
 def _estimate_piece(e: Estimate, col: Column) -> Piece | str:
@@ -779,25 +815,16 @@ def _cost_effect_section(d: ReportData) -> dict[str, Any]:
         avoided = None if vd is None else {**vd, "diff_mean": -vd["diff_mean"], "diff_ci_low": -vd["diff_ci_high"],
                                            "diff_ci_high": -vd["diff_ci_low"]}
         rows.append([name(o), _diff_cell(c, "gbpk", o), _diff_cell(e, "count", o),
-                     _ratio_cell(st.get(o.label, "cost_per_net_sustained_job"), c, e),
-                     _diff_cell(avoided, "count", o),
-                     _ratio_cell(st.get(o.label, "cost_per_vacancy_year_avoided"), c, avoided)])
+                     _ratio_cell(st, o, "cost_per_net_sustained_job"), _diff_cell(avoided, "count", o),
+                     _ratio_cell(st, o, "cost_per_vacancy_year_avoided")])
     return {"chart": chart, "table": Table(header, rows, "cea"),
             "cost_lines": ["£" + format(k, ",") for k in COST_LINES]}
 
 
-def _ratio_cell(ratio: dict | None, cost: dict, gain: dict | None) -> Piece | str:
-    """A cost per unit of effect from comparison.csv (compare.COST_EFFECT), with what the effect allows one to say."""
-    if ratio is None or gain is None:
-        return "n/a"
-    if math.isfinite(ratio["mean"]):
-        return _ci(ratio["mean"], ratio["ci_low"], ratio["ci_high"], "gbpk")
-    lo, hi = gain["diff_ci_low"], gain["diff_ci_high"]
-    if math.isfinite(lo) and hi < 0:
-        return muted("a loss against the baseline")
-    if cost["diff_mean"] <= 0 and math.isfinite(lo) and lo > 0:
-        return "a gain for less money"
-    return muted("not estimable: effect not distinguishable from zero at 95%")
+def _ratio_cell(st: Stats, o: Option, kpi: str) -> Piece | str:
+    """A cost per unit of effect in the cost-effect table (ratio_estimate, as in the headline)."""
+    e = ratio_estimate(st, o.label, kpi)
+    return muted(e.note) if e.note else _ci(e.mean, e.low, e.high, RATIO_KIND)
 
 
 def _equity_section(d: ReportData) -> dict[str, Any]:
@@ -835,6 +862,7 @@ STAFFING = (  # (kpi, label) per employer group and role, against the reference
     ("staff_in_post_mean", "Staff in post (mean)"),
     ("bau_hires", "Business-as-usual hires"),
     ("programme_starts", "Programme starts"),
+    ("programme_staff_in_post_mean", "Programme starters in post"),
 )
 
 
@@ -853,7 +881,24 @@ def _staffing_section(d: ReportData) -> dict[str, Any]:
                 continue
             rows.append([Piece("strong", label) if i == 0 else "", measure,
                          *(_diff_cell(st.get(o.label, kpi, group), "count", o) for o in others)])
-    return {"table": Table(header, rows, "staffing")}
+    return {"table": Table(header, rows, "staffing"), "supply": _supply(d)}
+
+
+def _supply(d: ReportData) -> dict[str, Any]:
+    """The labour-supply assumption in words, and what each option's extra staff would be with no displacement.
+
+    The upper end (elasticity 0: no programme hire displaces a BAU hire) is the option's own starters in post,
+    counted in the run (`programme_staff_in_post_mean`); the lower end (1, an unlimited pool) needs a run."""
+    ref = d.reference or d.options[0]
+    wf = (ref.config.get("region") or {}).get("workforce") or {}
+    options = []
+    for o in d.others:
+        staff, own = d.stats.get(o.label, "staff_in_post_mean"), d.stats.get(o.label, "programme_staff_in_post_mean")
+        if staff and own and math.isfinite(staff["diff_mean"]) and own["diff_mean"] > 0:
+            options.append({"option": name(o), "staff": _number(staff["diff_mean"], "count", True, None),
+                            "own": _number(own["diff_mean"], "count", True, None),
+                            "share": f"{100 * staff['diff_mean'] / own['diff_mean']:.0f}%"})
+    return {"elasticity": f"{float(wf.get('bau_vacancy_elasticity', 1.0)):.2g}", "options": options}
 
 
 def _staff_groups(d: ReportData) -> list[tuple[str, str]]:

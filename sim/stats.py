@@ -99,23 +99,35 @@ def replications_needed(values: Sequence[float], half_width: float, level: float
 
 
 def incremental_ratio(d_cost: Sequence[float], d_effect: Sequence[float], level: float = 0.95) -> Interval:
-    """Incremental cost per unit of effect, mean(dC) / mean(dE), from paired differences.
+    """Incremental cost per unit of effect, mean(dC) / mean(dE), with Fieller's interval, from paired differences.
 
-    The interval is the delta-method t-interval of a ratio of means. When the effect's own
-    interval contains zero the ratio is not estimable (it would swing to either infinity),
-    and all fields but n are NaN.
+    The one definition of a cost ratio's interval (compare.COST_EFFECT writes it to comparison.csv, which the
+    console, the report and the workbook read). Fieller's set is every ratio R whose paired differences
+    dC - R dE have a mean that their t-test at `level` cannot tell from zero: (mean(dC) - R mean(dE))^2 <=
+    t^2 (v_C - 2 R c_CE + R^2 v_E), with v and c the variances and covariance of the two means. Its coverage
+    is exactly `level` when the pairs are bivariate normal, however imprecise the effect; the delta method's
+    symmetric interval is only right when the effect is precise. The set is a bounded interval exactly when
+    the effect's own t-interval excludes zero; otherwise it is the whole line or two rays to -inf and +inf
+    (no finite number bounds the ratio) and `low`, `high` are -inf, +inf: "not bounded". Pairs with a NaN
+    are left out; fewer than two pairs give NaN everywhere.
     """
     c, e = np.asarray(d_cost, float), np.asarray(d_effect, float)
     ok = np.isfinite(c) & np.isfinite(e)
     c, e = c[ok], e[ok]
     n = len(c)
-    effect = mean_ci(e, level)
-    if n < 2 or not (effect.low > 0 or effect.high < 0):
+    if n < 2:
         return Interval(math.nan, math.nan, math.nan, n)
-    r = float(c.mean() / e.mean())
-    se = float((c - r * e).std(ddof=1)) / math.sqrt(n) / abs(float(e.mean()))
-    h = float(sps.t.ppf(0.5 + level / 2.0, n - 1)) * se
-    return Interval(r, r - h, r + h, n)
+    mc, me = float(c.mean()), float(e.mean())
+    (v_c, c_ce), (_, v_e) = (np.cov(c, e, ddof=1) / n).tolist()  # variances and covariance of the two means
+    t2 = float(sps.t.ppf(0.5 + level / 2.0, n - 1)) ** 2
+    ratio = mc / me if me != 0 else math.nan
+    a = me * me - t2 * v_e  # > 0 exactly when the effect's t-interval excludes zero
+    if not a > 0:
+        return Interval(ratio, -math.inf, math.inf, n)
+    b = mc * me - t2 * c_ce
+    q = mc * mc - t2 * v_c
+    root = math.sqrt(max(b * b - a * q, 0.0))  # >= 0 when a > 0: the point estimate lies in the set
+    return Interval(ratio, (b - root) / a, (b + root) / a, n)
 
 
 def upper_prediction_bound(values: Sequence[float], level: float = 0.975) -> float:

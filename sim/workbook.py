@@ -34,8 +34,11 @@ BOLD = Font(bold=True)
 
 
 def _value(x: Any) -> Any:
-    """A cell value: NaN and infinities become empty cells (Excel has no NaN)."""
-    return None if isinstance(x, float) and not math.isfinite(x) else x
+    """A cell value: NaN becomes an empty cell, an infinity the CSV's text ('inf', '-inf': a cost ratio that is
+    not bounded, see compare.COST_EFFECT); Excel has neither."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None if math.isnan(x) else repr(x)
+    return x
 
 
 def _sheet(wb: Workbook, title: str, header: Iterable[str], widths: dict[int, float] | None = None) -> Worksheet:

@@ -3,67 +3,36 @@
 from __future__ import annotations
 
 import base64
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from appserver import RUN_SECONDS, api_client, serve, wait
 from conftest import chromium, run_cli
 from sim import cli
-from sim.app import FormError, FormRequest, create_app, form_overrides
+from sim.app import FormError, FormRequest, form_overrides
 from sim.compare import find_jobs
-
-RUN_SECONDS = 240  # a two-option quick sweep takes ~15 s on a loaded 2-core machine; generous
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The app on a free port of 127.0.0.1, over an empty results folder, in a thread of this process."""
     results = tmp_path_factory.mktemp("app") / "results"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(results), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}", results
-    srv.should_exit = True
-    thread.join(10)
-
-
-def _wait(client: httpx.Client, run_id: str) -> dict:
-    deadline = time.time() + RUN_SECONDS
-    seen = []
-    while time.time() < deadline:
-        st = client.get(f"/api/runs/{run_id}").json()
-        seen.append(st["progress"])
-        if st["status"] != "running":
-            assert seen == sorted(seen), seen  # progress only goes forward
-            return st
-        time.sleep(0.5)
-    raise AssertionError(f"run {run_id} still running after {RUN_SECONDS} s")
+    with serve(results) as base:
+        yield base, results
 
 
 def test_api_runs_a_sweep_into_results(server: tuple[str, Path]) -> None:
     base, results = server
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with api_client(base) as client:
         r = client.post("/api/runs", json={"overrides": ["scenario=baseline,west_norfolk_local_plan", "experiment=quick",
                                                          "experiment.replications=2"]})
         assert r.status_code == 200, r.text
         run_id = r.json()["id"]
-        st = _wait(client, run_id)
+        st = wait(client, run_id)
         assert st["status"] == "done" and st["progress"] == 1.0 and st["error"] is None, st
         folder = results.joinpath(*run_id.split("~"))
         assert [j.label for j in find_jobs(folder)] == ["baseline", "west norfolk local plan"]
@@ -79,7 +48,7 @@ def test_api_runs_a_sweep_into_results(server: tuple[str, Path]) -> None:
 def test_api_refuses_bad_input_with_the_command_line_message(server: tuple[str, Path], override: str) -> None:
     base, results = server
     before = sorted(results.rglob("*"))
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with api_client(base) as client:
         r = client.post("/api/runs", json={"overrides": [override, "experiment=quick"]})
     assert r.status_code == 400
     cli = run_cli("-m", override, "experiment=quick")

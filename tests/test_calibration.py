@@ -160,12 +160,19 @@ def test_calibration_ladder() -> None:
 
 
 # ----------------------------------------------------------------------------- the market holds still
-def test_no_programme_vacancy_rates_hold_per_sector_and_employer() -> None:
+@pytest.mark.parametrize(("elasticity", "labels"), [(1.0, None), (0.4, ("social_care", "nhs"))])
+def test_no_programme_vacancy_rates_hold_per_sector_and_employer(elasticity: float, labels: tuple[str, ...] | None) -> None:
     """No programme, no residents, five years with ageing: every sector's and employer group's vacancy
     rate (mean of 40 replications) stays within 0.3 percentage points of its day-0 level at every
-    monthly sample. Noise: the smallest group (primary care, ~2,100 posts, ~110 vacancies) has a
-    replication sd of ~0.5 pp, so the mean of 40 has ~0.08 pp; drift of the old calibration was 0.5 pp."""
-    params = make_params(*NO_REFERRALS)
+    monthly sample, beyond three standard errors of that mean. Noise: the smallest group (primary care,
+    ~2,100 posts, ~110 vacancies) has a replication sd of ~0.5 pp, so the mean of 40 has ~0.08 pp, and
+    the worst of ~60 monthly samples can be 0.2 pp off by noise alone; drift of the old calibration was 0.5 pp.
+
+    With an unlimited candidate pool (elasticity 1) the fill hazard is fixed, which is what the calibration
+    holds exactly. Under the matching function (elasticity e < 1) open posts must move by 1/e times any drift in
+    the posts opened to be filled again (hires ~ V^e): small groups whose age mix drifts (primary care, about
+    +0.2 pp at elasticity 1) drift 2.5 times as far at 0.4, so there the sectors are checked."""
+    params = make_params(*NO_REFERRALS, f"region.workforce.bau_vacancy_elasticity={elasticity}")
     runs = [simulate(params, r) for r in range(40)]
     sectors = {g: grp.sector for g, grp in params.config.region.workforce.groups.items()}
     rates: dict[str, dict[float, list[float]]] = {}
@@ -180,10 +187,14 @@ def test_no_programme_vacancy_rates_hold_per_sector_and_employer() -> None:
             rates.setdefault(label, {}).setdefault(day, []).append(vac[(label, day)] / e)
     assert set(rates) == set(sectors) | set(sectors.values())
     for label, by_day in rates.items():
+        if labels is not None and label not in labels:
+            continue
         days = sorted(by_day)
         mean = np.array([np.mean(by_day[d]) for d in days]) * 100
-        worst = int(np.argmax(np.abs(mean - mean[0])))
-        assert abs(mean[worst] - mean[0]) <= 0.3, (label, days[worst], mean[0], mean[worst])
+        se = np.array([np.std(by_day[d], ddof=1) / np.sqrt(len(by_day[d])) for d in days]) * 100
+        worst = int(np.argmax(np.abs(mean - mean[0]) - 3 * se))
+        # 0.3 pp of drift, plus three standard errors of the mean at that sample (the worst of ~60 samples)
+        assert abs(mean[worst] - mean[0]) <= 0.3 + 3 * se[worst], (label, days[worst], mean[0], mean[worst], se[worst])
 
 
 # ----------------------------------------------------------------------------- a programme's effect

@@ -426,6 +426,37 @@ def test_the_cost_bound_is_exceeded_by_a_fresh_replication_2_5_percent_of_the_ti
     assert cost_bound(np.array([38_356.0, 38_356.0])) == 38_356.0
 
 
+def test_the_optimisers_candidates_are_the_intervention_files_at_each_size() -> None:
+    """Every shipped intervention, at sizes 1, 2, 3, 5, 8 and its search bound: the optimiser's candidate (its
+    values applied to the search space, as a worker runs it) is the intervention as a sweep composes it with
+    `intervention.NAME.places=k`: every change and the cost. One costed per person (no places) is as configured.
+    Fails on a rule of the optimiser's own (outreach at 8 workers: 120 x 8^0.8 = 633 referrals a year, not 8/3
+    of 3 workers' 289; nursing-home retention's compounding effect grows with its educators)."""
+    from sim.optimise import bounds, merged
+    from sim.ranges import apply
+
+    names = sorted(p.stem for p in (CONFIG_DIR / "intervention").glob("*.yaml"))
+    switch_on = f"intervention=[{','.join(names)}]"
+    option, = compose_options([switch_on], CONFIG_DIR)
+    space = merged(option, [option])
+    top = bounds(space.c)
+    sized = [n for n in names if space.c.intervention[n].places > 0]
+    per_person = [n for n in names if n not in sized]
+    assert "outreach" in sized and "nursing_home_nurse_retention" in sized and "mentoring" in per_person
+    plans = [{n: k for n in sized} for k in (1, 2, 3, 5, 8)] + [{n: top[n] for n in sized}]
+    for plan in plans:
+        expected, = compose_options([switch_on, *(f"intervention.{n}.places={k}" for n, k in plan.items())], CONFIG_DIR)
+        sizes = {**plan, **{n: 1 for n in per_person}}
+        values, drop = space.values(sizes)
+        candidate = apply(space.c, values)
+        assert drop == ()
+        for name in names:
+            assert candidate.intervention[name] == expected.config.intervention[name], (name, sizes[name])
+    at8 = space.at("outreach", 8).changes[0].value
+    assert at8 == pytest.approx(120 * 8**0.8)
+    assert space.values({"outreach": 0}) == ({}, ("outreach",))
+
+
 class _Bowl:
     """A stand-in for optimise.Search: objective -(a-2)^2 - (b-3)^2 at no noise; cost GBP 10 per size step of b,
     a costs nothing; counts the mixes it is asked to evaluate."""

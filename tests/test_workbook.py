@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from openpyxl import load_workbook
 
 from conftest import run_cli
@@ -59,7 +60,7 @@ def test_headline_sheet_numbers_are_the_csv_numbers(sweep: Path) -> None:
             r = rows[("childcare + gp advisers", col.kpi, "all")]
             expected = float(r["diff_mean"] if col.show == "diff" else r["mean"])
             if col.show == "ratio" and not math.isfinite(expected):
-                assert isinstance(value, str), col.label  # the reason it is not estimable
+                assert isinstance(value, str), col.label  # why there is no number (not bounded, n/a, ...)
                 continue
             assert math.isclose(value, expected, rel_tol=1e-12), col.label
             assert ws.cell(3, header.index(col.label) + 1).number_format != "General"
@@ -81,3 +82,58 @@ def test_funnel_and_spend_sheets_match_the_jobs_files(sweep: Path) -> None:
             assert math.isclose(spend[r["option"]], float(r["mean"]), rel_tol=1e-12)
     assumptions = list(wb["Assumptions"].iter_rows(values_only=True))
     assert any(row[1] == "intervention.childcare.places" and row[4] == "yes" for row in assumptions)
+
+
+@pytest.fixture(scope="module")
+def ratios(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """Four options against the first: the same model at GBP 100 more per Jobcentre referral (identical effects:
+    not bounded, whatever the seeds), and a programme with and without that cost (a clear gain in jobs)."""
+    folder = tmp_path_factory.mktemp("ratios") / "sweep"
+    r = run_cli("-m", "experiment=quick", "experiment.replications=3", "experiment.progress=false",
+                "intervention=[],[outreach,employment_advisers,training_places]",
+                "region.channels.jobcentre.cost_per_referral=0,100", "experiment.reference=0",
+                f"hydra.sweep.dir={folder}")
+    assert r.returncode == 0, r.stderr
+    return folder, r.stdout
+
+
+def test_cost_ratios_read_the_same_in_the_csv_console_workbook_and_report(ratios: tuple[Path, str]) -> None:
+    """Each cost per unit of effect: comparison.csv's Fieller interval is what the console prints, the workbook's
+    Headline sheet holds and the report shows; where the CSV says not bounded (-inf, inf) so do the others."""
+    from sim.report import HEADLINE_KPIS, NOT_BOUNDED, RATIO_KIND, _number
+
+    folder, console = ratios
+    rows = {(r["option"], r["kpi"]): r for r in _csv(folder / "comparison.csv") if r["group"] == "all"}
+    ws = load_workbook(folder / "comparison.xlsx")["Headline"]
+    header = [c.value for c in ws[1]]
+    sheet = {str(line[0]).removesuffix(" (reference)"): line for line in ws.iter_rows(min_row=2, values_only=True)
+             if line[0] and line[1] is not None}
+    report = (folder / "report.html").read_text()
+    lines = {line.split(":", 1)[0]: line for line in console.splitlines()}
+    seen = set()
+    for col in HEADLINE_COLUMNS:
+        if col.show != "ratio":
+            continue
+        for option, cells in sheet.items():
+            r = rows[(option, col.kpi)]
+            if r["option"] == r["reference"]:
+                continue
+            value, low, high = (cells[header.index(col.label) + k] for k in range(3))
+            mean, ci_low, ci_high = float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])
+            if (ci_low, ci_high) == (-math.inf, math.inf):
+                seen.add("not bounded")
+                assert math.isnan(mean)
+                assert value == NOT_BOUNDED and low is None and high is None
+                shown = NOT_BOUNDED
+            else:
+                seen.add("bounded")
+                assert ci_low <= mean <= ci_high and ci_high - ci_low > 0
+                assert (value, low, high) == pytest.approx((mean, ci_low, ci_high), rel=1e-12)  # Excel keeps 15 digits
+                assert all(_number(x, RATIO_KIND) in report for x in (mean, ci_low, ci_high))
+                shown = f"{_number(mean, RATIO_KIND)} [{_number(ci_low, RATIO_KIND)}, {_number(ci_high, RATIO_KIND)}]"
+            words = next(text for kpi, text, _, _ in HEADLINE_KPIS if kpi == col.kpi)
+            assert f"{words} {shown}" in lines[option], (option, col.kpi)
+    assert seen == {"bounded", "not bounded"}
+    assert str(escape(NOT_BOUNDED)) in report
+    comparison = load_workbook(folder / "comparison.xlsx")["Comparison"]
+    assert ("-inf", "inf") in {(line[5], line[6]) for line in comparison.iter_rows(min_row=2, values_only=True)}

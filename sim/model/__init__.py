@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import Params
-from ..kpis import FLOW_KPIS, KPI_NAMES
+from ..kpis import FLOW_KPIS, KPI_NAMES, SUCCESSION_KPIS
 from ..streams import Streams
 from .capacity import Cohorts
 from .clock import Environment
@@ -152,7 +152,8 @@ class Model:
         rows.append(("establishment_end", "all", float(wf.establishment.sum())))
         rows.append(("staff_in_post_start", "all", float(wf.in_post_at_reset)))
         rows.append(("staff_in_post_end", "all", float(wf.in_post().sum())))
-        for k in FLOW_KPIS:
+        rows.append(("programme_staff_in_post_mean", "all", wf.programme_days / span))
+        for k in (*FLOW_KPIS, *SUCCESSION_KPIS):
             if k not in ("bau_hires", "programme_starts"):
                 rows.append((k, "all", float(flows[k].sum())))
         for cap in pw.capacities:

@@ -1,9 +1,11 @@
 """The demand side: posts, staff, vacancies, and the churn that opens and closes them.
 
 Staff are counted, not simulated one by one: `staff[r, g, a]` is the number of staff in role
-`r`, employer group `g`, age band `a`. Every `step` days a vectorised update draws, in one
-multinomial per cell and band, leavers out of the sector, movers to another employer in the
-sector and retirements (by age band), then ageing by binomial thinning; then
+`r`, employer group `g`, age band `a`. Every `step` days each cell (a role in an employer
+group) draws, from its own random stream (`CellStreams`), one multinomial per age band:
+leavers out of the sector, movers to another employer in the sector, retirements, ageing into
+the next band, stayers; movers are placed in open posts of their role and sector; completers
+of a succession programme take open posts of the role they trained for (`Succession`); then
 business-as-usual (BAU) fills of open posts, a share of which are promotions from the role
 below (which opens a post there; who is promoted is drawn without replacement). Programme
 starters are added one at a time by the pathway as they start (`start`), spend their first
@@ -14,8 +16,13 @@ tests check against it).
 The labour market is part of the region, not of an option. `calibrate` derives BAU
 recruitment once, from the region's baseline (the region file, no programme), and every
 option of that region runs with it unchanged: an option that lowers turnover, adds posts,
-promotes more or fills posts from the programme moves vacancies through the same fixed BAU
-mechanics (an open post is filled externally at the fixed hazard `external_fill_rate`).
+promotes more or fills posts from the programme moves vacancies through the same BAU
+mechanics. External hires match open posts V to a candidate pool U: hires = A U^alpha
+V^(1 - alpha) with U fixed, so the hazard per open post is h_ext (V0 / V)^alpha, equal to the
+calibrated `external_fill_rate` h_ext at the published vacancies V0 (`_fill`). The region's
+`bau_vacancy_elasticity` (1 - alpha) is how far a programme hire displaces a BAU hire: at 1 an
+unlimited pool (a fixed hazard per open post: fully), at 0 a fixed flow of candidates (not at
+all). `pool_correction` keeps the mean open posts at V0 when alpha > 0.
 
 Calibration (per post: role r in group g; no programme; steady state at the published
 vacancy rate v and age profile n_a, staff S = (1 - v) E):
@@ -51,36 +58,41 @@ import numpy as np
 import simpy
 
 from ..config import AGE_BAND_YEARS, AGE_BANDS, Bau, Workforce as WorkforceConfig
-from ..kpis import FLOW_KPIS
+from ..kpis import FLOW_KPIS, SUCCESSION_KPIS
 from ..schedule import Piecewise
 from .capacity import Patience, Request
 
 Cell = tuple[int, int]  # (role index, group index)
-FLOWS = ("exits", "ageing", "placement", "fills", "promotions", "hire_ages")
 MAX_PROMOTION_SHARE = 0.95  # at 1 every fill would be a promotion and the fill hazard infinite
 
 
-class FlowStreams:
-    """One random stream per flow of the churn, each restarted at a fixed position every step.
+class CellStreams:
+    """One random stream per workforce cell, each restarted at a fixed position every step.
 
-    Two scenarios that share a seed then draw step k of each flow from the same place, however
-    many draws earlier steps took: a programme hire changes a count by one, and the scenarios'
-    staffing paths stay paired (common random numbers) instead of drifting apart.
+    A cell is a role in an employer group (its age bands draw together); movers, who cross
+    cells of one role within a sector, draw from a stream of their own per sector and role.
+    Two scenarios that share a seed draw step k of a cell from the same place whatever any other
+    cell did: a change confined to one cell leaves every cell that nothing connects to it
+    identical, and a programme hire that changes a count by one keeps the two staffing paths
+    paired (common random numbers) instead of drifting apart.
     """
 
-    STRIDE = 1 << 40  # draws reserved per step and flow
+    STRIDE = 1 << 40  # draws reserved per step and stream
 
-    def __init__(self, generator: Callable[[str], np.random.Generator], names: tuple[str, ...]):
-        self._gens = {n: generator(f"workforce.{n}") for n in names}
-        self._start = {n: g.bit_generator.state for n, g in self._gens.items()}
-        for n, g in self._gens.items():
-            setattr(self, n, g)
+    def __init__(self, generator: Callable[[str], np.random.Generator], names: list[str]):
+        self.gens = [generator(f"workforce.{n}") for n in names]
+        self._start = [g.bit_generator.state for g in self.gens]
+        self._step = [-1] * len(names)
 
-    def restart(self, step: int) -> None:
-        for n, g in self._gens.items():
+    def at(self, i: int, step: int) -> np.random.Generator:
+        """Stream `i`, at its fixed position for `step` (restarted on its first use in the step)."""
+        g = self.gens[i]
+        if self._step[i] != step:
             bg = g.bit_generator
-            bg.state = self._start[n]
+            bg.state = self._start[i]
             bg.advance(step * self.STRIDE)
+            self._step[i] = step
+        return g
 
 
 def _p(rate_per_year: np.ndarray | float, days: float) -> np.ndarray:
@@ -166,7 +178,7 @@ class Workforce(Patience):
     def __init__(self, env: simpy.Environment, wf: WorkforceConfig, generator: Callable[[str], np.random.Generator],
                  step: float, bau: dict[str, dict[str, Bau]], schedule: Callable[[str], Piecewise]):
         self.env = env
-        self.rng = FlowStreams(generator, FLOWS)
+        self.generator = generator
         self.step = step
         self.roles = list(wf.roles)
         self.groups = list(wf.groups)
@@ -178,6 +190,8 @@ class Workforce(Patience):
         growth = np.zeros((R, G))
         self.within = np.zeros((R, G))
         self.h_ext = np.zeros((R, G))
+        self._go = np.zeros((R, G, A, 5), np.int64)  # a step's churn by cell and band (see `_step`)
+        self.v_pub = np.zeros((R, G))  # the published vacancy rate BAU recruitment was calibrated to hold
         self.rho = np.zeros((R, G))
         self.retire = np.zeros((R, G, A))
         self.hire_age = np.zeros((R, G, A))
@@ -199,6 +213,10 @@ class Workforce(Patience):
                 growth[i, gi] = post.growth_per_year
                 self.within[i, gi] = post.within_sector_share
                 self.h_ext[i, gi] = cal.external_fill_rate
+                self.v_pub[i, gi] = v
+                if wf.bau_vacancy_elasticity < 1.0:
+                    self.h_ext[i, gi] *= pool_correction(1.0 - wf.bau_vacancy_elasticity, e * v, cal.external_fill_rate,
+                                                         cal.external_fill_rate * _internal_odds(wf, r, g))
                 self.retire[i, gi] = cal.retirement_rate
                 self.rho[i, gi] = float(np.dot(cal.retirement_rate, post.age_profile))
                 self.hire_age[i, gi] = cal.hire_age_profile
@@ -206,10 +224,19 @@ class Workforce(Patience):
                 e_start = e * math.exp(math.log1p(post.growth_per_year) * t0 / 365.0)
                 self.staff[i, gi] = _apportion(int(round(e_start * (1 - v))), post.age_profile)
         self.log_growth = np.log1p(growth)
+        sectors = np.array(self.group_sector)
+        self._sector_cols = [(sector, np.nonzero(sectors == sector)[0]) for sector in dict.fromkeys(self.group_sector)]
         self.p_age = np.array([step / (365.0 * y) if math.isfinite(y) else 0.0 for y in AGE_BAND_YEARS])
         self.promo_from = np.array([ri[wf.roles[r].promoted_from] if wf.roles[r].promoted_from else -1
                                     for r in self.roles])
         self.promotion = [schedule(f"region.workforce.roles.{r}.internal_fill_share") for r in self.roles]
+        self.pool_exponent = 1.0 - wf.bau_vacancy_elasticity  # alpha of the matching function
+        self.cells: list[Cell] = [(int(i), int(g)) for i, g in zip(*np.nonzero(self.exists))]
+        movers = [(sector, i) for sector in dict.fromkeys(self.group_sector) for i in range(R)]
+        self._mover_stream = {key: len(self.cells) + n for n, key in enumerate(movers)}
+        self.rng = CellStreams(generator, [f"cell.{self.roles[i]}.{self.groups[g]}" for i, g in self.cells]
+                               + [f"movers.{sector}.{self.roles[i]}" for sector, i in movers])
+        self.succession = Succession(self, schedule)
         times = {t for pw in [*self.turnover.values(), *self.promotion] for t in pw.times if t > t0}
         self._changes = sorted(times) + [math.inf]  # when the rates must be worked out again
         self._rates(t0)
@@ -217,9 +244,13 @@ class Workforce(Patience):
         self.establishment = np.rint(self.est0 * np.exp(self.log_growth * t0 / 365.0)).astype(np.int64) * self.exists
         # vacancy-days since the statistics were last reset, and establishment-days
         self.vacancy_days = np.zeros((R, G))
+        # programme starters after their first year, as the expected number still in post (they join the
+        # counted staff; this shadow keeps them apart, thinned each step by their cell and band's leaving)
+        self.programme_settled = np.zeros((R, G, A))
+        self.programme_days = 0.0  # programme starters' staff-days in post since the statistics were reset
         self.post_days = np.zeros((R, G))
         self._t_area = env.now
-        self.flows = {k: np.zeros((R, G), np.int64) for k in FLOW_KPIS}
+        self.flows = {k: np.zeros((R, G), np.int64) for k in (*FLOW_KPIS, *SUCCESSION_KPIS)}
         self.in_post_at_reset = int(self.in_post().sum())
         self._waiting: dict[Cell, list[Request]] = {}  # residents waiting for a post, by the cells they would take
         self._refresh()
@@ -237,19 +268,21 @@ class Workforce(Patience):
         p_out = _p(lam * (1 - self.within), step)[:, :, None]
         p_move = _p(lam * self.within, step)[:, :, None]
         p_retire = _p(self.retire, step)
-        # leave the sector, move to another employer, retire, stay: the three hazards taken in turn
+        # leave the sector, move to another employer, retire, age into the next band, stay: the three hazards
+        # taken in turn, then ageing of those who stay (one multinomial is the same as thinning in turn)
         shape = (R, G, A)
         out_ = np.broadcast_to(p_out, shape)
         move_ = np.broadcast_to((1 - p_out) * p_move, shape)
         retire_ = (1 - p_out) * (1 - p_move) * p_retire
-        self.p_exits = np.stack([out_, move_, retire_, np.clip(1 - out_ - move_ - retire_, 0.0, 1.0)], axis=-1)
+        stay = np.clip(1 - out_ - move_ - retire_, 0.0, 1.0)
+        churn = np.stack([out_, move_, retire_, stay * self.p_age, stay * (1 - self.p_age)], axis=-1)
+        self.p_churn = [[churn[c][a] for a in range(A)] for c in self.cells]  # per cell and band, for the step's loop
+        self.p_stay = stay
         share = np.array([min(pw.at(t), MAX_PROMOTION_SHARE) if self.promo_from[i] >= 0 else 0.0
                           for i, pw in enumerate(self.promotion)])
-        self.promo_share = share
-        fill = self.h_ext / (1.0 - share)[:, None]  # external hazard fixed; promotions add h_ext s / (1 - s)
-        x = fill * step / 365.0
-        self.p_fill = x / (1.0 + x)  # discrete-time balance: opens O = x V per step, fills p (V + O) = O
-        self.ladder_up = np.array([i for i in range(R) if self.promo_from[i] >= 0 and share[i] > 0], int)
+        below = np.array([[self.promo_from[i] >= 0 and self.exists[self.promo_from[i], g] for g in range(G)]
+                          for i in range(R)])  # a post with staff below it in its own group to promote
+        self.h_int = self.h_ext * (share / (1.0 - share))[:, None] * below  # promotions add h_ext s / (1 - s) per open post
 
     # --- state
     def in_post(self) -> np.ndarray:
@@ -269,17 +302,20 @@ class Workforce(Patience):
         if dt:
             self.vacancy_days += self.vacancies() * dt
             self.post_days += self.establishment * dt
+            self.programme_days += (float(self.first_year.sum()) + float(self.programme_settled.sum())) * dt
             self._t_area = now
 
     def _shift(self, cell: Cell, change: int) -> None:
         """Vacancies in `cell` change by `change` now: the next `_accumulate` counts the new number
         from its last call, so take off what it will over-count for the time before now."""
         self.vacancy_days[cell] -= change * (self.env.now - self._t_area)
+        self.programme_days += change * (self.env.now - self._t_area)  # a start fills a post, a leaver opens one
 
     def reset_stats(self) -> None:
         self._accumulate()
         self.vacancy_days[:] = 0
         self.post_days[:] = 0
+        self.programme_days = 0.0
         for v in self.flows.values():
             v[:] = 0
         self.in_post_at_reset = int(self.in_post().sum())
@@ -334,6 +370,7 @@ class Workforce(Patience):
         """A programme starter completes the first year and joins the general staff."""
         self.first_year[cell] -= 1
         self.staff[cell][band] += 1
+        self.programme_settled[cell][band] += 1
 
     def leave(self, cell: Cell) -> None:
         """A programme starter leaves within the first year: the post opens again."""
@@ -389,46 +426,80 @@ class Workforce(Patience):
             self._step(k)
 
     def _step(self, k: int) -> None:
-        """Step `k`: exits and ageing, establishment growth, movers placed, then BAU fills and promotions."""
-        rng, flows = self.rng, self.flows
-        rng.restart(k)
+        """Step `k`: exits and ageing, establishment growth, movers placed, ready succession
+        completers promoted, then BAU fills and promotions, then the programme's new participants."""
+        flows = self.flows
         self._accumulate()
         if self.env.now >= self._changes[0]:
             while self.env.now >= self._changes[0]:
                 self._changes.pop(0)
             self._rates(self.env.now)
-        s = self.staff
-        go = rng.exits.multinomial(s, self.p_exits)  # (R, G, A, 4): leave the sector, move, retire, stay
-        s[...] = go[..., 3]
-        up = rng.ageing.binomial(s[:, :, :-1], self.p_age[:-1])
-        s[:, :, :-1] -= up
-        s[:, :, 1:] += up
+        s, at, go = self.staff, self.rng.at, self._go
+        for n, c in enumerate(self.cells):  # by band: leave the sector, move, retire, age a band, stay
+            multinomial, p, out = at(n, k).multinomial, self.p_churn[n], go[c]
+            for a, m in enumerate(s[c].tolist()):
+                out[a] = multinomial(m, p[a]) if m else 0
+        self.programme_settled *= self.p_stay
+        s[...] = go[..., 4]
+        s[..., 1:] += go[..., :-1, 3]  # the last band does not age (p_age is 0 there)
+        mv = go[..., 1]
+        gone = go[..., :3].sum(axis=2)  # (R, G, 3)
         # establishment follows growth; posts are cut only when vacant
         target = np.rint(self.est0 * np.exp(self.log_growth * (self.env.now / 365.0))).astype(np.int64)
         in_post = s.sum(axis=2) + self.first_year
         self.establishment = np.maximum(target, in_post) * self.exists
         vac = self.establishment - in_post
         # movers take open posts of the same role, in proportion to vacancies
-        placed, moved = self._place_movers(go[..., 1], vac)
-        gone = go.sum(axis=2)  # (R, G, 4)
+        placed, moved = self._place_movers(mv, vac, k)
         flows["leavers"] += gone[..., 0] + gone[..., 1] - moved  # a mover who finds no post has left the sector
         flows["movers"] += moved
         flows["movers_in"] += placed
         flows["retirements"] += gone[..., 2]
-        # BAU fills, some of them promotions from the role below in the same group
-        fills = rng.fills.binomial(vac - placed, self.p_fill)
-        promo = self._promote(fills)
-        ext = fills - promo
-        s += rng.hire_ages.multinomial(ext, self.hire_age)
-        flows["bau_hires"] += ext
-        flows["promotions"] += promo
+        open_ = vac - placed
+        self.succession.promote(open_, k)
+        self._fill(open_, k)
+        self.succession.intake(k)
         self._refresh()
         self._wake()
 
-    def _place_movers(self, mv: np.ndarray, vac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _fill(self, open_: np.ndarray, k: int) -> None:
+        """BAU fills of the open posts, cell by cell: external hires from the candidate pool and
+        promotions from the role below in the same group.
+
+        External hires follow the matching function H = A U^alpha V^(1 - alpha) with the pool U
+        fixed, calibrated so that H = h_ext V0 at the published vacancies V0 = v E: the hazard per
+        open post is h_ext (V0 / V)^alpha (alpha = 0: today's fixed hazard). Promotions add h_int
+        per open post (the staff below are the internal candidates, not the outside pool).
+        """
+        dt = self.step / 365.0
+        alpha, flows, s, at = self.pool_exponent, self.flows, self.staff, self.rng.at
+        for n, c in enumerate(self.cells):
+            v = int(open_[c])
+            if v <= 0:
+                continue
+            h_ext, h_int = float(self.h_ext[c]), float(self.h_int[c])
+            if alpha:
+                # posts open before the step's fills: at the published level V0 that is V0 (1 + x0)
+                v0 = float(self.v_pub[c] * self.establishment[c]) * (1.0 + (h_ext + h_int) * dt)
+                if v0 > 0:
+                    h_ext *= (v0 / v) ** alpha
+            x = (h_ext + h_int) * dt
+            if x <= 0:
+                continue
+            g = at(n, k)
+            fills = int(g.binomial(v, x / (1.0 + x)))  # discrete-time balance: opens O = x V per step, fills p (V + O)
+            if not fills:
+                continue
+            promo = self._promote(c, int(g.binomial(fills, h_int / (h_ext + h_int))), g) if h_int > 0 else 0
+            ext = fills - promo
+            s[c] += g.multinomial(ext, self.hire_age[c])
+            flows["bau_hires"][c] += ext
+            flows["promotions"][c] += promo
+
+    def _place_movers(self, mv: np.ndarray, vac: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Assign movers `mv[r, g, a]` to open posts `vac[r, g]` of their role in their own sector,
         in proportion to open posts; returns the number placed in each cell and the number of each
-        cell's movers who found a post.
+        cell's movers who found a post. Each sector and role draws from its own stream.
 
         Movers beyond the open posts of their role and sector are not placed (they leave the sector).
         """
@@ -436,58 +507,159 @@ class Workforce(Patience):
         moved_all = np.zeros_like(vac)
         if not mv.any():
             return placed_all, moved_all
-        sectors = np.array(self.group_sector)
-        for sector in dict.fromkeys(self.group_sector):
-            cols = np.nonzero(sectors == sector)[0]
-            m = mv[:, cols]  # (R, Gs, A)
-            v = vac[:, cols]
-            movers = m.sum(axis=1)  # (R, A)
-            total = v.sum(axis=1)  # (R,)
-            has = total > 0
-            if not (movers.any() and has.any()):
-                continue
-            movers = movers * has[:, None]
-            w = v / np.where(has, total, 1)[:, None]
-            w[~has, 0] = 1.0  # no open post in the role: weights are unused, but must sum to 1
-            placed = np.moveaxis(self.rng.placement.multinomial(movers, w[:, None, :]), 2, 1)  # (R, Gs, A)
-            n = placed.sum(axis=2)
-            over = np.maximum(n - v, 0)
-            if over.any():
-                for r, g in zip(*np.nonzero(over)):
-                    placed[r, g] -= _trim(placed[r, g][None, :], over[r, g][None])[0]
-                n = placed.sum(axis=2)
-            self.staff[:, cols] += placed
-            placed_all[:, cols] = n
-            # which cells' movers found a post: the placed share of each role's movers, apportioned by cell
-            found = n.sum(axis=1)  # (R,)
-            out_by_cell = m.sum(axis=2)  # (R, Gs)
-            for r in np.nonzero(found)[0]:
-                moved_all[r, cols] = _apportion(int(found[r]), out_by_cell[r] / out_by_cell[r].sum())
+        by_cell = mv.sum(axis=2)  # (R, G)
+        for sector, cols in self._sector_cols:
+            for r in np.nonzero(by_cell[:, cols].sum(axis=1) * vac[:, cols].sum(axis=1))[0]:
+                m = mv[r, cols]  # (Gs, A)
+                v = vac[r, cols]
+                total = int(v.sum())
+                multinomial, p = self.rng.at(self._mover_stream[(sector, r)], k).multinomial, v / total
+                placed = np.zeros(m.shape, np.int64)  # (Gs, A)
+                for a, x in enumerate(m.sum(axis=0).tolist()):
+                    if x:
+                        placed[:, a] = multinomial(x, p)
+                n = placed.sum(axis=1)
+                over = np.maximum(n - v, 0)
+                if over.any():
+                    placed -= _trim(placed, over)
+                    n = placed.sum(axis=1)
+                self.staff[r, cols] += placed
+                placed_all[r, cols] = n
+                # which cells' movers found a post: the placed share of the role's movers, apportioned by cell
+                out_by_cell = by_cell[r, cols]
+                moved_all[r, cols] = _apportion(int(n.sum()), out_by_cell / out_by_cell.sum())
         return placed_all, moved_all
 
-    def _promote(self, fills: np.ndarray) -> np.ndarray:
-        """Promotions among `fills`: staff of the role below (same group) move up, keeping their age band.
+    def _promote(self, c: Cell, want: int, g: np.random.Generator) -> int:
+        """Move up to `want` staff of the role below (same group) into cell `c`, keeping their age band.
 
-        Who moves up is drawn without replacement from the staff below (multivariate hypergeometric
-        over age bands), one cell at a time: in a step only a few cells promote anyone.
+        Who moves up is drawn without replacement from the staff below (multivariate
+        hypergeometric over age bands), from cell `c`'s stream; returns how many moved.
         """
-        promo = np.zeros_like(fills)
-        up = self.ladder_up
-        if not len(up):
-            return promo
-        rng = self.rng.promotions
-        want = rng.binomial(fills[up], self.promo_share[up][:, None])  # (L, G)
-        staff, low = self.staff, self.promo_from[up]
-        for i, g in zip(*np.nonzero(want)):
-            below = staff[low[i], g]  # a view: the pool as it is now (two ladders may share it)
-            n = min(int(want[i, g]), int(below.sum()))
-            if n:
-                take = rng.multivariate_hypergeometric(below, n)
-                below -= take
-                staff[up[i], g] += take
-                promo[up[i], g] = n
-                self.flows["promoted_out"][low[i], g] += n
-        return promo
+        low = int(self.promo_from[c[0]])
+        below = self.staff[low, c[1]]  # a view: the pool as it is now (two ladders may share it)
+        n = min(want, int(below.sum()))
+        if n:
+            take = g.multivariate_hypergeometric(below, n)
+            below -= take
+            self.staff[c] += take
+            self.flows["promoted_out"][low, c[1]] += n
+        return n
+
+
+class Succession:
+    """Succession programmes: participants from the role below, each completer filling one post above, once.
+
+    Every step, each role's participants a year (a schedule: the baseline has none) join,
+    shared among the employer groups that have the role and the one below in proportion to the
+    role's establishment. Each completes with the programme's probability (drawn from the cell's
+    own succession stream) and is ready `days_to_ready` later. A ready completer takes an open
+    post of the role in their own group by promotion, before BAU recruitment fills it, and is then
+    no longer ready; one not promoted within `ready_for_days` of being ready lapses. So the
+    programme's extra promotions can never exceed its completers.
+    """
+
+    def __init__(self, wf: Workforce, schedule: Callable[[str], Piecewise]):
+        self.wf = wf
+        path = "region.workforce.roles.{}.succession.{}".format
+        self.roles = [i for i, r in enumerate(wf.roles) if wf.promo_from[i] >= 0]
+        self.places, self.completion, self.days_to_ready, self.ready_for = (
+            {i: schedule(path(wf.roles[i], key)) for i in self.roles}
+            for key in ("places_per_year", "completion", "days_to_ready", "ready_for_days"))
+        self.roles = [i for i in self.roles if self.places[i].max() > 0]
+        self.groups = {i: [g for g in range(len(wf.groups)) if wf.exists[i, g] and wf.exists[wf.promo_from[i], g]]
+                       for i in self.roles}
+        cells = [(i, g) for i in self.roles for g in self.groups[i]]
+        self.streams = CellStreams(wf.generator, [f"succession.{wf.roles[i]}.{wf.groups[g]}" for i, g in cells])
+        self.stream = {c: n for n, c in enumerate(cells)}
+        self.owed = {i: 0.0 for i in self.roles}  # participants a year accrue until a whole one joins
+        self.pipeline: list[tuple[int, int, Cell, int]] = []  # (ready at step, lapses at step, cell, completers)
+        self.ready: dict[Cell, list[list[int]]] = {}  # cell -> [lapses at step, completers ready], oldest first
+
+    def intake(self, k: int) -> None:
+        """Step `k`'s new participants and which of them will complete."""
+        wf, t = self.wf, self.wf.env.now
+        for i in self.roles:
+            self.owed[i] += self.places[i].at(t) * wf.step / 365.0
+            m = math.floor(self.owed[i])
+            groups = self.groups[i]
+            if m <= 0 or not groups:
+                continue
+            self.owed[i] -= m
+            est = [float(wf.establishment[i, g]) for g in groups]
+            ready_at = k + math.ceil(self.days_to_ready[i].at(t) / wf.step)
+            lapse_at = ready_at + math.ceil(self.ready_for[i].at(t) / wf.step)
+            for g, n in zip(groups, _apportion(m, [e / sum(est) for e in est])):
+                if n:
+                    done = int(self.streams.at(self.stream[(i, g)], k).binomial(int(n), self.completion[i].at(t)))
+                    if done:
+                        self.pipeline.append((ready_at, lapse_at, (i, g), done))
+
+    def promote(self, open_: np.ndarray, k: int) -> None:
+        """Completers ready at step `k` take open posts of their role (`open_` is reduced in place)."""
+        if not self.pipeline and not self.ready:
+            return
+        wf, flows = self.wf, self.wf.flows
+        for entry in [e for e in self.pipeline if e[0] <= k]:
+            self.pipeline.remove(entry)
+            _, lapse_at, c, n = entry
+            self.ready.setdefault(c, []).append([lapse_at, n])
+            flows["succession_completers"][c] += n
+        for c, queue in list(self.ready.items()):
+            while queue and queue[0][0] <= k:
+                queue.pop(0)
+            want = min(int(open_[c]), sum(n for _, n in queue))
+            if want > 0:
+                got = wf._promote(c, want, self.streams.at(self.stream[c], k))
+                open_[c] -= got
+                flows["promotions"][c] += got
+                flows["succession_promotions"][c] += got
+                while got:
+                    take = min(got, queue[0][1])
+                    queue[0][1] -= take
+                    got -= take
+                    if not queue[0][1]:
+                        queue.pop(0)
+            if not queue:
+                del self.ready[c]
+
+
+def _internal_odds(wf: WorkforceConfig, role: str, group: str) -> float:
+    """s / (1 - s) for a post's promotion share s (0 without a role below in its group): h_int = h_ext s / (1 - s)."""
+    low = wf.roles[role].promoted_from
+    if low is None or low not in wf.groups[group].posts:
+        return 0.0
+    s = min(wf.roles[role].internal_fill_share, MAX_PROMOTION_SHARE)
+    return s / (1.0 - s)
+
+
+def pool_correction(alpha: float, v0: float, h_ext: float, h_int: float) -> float:
+    """Factor on the external fill hazard that keeps the mean open posts at `v0` under the matching function.
+
+    With hires A V^(1 - alpha) and promotions h_int V closing posts, and posts opening at the
+    baseline's rate lambda = (h_ext + h_int) v0, the open posts of a cell are a birth-death
+    process whose stationary law is pi(j) ~ prod_{i <= j} lambda / (A i^(1 - alpha) + h_int i).
+    Its mean falls as A grows; A is found (bisection on log A) so that the mean is v0, and
+    returned as A / (h_ext v0^alpha). At alpha = 0 the law is Poisson with mean v0 and the factor
+    is 1; for alpha > 0 it is above 1: the concave matching fills fewer posts when open posts
+    fluctuate (Jensen), so a fixed A tuned at v0 alone would let vacancies drift up.
+    """
+    if alpha <= 0 or v0 <= 0 or h_ext <= 0:
+        return 1.0
+    lam = (h_ext + h_int) * v0
+    j = np.arange(1, int(v0 + 12 * math.sqrt(v0) + 30), dtype=float)
+
+    def mean(a: float) -> float:
+        logp = np.concatenate([[0.0], np.cumsum(np.log(lam) - np.log(a * j ** (1 - alpha) + h_int * j))])
+        w = np.exp(logp - logp.max())
+        return float(np.dot(np.arange(len(w)), w) / w.sum())
+
+    a0 = h_ext * v0 ** alpha
+    lo, hi = math.log(a0) - 3.0, math.log(a0) + 3.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if mean(math.exp(mid)) > v0 else (lo, mid)
+    return math.exp(0.5 * (lo + hi)) / a0
 
 
 def _apportion(n: int, shares: list[float]) -> np.ndarray:

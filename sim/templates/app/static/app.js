@@ -1,6 +1,13 @@
 // The workbench page: send the form, show errors beside their fields, follow the run, show its headline.
 "use strict";
 const form = document.getElementById("setup");
+// The server's token: every request that changes something carries it (the server refuses it otherwise).
+const token = document.querySelector('meta[name="pathways-token"]').content;
+
+function post(url, body) {
+  return fetch(url, {method: "POST", headers: {"Content-Type": "application/json", "X-Pathways-Token": token},
+                     body: JSON.stringify(body)});
+}
 
 function showMode() {
   const mode = form.querySelector("input[name=mode]:checked").value;
@@ -47,9 +54,11 @@ async function follow(id) {
   for (;;) {
     const st = await (await fetch(`/api/runs/${encodeURIComponent(id)}`)).json();
     bar.value = st.progress;
-    text.textContent = `${Math.round(100 * st.progress)}% (${st.jobs_done} of ${st.jobs} options done)`;
-    if (st.status !== "running") {
-      text.textContent = st.status === "done" ? "done" : `failed: ${st.error}`;
+    text.textContent = st.status === "queued"
+      ? `queued: waiting for a free core (${st.queue_position} run${st.queue_position === 1 ? "" : "s"} ahead)`
+      : `${Math.round(100 * st.progress)}% (${st.jobs_done} of ${st.jobs} options done)`;
+    if (st.status !== "running" && st.status !== "queued") {
+      text.textContent = st.status === "done" ? "done" : `${st.status}: ${st.error}`;
       await refreshRuns();
       await showResult(id);
       document.getElementById("run").disabled = false;
@@ -63,8 +72,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors();
   document.getElementById("result").innerHTML = "";
-  const r = await fetch("/api/form", {method: "POST", headers: {"Content-Type": "application/json"},
-                                      body: JSON.stringify(formData())});
+  const r = await post("/api/form", formData());
   const answer = await r.json();
   if (!r.ok) { showError(answer.field || "general", answer.error); return; }
   document.getElementById("run").disabled = true;
@@ -72,7 +80,17 @@ form.addEventListener("submit", async (event) => {
   follow(answer.id);
 });
 
-document.getElementById("runs").addEventListener("click", (event) => {
+document.getElementById("runs").addEventListener("click", async (event) => {
   const button = event.target.closest("button.show");
   if (button) showResult(button.dataset.run);
+  const resume = event.target.closest("button.resume");
+  if (!resume) return;
+  clearErrors();
+  const r = await post(`/api/runs/${encodeURIComponent(resume.dataset.run)}/resume`, {});
+  const answer = await r.json();
+  if (!r.ok) { showError("general", answer.error); return; }
+  document.getElementById("run").disabled = true;
+  document.getElementById("progress-command").textContent = "";
+  await refreshRuns();
+  follow(answer.id);
 });

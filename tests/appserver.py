@@ -1,0 +1,63 @@
+"""The web app served for tests: on a free port of 127.0.0.1 in a thread of this process, an API client that
+sends the server's token (read from its page, as the page's own script does), and waiting for a run."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from conftest import free_port
+from sim.app import TOKEN_HEADER, create_app
+
+RUN_SECONDS = 240  # a two-option quick sweep takes ~15 s on a loaded 2-core machine; generous
+
+
+@contextmanager
+def serve(results: Path, max_runs: int | None = None) -> Iterator[str]:
+    """The app over `results` until the block ends (its children are left running, as when the app stops)."""
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(results, max_runs), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert srv.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+def token_of(base: str) -> str:
+    """The token the server's page carries."""
+    page = httpx.get(base + "/", timeout=60).text
+    return re.search(r'<meta name="pathways-token" content="([^"]+)">', page).group(1)
+
+
+def api_client(base: str) -> httpx.Client:
+    """An API client that sends the server's token."""
+    return httpx.Client(base_url=base, timeout=60, headers={TOKEN_HEADER: token_of(base)})
+
+
+def wait(client: httpx.Client, run_id: str) -> dict:
+    """A run's status once it is no longer queued or running (progress only goes forward meanwhile)."""
+    deadline = time.time() + RUN_SECONDS
+    seen = []
+    while time.time() < deadline:
+        st = client.get(f"/api/runs/{run_id}").json()
+        seen.append(st["progress"])
+        if st["status"] not in ("queued", "running"):
+            assert seen == sorted(seen), seen
+            return st
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} still running after {RUN_SECONDS} s")
