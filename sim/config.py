@@ -23,8 +23,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .distributions import Dist, problem
 from .kpis import KPI_NAMES
-from .schedule import (ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, SupportPlan, UsageRule, constant,
-                       product)
+from .schedule import (ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, ServePlan, SupportPlan, UsageRule,
+                       change, constant, plus, product)
 
 AGE_BANDS = ("16-24", "25-34", "35-44", "45-54", "55-64", "65+")
 AGE_BAND_YEARS = (9.0, 10.0, 10.0, 10.0, 10.0, math.inf)
@@ -321,6 +321,24 @@ class Cost:
 
 
 @dataclass
+class Serves:
+    """An intervention's own places at a stage, and its effect on the residents who hold one (DESIGN.md:
+    interventions act through the people they serve).
+
+    Its `places` x `per_place` places join the stage's capacity as a share tagged as its own, while it is
+    active: a resident granted a place at the stage takes one of the intervention's while one is free.
+    `effects` change the numbers the journey reads for the residents who hold, or have held, one of its
+    places, from the moment they hold it (an adviser's caseload place is held until the job starts, so a
+    caseworker's effects on job search and checks are for the residents on its caseload); everyone else's
+    numbers stay the region's. With no places, nobody holds one and nothing changes.
+    """
+
+    stage: str | None = None  # engagement or a support stage; None: no places of its own
+    per_place: float = nonneg(1.0)  # places at the stage for each of the intervention's `places` (a caseload)
+    effects: list[Change] = _f([])  # each a change to a number read after the place is held (PER_RESIDENT)
+
+
+@dataclass
 class Intervention:
     """A named, stackable set of changes, active over a period, with a cost."""
 
@@ -328,7 +346,8 @@ class Intervention:
     start_day: float = nonneg(0.0)
     end_day: float | None = None
     places: float = _f(0.0, low=0.0, high=MAX_PLACES)  # the size knob that changes and costs refer to
-    changes: list[Change] = _f([])
+    changes: list[Change] = _f([])  # changes for everyone in the region
+    serves: Serves = _f(Serves())  # places of its own and effects on those who hold them
     cost: Cost = _f(Cost())
 
 
@@ -440,10 +459,6 @@ class Segment:
     value: float
 
 
-def _apply(op: str, x: float, v: float) -> float:
-    return v if op == "set" else x * v if op == "scale" else x + v
-
-
 # Config paths an intervention may change, and which the model reads through `Params.at`.
 CHANGEABLE = (
     "region.channels.*.referrals_per_year",
@@ -460,6 +475,37 @@ CHANGEABLE = (
     "pathway.job_search.duration", "pathway.job_search.patience",
     "pathway.recruitment.*",
 )
+
+
+# The numbers an intervention's effect may change for the residents who hold its places (`Serves.effects`):
+# config path -> (its name in the journey's `Levels`, the stage where the journey reads it), `{}` standing for a
+# support stage, a course or a role. A stage's own patience is read before its place is held, so it is not here
+# for that stage (`_check_serves`).
+PER_RESIDENT = {
+    "pathway.engagement.assessment": ("assessment", "engagement"),
+    "pathway.engagement.dropout": ("dropout", "engagement"),
+    "pathway.support.{}.patience": ("support.{}.patience", "{}"),
+    "pathway.support.{}.duration": ("support.{}.duration", "{}"),
+    "pathway.support.{}.completion": ("support.{}.completion", "{}"),
+    "pathway.training.courses.{}.patience": ("course.{}.patience", "training"),
+    "pathway.training.courses.{}.duration": ("course.{}.duration", "training"),
+    "pathway.training.courses.{}.completion": ("course.{}.completion", "training"),
+    "pathway.job_search.duration": ("search", "job_search"),
+    "pathway.job_search.patience": ("vacancy_patience", "job_search"),
+    **{f"pathway.recruitment.{n}": (n, "recruitment") for n in (
+        "shortlisting", "interview_duration", "interview_patience", "interview_pass", "offer_acceptance", "checks",
+        "checks_pass", "withdrawal_patience")},
+    "region.workforce.roles.{}.first_year_leaving": ("first_year_leaving.{}", "in_post"),
+}
+
+
+def per_resident(path: str) -> tuple[str, str] | None:
+    """(name in `Levels`, stage where it is read) of a number a holder's effect may change, or None."""
+    for pattern, (name, stage) in PER_RESIDENT.items():
+        m = re.fullmatch(re.escape(pattern).replace(r"\{\}", r"([^.]+)"), path)
+        if m:
+            return name.format(*m.groups()), stage.format(*m.groups())
+    return None
 
 
 def lookup(obj: Any, path: str) -> Any:
@@ -511,7 +557,7 @@ class Params:
             x = base.at(t)
             for s in segs:
                 if s.start <= t < s.end:
-                    x = _apply(s.op, x, s.value)
+                    x = change(s.op, x, s.value)
             values.append(x)
         return Piecewise(cuts, values)
 
@@ -565,7 +611,19 @@ def resolve(p: Params) -> Resolved:
             _cumulative(prof.deprivation_quintile), _cumulative(prof.age_band), _cumulative(prof.qualification),
             _cumulative(prof.sector_preference), prof.parent_young_child, prof.health_condition, prof.digital_need,
             prof.deadweight))
-    support = [SupportPlan(name, NEEDS[s.needs], p.schedule(f"pathway.support.{name}.places", s.places, s.schedule),
+    serves = [ServePlan(name, stages.index(iv.serves.stage), _while_active(iv, iv.places * iv.serves.per_place, h),
+                        [(per_resident(e.target)[0], e.op, e.value) for e in iv.serves.effects])  # type: ignore[index]
+              for name, iv in c.intervention.items() if iv.serves.stage is not None]
+
+    def places(stage: str, base: Piecewise) -> Piecewise:
+        """A stage's places: its own, and those of the interventions that serve at it."""
+        for sv in serves:
+            if stages[sv.stage] == stage:
+                base = plus(base, sv.places)
+        return base
+
+    support = [SupportPlan(name, NEEDS[s.needs],
+                           places(name, p.schedule(f"pathway.support.{name}.places", s.places, s.schedule)),
                            dur(f"pathway.support.{name}.patience"),
                            None if s.duration is None else dur(f"pathway.support.{name}.duration"),
                            at(f"pathway.support.{name}.completion"))
@@ -587,9 +645,9 @@ def resolve(p: Params) -> Resolved:
     wf = c.region.workforce
     r = "pathway.recruitment"
     return Resolved(
-        stages=stages, channels=channels,
-        advisers=product(p.schedule("pathway.engagement.advisers", eng.advisers, eng.schedule),
-                         at("pathway.engagement.caseload_per_adviser")),
+        serves=serves, stages=stages, channels=channels,
+        advisers=places("engagement", product(p.schedule("pathway.engagement.advisers", eng.advisers, eng.schedule),
+                                              at("pathway.engagement.caseload_per_adviser"))),
         adviser_patience=dur("pathway.engagement.patience"), assessment=dur("pathway.engagement.assessment"),
         dropout=at("pathway.engagement.dropout"), support=support, need_course=list(pw.training.need_course),
         courses=courses, search=dur("pathway.job_search.duration"), vacancy_patience=dur("pathway.job_search.patience"),
@@ -607,6 +665,14 @@ def resolve(p: Params) -> Resolved:
             *(f"region.workforce.roles.{r}.succession.{k}" for r in wf.roles
               for k in ("places_per_year", "completion", "days_to_ready", "ready_for_days")))},
         usage=usage)
+
+
+def _while_active(iv: Intervention, n: float, horizon: float) -> Piecewise:
+    """`n` while the intervention is active (never in the warm-up; to the horizon without an end day: the
+    option ends there, `_changes`), 0 otherwise."""
+    if n == 0:
+        return constant(0.0)
+    return Piecewise([-math.inf, iv.start_day, horizon if iv.end_day is None else iv.end_day], [0.0, n, 0.0])
 
 
 def _cumulative(shares: list[float]) -> list[float]:
@@ -798,23 +864,49 @@ def validate(c: Config) -> None:
             raise ConfigError(f"{key}.cost.person_channel", iv.cost.person_channel,
                               f"a channel: {', '.join(c.region.channels)}")
         for i, ch in enumerate(iv.changes):
-            ckey = f"{key}.changes.{i}"
-            if ch.op not in OPS:
-                raise ConfigError(f"{ckey}.op", ch.op, f"one of {', '.join(OPS)}")
-            if not any(fnmatch.fnmatchcase(ch.target, pat) for pat in CHANGEABLE) or not _has(c, ch.target):
-                raise ConfigError(f"{ckey}.target", ch.target,
-                                  "an existing config path matching one of: " + ", ".join(CHANGEABLE))
-            target = lookup(c, ch.target)
-            if isinstance(target, Dist) and ch.op != "scale":
-                raise ConfigError(f"{ckey}.op", ch.op, "scale (a distribution can only be scaled)")
-            if not isinstance(target, (Dist, int, float)) or isinstance(target, bool):
-                raise ConfigError(f"{ckey}.target", ch.target, "a number or a distribution")
-            if not math.isfinite(ch.value) or (ch.op != "add" and ch.value < 0):
-                raise ConfigError(f"{ckey}.value", ch.value, "a finite number (>= 0 unless op is add)")
+            _check_change(c, f"{key}.changes.{i}", ch,
+                          any(fnmatch.fnmatchcase(ch.target, pat) for pat in CHANGEABLE), ", ".join(CHANGEABLE))
             role = ch.target.split(".")[3] if fnmatch.fnmatchcase(ch.target, "region.workforce.roles.*.succession.*") else None
             if role is not None and c.region.workforce.roles[role].promoted_from is None:
-                raise ConfigError(f"{ckey}.target", ch.target,
+                raise ConfigError(f"{key}.changes.{i}.target", ch.target,
                                   "a role with promoted_from (succession participants come from the role below)")
+        _check_serves(c, f"{key}.serves", iv.serves, stages)
+
+
+def _check_change(c: Config, key: str, ch: Change, allowed: bool, paths: str) -> None:
+    """A change's op, target (`allowed`: it matches one of `paths`) and value."""
+    if ch.op not in OPS:
+        raise ConfigError(f"{key}.op", ch.op, f"one of {', '.join(OPS)}")
+    if not allowed or not _has(c, ch.target):
+        raise ConfigError(f"{key}.target", ch.target, "an existing config path matching one of: " + paths)
+    target = lookup(c, ch.target)
+    if isinstance(target, Dist) and ch.op != "scale":
+        raise ConfigError(f"{key}.op", ch.op, "scale (a distribution can only be scaled)")
+    if not isinstance(target, (Dist, int, float)) or isinstance(target, bool):
+        raise ConfigError(f"{key}.target", ch.target, "a number or a distribution")
+    if not math.isfinite(ch.value) or (ch.op != "add" and ch.value < 0):
+        raise ConfigError(f"{key}.value", ch.value, "a finite number (>= 0 unless op is add)")
+
+
+def _check_serves(c: Config, key: str, sv: Serves, stages: tuple[str, ...]) -> None:
+    """An intervention's own places: a stage with a capacity of places, and effects read after a place is held."""
+    own = ("engagement", *c.pathway.support)  # the stages whose places are held (`Capacity`)
+    if sv.stage is None:
+        if sv.effects:
+            raise ConfigError(f"{key}.stage", None, f"the stage whose places carry the effects: {', '.join(own)}")
+        return
+    if sv.stage not in own:
+        raise ConfigError(f"{key}.stage", sv.stage, f"a stage with places of its own: {', '.join(own)}")
+    at = stages.index(sv.stage)
+    for i, ch in enumerate(sv.effects):
+        ekey = f"{key}.effects.{i}"
+        found = per_resident(ch.target)
+        _check_change(c, ekey, ch, found is not None, ", ".join(PER_RESIDENT))
+        name, stage = found  # type: ignore[misc]
+        if stages.index(stage) < at or name == f"support.{sv.stage}.patience":
+            raise ConfigError(f"{ekey}.target", ch.target,
+                              f"a number the journey reads after a place at {sv.stage} is held (a later stage, "
+                              f"or this stage's duration or completion)")
 
 
 def _check_borrows(r: Region) -> None:

@@ -15,4 +15,5 @@ KPI_NAMES = (
     *FLOW_KPIS, *SUCCESSION_KPIS,
     "utilisation", "mean_wait", "reneged", "mean_queue",
     "programme_cost", "programme_cost_per_year",
+    "served",  # residents referred in the window who held one of an intervention's own places (`serves`)
 )

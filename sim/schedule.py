@@ -49,6 +49,19 @@ def product(a: Piecewise, b: Piecewise) -> Piecewise:
     return Piecewise(times, [a.at(t) * b.at(t) for t in times])
 
 
+def plus(a: Piecewise, b: Piecewise) -> Piecewise:
+    """The step function a(t) + b(t) (a stage's places and an intervention's own); `a` itself if b is 0 throughout."""
+    if b.const == 0.0:
+        return a
+    times = sorted(set(a.times) | set(b.times))
+    return Piecewise(times, [a.at(t) + b.at(t) for t in times])
+
+
+def change(op: str, x: float, value: float) -> float:
+    """`x` after an intervention's change: set to `value`, scaled by it, or with it added."""
+    return value if op == "set" else x * value if op == "scale" else x + value
+
+
 @dataclass
 class Duration:
     """A duration or a patience: each resident's own draw of `dist`, times `scale` at the time it is used."""
@@ -120,6 +133,21 @@ class UsageRule:
 
 
 @dataclass
+class ServePlan:
+    """An intervention's own places at a stage and its effects on the residents who hold one.
+
+    `places` are part of the stage's capacity (counted in its places), a share tagged as the intervention's;
+    `effects` are (name in the journey's `Levels`, op, value): they change that number for the residents who
+    hold, or have held, one of these places, and for no one else.
+    """
+
+    name: str
+    stage: int
+    places: Piecewise
+    effects: list[tuple[str, str, float]]
+
+
+@dataclass
 class Resolved:
     """Every number the model reads, resolved once (interventions applied)."""
 
@@ -148,3 +176,4 @@ class Resolved:
     entry_roles: list[str]  # roles open to residents without a course
     workforce: dict[str, Piecewise]  # the demand side's changeable numbers, by config path (turnover, promotion shares)
     usage: list[UsageRule] = field(default_factory=list)
+    serves: list[ServePlan] = field(default_factory=list)  # interventions' own places and their holders' effects

@@ -2,18 +2,20 @@
 
 `trace(params, replication)` runs one replication and returns, for every resident, their
 referral time and attributes and how they left (stage, reason, time, the post they started in
-and when). The model is not changed: the trace wraps three of its methods for the run only.
+and when, and whether the numbers they read were an intervention's holders' rather than the region's).
+The model is not changed: the trace wraps four of its methods for the run only.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from sim.config import Params
 from sim.model import Model, RunOutput
-from sim.model.pathway import Funnel, Pathway, Resident
+from sim.model.capacity import Capacity, Request
+from sim.model.pathway import Funnel, Levels, Pathway, Resident
 
 
 @dataclass
@@ -28,6 +30,8 @@ class Record:
     cell: tuple[int, int] | None = None  # (role, employer group) they started in
     t_start: float = float("nan")
     run_end: float = float("nan")  # when the run ended
+    changed: bool = False  # they read other numbers than the region's (an intervention's place holder's)
+    held: dict[str, float] = field(default_factory=dict)  # stage -> when they were granted an intervention's own place there
 
     def outcome(self) -> tuple:
         """How it ended for them: where and why they left, and the post they started in."""
@@ -41,9 +45,15 @@ class Record:
 Key = tuple[str, int]  # (channel name, arrival index within the channel)
 
 
+def numbers(lv: Levels) -> tuple:
+    """Every number a resident reading `lv` reads now."""
+    stages = tuple((s.patience, s.duration, s.completion) for s in (*lv.support, *lv.courses))
+    return (*(getattr(lv, n) for n in (*Levels.SCALES, *Levels.PROBABILITIES)), *stages, *lv.early_leaving)
+
+
 @contextmanager
 def _tracing(records: dict[Key, Record], pathways: list[Pathway]) -> Iterator[None]:
-    journey, first_year, exit_ = Pathway.journey, Pathway._first_year, Funnel.exit
+    journey, first_year, exit_, holding = Pathway.journey, Pathway._first_year, Funnel.exit, Pathway._holding
     funnels: dict[int, Pathway] = {}
 
     def key(pw: Pathway, r: Resident) -> Key:
@@ -58,20 +68,27 @@ def _tracing(records: dict[Key, Record], pathways: list[Pathway]) -> Iterator[No
 
     def traced_first_year(self: Pathway, r: Resident, cell: tuple[int, int]) -> None:
         rec = records[key(self, r)]
-        rec.cell, rec.t_start = cell, self.env.now
+        rec.cell, rec.t_start, rec.changed = cell, self.env.now, numbers(r.lv) != numbers(self.levels)
         first_year(self, r, cell)
+
+    def traced_holding(self: Pathway, r: Resident, cap: Capacity, req: Request, stage: int) -> Levels:
+        if cap.share_of(req) >= 0:
+            records[key(self, r)].held[self.stages[stage]] = self.env.now
+        return holding(self, r, cap, req, stage)
 
     def traced_exit(self: Funnel, r: Resident, reason: str, success: bool = False) -> None:
         pw = funnels[id(self)]
         rec = records[key(pw, r)]
         rec.stage, rec.reason, rec.t_exit = pw.stages[r.stage], reason, self.env.now
+        rec.changed = rec.changed or numbers(r.lv) != numbers(pw.levels)
         exit_(self, r, reason, success)
 
     Pathway.journey, Pathway._first_year, Funnel.exit = traced_journey, traced_first_year, traced_exit  # type: ignore
+    Pathway._holding = traced_holding  # type: ignore
     try:
         yield
     finally:
-        Pathway.journey, Pathway._first_year, Funnel.exit = journey, first_year, exit_  # type: ignore
+        Pathway.journey, Pathway._first_year, Funnel.exit, Pathway._holding = journey, first_year, exit_, holding  # type: ignore
 
 
 def trace(params: Params, replication: int = 0) -> tuple[dict[Key, Record], RunOutput]:

@@ -221,6 +221,8 @@ class Model:
             total += cost
         rows.append(("programme_cost", "all", total))
         rows.append(("programme_cost_per_year", "all", total / years))
+        for sv, n in zip(pw.plan.serves, pw.served):
+            rows.append(("served", f"intervention:{sv.name}", float(n)))
 
     def _timeseries(self, out: RunOutput) -> None:
         wf = self.workforce

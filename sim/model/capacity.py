@@ -6,6 +6,8 @@ A `Capacity` is a SimPy resource built on plain SimPy events, with three things 
 - its size follows a schedule (a step function of time) and may be zero;
 - reneging is lazy and O(1): a request whose holder gave up is flagged and skipped when it
   reaches the head of the queue, instead of being removed by a linear scan;
+- some of its places may be tagged as an intervention's own (`shares`): a granted request takes a
+  tagged place while one is free, and `share_of` says whose place it holds;
 - it keeps its own time-weighted statistics (busy places, queue length, size) and waits, so
   utilisation and mean queue can be read off without a trace. A time integral of a count n(t)
   is kept as one running sum: subtract `now` when n rises by one, add it when n falls, and
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Sequence
 
 import simpy
 
@@ -160,14 +163,22 @@ class Waitlist(Patience):
 
 
 class Capacity(Waitlist):
-    """A pool of places with a FIFO queue, a size schedule and lazy reneging."""
+    """A pool of places with a FIFO queue, a size schedule and lazy reneging.
 
-    def __init__(self, env: simpy.Environment, name: str, size: Piecewise):
+    `shares` are tagged parts of `size` over time (an intervention's own places, counted in `size`): one
+    queue serves them all, and a place granted while a tagged one is free is a tagged one (the first share
+    with room), so the intervention's places are in use whenever there is anyone to use them.
+    """
+
+    def __init__(self, env: simpy.Environment, name: str, size: Piecewise, shares: Sequence[Piecewise] = ()):
         self._init_waitlist(env, name)
         self.schedule = size
         self.size = max(0.0, size.at(env.now))
         self.users = 0
         self.users_acc = 0.0  # running sum behind the time-average number of places in use
+        self.shares = list(shares)
+        self.share_users = [0] * len(self.shares)
+        self._share: dict[Request, int] = {}  # holders of a tagged place -> its share
         if size.const is None:
             env.process(self._follow(size))
 
@@ -180,8 +191,24 @@ class Capacity(Waitlist):
             self.users_acc -= self.env.now
             self.granted += 1
             self.waits.add(0.0)
-            return Request(self, granted=True)
+            req = Request(self, granted=True)
+            if self.shares:
+                self._tag(req)
+            return req
         return self._enqueue(patience)
+
+    def share_of(self, req: Request) -> int:
+        """The share whose tagged place `req` holds (its index in `shares`), or -1 for an untagged place."""
+        return self._share.get(req, -1)
+
+    def _tag(self, req: Request) -> None:
+        """A place just granted: a tagged one if a share has one free."""
+        now = self.env.now
+        for i, share in enumerate(self.shares):
+            if self.share_users[i] < share.at(now):
+                self.share_users[i] += 1
+                self._share[req] = i
+                return
 
     def free(self, req: Request) -> None:
         """Give `req`'s place back and grant it to the next live request; withdraw `req` if still waiting."""
@@ -189,6 +216,8 @@ class Capacity(Waitlist):
             req.holding = False
             self.users -= 1
             self.users_acc += self.env.now
+            if self.shares and req in self._share:
+                self.share_users[self._share.pop(req)] -= 1
             self._grant()
         else:
             self.abandon(req)
@@ -203,6 +232,8 @@ class Capacity(Waitlist):
             self.users += 1
             self.users_acc -= now
             req.holding = True
+            if self.shares:
+                self._tag(req)
             self._served(req, now)
         while q and q[0].abandoned:  # keep the queue's head live so memory stays bounded
             q.popleft()

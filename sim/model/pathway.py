@@ -15,6 +15,11 @@ Referrals come by inverting the channel's cumulative intensity (`Intensity`): a 
 day t leaves every referral before t where it was. The changeable numbers the journey reads
 (probabilities, the scales of durations) are plain attributes kept at their schedule's value
 (`follow`, `Levels`), not looked up in the schedule at every use.
+
+An intervention acts through the people it serves: its own places at a stage (`ServePlan`) are a
+tagged share of that stage's capacity, and a resident granted one of them reads, from then on, a
+`Levels` with the intervention's effects (`r.lv`); everyone else reads the region's. Who gets a
+tagged place uses no random draw, so it moves nobody's draws.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import simpy
 
 from ..config import DEPRIVATION_QUINTILES, SECTORS
 from ..distributions import Dist
-from ..schedule import ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, SupportPlan
+from ..schedule import ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, SupportPlan, change, constant
 from ..streams import Group, Sampler, Streams, layout
 from .capacity import Capacity, Cohorts, Request, WaitStats
 from .clock import begin
@@ -42,11 +47,11 @@ class Resident:
     """A person on the pathway: attributes drawn once, at referral, from the channel's profile."""
 
     __slots__ = ("channel", "index", "u", "t_arrive", "quintile", "band", "parent", "health", "digital",
-                 "qual", "sectors", "deadweight", "stage", "counted", "t_stage")
+                 "qual", "sectors", "deadweight", "stage", "counted", "t_stage", "lv", "holds")
 
     def __init__(self, channel: int, index: int, u: Sequence[float], t: float, counted: bool, quintile: int,
                  band: int, parent: bool, health: bool, digital: bool, qual: int, sectors: tuple[str, ...],
-                 deadweight: float):
+                 deadweight: float, lv: Levels):
         self.channel = channel
         self.index = index  # arrival index within the channel: with `channel`, who this is in every scenario
         self.u = u  # the resident's own draws (see `Draws`)
@@ -62,6 +67,8 @@ class Resident:
         self.deadweight = deadweight
         self.stage = -1
         self.t_stage = t  # when the resident entered the stage they are in
+        self.lv = lv  # the changeable numbers they read: the region's, or a place holder's (`Pathway._holding`)
+        self.holds: tuple[int, ...] = ()  # the interventions (`Resolved.serves`) whose places they hold or held
 
 
 class Funnel:
@@ -294,20 +301,90 @@ def follow(env: simpy.Environment, set_value: Callable[[float], None], schedule:
             env.timeout(t - env.now, v).callbacks.append(lambda timer: set_value(timer.value))
 
 
+class StageLevels:
+    """A support stage's or a course's changeable numbers as they stand now."""
+
+    __slots__ = ("patience", "duration", "completion")  # two scales and a probability
+
+
 class Levels:
-    """The journey's changeable numbers as they stand now, as plain attributes (kept by `follow`): a
-    duration's scale, or a probability. The journey reads about twenty per resident."""
+    """The journey's changeable numbers as they stand now, as plain attributes, for one kind of resident:
+    a duration's scale or a probability, by name (`schedules`); a support stage's and a course's in
+    `support` and `courses`, a role's first-year leaving in `early_leaving`. The journey reads about
+    twenty per resident.
+
+    `Levels.region` holds the region's, each set by `follow` at its schedule's change times. `derive`
+    gives those of the residents who also hold an intervention's place: these numbers with the
+    intervention's effects, set through this object whenever one of them changes (by the region's
+    timers, made when the model was built: a holder's numbers are never a step behind, whenever the
+    first holder comes).
+    """
 
     SCALES = ("adviser_patience", "assessment", "search", "vacancy_patience", "interview_duration",
               "interview_patience", "checks", "withdrawal_patience")
     PROBABILITIES = ("dropout", "shortlisting", "interview_pass", "offer_acceptance", "checks_pass")
-    __slots__ = SCALES + PROBABILITIES
+    __slots__ = SCALES + PROBABILITIES + ("support", "courses", "early_leaving", "_names", "_setters", "_effects",
+                                          "_now", "_derived")
 
-    def __init__(self, env: simpy.Environment, plan: Resolved):
-        for name in self.SCALES:
-            follow(env, partial(setattr, self, name), getattr(plan, name).scale)
-        for name in self.PROBABILITIES:
-            follow(env, partial(setattr, self, name), getattr(plan, name))
+    def __init__(self, support: Sequence[str], courses: Sequence[str], roles: Sequence[str],
+                 effects: Sequence[tuple[str, str, float]] = ()):
+        self.support = [StageLevels() for _ in support]
+        self.courses = [StageLevels() for _ in courses]
+        self.early_leaving = [0.0] * len(roles)
+        setters = {name: partial(setattr, self, name) for name in self.SCALES + self.PROBABILITIES}
+        for kind, names, stages in (("support", support, self.support), ("course", courses, self.courses)):
+            for name, st in zip(names, stages):
+                setters.update({f"{kind}.{name}.{x}": partial(setattr, st, x) for x in StageLevels.__slots__})
+        for i, role in enumerate(roles):
+            setters[f"first_year_leaving.{role}"] = partial(self.early_leaving.__setitem__, i)
+        self._names = (support, courses, roles)
+        self._setters = setters
+        self._effects: dict[str, list[tuple[str, float]]] = {}
+        for name, op, value in effects:
+            self._effects.setdefault(name, []).append((op, value))
+        self._now: dict[str, float] = {}  # this kind's numbers now (what `derive` starts from)
+        self._derived: list[Levels] = []
+
+    @classmethod
+    def region(cls, env: simpy.Environment, plan: Resolved, roles: Sequence[str]) -> Levels:
+        """The region's numbers, kept at their schedules' values (`early_leaving` in the order of `roles`)."""
+        lv = cls([s.name for s in plan.support], [c.name for c in plan.courses], roles)
+        for name, schedule in schedules(plan).items():
+            follow(env, partial(lv.set, name), schedule)
+        return lv
+
+    def set(self, name: str, value: float) -> None:
+        """Number `name` is now `value` for the kind this one derives from: this kind's is it with the effects."""
+        for op, v in self._effects.get(name, ()):
+            value = change(op, value, v)
+        self._now[name] = value
+        self._setters[name](value)
+        for lv in self._derived:
+            lv.set(name, value)
+
+    def derive(self, effects: Sequence[tuple[str, str, float]]) -> Levels:
+        """The numbers of residents of this kind who also hold a place with `effects` (from this one's now on)."""
+        lv = Levels(*self._names, effects)
+        for name, value in self._now.items():
+            lv.set(name, value)
+        self._derived.append(lv)
+        return lv
+
+
+def schedules(plan: Resolved) -> dict[str, Piecewise]:
+    """Every changeable number the journey reads, by its name in `Levels` (the names of `ServePlan.effects`)."""
+    out = {name: getattr(plan, name).scale for name in Levels.SCALES}
+    out.update({name: getattr(plan, name) for name in Levels.PROBABILITIES})
+    for s in plan.support:
+        out[f"support.{s.name}.patience"] = s.patience.scale
+        out[f"support.{s.name}.duration"] = constant(0.0) if s.duration is None else s.duration.scale  # held: unread
+        out[f"support.{s.name}.completion"] = s.completion
+    for c in plan.courses:
+        out[f"course.{c.name}.patience"] = c.patience.scale
+        out[f"course.{c.name}.duration"] = c.duration.scale
+        out[f"course.{c.name}.completion"] = c.completion
+    out.update({f"first_year_leaving.{role}": p for role, p in plan.first_year_leaving.items()})
+    return out
 
 
 # Columns of one application's group in a resident's row (see `Draws`).
@@ -362,10 +439,17 @@ class Pathway:
         self.channel_names = [ch.name for ch in plan.channels]
         self.outcomes = Outcomes(workforce.roles, workforce.groups, self.channel_names)
         self.draws = lay = Draws(plan)
-        # capacities
-        self.advisers = Capacity(env, "advisers", plan.advisers)
-        self.levels = Levels(env, plan)
-        self.support = [_Support(env, s, 1 + i, Capacity(env, s.name, s.places), lay.support[i])
+        # capacities, with the interventions' own places at each stage as tagged shares (in `plan.serves` order)
+        self.serving = [[i for i, sv in enumerate(plan.serves) if sv.stage == s] for s in range(len(self.stages))]
+
+        def shares(stage: int) -> list[Piecewise]:
+            return [plan.serves[i].places for i in self.serving[stage]]
+
+        self.advisers = Capacity(env, "advisers", plan.advisers, shares(self.ENGAGEMENT))
+        self.levels = Levels.region(env, plan, workforce.roles)
+        self._kinds: dict[tuple[int, ...], Levels] = {(): self.levels}  # by the interventions whose places were held
+        self.served = [0] * len(plan.serves)  # residents referred in the window who held each one's places
+        self.support = [_Support(s, 1 + i, i, Capacity(env, s.name, s.places, shares(1 + i)), lay.support[i])
                         for i, s in enumerate(plan.support)]
         self.interviews = Capacity(env, "interview_slots", plan.interview_slots)
         self.capacities: list[Capacity | Cohorts] = [self.advisers, *(s.cap for s in self.support), self.interviews]
@@ -374,12 +458,9 @@ class Pathway:
         for i, course in enumerate(plan.courses):
             cohorts = Cohorts(env, f"course:{course.name}", course.seats, course.first, course.every, run_end)
             self.capacities.append(cohorts)
-            self.courses.append(_Course(env, course, cohorts, lay.courses[i]))
+            self.courses.append(_Course(course, i, cohorts, lay.courses[i]))
         self._eligible: dict[tuple[int, tuple[str, ...]], tuple[list[_Course], float]] = {}
         self.entry_roles = plan.entry_roles
-        self.early_leaving = [0.0] * len(workforce.roles)  # by role, now
-        for i, role in enumerate(workforce.roles):
-            follow(env, partial(self.early_leaving.__setitem__, i), plan.first_year_leaving[role])
         self._cells: dict[tuple, list[Cell]] = {}
         # channels
         for i, ch in enumerate(plan.channels):
@@ -406,7 +487,8 @@ class Pathway:
             u = rows()
             now = env.now
             r = Resident(i, index(), u, now, now >= 0.0, pick(quint, u[0]), pick(band, u[1]), u[2] < parent,
-                         u[3] < health, u[4] < digital, pick(qual, u[5]), pref_sectors[pick(pref, u[6])], dw)
+                         u[3] < health, u[4] < digital, pick(qual, u[5]), pref_sectors[pick(pref, u[6])], dw,
+                         self.levels)
             funnel.arrived += 1
             if r.counted:  # referred in the reported window (arrivals stop at the horizon)
                 funnel.pending += 1
@@ -428,13 +510,32 @@ class Pathway:
             if stage == s and (ch < 0 or ch == r.channel) and start <= self.env.now < end:
                 self.usage[name] += 1
 
+    def _holding(self, r: Resident, cap: Capacity, req: Request, stage: int) -> Levels:
+        """A resident was granted `req` at `stage`: if it is an intervention's own place, they are one of its
+        holders from now on (its effects apply to them). The numbers they read from now on."""
+        if cap.shares:
+            share = cap.share_of(req)
+            if share >= 0 and (i := self.serving[stage][share]) not in r.holds:
+                r.holds = tuple(sorted((*r.holds, i)))
+                r.lv = self._kind(r.holds)
+                if r.counted:
+                    self.served[i] += 1
+        return r.lv
+
+    def _kind(self, holds: tuple[int, ...]) -> Levels:
+        """The numbers of residents who hold (or held) the places of the interventions `holds` (sorted)."""
+        lv = self._kinds.get(holds)
+        if lv is None:
+            lv = self._kinds[holds] = self._kind(holds[:-1]).derive(self.plan.serves[holds[-1]].effects)
+        return lv
+
     # --- the journey
     def _journey_ended(self) -> None:
         """A resident's journey has returned (started in post or left): counted apart from the funnel."""
         self.journeys_ended += 1
 
     def journey(self, r: Resident) -> Generator[simpy.Event, object, None]:
-        env, f, lv, u = self.env, self.funnel, self.levels, r.u
+        env, f, lv, u = self.env, self.funnel, r.lv, r.u
         k = self.draws.engagement
         held: list[Request] = []  # places kept until the start (the adviser's caseload, childcare)
         cell = None
@@ -446,6 +547,7 @@ class Pathway:
             if not (req.holding or (yield req)):
                 f.exit(r, "gave up waiting for an adviser")
                 return
+            lv = self._holding(r, self.advisers, req, self.ENGAGEMENT)
             yield env.timeout(u[k + 1] * lv.assessment)
             if u[k + 2] < lv.dropout:
                 f.exit(r, "disengaged after assessment")
@@ -468,19 +570,21 @@ class Pathway:
         """A support stage: a place (kept until the start, or held for the stage's duration), then completion."""
         env, u, k = self.env, r.u, st.col
         self._enter(r, st.stage)
-        req = st.cap.request(u[k] * st.patience)
+        req = st.cap.request(u[k] * r.lv.support[st.index].patience)
         if st.held:  # kept until the start: given back by the journey
             held.append(req)
             if not (req.holding or (yield req)):
                 self.funnel.exit(r, "gave up waiting for a place")
                 return False
+            sl = self._holding(r, st.cap, req, st.stage).support[st.index]
         else:
             with req:
                 if not (req.holding or (yield req)):
                     self.funnel.exit(r, "gave up waiting for a place")
                     return False
-                yield env.timeout(u[k + 1] * st.duration)
-        if u[k + 2] >= st.completion:
+                sl = self._holding(r, st.cap, req, st.stage).support[st.index]
+                yield env.timeout(u[k + 1] * sl.duration)
+        if u[k + 2] >= sl.completion:
             self.funnel.exit(r, "did not complete")
             return False
         return True
@@ -507,14 +611,14 @@ class Pathway:
 
     def _train(self, r: Resident, course: _Course):
         """Wait for an intake, take the course; returns the roles it qualifies for, or None if the resident left."""
-        env, u, k = self.env, r.u, course.col
+        env, u, k, sl = self.env, r.u, course.col, r.lv.courses[course.index]
         self._enter(r, self.TRAINING)
-        with course.cohorts.request(u[k] * course.patience) as req:
+        with course.cohorts.request(u[k] * sl.patience) as req:
             if not (yield req):
                 self.funnel.exit(r, course.gave_up)
                 return None
-        yield env.timeout(u[k + 1] * course.duration)
-        if u[k + 2] >= course.completion:
+        yield env.timeout(u[k + 1] * sl.duration)
+        if u[k + 2] >= sl.completion:
             self.funnel.exit(r, course.not_completed)
             return None
         return course.roles
@@ -528,7 +632,7 @@ class Pathway:
 
     def _recruit(self, r: Resident, cells: list[Cell]):
         """Job search and applications until a start, an exit, or `max_applications` rejections."""
-        env, f, lv, u = self.env, self.funnel, self.levels, r.u
+        env, f, lv, u = self.env, self.funnel, r.lv, r.u
         wf = self.wf
         for k in self.draws.applications:
             self._enter(r, self.JOB_SEARCH)
@@ -589,7 +693,7 @@ class Pathway:
         self._enter(r, self.IN_POST)
         now = env.now
         u, k = r.u, self.draws.in_post
-        p12 = self.early_leaving[cell[0]]
+        p12 = r.lv.early_leaving[cell[0]]
         leaves_at = math.inf
         if p12 > 0 and u[k] < p12:  # constant hazard within the year, conditioned on leaving in it
             rate = -math.log1p(-p12) / YEAR if p12 < 1 else 50.0 / YEAR
@@ -618,31 +722,22 @@ class Pathway:
 
 
 class _Support:
-    """A support stage as the journey uses it: its place, who needs it, where its draws are, its schedules."""
+    """A support stage as the journey uses it: its place, who needs it, where its draws and numbers are."""
 
-    __slots__ = ("name", "stage", "cap", "needs", "col", "held", "patience", "duration", "completion")
+    __slots__ = ("name", "stage", "index", "cap", "needs", "col", "held")
 
-    def __init__(self, env: simpy.Environment, s: SupportPlan, stage: int, cap: Capacity, col: int):
-        self.name, self.stage, self.cap, self.needs, self.col = s.name, stage, cap, s.needs, col
+    def __init__(self, s: SupportPlan, stage: int, index: int, cap: Capacity, col: int):
+        self.name, self.stage, self.index, self.cap, self.needs, self.col = s.name, stage, index, cap, s.needs, col
         self.held = s.duration is None  # the place is kept until the start
-        self.duration = 0.0
-        follow(env, partial(setattr, self, "patience"), s.patience.scale)  # the schedules' values now
-        if s.duration is not None:
-            follow(env, partial(setattr, self, "duration"), s.duration.scale)
-        follow(env, partial(setattr, self, "completion"), s.completion)
 
 
 class _Course:
-    """A course as the pathway uses it: its cohorts, where its draws are, eligibility and exit reasons."""
+    """A course as the pathway uses it: its cohorts, where its draws and numbers are, eligibility, exit reasons."""
 
-    __slots__ = ("name", "cohorts", "col", "duration", "patience", "completion", "quals", "sectors", "weight",
-                 "roles", "gave_up", "not_completed")
+    __slots__ = ("name", "index", "cohorts", "col", "quals", "sectors", "weight", "roles", "gave_up", "not_completed")
 
-    def __init__(self, env: simpy.Environment, c: CoursePlan, cohorts: Cohorts, col: int):
-        self.name, self.cohorts, self.col = c.name, cohorts, col
-        for name, schedule in (("duration", c.duration.scale), ("patience", c.patience.scale),
-                               ("completion", c.completion)):  # the schedules' values now
-            follow(env, partial(setattr, self, name), schedule)
+    def __init__(self, c: CoursePlan, index: int, cohorts: Cohorts, col: int):
+        self.name, self.index, self.cohorts, self.col = c.name, index, cohorts, col
         self.quals, self.sectors, self.weight, self.roles = c.quals, c.sectors, c.weight, c.roles
         self.gave_up = f"gave up waiting for {c.name}"
         self.not_completed = f"did not complete {c.name}"
