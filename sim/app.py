@@ -54,6 +54,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .cli import CONFIG_DIR, PROGRESS, UsageError, _combos, available, preflight
+from .folders import planned_jobs
 from .overrides import check_overrides
 from .provenance import file_header
 from .sweep import folder_kind, runs_below
@@ -302,7 +303,8 @@ class Workbench:
         if folder is None:
             return None
         jobs = [d for d in folder.iterdir() if (d / ".hydra").is_dir()]
-        total = max(run.jobs if run else len(jobs), 1)
+        planned = planned_jobs(folder)  # a sweep started from the command line records its jobs in its manifest
+        total = max(run.jobs if run else len(planned) if planned is not None else len(jobs), 1)
         done = sum((d / "DONE").exists() for d in jobs)
         partial = sum(_progress(d) for d in jobs if not (d / "DONE").exists())
         complete = (folder / "report.html").exists() and done == len(jobs) == total

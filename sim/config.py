@@ -117,6 +117,9 @@ class Post:
     within_sector_share: float = prob(0.0)  # share of leavers who move to another employer in the sector
     growth_per_year: float = _f(0.0, low=-0.5, high=1.0)  # establishment growth, fraction per year
     age_profile: list[float] = shares(len(AGE_BANDS), [0.1, 0.2, 0.2, 0.22, 0.23, 0.05])
+    # the role's first_year_leaving for programme starters in this post is multiplied by it (1: the role's own);
+    # an option that supports new starters of one employer group changes it there, not the role everywhere
+    first_year_leaving_scale: float = nonneg(1.0)
 
 
 @dataclass
@@ -465,7 +468,7 @@ CHANGEABLE = (
     "region.workforce.roles.*.first_year_leaving", "region.workforce.roles.*.internal_fill_share",
     "region.workforce.roles.*.succession.places_per_year", "region.workforce.roles.*.succession.completion",
     "region.workforce.roles.*.succession.days_to_ready", "region.workforce.roles.*.succession.ready_for_days",
-    "region.workforce.groups.*.posts.*.turnover",
+    "region.workforce.groups.*.posts.*.turnover", "region.workforce.groups.*.posts.*.first_year_leaving_scale",
     "pathway.engagement.advisers", "pathway.engagement.caseload_per_adviser",
     "pathway.engagement.dropout", "pathway.engagement.assessment", "pathway.engagement.patience",
     "pathway.support.*.places", "pathway.support.*.patience", "pathway.support.*.duration",
@@ -658,6 +661,8 @@ def resolve(p: Params) -> Resolved:
         checks=dur(f"{r}.checks"), checks_pass=at(f"{r}.checks_pass"),
         withdrawal_patience=dur(f"{r}.withdrawal_patience"),
         first_year_leaving={n: at(f"region.workforce.roles.{n}.first_year_leaving") for n in wf.roles},
+        first_year_leaving_scale={(r, g): at(f"region.workforce.groups.{g}.posts.{r}.first_year_leaving_scale")
+                                  for g, grp in wf.groups.items() for r in grp.posts},
         entry_roles=[n for n, role in wf.roles.items() if role.entry_level],
         workforce={path: at(path) for path in (
             *(f"region.workforce.groups.{g}.posts.{r}.turnover" for g, grp in wf.groups.items() for r in grp.posts),

@@ -173,6 +173,7 @@ class Resolved:
     checks_pass: Piecewise
     withdrawal_patience: Duration
     first_year_leaving: dict[str, Piecewise]  # by role
+    first_year_leaving_scale: dict[tuple[str, str], Piecewise]  # by (role, employer group): a post's own factor
     entry_roles: list[str]  # roles open to residents without a course
     workforce: dict[str, Piecewise]  # the demand side's changeable numbers, by config path (turnover, promotion shares)
     usage: list[UsageRule] = field(default_factory=list)

@@ -349,3 +349,18 @@ def test_app_command_refuses_bad_options_in_one_line(args: list[str]) -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"pathways-app: error: {args[0]} {args[1]}")
     assert done.stdout == ""
+
+
+def test_a_command_line_sweep_cut_short_is_shown_unfinished(tmp_path: Path) -> None:
+    """A sweep started from the command line (no app record) that lost two of its three jobs: its manifest says
+    three, so the app shows "1 of 3", not "done, 1 of 1" (what it showed counting the job folders it found)."""
+    results = tmp_path / "results"
+    folder = results / "2026-12-05" / "01-00-00-sweep"
+    r = run_cli("-m", "experiment.seed=1,2,3", "experiment.reference=0", *QUICK, "experiment.progress=false",
+                f"hydra.sweep.dir={folder}")
+    assert r.returncode == 0, r.stderr
+    for job in sorted(d for d in folder.iterdir() if (d / ".hydra").is_dir())[1:]:
+        subprocess.run(["rm", "-r", str(job)], check=True)
+    with serve(results, max_runs=1) as url, api_client(url) as client:
+        st = client.get("/api/runs/2026-12-05~01-00-00-sweep").json()
+    assert st["status"] != "done" and "1 of 3" in (st.get("error") or ""), st

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.model import RunOutput, simulate
+from sim.model import Model, RunOutput, simulate
 from sim.model.workforce import pool_correction
 
 from test_market import NO_REFERRALS, QUICK, kpi, on_region_market
@@ -117,3 +117,19 @@ def test_pool_correction_holds_the_mean_open_posts(alpha: float) -> None:
     se = float(np.std(batches, ddof=1) / math.sqrt(len(batches)))
     assert abs(mean - v0) < 3 * se + 1e-9, (mean, se)
     assert pool_correction(0.0, v0, h_ext, h_int) == 1.0
+
+
+def test_nursing_home_retention_changes_first_year_leaving_in_nursing_homes_only() -> None:
+    """Preceptorship by nursing-home educators lowers the first-year leaving of starters in nursing-home nurse
+    posts; a nurse who starts in an NHS trust or a care home keeps the role's own. (Before, the option scaled the
+    role's first-year leaving in every employer group, NHS included.)"""
+    model = Model(on_region_market(*QUICK, "intervention=[nursing_home_nurse_retention]"), 0)
+    model.env.run(until=1.0)  # the intervention is active from day 0
+    wf, scale = model.workforce, model.pathway.early_scale
+    for role in ("registered_nurse", "nursing_associate"):
+        i = wf.roles.index(role)
+        for g, group in enumerate(wf.groups):
+            if wf.exists[i, g]:
+                assert (scale[i][g] < 1.0) == (group == "nursing_homes"), (role, group, scale[i][g])
+    assert all(x == 1.0 for i, row in enumerate(scale) for x in row
+               if wf.roles[i] not in ("registered_nurse", "nursing_associate"))

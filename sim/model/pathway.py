@@ -447,6 +447,11 @@ class Pathway:
 
         self.advisers = Capacity(env, "advisers", plan.advisers, shares(self.ENGAGEMENT))
         self.levels = Levels.region(env, plan, workforce.roles)
+        # a post's own factor on its role's first-year leaving, kept at its schedule's value
+        self.early_scale = [[1.0] * len(workforce.groups) for _ in workforce.roles]
+        for (role, group), schedule in plan.first_year_leaving_scale.items():
+            row = self.early_scale[workforce.roles.index(role)]
+            follow(env, partial(row.__setitem__, workforce.groups.index(group)), schedule)
         self._kinds: dict[tuple[int, ...], Levels] = {(): self.levels}  # by the interventions whose places were held
         self.served = [0] * len(plan.serves)  # residents referred in the window who held each one's places
         self.support = [_Support(s, 1 + i, i, Capacity(env, s.name, s.places, shares(1 + i)), lay.support[i])
@@ -693,7 +698,7 @@ class Pathway:
         self._enter(r, self.IN_POST)
         now = env.now
         u, k = r.u, self.draws.in_post
-        p12 = r.lv.early_leaving[cell[0]]
+        p12 = min(1.0, r.lv.early_leaving[cell[0]] * self.early_scale[cell[0]][cell[1]])
         leaves_at = math.inf
         if p12 > 0 and u[k] < p12:  # constant hazard within the year, conditioned on leaving in it
             rate = -math.log1p(-p12) / YEAR if p12 < 1 else 50.0 / YEAR
