@@ -301,7 +301,9 @@ def _number(x: float | None, kind: str, signed: bool = False, digits: int | None
     if kind in ("pct", "pp"):
         x *= 100
     if kind == "gbpk" and abs(x) >= 10_000:
-        text = f"{abs(x) / 1e6:,.2f}m" if abs(x) >= 1e6 else f"{abs(x) / 1e3:,.0f}k"
+        m = abs(x) >= 1e6
+        places = (2 if m else 0) if digits is None else digits
+        text = f"{abs(x) / 1e6:,.{places}f}m" if m else f"{abs(x) / 1e3:,.{places}f}k"
     else:
         places = BASE_DIGITS.get(kind, 0) if digits is None else digits
         if digits is None and x != 0 and abs(x) < 0.5 * 10 ** -places:
@@ -342,7 +344,14 @@ def _ci(mean: float, low: float, high: float, kind: str, signed: bool = False, m
 
 
 def _digits(kind: str, low: float, high: float) -> int | None:
-    """Decimals that show the first significant digit of an interval's half-width (at least the kind's own)."""
+    """Decimals that show the first significant digit of an interval's half-width (at least the kind's own).
+
+    For money in thousands or millions (gbpk at £10k and over) they are decimals of the k or m, so that
+    '£15.4k (£15.0k to £15.8k)' does not print as '£15k (£15k to £16k)'."""
+    if kind == "gbpk" and max(abs(low), abs(high)) >= 10_000:
+        unit, base = (1e6, 2) if max(abs(low), abs(high)) >= 1e6 else (1e3, 0)
+        half = abs(high - low) / 2 / unit
+        return base if half <= 0 else min(3, max(base, -math.floor(math.log10(half))))
     if kind in ("gbp", "gbpk"):
         return None
     half = abs(high - low) / 2 * (100 if kind in ("pct", "pp") else 1)
@@ -584,7 +593,8 @@ def estimate_text(e: Estimate, kind: str) -> str:
         return e.note
     if not (math.isfinite(e.low) and math.isfinite(e.high)) or e.low == e.high:
         return _number(e.mean, kind)
-    return f"{_number(e.mean, kind)} [{_number(e.low, kind)}, {_number(e.high, kind)}]"
+    d = _digits(kind, e.low, e.high)
+    return f"{_number(e.mean, kind, digits=d)} [{_number(e.low, kind, digits=d)}, {_number(e.high, kind, digits=d)}]"
 
 
 def _estimate_piece(e: Estimate, col: Column) -> Piece | str:

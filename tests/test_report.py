@@ -221,13 +221,16 @@ def test_digits_show_small_differences() -> None:
     assert _ci(257.0, 250.2, 264.1, "count").text == "257"  # a wide interval keeps whole numbers
     assert _ci(0.31, 0.02, 0.6, "count", signed=True).text == "+0.3"
     assert _number(0.00004, "pp") == "0.0040 pp" and _number(0.0, "pp") == "0.00 pp"  # two significant digits
+    money = _ci(15_376.0, 14_960.0, 15_834.0, "gbpk")  # thousands: decimals of the k, as the interval needs
+    assert (money.text, money.ci) == ("£15.4k", "£15.0k to £15.8k")
+    assert _ci(297_410.0, 182_795.0, 797_386.0, "gbpk").ci == "£183k to £797k"
 
 
 def test_report_shows_yearly_spend(sweep: Path) -> None:
     """The spend section has a chart and a table whose yearly spend is comparison.csv's programme_cost_per_year."""
     import csv
 
-    from sim.report import _number
+    from sim.report import _digits, _number
 
     text = (sweep / "report.html").read_text()
     section = re.search(r'<section id="spend">(.*?)</section>', text, re.S).group(1)
@@ -236,4 +239,5 @@ def test_report_shows_yearly_spend(sweep: Path) -> None:
         rows = [r for r in csv.DictReader(f) if r["kpi"] == "programme_cost_per_year" and r["group"] == "all"]
     assert len(rows) == 3
     for r in rows:
-        assert _number(float(r["mean"]), "gbpk") in section, r["option"]
+        digits = _digits("gbpk", float(r["ci_low"]), float(r["ci_high"]))  # as precise as its interval
+        assert _number(float(r["mean"]), "gbpk", digits=digits) in section, r["option"]
