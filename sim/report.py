@@ -289,19 +289,22 @@ BASE_DIGITS = {"pp": 2, "small": 1}  # decimals by kind (others: 0), raised wher
 MAX_DIGITS = 6
 
 
-def _number(x: float | None, kind: str, signed: bool = False, digits: int | None = None) -> str:
+def _number(x: float | None, kind: str, signed: bool = False, digits: int | None = None,
+            scale: float | None = None) -> str:
     """One number as the report prints it.
 
     kind: count, small (1 decimal), days, gbp, gbpk (£337k, £1.87m), pct or pp (of a share).
     `digits` (decimals) defaults to the kind's; a non-zero number that would print as 0 gets
-    the decimals it needs for two significant digits.
+    the decimals it needs for two significant digits. `scale` (gbpk) picks pounds, k or m for a value
+    and its interval together: the largest of them, so '£11k (£10k to £12k)', never '£9,984 to £12k'.
     """
     if x is None or not math.isfinite(x):
         return "n/a"
     if kind in ("pct", "pp"):
         x *= 100
-    if kind == "gbpk" and abs(x) >= 10_000:
-        m = abs(x) >= 1e6
+    size = abs(x) if scale is None else scale
+    if kind == "gbpk" and size >= 10_000:
+        m = size >= 1e6
         places = (2 if m else 0) if digits is None else digits
         text = f"{abs(x) / 1e6:,.{places}f}m" if m else f"{abs(x) / 1e3:,.{places}f}k"
     else:
@@ -338,8 +341,9 @@ def _ci(mean: float, low: float, high: float, kind: str, signed: bool = False, m
     """'257 (250 to 264)': the mean, with the interval in a smaller span when there is one."""
     ci, digits = "", None
     if math.isfinite(low) and math.isfinite(high) and math.isfinite(mean) and low != high:
-        digits = _digits(kind, low, high)
-        ci = f"{_number(low, kind, signed, digits)} to {_number(high, kind, signed, digits)}"
+        digits, scale = _digits(kind, low, high), max(abs(low), abs(high), abs(mean))
+        ci = f"{_number(low, kind, signed, digits, scale)} to {_number(high, kind, signed, digits, scale)}"
+        return Piece("est", _number(mean, kind, signed, digits, scale), ci=ci, css=mark)
     return Piece("est", _number(mean, kind, signed, digits), ci=ci, css=mark)
 
 
@@ -348,7 +352,7 @@ def _digits(kind: str, low: float, high: float) -> int | None:
 
     For money in thousands or millions (gbpk at £10k and over) they are decimals of the k or m, so that
     '£15.4k (£15.0k to £15.8k)' does not print as '£15k (£15k to £16k)'."""
-    if kind == "gbpk" and max(abs(low), abs(high)) >= 10_000:
+    if kind == "gbpk" and max(abs(low), abs(high)) >= 10_000:  # the scale `_number` is given with them
         unit, base = (1e6, 2) if max(abs(low), abs(high)) >= 1e6 else (1e3, 0)
         half = abs(high - low) / 2 / unit
         return base if half <= 0 else min(3, max(base, -math.floor(math.log10(half))))
@@ -593,8 +597,9 @@ def estimate_text(e: Estimate, kind: str) -> str:
         return e.note
     if not (math.isfinite(e.low) and math.isfinite(e.high)) or e.low == e.high:
         return _number(e.mean, kind)
-    d = _digits(kind, e.low, e.high)
-    return f"{_number(e.mean, kind, digits=d)} [{_number(e.low, kind, digits=d)}, {_number(e.high, kind, digits=d)}]"
+    d, sc = _digits(kind, e.low, e.high), max(abs(e.low), abs(e.high), abs(e.mean))
+    return (f"{_number(e.mean, kind, digits=d, scale=sc)} "
+            f"[{_number(e.low, kind, digits=d, scale=sc)}, {_number(e.high, kind, digits=d, scale=sc)}]")
 
 
 def _estimate_piece(e: Estimate, col: Column) -> Piece | str:

@@ -224,6 +224,8 @@ def test_digits_show_small_differences() -> None:
     money = _ci(15_376.0, 14_960.0, 15_834.0, "gbpk")  # thousands: decimals of the k, as the interval needs
     assert (money.text, money.ci) == ("£15.4k", "£15.0k to £15.8k")
     assert _ci(297_410.0, 182_795.0, 797_386.0, "gbpk").ci == "£183k to £797k"
+    straddling = _ci(11_000.0, 9_984.0, 12_000.0, "gbpk")  # a value and its interval in one unit
+    assert (straddling.text, straddling.ci) == ("£11k", "£10k to £12k")
 
 
 def test_report_shows_yearly_spend(sweep: Path) -> None:
@@ -239,5 +241,6 @@ def test_report_shows_yearly_spend(sweep: Path) -> None:
         rows = [r for r in csv.DictReader(f) if r["kpi"] == "programme_cost_per_year" and r["group"] == "all"]
     assert len(rows) == 3
     for r in rows:
-        digits = _digits("gbpk", float(r["ci_low"]), float(r["ci_high"]))  # as precise as its interval
-        assert _number(float(r["mean"]), "gbpk", digits=digits) in section, r["option"]
+        mean, low, high = float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])
+        digits = _digits("gbpk", low, high)  # as precise as its interval, in the unit of the largest of them
+        assert _number(mean, "gbpk", digits=digits, scale=max(abs(mean), abs(low), abs(high))) in section, r["option"]
