@@ -21,6 +21,7 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, NoReturn
 
@@ -30,7 +31,7 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .config import ConfigError, Params, config_error, load, lookup, register
+from .config import Config, ConfigError, Params, config_error, load, lookup, params_of, register
 from .folders import FolderError, Plan, claim, lock, planned_jobs
 
 register()
@@ -363,23 +364,40 @@ if not OmegaConf.has_resolver("job_folder"):
 # ----------------------------------------------------------------------------- running
 def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[tuple]:
     """Simulate (adding replications for a target precision if asked), write the results folder."""
-    from .experiment import run_replications, write_results, write_text
+    from .experiment import SUPPLY_HEADER, run_replications, supply_rows, write_csv, write_results, write_text
+    from .ranges import supply_ends
 
     c = params.config
     ex = c.experiment
     started = time.perf_counter()
 
+    ends = supply_ends(CONFIG_DIR, c.region.workforce.bau_vacancy_elasticity) if ex.supply_replications else ()
+    total = ex.replications + len(ends) * ex.supply_replications
+
     def progress(done: int) -> None:
-        write_text(outdir / PROGRESS, f"{done} {ex.replications}\n")
+        write_text(outdir / PROGRESS, f"{done} {total}\n")
 
     outputs = run_replications(params, range(ex.replications), ex.workers, ex.progress, label, progress)
     note = ""
     if ex.target_half_width > 0:
         outputs, note = _until_precise(params, outputs, label)
+    at_ends: dict[float, list] = {}
+    for e in ends:
+        done = len(outputs) + sum(map(len, at_ends.values()))
+        at_ends[e] = run_replications(with_elasticity(params, e), range(ex.supply_replications), ex.workers,
+                                      ex.progress, f"{label} at elasticity {e:g}", lambda k: progress(done + k))
     wall = time.perf_counter() - started
     summary = write_results(outdir, c.scenario_name, outputs)
+    if at_ends:
+        write_csv(outdir / "supply.csv", SUPPLY_HEADER, supply_rows(c.scenario_name, at_ends))
     write_text(outdir / "run.json", json.dumps(run_metadata(params, cfg, outputs, wall, note), indent=2))
     return summary
+
+
+def with_elasticity(params: Params, e: float) -> Params:
+    """The same run with BAU hires' elasticity to open posts at `e` (calibration does not depend on it)."""
+    wf = replace(params.config.region.workforce, bau_vacancy_elasticity=e)
+    return params_of(replace(params.config, region=replace(params.config.region, workforce=wf)))
 
 
 def _until_precise(params: Params, outputs: list, label: str) -> tuple[list, str]:

@@ -372,6 +372,7 @@ class Experiment:
     max_replications: int = _f(200, low=1, high=100_000)
     reference: str = "baseline"  # the option a sweep compares against: its name, its job number, or a scenario
     max_residents: int = _f(1_000_000, low=1, high=10**10)  # residents a replication may refer (the runaway-size guard)
+    supply_replications: int = _f(0, low=0, high=1000)  # paired replications at each end of the labour-supply range (0: off)
 
 
 @dataclass

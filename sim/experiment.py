@@ -82,10 +82,17 @@ TIMESERIES_HEADER = ("scenario", "replication", "day", "employer_group", "role",
                      "staff_in_post", "vacancies")
 FUNNEL_HEADER = ("scenario", "replication", "stage", "measure", "reason", "value")
 SUMMARY_HEADER = ("scenario", "kpi", "group", "mean", "ci_low", "ci_high", "n")
+SUPPLY_HEADER = ("scenario", "elasticity", "replication", "kpi", "value")  # every KPI of all posts, per end of the range
 
 
 def kpi_rows(scenario: str, outputs: list[RunOutput]) -> list[tuple]:
     return [(scenario, o.replication, k, g, v) for o in outputs for k, g, v in o.kpis]
+
+
+def supply_rows(scenario: str, ends: dict[float, list[RunOutput]]) -> list[tuple]:
+    """The whole-region KPIs of the runs at each end of the labour-supply range (`supply.csv`)."""
+    return [(scenario, e, o.replication, k, v) for e, outputs in ends.items() for o in outputs
+            for k, g, v in o.kpis if g == "all"]
 
 
 def timeseries_rows(scenario: str, outputs: list[RunOutput]) -> list[tuple]:

@@ -169,6 +169,23 @@ def read_ranges_file(path: Path) -> list[Spec]:
     return [parse_spec(raw, comments.get(str(key), ""), str(path), str(key)) for key, raw in data.items()]
 
 
+ELASTICITY = "region.workforce.bau_vacancy_elasticity"
+
+
+def supply_ends(config_dir: Path, base: float) -> tuple[float, ...]:
+    """The ends of the labour-supply elasticity's range (`ranges/region.yaml`, the PSA's range too), around
+    a region's value `base`: where the report says what the result would be. Unbounded ranges end at their
+    2.5% and 97.5% points; no range (or `fixed`): none."""
+    for spec in read_ranges_file(config_dir / "ranges" / "region.yaml"):
+        if spec.key == ELASTICITY and spec.kind != "fixed":
+            dist = spec.dist(base)
+            lo, hi = (float(x) for x in dist.support())
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                lo, hi = (float(x) for x in dist.ppf([0.025, 0.975]))
+            return round(lo, 6), round(hi, 6)
+    return ()
+
+
 # ----------------------------------------------------------------------------- the default rule
 @dataclass(frozen=True)
 class Rule:

@@ -923,7 +923,41 @@ def _supply(d: ReportData) -> dict[str, Any]:
             options.append({"option": name(o), "staff": _number(staff["diff_mean"], "count", True, None),
                             "own": _number(own["diff_mean"], "count", True, None),
                             "share": f"{100 * staff['diff_mean'] / own['diff_mean']:.0f}%"})
-    return {"elasticity": f"{float(wf.get('bau_vacancy_elasticity', 1.0)):.2g}", "options": options}
+    from .cli import CONFIG_DIR
+    from .ranges import supply_ends
+
+    e = float(wf.get("bau_vacancy_elasticity", 1.0))
+    return {"elasticity": f"{e:.2g}", "options": options, "range": [f"{x:g}" for x in supply_ends(CONFIG_DIR, e)],
+            "ends": _supply_ends(d, ref)}
+
+
+def _supply_ends(d: ReportData, ref: Option) -> dict[str, Any]:
+    """Each option's extra staff in post at each end of the elasticity's range: the paired replications the
+    jobs ran there (`supply.csv`, `experiment.supply_replications`), differences against the reference."""
+    def read(o: Option) -> dict[tuple[float, int], float]:
+        path = o.job.path / "supply.csv"
+        if not path.exists():
+            return {}
+        with path.open(newline="") as f:
+            return {(float(r["elasticity"]), int(r["replication"])): float(r["value"])
+                    for r in csv.DictReader(f) if r["kpi"] == "staff_in_post_mean"}
+
+    base = read(ref)
+    ends = sorted({e for e, _ in base})
+    options, n = [], 0
+    for o in d.others:
+        mine = read(o)
+        cells = []
+        for e in ends:
+            diffs = [v - base[k] for k, v in mine.items() if k[0] == e and k in base]
+            if not diffs:
+                break
+            ci, n = mean_ci(diffs), len(diffs)
+            cells.append(f"{_number(ci.mean, 'count', True)} [{_number(ci.low, 'count', True)}, "
+                         f"{_number(ci.high, 'count', True)}]")
+        if len(cells) == len(ends) and cells:
+            options.append({"option": name(o), "cells": cells})
+    return {"at": [f"{e:g}" for e in ends], "options": options, "n": n}
 
 
 def _staff_groups(d: ReportData) -> list[tuple[str, str]]:

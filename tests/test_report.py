@@ -29,7 +29,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small three-option sweep, with its comparison.csv and report.html written by the sweep's end callback."""
     folder = tmp_path_factory.mktemp("report") / "sweep"
     r = run_cli("-m", "experiment=quick", "experiment.replications=3", "experiment.progress=false", OVERRIDE,
-                OPTIONS, f"hydra.sweep.dir={folder}")
+                "experiment.supply_replications=1", OPTIONS, f"hydra.sweep.dir={folder}")
     assert r.returncode == 0, r.stderr
     assert (folder / "report.html").exists()
     return folder
@@ -156,6 +156,27 @@ for (const w of document.querySelectorAll(arguments[0])) {
 }
 return out;
 """
+
+
+def test_report_gives_the_staffing_effect_at_each_end_of_the_supply_range(sweep: Path) -> None:
+    """Each job ran paired replications at both ends of the elasticity's range as the ranges file writes it
+    (0.2 and 0.8), each end applied (the runs differ; how they differ is `test_labour_supply_decides_displacement`),
+    and the report gives each option's extra staff at both ends with their intervals."""
+    import csv
+
+    jobs = sorted((d for d in sweep.iterdir() if d.is_dir() and (d / "supply.csv").exists()), key=lambda d: d.name)
+    assert len(jobs) == 3
+    staff = {}
+    for job in jobs:
+        with (job / "supply.csv").open() as f:
+            rows = [r for r in csv.DictReader(f) if r["kpi"] == "staff_in_post_mean"]
+        assert sorted(float(r["elasticity"]) for r in rows) == [0.2, 0.8]
+        staff[job.name.split("-")[0]] = {float(r["elasticity"]): float(r["value"]) for r in rows}
+    assert all(s[0.2] != s[0.8] for s in staff.values()), staff
+    text = re.sub(r"<[^>]+>|\s+", " ", (sweep / "report.html").read_text())
+    assert "its range is 0.2 to 0.8" in text
+    assert re.search(r"outreach[^;]{0,80}?[+−]?[\d.]+ \[[^]]+\] at 0\.2 and [+−]?[\d.]+ \[[^]]+\] at 0\.8", text), text[:0]
+    assert "1 paired replications at each end" in text
 
 
 @pytest.fixture(scope="module")
