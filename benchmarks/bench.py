@@ -37,9 +37,9 @@ import simpy
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from conftest import make_params  # noqa: E402  (the shipped config tree with overrides)
 
-from sim.config import Params  # noqa: E402
-from sim.experiment import run_replications  # noqa: E402
+from sim.experiment.replications import run_replications  # noqa: E402
 from sim.model import Model  # noqa: E402
+from sim.params.config import Params  # noqa: E402
 
 HORIZON_YEARS = 1826 / 365.0
 
@@ -172,10 +172,10 @@ def psa_256(samples: int = 256) -> dict:
     plain replications of the same six options, both serial in this process, plain runs before and after."""
     import tempfile
 
-    from sim.cli import CONFIG_DIR
-    from sim.decide import PSA_STREAMS, Study, unit_design
-    from sim.ranges import Ranges, varied
-    from sim.runner import Records, Runner, Task
+    from sim.analysis.psa import PSA_STREAMS, Study, unit_design
+    from sim.experiment.runner import Records, Runner, Task
+    from sim.params.paths import CONFIG_DIR
+    from sim.params.ranges import Ranges, varied
 
     study = Study.build([f"scenario={NORFOLK}"], Ranges.load(), CONFIG_DIR)
     options = {o.name: make_params(*o.overrides, "experiment.replications=1") for o in study.options}

@@ -1,7 +1,7 @@
 """How long a typo costs: `pathways` with a bad value, from start to its one-line error (run with `make bench`).
 
 Prints one JSON line per case, each the median of 7 runs (wall seconds of a fresh process):
-  import_cli        python -c "import sim.cli" (what every command pays)
+  import_cli        python -c "import sim.interfaces.cli" (what every command pays)
   validation_error  pathways pathway.recruitment.shortlisting=1.5 (compose, validate, exit 2)
 Target: a validation error within 1 s (issue 13).
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 CASES = {
-    "import_cli": [sys.executable, "-c", "import sim.cli"],
+    "import_cli": [sys.executable, "-c", "import sim.interfaces.cli"],
     "validation_error": [str(BIN / "pathways"), "pathway.recruitment.shortlisting=1.5"],
 }
 

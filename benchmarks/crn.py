@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from conftest import make_params  # noqa: E402
 from tracing import same_share, trace, turned_leavers  # noqa: E402
 
-from sim.experiment import run_replications  # noqa: E402
-from sim.stats import variance_ratio  # noqa: E402
+from sim.experiment.replications import run_replications  # noqa: E402
+from sim.experiment.stats import variance_ratio  # noqa: E402
 
 SPARE = ["pathway.engagement.advisers=1000", "pathway.recruitment.interview_slots=1000"]
 KPIS = (("hires", "all"), ("net_sustained_12m", "all"), ("vacancy_days", "all"))
@@ -56,14 +56,12 @@ def mentoring() -> dict:
 
 def rate_change() -> dict:
     base = ("experiment.horizon_days=730",)
-    from hydra import compose, initialize_config_dir
     from omegaconf import open_dict
 
-    from sim.cli import CONFIG_DIR
-    from sim.config import Change, Intervention, load
+    from sim.params.compose import compose_config
+    from sim.params.config import Change, Intervention, load
 
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        cfg = compose("config", overrides=list(base))
+    cfg = compose_config(base)
     with open_dict(cfg):
         cfg.intervention["double_jobcentre"] = Intervention(
             start_day=365, changes=[Change("region.channels.jobcentre.referrals_per_year", "scale", 2.0)])

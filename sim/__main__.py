@@ -1,5 +1,5 @@
 """`python -m sim` runs the `pathways` command."""
 
-from .cli import main
+from sim.interfaces.cli import main
 
 main()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-
 from conftest import free_port
-from sim.app import TOKEN_HEADER, create_app
+
+from sim.interfaces.app import TOKEN_HEADER, create_app
 
 RUN_SECONDS = 240  # a two-option quick sweep takes ~15 s on a loaded 2-core machine; generous
 

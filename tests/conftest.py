@@ -14,12 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from sim.cli import CONFIG_DIR
-from sim.config import Params, load
+from sim.params.compose import compose_config
+from sim.params.config import Params, load
 
 BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -59,9 +58,7 @@ def ray_cluster() -> Iterator[str]:
 
 def make_params(*overrides: str) -> Params:
     """Validated parameters of the shipped config tree with Hydra overrides applied."""
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        cfg = compose("config", overrides=list(overrides))
-    return load(cfg)
+    return load(compose_config(overrides))
 
 
 def run_cli(*args: str, tool: str = "pathways", cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -7,15 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from appserver import RUN_SECONDS, api_client, serve, wait
+from conftest import chromium, run_cli
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from appserver import RUN_SECONDS, api_client, serve, wait
-from conftest import chromium, run_cli
 from sim import cli
-from sim.app import FormError, FormRequest, form_overrides
-from sim.compare import find_jobs
+from sim.analysis.compare import find_jobs
+from sim.interfaces.app import FormError, FormRequest, form_overrides
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:

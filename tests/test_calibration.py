@@ -6,15 +6,14 @@ import math
 
 import numpy as np
 import pytest
+from conftest import make_params
 from omegaconf import OmegaConf
 
-from sim.cli import CONFIG_DIR
-from sim.config import AGE_BANDS, EmployerGroup, Post, Role, Workforce
+from sim.experiment.stats import paired_difference
 from sim.model import RunOutput, simulate
 from sim.model.workforce import calibrate
-from sim.stats import paired_difference
-
-from conftest import make_params
+from sim.params.config import AGE_BANDS, EmployerGroup, Post, Role, Workforce
+from sim.params.paths import CONFIG_DIR
 
 CHANNELS: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml").channels.keys())
 NO_REFERRALS: tuple[str, ...] = tuple(f"region.channels.{c}.referrals_per_year=0" for c in CHANNELS)
@@ -83,7 +82,7 @@ def test_initial_vacancy_rate_by_sector() -> None:
 # ----------------------------------------------------------------------------- the calibration
 AGE = [0.1, 0.2, 0.2, 0.22, 0.23, 0.05]
 RETIRE = [0.0, 0.0, 0.0, 0.002, 0.15, 0.35]
-WIDTH = [9.0, 10.0, 10.0, 10.0, 10.0]  # years in each band below 65+ (sim.config.AGE_BAND_YEARS)
+WIDTH = [9.0, 10.0, 10.0, 10.0, 10.0]  # years in each band below 65+ (sim.params.config.AGE_BAND_YEARS)
 
 
 def _post(establishment: float, vacancy_rate: float, turnover: float, within: float, growth: float) -> Post:

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import BIN, make_params, run_cli
+
 from sim import cli
-from sim.compare import FOLDER_CHARS, folder_name, option_label, readable
+from sim.analysis.compare import FOLDER_CHARS, folder_name, option_label, readable
 from sim.model import simulate
 
 QUICK = ("experiment=quick", "experiment.progress=false")
@@ -178,7 +178,7 @@ def test_validation_loads_no_plotting_or_statistics() -> None:
     code = ("import sys; from sim import cli\n"
             "try:\n    cli.preflight(['pathway.recruitment.shortlisting=1.5'])\nexcept cli.UsageError as e:\n"
             "    print(e)\n"
-            "print(sorted(m for m in ('matplotlib', 'scipy', 'sim.report', 'sim.stats', 'sim.experiment') "
+            "print(sorted(m for m in ('matplotlib', 'scipy', 'sim.outputs.report', 'sim.experiment.stats', 'sim.experiment.replications') "
             "if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                        env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parent.parent)})

@@ -7,17 +7,14 @@ from functools import partial
 
 import pytest
 import simpy
+from conftest import make_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sim.model
-from sim.model import simulate
-from sim.model import Model
+from sim.model import Model, simulate
 from sim.model.clock import Claim, Environment, begin
 from sim.model.pathway import follow
-from sim.schedule import Piecewise
-
-from conftest import make_params
+from sim.params.schedule import Piecewise
 
 
 class StockEnvironment(simpy.Environment):

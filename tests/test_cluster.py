@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import BIN, RAY, RAY_ENV, run_cli
 
 SWEEP = ("-m", "experiment=quick", "experiment.progress=false", "experiment.replications=2",

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from sim.cli import CONFIG_DIR
-from sim.config import UNKNOWN, ConfigError, load
-
 from conftest import make_params, run_cli
+
+from sim.params.config import UNKNOWN, ConfigError, load
+from sim.params.paths import CONFIG_DIR
 
 CARE = "pathway.training.courses.care_preemployment"
 
@@ -132,7 +131,7 @@ LIBRARY_CASES = [c for c in CLI_CASES if not c[0].startswith(("unknown", "wrong-
 @pytest.mark.parametrize(("extra", "bad", "key", "value", "allowed"), [c[1:] for c in LIBRARY_CASES],
                          ids=[c[0] for c in LIBRARY_CASES])
 def test_load_raises_config_error(extra: tuple[str, ...], bad: str, key: str, value: str, allowed: str) -> None:
-    """`sim.config.load` (via `make_params`) raises ConfigError carrying the key, value and range."""
+    """`sim.params.config.load` (via `make_params`) raises ConfigError carrying the key, value and range."""
     with pytest.raises(ConfigError) as info:
         make_params("experiment=quick", *extra, bad)
     e = info.value

@@ -6,19 +6,18 @@ import math
 
 import pytest
 import simpy
+from conftest import make_params
 from omegaconf import OmegaConf
 
-from sim.cli import CONFIG_DIR
-from sim.config import Params, lookup
 from sim.model import Model, RunOutput, simulate
 from sim.model.capacity import Capacity, Cohorts
 from sim.model.clock import Environment
 from sim.model.pathway import Funnel
 from sim.model.workforce import Workforce, calibrate
-from sim.schedule import Piecewise
-from sim.streams import Streams
-
-from conftest import make_params
+from sim.params.config import Params, lookup
+from sim.params.paths import CONFIG_DIR
+from sim.params.schedule import Piecewise
+from sim.params.streams import Streams
 
 QUICK = ("experiment=quick", "experiment.progress=false", "experiment.warmup_days=0")  # funnel counts from day 0
 # The referral channels of the shipped region, read from its file so the tests follow the config.

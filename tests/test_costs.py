@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
-from sim.cli import SCENARIO_DIR
-from sim.model import Model
-
 from conftest import make_params
+
+from sim.model import Model
+from sim.params.paths import SCENARIO_DIR
 
 SCENARIO = "connect_to_work_cumbria"
 # The option's capacities priced per place: intervention -> (capacity in the model, the pathway default's places)

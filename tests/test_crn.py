@@ -12,24 +12,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_params
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
+from tracing import Record, same_share, trace, turned_leavers, until
 
-from sim.cli import CONFIG_DIR
-from sim.compare import COMPARISON_HEADER, Job, comparison_rows
-from sim.config import Change, Intervention, Params, load
+from sim.analysis.compare import COMPARISON_HEADER, Job, comparison_rows
+from sim.experiment.stats import variance_ratio
 from sim.model import Model, simulate
 from sim.model.capacity import Capacity
 from sim.model.clock import Environment
 from sim.model.pathway import Intensity, arrivals
-from sim.schedule import Piecewise
-from sim.stats import variance_ratio
-from sim.streams import Streams
-
-from conftest import make_params
-from tracing import Record, same_share, trace, turned_leavers, until
+from sim.params.compose import compose_config
+from sim.params.config import Change, Intervention, Params, load
+from sim.params.paths import CONFIG_DIR
+from sim.params.schedule import Piecewise
+from sim.params.streams import Streams
 
 REGION = OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml")
 CHANNELS: tuple[str, ...] = tuple(REGION.channels.keys())
@@ -74,8 +73,7 @@ def with_intervention(overrides: list[str] | tuple[str, ...], name: str, start: 
                       changes: list[tuple[str, str, float]]) -> Params:
     """Parameters of the config with `overrides` plus intervention `name`, active from `start` to `end`,
     making the given (target, op, value) changes."""
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        cfg = compose("config", overrides=list(overrides))
+    cfg = compose_config(overrides)
     iv = Intervention(start_day=start, end_day=end, changes=[Change(t, op, v) for t, op, v in changes])
     with open_dict(cfg):
         cfg.intervention[name] = iv
@@ -248,7 +246,7 @@ def test_a_residents_draws_depend_only_on_who_they_are() -> None:
     b_streams.residents("outreach", lay.groups)()  # another channel drawn first
     groups = list(lay.groups)
     i = next(j for j, (g, _) in enumerate(groups) if g == "engagement")
-    from sim.distributions import Dist
+    from sim.params.distributions import Dist
     groups[i] = ("engagement", [Dist(kind="gamma", mean=45.0, cv=2.0), *groups[i][1][1:]])  # another shape
     b = b_streams.residents("jobcentre", groups)
     rows_a = [list(a()) for _ in range(600)]  # across block boundaries

@@ -25,13 +25,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pytest
-
 from conftest import RAY, RAY_ENV
-from sim.cli import CONFIG_DIR, SCENARIO_DIR
-from sim.config import ConfigError
-from sim.decide import acceptability, uncertainty
-from sim.ranges import RANGES_DIR, Ranges, check_explicit_used, parameters, varied
-from sim.runner import compose_options
+
+from sim.analysis.psa import acceptability, uncertainty
+from sim.experiment.runner import compose_options
+from sim.params.config import ConfigError
+from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
+from sim.params.ranges import RANGES_DIR, Ranges, check_explicit_used, parameters, varied
 
 # Short runs: the properties below hold for any horizon; a month of warm-up and no follow-up keep them cheap.
 QUICK = ("experiment=quick", "experiment.horizon_days=400", "experiment.warmup_days=30", "experiment.followup_days=0")
@@ -40,7 +40,7 @@ PLACEBO = ("intervention=[mentoring]", "intervention.mentoring.cost.fixed=0,5000
 
 
 def decide(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim.decide", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sim.interfaces.decide", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
 
 
@@ -85,7 +85,7 @@ def test_every_number_of_every_scenario_gets_a_range_and_every_explicit_range_is
 def test_ranges_hold_the_value_and_stay_in_the_allowed_range() -> None:
     """Each relative range holds the option's value between its 1% and 99% points (or at a bound), and a
     probability's range stays in [0, 1]."""
-    from sim.ranges import base_values
+    from sim.params.ranges import base_values
 
     o = compose_options(["scenario=west_norfolk_local_plan"], CONFIG_DIR)[0]
     params = parameters({o.name: (o.config, o.files)}, Ranges.load())
@@ -182,7 +182,7 @@ def test_evppi_recovers_the_value_of_knowing_the_one_parameter_that_matters() ->
     """Option 1's net benefit is phi1 - 1/2 (phi1, phi2 uniform), the reference's 0: EVPI = E[max(0, phi1 - 1/2)]
     = 1/8, all of it from phi1; phi2 is worth nothing (its estimate's upward bias, about 0.4 sd / sqrt(bin
     size) = 0.015 here, is the bound). EVPPI never exceeds EVPI."""
-    from sim.decide import evppi
+    from sim.analysis.psa import evppi
 
     rng = np.random.default_rng(5)
     phi = rng.random((4096, 2))
@@ -198,8 +198,8 @@ def test_a_task_leaves_no_simulation_of_the_tasks_before_it_alive() -> None:
     by about 1.5 MB a simulation. After five tasks and a collection, none of their ten simulations is alive."""
     import gc
 
+    from sim.experiment.runner import Task, run_task
     from sim.model.clock import Environment
-    from sim.runner import Task, run_task
 
     def alive() -> int:
         gc.collect()  # runs the finally blocks of journeys still under way (closing their generators)
@@ -298,7 +298,7 @@ def record_ids(out: Path) -> list[str]:
 def killed(args: Sequence[str], out: Path, ready: Callable[[list[str]], bool]) -> list[str]:
     """Start `pathways-decide ARGS --out OUT` in its own process group and SIGKILL the whole group (the run and
     its workers, as a crash would) once the recorded tasks satisfy `ready`; the records it left, line by line."""
-    proc = subprocess.Popen([sys.executable, "-m", "sim.decide", *args, "--out", str(out)], stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-m", "sim.interfaces.decide", *args, "--out", str(out)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True,
                             env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
     deadline = time.time() + 120
@@ -417,7 +417,7 @@ def test_killed_sensitivity_resumes_losing_no_finished_point(tmp_path: Path, toy
 def test_the_cost_bound_is_exceeded_by_a_fresh_replication_2_5_percent_of_the_time() -> None:
     """Normal costs, three replications a candidate: a fourth exceeds the bound with probability 0.025
     (20,000 candidates: within 4 binomial sds); a cost that does not vary is its own bound."""
-    from sim.optimise import cost_bound
+    from sim.analysis.optimise import cost_bound
 
     rng = np.random.default_rng(3)
     x = rng.normal(100_000, 2_000, size=(20_000, 4))
@@ -432,8 +432,8 @@ def test_the_optimisers_candidates_are_the_intervention_files_at_each_size() -> 
     `intervention.NAME.places=k`: every change and the cost. One costed per person (no places) is as configured.
     Fails on a rule of the optimiser's own (outreach at 8 workers: 120 x 8^0.8 = 633 referrals a year, not 8/3
     of 3 workers' 289; nursing-home retention's compounding effect grows with its educators)."""
-    from sim.optimise import bounds, merged
-    from sim.ranges import apply
+    from sim.analysis.optimise import bounds, merged
+    from sim.params.ranges import apply
 
     names = sorted(p.stem for p in (CONFIG_DIR / "intervention").glob("*.yaml"))
     switch_on = f"intervention=[{','.join(names)}]"
@@ -477,7 +477,7 @@ class _Bowl:
 def test_polish_climbs_one_size_step_at_a_time_within_the_budget(budget: float, steps: int, end: dict | None) -> None:
     """From nothing, the local search reaches the top of the bowl in five moves, or the best mix the budget holds
     (b = 2 at GBP 20), never evaluating a mix over the budget nor one twice; with two moves it stops two steps out."""
-    from sim.optimise import label, polish
+    from sim.analysis.optimise import label, polish
 
     s, seen = _Bowl(), {}
     polish(s, ({"a": 0, "b": 0}, -13.0, 0.0), {"a": 5, "b": 5}, budget, seen, steps)  # type: ignore[arg-type]
@@ -511,7 +511,7 @@ def test_selection_takes_the_cheapest_of_the_candidates_it_cannot_tell_apart(b_v
                                                                             cheaper: bool) -> None:
     """Of the leading candidates within the budget, the best mean unless a cheaper one is not clearly behind it;
     one over the budget on the longer run is never chosen, whatever its mean; the rival is the best other mean."""
-    from sim.optimise import select
+    from sim.analysis.optimise import select
 
     s = _Candidates({"a": ([10.0, 11.0, 9.0, 10.0], 300.0), "b": (b_values, 100.0), "c": ([5.0, 5.5, 4.5, 5.0], 50.0),
                      "dear": ([20.0, 21.0, 19.0, 20.0], 900.0)})
@@ -527,7 +527,7 @@ def test_selection_takes_the_cheapest_of_the_candidates_it_cannot_tell_apart(b_v
 def test_selection_edge_cases_ties_missing_values_and_a_single_candidate() -> None:
     """Equal on every seed: the cheaper is chosen (as the best, by the tie-break) and the dearer is its rival; a
     candidate with a missing value is left out wherever it stands; a single candidate has no rival."""
-    from sim.optimise import select
+    from sim.analysis.optimise import select
 
     same = [10.0, 11.0, 9.0, 10.0]
     s = _Candidates({"dear": (same, 300.0), "cheap": (same, 100.0), "gap": ([50.0, math.nan, 50.0, 50.0], 10.0)})
@@ -627,7 +627,7 @@ def test_killed_optimisation_resumes_losing_no_finished_candidate(tmp_path: Path
 def test_psa_on_a_ray_cluster_matches_local(tmp_path: Path, ray_cluster: str, placebo_psa: Path) -> None:
     """The same PSA through a real local Ray cluster by address gives byte-identical tables."""
     out = tmp_path / "r"
-    r = subprocess.run([sys.executable, "-m", "sim.decide", "psa", "--samples", "8", "--base-replications", "3",
+    r = subprocess.run([sys.executable, "-m", "sim.interfaces.decide", "psa", "--samples", "8", "--base-replications", "3",
                         "--ray-address", ray_cluster, "--out", str(out), *PLACEBO],
                        capture_output=True, text=True, timeout=300,
                        env={**RAY_ENV, "PYTHONPATH": str(CONFIG_DIR.parent)})
@@ -639,7 +639,7 @@ def test_psa_on_a_ray_cluster_matches_local(tmp_path: Path, ray_cluster: str, pl
 def test_a_shared_range_holds_a_number_that_is_zero_in_one_option() -> None:
     """Growth is shared across posts; in the baseline some posts have none (structural), in the system plan they
     grow: every sampled value is finite and the baseline's zeros stay zero."""
-    from sim.decide import Study, unit_design
+    from sim.analysis.psa import Study, unit_design
 
     st = Study.build(["scenario=baseline,norfolk_waveney_system"], Ranges.load(), CONFIG_DIR)
     u = unit_design(8, len(varied(st.params)), 1)
@@ -658,7 +658,7 @@ def test_the_comparison_report_gains_the_decision_when_decide_folders_are_inside
     tornado and Sobol bars, the frontier; every figure embedded."""
     import re
 
-    from sim.report import build_report
+    from sim.outputs.report import build_report
 
     run = tmp_path / "run"
     r = subprocess.run([str(Path(sys.executable).parent / "pathways"), *QUICK, "experiment.replications=1",

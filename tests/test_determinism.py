@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from conftest import make_params, run_cli
 from omegaconf import OmegaConf
 
-from sim.cli import CONFIG_DIR
 from sim.model import RunOutput, simulate
-
-from conftest import make_params, run_cli
+from sim.params.paths import CONFIG_DIR
 
 QUICK = ("experiment=quick", "experiment.progress=false")
 FILES = ("kpis.csv", "timeseries.csv", "funnel.csv")

@@ -1,4 +1,4 @@
-"""Distributions (`sim.distributions`) and random-number streams (`sim.streams`).
+"""Distributions (`sim.params.distributions`) and random-number streams (`sim.params.streams`).
 
 Moment checks draw a large fixed-seed block and compare with theory. Bounds are 5 standard
 errors: for a sample mean SE = sigma / sqrt(n); for a sample variance
@@ -17,8 +17,8 @@ import sys
 import numpy as np
 import pytest
 
-from sim.distributions import KINDS, Dist, draw, mean_of, problem
-from sim.streams import BLOCK, Sampler, Streams, seed_sequence
+from sim.params.distributions import KINDS, Dist, draw, mean_of, problem
+from sim.params.streams import BLOCK, Sampler, Streams, seed_sequence
 
 N = 200_000
 Z = 5.0  # standard errors allowed (see module docstring)
@@ -84,7 +84,7 @@ def _id(d: Dist) -> str:
 
 
 def test_cases_cover_every_kind() -> None:
-    """The moment tests below exercise every kind `sim.distributions` knows."""
+    """The moment tests below exercise every kind `sim.params.distributions` knows."""
     assert {d.kind for d in CASES} == set(KINDS)
 
 
@@ -243,7 +243,7 @@ def test_replication_is_child_of_root_seed() -> None:
 
 def test_stream_names_are_stable_across_processes() -> None:
     """Name keys must not depend on Python's per-process string hash (PYTHONHASHSEED)."""
-    code = "from sim.streams import Streams; print(repr(Streams(11, 3).generator('job_search.duration').random()))"
+    code = "from sim.params.streams import Streams; print(repr(Streams(11, 3).generator('job_search.duration').random()))"
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout.strip() for h in (1, 2)}
     assert outs == {repr(float(_first(11, 3, "job_search.duration", 1)[0]))}

@@ -12,11 +12,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import BIN, run_cli
 from openpyxl import load_workbook
 
-from conftest import BIN, run_cli
-from sim.cli import CONFIG_DIR
-from sim.experiment import FORMULA_START, as_text, from_text
+from sim.experiment.replications import FORMULA_START, as_text, from_text
+from sim.params.paths import CONFIG_DIR
 
 FAULTS = Path(__file__).parent / "faults"  # a sitecustomize that makes chosen paths fail to write
 BASE = ("experiment=quick", "experiment.progress=false")

@@ -11,17 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from sim.cli import CONFIG_DIR
-from sim.config import Params
+from sim.experiment.stats import paired_difference
 from sim.model import RunOutput, simulate
 from sim.model.workforce import FLOW_KPIS, _apportion, calibrate
-from sim.stats import paired_difference
-
-from conftest import make_params
+from sim.params.config import Params
+from sim.params.paths import CONFIG_DIR
 
 QUICK = ("experiment=quick", "experiment.progress=false")
 CHANNELS = tuple(OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml").channels.keys())
@@ -157,7 +156,7 @@ def test_every_intervention_size_buys_something(name: str) -> None:
 
 def test_sizing_resolvers() -> None:
     """The sizing rules written in the intervention files: reach with diminishing returns, compounding scales."""
-    from sim.config import compound, reach
+    from sim.params.config import compound, reach
 
     assert reach(1, 120, 0.8) == 120 and reach(6, 120, 0.8) == pytest.approx(120 * 6**0.8)
     assert reach(6, 120, 0.8) < 6 * 120 and reach(2, 50, 1) == 100

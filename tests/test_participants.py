@@ -10,19 +10,18 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import make_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_properties import configs
+from tracing import Record, numbers, trace
 
-from sim.config import PER_RESIDENT, Change, ConfigError, Intervention, Serves, lookup, params_of
 from sim.model import Model, RunOutput, simulate
 from sim.model.capacity import Capacity
 from sim.model.clock import Environment
 from sim.model.pathway import schedules
-from sim.schedule import Piecewise
-
-from conftest import make_params
-from test_properties import configs
-from tracing import Record, numbers, trace
+from sim.params.config import PER_RESIDENT, Change, ConfigError, Intervention, Serves, lookup, params_of
+from sim.params.schedule import Piecewise
 
 QUICK = ("experiment=quick", "experiment.progress=false")
 # capacities so large that nobody waits: a resident's stage outcomes then depend on their own draws and numbers only

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import math
 
+from conftest import make_params
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
-
-from sim.cli import CONFIG_DIR
-from sim.model import RunOutput, simulate
-
-from conftest import make_params
 from tracing import trace
+
+from sim.model import RunOutput
+from sim.params.paths import CONFIG_DIR
 
 CHANNELS: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml").channels.keys())
 COURSES: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "pathway" / "default.yaml").training.courses.keys())

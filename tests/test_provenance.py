@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import CONFIG_DIR, SCENARIO_DIR
-from sim.provenance import provenance_rows
+from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
+from sim.params.provenance import provenance_rows
 
 FILES = sorted(p for p in [*CONFIG_DIR.rglob("*.yaml"), *SCENARIO_DIR.glob("*.yaml")]
                if "scenario" not in p.relative_to(CONFIG_DIR.parent).parts[:2] or p.parent == SCENARIO_DIR)

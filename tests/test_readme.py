@@ -8,7 +8,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -4,12 +4,11 @@ that takes another's referral routes, capacities or role mix declares it, and th
 from __future__ import annotations
 
 import pytest
+from conftest import make_params
 from omegaconf import OmegaConf
 
-from sim.cli import CONFIG_DIR
-from sim.config import BORROWABLE, ConfigError
-
-from conftest import make_params
+from sim.params.config import BORROWABLE, ConfigError
+from sim.params.paths import CONFIG_DIR
 
 REGIONS = sorted(p.stem for p in (CONFIG_DIR / "region").glob("*.yaml"))
 DEFAULT = "norfolk_waveney"
@@ -50,7 +49,9 @@ def test_bad_borrows_are_refused_naming_the_key(override: str, key: str) -> None
 
 
 def test_the_headline_names_what_the_region_borrows() -> None:
-    from sim.report import Table, borrowed, templates
+    from sim.outputs.elements import Table
+    from sim.outputs.report import templates
+    from sim.outputs.sections import borrowed
 
     p = make_params("region=cumbria", "experiment=quick")
     text = borrowed(OmegaConf.to_container(OmegaConf.structured(p.config)))

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import chromium, run_cli
 from selenium.webdriver.common.by import By
 
-from conftest import chromium, run_cli
-from sim.compare import find_jobs
-from sim.provenance import provenance_rows, used_parameters
-from sim.report import SECTIONS
+from sim.analysis.compare import find_jobs
+from sim.outputs.sections import SECTIONS
+from sim.params.provenance import provenance_rows, used_parameters
 
 OPTIONS = "intervention=[],[childcare,gp_advisers],[outreach,mentoring]"
 OVERRIDE = "pathway.recruitment.interview_slots=45"  # the file says 40: the report must show 45, flagged
@@ -182,7 +182,7 @@ def test_report_gives_the_staffing_effect_at_each_end_of_the_supply_range(sweep:
 @pytest.fixture(scope="module")
 def six_options(sweep: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sweep's three jobs, each twice with a different size: six options with long names, report written."""
-    from sim.report import write_report
+    from sim.outputs.report import write_report
 
     folder = tmp_path_factory.mktemp("six") / "sweep"
     folder.mkdir()
@@ -223,7 +223,7 @@ def test_report_reads_at_laptop_widths(six_options: Path, tmp_path: Path, width:
 
 def test_option_styles_stay_apart_in_greyscale(six_options: Path) -> None:
     """Each option has its own line style, marker and hatch besides its colour; the reference is solid grey."""
-    from sim.report import report_data
+    from sim.outputs.folder import report_data
 
     options = report_data(six_options).options
     styles = [(str(o.linestyle), o.marker, o.hatch) for o in options]
@@ -235,7 +235,8 @@ def test_option_styles_stay_apart_in_greyscale(six_options: Path) -> None:
 
 def test_digits_show_small_differences() -> None:
     """A difference of a few thousandths of a percentage point is not printed as 0.00 pp."""
-    from sim.report import _ci, _number
+    from sim.outputs.formatting import _number
+    from sim.outputs.report import _ci
 
     p = _ci(-3.1e-5, -5.2e-5, -1.0e-5, "pp", signed=True)
     assert (p.text, p.ci) == ("\u22120.003 pp", "\u22120.005 pp to \u22120.001 pp")
@@ -253,7 +254,7 @@ def test_report_shows_yearly_spend(sweep: Path) -> None:
     """The spend section has a chart and a table whose yearly spend is comparison.csv's programme_cost_per_year."""
     import csv
 
-    from sim.report import _digits, _number
+    from sim.outputs.formatting import _digits, _number
 
     text = (sweep / "report.html").read_text()
     section = re.search(r'<section id="spend">(.*?)</section>', text, re.S).group(1)

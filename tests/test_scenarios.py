@@ -8,12 +8,11 @@ import math
 
 import pytest
 import yaml
-
-from sim.cli import CONFIG_DIR
-from sim.config import Params
-from sim.model import simulate
-
 from conftest import make_params
+
+from sim.model import simulate
+from sim.params.config import Params
+from sim.params.paths import CONFIG_DIR
 
 SCENARIO_DIR = CONFIG_DIR / "scenario"  # a link to scenarios/
 SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))

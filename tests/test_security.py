@@ -17,14 +17,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from appserver import RUN_SECONDS, api_client, serve, token_of, wait
+from conftest import chromium, run_cli
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from appserver import RUN_SECONDS, api_client, serve, token_of, wait
-from conftest import chromium, run_cli
-import sim.app
-from sim.app import MAX_BODY, RECORD, TOKEN_FILE, TOKEN_HEADER, Run, Workbench
-from sim.overrides import MAX_JOBS, MAX_OVERRIDE_CHARS, OverrideError, check_overrides
+import sim.interfaces.app
+from sim.interfaces.app import MAX_BODY, RECORD, TOKEN_FILE, TOKEN_HEADER, Run, Workbench
+from sim.interfaces.overrides import MAX_JOBS, MAX_OVERRIDE_CHARS, OverrideError, check_overrides
 
 QUICK = ["experiment=quick", "experiment.replications=1"]
 
@@ -261,16 +261,16 @@ def test_a_long_check_is_left_to_the_run_so_the_answer_comes_at_once(tmp_path: P
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A sweep too large to check before answering, or a check that would wait for another's, is checked by
     the run's own child before any job starts: the answer comes at once, and a bad value is the run's error."""
-    monkeypatch.setattr(sim.app, "CHECK_NOW_JOBS", 1)
+    monkeypatch.setattr(sim.interfaces.app, "CHECK_NOW_JOBS", 1)
     bad = "pathway.recruitment.shortlisting=1.5"
     with serve(tmp_path / "results", max_runs=2) as base, api_client(base) as client:
         started = time.perf_counter()
         large = client.post("/api/runs", json={"overrides": [f"{bad},0.5", *QUICK]})
         assert large.status_code == 200 and time.perf_counter() - started < 2.0, large.text
-        with sim.app._PREFLIGHT:  # another request's check holds Hydra
+        with sim.interfaces.app._PREFLIGHT:  # another request's check holds Hydra
             started = time.perf_counter()
             busy = client.post("/api/runs", json={"overrides": [bad, *QUICK]})
-            assert busy.status_code == 200 and time.perf_counter() - started < sim.app.LOCK_WAIT + 2.0, busy.text
+            assert busy.status_code == 200 and time.perf_counter() - started < sim.interfaces.app.LOCK_WAIT + 2.0, busy.text
         for answer in (large, busy):
             st = wait(client, answer.json()["id"])
             assert st["status"] == "failed" and "pathway.recruitment.shortlisting = 1.5: allowed: [0, 1]" in st["error"]

@@ -1,4 +1,4 @@
-"""Confidence intervals, paired differences and precision (`sim.stats`)."""
+"""Confidence intervals, paired differences and precision (`sim.experiment.stats`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from sim.stats import mean_ci, paired_difference, replications_needed, unpaired_difference
+from sim.experiment.stats import mean_ci, paired_difference, replications_needed, unpaired_difference
 
 
 def _band(p: float, trials: int) -> float:
@@ -186,7 +186,7 @@ def _inverted_t_test(dc: np.ndarray, de: np.ndarray, level: float = 0.95) -> tup
 def test_incremental_ratio_is_fiellers_interval() -> None:
     """Against the inverted paired t-test, on correlated data with an imprecise effect (where the interval is
     far from symmetric); a cost exactly proportional to the effect gives the ratio with a zero-width interval."""
-    from sim.stats import incremental_ratio
+    from sim.experiment.stats import incremental_ratio
 
     rng = np.random.default_rng(11)
     de = rng.normal(8.0, 9.0, 20)
@@ -207,7 +207,7 @@ def test_incremental_ratio_covers_the_true_ratio_95_percent_of_the_time() -> Non
     so over 10,000 samples it covers the ratio 95% of the time, within 4 binomial sds (+-0.9 points). A normal
     quantile instead of t's, or the covariance left out, misses by 2 points or more. The effect is precise enough
     (mean 7.9 standard errors) that an unbounded interval has probability below 1e-6."""
-    from sim.stats import incremental_ratio
+    from sim.experiment.stats import incremental_ratio
 
     rng = np.random.default_rng(2026)
     trials, n, ratio = 10_000, 10, 10_000.0
@@ -225,7 +225,7 @@ def test_incremental_ratio_covers_the_true_ratio_95_percent_of_the_time() -> Non
 def test_incremental_ratio_is_not_bounded_exactly_when_the_effects_interval_includes_zero() -> None:
     """An effect not distinguishable from zero: the set is the whole line or two rays, reported as (-inf, inf)
     with the point estimate kept; the switch is the effect's own paired t-interval, at the same level."""
-    from sim.stats import incremental_ratio
+    from sim.experiment.stats import incremental_ratio
 
     whole = incremental_ratio([1_000.0, 1_200.0, 900.0, 1_100.0], [1.0, -1.0, 0.5, -0.5])
     assert (whole.low, whole.high, whole.n) == (-math.inf, math.inf, 4)

@@ -1,4 +1,4 @@
-"""The model against queueing theory: Erlang C (M/M/c) and Little's law (`sim.verify`)."""
+"""The model against queueing theory: Erlang C (M/M/c) and Little's law (`sim.experiment.verify`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import math
 from pathlib import Path
 
 import pytest
-
-from sim.verify import erlang_c, verify_littles_law, verify_mmc
-
 from conftest import make_params, run_cli
+
+from sim.experiment.verify import erlang_c, verify_littles_law, verify_mmc
 
 
 # ----------------------------------------------------------------------------- the formula itself

@@ -7,11 +7,11 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from markupsafe import escape
 from openpyxl import load_workbook
 
-from conftest import run_cli
-from sim.report import HEADLINE_COLUMNS
+from sim.outputs.estimates import HEADLINE_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,9 @@ def ratios(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_cost_ratios_read_the_same_in_the_csv_console_workbook_and_report(ratios: tuple[Path, str]) -> None:
     """Each cost per unit of effect: comparison.csv's Fieller interval is what the console prints, the workbook's
     Headline sheet holds and the report shows; where the CSV says not bounded (-inf, inf) so do the others."""
-    from sim.report import HEADLINE_KPIS, NOT_BOUNDED, RATIO_KIND, _digits, _number
+    from sim.outputs.console import HEADLINE_KPIS
+    from sim.outputs.estimates import NOT_BOUNDED
+    from sim.outputs.formatting import RATIO_KIND, _digits, _number
 
     folder, console = ratios
     rows = {(r["option"], r["kpi"]): r for r in _csv(folder / "comparison.csv") if r["group"] == "all"}

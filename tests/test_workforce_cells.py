@@ -8,11 +8,10 @@ import math
 
 import numpy as np
 import pytest
+from test_market import NO_REFERRALS, QUICK, kpi, on_region_market
 
 from sim.model import Model, RunOutput, simulate
 from sim.model.workforce import pool_correction
-
-from test_market import NO_REFERRALS, QUICK, kpi, on_region_market
 
 LADDER = ("care_worker", "senior_carer", "deputy_manager", "registered_manager")
 

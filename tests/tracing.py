@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from sim.config import Params
 from sim.model import Model, RunOutput
 from sim.model.capacity import Capacity, Request
 from sim.model.pathway import Funnel, Levels, Pathway, Resident
+from sim.params.config import Params
 
 
 @dataclass

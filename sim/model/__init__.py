@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..config import Params
-from ..kpis import FLOW_KPIS, KPI_NAMES, SUCCESSION_KPIS
-from ..streams import Streams
-from .capacity import Cohorts
-from .clock import Environment
-from .pathway import Pathway
-from .workforce import Workforce, calibrate
+from sim.model.capacity import Cohorts
+from sim.model.clock import Environment
+from sim.model.pathway import Pathway
+from sim.model.workforce import Workforce, calibrate
+from sim.params.config import Params
+from sim.params.kpis import FLOW_KPIS, KPI_NAMES, SUCCESSION_KPIS
+from sim.params.streams import Streams
 
 __all__ = ["RunOutput", "Model", "simulate", "KPI_NAMES"]
 
@@ -200,7 +200,7 @@ class Model:
         An intervention is active, and paid for, over its window (`Params.intervention_windows`: start_day
         to end_day or the horizon): fixed cost once, per place x places x active days / 365, per person
         for each resident referred in the window who enters its stage while it is active. A channel's
-        cost is per referral in the window. In the follow-up no option is active (`sim.config._changes`),
+        cost is per referral in the window. In the follow-up no option is active (`sim.params.config._changes`),
         so it uses only what was paid for.
         """
         c = self.params.config

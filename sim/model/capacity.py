@@ -22,8 +22,8 @@ from typing import Sequence
 
 import simpy
 
-from ..config import Piecewise
-from .clock import Claim
+from sim.model.clock import Claim
+from sim.params.config import Piecewise
 
 _INF = float("inf")
 

@@ -31,13 +31,13 @@ from typing import Callable, Generator, Sequence
 
 import simpy
 
-from ..config import DEPRIVATION_QUINTILES, SECTORS
-from ..distributions import Dist
-from ..schedule import ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, SupportPlan, change, constant
-from ..streams import Group, Sampler, Streams, layout
-from .capacity import Capacity, Cohorts, Request, WaitStats
-from .clock import begin
-from .workforce import Cell, Workforce
+from sim.model.capacity import Capacity, Cohorts, Request, WaitStats
+from sim.model.clock import begin
+from sim.model.workforce import Cell, Workforce
+from sim.params.config import DEPRIVATION_QUINTILES, SECTORS
+from sim.params.distributions import Dist
+from sim.params.schedule import ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, SupportPlan, change, constant
+from sim.params.streams import Group, Sampler, Streams, layout
 
 SIX_MONTHS = 365.0 / 2.0
 YEAR = 365.0

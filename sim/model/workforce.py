@@ -57,10 +57,11 @@ from typing import Callable
 import numpy as np
 import simpy
 
-from ..config import AGE_BAND_YEARS, AGE_BANDS, Bau, Workforce as WorkforceConfig
-from ..kpis import FLOW_KPIS, SUCCESSION_KPIS
-from ..schedule import Piecewise
-from .capacity import Patience, Request
+from sim.model.capacity import Patience, Request
+from sim.params.config import AGE_BAND_YEARS, AGE_BANDS, Bau
+from sim.params.config import Workforce as WorkforceConfig
+from sim.params.kpis import FLOW_KPIS, SUCCESSION_KPIS
+from sim.params.schedule import Piecewise
 
 Cell = tuple[int, int]  # (role index, group index)
 MAX_PROMOTION_SHARE = 0.95  # at 1 every fill would be a promotion and the fill hazard infinite

@@ -3,7 +3,7 @@
 A planner picks the region, the options to compare (programmes from scenarios/, interventions
 from configs/intervention/, or the sizes of one intervention), the replications, and runs it.
 A run is `pathways -m OVERRIDES hydra.sweep.dir=results/DATE/TIME-sweep-N` in a child process,
-checked first by the web app's allow-list (sim/overrides.py: model parameters only) and the
+checked first by the web app's allow-list (sim/interfaces/overrides.py: model parameters only) and the
 command line's own `preflight` (a bad value answers with its one-line message; see
 `Workbench.start` for when the child runs that check instead), written to
 results/ like any other sweep, so past runs, the report, comparison.csv and comparison.xlsx are
@@ -53,13 +53,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .cli import CONFIG_DIR, PROGRESS, UsageError, _combos, available, preflight
-from .folders import planned_jobs
-from .overrides import check_overrides
-from .provenance import file_header
-from .sweep import folder_kind, runs_below
+from sim.experiment.folders import planned_jobs
+from sim.interfaces.cli import PROGRESS, UsageError, _combos, available, preflight
+from sim.interfaces.overrides import check_overrides
+from sim.interfaces.sweep import folder_kind, runs_below
+from sim.outputs.report import TEMPLATES
+from sim.params.paths import CONFIG_DIR
+from sim.params.provenance import file_header
 
-STATIC = Path(__file__).resolve().parent / "templates" / "app" / "static"
+STATIC = TEMPLATES / "app" / "static"
 DEFAULT_REGION = "norfolk_waveney"
 RECORD = "app.json"  # a run's record in its folder: command line, jobs, child pid and start time, exit code
 CHECK_NOW_JOBS = 20  # a sweep of at most this many jobs is checked before the answer (composing one takes ~0.5 s)
@@ -70,7 +72,7 @@ TOKEN_FILE = ".pathways-app-token"  # beside the results folder, mode 0600
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_BODY = 64 * 1024  # bytes in a request body
-INTERRUPTED = 130  # the command line's exit code after Ctrl-C (sim/cli.py)
+INTERRUPTED = 130  # the command line's exit code after Ctrl-C (sim/interfaces/cli.py)
 SCHEDULE_SECONDS = 0.5  # how often finished children are reaped and queued runs started
 _PREFLIGHT = threading.Lock()  # Hydra's composition is global state: one check at a time
 _QUEUE_ORDER = itertools.count()
@@ -504,8 +506,10 @@ def _one_line(e: RequestValidationError) -> str:
 def create_app(results: Path, max_runs: int | None = None) -> FastAPI:
     """The FastAPI application over a results folder, running at most `max_runs` runs at once
     (default: the cores)."""
-    from .report import (HEADLINE_COLUMNS, TEMPLATES, _headline, _vacancy_difference, _vacancy_section, report_data,
-                         templates)
+    from sim.outputs.estimates import HEADLINE_COLUMNS
+    from sim.outputs.folder import report_data
+    from sim.outputs.report import TEMPLATES, _headline, templates
+    from sim.outputs.sections import _vacancy_difference, _vacancy_section
 
     results = Path(results)
     results.mkdir(parents=True, exist_ok=True)

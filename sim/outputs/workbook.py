@@ -4,7 +4,7 @@ Sheets: Headline (options x the report's HEADLINE_COLUMNS, each with its 95% CI,
 header frozen), Comparison (comparison.csv as it is, COMPARISON_HEADER columns), Funnel (mean
 people per replication entering and leaving each stage, by option), Spend (the yearly programme
 spend by option and component) and Assumptions (every parameter the options used, with its
-value and source). Numbers come from the same functions as the report (sim/report.py), so the
+value and source). Numbers come from the same functions as the report (sim/outputs/report.py), so the
 workbook and the page cannot disagree. Written with openpyxl (formats, frozen panes and column
 widths without Excel), atomically like every other results file.
 """
@@ -21,10 +21,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .compare import COMPARISON_HEADER
-from .experiment import FORMULA_START
-from .report import (HEADLINE_COLUMNS, ReportData, headline_estimates, parameters_used, programme_spend,
-                     report_data, source_text, stage_label)
+from sim.params.paths import CONFIG_DIR
+from sim.analysis.compare import COMPARISON_HEADER
+from sim.experiment.replications import FORMULA_START
+from sim.outputs.estimates import HEADLINE_COLUMNS, headline_estimates, parameters_used, programme_spend, source_text
+from sim.outputs.folder import ReportData, report_data, stage_label
 
 FORMATS = {  # number formats by the report's kinds of number
     "count": "#,##0", "small": "#,##0.0", "days": "#,##0", "gbp": "£#,##0", "gbpk": "£#,##0",
@@ -111,8 +112,6 @@ def _spend(wb: Workbook, d: ReportData) -> None:
 
 
 def _assumptions(wb: Workbook, d: ReportData) -> None:
-    from .cli import CONFIG_DIR
-
     root = CONFIG_DIR.parent
     ws = _sheet(wb, "Assumptions", ["File", "Parameter", "Value used", "Source or assumption", "Assumption",
                                     "Note"], {1: 36, 2: 46, 3: 30, 4: 90, 5: 12, 6: 40})

@@ -5,7 +5,7 @@ Each section appears when its file is in the folder: intervals with both compone
 acceptability curves and EVPI (ceac.csv), the evidence worth most (evppi.csv), the stability check, Morris and Sobol indices with
 Sobol bars and the tornado (sensitivity.csv, tornado.csv), the frontier and the recommended mix
 (frontier.csv, optimise.json). Every number is read back from those files. `sections(folder)`
-gives the same parts to the comparison report (sim.report), which shows the decide folders it
+gives the same parts to the comparison report (sim.outputs.report), which shows the decide folders it
 finds in a sweep folder or its children (`decide_folders`).
 """
 
@@ -24,7 +24,9 @@ import jinja2
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from .experiment import write_text
+from sim.outputs.elements import PALETTE, REFERENCE_COLOUR
+from sim.analysis.compare import readable
+from sim.experiment.replications import write_text
 
 KPI_WORDS = {"net_sustained_12m": "net sustained jobs at 12 months", "vacancy_days": "vacancy-days",
              "programme_cost": "programme cost (GBP)", "hires": "hires", "sustained_12m": "sustained jobs at 12 months",
@@ -47,10 +49,8 @@ th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}img{max-widt
 
 
 def option_words(name: str) -> str:
-    """An option's name as the comparison report words it (sim.compare.readable): a scenario's name
+    """An option's name as the comparison report words it (sim.analysis.compare.readable): a scenario's name
     `west_norfolk_local_plan` as `west norfolk local plan`, each override of a sweep in words."""
-    from .compare import readable
-
     return ", ".join(readable(x if "=" in x else f"scenario={x}") for x in re.split(r",(?![^\[]*\])", name))
 
 
@@ -102,8 +102,6 @@ GBP_TICK = FuncFormatter(lambda v, _: f"£{v / 1e6:,.3g}m" if abs(v) >= 1e6 else
 
 def _colours(names: list[str], reference: str) -> dict[str, str]:
     """Each option's colour as the comparison report gives it: the reference grey, the others its palette in order."""
-    from .report import PALETTE, REFERENCE_COLOUR
-
     others = [n for n in names if n != reference]
     return {n: REFERENCE_COLOUR if n == reference else PALETTE[others.index(n) % len(PALETTE)] for n in names}
 

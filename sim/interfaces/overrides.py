@@ -5,7 +5,7 @@ not. An override from the page or the JSON API must be one of
 
 - a choice of a config group the project ships (`scenario`, `region`, `pathway`, `experiment`:
   a file name under configs/; `intervention`: a list of such names), or a sweep of such choices;
-- a key of the project's own schema (sim/config.py), e.g. `intervention.childcare.places`,
+- a key of the project's own schema (sim/params/config.py), e.g. `intervention.childcare.places`,
 
 with a value that is a literal (number, text, true/false, null, or a list or mapping of those),
 or a sweep of literals (`a,b`, `choice(...)`, `range(...)`) sized before it is expanded. So
@@ -26,13 +26,13 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, Override, QuotedString, RangeSweep, ValueType
 
-from .cli import MAX_PREFLIGHT, UsageError, available
-from .config import Config
+from sim.interfaces.cli import MAX_PREFLIGHT, UsageError, available
+from sim.params.config import Config
 
 GROUPS = ("scenario", "region", "pathway", "experiment", "intervention")  # config groups under configs/
 MAX_OVERRIDES = 50  # overrides in one request
 MAX_OVERRIDE_CHARS = 2_000  # characters in one override
-MAX_JOBS = MAX_PREFLIGHT  # jobs in one sweep: every job is composed and checked before any starts (sim/cli.py)
+MAX_JOBS = MAX_PREFLIGHT  # jobs in one sweep: every job is composed and checked before any starts (sim/interfaces/cli.py)
 SHOWN_CHARS = 80  # an override quoted in a message is cut to this
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*\Z")  # a key of a mapping in the schema (an intervention's name, ...)
 ALLOWED = ("allowed: model parameters only (scenario, region, pathway, experiment, intervention=[...] and keys "
@@ -142,7 +142,7 @@ def _check_choices(group: str, o: Override, text: str) -> None:
 
 
 def _schema_type(key: str) -> Any:
-    """The schema type at a dotted key of the project's config (sim/config.py), or None if it has none."""
+    """The schema type at a dotted key of the project's config (sim/params/config.py), or None if it has none."""
     t: Any = Config
     for part in key.split("."):
         t = _unwrap(t)

@@ -12,19 +12,16 @@ littles-law  runs the default pathway (plus any Hydra overrides) and checks L = 
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 
-from .config import Params
-from .distributions import Dist
-from .model.capacity import Capacity
-from .model.clock import Environment
-from .model.pathway import Intensity, arrivals, use
-from .schedule import Piecewise
-from .stats import mean_ci
-from .streams import Streams
+from sim.experiment.stats import mean_ci
+from sim.model.capacity import Capacity
+from sim.model.clock import Environment
+from sim.model.pathway import Intensity, arrivals, use
+from sim.params.config import Params
+from sim.params.distributions import Dist
+from sim.params.schedule import Piecewise
+from sim.params.streams import Streams
 
 
 def erlang_c(lam: float, mu: float, c: int) -> dict[str, float]:
@@ -94,7 +91,7 @@ def verify_littles_law(params: Params, replications: int) -> dict[str, object]:
     in the 99% CI of the paired difference L - lambda W, or the difference is within 3% of L (the
     snapshot grid's discretisation and the stays cut at the window's edges).
     """
-    from .experiment import run_replications
+    from sim.experiment.replications import run_replications
 
     outs = run_replications(params, range(replications))
     stages: dict[str, object] = {}
@@ -117,52 +114,3 @@ def verify_littles_law(params: Params, replications: int) -> dict[str, object]:
                      "lambda_W_ci99": [lam_w.low, lam_w.high], "difference_ci99": [diff.low, diff.high],
                      "ok": stage_ok}
     return {"check": "littles-law", "replications": replications, "stages": stages, "ok": ok}
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="pathways-verify", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="check", required=True)
-    m = sub.add_parser("mmc", help="the model's stage as an M/M/c queue vs Erlang C")
-    m.add_argument("--arrival-rate", type=float, required=True, help="arrivals per day")
-    m.add_argument("--service-rate", type=float, required=True, help="services per day per server")
-    m.add_argument("--servers", type=int, required=True)
-    m.add_argument("--replications", type=int, default=20)
-    m.add_argument("--seed", type=int, default=1)
-    m.add_argument("--customers", type=int, default=20000, help="expected arrivals per replication")
-    ll = sub.add_parser("littles-law", help="L = lambda W per stage of the default pathway")
-    ll.add_argument("--replications", type=int, default=10)
-    ll.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. intervention=[childcare]")
-    args = ap.parse_args(argv)
-    if args.check == "mmc":
-        if args.arrival_rate <= 0 or args.service_rate <= 0 or args.servers < 1 or args.replications < 2:
-            ap.error("need --arrival-rate > 0, --service-rate > 0, --servers >= 1, --replications >= 2")
-        if args.arrival_rate >= args.servers * args.service_rate:
-            ap.error(f"unstable: arrival rate {args.arrival_rate} >= servers x service rate "
-                     f"{args.servers * args.service_rate}; allowed: arrival rate < servers x service rate")
-        result = verify_mmc(args.arrival_rate, args.service_rate, args.servers, args.replications, args.seed,
-                            args.customers)
-    else:
-        result = verify_littles_law(_params(_daily(args.overrides)), args.replications)
-    print(json.dumps(result, indent=2))
-    sys.exit(0 if result["ok"] else 1)
-
-
-def _params(overrides: list[str]) -> Params:
-    from hydra import compose, initialize_config_dir
-
-    from .cli import CONFIG_DIR, fail, params_or_exit
-
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        try:
-            cfg = compose("config", overrides=overrides)
-        except Exception as e:  # noqa: BLE001 - composition errors
-            fail(" ".join(str(e).split()))
-    return params_or_exit(cfg, {}, overrides)
-
-
-def _daily(overrides: list[str]) -> list[str]:
-    """Snapshots every day unless the user chose otherwise (a fine grid for the time average)."""
-    if any(o.split("=")[0].lstrip("+") == "experiment.record_every_days" for o in overrides):
-        return overrides
-    return [*overrides, "experiment.record_every_days=1"]

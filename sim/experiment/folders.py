@@ -172,7 +172,7 @@ def claim(plan: Plan) -> None:
 
     FolderError when another live process holds it or it holds other options or another config;
     OSError when it cannot be created or written (a read-only or full disk)."""
-    from .experiment import write_text
+    from sim.experiment.replications import write_text
 
     plan.folder.mkdir(parents=True, exist_ok=True)
     lock(plan.folder)

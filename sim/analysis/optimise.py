@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .config import Config, ConfigError, Intervention, Sizing, params_of
-from .runner import Option, Runner, Task
-from .stats import Interval, paired_difference, upper_prediction_bound
+from sim.experiment.runner import Option, Runner, Task
+from sim.experiment.stats import Interval, paired_difference, upper_prediction_bound
+from sim.params.config import Config, ConfigError, Intervention, Sizing, params_of
+from sim.params.paths import SIZES
 
-SIZES = Path(__file__).resolve().parent.parent / "configs" / "decide" / "sizes.yaml"
 FRESH = 1 << 22  # replication indices of out-of-sample runs (the search uses 0, 1, ...)
 OBJECTIVES = {"net_sustained_12m": 1.0, "vacancy_days": -1.0}  # maximise sign x KPI
 COST_LEVEL = 0.975  # a fresh replication's cost exceeds the bound a mix is constrained on with probability <= 2.5%
@@ -207,7 +208,9 @@ def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int
     best_prev = start
     out = {}
     for b in sorted(budgets):
-        sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=lambda t: [t.user_attrs["excess"]])
+        with warnings.catch_warnings():  # optuna calls constrained TPE experimental; its behaviour is what we test
+            warnings.filterwarnings("ignore", message="Argument ``constraints_func`` is an experimental feature")
+            sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=lambda t: [t.user_attrs["excess"]])
         study = optuna.create_study(direction="maximize", sampler=sampler)
         study.enqueue_trial(best_prev)
         for name in bounds_:  # each intervention alone at size 1: a feasible start for small budgets
@@ -277,7 +280,7 @@ def select(s: Search, candidates: list[Scored], budget: float, top: int, factor:
 
 def recommended_yaml(space: Sizes, reference: Config, sizes: dict[str, int], budget: float, objective: str) -> str:
     """A scenario file of the mix, every intervention written out in full (`pathways scenario=...` runs it)."""
-    from .ranges import apply
+    from sim.params.ranges import apply
 
     values, drop = space.values(sizes)
     m = apply(space.c, values)

@@ -14,7 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from .folders import SWEEP_MARK, read_manifest
+from sim.experiment.folders import SWEEP_MARK, read_manifest
 
 
 def folder_kind(folder: Path) -> str | None:
@@ -65,9 +65,11 @@ def finish_folder(folder: Path, prog: str = "pathways") -> int:
     """Write comparison.csv, comparison.xlsx and report.html for `folder`; print them and any failures.
 
     Returns an exit code: 1 when a job failed or did not finish, or an output could not be written."""
-    from .compare import status_lines, write_comparison
-    from .report import headline_text, report_data, write_report
-    from .workbook import write_workbook
+    from sim.analysis.compare import status_lines, write_comparison
+    from sim.outputs.console import headline_text
+    from sim.outputs.folder import report_data
+    from sim.outputs.report import write_report
+    from sim.outputs.workbook import write_workbook
 
     try:
         jobs, rows = write_comparison(folder)

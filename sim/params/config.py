@@ -21,10 +21,22 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .distributions import Dist, problem
-from .kpis import KPI_NAMES
-from .schedule import (ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, ServePlan, SupportPlan, UsageRule,
-                       change, constant, plus, product)
+from sim.params.distributions import Dist, problem
+from sim.params.kpis import KPI_NAMES
+from sim.params.schedule import (
+    ChannelPlan,
+    CoursePlan,
+    Duration,
+    Piecewise,
+    Resolved,
+    ServePlan,
+    SupportPlan,
+    UsageRule,
+    change,
+    constant,
+    plus,
+    product,
+)
 
 AGE_BANDS = ("16-24", "25-34", "35-44", "45-54", "55-64", "65+")
 AGE_BAND_YEARS = (9.0, 10.0, 10.0, 10.0, 10.0, math.inf)

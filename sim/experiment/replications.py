@@ -18,9 +18,9 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .config import Params
-from .model import RunOutput, simulate
-from .stats import mean_ci
+from sim.experiment.stats import mean_ci
+from sim.model import RunOutput, simulate
+from sim.params.config import Params
 
 DONE = "DONE"
 

@@ -31,12 +31,11 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .config import Config, ConfigError, Params, config_error, load, lookup, params_of, register
-from .folders import FolderError, Plan, claim, lock, planned_jobs
+from sim.experiment.folders import FolderError, Plan, claim, lock, planned_jobs
+from sim.params.config import ConfigError, Params, config_error, load, lookup, params_of, register
+from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
 
 register()
-CONFIG_DIR = (Path(__file__).resolve().parent.parent / "configs").resolve()
-SCENARIO_DIR = CONFIG_DIR.parent / "scenarios"
 GROUPS = ("region", "pathway", "experiment")
 LABEL_KEYS = ("label",)  # intervention keys that name it and change nothing it does: never a reason to switch it on
 MAX_PREFLIGHT = 500  # configs composed and checked up front in a multirun
@@ -240,7 +239,7 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
             configs.append(OmegaConf.to_container(_without_hydra(cfg), resolve=True))  # type: ignore[arg-type]
             planned.append((c.scenario_name, c.region.name, tuple(c.intervention), c.experiment.reference))
         if multirun and 1 < len(planned) == len(combos):
-            from .compare import ComparisonError, plan_jobs
+            from sim.analysis.compare import ComparisonError, plan_jobs
 
             try:
                 scenarios, regions, interventions, references = map(list, zip(*planned))
@@ -348,7 +347,7 @@ def _varying(hydra_cfg: Any) -> set[str] | None:
 
 def _job_folder(*, _root_: DictConfig) -> str:
     """`${job_folder:}`: a sweep job's folder, its number and a short name of what it varies."""
-    from .compare import folder_name, option_label
+    from sim.analysis.compare import folder_name, option_label
 
     h = _root_.hydra
     excluded = set(h.job.config.override_dirname.exclude_keys or [])
@@ -364,8 +363,15 @@ if not OmegaConf.has_resolver("job_folder"):
 # ----------------------------------------------------------------------------- running
 def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[tuple]:
     """Simulate (adding replications for a target precision if asked), write the results folder."""
-    from .experiment import SUPPLY_HEADER, run_replications, supply_rows, write_csv, write_results, write_text
-    from .ranges import supply_ends
+    from sim.experiment.replications import (
+        SUPPLY_HEADER,
+        run_replications,
+        supply_rows,
+        write_csv,
+        write_results,
+        write_text,
+    )
+    from sim.params.ranges import supply_ends
 
     c = params.config
     ex = c.experiment
@@ -402,8 +408,8 @@ def with_elasticity(params: Params, e: float) -> Params:
 
 def _until_precise(params: Params, outputs: list, label: str) -> tuple[list, str]:
     """Add replications until the primary KPI's 95% CI half-width is at most the target (or the cap)."""
-    from .experiment import run_replications
-    from .stats import mean_ci, replications_needed
+    from sim.experiment.replications import run_replications
+    from sim.experiment.stats import mean_ci, replications_needed
 
     ex = params.config.experiment
     key = (ex.primary_kpi, ex.primary_group)
@@ -457,27 +463,20 @@ def region_calibration(region: str) -> dict[str, Any]:
     """BAU recruitment of a region, calibrated on its baseline: the region file as shipped, with no
     scenario, intervention or command-line override (sim.model.workforce.calibrate). Every option
     of the region runs with it, and it is written to each run's config.yaml (region.workforce.bau)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from sim.model.workforce import calibrate
+    from sim.params.compose import compose_config
+    from sim.params.config import to_config
 
-    from .config import to_config
-    from .model.workforce import calibrate
-
-    overrides = [f"region={region}", "scenario=baseline", "intervention=[]"]
-    if GlobalHydra.instance().is_initialized():
-        base = compose("config", overrides=overrides)
-    else:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-            base = compose("config", overrides=overrides)
+    base = compose_config([f"region={region}", "scenario=baseline", "intervention=[]"])
     return calibrate(to_config(base).region.workforce)
 
 
 @hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")
 def job(cfg: DictConfig) -> float:
     """One Hydra job: simulate the replications of one config and write its results folder."""
-    from .compare import FAILED, option_label
-    from .experiment import is_done, mark_done, write_text
-    from .report import summary_table
+    from sim.analysis.compare import FAILED, option_label
+    from sim.experiment.replications import is_done, mark_done, write_text
+    from sim.outputs.console import summary_table
 
     hc = HydraConfig.get()
     try:
@@ -511,8 +510,8 @@ def job(cfg: DictConfig) -> float:
         print(meta["precision"])
     print(f"results: {_display(outdir.resolve())}")
     if hc.mode != RunMode.MULTIRUN:
-        from .report import write_report
-        from .sweep import outputs_failed
+        from sim.interfaces.sweep import outputs_failed
+        from sim.outputs.report import write_report
 
         try:
             print(f"report: {_display(write_report(outdir).resolve())}")
@@ -523,7 +522,7 @@ def job(cfg: DictConfig) -> float:
 
 def usage() -> str:
     """The project's own help, printed before Hydra's."""
-    from .model import KPI_NAMES
+    from sim.model import KPI_NAMES
 
     def names(group: str) -> str:
         return ", ".join(available(group))
@@ -630,7 +629,7 @@ def report_main(argv: list[str] | None = None) -> None:
     """`pathways-report DIR`: rebuild comparison.csv, comparison.xlsx and report.html of a run or sweep folder."""
     import argparse
 
-    from .sweep import finish_folder, folder_kind, runs_below
+    from sim.interfaces.sweep import finish_folder, folder_kind, runs_below
 
     ap = argparse.ArgumentParser(prog="pathways-report", description=report_main.__doc__)
     ap.add_argument("folder", type=Path, help="a run folder or a sweep folder under results/")

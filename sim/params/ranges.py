@@ -1,7 +1,7 @@
 """Parameter ranges: which numbers are uncertain, their distributions, and how a sample is applied.
 
 Every number of the files an option is composed from (region, pathway, interventions,
-scenario) is read with its provenance (`sim.provenance`). Its range comes from, in order:
+scenario) is read with its provenance (`sim.params.provenance`). Its range comes from, in order:
 1. an explicit entry in `configs/ranges/<top key>.yaml` (`region`, `pathway`, `intervention`),
    keyed by the dotted config path (glob patterns allowed), with a one-line reason as comment;
 2. the default rule of `configs/ranges/rule.yaml`: fixed for settings, decisions, calendars,
@@ -27,10 +27,10 @@ import numpy as np
 import yaml
 from scipy import stats as sps
 
-from .config import Change, Config, ConfigError, Dist
-from .provenance import split_comment, provenance_rows
+from sim.params.config import Change, Config, ConfigError, Dist
+from sim.params.paths import RANGES_DIR
+from sim.params.provenance import provenance_rows, split_comment
 
-RANGES_DIR = Path(__file__).resolve().parent.parent / "configs" / "ranges"
 KINDS = ("fixed", "uniform", "triangular", "beta", "lognormal", "gamma")
 Z95 = 1.959963984540054
 

@@ -16,9 +16,16 @@ from pathlib import Path
 
 import yaml
 
-from .experiment import DONE, from_text, write_csv
-from .folders import planned_jobs
-from .stats import Interval, incremental_ratio, mean_ci, paired_difference, unpaired_difference, variance_ratio
+from sim.experiment.folders import planned_jobs
+from sim.experiment.replications import DONE, from_text, write_csv
+from sim.experiment.stats import (
+    Interval,
+    incremental_ratio,
+    mean_ci,
+    paired_difference,
+    unpaired_difference,
+    variance_ratio,
+)
 
 FAILED = "FAILED"
 COMPARISON_HEADER = ("option", "scenario", "kpi", "group", "mean", "ci_low", "ci_high", "n",

@@ -20,9 +20,9 @@ from typing import Any, Callable, Iterable
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from .config import Config, params_of, to_config
-from .model import simulate
-from .model.workforce import calibrate
+from sim.model import simulate
+from sim.model.workforce import calibrate
+from sim.params.config import Config, params_of, register, to_config
 
 KPIS = ("hires", "sustained_12m", "net_sustained_12m", "vacancy_days", "programme_cost", "bau_hires")
 
@@ -41,13 +41,14 @@ class Option:
 def compose_options(overrides: list[str], config_dir: Path) -> list[Option]:
     """Every config a Hydra sweep over `overrides` asks for (`scenario=a,b`), composed and typed.
 
-    Raises ConfigError on a bad value (the caller names the file through `sim.cli`).
+    Raises ConfigError on a bad value (the caller names the file through `sim.interfaces.cli`).
     """
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from .ranges import option_files
+    from sim.params.ranges import option_files
 
+    register()
     parsed = OverridesParser.create().parse_overrides(overrides)
     combos = [c for batch in BasicSweeper.split_arguments(parsed, None) for c in batch] or [[]]
     out: list[Option] = []
@@ -93,7 +94,7 @@ def _init(options: dict[str, Config]) -> None:
 
 def run_task(task: Task, options: dict[str, Config] | None = None) -> dict[str, Any]:
     """Simulate every option of `task` at its values; the record: KPIs by option and replication."""
-    from .ranges import apply
+    from sim.params.ranges import apply
 
     options = options if options is not None else _OPTIONS
     out: dict[str, Any] = {"task": task.id, "kpis": {}, "pid": os.getpid()}

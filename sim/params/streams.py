@@ -30,7 +30,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .distributions import Dist, sampler
+from sim.params.distributions import Dist, sampler
 
 BLOCK = 2048
 ROWS = 256  # residents per block of rows (about 0.2 MB of floats per channel with the default pathway)

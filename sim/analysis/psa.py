@@ -1,0 +1,388 @@
+"""Decisions under uncertainty, the statistics: parameter sets over the ranges (quasi-Monte Carlo), every option
+run on every set with the same random numbers (paired, through `sim.experiment.runner`), the effect of each
+option with both kinds of interval, acceptability curves, EVPI and EVPPI, and what drives the result (Morris
+screening, Sobol indices of the leading parameters, a tornado). `pathways-decide` (sim/interfaces/decide.py)
+is the command and its prose."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from scipy.stats import qmc
+
+from sim.experiment.replications import write_csv
+from sim.experiment.runner import KPIS, Option, Records, Task, compose_options, run
+from sim.experiment.stats import Interval, mean_ci
+from sim.params.ranges import Parameter, Ranges, base_values, parameters, values_at, varied
+
+PSA_STREAMS = 1 << 20  # replication indices of parameter sets start here (the base run uses 0, 1, ...)
+
+WTP = {  # willingness to pay (GBP) per unit of effect, for the acceptability curves
+    "sustained_job": [float(x) for x in range(0, 100_001, 2_500)],
+    "vacancy_year": [float(x) for x in range(0, 200_001, 5_000)],
+}
+
+EFFECTS = {  # the two effects of DESIGN.md: their KPI and sign (a vacancy-year avoided is a gain)
+    "sustained_job": ("net_sustained_12m", 1.0),
+    "vacancy_year": ("vacancy_days", -1.0 / 365.0),
+}
+
+# ----------------------------------------------------------------------------- a study
+@dataclass
+class Study:
+    """The options of one decision, their uncertain parameters, and the reference option."""
+
+    options: list[Option]
+    params: list[Parameter]
+    reference: str
+
+    @classmethod
+    def build(cls, overrides: list[str], ranges: Ranges, config_dir: Path) -> Study:
+        options = compose_options(overrides, config_dir)
+        params = parameters({o.name: (o.config, o.files) for o in options}, ranges)
+        return cls(options, params, reference_of(options))
+
+    @property
+    def configs(self) -> dict:
+        """The options' configs, the reference first (the runner calibrates BAU recruitment from it)."""
+        ordered = sorted(self.options, key=lambda o: o.name != self.reference)
+        return {o.name: o.config for o in ordered}
+
+    def point(self, u: np.ndarray) -> dict[str, dict[str, float]]:
+        """Every option's values at the unit-cube point `u` (the same quantiles for all: paired)."""
+        return {o.name: values_at(self.params, u, base_values(o.config, self.params)) for o in self.options}
+
+def reference_of(options: list[Option]) -> str:
+    """The option named by `experiment.reference`, chosen as `pathways` chooses a sweep's (sim.analysis.compare):
+    ComparisonError unless exactly one option matches, or when the options run on different regions."""
+    from sim.analysis.compare import plan_jobs
+
+    if len(options) == 1:
+        return options[0].name
+    job = plan_jobs([o.overrides for o in options], [o.config.scenario_name for o in options],
+                    [o.config.region.name for o in options], [tuple(o.config.intervention) for o in options],
+                    options[0].config.experiment.reference)
+    return options[int(job.path.name)].name
+
+def unit_design(n: int, d: int, seed: int, method: str = "sobol") -> np.ndarray:
+    """`n` points of the unit cube in `d` dimensions: scrambled Sobol (first n of 2^m) or Latin hypercube."""
+    if method == "lhs":
+        return qmc.LatinHypercube(d=d, seed=seed).random(n)
+    m = max(0, math.ceil(math.log2(max(n, 1))))
+    return qmc.Sobol(d=d, scramble=True, seed=seed).random_base2(m)[:n]
+
+# ----------------------------------------------------------------------------- PSA statistics
+def differences(records: dict[str, dict], ids: Sequence[str], option: str, reference: str,
+                kpi: str) -> np.ndarray:
+    """Paired differences option - reference, one row per task (set) and one column per replication."""
+    rows = []
+    for t in ids:
+        a, b = records[t]["kpis"][option], records[t]["kpis"][reference]
+        rows.append([a[r][kpi] - b[r][kpi] for r in sorted(a, key=int)])
+    return np.asarray(rows, float)
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """One option's effect on one KPI: simulation-only CI and the full (parameters too) interval."""
+
+    sim: Interval  # paired CI at the file's values, over replications
+    mean: float  # over parameter sets and replications
+    low: float  # 2.5% and 97.5% points of the per-set effects
+    high: float
+    sets: int
+    parameter_share: float  # share of the effect's variance that comes from the parameters
+
+def uncertainty(sim_diffs: np.ndarray, psa_diffs: np.ndarray) -> Uncertainty:
+    """Both intervals of one effect.
+
+    The per-set effect (mean over a set's replications) varies with the parameters and with
+    simulation noise; its 2.5-97.5% points are the full interval. The noise variance per
+    replication is the within-set variance when sets have several replications, else the base
+    run's; the parameters' share is the rest of the per-replication variance (law of total variance).
+    """
+    sim = mean_ci(sim_diffs.ravel())
+    per_set = psa_diffs.mean(axis=1)
+    reps = psa_diffs.shape[1]
+    within = float(psa_diffs.var(axis=1, ddof=1).mean()) if reps > 1 else float(np.var(sim_diffs, ddof=1))
+    between = max(0.0, float(np.var(per_set, ddof=1)) - within / reps) if len(per_set) > 1 else math.nan
+    share = between / (between + within) if between + within > 0 else math.nan
+    lo, hi = np.percentile(per_set, [2.5, 97.5]) if len(per_set) else (math.nan, math.nan)
+    return Uncertainty(sim, float(psa_diffs.mean()), float(lo), float(hi), len(per_set), share)
+
+def net_benefit(effect: np.ndarray, cost: np.ndarray, wtp: float) -> np.ndarray:
+    """Incremental net monetary benefit against the reference: wtp x effect - cost."""
+    return wtp * effect - cost
+
+def acceptability(nmb: np.ndarray) -> tuple[np.ndarray, float]:
+    """From net benefits (sets x options, the reference a column of zeros): the probability that each
+    option has the highest, and the expected value of perfect information (per decision, GBP).
+
+    Ties (equal benefit, e.g. two options identical on a set) are shared equally, so the
+    probabilities sum to one exactly.
+    """
+    best = nmb.max(axis=1, keepdims=True)
+    winners = np.isclose(nmb, best, rtol=0, atol=1e-9)
+    p = (winners / winners.sum(axis=1, keepdims=True)).mean(axis=0)
+    evpi = float(best.mean() - nmb.mean(axis=0).max())
+    return p, max(0.0, evpi)
+
+def ceac_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str) -> list[tuple]:
+    """Per effect and willingness to pay: each option's probability of being best, its expected NMB, EVPI."""
+    rows = []
+    for effect, (kpi, sign) in EFFECTS.items():
+        e = np.column_stack([sign * differences(records, ids, n, reference, kpi).mean(axis=1) for n in names])
+        c = np.column_stack([differences(records, ids, n, reference, "programme_cost").mean(axis=1) for n in names])
+        for wtp in WTP[effect]:
+            nmb = net_benefit(e, c, wtp)
+            p, evpi = acceptability(nmb)
+            for j, n in enumerate(names):
+                rows.append((effect, wtp, n, float(p[j]), float(nmb[:, j].mean()), evpi))
+    return rows
+
+def evppi(nmb: np.ndarray, x: np.ndarray) -> float:
+    """Expected value of partial perfect information about one parameter, from PSA samples (sets x options
+    net benefits, and the parameter's value in each set): the sets ordered by the parameter and cut into
+    bins of equal size, the best option's mean benefit within each bin against the best overall (the
+    ordering approach to single-parameter EVPPI, Strong and Oakley 2013). About sqrt(N) bins of about
+    sqrt(N) sets (our choice: both the noise within a bin and the blur across it shrink as N grows). At
+    most the EVPI, at least 0; biased upwards when the bins hold few sets (noise within a bin reads as
+    information), so with few sets read it as a ranking, not a price."""
+    n = len(x)
+    bins = np.array_split(np.argsort(x, kind="stable"), max(1, round(math.sqrt(n))))
+    known = sum(len(b) * nmb[b].mean(axis=0).max() for b in bins) / n
+    overall = float(nmb.mean(axis=0).max())
+    gain = float(known) - overall  # the same option best in every bin: 0 but for rounding, which is dropped
+    return gain if gain > 1e-9 * max(1.0, abs(overall)) else 0.0
+
+EVPPI_WTP = (10_000.0, 25_000.0, 50_000.0)  # the willingness to pay the report speaks of
+
+EVPPI_HEADER = ("effect", "wtp_gbp", "parameter", "evppi_gbp", "evpi_gbp")
+
+def evppi_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str,
+               params: list[Parameter], u: np.ndarray) -> list[tuple]:
+    """EVPPI of every varied parameter (its quantile in each set stands for its value: the same ordering)."""
+    rows = []
+    for effect, (kpi, sign) in EFFECTS.items():
+        e = np.column_stack([sign * differences(records, ids, n, reference, kpi).mean(axis=1) for n in names])
+        c = np.column_stack([differences(records, ids, n, reference, "programme_cost").mean(axis=1) for n in names])
+        for wtp in EVPPI_WTP:
+            nmb = net_benefit(e, c, wtp)
+            total = acceptability(nmb)[1]
+            for j, p in enumerate(params):
+                rows.append((effect, wtp, p.name, evppi(nmb, u[:, j]), total))
+    return rows
+
+CEAC_HEADER = ("effect", "wtp_gbp", "option", "p_best", "expected_nmb_gbp", "evpi_gbp")
+
+UNCERTAINTY_HEADER = ("option", "reference", "kpi", "sim_mean", "sim_ci_low", "sim_ci_high", "sim_n",
+                      "psa_mean", "psa_low", "psa_high", "psa_sets", "parameter_share")
+
+STABILITY_HEADER = ("measure", "option", "kpi", "first_half", "all", "change")
+
+def uncertainty_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str) -> list[tuple]:
+    rows = []
+    for n in names:
+        if n == reference:
+            continue
+        for kpi in KPIS:
+            u = uncertainty(differences(records, ["base"], n, reference, kpi),
+                            differences(records, ids, n, reference, kpi))
+            rows.append((n, reference, kpi, u.sim.mean, u.sim.low, u.sim.high, u.sim.n,
+                         u.mean, u.low, u.high, u.sets, u.parameter_share))
+    return rows
+
+def stability_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str) -> list[tuple]:
+    """The headline figures from the first half of the sets against all of them."""
+    half = list(ids[: max(1, len(ids) // 2)])
+    rows = []
+    for n in names:
+        if n == reference:
+            continue
+        for kpi in ("net_sustained_12m", "vacancy_days", "programme_cost"):
+            a, b = (uncertainty(differences(records, ["base"], n, reference, kpi),
+                                differences(records, s, n, reference, kpi)) for s in (half, ids))
+            for measure, x, y in (("mean", a.mean, b.mean), ("low", a.low, b.low), ("high", a.high, b.high)):
+                rows.append((measure, n, kpi, x, y, y - x))
+    ceac = {ids_: {(r[0], r[1], r[2]): r[3] for r in ceac_rows(records, ids_, names, reference)}
+            for ids_ in (tuple(half), tuple(ids))}
+    for wtp in (10_000.0, 25_000.0, 50_000.0):
+        for n in names:
+            x, y = (ceac[k][("sustained_job", wtp, n)] for k in (tuple(half), tuple(ids)))
+            rows.append((f"p_best_at_{int(wtp)}_per_sustained_job", n, "net_sustained_12m", x, y, y - x))
+    return rows
+
+# ----------------------------------------------------------------------------- the psa command
+def psa(study: Study, out: Path, samples: int, replications: int, base_replications: int, seed: int,
+        method: str, workers: int, ray_address: str | None) -> dict[str, Any]:
+    """Run (or resume) a PSA in `out` and write its tables; returns a summary for the console."""
+    v = varied(study.params)
+    u = unit_design(samples, len(v), seed, method)
+    base = Task("base", {}, tuple(range(base_replications)))
+    tasks = [base] + [Task(f"set{i}", study.point(u[i]),
+                           tuple(PSA_STREAMS + i * replications + r for r in range(replications)))
+                      for i in range(samples)]
+    started = time.perf_counter()
+    records = run(tasks, study.configs, Records(out / "records.jsonl"), workers, ray_address, _progress)
+    wall = time.perf_counter() - started
+    ids = [t.id for t in tasks[1:]]
+    names = [o.name for o in study.options]
+    write_parameters(out / "parameters.csv", study.params)
+    header = ("sample", *[p.name for p in v], "option", "replication", "kpi", "value")
+    rows = []
+    for i, t in enumerate(tasks[1:]):
+        first = _first_values(study, t)
+        for n in names:
+            for r, kp in records[t.id]["kpis"][n].items():
+                for k in KPIS:
+                    rows.append((i, *first, n, int(r), k, kp[k]))
+    write_csv(out / "psa.csv", header, rows)
+    write_csv(out / "uncertainty.csv", UNCERTAINTY_HEADER, uncertainty_rows(records, ids, names, study.reference))
+    write_csv(out / "ceac.csv", CEAC_HEADER, ceac_rows(records, ids, names, study.reference))
+    write_csv(out / "evppi.csv", EVPPI_HEADER, evppi_rows(records, ids, names, study.reference, v, u))
+    write_csv(out / "stability.csv", STABILITY_HEADER, stability_rows(records, ids, names, study.reference))
+    return {"wall_s": wall, "tasks": len(tasks)}
+
+def _first_values(study: Study, task: Task) -> list[float]:
+    """Each varied parameter's value in the first option that has it (its first key), for psa.csv."""
+    out = []
+    for p in varied(study.params):
+        value = math.nan
+        for o in study.options:
+            vals = task.values.get(o.name, {})
+            if p.keys[0] in vals:
+                value = vals[p.keys[0]]
+                break
+        out.append(value)
+    return out
+
+def write_parameters(path: Path, params: list[Parameter]) -> None:
+    """parameters.csv: every number of the options, its range and where the range comes from."""
+    write_csv(path, ("parameter", "keys", "n_numbers", "kind", "arguments", "shared", "range_from", "range_file",
+                     "reason", "is_assumption"),
+              [(p.name, " ".join(p.keys), len(p.keys), p.spec.kind, json.dumps(p.spec.args), p.spec.shared,
+                p.source, p.spec.file if p.source == "explicit" else f"rule ({p.spec.key})", p.spec.reason,
+                p.is_assumption) for p in params])
+
+def range_counts(params: list[Parameter]) -> dict[str, int]:
+    """How many numbers have an explicit range and how many take the rule's; varied or held."""
+    c = {"explicit": 0, "rule": 0, "explicit_varied": 0, "rule_varied": 0, "parameters_varied": len(varied(params))}
+    for p in params:
+        c[p.source] += len(p.keys)
+        if p.varied:
+            c[f"{p.source}_varied"] += len(p.keys)
+    return c
+
+def _progress(done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{done}/{total} tasks", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+# ----------------------------------------------------------------------------- sensitivity
+EDGE = 0.025  # Morris and the tornado move each parameter over its central 95% (the tails are unbounded)
+
+SENSITIVITY_HEADER = ("parameter", "kpi", "method", "index", "value", "ci_low", "ci_high")
+
+TORNADO_HEADER = ("parameter", "kpi", "at_low", "at_base", "at_high", "swing")
+
+def outputs(study: Study, records: dict[str, dict], ids: Sequence[str]) -> dict[str, np.ndarray]:
+    """The quantities sensitivity explains, one value per point: each option's paired effect against
+    the reference on the two effects and the cost (or the KPI itself when there is only one option)."""
+    names = [o.name for o in study.options]
+    out = {}
+    for n in names:
+        if n == study.reference and len(names) > 1:
+            continue
+        for kpi in ("net_sustained_12m", "vacancy_days", "programme_cost"):
+            if len(names) > 1:
+                y = differences(records, ids, n, study.reference, kpi).mean(axis=1)
+            else:
+                y = np.asarray([np.mean([v[kpi] for v in records[t]["kpis"][n].values()]) for t in ids])
+            out[f"{kpi}:{n}"] = y
+    return out
+
+def _problem(params: list[Parameter]) -> dict:
+    return {"num_vars": len(params), "names": [p.name for p in params], "bounds": [[0.0, 1.0]] * len(params)}
+
+def _point(study: Study, params: list[Parameter], u: np.ndarray) -> dict[str, dict[str, float]]:
+    """Every option's values with `params` at the quantiles `u` and every other number at its file value."""
+    return {o.name: values_at(params, u, base_values(o.config, params)) for o in study.options}
+
+def morris(study: Study, out: Path, trajectories: int, replications: int, seed: int, workers: int,
+           ray_address: str | None) -> tuple[list[tuple], dict[str, np.ndarray]]:
+    """Morris screening of every varied parameter (SALib): mu* with its CI, and sigma, per output."""
+    from SALib.analyze import morris as analyze
+    from SALib.sample import morris as sample
+
+    v = varied(study.params)
+    problem = _problem(v)
+    x = sample.sample(problem, trajectories, num_levels=4, seed=seed)
+    reps = tuple(range(replications))  # common random numbers across points: effects are the parameters' own
+    tasks = [Task(f"morris{i}", _point(study, v, EDGE + (1 - 2 * EDGE) * row), reps) for i, row in enumerate(x)]
+    records = run(tasks, study.configs, Records(out / "records.jsonl"), workers, ray_address, _progress)
+    rows, mu = [], {}
+    for kpi, y in outputs(study, records, [t.id for t in tasks]).items():
+        res = analyze.analyze(problem, x, y, num_levels=4, conf_level=0.95, seed=seed)
+        mu[kpi] = np.asarray(res["mu_star"])
+        for j, p in enumerate(v):
+            m, c = float(res["mu_star"][j]), float(res["mu_star_conf"][j])
+            rows.append((p.name, kpi, "morris", "mu_star", m, max(0.0, m - c), m + c))
+            rows.append((p.name, kpi, "morris", "sigma", float(res["sigma"][j]), math.nan, math.nan))
+    return rows, mu
+
+def sobol(study: Study, out: Path, leading: list[Parameter], samples: int, replications: int, seed: int,
+          workers: int, ray_address: str | None) -> list[tuple]:
+    """First- and total-order Sobol indices (Saltelli design, SALib) of the leading parameters, with CIs."""
+    from SALib.analyze import sobol as analyze
+    from SALib.sample import sobol as sample
+
+    problem = _problem(leading)
+    x = np.clip(sample.sample(problem, samples, calc_second_order=False, scramble=True, seed=seed), 1e-6, 1 - 1e-6)
+    reps = tuple(range(replications))
+    tasks = [Task(f"sobol{i}", _point(study, leading, row), reps) for i, row in enumerate(x)]
+    records = run(tasks, study.configs, Records(out / "records.jsonl"), workers, ray_address, _progress)
+    rows = []
+    for kpi, y in outputs(study, records, [t.id for t in tasks]).items():
+        if np.ptp(y) == 0:  # no output variance: every index is zero, exactly
+            res = {k: np.zeros(len(leading)) for k in ("S1", "S1_conf", "ST", "ST_conf")}
+        else:
+            res = analyze.analyze(problem, y, calc_second_order=False, conf_level=0.95, seed=seed)
+        for j, p in enumerate(leading):
+            for index in ("S1", "ST"):
+                val, c = float(res[index][j]), float(res[f"{index}_conf"][j])
+                rows.append((p.name, kpi, "sobol", index, val, val - c, val + c))
+    return rows
+
+def tornado(study: Study, out: Path, leading: list[Parameter], replications: int, workers: int,
+            ray_address: str | None) -> list[tuple]:
+    """One-way ranges: each leading parameter at its 2.5% and 97.5% points, the others at their file values."""
+    reps = tuple(range(replications))
+    tasks = [Task("tornado_base", {}, reps)]
+    for p in leading:
+        for side, q in (("low", EDGE), ("high", 1 - EDGE)):
+            tasks.append(Task(f"tornado_{side}:{p.name}", _point(study, [p], np.array([q])), reps))
+    records = run(tasks, study.configs, Records(out / "records.jsonl"), workers, ray_address, _progress)
+    base = {k: float(y[0]) for k, y in outputs(study, records, ["tornado_base"]).items()}
+    rows = []
+    for p in leading:
+        lo = outputs(study, records, [f"tornado_low:{p.name}"])
+        hi = outputs(study, records, [f"tornado_high:{p.name}"])
+        for kpi in base:
+            rows.append((p.name, kpi, float(lo[kpi][0]), base[kpi], float(hi[kpi][0]),
+                         abs(float(hi[kpi][0]) - float(lo[kpi][0]))))
+    return rows
+
+def leading_parameters(study: Study, mu: dict[str, np.ndarray], top: int) -> list[Parameter]:
+    """The parameters with the largest Morris mu* on the first output (each output scaled by its largest mu*)."""
+    v = varied(study.params)
+    score = np.zeros(len(v))
+    for m in mu.values():
+        if m.max() > 0:
+            score = np.maximum(score, m / m.max())
+    order = np.argsort(-score, kind="stable")
+    return [v[i] for i in order[:top]]
