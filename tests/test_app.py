@@ -13,8 +13,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from sim.interfaces import cli
 from sim.analysis.compare import find_jobs
+from sim.interfaces import preflight as pf
 from sim.interfaces.app import FormError, FormRequest, form_overrides
 
 
@@ -117,8 +117,8 @@ def test_form_asks_for_the_sweeps_the_command_line_runs() -> None:
     for form, want in zip(forms, expected):
         overrides, _ = form_overrides(form)
         assert all(w in overrides for w in want), overrides
-        argv = cli.preflight(["-m", *overrides])
-        assert len(cli._combos(argv)) == {0: 2, 1: 4, 2: 3}[forms.index(form)]
+        argv = pf.preflight(["-m", *overrides])
+        assert len(pf._combos(argv)) == {0: 2, 1: 4, 2: 3}[forms.index(form)]
     with pytest.raises(FormError) as e:
         form_overrides(FormRequest(mode="programmes"))
     assert e.value.field == "scenarios"

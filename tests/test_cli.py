@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from conftest import BIN, make_params, run_cli
 
-from sim.interfaces import cli
 from sim.analysis.compare import FOLDER_CHARS, folder_name, option_label, readable
+from sim.interfaces import cli
+from sim.interfaces import preflight as pf
 from sim.model import simulate
 
 QUICK = ("experiment=quick", "experiment.progress=false")
@@ -92,18 +93,18 @@ def test_sizing_with_a_list_that_lacks_it_says_what_to_type() -> None:
 @pytest.mark.parametrize("override", ["intervention=[childcar]", "intervention.childcar.places=3"])
 def test_unknown_intervention_lists_the_available_ones(override: str) -> None:
     msg = _error(run_cli(*QUICK, override))
-    files = sorted(p.stem for p in (cli.CONFIG_DIR / "intervention").glob("*.yaml"))
+    files = sorted(p.stem for p in (pf.CONFIG_DIR / "intervention").glob("*.yaml"))
     assert "unknown intervention 'childcar'" in msg and msg.endswith("allowed: " + ", ".join(files)), msg
 
 
 def test_copied_scenario_with_an_old_name_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "west_norfolk_local_plan.yaml").write_text("scenario_name: west_norfolk_local_plan\n")
     (tmp_path / "my_plan.yaml").write_text("# a copy\nscenario_name: west_norfolk_local_plan   # not changed\n")
-    monkeypatch.setattr(cli, "SCENARIO_DIR", tmp_path)
-    with pytest.raises(cli.UsageError, match=r"my_plan.yaml: scenario_name = 'west_norfolk_local_plan': already "
+    monkeypatch.setattr(pf, "SCENARIO_DIR", tmp_path)
+    with pytest.raises(pf.UsageError, match=r"my_plan.yaml: scenario_name = 'west_norfolk_local_plan': already "
                                              r"the name of .*west_norfolk_local_plan.yaml"):
-        cli.check_scenario_name("my_plan", "west_norfolk_local_plan")
-    cli.check_scenario_name("west_norfolk_local_plan", "west_norfolk_local_plan")  # the original is fine
+        pf.check_scenario_name("my_plan", "west_norfolk_local_plan")
+    pf.check_scenario_name("west_norfolk_local_plan", "west_norfolk_local_plan")  # the original is fine
 
 
 # ----------------------------------------------------------------------------- the size guard
@@ -117,15 +118,15 @@ def test_runaway_size_is_refused_naming_the_key() -> None:
 
 def test_max_residents_lifts_the_guard() -> None:
     argv = ["region.channels.gp_advisers.referrals_per_year=1e9", "experiment.horizon_days=30"]
-    with pytest.raises(cli.UsageError):
-        cli.preflight(argv)
-    cli.preflight([*argv, "experiment.max_residents=2000000000"])  # checked, not run
+    with pytest.raises(pf.UsageError):
+        pf.preflight(argv)
+    pf.preflight([*argv, "experiment.max_residents=2000000000"])  # checked, not run
 
 
 def test_size_estimate_matches_the_residents_a_run_refers() -> None:
     """The estimate is the Poisson mean of the referrals: simulated counts fall within 4 standard deviations."""
     params = make_params(*QUICK)
-    expected, key = cli.size_estimate(params)
+    expected, key = pf.size_estimate(params)
     assert key.startswith("region.channels.")
     counts = [simulate(params, r).residents for r in range(3)]
     mean = sum(counts) / len(counts)
@@ -175,13 +176,13 @@ def test_help_leads_with_our_usage_and_a_closed_pipe_is_quiet() -> None:
 
 def test_validation_loads_no_plotting_or_statistics() -> None:
     """A typo is answered before matplotlib, scipy or the report are imported (they cost seconds)."""
-    code = ("import sys; from sim.interfaces import cli\n"
-            "try:\n    cli.preflight(['pathway.recruitment.shortlisting=1.5'])\nexcept cli.UsageError as e:\n"
+    code = ("import sys; from sim.interfaces import preflight as pf\n"
+            "try:\n    pf.preflight(['pathway.recruitment.shortlisting=1.5'])\nexcept pf.UsageError as e:\n"
             "    print(e)\n"
             "print(sorted(m for m in ('matplotlib', 'scipy', 'sim.outputs.report', 'sim.experiment.stats', 'sim.experiment.replications') "
             "if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parent.parent)})
+                       env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[2])})
     assert r.returncode == 0, r.stderr
     assert "allowed: [0, 1]" in r.stdout and r.stdout.strip().endswith("[]"), r.stdout
 

@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 
 from sim.model import simulate
 from sim.model.workforce import calibrate
+from sim.params.compose import sweep_combos
 from sim.params.config import Config, params_of, register, to_config
 
 KPIS = ("hires", "sustained_12m", "net_sustained_12m", "vacancy_days", "programme_cost", "bau_hires")
@@ -43,14 +44,13 @@ def compose_options(overrides: list[str], config_dir: Path) -> list[Option]:
 
     Raises ConfigError on a bad value (the caller names the file through `sim.interfaces.cli`).
     """
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from sim.params.ranges import option_files
 
     register()
     parsed = OverridesParser.create().parse_overrides(overrides)
-    combos = [c for batch in BasicSweeper.split_arguments(parsed, None) for c in batch] or [[]]
+    combos = sweep_combos(parsed) or [[]]
     out: list[Option] = []
     with initialize_config_dir(config_dir=str(config_dir), version_base=None):
         for combo in combos:

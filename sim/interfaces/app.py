@@ -54,8 +54,10 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sim.experiment.folders import planned_jobs
-from sim.interfaces.cli import PROGRESS, UsageError, _combos, available, preflight
+from sim.experiment.job import PROGRESS
+from sim.interfaces.errors import UsageError
 from sim.interfaces.overrides import check_overrides
+from sim.interfaces.preflight import _combos, available, preflight
 from sim.interfaces.sweep import folder_kind, runs_below
 from sim.outputs.report import TEMPLATES
 from sim.params.paths import CONFIG_DIR

@@ -97,7 +97,8 @@ def _start(out: Path, command: str, settings: dict) -> None:
 
 def _study(overrides: list[str], ranges_dir: Path) -> Study:
     from sim.analysis.compare import ComparisonError
-    from sim.interfaces.cli import UsageError, preflight
+    from sim.interfaces.errors import UsageError
+    from sim.interfaces.preflight import preflight
     try:  # every option's config composed and validated, and the reference found: exit 2 on a bad value
         preflight(["-m", *overrides])
         ranges = Ranges.load(ranges_dir)

@@ -26,7 +26,8 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, Override, QuotedString, RangeSweep, ValueType
 
-from sim.interfaces.cli import MAX_PREFLIGHT, UsageError, available
+from sim.interfaces.errors import UsageError
+from sim.interfaces.preflight import MAX_PREFLIGHT, available
 from sim.params.config import Config
 
 GROUPS = ("scenario", "region", "pathway", "experiment", "intervention")  # config groups under configs/
