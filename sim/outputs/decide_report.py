@@ -24,9 +24,9 @@ import jinja2
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from sim.outputs.elements import PALETTE, REFERENCE_COLOUR
 from sim.analysis.compare import readable
 from sim.experiment.replications import write_text
+from sim.outputs.elements import PALETTE, REFERENCE_COLOUR
 
 KPI_WORDS = {"net_sustained_12m": "net sustained jobs at 12 months", "vacancy_days": "vacancy-days",
              "programme_cost": "programme cost (GBP)", "hires": "hires", "sustained_12m": "sustained jobs at 12 months",

@@ -7,13 +7,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.params.paths import CONFIG_DIR
 from sim.analysis.compare import (
     COST_EFFECT,
 )
 from sim.outputs.elements import Piece
 from sim.outputs.folder import Option, ReportData, Stats, config_files
 from sim.outputs.formatting import RATIO_KIND, _ci, _digits, _number, muted
+from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import Provenance, UsedParameter, provenance_rows, used_parameters
 
 

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-from sim.params.paths import CONFIG_DIR
 from sim.analysis.compare import (
     COMPARISON_HEADER,
     Job,
@@ -20,6 +19,7 @@ from sim.analysis.compare import (
     reference_job,
 )
 from sim.outputs.elements import HATCHES, LINE_STYLES, MARKERS, PALETTE, REFERENCE_COLOUR
+from sim.params.paths import CONFIG_DIR
 
 STAGE_LABELS = {  # the fixed stages; a support stage is labelled by its own config (pathway.support.NAME.label)
     "engagement": "Engagement and needs assessment",

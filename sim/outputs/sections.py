@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import yaml
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from sim.params.config import BORROWABLE
 from sim.experiment.stats import mean_ci, paired_difference
 from sim.outputs.elements import HATCHES, PALETTE, REFERENCE_COLOUR, Chart, Piece, Table
 from sim.outputs.estimates import (
@@ -40,9 +40,11 @@ from sim.outputs.formatting import (
     muted,
     name,
 )
-from sim.params.provenance import UsedParameter, file_header
+from sim.params.config import BORROWABLE
 from sim.params.paths import CONFIG_DIR
+from sim.params.provenance import UsedParameter, file_header
 from sim.params.ranges import supply_ends
+
 
 @dataclass(frozen=True)
 class Section:

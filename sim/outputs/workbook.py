@@ -21,11 +21,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sim.params.paths import CONFIG_DIR
 from sim.analysis.compare import COMPARISON_HEADER
 from sim.experiment.replications import FORMULA_START
 from sim.outputs.estimates import HEADLINE_COLUMNS, headline_estimates, parameters_used, programme_spend, source_text
 from sim.outputs.folder import ReportData, report_data, stage_label
+from sim.params.paths import CONFIG_DIR
 
 FORMATS = {  # number formats by the report's kinds of number
     "count": "#,##0", "small": "#,##0.0", "days": "#,##0", "gbp": "£#,##0", "gbpk": "£#,##0",
