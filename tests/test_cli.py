@@ -18,6 +18,7 @@ from conftest import BIN, make_params, run_cli
 from sim.analysis.compare import FOLDER_CHARS, folder_name, option_label, readable
 from sim.interfaces import cli
 from sim.interfaces import preflight as pf
+from sim.interfaces.errors import UsageError
 from sim.model import simulate
 
 QUICK = ("experiment=quick", "experiment.progress=false")
@@ -101,7 +102,7 @@ def test_copied_scenario_with_an_old_name_is_refused(tmp_path: Path, monkeypatch
     (tmp_path / "west_norfolk_local_plan.yaml").write_text("scenario_name: west_norfolk_local_plan\n")
     (tmp_path / "my_plan.yaml").write_text("# a copy\nscenario_name: west_norfolk_local_plan   # not changed\n")
     monkeypatch.setattr(pf, "SCENARIO_DIR", tmp_path)
-    with pytest.raises(pf.UsageError, match=r"my_plan.yaml: scenario_name = 'west_norfolk_local_plan': already "
+    with pytest.raises(UsageError, match=r"my_plan.yaml: scenario_name = 'west_norfolk_local_plan': already "
                                              r"the name of .*west_norfolk_local_plan.yaml"):
         pf.check_scenario_name("my_plan", "west_norfolk_local_plan")
     pf.check_scenario_name("west_norfolk_local_plan", "west_norfolk_local_plan")  # the original is fine
@@ -118,7 +119,7 @@ def test_runaway_size_is_refused_naming_the_key() -> None:
 
 def test_max_residents_lifts_the_guard() -> None:
     argv = ["region.channels.gp_advisers.referrals_per_year=1e9", "experiment.horizon_days=30"]
-    with pytest.raises(pf.UsageError):
+    with pytest.raises(UsageError):
         pf.preflight(argv)
     pf.preflight([*argv, "experiment.max_residents=2000000000"])  # checked, not run
 
@@ -176,8 +177,8 @@ def test_help_leads_with_our_usage_and_a_closed_pipe_is_quiet() -> None:
 
 def test_validation_loads_no_plotting_or_statistics() -> None:
     """A typo is answered before matplotlib, scipy or the report are imported (they cost seconds)."""
-    code = ("import sys; from sim.interfaces import preflight as pf\n"
-            "try:\n    pf.preflight(['pathway.recruitment.shortlisting=1.5'])\nexcept pf.UsageError as e:\n"
+    code = ("import sys; from sim.interfaces import preflight as pf; from sim.interfaces.errors import UsageError\n"
+            "try:\n    pf.preflight(['pathway.recruitment.shortlisting=1.5'])\nexcept UsageError as e:\n"
             "    print(e)\n"
             "print(sorted(m for m in ('matplotlib', 'scipy', 'sim.outputs.report', 'sim.experiment.stats', 'sim.experiment.replications') "
             "if m in sys.modules))")

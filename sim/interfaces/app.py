@@ -510,8 +510,8 @@ def create_app(results: Path, max_runs: int | None = None) -> FastAPI:
     (default: the cores)."""
     from sim.outputs.estimates import HEADLINE_COLUMNS
     from sim.outputs.folder import report_data
-    from sim.outputs.report import TEMPLATES, _headline, templates
-    from sim.outputs.sections import _vacancy_difference, _vacancy_section
+    from sim.outputs.report import TEMPLATES, templates
+    from sim.outputs.sections import _headline, _vacancy_difference, _vacancy_section
 
     results = Path(results)
     results.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import sys
 
 from sim.experiment import verify as checks
 from sim.experiment.verify import verify_littles_law, verify_mmc
-from sim.interfaces.cli import fail
+from sim.interfaces.errors import fail
 from sim.interfaces.preflight import params_or_exit
 from sim.params.compose import compose_config
 from sim.params.config import Params
