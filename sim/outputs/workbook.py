@@ -21,11 +21,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sim.params.paths import CONFIG_DIR
 from sim.analysis.compare import COMPARISON_HEADER
 from sim.experiment.replications import FORMULA_START
 from sim.outputs.estimates import HEADLINE_COLUMNS, headline_estimates, parameters_used, programme_spend, source_text
 from sim.outputs.folder import ReportData, report_data, stage_label
+from sim.params.paths import CONFIG_DIR
 
 FORMATS = {  # number formats by the report's kinds of number
     "count": "#,##0", "small": "#,##0.0", "days": "#,##0", "gbp": "£#,##0", "gbpk": "£#,##0",
@@ -37,7 +37,7 @@ BOLD = Font(bold=True)
 
 def _value(x: Any) -> Any:
     """A cell value: NaN becomes an empty cell, an infinity the CSV's text ('inf', '-inf': a cost ratio that is
-    not bounded, see compare.COST_EFFECT); Excel has neither."""
+    not bounded, see compare.cost_effect); Excel has neither."""
     if isinstance(x, float) and not math.isfinite(x):
         return None if math.isnan(x) else repr(x)
     return x
