@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import BIN, make_params, run_cli
 
-from sim.interfaces import cli
 from sim.analysis.compare import FOLDER_CHARS, folder_name, option_label, readable
+from sim.interfaces import cli
 from sim.model import simulate
 
 QUICK = ("experiment=quick", "experiment.progress=false")

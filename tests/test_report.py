@@ -235,8 +235,7 @@ def test_option_styles_stay_apart_in_greyscale(six_options: Path) -> None:
 
 def test_digits_show_small_differences() -> None:
     """A difference of a few thousandths of a percentage point is not printed as 0.00 pp."""
-    from sim.outputs.formatting import _number
-    from sim.outputs.formatting import _ci
+    from sim.outputs.formatting import _ci, _number
 
     p = _ci(-3.1e-5, -5.2e-5, -1.0e-5, "pp", signed=True)
     assert (p.text, p.ci) == ("\u22120.003 pp", "\u22120.005 pp to \u22120.001 pp")
