@@ -100,9 +100,9 @@ def ratios(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_cost_ratios_read_the_same_in_the_csv_console_workbook_and_report(ratios: tuple[Path, str]) -> None:
     """Each cost per unit of effect: comparison.csv's Fieller interval is what the console prints, the workbook's
     Headline sheet holds and the report shows; where the CSV says not bounded (-inf, inf) so do the others."""
-    from sim.outputs.console import HEADLINE_KPIS
     from sim.outputs.estimates import NOT_BOUNDED
-    from sim.outputs.formatting import RATIO_KIND, _digits, _number
+    from sim.outputs.formatting import _digits, _number
+    from sim.params.kpis import KPI
 
     folder, console = ratios
     rows = {(r["option"], r["kpi"]): r for r in _csv(folder / "comparison.csv") if r["group"] == "all"}
@@ -132,12 +132,12 @@ def test_cost_ratios_read_the_same_in_the_csv_console_workbook_and_report(ratios
                 assert ci_low <= mean <= ci_high and ci_high - ci_low > 0
                 assert (value, low, high) == pytest.approx((mean, ci_low, ci_high), rel=1e-12)  # Excel keeps 15 digits
                 # the value and its bounds with the decimals and the unit (k, m) their interval needs, computed here
-                digits, scale = _digits(RATIO_KIND, ci_low, ci_high), max(abs(mean), abs(ci_low), abs(ci_high))
-                text = [_number(x, RATIO_KIND, digits=digits, scale=scale) for x in (mean, ci_low, ci_high)]
+                unit = KPI[col.kpi].unit
+                digits, scale = _digits(unit, ci_low, ci_high), max(abs(mean), abs(ci_low), abs(ci_high))
+                text = [_number(x, unit, digits=digits, scale=scale) for x in (mean, ci_low, ci_high)]
                 assert all(t in report for t in text)
                 shown = f"{text[0]} [{text[1]}, {text[2]}]"
-            words = next(text for kpi, text, _, _ in HEADLINE_KPIS if kpi == col.kpi)
-            assert f"{words} {shown}" in lines[option], (option, col.kpi)
+            assert f"{KPI[col.kpi].label} {shown}" in lines[option], (option, col.kpi)
     assert seen == {"bounded", "not bounded"}
     assert str(escape(NOT_BOUNDED)) in report
     comparison = load_workbook(folder / "comparison.xlsx")["Comparison"]

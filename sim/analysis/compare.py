@@ -26,6 +26,7 @@ from sim.experiment.stats import (
     unpaired_difference,
     variance_ratio,
 )
+from sim.params.kpis import COST_RATIOS, KPI
 
 FAILED = "FAILED"
 COMPARISON_HEADER = ("option", "scenario", "kpi", "group", "mean", "ci_low", "ci_high", "n",
@@ -254,17 +255,16 @@ def paired(option: dict[int, float], reference: dict[int, float]) -> tuple[list[
 #   over an effect that may be nothing would mislead ("not bounded" in the console, report and workbook);
 # - NaN, NaN, NaN otherwise: the reference itself, a clear loss, or a gain at no extra cost (a price per unit
 #   of gain does not apply; the report says which from the effect's and the cost's own rows).
-# kpi -> (effect kpi, sign that makes the effect a gain, unit divisor)
-COST_EFFECT = {
-    "cost_per_net_sustained_job": ("net_sustained_12m", 1.0, 1.0),  # residents into work, net of deadweight
-    "cost_per_vacancy_year_avoided": ("vacancy_days", -1.0, 365.0),  # staffing: a year of an open post avoided
-}
+# The ratios are the registry's `derived` KPIs (sim.params.kpis.COST_RATIOS): each names its effect KPI and
+# the effect's unit; the effect's direction in the registry makes it a gain.
 
 
 def cost_effect(option: Job, ref: Job, kpi: str) -> Interval:
-    """Incremental cost per unit of effect of `option` against `ref`, as comparison.csv holds it (see COST_EFFECT)."""
-    effect, sign, unit = COST_EFFECT[kpi]
-    key_c, key_e = ("programme_cost", "all"), (effect, "all")
+    """Incremental cost per unit of effect of `option` against `ref`, as comparison.csv holds it (see above)."""
+    ratio = KPI[kpi]
+    effect = KPI[ratio.effect]
+    sign, unit = effect.sign, ratio.per
+    key_c, key_e = ("programme_cost", "all"), (effect.name, "all")
     nan = math.nan
     if option is ref or key_c not in option.kpis or key_e not in option.kpis or key_e not in ref.kpis:
         return Interval(nan, nan, nan, 0)
@@ -284,7 +284,7 @@ def cost_effect(option: Job, ref: Job, kpi: str) -> Interval:
 
 def comparison_rows(jobs: list[Job]) -> list[tuple]:
     """Option x KPI: mean and 95% CI, the paired difference against the reference with its CI, and the
-    pairing's variance ratio; then the cost per unit of each effect (COST_EFFECT) as its own rows (n/a for
+    pairing's variance ratio; then the cost per unit of each effect (COST_RATIOS) as its own rows (n/a for
     the reference)."""
     ref = reference_job(jobs)
     rows = []
@@ -292,7 +292,7 @@ def comparison_rows(jobs: list[Job]) -> list[tuple]:
     for j in jobs:
         if j.status != "done":
             continue
-        for kpi in COST_EFFECT:
+        for kpi in (k.name for k in COST_RATIOS):
             r = cost_effect(j, ref, kpi) if ref is not None else Interval(nan, nan, nan, 0)
             rows.append((j.label, j.scenario, kpi, "all", r.mean, r.low, r.high, r.n,
                          nan, nan, nan, 0, nan, nan, ref.label if ref else "", nan))

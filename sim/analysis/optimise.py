@@ -32,10 +32,10 @@ import yaml
 from sim.experiment.runner import Option, Runner, Task
 from sim.experiment.stats import Interval, paired_difference, upper_prediction_bound
 from sim.params.config import Config, ConfigError, Intervention, Sizing, params_of
+from sim.params.kpis import KPI
 from sim.params.paths import SIZES
 
 FRESH = 1 << 22  # replication indices of out-of-sample runs (the search uses 0, 1, ...)
-OBJECTIVES = {"net_sustained_12m": 1.0, "vacancy_days": -1.0}  # maximise sign x KPI
 COST_LEVEL = 0.975  # a fresh replication's cost exceeds the bound a mix is constrained on with probability <= 2.5%
 
 
@@ -130,7 +130,7 @@ class Search:
 
     def __init__(self, sizes: Sizes, runner: Runner, objective: str, replications: int):
         self.sizes, self.c, self.runner, self.objective, self.reps = sizes, sizes.c, runner, objective, replications
-        self.sign = OBJECTIVES[objective]
+        self.sign = KPI[objective].sign  # maximise sign x KPI
         self.windows = params_of(self.c).intervention_windows()  # the days each intervention is charged for
 
     def fixed_cost(self, sizes: dict[str, int]) -> float:

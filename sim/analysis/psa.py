@@ -20,6 +20,7 @@ from scipy.stats import qmc
 from sim.experiment.replications import write_csv
 from sim.experiment.runner import KPIS, Option, Records, Task, compose_options, run
 from sim.experiment.stats import Interval, mean_ci
+from sim.params.kpis import KPI, group
 from sim.params.ranges import Parameter, Ranges, base_values, parameters, values_at, varied
 
 PSA_STREAMS = 1 << 20  # replication indices of parameter sets start here (the base run uses 0, 1, ...)
@@ -29,10 +30,16 @@ WTP = {  # willingness to pay (GBP) per unit of effect, for the acceptability cu
     "vacancy_year": [float(x) for x in range(0, 200_001, 5_000)],
 }
 
-EFFECTS = {  # the two effects of DESIGN.md: their KPI and sign (a vacancy-year avoided is a gain)
-    "sustained_job": ("net_sustained_12m", 1.0),
-    "vacancy_year": ("vacancy_days", -1.0 / 365.0),
+EFFECTS = {  # the two effects of DESIGN.md (ceac.csv's `effect`): the cost ratio whose effect each is
+    "sustained_job": "cost_per_net_sustained_job",
+    "vacancy_year": "cost_per_vacancy_year_avoided",
 }
+
+
+def effect_of(effect: str) -> tuple[str, float]:
+    """An effect's KPI and the factor that makes its change a gain in its unit (a vacancy-year avoided: -1/365)."""
+    ratio = KPI[EFFECTS[effect]]
+    return ratio.effect, KPI[ratio.effect].sign / ratio.per
 
 # ----------------------------------------------------------------------------- a study
 @dataclass
@@ -136,7 +143,8 @@ def acceptability(nmb: np.ndarray) -> tuple[np.ndarray, float]:
 def ceac_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str) -> list[tuple]:
     """Per effect and willingness to pay: each option's probability of being best, its expected NMB, EVPI."""
     rows = []
-    for effect, (kpi, sign) in EFFECTS.items():
+    for effect in EFFECTS:
+        kpi, sign = effect_of(effect)
         e = np.column_stack([sign * differences(records, ids, n, reference, kpi).mean(axis=1) for n in names])
         c = np.column_stack([differences(records, ids, n, reference, "programme_cost").mean(axis=1) for n in names])
         for wtp in WTP[effect]:
@@ -169,7 +177,8 @@ def evppi_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], r
                params: list[Parameter], u: np.ndarray) -> list[tuple]:
     """EVPPI of every varied parameter (its quantile in each set stands for its value: the same ordering)."""
     rows = []
-    for effect, (kpi, sign) in EFFECTS.items():
+    for effect in EFFECTS:
+        kpi, sign = effect_of(effect)
         e = np.column_stack([sign * differences(records, ids, n, reference, kpi).mean(axis=1) for n in names])
         c = np.column_stack([differences(records, ids, n, reference, "programme_cost").mean(axis=1) for n in names])
         for wtp in EVPPI_WTP:
@@ -178,6 +187,8 @@ def evppi_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], r
             for j, p in enumerate(params):
                 rows.append((effect, wtp, p.name, evppi(nmb, u[:, j]), total))
     return rows
+
+OUTPUTS = (*(k.name for k in group("objective")), "programme_cost")  # the effects a decision weighs, and the cost
 
 CEAC_HEADER = ("effect", "wtp_gbp", "option", "p_best", "expected_nmb_gbp", "evpi_gbp")
 
@@ -205,7 +216,7 @@ def stability_rows(records: dict[str, dict], ids: Sequence[str], names: list[str
     for n in names:
         if n == reference:
             continue
-        for kpi in ("net_sustained_12m", "vacancy_days", "programme_cost"):
+        for kpi in OUTPUTS:
             a, b = (uncertainty(differences(records, ["base"], n, reference, kpi),
                                 differences(records, s, n, reference, kpi)) for s in (half, ids))
             for measure, x, y in (("mean", a.mean, b.mean), ("low", a.low, b.low), ("high", a.high, b.high)):
@@ -215,7 +226,7 @@ def stability_rows(records: dict[str, dict], ids: Sequence[str], names: list[str
     for wtp in (10_000.0, 25_000.0, 50_000.0):
         for n in names:
             x, y = (ceac[k][("sustained_job", wtp, n)] for k in (tuple(half), tuple(ids)))
-            rows.append((f"p_best_at_{int(wtp)}_per_sustained_job", n, "net_sustained_12m", x, y, y - x))
+            rows.append((f"p_best_at_{int(wtp)}_per_sustained_job", n, effect_of("sustained_job")[0], x, y, y - x))
     return rows
 
 # ----------------------------------------------------------------------------- the psa command
@@ -298,7 +309,7 @@ def outputs(study: Study, records: dict[str, dict], ids: Sequence[str]) -> dict[
     for n in names:
         if n == study.reference and len(names) > 1:
             continue
-        for kpi in ("net_sustained_12m", "vacancy_days", "programme_cost"):
+        for kpi in OUTPUTS:
             if len(names) > 1:
                 y = differences(records, ids, n, study.reference, kpi).mean(axis=1)
             else:

@@ -24,8 +24,9 @@ from sim.model import simulate
 from sim.model.workforce import calibrate
 from sim.params.compose import sweep_combos
 from sim.params.config import Config, params_of, register, to_config
+from sim.params.kpis import group
 
-KPIS = ("hires", "sustained_12m", "net_sustained_12m", "vacancy_days", "programme_cost", "bau_hires")
+KPIS = tuple(k.name for k in group("decide"))  # what a decision's records keep, per replication
 
 
 @dataclass

@@ -101,7 +101,7 @@ def replications_needed(values: Sequence[float], half_width: float, level: float
 def incremental_ratio(d_cost: Sequence[float], d_effect: Sequence[float], level: float = 0.95) -> Interval:
     """Incremental cost per unit of effect, mean(dC) / mean(dE), with Fieller's interval, from paired differences.
 
-    The one definition of a cost ratio's interval (compare.COST_EFFECT writes it to comparison.csv, which the
+    The one definition of a cost ratio's interval (compare.cost_effect writes it to comparison.csv, which the
     console, the report and the workbook read). Fieller's set is every ratio R whose paired differences
     dC - R dE have a mean that their t-test at `level` cannot tell from zero: (mean(dC) - R mean(dE))^2 <=
     t^2 (v_C - 2 R c_CE + R^2 v_E), with v and c the variances and covariance of the two means. Its coverage

@@ -37,8 +37,9 @@ from sim.analysis.psa import (
 )
 from sim.experiment.replications import write_csv, write_text
 from sim.experiment.runner import Records
-from sim.outputs.decide_report import KPI_WORDS, option_words, output_words
+from sim.outputs.decide_report import option_words, output_words
 from sim.params.config import ConfigError
+from sim.params.kpis import KPI, group
 from sim.params.paths import CONFIG_DIR
 from sim.params.ranges import Ranges
 
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--replications", type=int, default=2, help="replications per point (common across points)")
     p = sub.add_parser("optimise", parents=[common], help="the best mix of intervention sizes within a budget")
     p.add_argument("--budget", type=float, required=True, help="GBP over the run's horizon")
-    p.add_argument("--objective", choices=("net_sustained_12m", "vacancy_days"), default="net_sustained_12m")
+    p.add_argument("--objective", choices=[k.name for k in group("objective")], default="net_sustained_12m")
     p.add_argument("--budgets", type=float, nargs="*", help="budgets of the frontier (default: 1/4, 1/2, 3/4 and all of --budget)")
     p.add_argument("--trials", type=int, default=40, help="candidate mixes searched per budget")
     p.add_argument("--polish", type=int, default=5,
@@ -245,7 +246,7 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     write_text(out / "scenario" / "recommended.yaml", text)
     words = [f"Within £{args.budget:,.0f} the recommended mix is {opt.label(mix)}: "
              f"it costs £{check['mix_cost']:,.0f} "
-             f"and gives {effect.mean:+,.1f} {KPI_WORDS[args.objective]} against {option_words(study.reference)} "
+             f"and gives {effect.mean:+,.1f} {KPI[args.objective].label} against {option_words(study.reference)} "
              f"(paired 95% CI "
              f"{effect.low:+,.1f} to {effect.high:+,.1f}, on {effect.n} fresh seeds).",
              f"Its cost varies with the people served, so it was held to the upper {opt.COST_LEVEL:.1%} prediction "
@@ -255,25 +256,25 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
                 f"over the budget in {check['over_budget']} of {args.oos_replications}.")]
     if sep is not None and choice.cheaper:  # on the scale where larger is better
         words.append(f"The best mean of the leading candidates, {opt.label(choice.rival)}, is not clearly better "
-                     f"(it gives {-sep.mean:,.1f} {GAIN_WORDS[args.objective]}, paired 95% CI {-sep.high:+,.1f} to "
+                     f"(it gives {-sep.mean:,.1f} {KPI[args.objective].gain}, paired 95% CI {-sep.high:+,.1f} to "
                      f"{-sep.low:+,.1f}, on the same seeds) and costs £{choice.rival_cost - choice.cost:,.0f} more: "
                      f"of the candidates the simulation cannot tell apart from it, this mix is the cheapest.")
     elif sep is not None and sep.low > 0:
         words.append(f"Against the runner-up, {opt.label(choice.rival)} (same seeds), it is ahead by {sep.mean:,.1f} "
-                     f"{GAIN_WORDS[args.objective]} (paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f}).")
+                     f"{KPI[args.objective].gain} (paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f}).")
     elif sep is not None:  # the best mean, and no dearer than a runner-up the simulation cannot tell from it
-        sign = opt.OBJECTIVES[args.objective]  # back to the KPI's own scale
+        sign = KPI[args.objective].sign  # back to the KPI's own scale
         low, high = sorted((sign * sep.low, sign * sep.high))
         extra = choice.rival_cost - choice.cost
         words.append(f"The runner-up, {opt.label(choice.rival)}, is not clearly different on the same seeds (this mix "
-                     f"gives {sign * sep.mean:+,.1f} {KPI_WORDS[args.objective]} against it, paired 95% CI "
+                     f"gives {sign * sep.mean:+,.1f} {KPI[args.objective].label} against it, paired 95% CI "
                      f"{low:+,.1f} to {high:+,.1f}) and "
                      + (f"costs £{extra:,.0f} more." if extra >= 0.5 else "costs the same."))
     if best_seed:
         words.append(f"Out of sample, against the best seed programme within the budget ({option_words(best_seed)}, "
                      f"cost £"
                      f"{check['seed_cost']:,.0f}): the mix gives {check['diff_mean']:+,.1f} "
-                     f"{KPI_WORDS[args.objective]} "
+                     f"{KPI[args.objective].label} "
                      f"(paired 95% CI {check['diff_low']:+,.1f} to {check['diff_high']:+,.1f}); the recommended mix is "
                      f"{'better' if check['better'] else 'not clearly better'}.")
     else:
@@ -282,8 +283,6 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     write_text(out / "summary.json", json.dumps({"options": [o.name for o in study.options], "reference": study.reference},
                                                 indent=2))
     return "\n".join(words)
-
-GAIN_WORDS = {"net_sustained_12m": "more net sustained jobs at 12 months", "vacancy_days": "fewer vacancy-days"}
 
 FRONTIER_HEADER = ("budget_gbp", "objective", "reference", "mix", "cost_gbp", "cost_bound_gbp", "cost_max_gbp",
                    "effect", "ci_low", "ci_high", "n")  # cost: mean and most on fresh seeds; bound: what the mix was held to;
@@ -315,7 +314,7 @@ def psa_text(out: Path, study: Study, counts: dict[str, int]) -> str:
              f"{counts['parameters_varied']} uncertain parameters"]
     with (out / "uncertainty.csv").open() as f:
         for r in csv.DictReader(f):
-            if r["kpi"] in ("net_sustained_12m", "vacancy_days"):
+            if "objective" in KPI[r["kpi"]].groups:
                 lines.append(f"{r['option']}: {r['kpi']} {float(r['psa_mean']):+.1f} vs {r['reference']}; "
                              f"simulation-only 95% CI [{float(r['sim_ci_low']):.1f}, {float(r['sim_ci_high']):.1f}], "
                              f"with parameter uncertainty [{float(r['psa_low']):.1f}, {float(r['psa_high']):.1f}] "

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from dataclasses import dataclass, fields
 from functools import partial
 from typing import Callable, Generator, Sequence
 
@@ -169,20 +170,35 @@ class Funnel:
 
 
 StarterKey = tuple[int, int, int, int, bool, bool]  # role, employer group, quintile, channel, parent, health
-START_KPIS = ("hires", "net_hires", "eligible_6m", "sustained_6m", "eligible_12m", "sustained_12m",
-              "net_sustained_12m")
+
+
+@dataclass(slots=True)
+class Starts:
+    """The starters of one StarterKey, added up: each field a KPI of the same name, but eligible_6m and
+    eligible_12m (those whose 6 or 12 months ended by the follow-up: the sustained rates' denominators)."""
+
+    hires: float = 0.0
+    net_hires: float = 0.0
+    eligible_6m: float = 0.0
+    sustained_6m: float = 0.0
+    eligible_12m: float = 0.0
+    sustained_12m: float = 0.0
+    net_sustained_12m: float = 0.0
+
+
+START_KPIS = tuple(f.name for f in fields(Starts))
 
 
 class Outcomes:
     """Programme results accumulated as residents go (memory does not grow with residents who finished).
 
-    Starters are counted by who they are and where they started (`StarterKey`), one small row per
-    combination; `counts` adds the rows up into the report's groups at the end of the run.
+    Starters are counted by who they are and where they started (`StarterKey`), one small `Starts` per
+    combination; `counts` adds them up into the report's groups at the end of the run.
     """
 
     def __init__(self, roles: list[str], groups: list[str], channels: list[str]) -> None:
         self.referrals: dict[int, int] = {}
-        self.starters: dict[StarterKey, list[float]] = {}  # key -> totals of START_KPIS
+        self.starters: dict[StarterKey, Starts] = {}
         self.early_leavers = 0
         self.to_start = WaitStats()
         self._labels = ([f"role:{x}" for x in roles], [f"employer:{x}" for x in groups],
@@ -193,17 +209,17 @@ class Outcomes:
         """A counted starter: net is their share not due to deadweight; sustained_* only if eligible_*."""
         row = self.starters.get(key)
         if row is None:
-            row = self.starters[key] = [0.0] * len(START_KPIS)
-        row[0] += 1.0
-        row[1] += net
+            row = self.starters[key] = Starts()
+        row.hires += 1.0
+        row.net_hires += net
         if eligible_6m:
-            row[2] += 1.0
-            row[3] += sustained_6m
+            row.eligible_6m += 1.0
+            row.sustained_6m += sustained_6m
         if eligible_12m:
-            row[4] += 1.0
+            row.eligible_12m += 1.0
             if sustained_12m:
-                row[5] += 1.0
-                row[6] += net
+                row.sustained_12m += 1.0
+                row.net_sustained_12m += net
 
     def counts(self) -> dict[tuple[str, str], float]:
         """Totals by (kpi, group): every START_KPIS for all, each role, employer group, quintile and
@@ -212,12 +228,13 @@ class Outcomes:
         roles, groups, quintiles, channels = self._labels
         for (role, group, quintile, channel, parent, health), row in self.starters.items():
             labels = ["all", roles[role], groups[group], quintiles[quintile], channels[channel]]
-            for kpi, x in zip(START_KPIS, row):
+            for kpi in START_KPIS:
+                x = getattr(row, kpi)
                 for g in labels:
                     out[(kpi, g)] = out.get((kpi, g), 0.0) + x
             for flag, g in ((parent, "parents"), (health, "health_condition")):
                 if flag:
-                    out[("hires", g)] = out.get(("hires", g), 0.0) + row[0]
+                    out[("hires", g)] = out.get(("hires", g), 0.0) + row.hires
         return out
 
 

@@ -6,25 +6,11 @@ import math
 
 from sim.outputs.estimates import estimate_text, ratio_estimate
 from sim.outputs.folder import Stats
-from sim.outputs.formatting import RATIO_KIND, _digits, _number
+from sim.outputs.formatting import _digits, _number
+from sim.params.kpis import COST_RATIOS, group
 
-HEADLINE = (
-    ("referrals", "all", "Residents referred in the window", 0),
-    ("hires", "all", "Hires of those residents (gross)", 0),
-    ("net_hires", "all", "Hires net of deadweight", 0),
-    ("sustained_12m", "all", "Still in post after 12 months", 0),
-    ("net_sustained_12m", "all", "Sustained 12 months, net of deadweight", 0),
-    ("early_leavers", "all", "Left within 12 months", 0),
-    ("time_to_start_mean", "all", "Days from referral to start (mean)", 0),
-    ("staff_in_post_mean", "all", "Staff in post (mean over the window)", 0),
-    ("vacancies_mean", "all", "Vacancies (mean over the window)", 0),
-    ("vacancy_rate", "all", "Vacancy rate (mean over the window)", 3),
-    ("bau_hires", "all", "Business-as-usual hires", 0),
-    ("programme_cost", "all", "Programme cost (GBP)", 0),
-)
-
-NO_REFERENCE = ("Cost per additional net sustained job, per vacancy-year avoided: n/a for a single run "
-                "(they are against a reference: pathways -m scenario=baseline,<this scenario>)")
+NO_REFERENCE = (", ".join([COST_RATIOS[0].sentence, *(k.label for k in COST_RATIOS[1:])])
+                + ": n/a for a single run (they are against a reference: pathways -m scenario=baseline,<this scenario>)")
 
 def _num(x: float, digits: int) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -33,51 +19,44 @@ def _num(x: float, digits: int) -> str:
 
 def summary_table(summary: list[tuple], scenario: str, published_vacancies: float | None = None,
                   label: str = "") -> str:
-    """Headline KPIs of one scenario, mean and 95% CI, as aligned text headed by the option's name."""
+    """The `summary` KPIs of one scenario, mean and 95% CI, as aligned text headed by the option's name."""
     by_key = {(k, g): (m, lo, hi, n) for s, k, g, m, lo, hi, n in summary if s == scenario}
     lines = []
-    width = max(len(label) for _, _, label, _ in HEADLINE)
+    shown = group("summary")
+    width = max(len(k.label) for k in shown)
     n_reps = max((n for (_, _, _, n) in by_key.values()), default=0)
     lines.append(f"{label or scenario}: mean and 95% confidence interval over {n_reps} replications")
-    for kpi, group, label, digits in HEADLINE:
-        if (kpi, group) not in by_key:
+    for k in shown:
+        if (k.name, "all") not in by_key:
             continue
-        m, lo, hi, _n = by_key[(kpi, group)]
-        ci = f"[{_num(lo, digits)}, {_num(hi, digits)}]" if not math.isnan(lo) else ""
-        lines.append(f"  {label:<{width}}  {_num(m, digits):>12}  {ci}")
+        m, lo, hi, _n = by_key[(k.name, "all")]
+        ci = f"[{_num(lo, k.digits)}, {_num(hi, k.digits)}]" if not math.isnan(lo) else ""
+        lines.append(f"  {k.sentence:<{width}}  {_num(m, k.digits):>12}  {ci}")
     if published_vacancies:
         lines.append(f"  {'Published vacancy level (calibration)':<{width}}  {_num(published_vacancies, 0):>12}")
     lines.append(f"  {NO_REFERENCE}")
     return "\n".join(lines)
 
-HEADLINE_KPIS = (  # (kpi, label, kind of number, shown against the reference)
-    ("hires", "gross hires", "count", False),
-    ("net_sustained_12m", "net sustained 12m", "count", True),
-    ("staff_in_post_mean", "staff in post", "count", True),
-    ("bau_hires", "BAU hires", "count", True),
-    ("programme_cost", "programme cost", "gbp", False),
-    ("cost_per_net_sustained_job", "cost per additional net sustained job", "ratio", False),
-    ("cost_per_vacancy_year_avoided", "cost per vacancy-year avoided", "ratio", False),
-)
-
 def headline_text(rows: list[tuple]) -> str:
-    """Per option: mean of the headline KPIs and, for effects, the paired difference vs the reference [95% CI]."""
+    """Per option: mean of the `sweep` KPIs and, for `sweep_change` ones, the paired difference vs the
+    reference [95% CI]."""
     st = Stats(rows)
     by = st.rows
     options = list(dict.fromkeys(r[0] for r in rows))
     out = []
     for opt in options:
         parts = []
-        for kpi, label, kind, vs in HEADLINE_KPIS:
-            r = by.get((opt, kpi, "all"))
+        for k in group("sweep"):
+            r = by.get((opt, k.name, "all"))
             if r is None:
                 continue
-            if kind == "ratio":
-                parts.append(f"{label} {estimate_text(ratio_estimate(st, opt, kpi), RATIO_KIND)}")
+            if "derived" in k.groups:
+                parts.append(f"{k.label} {estimate_text(ratio_estimate(st, opt, k.name), k.unit)}")
                 continue
-            text = f"{label} {_number(r['mean'], kind, digits=2 if kind == 'pct' else None)}"
+            kind = k.unit
+            text = f"{k.label} {_number(r['mean'], kind, digits=2 if kind == 'pct' else None)}"
             d, lo, hi = r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]
-            if vs and math.isfinite(d) and (d != 0 or lo != hi):
+            if "sweep_change" in k.groups and math.isfinite(d) and (d != 0 or lo != hi):
                 dkind = "pp" if kind == "pct" else kind
                 digits = _digits(dkind, lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
                 text += (f" (vs reference {_number(d, dkind, True, digits)} "

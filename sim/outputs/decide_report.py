@@ -25,12 +25,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from sim.analysis.compare import readable
+from sim.analysis.psa import EFFECTS
 from sim.experiment.replications import write_text
 from sim.outputs.elements import PALETTE, REFERENCE_COLOUR
+from sim.params.kpis import KPI
 
-KPI_WORDS = {"net_sustained_12m": "net sustained jobs at 12 months", "vacancy_days": "vacancy-days",
-             "programme_cost": "programme cost (GBP)", "hires": "hires", "sustained_12m": "sustained jobs at 12 months",
-             "bau_hires": "business-as-usual hires"}
 PAGE = jinja2.Environment(autoescape=True).from_string("""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>pathways-decide {{ command }} — {{ folder }}</title><style>
@@ -76,15 +75,22 @@ def _n(x: str | float, digits: int = 1) -> str:
     return text.lstrip("-") if not text.strip("-0.,") else text
 
 
+def _effect_digits(kpi: str) -> int:
+    """Decimals of a mean effect over replications or parameter sets: one for a count (a fraction of a job
+    is a real difference on average), the KPI's own otherwise."""
+    k = KPI[kpi]
+    return 1 if k.unit == "count" else k.digits
+
+
 def _uncertainty(rows: list[dict]) -> dict:
     header = ["Option", "Effect against the reference", "At the file's values: mean (simulation-only 95% CI)",
               "Over the ranges: mean (95% interval)", "Share of variance from parameters"]
 
     def cell(r: dict, mean: str, low: str, high: str) -> str:
-        digits = 1 if r["kpi"] in ("net_sustained_12m", "sustained_12m", "hires") else 0
+        digits = _effect_digits(r["kpi"])
         return f"{_n(r[mean], digits)} ({_n(r[low], digits)} to {_n(r[high], digits)})"
 
-    body = [[option_words(r["option"]), KPI_WORDS.get(r["kpi"], r["kpi"]),
+    body = [[option_words(r["option"]), KPI[r["kpi"]].label,
              cell(r, "sim_mean", "sim_ci_low", "sim_ci_high"),
              cell(r, "psa_mean", "psa_low", "psa_high"),
              "n/a" if not math.isfinite(float(r["parameter_share"])) else f"{float(r['parameter_share']):.0%}"]
@@ -110,8 +116,8 @@ def _ceac(rows: list[dict], reference: str) -> dict:
     fig = Figure(figsize=(12, 3.6), layout="constrained")
     words = []
     axes = fig.subplots(1, 3)
-    for i, (effect, label) in enumerate((("sustained_job", "£ per additional net sustained job"),
-                                         ("vacancy_year", "£ per vacancy-year avoided"))):
+    for i, (effect, ratio) in enumerate(EFFECTS.items()):
+        label = "£ " + KPI[ratio].label.removeprefix("cost ")  # "£ per additional net sustained job"
         ax = axes[i]
         sel = [r for r in rows if r["effect"] == effect]
         names = list(dict.fromkeys(r["option"] for r in sel))
@@ -181,10 +187,10 @@ def _stability(rows: list[dict]) -> dict:
     def measure(r: dict) -> str:
         if r["measure"].startswith("p_best_at_"):
             return f"probability best buy at £{int(r['measure'].split('_')[3]):,} per net sustained job"
-        return f"{KPI_WORDS.get(r['kpi'], r['kpi'])}: {MEASURE_WORDS.get(r['measure'], r['measure'])}"
+        return f"{KPI[r['kpi']].label}: {MEASURE_WORDS.get(r['measure'], r['measure'])}"
 
     def number(r: dict, key: str) -> str:
-        return _n(r[key], 2 if r["measure"].startswith("p_best") else 1 if r["kpi"] == "net_sustained_12m" else 0)
+        return _n(r[key], 2 if r["measure"].startswith("p_best") else _effect_digits(r["kpi"]))
 
     return {"id": "stability", "title": "Stability: the first half of the parameter sets against all",
             "header": ["Option", "Measure", "First half", "All", "Change"],
@@ -197,7 +203,7 @@ def output_words(key: str, reference: str) -> str:
     """An output of sensitivity in words: `kpi:option`, the option's effect against the reference (or, for a
     lone option, the reference itself, its KPI)."""
     kpi, _, option = key.partition(":")
-    words = KPI_WORDS.get(kpi, kpi)
+    words = KPI[kpi].label
     if option == reference:
         return f"{words} of {option_words(option)}"
     return f"{words}, {option_words(option)} against {option_words(reference)}"
@@ -324,7 +330,7 @@ def _frontier(rows: list[dict], folder: Path) -> dict:
     ax.errorbar(b, [float(r["effect"]) for r in rows],
                 yerr=[[float(r["effect"]) - float(r["ci_low"]) for r in rows],
                       [float(r["ci_high"]) - float(r["effect"]) for r in rows]], marker="o", color="#1f77b4")
-    effect = (f"{KPI_WORDS.get(rows[0]['objective'], rows[0]['objective'])} "
+    effect = (f"{KPI[rows[0]['objective']].label} "
               f"against {option_words(rows[0]['reference'])}"
               if rows else "")
     ax.set_xlabel("budget (GBP)", fontsize=9)

@@ -7,12 +7,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.analysis.compare import (
-    COST_EFFECT,
-)
 from sim.outputs.elements import Piece
 from sim.outputs.folder import Option, ReportData, Stats, config_files
-from sim.outputs.formatting import RATIO_KIND, _ci, _digits, _number, muted
+from sim.outputs.formatting import _ci, _digits, _number, muted
+from sim.params.kpis import KPI
 from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import Provenance, UsedParameter, provenance_rows, used_parameters
 
@@ -23,26 +21,35 @@ class Column:
     """A column of the headline comparison: the HTML report, the workbook and the web page all draw these.
 
     show: mean (the option's own mean and CI), diff (paired difference against the reference),
-    or ratio (a cost per unit of effect from comparison.csv: compare.COST_EFFECT, the one definition).
+    or ratio (a cost per unit of effect from comparison.csv: sim.analysis.compare.cost_effect, the one
+    definition). Its header and unit are the KPI's, from the registry.
     """
 
     kpi: str
-    label: str
-    kind: str  # how its numbers print: count, pp, gbpk, ... (see _number)
     show: str = "mean"
+
+    @property
+    def label(self) -> str:
+        short = KPI[self.kpi].short
+        return f"Change in {short[:1].lower() + short[1:]} vs baseline" if self.show == "diff" else short
+
+    @property
+    def kind(self) -> str:
+        """How its numbers print: count, gbpk, ... (see formatting._number)."""
+        return KPI[self.kpi].unit
 
 HEADLINE_COLUMNS = (
     # residents into work (those referred in the window, followed to their outcome)
-    Column("hires", "Residents hired (gross)", "count"),
-    Column("net_sustained_12m", "In work at 12 months, net of deadweight", "count"),
-    Column("net_sustained_12m", "Change in net sustained jobs vs baseline", "count", "diff"),
-    Column("cost_per_net_sustained_job", "Cost per additional net sustained job", RATIO_KIND, "ratio"),
+    Column("hires"),
+    Column("net_sustained_12m"),
+    Column("net_sustained_12m", "diff"),
+    Column("cost_per_net_sustained_job", "ratio"),
     # staffing: one effect, the window's mean staff in post (vacancy-days avoided are it x the window's days),
     # and the BAU hires displaced
-    Column("staff_in_post_mean", "Additional staff in post", "count", "diff"),
-    Column("bau_hires", "Change in business-as-usual hires", "count", "diff"),
-    Column("cost_per_vacancy_year_avoided", "Cost per vacancy-year avoided", RATIO_KIND, "ratio"),
-    Column("programme_cost", "Programme cost", "gbpk"),
+    Column("staff_in_post_mean", "diff"),
+    Column("bau_hires", "diff"),
+    Column("cost_per_vacancy_year_avoided", "ratio"),
+    Column("programme_cost"),
 )
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ def headline_estimates(d: ReportData) -> list[tuple[Option, list[Estimate]]]:
 NOT_BOUNDED = "not bounded: the effect's 95% CI includes zero"
 
 def ratio_estimate(st: Stats, option: str, kpi: str) -> Estimate:
-    """A cost per unit of effect (compare.COST_EFFECT) as the console, the report and the workbook all show it:
+    """A cost per unit of effect (the registry's `derived` KPIs) as the console, the report and the workbook all show it:
     the value and Fieller's 95% CI from comparison.csv, "not bounded" when that row's CI is (-inf, inf), or
     why no price per unit of gain applies (no cost, a loss, a gain for less money), from the effect's and the
     cost's own rows."""
@@ -91,11 +98,11 @@ def ratio_estimate(st: Stats, option: str, kpi: str) -> Estimate:
         return Estimate(note="no cost")
     if r["ci_low"] == -math.inf and r["ci_high"] == math.inf:
         return Estimate(note=NOT_BOUNDED)
-    effect, sign, _ = COST_EFFECT[kpi]
-    e = st.get(option, effect)
+    effect = KPI[KPI[kpi].effect]
+    e = st.get(option, effect.name)
     if e is None or cost is None:
         return Estimate(note="n/a")
-    lo, hi = sorted((sign * e["diff_ci_low"], sign * e["diff_ci_high"]))
+    lo, hi = sorted((effect.sign * e["diff_ci_low"], effect.sign * e["diff_ci_high"]))
     if hi < 0:
         return Estimate(note="a loss against the baseline")
     if lo > 0 and cost["diff_mean"] <= 0:

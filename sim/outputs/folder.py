@@ -19,13 +19,9 @@ from sim.analysis.compare import (
     reference_job,
 )
 from sim.outputs.elements import HATCHES, LINE_STYLES, MARKERS, PALETTE, REFERENCE_COLOUR
+from sim.params.config import STAGE_LABELS
 from sim.params.paths import CONFIG_DIR
 
-STAGE_LABELS = {  # the fixed stages; a support stage is labelled by its own config (pathway.support.NAME.label)
-    "engagement": "Engagement and needs assessment",
-    "training": "Training course", "job_search": "Job search", "recruitment": "Recruitment",
-    "checks": "Pre-employment checks", "in_post": "First year in post",
-}
 
 def _support(config: dict) -> dict:
     return ((config.get("pathway") or {}).get("support") or {})

@@ -11,9 +11,6 @@ from markupsafe import Markup, escape
 from sim.outputs.elements import MINUS, Piece
 from sim.outputs.folder import Option
 
-# ----------------------------------------------------------------------------- sweep headline
-RATIO_KIND = "gbpk"  # how a cost per unit of effect prints, everywhere
-
 # ----------------------------------------------------------------------------- formatting
 BASE_DIGITS = {"pp": 2, "small": 1}  # decimals by kind (others: 0), raised where a difference would vanish
 

@@ -26,7 +26,6 @@ from sim.outputs.estimates import (
 from sim.outputs.figures import _chart, _figure, _style, _yaxis_thousands
 from sim.outputs.folder import Option, ReportData, Stats, _read_json, _support, stage_label
 from sim.outputs.formatting import (
-    RATIO_KIND,
     _cell,
     _ci,
     _compact,
@@ -41,6 +40,7 @@ from sim.outputs.formatting import (
     name,
 )
 from sim.params.config import BORROWABLE
+from sim.params.kpis import COST_RATIOS, KPI, group
 from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import UsedParameter, file_header
 from sim.params.ranges import supply_ends
@@ -66,12 +66,6 @@ CAPACITY_LABELS = {"advisers": "Adviser caseloads", "interview_slots": "Intervie
 EQUITY_GROUPS = (*((f"quintile:{q}", f"Quintile {q}" + (" (most deprived)" if q == 1 else
                                                          " (least deprived)" if q == 5 else "")) for q in range(1, 6)),
                  ("parents", "Parents of young children"), ("health_condition", "Health condition or disability"))
-
-EFFECTS = (  # (kpi, label, kind): the paired effects in the forest plot and its table
-    ("net_hires", "Net hires", "count"),
-    ("sustained_12m", "Sustained at 12 months", "count"),
-    ("staff_in_post_mean", "Staff in post", "count"),  # the staffing effect (vacancy-days avoided: x the window's days)
-)
 
 LOST_MARK = 10  # people giving up waiting, on average, that the bottleneck table shades
 
@@ -200,8 +194,8 @@ def _funnel_section(d: ReportData) -> dict[str, Any]:
                     + [_count(funnels[o.label][1].get((s, "entered", ""), 0.0)) for o in shown])
         for r in reasons:
             rows.append(["", f"left: {r}"] + [_count(funnels[o.label][1].get((s, "left", r), 0.0)) for o in shown])
-    rows.append([Piece("strong", "Days from referral to start"), "mean"]
-                + [_cell(st.get(o.label, "time_to_start_mean"), "days") for o in shown])
+    wait = KPI["time_to_start_mean"]
+    rows.append([Piece("strong", wait.short), "mean"] + [_cell(st.get(o.label, wait.name), wait.unit) for o in shown])
     return {"chart": chart, "table": Table(header, rows, "funnel")}
 
 def _effects_section(d: ReportData) -> dict[str, Any]:
@@ -210,19 +204,21 @@ def _effects_section(d: ReportData) -> dict[str, Any]:
         return {"empty": "Only one option in this folder: there is nothing to compare against a baseline. "
                          "Run a sweep (pathways -m intervention=[],[childcare] ...) to compare options."}
     fig = _figure(10, 0.45 * len(others) + 1.4)
-    axes = fig.subplots(1, len(EFFECTS), sharey=True, squeeze=False)[0]
+    forest = group("forest")
+    axes = fig.subplots(1, len(forest), sharey=True, squeeze=False)[0]
     y = np.arange(len(others))[::-1]
-    for ax, (kpi, label, kind) in zip(axes, EFFECTS):
+    for ax, k in zip(axes, forest):
+        kind = "pp" if k.unit == "pct" else k.unit
         scale = 100 if kind == "pp" else 1
         for yi, o in zip(y, others):
-            r = st.get(o.label, kpi)
+            r = st.get(o.label, k.name)
             if r is None or not math.isfinite(r["diff_mean"]):
                 continue
             m, lo, hi = (r[k] * scale for k in ("diff_mean", "diff_ci_low", "diff_ci_high"))
             err = [[m - lo], [hi - m]] if math.isfinite(lo) else None
             ax.errorbar(m, yi, xerr=err, fmt=o.marker, color=o.colour, capsize=3, ms=5, lw=1.5)
         ax.axvline(0, color=REFERENCE_COLOUR, lw=1, ls="--")
-        ax.set_title(label, fontsize=9)
+        ax.set_title(k.short, fontsize=9)
         _style(ax)
         ax.grid(axis="y", visible=False)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
@@ -232,15 +228,14 @@ def _effects_section(d: ReportData) -> dict[str, Any]:
     chart = _chart(fig, "Forest plot: paired effect of each option against the baseline with 95% CIs")
     header = ["Effect", "Option", "Paired difference vs baseline", "Unpaired 95% CI (for comparison)"]
     rows = []
-    for kpi, label, kind in (*EFFECTS[:2], ("net_sustained_12m", "Net sustained at 12 months", "count"),
-                             *EFFECTS[2:], ("programme_cost", "Programme cost", "gbp")):
+    for k in group("effects"):
         for i, o in enumerate(others):
-            r = st.get(o.label, kpi)
+            r = st.get(o.label, k.name)
             if r is None:
                 continue
-            unpaired = (f"{_number(r['unpaired_diff_ci_low'], kind, True)} to "
-                        f"{_number(r['unpaired_diff_ci_high'], kind, True)}")
-            rows.append([Piece("strong", label) if i == 0 else "", name(o), _diff_cell(r, kind, o),
+            unpaired = (f"{_number(r['unpaired_diff_ci_low'], k.unit, True)} to "
+                        f"{_number(r['unpaired_diff_ci_high'], k.unit, True)}")
+            rows.append([Piece("strong", k.short) if i == 0 else "", name(o), _diff_cell(r, k.unit, o),
                          Piece("ci", unpaired)])
     return {"chart": chart, "table": Table(header, rows, "effects")}
 
@@ -281,30 +276,32 @@ def _cost_effect_section(d: ReportData) -> dict[str, Any]:
     ax.axvline(0, color=REFERENCE_COLOUR, lw=1)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
-    ax.set_xlabel("incremental net sustained jobs at 12 months (option minus baseline, paired)", fontsize=9)
-    ax.set_ylabel("incremental programme cost", fontsize=9)
+    effect, cost, days = KPI["net_sustained_12m"], KPI["programme_cost"], KPI["vacancy_days"]
+    ratios = {k.effect: k for k in COST_RATIOS}
+    ax.set_xlabel(f"incremental {effect.label} (option minus baseline, paired)", fontsize=9)
+    ax.set_ylabel(f"incremental {cost.label}", fontsize=9)
     _style(ax)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, "£")))
     ax.legend(fontsize=8, frameon=False, loc="upper left")
-    chart = _chart(fig, "Cost-effectiveness plane: incremental cost against incremental net sustained jobs, "
+    chart = _chart(fig, f"Cost-effectiveness plane: incremental {cost.label} against incremental {effect.label}, "
                         "with 95% CIs")
-    header = ["Option", "Incremental cost", "Incremental net sustained jobs", "Cost per additional net sustained job",
-              "Vacancy-days avoided (additional staff x days in the window)", "Cost per vacancy-year avoided"]
+    header = ["Option", f"Incremental {cost.label}", f"Incremental {effect.label}", ratios[effect.name].short,
+              f"{days.short} avoided (additional staff x days in the window)", ratios[days.name].short]
     rows = []
     for o, e, c in points:
         vd = st.get(o.label, "vacancy_days")
         avoided = None if vd is None else {**vd, "diff_mean": -vd["diff_mean"], "diff_ci_low": -vd["diff_ci_high"],
                                            "diff_ci_high": -vd["diff_ci_low"]}
-        rows.append([name(o), _diff_cell(c, "gbpk", o), _diff_cell(e, "count", o),
-                     _ratio_cell(st, o, "cost_per_net_sustained_job"), _diff_cell(avoided, "count", o),
-                     _ratio_cell(st, o, "cost_per_vacancy_year_avoided")])
+        rows.append([name(o), _diff_cell(c, cost.unit, o), _diff_cell(e, effect.unit, o),
+                     _ratio_cell(st, o, ratios[effect.name].name), _diff_cell(avoided, days.unit, o),
+                     _ratio_cell(st, o, ratios[days.name].name)])
     return {"chart": chart, "table": Table(header, rows, "cea"),
             "cost_lines": ["£" + format(k, ",") for k in COST_LINES]}
 
 def _ratio_cell(st: Stats, o: Option, kpi: str) -> Piece | str:
     """A cost per unit of effect in the cost-effect table (ratio_estimate, as in the headline)."""
     e = ratio_estimate(st, o.label, kpi)
-    return muted(e.note) if e.note else _ci(e.mean, e.low, e.high, RATIO_KIND)
+    return muted(e.note) if e.note else _ci(e.mean, e.low, e.high, KPI[kpi].unit)
 
 def _equity_section(d: ReportData) -> dict[str, Any]:
     options, st = d.options, d.stats
@@ -325,22 +322,15 @@ def _equity_section(d: ReportData) -> dict[str, Any]:
                linewidth=0, capsize=2,
                error_kw={"lw": 0.9}, label=_wrap(o.label, 45))
     ax.set_xticks(x, [_wrap(label, 16) for _, label in groups], fontsize=8)
-    ax.set_ylabel("hires of programme residents", fontsize=8)
+    ax.set_ylabel(KPI["hires"].label, fontsize=8)
     _style(ax)
     ax.grid(axis="x", visible=False)
     ax.legend(fontsize=8, frameon=False, ncols=min(3, len(options)), loc="upper right")
     chart = _chart(fig, "Hires by deprivation quintile, parents and people with a health condition, per option")
     header = ["Group"] + [name(o) for o in options]
-    rows = [[label] + [_cell(st.get(o.label, "hires", g), "count") for o in options] for g, label in groups]
+    rows = [[label] + [_cell(st.get(o.label, "hires", g), KPI["hires"].unit) for o in options] for g, label in groups]
     rows.append(["Share of hires from the most deprived quintile"] + [_share(o) for o in options])
     return {"chart": chart, "table": Table(header, rows, "equity")}
-
-STAFFING = (  # (kpi, label) per employer group and role, against the reference; vacancy-days are staff in post
-    ("staff_in_post_mean", "Staff in post (mean)"),  # in other units, so not a row of their own
-    ("bau_hires", "Business-as-usual hires"),
-    ("programme_starts", "Programme starts"),
-    ("programme_staff_in_post_mean", "Programme starters in post"),
-)
 
 def _staffing_section(d: ReportData) -> dict[str, Any]:
     """The staffing effect where it lands: per employer group and role, staff in post and the BAU hires
@@ -351,12 +341,12 @@ def _staffing_section(d: ReportData) -> dict[str, Any]:
     labels = _staff_groups(d)
     header = ["Employer group or role", "Measure"] + [name(o) for o in others]
     rows = []
-    for group, label in labels:
-        for i, (kpi, measure) in enumerate(STAFFING):
-            if all(st.get(o.label, kpi, group) is None for o in others):
+    for where, label in labels:
+        for i, k in enumerate(group("staffing")):  # vacancy-days are staff in post in other units: not a row
+            if all(st.get(o.label, k.name, where) is None for o in others):
                 continue
-            rows.append([Piece("strong", label) if i == 0 else "", measure,
-                         *(_diff_cell(st.get(o.label, kpi, group), "count", o) for o in others)])
+            rows.append([Piece("strong", label) if i == 0 else "", k.short,
+                         *(_diff_cell(st.get(o.label, k.name, where), k.unit, o) for o in others)])
     return {"table": Table(header, rows, "staffing"), "supply": _supply(d)}
 
 def _supply(d: ReportData) -> dict[str, Any]:
@@ -458,7 +448,7 @@ def _spend_section(d: ReportData) -> dict[str, Any]:
     fig.legend(*ax.get_legend_handles_labels(), fontsize=7.5, frameon=False, loc="outside lower center",
                ncols=min(3, max(1, len(components))))
     chart = _chart(fig, "Programme spend per year of each option, stacked by intervention and referral channel")
-    header = ["Option", "Spend per year", "Total over the horizon", *components]
+    header = ["Option", KPI["programme_cost_per_year"].short, "Total over the horizon", *components]
     rows = [[name(s.option), _ci(s.per_year.mean, s.per_year.low, s.per_year.high, "gbpk"),
              _ci(s.total.mean, s.total.low, s.total.high, "gbpk"),
              *(_number(s.components[c], "gbpk") if c in s.components else muted("none") for c in components)]
@@ -489,10 +479,9 @@ def _bottleneck_section(d: ReportData) -> dict[str, Any]:
             level = "" if util is None else "hot" if util["mean"] >= 0.9 else "warm" if util["mean"] >= 0.75 else ""
             lost = "hot" if ren and ren["mean"] >= LOST_MARK else ""
             rows.append([Piece("strong", _capacity_label(cap_name, o.config)) if i == 0 else "",
-                         name(o),
-                         _cell(util, "pct", level), _cell(wait, "days"), _cell(ren, "small", lost),
-                         _cell(queue, "small")])
-    header = ["Capacity", "Option", "Utilisation", "Mean wait (days)", "Gave up waiting (people)", "Mean queue"]
+                         name(o), *(_cell(r, k.unit, mark) for r, k, mark in
+                                    zip((util, wait, ren, queue), group("capacity"), (level, "", lost, "")))])
+    header = ["Capacity", "Option", *(k.short for k in group("capacity"))]
     return {"findings": [(o.label, _worst(o, st, caps)) for o in options],
             "table": Table(header, rows, "bottlenecks"), "lost_mark": LOST_MARK}
 

@@ -37,7 +37,7 @@ BOLD = Font(bold=True)
 
 def _value(x: Any) -> Any:
     """A cell value: NaN becomes an empty cell, an infinity the CSV's text ('inf', '-inf': a cost ratio that is
-    not bounded, see compare.COST_EFFECT); Excel has neither."""
+    not bounded, see compare.cost_effect); Excel has neither."""
     if isinstance(x, float) and not math.isfinite(x):
         return None if math.isnan(x) else repr(x)
     return x

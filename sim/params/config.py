@@ -48,6 +48,12 @@ OPS = ("set", "scale", "add")
 # The pathway's stages: engagement, then the support stages of `pathway.support` in their order, then these.
 FIRST_STAGES = ("engagement",)
 LAST_STAGES = ("training", "job_search", "recruitment", "checks", "in_post")
+# How every output names the fixed stages; a support stage is named by its own config (pathway.support.NAME.label).
+STAGE_LABELS = {
+    "engagement": "Engagement and needs assessment",
+    "training": "Training course", "job_search": "Job search", "recruitment": "Recruitment",
+    "checks": "Pre-employment checks", "in_post": "First year in post",
+}
 # Profile attributes a support stage can answer (`pathway.support.*.needs`), and the resident's flag for each.
 NEEDS = {"parent_young_child": "parent", "health_condition": "health", "digital_need": "digital"}
 
