@@ -66,5 +66,5 @@ def test_the_journey_reads_columns_by_name() -> None:
     assert lay.engagement.dropout == index[("engagement", "dropout")]
     assert lay.applications[1].checks_pass == index[("application.1", "checks_pass")]
     assert lay.support[0].completion == index[(f"support.{make_params().resolved.support[0].name}", "completion")]
-    assert lay.attributes.digital == index[("attributes", "digital")]
+    assert lay.needs == {c: index[("needs", c)] for c in dict(lay.groups)["needs"]}
     assert lay.in_post.when == len(names) - 1

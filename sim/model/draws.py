@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar
 
+from ..config import NEEDS
 from ..distributions import Dist
 from ..schedule import Duration, Piecewise, Resolved
 from ..streams import Column, Group
@@ -24,13 +25,10 @@ NO_TIME = Duration(Dist(kind="fixed", mean=0.0), Piecewise([0.0], [1.0]))  # a s
 
 @dataclass(frozen=True, slots=True)
 class Attributes(Generic[T]):
-    """Who a resident is, from the channel's profile."""
+    """Who a resident is, from the channel's profile (their needs are group `needs`, one column per need)."""
 
     quintile: T
     band: T
-    parent: T
-    health: T
-    digital: T
     qualification: T
     preference: T  # sector preference
 
@@ -84,17 +82,18 @@ class InPost(Generic[T]):
 class Draws:
     """The groups of a resident's row and, by name, the index of each of their columns.
 
-    attributes; engagement; support (a `Stage` per
-    support stage, in `plan.support` order, group `support.<name>`); training; courses (a `Stage` per
-    course, group `course.<name>`); applications (one per try, group `application.<a>`); in_post.
-    `groups` is what `Streams.residents` draws: (group name, {column name: distribution}), in row order.
+    attributes; needs (a uniform per need of `NEEDS`, by the resident's flag); engagement; support (a
+    `Stage` per support stage, in `plan.support` order, group `support.<name>`); training; courses (a
+    `Stage` per course, group `course.<name>`); applications (one per try, group `application.<a>`);
+    in_post. `groups` is what `Streams.residents` draws: (group name, {column: distribution}), in row order.
     """
 
     def __init__(self, plan: Resolved):
         self.groups: list[Group] = []
         u = None  # a column of uniforms
         self.attributes: Attributes[int] = self._add(
-            "attributes", Attributes(quintile=u, band=u, parent=u, health=u, digital=u, qualification=u, preference=u))
+            "attributes", Attributes(quintile=u, band=u, qualification=u, preference=u))
+        self.needs: dict[str, int] = self._add_columns("needs", {flag: u for flag in NEEDS.values()})
         self.engagement: Engagement[int] = self._add("engagement", Engagement(
             patience=plan.adviser_patience.dist, assessment=plan.assessment.dist, dropout=u))
         self.support: list[Stage[int]] = [self._add(f"support.{s.name}", Stage(

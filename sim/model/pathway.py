@@ -28,11 +28,11 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from functools import partial
-from typing import Callable, Generator, Sequence
+from typing import Callable, Generator, Iterable, Sequence
 
 import simpy
 
-from ..config import DEPRIVATION_QUINTILES, SECTORS
+from ..config import DEPRIVATION_QUINTILES, NEEDS, SECTORS
 from ..schedule import ChannelPlan, CoursePlan, Piecewise, Resolved, SupportPlan, change, constant
 from ..streams import Sampler, Streams
 from .capacity import Capacity, Cohorts, Request, WaitStats
@@ -45,13 +45,16 @@ YEAR = 365.0
 
 
 class Resident:
-    """A person on the pathway: attributes drawn once, at referral, from the channel's profile."""
+    """A person on the pathway: attributes drawn once, at referral, from the channel's profile.
 
-    __slots__ = ("channel", "index", "u", "t_arrive", "quintile", "band", "parent", "health", "digital",
-                 "qual", "sectors", "deadweight", "stage", "counted", "t_stage", "lv", "holds")
+    Their needs are flags named by `NEEDS` (`parent`, `health`, `digital`): a new need is a new flag.
+    """
+
+    __slots__ = ("channel", "index", "u", "t_arrive", "quintile", "band", "qual", "sectors", "deadweight", "stage",
+                 "counted", "t_stage", "lv", "holds", *NEEDS.values())
 
     def __init__(self, channel: int, index: int, u: Sequence[float], t: float, counted: bool, quintile: int,
-                 band: int, parent: bool, health: bool, digital: bool, qual: int, sectors: tuple[str, ...],
+                 band: int, needs: Iterable[tuple[str, bool]], qual: int, sectors: tuple[str, ...],
                  deadweight: float, lv: Levels):
         self.channel = channel
         self.index = index  # arrival index within the channel: with `channel`, who this is in every scenario
@@ -60,9 +63,8 @@ class Resident:
         self.counted = counted
         self.quintile = quintile
         self.band = band
-        self.parent = parent
-        self.health = health
-        self.digital = digital
+        for flag, has in needs:
+            setattr(self, flag, has)
         self.qual = qual
         self.sectors = sectors
         self.deadweight = deadweight
@@ -447,9 +449,9 @@ class Pathway:
 
     # --- referral
     def _referral(self, i: int, ch: ChannelPlan, rows: Callable[[], Sequence[float]]) -> Callable[[], None]:
-        quint, band, qual, pref = ch.quintile, ch.band, ch.qualification, ch.preference
-        parent, health, digital, dw = ch.parent, ch.health, ch.digital, ch.deadweight
+        quint, band, qual, pref, dw = ch.quintile, ch.band, ch.qualification, ch.preference, ch.deadweight
         a = self.draws.attributes
+        needs = [(flag, self.draws.needs[flag], share) for flag, share in ch.needs.items()]
         pref_sectors = [("nhs",), ("social_care",), SECTORS]
         env, funnel, outcomes = self.env, self.funnel, self.outcomes
         pick = bisect_right  # pick(cumulative shares, u): the category whose cumulative share first exceeds u
@@ -459,8 +461,8 @@ class Pathway:
             u = rows()
             now = env.now
             r = Resident(i, index(), u, now, now >= 0.0, pick(quint, u[a.quintile]), pick(band, u[a.band]),
-                         u[a.parent] < parent, u[a.health] < health, u[a.digital] < digital,
-                         pick(qual, u[a.qualification]), pref_sectors[pick(pref, u[a.preference])], dw, self.levels)
+                         [(flag, u[col] < share) for flag, col, share in needs], pick(qual, u[a.qualification]),
+                         pref_sectors[pick(pref, u[a.preference])], dw, self.levels)
             funnel.arrived += 1
             if r.counted:  # referred in the reported window (arrivals stop at the horizon)
                 funnel.pending += 1
