@@ -236,25 +236,23 @@ def test_raising_a_capacity_that_never_binds_changes_nothing(base: list[str], ca
 # ----------------------------------------------------------------------------- each resident's own draws
 def test_a_residents_draws_depend_only_on_who_they_are() -> None:
     """Row k of a channel's draws is the same whatever else exists: another channel, or a changed distribution
-    in another stage's group; a changed distribution changes only its own group's columns."""
-    from sim.model.pathway import Draws
-
-    plan = make_params().resolved
-    lay = Draws(plan)
-    a = Streams(9, 2).residents("jobcentre", lay.groups)
-    b_streams = Streams(9, 2)
-    b_streams.residents("outreach", lay.groups)()  # another channel drawn first
-    groups = list(lay.groups)
-    i = next(j for j, (g, _) in enumerate(groups) if g == "engagement")
+    in another column; a changed distribution changes only its own column."""
+    from sim.model.draws import Draws
     from sim.params.distributions import Dist
-    groups[i] = ("engagement", [Dist(kind="gamma", mean=45.0, cv=2.0), *groups[i][1][1:]])  # another shape
-    b = b_streams.residents("jobcentre", groups)
+
+    lay = Draws(make_params().resolved)
+    groups, at = lay.groups, lay.engagement.assessment
+    a = Streams(9, 2).residents("jobcentre", groups)
+    b_streams = Streams(9, 2)
+    b_streams.residents("outreach", groups)()  # another channel drawn first
+    changed = [(g, {**cols, "assessment": Dist(kind="gamma", mean=45.0, cv=2.0)} if g == "engagement" else cols)
+               for g, cols in groups]  # another shape
+    b = b_streams.residents("jobcentre", changed)
     rows_a = [list(a()) for _ in range(600)]  # across block boundaries
     rows_b = [list(b()) for _ in range(600)]
-    start, width = lay.engagement, len(groups[i][1])
     for ra, rb in zip(rows_a, rows_b):
-        assert ra[:start] == rb[:start] and ra[start + width:] == rb[start + width:]
-    assert all(ra[start] != rb[start] for ra, rb in zip(rows_a, rows_b))  # the changed column is redrawn
+        assert ra[:at] == rb[:at] and ra[at + 1:] == rb[at + 1:]
+    assert all(ra[at] != rb[at] for ra, rb in zip(rows_a, rows_b))  # the changed column is redrawn
 
 
 # ----------------------------------------------------------------------------- the pairing reported

@@ -15,7 +15,7 @@ from typing import Iterator
 from sim.model import Model, RunOutput
 from sim.model.capacity import Capacity, Request
 from sim.model.pathway import Funnel, Levels, Pathway, Resident
-from sim.params.config import Params
+from sim.params.config import NEEDS, Params
 
 
 @dataclass
@@ -62,8 +62,8 @@ def _tracing(records: dict[Key, Record], pathways: list[Pathway]) -> Iterator[No
     def traced_journey(self: Pathway, r: Resident):
         funnels[id(self.funnel)] = self
         pathways.append(self)
-        records[key(self, r)] = Record(r.t_arrive, (r.quintile, r.band, r.parent, r.health, r.digital, r.qual,
-                                                    r.sectors))
+        records[key(self, r)] = Record(r.t_arrive, (r.quintile, r.band, *(getattr(r, f) for f in NEEDS.values()),
+                                                    r.qual, r.sectors))
         return journey(self, r)
 
     def traced_first_year(self: Pathway, r: Resident, cell: tuple[int, int]) -> None:

@@ -9,8 +9,9 @@ place a resident holds is given back on every way out (requests are context mana
 
 Common random numbers per person: every number a resident may use comes from their own row of
 draws (`Streams.residents`: the k-th referral of a channel gets row k), made at referral whatever
-path they take. The row's layout is `Draws`; the journey reads `r.u[...]` and never draws from a
-shared stream, so one extra arrival or one changed branch leaves everyone else's draws as they were.
+path they take. The journey reads each by name (`r.u[draws.engagement.dropout]`, `sim.model.draws`) and
+never draws from a shared stream, so one extra arrival or one changed branch leaves everyone else's draws
+as they were.
 Referrals come by inverting the channel's cumulative intensity (`Intensity`): a rate change from
 day t leaves every referral before t where it was. The changeable numbers the journey reads
 (probabilities, the scales of durations) are plain attributes kept at their schedule's value
@@ -28,30 +29,33 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass, fields
 from functools import partial
-from typing import Callable, Generator, Sequence
+from typing import Callable, Generator, Iterable, Sequence
 
 import simpy
 
 from sim.model.capacity import Capacity, Cohorts, Request, WaitStats
 from sim.model.clock import begin
+from sim.model.draws import Draws, Stage
 from sim.model.workforce import Cell, Workforce
-from sim.params.config import DEPRIVATION_QUINTILES, SECTORS
-from sim.params.distributions import Dist
-from sim.params.schedule import ChannelPlan, CoursePlan, Duration, Piecewise, Resolved, SupportPlan, change, constant
-from sim.params.streams import Group, Sampler, Streams, layout
+from sim.params.config import DEPRIVATION_QUINTILES, NEEDS, SECTORS
+from sim.params.schedule import ChannelPlan, CoursePlan, Piecewise, Resolved, SupportPlan, change, constant
+from sim.params.streams import Sampler, Streams
 
 SIX_MONTHS = 365.0 / 2.0
 YEAR = 365.0
 
 
 class Resident:
-    """A person on the pathway: attributes drawn once, at referral, from the channel's profile."""
+    """A person on the pathway: attributes drawn once, at referral, from the channel's profile.
 
-    __slots__ = ("channel", "index", "u", "t_arrive", "quintile", "band", "parent", "health", "digital",
-                 "qual", "sectors", "deadweight", "stage", "counted", "t_stage", "lv", "holds")
+    Their needs are flags named by `NEEDS` (`parent`, `health`, `digital`): a new need is a new flag.
+    """
+
+    __slots__ = ("channel", "index", "u", "t_arrive", "quintile", "band", "qual", "sectors", "deadweight", "stage",
+                 "counted", "t_stage", "lv", "holds", *NEEDS.values())
 
     def __init__(self, channel: int, index: int, u: Sequence[float], t: float, counted: bool, quintile: int,
-                 band: int, parent: bool, health: bool, digital: bool, qual: int, sectors: tuple[str, ...],
+                 band: int, needs: Iterable[tuple[str, bool]], qual: int, sectors: tuple[str, ...],
                  deadweight: float, lv: Levels):
         self.channel = channel
         self.index = index  # arrival index within the channel: with `channel`, who this is in every scenario
@@ -60,9 +64,8 @@ class Resident:
         self.counted = counted
         self.quintile = quintile
         self.band = band
-        self.parent = parent
-        self.health = health
-        self.digital = digital
+        for flag, has in needs:
+            setattr(self, flag, has)
         self.qual = qual
         self.sectors = sectors
         self.deadweight = deadweight
@@ -404,41 +407,6 @@ def schedules(plan: Resolved) -> dict[str, Piecewise]:
     return out
 
 
-# Columns of one application's group in a resident's row (see `Draws`).
-(A_SEARCH, A_VACANCY_PATIENCE, A_PICK, A_REPICK, A_SHORTLIST, A_INTERVIEW_PATIENCE, A_INTERVIEW, A_PASS, A_ACCEPT,
- A_CHECKS, A_WITHDRAW, A_CHECKS_PASS) = range(12)
-NO_TIME = Duration(Dist(kind="fixed", mean=0.0), Piecewise([0.0], [1.0]))  # a support place held until the start
-
-
-class Draws:
-    """The layout of a resident's row of draws: one group per stage (and per application), in order.
-
-    attributes: quintile, age band, parent, health, digital, qualification, sector preference (uniforms);
-    engagement: adviser patience, assessment, dropout; support.<stage>: patience, duration, completion;
-    training: need a course, which course; course.<name>: patience, duration, completion;
-    application.<a> for each of the `max_applications` tries: the A_* columns; in_post: leaves, when.
-    """
-
-    def __init__(self, plan: Resolved):
-        groups: list[Group] = [("attributes", [None] * 7),
-                               ("engagement", [plan.adviser_patience.dist, plan.assessment.dist, None])]
-        groups += [(f"support.{s.name}", [s.patience.dist, (s.duration or NO_TIME).dist, None]) for s in plan.support]
-        groups.append(("training", [None, None]))
-        groups += [(f"course.{c.name}", [c.patience.dist, c.duration.dist, None]) for c in plan.courses]
-        application = [plan.search.dist, plan.vacancy_patience.dist, None, None, None, plan.interview_patience.dist,
-                       plan.interview_duration.dist, None, None, plan.checks.dist, plan.withdrawal_patience.dist, None]
-        groups += [(f"application.{a}", application) for a in range(plan.max_applications)]
-        groups.append(("in_post", [None, None]))
-        self.groups = groups
-        at = layout(groups)
-        self.engagement = at["engagement"]
-        self.support = [at[f"support.{s.name}"] for s in plan.support]
-        self.training = at["training"]
-        self.courses = [at[f"course.{c.name}"] for c in plan.courses]
-        self.applications = [at[f"application.{a}"] for a in range(plan.max_applications)]
-        self.in_post = at["in_post"]
-
-
 class Pathway:
     """All capacities, streams and counters of the supply side, and the resident's journey."""
 
@@ -497,9 +465,10 @@ class Pathway:
             self._enter = self.funnel.enter  # type: ignore[method-assign]
 
     # --- referral
-    def _referral(self, i: int, ch: ChannelPlan, rows: Callable[[], list[float]]) -> Callable[[], None]:
-        quint, band, qual, pref = ch.quintile, ch.band, ch.qualification, ch.preference
-        parent, health, digital, dw = ch.parent, ch.health, ch.digital, ch.deadweight
+    def _referral(self, i: int, ch: ChannelPlan, rows: Callable[[], Sequence[float]]) -> Callable[[], None]:
+        quint, band, qual, pref, dw = ch.quintile, ch.band, ch.qualification, ch.preference, ch.deadweight
+        a = self.draws.attributes
+        needs = [(flag, self.draws.needs[flag], share) for flag, share in ch.needs.items()]
         pref_sectors = [("nhs",), ("social_care",), SECTORS]
         env, funnel, outcomes = self.env, self.funnel, self.outcomes
         pick = bisect_right  # pick(cumulative shares, u): the category whose cumulative share first exceeds u
@@ -508,9 +477,9 @@ class Pathway:
         def arrive() -> None:
             u = rows()
             now = env.now
-            r = Resident(i, index(), u, now, now >= 0.0, pick(quint, u[0]), pick(band, u[1]), u[2] < parent,
-                         u[3] < health, u[4] < digital, pick(qual, u[5]), pref_sectors[pick(pref, u[6])], dw,
-                         self.levels)
+            r = Resident(i, index(), u, now, now >= 0.0, pick(quint, u[a.quintile]), pick(band, u[a.band]),
+                         [(flag, u[col] < share) for flag, col, share in needs], pick(qual, u[a.qualification]),
+                         pref_sectors[pick(pref, u[a.preference])], dw, self.levels)
             funnel.arrived += 1
             if r.counted:  # referred in the reported window (arrivals stop at the horizon)
                 funnel.pending += 1
@@ -558,20 +527,20 @@ class Pathway:
 
     def journey(self, r: Resident) -> Generator[simpy.Event, object, None]:
         env, f, lv, u = self.env, self.funnel, r.lv, r.u
-        k = self.draws.engagement
+        d = self.draws.engagement
         held: list[Request] = []  # places kept until the start (the adviser's caseload, childcare)
         cell = None
         try:
             # engagement and needs assessment: an adviser's caseload place, held until the start
             self._enter(r, self.ENGAGEMENT)
-            req = self.advisers.request(u[k] * lv.adviser_patience)
+            req = self.advisers.request(u[d.patience] * lv.adviser_patience)
             held.append(req)
             if not (req.holding or (yield req)):
                 f.exit(r, "gave up waiting for an adviser")
                 return
             lv = self._holding(r, self.advisers, req, self.ENGAGEMENT)
-            yield env.timeout(u[k + 1] * lv.assessment)
-            if u[k + 2] < lv.dropout:
+            yield env.timeout(u[d.assessment] * lv.assessment)
+            if u[d.dropout] < lv.dropout:
                 f.exit(r, "disengaged after assessment")
                 return
             for st in self.support:
@@ -590,9 +559,9 @@ class Pathway:
 
     def _support(self, r: Resident, st: _Support, held: list[Request]):
         """A support stage: a place (kept until the start, or held for the stage's duration), then completion."""
-        env, u, k = self.env, r.u, st.col
+        env, u, d = self.env, r.u, st.draws
         self._enter(r, st.stage)
-        req = st.cap.request(u[k] * r.lv.support[st.index].patience)
+        req = st.cap.request(u[d.patience] * r.lv.support[st.index].patience)
         if st.held:  # kept until the start: given back by the journey
             held.append(req)
             if not (req.holding or (yield req)):
@@ -605,16 +574,16 @@ class Pathway:
                     self.funnel.exit(r, "gave up waiting for a place")
                     return False
                 sl = self._holding(r, st.cap, req, st.stage).support[st.index]
-                yield env.timeout(u[k + 1] * sl.duration)
-        if u[k + 2] >= sl.completion:
+                yield env.timeout(u[d.duration] * sl.duration)
+        if u[d.completion] >= sl.completion:
             self.funnel.exit(r, "did not complete")
             return False
         return True
 
     def _course_for(self, r: Resident) -> _Course | None:
         """The course a resident takes, chosen by weight among those they are eligible for; None if none needed."""
-        u, k = r.u, self.draws.training
-        if u[k] >= self.plan.need_course[r.qual]:
+        u, d = r.u, self.draws.training
+        if u[d.need] >= self.plan.need_course[r.qual]:
             return None
         key = (r.qual, r.sectors)
         found = self._eligible.get(key)
@@ -624,7 +593,7 @@ class Pathway:
         eligible, total = found
         if not eligible:
             return None
-        x, course = u[k + 1] * total, eligible[-1]
+        x, course = u[d.course] * total, eligible[-1]
         for c in eligible:
             x -= c.weight
             if x < 0:
@@ -633,14 +602,14 @@ class Pathway:
 
     def _train(self, r: Resident, course: _Course):
         """Wait for an intake, take the course; returns the roles it qualifies for, or None if the resident left."""
-        env, u, k, sl = self.env, r.u, course.col, r.lv.courses[course.index]
+        env, u, d, sl = self.env, r.u, course.draws, r.lv.courses[course.index]
         self._enter(r, self.TRAINING)
-        with course.cohorts.request(u[k] * sl.patience) as req:
+        with course.cohorts.request(u[d.patience] * sl.patience) as req:
             if not (yield req):
                 self.funnel.exit(r, course.gave_up)
                 return None
-        yield env.timeout(u[k + 1] * sl.duration)
-        if u[k + 2] >= sl.completion:
+        yield env.timeout(u[d.duration] * sl.duration)
+        if u[d.completion] >= sl.completion:
             self.funnel.exit(r, course.not_completed)
             return None
         return course.roles
@@ -656,48 +625,48 @@ class Pathway:
         """Job search and applications until a start, an exit, or `max_applications` rejections."""
         env, f, lv, u = self.env, self.funnel, r.lv, r.u
         wf = self.wf
-        for k in self.draws.applications:
+        for d in self.draws.applications:
             self._enter(r, self.JOB_SEARCH)
-            yield env.timeout(u[k + A_SEARCH] * lv.search)
+            yield env.timeout(u[d.search] * lv.search)
             if not cells:
                 f.exit(r, "no post in reach (role or sector)")
                 return None
-            cell = wf.pick_open(cells, u[k + A_PICK])
+            cell = wf.pick_open(cells, u[d.pick])
             if cell is None:
                 req = wf.wait_for_vacancy(cells)
-                wf.patience_timer(req, u[k + A_VACANCY_PATIENCE] * lv.vacancy_patience)
+                wf.patience_timer(req, u[d.vacancy_patience] * lv.vacancy_patience)
                 if not (yield req):
                     f.exit(r, "no vacancy in time")
                     return None
-                cell = wf.pick_open(cells, u[k + A_PICK])  # woken now because a post opened in one of them
+                cell = wf.pick_open(cells, u[d.pick])  # woken now because a post opened in one of them
             self._enter(r, self.RECRUITMENT)
             t_apply = env.now
-            if u[k + A_SHORTLIST] >= lv.shortlisting:
+            if u[d.shortlist] >= lv.shortlisting:
                 f.note(r, "not shortlisted")
                 continue
-            if not (yield from use(self.interviews, u[k + A_INTERVIEW] * lv.interview_duration,
-                                   u[k + A_INTERVIEW_PATIENCE] * lv.interview_patience)):
+            if not (yield from use(self.interviews, u[d.interview] * lv.interview_duration,
+                                   u[d.interview_patience] * lv.interview_patience)):
                 f.exit(r, "gave up waiting for an interview")
                 return None
-            if u[k + A_PASS] >= lv.interview_pass:
+            if u[d.interview_pass] >= lv.interview_pass:
                 f.note(r, "not successful at interview")
                 continue
-            if u[k + A_ACCEPT] >= lv.offer_acceptance:
+            if u[d.accept] >= lv.offer_acceptance:
                 f.exit(r, "declined the offer")
                 return None
             self._enter(r, self.CHECKS)
-            checks = u[k + A_CHECKS] * lv.checks
-            patience = u[k + A_WITHDRAW] * lv.withdrawal_patience - (env.now - t_apply)
+            checks = u[d.checks] * lv.checks
+            patience = u[d.withdraw] * lv.withdrawal_patience - (env.now - t_apply)
             if checks > patience:
                 yield env.timeout(max(0.0, patience))
                 f.exit(r, "withdrew while waiting for checks")
                 return None
             yield env.timeout(checks)
-            if u[k + A_CHECKS_PASS] >= lv.checks_pass:
+            if u[d.checks_pass] >= lv.checks_pass:
                 f.exit(r, "did not pass checks")
                 return None
             if not wf.start(cell):  # the post went to someone else meanwhile: take another of the role
-                cell = wf.pick_open([c for c in cells if c[0] == cell[0]], u[k + A_REPICK])
+                cell = wf.pick_open([c for c in cells if c[0] == cell[0]], u[d.repick])
                 if cell is None:
                     f.note(r, "post filled before start")
                     continue
@@ -714,12 +683,12 @@ class Pathway:
         env, o = self.env, self.outcomes
         self._enter(r, self.IN_POST)
         now = env.now
-        u, k = r.u, self.draws.in_post
+        u, d = r.u, self.draws.in_post
         p12 = min(1.0, r.lv.early_leaving[cell[0]] * self.early_scale[cell[0]][cell[1]])
         leaves_at = math.inf
-        if p12 > 0 and u[k] < p12:  # constant hazard within the year, conditioned on leaving in it
+        if p12 > 0 and u[d.leaves] < p12:  # constant hazard within the year, conditioned on leaving in it
             rate = -math.log1p(-p12) / YEAR if p12 < 1 else 50.0 / YEAR
-            leaves_at = -math.log1p(-u[k + 1] * -math.expm1(-rate * YEAR)) / rate
+            leaves_at = -math.log1p(-u[d.when] * -math.expm1(-rate * YEAR)) / rate
         if r.counted:  # outcomes at 6 and 12 months are drawn now: every starter referred in the window counts
             o.start((cell[0], cell[1], r.quintile, r.channel, r.parent, r.health), 1.0 - r.deadweight,
                     True, leaves_at >= SIX_MONTHS, True, leaves_at >= YEAR)
@@ -746,20 +715,21 @@ class Pathway:
 class _Support:
     """A support stage as the journey uses it: its place, who needs it, where its draws and numbers are."""
 
-    __slots__ = ("name", "stage", "index", "cap", "needs", "col", "held")
+    __slots__ = ("name", "stage", "index", "cap", "needs", "draws", "held")
 
-    def __init__(self, s: SupportPlan, stage: int, index: int, cap: Capacity, col: int):
-        self.name, self.stage, self.index, self.cap, self.needs, self.col = s.name, stage, index, cap, s.needs, col
+    def __init__(self, s: SupportPlan, stage: int, index: int, cap: Capacity, draws: Stage[int]):
+        self.name, self.stage, self.index, self.cap, self.needs, self.draws = s.name, stage, index, cap, s.needs, draws
         self.held = s.duration is None  # the place is kept until the start
 
 
 class _Course:
     """A course as the pathway uses it: its cohorts, where its draws and numbers are, eligibility, exit reasons."""
 
-    __slots__ = ("name", "index", "cohorts", "col", "quals", "sectors", "weight", "roles", "gave_up", "not_completed")
+    __slots__ = ("name", "index", "cohorts", "draws", "quals", "sectors", "weight", "roles", "gave_up",
+                 "not_completed")
 
-    def __init__(self, c: CoursePlan, index: int, cohorts: Cohorts, col: int):
-        self.name, self.index, self.cohorts, self.col = c.name, index, cohorts, col
+    def __init__(self, c: CoursePlan, index: int, cohorts: Cohorts, draws: Stage[int]):
+        self.name, self.index, self.cohorts, self.draws = c.name, index, cohorts, draws
         self.quals, self.sectors, self.weight, self.roles = c.quals, c.sectors, c.weight, c.roles
         self.gave_up = f"gave up waiting for {c.name}"
         self.not_completed = f"did not complete {c.name}"

@@ -54,7 +54,8 @@ STAGE_LABELS = {
     "training": "Training course", "job_search": "Job search", "recruitment": "Recruitment",
     "checks": "Pre-employment checks", "in_post": "First year in post",
 }
-# Profile attributes a support stage can answer (`pathway.support.*.needs`), and the resident's flag for each.
+# Profile attributes a support stage can answer (`pathway.support.*.needs`), and the resident's flag for each. A new
+# need is an entry here and a field of `Profile`: its flag gets a column of residents' draws of its own.
 NEEDS = {"parent_young_child": "parent", "health_condition": "health", "digital_need": "digital"}
 
 
@@ -631,7 +632,7 @@ def resolve(p: Params) -> Resolved:
             name, at(f"region.channels.{name}.referrals_per_year"), start,
             h if ch.period.end_day is None else min(ch.period.end_day, h), ch.period.ramp_days,
             _cumulative(prof.deprivation_quintile), _cumulative(prof.age_band), _cumulative(prof.qualification),
-            _cumulative(prof.sector_preference), prof.parent_young_child, prof.health_condition, prof.digital_need,
+            _cumulative(prof.sector_preference), {flag: getattr(prof, need) for need, flag in NEEDS.items()},
             prof.deadweight))
     serves = [ServePlan(name, stages.index(iv.serves.stage), _while_active(iv, iv.places * iv.serves.per_place, h),
                         [(per_resident(e.target)[0], e.op, e.value) for e in iv.serves.effects])  # type: ignore[index]

@@ -85,9 +85,7 @@ class ChannelPlan:
     band: list[float]
     qualification: list[float]
     preference: list[float]
-    parent: float
-    health: float
-    digital: float
+    needs: dict[str, float]  # each need's resident flag (`NEEDS`) -> the share of residents with it
     deadweight: float
 
 

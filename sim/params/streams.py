@@ -10,11 +10,13 @@ is used anywhere.
 Common random numbers per person (`Streams.residents`): the k-th resident referred by a channel
 gets row k of that channel's draws, every number they may use on any path (attributes, every
 duration, every decision, every retry, their first year), made whether they use it or not. The
-row is cut into named groups, one per stage, each drawn from its own stream, column by column,
-in blocks of `ROWS` residents: a resident's draws depend only on (seed, replication, channel,
-arrival index) and the distributions of their groups. Two scenarios that share a seed give the
-same person the same draws; one that changes a stage's distribution changes only that group;
-one that scales a duration scales the person's own draw (the model multiplies it).
+row is named groups of named columns (one group per stage: `sim.model.draws`), and each column is
+drawn from its own stream, keyed by (channel, group, column), in blocks of `ROWS` residents: a
+resident's draw in a column depends only on (seed, replication, channel, arrival index, group,
+column) and the column's distribution. Two scenarios that share a seed give the same person the
+same draws; one that changes a column's distribution changes only that column; one that scales a
+duration scales the person's own draw (the model multiplies it); adding, removing or reordering
+columns moves no other column's draws.
 
 Draws are block-buffered: a stream fills a numpy block and hands out plain floats (or rows), so
 the model never pays numpy's per-call overhead on a single scalar.
@@ -26,7 +28,7 @@ import hashlib
 from array import array
 from functools import partial
 from itertools import chain
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -36,7 +38,7 @@ BLOCK = 2048
 ROWS = 256  # residents per block of rows (about 0.2 MB of floats per channel with the default pathway)
 
 Column = Dist | None  # a column of a resident's row: a distribution's draws, or uniforms (None)
-Group = tuple[str, Sequence[Column]]  # a named group of columns, drawn from one stream
+Group = tuple[str, Mapping[str, Column]]  # a named group of named columns, each drawn from its own stream
 
 
 def _name_key(name: str) -> int:
@@ -66,10 +68,10 @@ class Sampler(partial):
 
 
 class Rows(partial):
-    """Hands out one row per call: the next resident's draws, every column of every group.
+    """Hands out one row per call: the next resident's draws, every column of every group, in order.
 
-    Block b holds residents b x ROWS to (b + 1) x ROWS - 1; in each, group g's columns are drawn
-    in order from g's own generator, `ROWS` values at a time. A row is an `array` of its own copy of
+    Block b holds residents b x ROWS to (b + 1) x ROWS - 1; in each, every column's `ROWS` values come
+    from the column's own generator, `make("<group>.<column>")`. A row is an `array` of its own copy of
     its floats, one object (indexing gives a plain float; no Python float is made for a draw nobody
     reads), so a resident long on the pathway keeps only their row alive, not the block of `ROWS` rows.
     Generators are made at the first call (a channel nobody is referred by costs nothing).
@@ -82,9 +84,10 @@ class Rows(partial):
         cuts = [slice(8 * i * width, 8 * (i + 1) * width) for i in range(ROWS)]  # bytes of row i
 
         def blocks() -> Iterator[Iterator[array]]:
-            fills = [(make(name), [_uniform if d is None else sampler(d) for d in columns]) for name, columns in groups]
+            fills = [(make(f"{group}.{name}"), _uniform if d is None else sampler(d))
+                     for group, columns in groups for name, d in columns.items()]
             while True:
-                cols = [fill(g, ROWS) for g, columns in fills for fill in columns]
+                cols = [fill(g, ROWS) for g, fill in fills]
                 block = np.stack(cols, axis=1).tobytes() if cols else b""
                 yield map(_as_floats, map(block.__getitem__, cuts))
 
@@ -96,15 +99,6 @@ _as_floats = partial(array, "d")  # a row: its own floats, copied from its bytes
 
 def _uniform(g: np.random.Generator, n: int) -> np.ndarray:
     return g.random(n)
-
-
-def layout(groups: Sequence[Group]) -> dict[str, int]:
-    """Where each group starts in a row (its columns follow in order)."""
-    out, at = {}, 0
-    for name, columns in groups:
-        out[name] = at
-        at += len(columns)
-    return out
 
 
 class Streams:
@@ -135,6 +129,6 @@ class Streams:
         return Sampler(self.generator(name), sampler(dist))
 
     def residents(self, channel: str, groups: Sequence[Group]) -> Rows:
-        """The residents of `channel`, one row of draws each in arrival order; group `g` of the row
-        comes from stream `resident.<channel>.<g>` (see the module doc)."""
+        """The residents of `channel`, one row of draws each in arrival order; column `c` of group `g`
+        comes from stream `resident.<channel>.<g>.<c>` (see the module doc)."""
         return Rows(lambda g: self.generator(f"resident.{channel}.{g}"), groups)
