@@ -39,7 +39,7 @@ from conftest import make_params  # noqa: E402  (the shipped config tree with ov
 
 from sim.experiment.replications import run_replications  # noqa: E402
 from sim.model import Model  # noqa: E402
-from sim.params.config import Params  # noqa: E402
+from sim.params.plan import Params
 
 HORIZON_YEARS = 1826 / 365.0
 

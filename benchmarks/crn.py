@@ -59,7 +59,8 @@ def rate_change() -> dict:
     from omegaconf import open_dict
 
     from sim.params.compose import compose_config
-    from sim.params.config import Change, Intervention, load
+    from sim.params.config import load
+    from sim.params.schema import Change, Intervention
 
     cfg = compose_config(base)
     with open_dict(cfg):

@@ -18,7 +18,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from sim.params.compose import compose_config
-from sim.params.config import Params, load
+from sim.params.config import load
+from sim.params.plan import Params
 
 BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")

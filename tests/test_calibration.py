@@ -12,8 +12,8 @@ from omegaconf import OmegaConf
 from sim.experiment.stats import paired_difference
 from sim.model import RunOutput, simulate
 from sim.model.workforce import calibrate
-from sim.params.config import AGE_BANDS, EmployerGroup, Post, Role, Workforce
 from sim.params.paths import CONFIG_DIR
+from sim.params.schema import AGE_BANDS, EmployerGroup, Post, Role, Workforce
 
 CHANNELS: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml").channels.keys())
 NO_REFERRALS: tuple[str, ...] = tuple(f"region.channels.{c}.referrals_per_year=0" for c in CHANNELS)

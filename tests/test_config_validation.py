@@ -10,7 +10,8 @@ import pytest
 import yaml
 from conftest import make_params, run_cli
 
-from sim.params.config import UNKNOWN, ConfigError, load
+from sim.params.config import load
+from sim.params.errors import UNKNOWN, ConfigError
 from sim.params.paths import CONFIG_DIR
 
 CARE = "pathway.training.courses.care_preemployment"

@@ -14,8 +14,8 @@ from sim.model.capacity import Capacity, Cohorts
 from sim.model.clock import Environment
 from sim.model.pathway import Funnel
 from sim.model.workforce import Workforce, calibrate
-from sim.params.config import Params, lookup
 from sim.params.paths import CONFIG_DIR
+from sim.params.plan import Params, lookup
 from sim.params.schedule import Piecewise
 from sim.params.streams import Streams
 

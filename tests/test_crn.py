@@ -25,9 +25,11 @@ from sim.model.capacity import Capacity
 from sim.model.clock import Environment
 from sim.model.pathway import Intensity, arrivals
 from sim.params.compose import compose_config
-from sim.params.config import Change, Intervention, Params, load
+from sim.params.config import load
 from sim.params.paths import CONFIG_DIR
+from sim.params.plan import Params
 from sim.params.schedule import Piecewise
+from sim.params.schema import Change, Intervention
 from sim.params.streams import Streams
 
 REGION = OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml")

@@ -29,7 +29,7 @@ from conftest import RAY, RAY_ENV
 
 from sim.analysis.psa import acceptability, uncertainty
 from sim.experiment.runner import compose_options
-from sim.params.config import ConfigError
+from sim.params.errors import ConfigError
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
 from sim.params.ranges import RANGES_DIR, Ranges, check_explicit_used, parameters, varied
 

@@ -13,9 +13,9 @@ from conftest import make_params
 
 from sim.model import simulate
 from sim.outputs.workbook import FORMATS
-from sim.params.config import FIRST_STAGES, LAST_STAGES, STAGE_LABELS
 from sim.params.kpis import COST_RATIOS, KPI, KPI_NAMES, KPIS, group
 from sim.params.paths import CONFIG_DIR
+from sim.params.schema import FIRST_STAGES, LAST_STAGES, STAGE_LABELS
 
 
 def test_the_model_emits_exactly_the_registered_kpis() -> None:

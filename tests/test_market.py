@@ -19,8 +19,8 @@ from omegaconf import OmegaConf
 from sim.experiment.stats import paired_difference
 from sim.model import RunOutput, simulate
 from sim.model.workforce import FLOW_KPIS, _apportion, calibrate
-from sim.params.config import Params
 from sim.params.paths import CONFIG_DIR
+from sim.params.plan import Params
 
 QUICK = ("experiment=quick", "experiment.progress=false")
 CHANNELS = tuple(OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml").channels.keys())
@@ -156,7 +156,7 @@ def test_every_intervention_size_buys_something(name: str) -> None:
 
 def test_sizing_resolvers() -> None:
     """The sizing rules written in the intervention files: reach with diminishing returns, compounding scales."""
-    from sim.params.config import compound, reach
+    from sim.params.schema import compound, reach
 
     assert reach(1, 120, 0.8) == 120 and reach(6, 120, 0.8) == pytest.approx(120 * 6**0.8)
     assert reach(6, 120, 0.8) < 6 * 120 and reach(2, 50, 1) == 100

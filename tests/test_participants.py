@@ -20,8 +20,11 @@ from sim.model import Model, RunOutput, simulate
 from sim.model.capacity import Capacity
 from sim.model.clock import Environment
 from sim.model.pathway import schedules
-from sim.params.config import PER_RESIDENT, Change, ConfigError, Intervention, Serves, lookup, params_of
+from sim.params.config import params_of
+from sim.params.errors import ConfigError
+from sim.params.plan import PER_RESIDENT, lookup
 from sim.params.schedule import Piecewise
+from sim.params.schema import Change, Intervention, Serves
 
 QUICK = ("experiment=quick", "experiment.progress=false")
 # capacities so large that nobody waits: a resident's stage outcomes then depend on their own draws and numbers only

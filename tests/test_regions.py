@@ -7,8 +7,9 @@ import pytest
 from conftest import make_params
 from omegaconf import OmegaConf
 
-from sim.params.config import BORROWABLE, ConfigError
+from sim.params.errors import ConfigError
 from sim.params.paths import CONFIG_DIR
+from sim.params.schema import BORROWABLE
 
 REGIONS = sorted(p.stem for p in (CONFIG_DIR / "region").glob("*.yaml"))
 DEFAULT = "norfolk_waveney"

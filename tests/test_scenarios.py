@@ -11,8 +11,8 @@ import yaml
 from conftest import make_params
 
 from sim.model import simulate
-from sim.params.config import Params
 from sim.params.paths import CONFIG_DIR
+from sim.params.plan import Params
 
 SCENARIO_DIR = CONFIG_DIR / "scenario"  # a link to scenarios/
 SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))

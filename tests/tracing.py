@@ -15,7 +15,8 @@ from typing import Iterator
 from sim.model import Model, RunOutput
 from sim.model.capacity import Capacity, Request
 from sim.model.pathway import Funnel, Levels, Pathway, Resident
-from sim.params.config import NEEDS, Params
+from sim.params.plan import Params
+from sim.params.schema import NEEDS
 
 
 @dataclass

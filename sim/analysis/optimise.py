@@ -31,9 +31,11 @@ import yaml
 
 from sim.experiment.runner import Option, Runner, Task
 from sim.experiment.stats import Interval, paired_difference, upper_prediction_bound
-from sim.params.config import Config, ConfigError, Intervention, Sizing, params_of
+from sim.params.config import params_of
+from sim.params.errors import ConfigError
 from sim.params.kpis import KPI
 from sim.params.paths import SIZES
+from sim.params.schema import Config, Intervention, Sizing
 
 FRESH = 1 << 22  # replication indices of out-of-sample runs (the search uses 0, 1, ...)
 COST_LEVEL = 0.975  # a fresh replication's cost exceeds the bound a mix is constrained on with probability <= 2.5%

@@ -41,6 +41,7 @@ def effect_of(effect: str) -> tuple[str, float]:
     ratio = KPI[EFFECTS[effect]]
     return ratio.effect, KPI[ratio.effect].sign / ratio.per
 
+
 # ----------------------------------------------------------------------------- a study
 @dataclass
 class Study:
@@ -66,6 +67,7 @@ class Study:
         """Every option's values at the unit-cube point `u` (the same quantiles for all: paired)."""
         return {o.name: values_at(self.params, u, base_values(o.config, self.params)) for o in self.options}
 
+
 def reference_of(options: list[Option]) -> str:
     """The option named by `experiment.reference`, chosen as `pathways` chooses a sweep's (sim.analysis.compare):
     ComparisonError unless exactly one option matches, or when the options run on different regions."""
@@ -78,12 +80,14 @@ def reference_of(options: list[Option]) -> str:
                     options[0].config.experiment.reference)
     return options[int(job.path.name)].name
 
+
 def unit_design(n: int, d: int, seed: int, method: str = "sobol") -> np.ndarray:
     """`n` points of the unit cube in `d` dimensions: scrambled Sobol (first n of 2^m) or Latin hypercube."""
     if method == "lhs":
         return qmc.LatinHypercube(d=d, seed=seed).random(n)
     m = max(0, math.ceil(math.log2(max(n, 1))))
     return qmc.Sobol(d=d, scramble=True, seed=seed).random_base2(m)[:n]
+
 
 # ----------------------------------------------------------------------------- PSA statistics
 def differences(records: dict[str, dict], ids: Sequence[str], option: str, reference: str,
@@ -95,6 +99,7 @@ def differences(records: dict[str, dict], ids: Sequence[str], option: str, refer
         rows.append([a[r][kpi] - b[r][kpi] for r in sorted(a, key=int)])
     return np.asarray(rows, float)
 
+
 @dataclass(frozen=True)
 class Uncertainty:
     """One option's effect on one KPI: simulation-only CI and the full (parameters too) interval."""
@@ -105,6 +110,7 @@ class Uncertainty:
     high: float
     sets: int
     parameter_share: float  # share of the effect's variance that comes from the parameters
+
 
 def uncertainty(sim_diffs: np.ndarray, psa_diffs: np.ndarray) -> Uncertainty:
     """Both intervals of one effect.
@@ -123,9 +129,11 @@ def uncertainty(sim_diffs: np.ndarray, psa_diffs: np.ndarray) -> Uncertainty:
     lo, hi = np.percentile(per_set, [2.5, 97.5]) if len(per_set) else (math.nan, math.nan)
     return Uncertainty(sim, float(psa_diffs.mean()), float(lo), float(hi), len(per_set), share)
 
+
 def net_benefit(effect: np.ndarray, cost: np.ndarray, wtp: float) -> np.ndarray:
     """Incremental net monetary benefit against the reference: wtp x effect - cost."""
     return wtp * effect - cost
+
 
 def acceptability(nmb: np.ndarray) -> tuple[np.ndarray, float]:
     """From net benefits (sets x options, the reference a column of zeros): the probability that each
@@ -140,6 +148,7 @@ def acceptability(nmb: np.ndarray) -> tuple[np.ndarray, float]:
     evpi = float(best.mean() - nmb.mean(axis=0).max())
     return p, max(0.0, evpi)
 
+
 def ceac_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str) -> list[tuple]:
     """Per effect and willingness to pay: each option's probability of being best, its expected NMB, EVPI."""
     rows = []
@@ -153,6 +162,7 @@ def ceac_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], re
             for j, n in enumerate(names):
                 rows.append((effect, wtp, n, float(p[j]), float(nmb[:, j].mean()), evpi))
     return rows
+
 
 def evppi(nmb: np.ndarray, x: np.ndarray) -> float:
     """Expected value of partial perfect information about one parameter, from PSA samples (sets x options
@@ -169,9 +179,11 @@ def evppi(nmb: np.ndarray, x: np.ndarray) -> float:
     gain = float(known) - overall  # the same option best in every bin: 0 but for rounding, which is dropped
     return gain if gain > 1e-9 * max(1.0, abs(overall)) else 0.0
 
+
 EVPPI_WTP = (10_000.0, 25_000.0, 50_000.0)  # the willingness to pay the report speaks of
 
 EVPPI_HEADER = ("effect", "wtp_gbp", "parameter", "evppi_gbp", "evpi_gbp")
+
 
 def evppi_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str,
                params: list[Parameter], u: np.ndarray) -> list[tuple]:
@@ -188,6 +200,7 @@ def evppi_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], r
                 rows.append((effect, wtp, p.name, evppi(nmb, u[:, j]), total))
     return rows
 
+
 OUTPUTS = (*(k.name for k in group("objective")), "programme_cost")  # the effects a decision weighs, and the cost
 
 CEAC_HEADER = ("effect", "wtp_gbp", "option", "p_best", "expected_nmb_gbp", "evpi_gbp")
@@ -196,6 +209,7 @@ UNCERTAINTY_HEADER = ("option", "reference", "kpi", "sim_mean", "sim_ci_low", "s
                       "psa_mean", "psa_low", "psa_high", "psa_sets", "parameter_share")
 
 STABILITY_HEADER = ("measure", "option", "kpi", "first_half", "all", "change")
+
 
 def uncertainty_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str) -> list[tuple]:
     rows = []
@@ -208,6 +222,7 @@ def uncertainty_rows(records: dict[str, dict], ids: Sequence[str], names: list[s
             rows.append((n, reference, kpi, u.sim.mean, u.sim.low, u.sim.high, u.sim.n,
                          u.mean, u.low, u.high, u.sets, u.parameter_share))
     return rows
+
 
 def stability_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str) -> list[tuple]:
     """The headline figures from the first half of the sets against all of them."""
@@ -228,6 +243,7 @@ def stability_rows(records: dict[str, dict], ids: Sequence[str], names: list[str
             x, y = (ceac[k][("sustained_job", wtp, n)] for k in (tuple(half), tuple(ids)))
             rows.append((f"p_best_at_{int(wtp)}_per_sustained_job", n, effect_of("sustained_job")[0], x, y, y - x))
     return rows
+
 
 # ----------------------------------------------------------------------------- the psa command
 def psa(study: Study, out: Path, samples: int, replications: int, base_replications: int, seed: int,
@@ -260,6 +276,7 @@ def psa(study: Study, out: Path, samples: int, replications: int, base_replicati
     write_csv(out / "stability.csv", STABILITY_HEADER, stability_rows(records, ids, names, study.reference))
     return {"wall_s": wall, "tasks": len(tasks)}
 
+
 def _first_values(study: Study, task: Task) -> list[float]:
     """Each varied parameter's value in the first option that has it (its first key), for psa.csv."""
     out = []
@@ -273,6 +290,7 @@ def _first_values(study: Study, task: Task) -> list[float]:
         out.append(value)
     return out
 
+
 def write_parameters(path: Path, params: list[Parameter]) -> None:
     """parameters.csv: every number of the options, its range and where the range comes from."""
     write_csv(path, ("parameter", "keys", "n_numbers", "kind", "arguments", "shared", "range_from", "range_file",
@@ -280,6 +298,7 @@ def write_parameters(path: Path, params: list[Parameter]) -> None:
               [(p.name, " ".join(p.keys), len(p.keys), p.spec.kind, json.dumps(p.spec.args), p.spec.shared,
                 p.source, p.spec.file if p.source == "explicit" else f"rule ({p.spec.key})", p.spec.reason,
                 p.is_assumption) for p in params])
+
 
 def range_counts(params: list[Parameter]) -> dict[str, int]:
     """How many numbers have an explicit range and how many take the rule's; varied or held."""
@@ -290,9 +309,11 @@ def range_counts(params: list[Parameter]) -> dict[str, int]:
             c[f"{p.source}_varied"] += len(p.keys)
     return c
 
+
 def _progress(done: int, total: int) -> None:
     if sys.stderr.isatty():
         print(f"\r{done}/{total} tasks", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
 
 # ----------------------------------------------------------------------------- sensitivity
 EDGE = 0.025  # Morris and the tornado move each parameter over its central 95% (the tails are unbounded)
@@ -300,6 +321,7 @@ EDGE = 0.025  # Morris and the tornado move each parameter over its central 95% 
 SENSITIVITY_HEADER = ("parameter", "kpi", "method", "index", "value", "ci_low", "ci_high")
 
 TORNADO_HEADER = ("parameter", "kpi", "at_low", "at_base", "at_high", "swing")
+
 
 def outputs(study: Study, records: dict[str, dict], ids: Sequence[str]) -> dict[str, np.ndarray]:
     """The quantities sensitivity explains, one value per point: each option's paired effect against
@@ -317,12 +339,15 @@ def outputs(study: Study, records: dict[str, dict], ids: Sequence[str]) -> dict[
             out[f"{kpi}:{n}"] = y
     return out
 
+
 def _problem(params: list[Parameter]) -> dict:
     return {"num_vars": len(params), "names": [p.name for p in params], "bounds": [[0.0, 1.0]] * len(params)}
+
 
 def _point(study: Study, params: list[Parameter], u: np.ndarray) -> dict[str, dict[str, float]]:
     """Every option's values with `params` at the quantiles `u` and every other number at its file value."""
     return {o.name: values_at(params, u, base_values(o.config, params)) for o in study.options}
+
 
 def morris(study: Study, out: Path, trajectories: int, replications: int, seed: int, workers: int,
            ray_address: str | None) -> tuple[list[tuple], dict[str, np.ndarray]]:
@@ -345,6 +370,7 @@ def morris(study: Study, out: Path, trajectories: int, replications: int, seed: 
             rows.append((p.name, kpi, "morris", "mu_star", m, max(0.0, m - c), m + c))
             rows.append((p.name, kpi, "morris", "sigma", float(res["sigma"][j]), math.nan, math.nan))
     return rows, mu
+
 
 def sobol(study: Study, out: Path, leading: list[Parameter], samples: int, replications: int, seed: int,
           workers: int, ray_address: str | None) -> list[tuple]:
@@ -369,6 +395,7 @@ def sobol(study: Study, out: Path, leading: list[Parameter], samples: int, repli
                 rows.append((p.name, kpi, "sobol", index, val, val - c, val + c))
     return rows
 
+
 def tornado(study: Study, out: Path, leading: list[Parameter], replications: int, workers: int,
             ray_address: str | None) -> list[tuple]:
     """One-way ranges: each leading parameter at its 2.5% and 97.5% points, the others at their file values."""
@@ -387,6 +414,7 @@ def tornado(study: Study, out: Path, leading: list[Parameter], replications: int
             rows.append((p.name, kpi, float(lo[kpi][0]), base[kpi], float(hi[kpi][0]),
                          abs(float(hi[kpi][0]) - float(lo[kpi][0]))))
     return rows
+
 
 def leading_parameters(study: Study, mu: dict[str, np.ndarray], top: int) -> list[Parameter]:
     """The parameters with the largest Morris mu* on the first output (each output scaled by its largest mu*)."""

@@ -14,10 +14,12 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from sim.params.config import Params, params_of
+from sim.params.config import params_of
 from sim.params.paths import CONFIG_DIR
+from sim.params.plan import Params
 
 PROGRESS = ".progress"  # "replications done, replications asked for", rewritten as a job runs (the web page reads it)
+
 
 # ----------------------------------------------------------------------------- running
 def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[tuple]:
@@ -58,10 +60,12 @@ def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[t
     write_text(outdir / "run.json", json.dumps(run_metadata(params, cfg, outputs, wall, note), indent=2))
     return summary
 
+
 def with_elasticity(params: Params, e: float) -> Params:
     """The same run with BAU hires' elasticity to open posts at `e` (calibration does not depend on it)."""
     wf = replace(params.config.region.workforce, bau_vacancy_elasticity=e)
     return params_of(replace(params.config, region=replace(params.config.region, workforce=wf)))
+
 
 def _until_precise(params: Params, outputs: list, label: str) -> tuple[list, str]:
     """Add replications until the primary KPI's 95% CI half-width is at most the target (or the cap)."""
@@ -86,6 +90,7 @@ def _until_precise(params: Params, outputs: list, label: str) -> tuple[list, str
             f"95% CI half-width of {ci.half_width:.3g} on {key[0]} ({key[1]}); target {ex.target_half_width:g}")
     return outputs, note
 
+
 def run_metadata(params: Params, cfg: DictConfig, outputs: list, wall: float, note: str) -> dict[str, Any]:
     """Seed, replications, versions, config hash, date and speed of a run (for the report)."""
     import platform
@@ -105,6 +110,7 @@ def run_metadata(params: Params, cfg: DictConfig, outputs: list, wall: float, no
                      "numpy": numpy.__version__, "hydra": hydra.__version__},
     }
 
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -112,6 +118,7 @@ def _version() -> str:
         return version("pathways")
     except PackageNotFoundError:
         return "unknown"
+
 
 def region_calibration(region: str) -> dict[str, Any]:
     """BAU recruitment of a region, calibrated on its baseline: the region file as shipped, with no

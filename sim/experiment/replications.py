@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 
 from sim.experiment.stats import mean_ci
 from sim.model import RunOutput, simulate
-from sim.params.config import Params
+from sim.params.plan import Params
 
 DONE = "DONE"
 

@@ -23,8 +23,9 @@ from omegaconf import OmegaConf
 from sim.model import simulate
 from sim.model.workforce import calibrate
 from sim.params.compose import sweep_combos
-from sim.params.config import Config, params_of, register, to_config
+from sim.params.config import params_of, to_config
 from sim.params.kpis import group
+from sim.params.schema import Config, register
 
 KPIS = tuple(k.name for k in group("decide"))  # what a decision's records keep, per replication
 

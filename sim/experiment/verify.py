@@ -18,8 +18,8 @@ from sim.experiment.stats import mean_ci
 from sim.model.capacity import Capacity
 from sim.model.clock import Environment
 from sim.model.pathway import Intensity, arrivals, use
-from sim.params.config import Params
 from sim.params.distributions import Dist
+from sim.params.plan import Params
 from sim.params.schedule import Piecewise
 from sim.params.streams import Streams
 

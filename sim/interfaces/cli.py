@@ -28,12 +28,17 @@ from sim.experiment.folders import FolderError, claim, lock, planned_jobs
 from sim.experiment.job import execute, region_calibration
 from sim.interfaces.errors import UsageError, _display, _exit_environment, _exit_usage
 from sim.interfaces.preflight import _key, available, params_or_exit, preflight_plan
-from sim.params.config import load, register
+from sim.params.config import load
 from sim.params.paths import CONFIG_DIR
+from sim.params.schema import register
 
-register()  # Hydra composes `pathways_schema` when `job` starts, in this process or a launcher's worker
+# Registered on import, the one side effect of an import in the package: a launcher's worker (joblib, Ray)
+# imports this module to unpickle `job`, and Hydra resolves the job's folder (`${job_folder:}`) and its
+# config (`${reach:...}`) there before `job` runs.
+register()
 
 _HELP = {"-h", "--help"}
+
 
 # ----------------------------------------------------------------------------- labels and folders
 def _varying(hydra_cfg: Any) -> set[str] | None:
@@ -42,6 +47,7 @@ def _varying(hydra_cfg: Any) -> set[str] | None:
         return None
     excluded = set(hydra_cfg.job.config.override_dirname.exclude_keys or [])
     return {_key(o) for o in hydra_cfg.overrides.task} - excluded
+
 
 def _job_folder(*, _root_: DictConfig) -> str:
     """`${job_folder:}`: a sweep job's folder, its number and a short name of what it varies."""
@@ -53,8 +59,10 @@ def _job_folder(*, _root_: DictConfig) -> str:
     label = option_label(task, {_key(o) for o in task} - excluded, str(OmegaConf.select(_root_, "scenario_name")))
     return folder_name(h.job.num, label)
 
+
 if not OmegaConf.has_resolver("job_folder"):
     OmegaConf.register_new_resolver("job_folder", _job_folder, use_cache=False)
+
 
 @hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="config")
 def job(cfg: DictConfig) -> float:
@@ -104,6 +112,7 @@ def job(cfg: DictConfig) -> float:
             sys.exit(outputs_failed(outdir, e))
     return next((m for s, k, g, m, *_ in summary if k == "hires" and g == "all"), float("nan"))
 
+
 def usage() -> str:
     """The project's own help, printed before Hydra's."""
     from sim.model import KPI_NAMES
@@ -147,6 +156,7 @@ A run that would refer more than experiment.max_residents residents a replicatio
 Hydra's own help follows.
 """
 
+
 def _interrupted(typed: list[str], argv: list[str]) -> NoReturn:
     """After Ctrl-C: what was kept, and the one command that resumes (as typed, with the results folder)."""
     multirun = "-m" in argv or "--multirun" in argv
@@ -164,6 +174,7 @@ def _interrupted(typed: list[str], argv: list[str]) -> NoReturn:
         print(f"\npathways: interrupted; a run keeps its results only when complete; run it again with: {command}",
               file=sys.stderr)
     sys.exit(130)
+
 
 def main() -> None:
     """Entry point of `pathways` and `python -m sim`."""
@@ -205,6 +216,7 @@ def main() -> None:
         _exit_environment(e)
     except HydraException as e:
         _exit_usage(UsageError(" ".join(str(e).split()) or type(e).__name__))
+
 
 def report_main(argv: list[str] | None = None) -> None:
     """`pathways-report DIR`: rebuild comparison.csv, comparison.xlsx and report.html of a run or sweep folder."""

@@ -38,7 +38,7 @@ from sim.analysis.psa import (
 from sim.experiment.replications import write_csv, write_text
 from sim.experiment.runner import Records
 from sim.outputs.decide_report import option_words, output_words
-from sim.params.config import ConfigError
+from sim.params.errors import ConfigError
 from sim.params.kpis import KPI, group
 from sim.params.paths import CONFIG_DIR
 from sim.params.ranges import Ranges
@@ -68,18 +68,22 @@ def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str, re
                      f"(at the file's values {sw[0][3]:,.1f}).")
     return words
 
+
 # ----------------------------------------------------------------------------- command line
 DESIGN_LIMIT = 10_000  # most samples, trajectories, trials or replications one flag may ask for (each is runs)
+
 
 def fail(message: str) -> NoReturn:
     print(f"pathways-decide: error: {message}", file=sys.stderr)
     sys.exit(2)
+
 
 def _outdir(args: argparse.Namespace, command: str) -> Path:
     if args.out:
         return Path(args.out)
     now = datetime.datetime.now()
     return Path("results") / now.strftime("%Y-%m-%d") / f"{now.strftime('%H-%M-%S')}-decide-{command}"
+
 
 def _check_resume(out: Path, command: str, settings: dict) -> None:
     """A folder holds one command's run: resuming with other settings would mix two designs."""
@@ -91,10 +95,12 @@ def _check_resume(out: Path, command: str, settings: dict) -> None:
             fail(f"{out}: holds a {old.get('command')} run with other settings ({', '.join(diff)}); "
                  "allowed: the same command and settings to resume, or a new --out folder")
 
+
 def _start(out: Path, command: str, settings: dict) -> None:
     """Claim the folder for this run (after the inputs were checked: a bad input leaves nothing behind)."""
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "decide.json", json.dumps({"command": command, **settings}, indent=2, sort_keys=True))
+
 
 def _study(overrides: list[str], ranges_dir: Path) -> Study:
     from sim.analysis.compare import ComparisonError
@@ -111,6 +117,7 @@ def _study(overrides: list[str], ranges_dir: Path) -> Study:
     except ConfigError as e:
         fail(e.message())
 
+
 def _settings(args: argparse.Namespace) -> dict:
     """What a folder's run is: resuming it needs the same (decide.json)."""
     keys = {"psa": ("samples", "replications", "base_replications", "seed", "design", "ranges"),
@@ -122,6 +129,7 @@ def _settings(args: argparse.Namespace) -> dict:
         v = getattr(args, k)
         out[k] = str(v) if isinstance(v, Path) else v
     return out
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `pathways-decide`."""
@@ -193,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"report: {write_report(out)}")
     print(f"results: {out.resolve()}")
+
 
 def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     """Search, select, re-check out of sample; write frontier.csv, recommended.yaml and optimise.json."""
@@ -284,8 +293,10 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
                                                 indent=2))
     return "\n".join(words)
 
+
 FRONTIER_HEADER = ("budget_gbp", "objective", "reference", "mix", "cost_gbp", "cost_bound_gbp", "cost_max_gbp",
                    "effect", "ci_low", "ci_high", "n")  # cost: mean and most on fresh seeds; bound: what the mix was held to;
+
 
 def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     """Morris on every parameter; with --method sobol, Sobol indices of the leading ones; a tornado of them."""
@@ -304,6 +315,7 @@ def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> st
                                                  "options": [o.name for o in study.options],
                                                  "reference": study.reference}, indent=2))
     return "\n".join(words)
+
 
 def psa_text(out: Path, study: Study, counts: dict[str, int]) -> str:
     """The console summary of a PSA folder: effects with both intervals, and the best-buy probabilities."""
@@ -338,6 +350,7 @@ def psa_text(out: Path, study: Study, counts: dict[str, int]) -> str:
         lines.append("evidence worth most at £25,000 per sustained job (EVPPI): none; no single parameter "
                      "would change the choice")
     return "\n".join(lines)
+
 
 if __name__ == "__main__":
     main()

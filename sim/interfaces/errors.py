@@ -10,12 +10,15 @@ from typing import NoReturn
 class UsageError(Exception):
     """Bad input, told in one line (exit 2)."""
 
+
 def fail(message: str) -> NoReturn:
     raise UsageError(message)
+
 
 def _exit_usage(e: UsageError, prog: str = "pathways") -> NoReturn:
     print(f"{prog}: error: {e}", file=sys.stderr)
     sys.exit(2)
+
 
 def _exit_environment(e: OSError, prog: str = "pathways") -> NoReturn:
     """A folder that cannot be written (read-only, full, missing): one line, exit 1."""
@@ -23,6 +26,7 @@ def _exit_environment(e: OSError, prog: str = "pathways") -> NoReturn:
     print(f"{prog}: error: {where}{e.strerror or e}; nothing was written there that looks complete",
           file=sys.stderr)
     sys.exit(1)
+
 
 def _display(path: Path) -> str:
     try:

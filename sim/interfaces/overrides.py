@@ -28,7 +28,7 @@ from hydra.core.override_parser.types import ChoiceSweep, Override, QuotedString
 
 from sim.interfaces.errors import UsageError
 from sim.interfaces.preflight import MAX_PREFLIGHT, available
-from sim.params.config import Config
+from sim.params.schema import Config
 
 GROUPS = ("scenario", "region", "pathway", "experiment", "intervention")  # config groups under configs/
 MAX_OVERRIDES = 50  # overrides in one request

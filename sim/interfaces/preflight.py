@@ -14,8 +14,11 @@ from omegaconf import DictConfig, OmegaConf
 from sim.experiment.folders import Plan
 from sim.interfaces.errors import _display, fail
 from sim.params.compose import sweep_combos
-from sim.params.config import ConfigError, Params, config_error, load, lookup, register
+from sim.params.config import load
+from sim.params.errors import ConfigError, config_error
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
+from sim.params.plan import Params, lookup
+from sim.params.schema import register
 
 GROUPS = ("region", "pathway", "experiment")
 
@@ -29,12 +32,15 @@ _SKIP_PREFLIGHT = {"-h", "--help", "--hydra-help", "--version", "-i", "--info", 
                    "-c", "--cfg", "--resolve", "-p", "--package", "--experimental-rerun",
                    "-cp", "--config-path", "-cn", "--config-name", "-cd", "--config-dir"}
 
+
 def _key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
+
 
 def available(group: str) -> list[str]:
     """The config files of a group (scenario, region, intervention, ...), by name."""
     return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
 
 def locate(key: str, choices: dict[str, Any], overrides: Iterable[str]) -> str:
     """Which file (or command-line override) a config key's value came from."""
@@ -57,9 +63,11 @@ def locate(key: str, choices: dict[str, Any], overrides: Iterable[str]) -> str:
         return _display(CONFIG_DIR / parts[0] / f"{choices[parts[0]]}.yaml")
     return _display(CONFIG_DIR / "config.yaml")
 
+
 def _choices(overrides: list[str]) -> dict[str, str]:
     return {o.split("=", 1)[0]: o.split("=", 1)[1] for o in overrides
             if "=" in o and o.split("=", 1)[0] in (*GROUPS, "scenario")}
+
 
 def composition_message(text: str, overrides: list[str]) -> str:
     """Hydra's composition error, restated as file: key = value: allowed."""
@@ -78,6 +86,7 @@ def composition_message(text: str, overrides: list[str]) -> str:
               else locate(k, _choices(overrides), overrides))
     return config_error(k, text, source).message()
 
+
 def params_or_exit(cfg: DictConfig, choices: dict[str, Any], overrides: Iterable[str]) -> Params:
     """Validated parameters of a config that is not too large to run, or UsageError naming the file and key."""
     overrides = list(overrides)
@@ -88,6 +97,7 @@ def params_or_exit(cfg: DictConfig, choices: dict[str, Any], overrides: Iterable
         fail(e.message())
     check_size(params, choices, overrides)
     return params
+
 
 def size_estimate(params: Params) -> tuple[float, str]:
     """Residents a replication will refer, at most on average (each channel at its peak rate over its
@@ -104,6 +114,7 @@ def size_estimate(params: Params) -> tuple[float, str]:
         return 0.0, ""
     return sum(per_key.values()), max(per_key, key=per_key.__getitem__)
 
+
 def check_size(params: Params, choices: dict[str, Any], overrides: list[str]) -> None:
     """Refuse a run that would refer more residents a replication than `experiment.max_residents`."""
     residents, key = size_estimate(params)
@@ -118,15 +129,18 @@ def check_size(params: Params, choices: dict[str, Any], overrides: list[str]) ->
          f"{residents * EVENTS_PER_RESIDENT:,.0f} events a replication; allowed: at most "
          f"experiment.max_residents = {limit:,} residents (raise it to run this anyway)")
 
+
 def _without_hydra(cfg: DictConfig) -> DictConfig:
     plain = OmegaConf.to_container(cfg, resolve=False)
     plain.pop("hydra", None)  # type: ignore[union-attr]
     return OmegaConf.create(plain)
 
+
 # ----------------------------------------------------------------------------- before Hydra starts
 def _task(argv: list[str]) -> list[str]:
     overrides = [a for a in argv if not a.startswith("-")]
     return [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+
 
 def _combos(argv: list[str]) -> list[list[str]]:
     """The task overrides of every job `argv` asks for (one for a single run)."""
@@ -144,6 +158,7 @@ def _combos(argv: list[str]) -> list[list[str]]:
             fail(f"command line: {e}")
     return [task]
 
+
 def preflight(argv: list[str]) -> list[str]:
     """Compose and validate every config `argv` asks for; UsageError on the first problem.
 
@@ -152,6 +167,7 @@ def preflight(argv: list[str]) -> list[str]:
     results folder is fixed (so that an interrupted run can name it).
     """
     return preflight_plan(argv)[0]
+
 
 def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
     """`preflight`, and the plan of what will run into which folder (None when `argv` runs nothing)."""
@@ -211,6 +227,7 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
     plan = None if folder is None else Plan(Path(folder), "sweep" if multirun else "run", combos, configs)
     return argv, plan
 
+
 def _check_hydra_groups(argv: list[str]) -> None:
     """`hydra/launcher=NAME` (and any other Hydra group choice) names one Hydra knows; else one line listing them."""
     from hydra.core.global_hydra import GlobalHydra
@@ -223,6 +240,7 @@ def _check_hydra_groups(argv: list[str]) -> None:
             if name not in options:
                 fail(f"command-line override '{o}': unknown {key.split('/', 1)[1]} '{name}'; allowed: "
                      f"{', '.join(options) or '(none: not a Hydra config group)'}")
+
 
 def _interventions_to_switch_on(argv: list[str], combos: list[list[str]], compose: Any) -> list[str]:
     """Interventions sized on the command line (`intervention.NAME.KEY=...`) that no job switches on.
@@ -264,6 +282,7 @@ def _interventions_to_switch_on(argv: list[str], combos: list[list[str]], compos
         fail(f"command-line override '{o}': intervention {name} is not switched on by '{chosen[0]}'; "
              f"add it to the list: intervention={fixed}")
     return list(missing)
+
 
 def check_scenario_name(chosen: str, name: str) -> None:
     """A scenario file must not carry another file's `scenario_name` (a copy whose name was not changed);

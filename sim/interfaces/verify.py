@@ -12,7 +12,7 @@ from sim.experiment.verify import verify_littles_law, verify_mmc
 from sim.interfaces.errors import fail
 from sim.interfaces.preflight import params_or_exit
 from sim.params.compose import compose_config
-from sim.params.config import Params
+from sim.params.plan import Params
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,8 +17,8 @@ from sim.model.capacity import Cohorts
 from sim.model.clock import Environment
 from sim.model.pathway import Pathway
 from sim.model.workforce import Workforce, calibrate
-from sim.params.config import Params
 from sim.params.kpis import FLOW_KPIS, KPI_NAMES, SUCCESSION_KPIS
+from sim.params.plan import Params
 from sim.params.streams import Streams
 
 __all__ = ["RunOutput", "Model", "simulate", "KPI_NAMES"]

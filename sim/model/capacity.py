@@ -23,7 +23,7 @@ from typing import Sequence
 import simpy
 
 from sim.model.clock import Claim
-from sim.params.config import Piecewise
+from sim.params.schedule import Piecewise
 
 _INF = float("inf")
 

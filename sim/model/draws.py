@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar
 
-from sim.params.config import NEEDS
 from sim.params.distributions import Dist
 from sim.params.schedule import Duration, Piecewise, Resolved
+from sim.params.schema import NEEDS
 from sim.params.streams import Column, Group
 
 T = TypeVar("T")  # a column's distribution (Column) when drawn, its index in the row (int) when read

@@ -37,8 +37,8 @@ from sim.model.capacity import Capacity, Cohorts, Request, WaitStats
 from sim.model.clock import begin
 from sim.model.draws import Draws, Stage
 from sim.model.workforce import Cell, Workforce
-from sim.params.config import DEPRIVATION_QUINTILES, NEEDS, SECTORS
 from sim.params.schedule import ChannelPlan, CoursePlan, Piecewise, Resolved, SupportPlan, change, constant
+from sim.params.schema import DEPRIVATION_QUINTILES, NEEDS, SECTORS
 from sim.params.streams import Sampler, Streams
 
 SIX_MONTHS = 365.0 / 2.0

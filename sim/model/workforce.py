@@ -58,10 +58,10 @@ import numpy as np
 import simpy
 
 from sim.model.capacity import Patience, Request
-from sim.params.config import AGE_BAND_YEARS, AGE_BANDS, Bau
-from sim.params.config import Workforce as WorkforceConfig
 from sim.params.kpis import FLOW_KPIS, SUCCESSION_KPIS
 from sim.params.schedule import Piecewise
+from sim.params.schema import AGE_BAND_YEARS, AGE_BANDS, Bau
+from sim.params.schema import Workforce as WorkforceConfig
 
 Cell = tuple[int, int]  # (role index, group index)
 MAX_PROMOTION_SHARE = 0.95  # at 1 every fill would be a promotion and the fill hazard infinite

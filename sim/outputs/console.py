@@ -12,10 +12,12 @@ from sim.params.kpis import COST_RATIOS, group
 NO_REFERENCE = (", ".join([COST_RATIOS[0].sentence, *(k.label for k in COST_RATIOS[1:])])
                 + ": n/a for a single run (they are against a reference: pathways -m scenario=baseline,<this scenario>)")
 
+
 def _num(x: float, digits: int) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     return f"{x:,.{digits}f}"
+
 
 def summary_table(summary: list[tuple], scenario: str, published_vacancies: float | None = None,
                   label: str = "") -> str:
@@ -36,6 +38,7 @@ def summary_table(summary: list[tuple], scenario: str, published_vacancies: floa
         lines.append(f"  {'Published vacancy level (calibration)':<{width}}  {_num(published_vacancies, 0):>12}")
     lines.append(f"  {NO_REFERENCE}")
     return "\n".join(lines)
+
 
 def headline_text(rows: list[tuple]) -> str:
     """Per option: mean of the `sweep` KPIs and, for `sweep_change` ones, the paired difference vs the

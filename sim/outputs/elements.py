@@ -21,11 +21,13 @@ class Piece:
     title: str = ""
     parts: tuple = ()
 
+
 @dataclass(frozen=True)
 class Table:
     header: list
     rows: list[list]
     cls: str = ""
+
 
 @dataclass(frozen=True)
 class Chart:
@@ -33,6 +35,7 @@ class Chart:
 
     png: str
     alt: str
+
 
 REFERENCE_COLOUR = "#4d4d4d"
 

@@ -38,6 +38,7 @@ class Column:
         """How its numbers print: count, gbpk, ... (see formatting._number)."""
         return KPI[self.kpi].unit
 
+
 HEADLINE_COLUMNS = (
     # residents into work (those referred in the window, followed to their outcome)
     Column("hires"),
@@ -52,6 +53,7 @@ HEADLINE_COLUMNS = (
     Column("programme_cost"),
 )
 
+
 @dataclass(frozen=True)
 class Estimate:
     """A number with its 95% CI, or `note` saying why there is none."""
@@ -60,6 +62,7 @@ class Estimate:
     low: float = math.nan
     high: float = math.nan
     note: str = ""
+
 
 def headline_estimates(d: ReportData) -> list[tuple[Option, list[Estimate]]]:
     """Per option, one Estimate per HEADLINE_COLUMNS entry."""
@@ -79,7 +82,9 @@ def headline_estimates(d: ReportData) -> list[tuple[Option, list[Estimate]]]:
         out.append((o, row))
     return out
 
+
 NOT_BOUNDED = "not bounded: the effect's 95% CI includes zero"
+
 
 def ratio_estimate(st: Stats, option: str, kpi: str) -> Estimate:
     """A cost per unit of effect (the registry's `derived` KPIs) as the console, the report and the workbook all show it:
@@ -109,6 +114,7 @@ def ratio_estimate(st: Stats, option: str, kpi: str) -> Estimate:
         return Estimate(note="a gain for less money")
     return Estimate(note="n/a")
 
+
 def estimate_text(e: Estimate, kind: str) -> str:
     """An Estimate as plain text (the console): '£183k [£120k, £260k]', or its note."""
     if e.note:
@@ -119,12 +125,14 @@ def estimate_text(e: Estimate, kind: str) -> str:
     return (f"{_number(e.mean, kind, digits=d, scale=sc)} "
             f"[{_number(e.low, kind, digits=d, scale=sc)}, {_number(e.high, kind, digits=d, scale=sc)}]")
 
+
 def _estimate_piece(e: Estimate, col: Column) -> Piece | str:
     if e.note:
         return muted(e.note)
     if not math.isfinite(e.mean):
         return "n/a"
     return _ci(e.mean, e.low, e.high, col.kind, signed=col.show == "diff")
+
 
 @dataclass
 class Spend:
@@ -134,6 +142,7 @@ class Spend:
     per_year: Estimate
     total: Estimate
     components: dict[str, float]  # component label -> mean spend per year
+
 
 def programme_spend(d: ReportData) -> list[Spend]:
     """The yearly programme spend of each option (`programme_cost_per_year`), split by what it pays for.
@@ -157,6 +166,7 @@ def programme_spend(d: ReportData) -> list[Spend]:
                          Estimate(total["mean"], max(total["ci_low"], 0.0), total["ci_high"]), parts))
     return out
 
+
 def _component_label(group: str, config: dict) -> str:
     """`intervention:childcare` -> the intervention's label; `channel:jobcentre` -> the channel's."""
     kind, _, key = group.partition(":")
@@ -164,6 +174,7 @@ def _component_label(group: str, config: dict) -> str:
         ((config.get("region") or {}).get("channels") or {})
     label = str((where.get(key) or {}).get("label") or key.replace("_", " "))
     return f"{label} (referrals)" if kind == "channel" else label
+
 
 def parameters_used(options: list[Option]) -> tuple[dict[Path, list[str]], dict[tuple[Path, str], dict[str, UsedParameter]]]:
     """The config files the options used (file -> option labels), and every parameter of them
@@ -178,6 +189,7 @@ def parameters_used(options: list[Option]) -> tuple[dict[Path, list[str]], dict[
         for u in used:
             merged.setdefault((u.row.file.resolve(), u.row.key), {})[o.label] = u
     return file_users, merged
+
 
 def source_text(row: Provenance) -> str:
     """A parameter's comment as the report shows it (an assumption's reason without the word)."""

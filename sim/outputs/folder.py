@@ -19,17 +19,19 @@ from sim.analysis.compare import (
     reference_job,
 )
 from sim.outputs.elements import HATCHES, LINE_STYLES, MARKERS, PALETTE, REFERENCE_COLOUR
-from sim.params.config import STAGE_LABELS
 from sim.params.paths import CONFIG_DIR
+from sim.params.schema import STAGE_LABELS
 
 
 def _support(config: dict) -> dict:
     return ((config.get("pathway") or {}).get("support") or {})
 
+
 def stage_label(stage: str, config: dict) -> str:
     """A stage as the report names it: a fixed stage's label, or a support stage's own `label` from config."""
     support = _support(config).get(stage) or {}
     return str(support.get("label") or STAGE_LABELS.get(stage) or stage.replace("_", " ").capitalize())
+
 
 @dataclass
 class Option:
@@ -64,6 +66,7 @@ class Option:
         ivs = self.config.get("intervention") or {}
         return ", ".join(str(iv.get("label", name)) for name, iv in ivs.items()) or "no interventions"
 
+
 class Stats:
     """comparison.csv rows by (option, kpi, group)."""
 
@@ -76,6 +79,7 @@ class Stats:
     def groups(self, kpi: str, prefix: str) -> list[str]:
         """The groups of a KPI that start with `prefix`, in first-seen order."""
         return list(dict.fromkeys(g for (_, k, g) in self.rows if k == kpi and g.startswith(prefix)))
+
 
 @dataclass
 class ReportData:
@@ -99,9 +103,11 @@ class ReportData:
         """The options compared against the reference."""
         return [o for o in self.options if not o.is_reference]
 
+
 # ----------------------------------------------------------------------------- reading job files
 def _read_yaml(path: Path) -> dict:
     return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+
 
 def _vacancies(path: Path) -> dict[str, tuple[np.ndarray, dict[int, np.ndarray]]]:
     """Vacancies summed over roles: employer group -> (days, replication -> vacancies per day); 'all' too."""
@@ -125,6 +131,7 @@ def _vacancies(path: Path) -> dict[str, tuple[np.ndarray, dict[int, np.ndarray]]
         out[g] = (days, {int(r): mat[k] for k, r in enumerate(reps)})
     return out
 
+
 def _funnel(path: Path) -> tuple[list[str], dict[tuple[str, str, str], float]]:
     """Stages in order, and the mean over replications of (stage, measure, reason) for entered and left."""
     if not path.exists():
@@ -142,9 +149,11 @@ def _funnel(path: Path) -> tuple[list[str], dict[tuple[str, str, str], float]]:
     n = len(reps) or 1
     return list(stages), {k: v / n for k, v in sums.items()}
 
+
 def _choices(job_dir: Path) -> dict:
     hydra_cfg = _read_yaml(job_dir / ".hydra" / "hydra.yaml").get("hydra", {})
     return (hydra_cfg.get("runtime") or {}).get("choices") or {}
+
 
 def config_files(job_dir: Path, config: dict) -> list[Path]:
     """The YAML files a job was composed from, in composition order (later files win)."""
@@ -156,8 +165,10 @@ def config_files(job_dir: Path, config: dict) -> list[Path]:
     files.append(CONFIG_DIR / "scenario" / f"{choices.get('scenario') or 'baseline'}.yaml")
     return [f for f in files if f.exists()]
 
+
 def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
+
 
 def report_data(folder: Path, jobs: list[Job] | None = None, rows: list[tuple] | None = None) -> ReportData:
     """Read a run or sweep folder: its jobs, their options, comparison rows, time series and funnels

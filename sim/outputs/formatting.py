@@ -16,6 +16,7 @@ BASE_DIGITS = {"pp": 2, "small": 1}  # decimals by kind (others: 0), raised wher
 
 MAX_DIGITS = 6
 
+
 def _number(x: float | None, kind: str, signed: bool = False, digits: int | None = None,
             scale: float | None = None) -> str:
     """One number as the report prints it.
@@ -45,19 +46,24 @@ def _number(x: float | None, kind: str, signed: bool = False, digits: int | None
         return f"{sign}£{text}"
     return sign + text + {"pct": "%", "pp": " pp"}.get(kind, "")
 
+
 def muted(text: str) -> Piece:
     return Piece("muted", text)
+
 
 def code(text: str, title: str = "") -> Piece:
     """Monospaced, with line-break opportunities after , = . / so long labels and keys wrap cleanly."""
     return Piece("code", text, title=title)
 
+
 def name(o: Option) -> Piece:
     """An option's name with the swatch of its colour."""
     return Piece("name", o.label, css=o.colour)
 
+
 def badge(text: str, kind: str) -> Piece:
     return Piece("badge", text, css=kind)
+
 
 def _ci(mean: float, low: float, high: float, kind: str, signed: bool = False, mark: str = "") -> Piece:
     """'257 (250 to 264)': the mean, with the interval in a smaller span when there is one."""
@@ -67,6 +73,7 @@ def _ci(mean: float, low: float, high: float, kind: str, signed: bool = False, m
         ci = f"{_number(low, kind, signed, digits, scale)} to {_number(high, kind, signed, digits, scale)}"
         return Piece("est", _number(mean, kind, signed, digits, scale), ci=ci, css=mark)
     return Piece("est", _number(mean, kind, signed, digits), ci=ci, css=mark)
+
 
 def _digits(kind: str, low: float, high: float) -> int | None:
     """Decimals that show the first significant digit of an interval's half-width (at least the kind's own).
@@ -83,12 +90,14 @@ def _digits(kind: str, low: float, high: float) -> int | None:
     base = BASE_DIGITS.get(kind, 0)
     return base if half <= 0 else min(MAX_DIGITS, max(base, -math.floor(math.log10(half))))
 
+
 def _cell(row: dict | None, kind: str, mark: str = "") -> Piece | str:
     """Mean and 95% CI of a KPI that cannot be negative (nor above 1 for a share): the CI is cut there."""
     if row is None:
         return "n/a"
     top = 1.0 if kind == "pct" else math.inf
     return _ci(row["mean"], max(row["ci_low"], 0.0), min(row["ci_high"], top), kind, mark=mark)
+
 
 def _diff_cell(row: dict | None, kind: str, option: Option) -> Piece | str:
     if option.is_reference:
@@ -97,13 +106,16 @@ def _diff_cell(row: dict | None, kind: str, option: Option) -> Piece | str:
         return "n/a"
     return _ci(row["diff_mean"], row["diff_ci_low"], row["diff_ci_high"], kind, signed=True)
 
+
 def _option_cell(o: Option, compared: bool) -> Piece:
     return Piece("option", o.label, ci=o.description, css=o.colour,
                  title="reference" if o.is_reference and compared else "")
 
+
 def _wbr(text: object) -> Markup:
     """The `wbr` filter: escaped text with line-break opportunities after , = . /"""
     return Markup(re.sub(r"([,=./])", r"\1<wbr>", str(escape(text))))
+
 
 def _wrap(label: str, width: int = 30) -> str:
     """A chart label on several lines, broken after commas where it can be."""
@@ -116,6 +128,7 @@ def _wrap(label: str, width: int = 30) -> str:
     lines.append(line)
     return "\n".join(sub for ln in lines for sub in textwrap.wrap(ln, max(width, 12)) or [ln])
 
+
 def _compact(v: float, unit: str = "") -> str:
     """An axis tick: 40k, 1.5m, 250 (with a currency sign in front if given)."""
     sign = MINUS if v < 0 else ""
@@ -125,6 +138,7 @@ def _compact(v: float, unit: str = "") -> str:
     if a >= 1e4:
         return f"{sign}{unit}{a / 1e3:g}k"
     return f"{sign}{unit}{a:,.0f}" if a >= 1 or a == 0 else f"{sign}{unit}{a:g}"
+
 
 def _count(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 10 or x == 0 else f"{x:.1f}"

@@ -36,6 +36,7 @@ from sim.outputs.sections import ALWAYS, SECTIONS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
+
 @functools.cache
 def templates() -> Environment:
     """The report's Jinja2 templates (autoescaped), with the `wbr` filter."""
@@ -43,6 +44,7 @@ def templates() -> Environment:
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
     env.filters["wbr"] = _wbr
     return env
+
 
 def build_report(folder: Path, data: ReportData | None = None) -> str:
     """The report of a run or sweep folder as one self-contained HTML page (from its ReportData, if read)."""
@@ -71,6 +73,7 @@ def build_report(folder: Path, data: ReportData | None = None) -> str:
         folder=str(d.folder.resolve()), lead=lead, sections=rendered, failures=status_lines(d.jobs),
         n_jobs=len(d.jobs), css=(TEMPLATES / "report.css").read_text(),
         generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
 
 def write_report(folder: Path, data: ReportData | None = None) -> Path:
     """Write report.html (one self-contained page) into a run or sweep folder; return its path."""

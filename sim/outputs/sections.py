@@ -39,11 +39,11 @@ from sim.outputs.formatting import (
     muted,
     name,
 )
-from sim.params.config import BORROWABLE
 from sim.params.kpis import COST_RATIOS, KPI, group
 from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import UsedParameter, file_header
 from sim.params.ranges import supply_ends
+from sim.params.schema import BORROWABLE
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,13 @@ LOST_MARK = 10  # people giving up waiting, on average, that the bottleneck tabl
 
 COST_LINES = (10_000, 25_000, 50_000, 100_000)  # GBP per extra job, dashed on the cost-effectiveness plane
 
+
 def _headline(d: ReportData) -> dict[str, Any]:
     rows = [[_option_cell(o, len(d.options) > 1), *(_estimate_piece(e, c) for e, c in zip(est, HEADLINE_COLUMNS))]
             for o, est in headline_estimates(d)]
     return {"table": Table(["Option", *(c.label for c in HEADLINE_COLUMNS)], rows, "headline"), "n_reps": d.n_reps,
             "borrows": borrowed(d.options[0].config if d.options else {})}
+
 
 def borrowed(config: dict) -> str:
     """What the run's region takes from another region's numbers, in words ("" if it stands on its own)."""
@@ -85,6 +87,7 @@ def borrowed(config: dict) -> str:
         return ""
     return (f"{region.get('label') or region.get('name')} borrows from {region.get('borrows_from')}: "
             + "; ".join(what) + ". Those numbers are the other region's, not this region's own.")
+
 
 def _vacancy_section(d: ReportData) -> dict[str, Any]:
     options, series, ref = d.options, d.series, d.reference
@@ -123,6 +126,7 @@ def _vacancy_section(d: ReportData) -> dict[str, Any]:
     chart = _chart(fig, "Open vacancies over time by employer group, mean and 95% CI band per option")
     return {"chart": chart, "difference": _vacancy_difference(d)}
 
+
 def _vacancy_difference(d: ReportData) -> Chart | None:
     """Paired difference in total open vacancies against the baseline, over time."""
     series, ref = d.series, d.reference
@@ -151,6 +155,7 @@ def _vacancy_difference(d: ReportData) -> Chart | None:
     _yaxis_thousands(ax)
     ax.legend(fontsize=8, frameon=False, loc="best")
     return _chart(fig, "Paired difference in open vacancies against the baseline over time, with 95% CI bands")
+
 
 def _funnel_section(d: ReportData) -> dict[str, Any]:
     funnels, st = d.funnels, d.stats
@@ -198,6 +203,7 @@ def _funnel_section(d: ReportData) -> dict[str, Any]:
     rows.append([Piece("strong", wait.short), "mean"] + [_cell(st.get(o.label, wait.name), wait.unit) for o in shown])
     return {"chart": chart, "table": Table(header, rows, "funnel")}
 
+
 def _effects_section(d: ReportData) -> dict[str, Any]:
     others, st = d.others, d.stats
     if not others:
@@ -238,6 +244,7 @@ def _effects_section(d: ReportData) -> dict[str, Any]:
             rows.append([Piece("strong", k.short) if i == 0 else "", name(o), _diff_cell(r, k.unit, o),
                          Piece("ci", unpaired)])
     return {"chart": chart, "table": Table(header, rows, "effects")}
+
 
 def _cost_effect_section(d: ReportData) -> dict[str, Any]:
     st = d.stats
@@ -298,10 +305,12 @@ def _cost_effect_section(d: ReportData) -> dict[str, Any]:
     return {"chart": chart, "table": Table(header, rows, "cea"),
             "cost_lines": ["£" + format(k, ",") for k in COST_LINES]}
 
+
 def _ratio_cell(st: Stats, o: Option, kpi: str) -> Piece | str:
     """A cost per unit of effect in the cost-effect table (ratio_estimate, as in the headline)."""
     e = ratio_estimate(st, o.label, kpi)
     return muted(e.note) if e.note else _ci(e.mean, e.low, e.high, KPI[kpi].unit)
+
 
 def _equity_section(d: ReportData) -> dict[str, Any]:
     options, st = d.options, d.stats
@@ -332,6 +341,7 @@ def _equity_section(d: ReportData) -> dict[str, Any]:
     rows.append(["Share of hires from the most deprived quintile"] + [_share(o) for o in options])
     return {"chart": chart, "table": Table(header, rows, "equity")}
 
+
 def _staffing_section(d: ReportData) -> dict[str, Any]:
     """The staffing effect where it lands: per employer group and role, staff in post and the BAU hires
     the programme's starters displaced, each a paired difference against the reference."""
@@ -348,6 +358,7 @@ def _staffing_section(d: ReportData) -> dict[str, Any]:
             rows.append([Piece("strong", label) if i == 0 else "", k.short,
                          *(_diff_cell(st.get(o.label, k.name, where), k.unit, o) for o in others)])
     return {"table": Table(header, rows, "staffing"), "supply": _supply(d)}
+
 
 def _supply(d: ReportData) -> dict[str, Any]:
     """The labour-supply assumption in words, and what each option's extra staff would be with no displacement.
@@ -369,6 +380,7 @@ def _supply(d: ReportData) -> dict[str, Any]:
     e = float(wf.get("bau_vacancy_elasticity", 1.0))
     return {"elasticity": f"{e:.2g}", "options": options, "range": [f"{x:g}" for x in supply_ends(CONFIG_DIR, e)],
             "ends": _supply_ends(d, ref)}
+
 
 def _supply_ends(d: ReportData, ref: Option) -> dict[str, Any]:
     """Each option's extra staff in post at each end of the elasticity's range: the paired replications the
@@ -398,6 +410,7 @@ def _supply_ends(d: ReportData, ref: Option) -> dict[str, Any]:
             options.append({"option": name(o), "cells": cells})
     return {"at": [f"{e:g}" for e in ends], "options": options, "n": n}
 
+
 def _staff_groups(d: ReportData) -> list[tuple[str, str]]:
     """(group, label) for every sector, employer group and role the folder has, in that order."""
     cfg = d.options[0].config
@@ -415,11 +428,13 @@ def _staff_groups(d: ReportData) -> list[tuple[str, str]]:
             out.append((g, label))
     return out
 
+
 def _share(o: Option) -> Piece | str:
     part, whole = o.job.kpis.get(("hires", "quintile:1"), {}), o.job.kpis.get(("hires", "all"), {})
     ratios = [part[r] / whole[r] for r in part if whole.get(r)]
     ci = mean_ci(ratios)
     return _cell({"mean": ci.mean, "ci_low": ci.low, "ci_high": ci.high}, "pct")
+
 
 def _spend_section(d: ReportData) -> dict[str, Any]:
     spend = programme_spend(d)
@@ -455,6 +470,7 @@ def _spend_section(d: ReportData) -> dict[str, Any]:
             for s in spend]
     return {"chart": chart, "table": Table(header, rows, "spend")}
 
+
 def _capacity_label(name: str, config: dict) -> str:
     if name.startswith("course:"):
         course = name.split(":", 1)[1]
@@ -464,6 +480,7 @@ def _capacity_label(name: str, config: dict) -> str:
     if name in _support(config):
         return f"{stage_label(name, config)}: places"
     return CAPACITY_LABELS.get(name, name.replace("_", " ").capitalize())
+
 
 def _bottleneck_section(d: ReportData) -> dict[str, Any]:
     options, st = d.options, d.stats
@@ -485,6 +502,7 @@ def _bottleneck_section(d: ReportData) -> dict[str, Any]:
     return {"findings": [(o.label, _worst(o, st, caps)) for o in options],
             "table": Table(header, rows, "bottlenecks"), "lost_mark": LOST_MARK}
 
+
 def _worst(o: Option, st: Stats, caps: list[str]) -> str:
     """The tightest constraint of an option, in words."""
     def value(kpi: str, cap: str) -> float:
@@ -498,6 +516,7 @@ def _worst(o: Option, st: Stats, caps: list[str]) -> str:
         return f"no one gave up waiting for a capacity; the busiest is {label.lower()}, {util:.0%} utilised."
     return (f"{label} are the tightest constraint: {util:.0%} utilised, {wait:,.0f} days mean wait, "
             f"{ren:,.0f} people gave up waiting.")
+
 
 def _assumptions_section(d: ReportData) -> dict[str, Any]:
     """Every parameter the options used, from the YAML files, with the value each ran with."""
@@ -537,6 +556,7 @@ def _assumptions_section(d: ReportData) -> dict[str, Any]:
             "n_overridden": sum(any(u.note.startswith("overridden") for u in v.values()) for v in merged.values()),
             "n_unsourced": sum(_needs_source(u) for u in first_of)}
 
+
 def _needs_source(u: UsedParameter) -> bool:
     """A number (or list or mapping of numbers) that the file gives no reason for."""
     if u.row.comment:
@@ -546,11 +566,13 @@ def _needs_source(u: UsedParameter) -> bool:
     except yaml.YAMLError:
         return False
 
+
 def _numeric(v: object) -> bool:
     if isinstance(v, (list, dict)):
         items = list(v.values()) if isinstance(v, dict) else v
         return bool(items) and all(_numeric(x) for x in items)
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
 
 def _run_section(d: ReportData) -> dict[str, Any]:
     header = ["Job folder", "Option", "Status", "Seed", "Replications", "Config hash", "Date", "Run time"]
@@ -574,6 +596,7 @@ def _run_section(d: ReportData) -> dict[str, Any]:
             "precision": [(o.label, o.meta["precision"]) for o in options if o.meta.get("precision")],
             "same_seed": len(seeds) == 1, "seed": next(iter(seeds)) if len(seeds) == 1 else None}
 
+
 def _decision_section(d: ReportData) -> dict[str, Any]:
     """pathways-decide results kept in the folder or a child folder (psa, sensitivity, optimise): their
     parts as sim.outputs.decide_report builds them, each with its figures and table."""
@@ -591,6 +614,7 @@ def _decision_section(d: ReportData) -> dict[str, Any]:
         return {"empty": "No pathways-decide results here: run pathways-decide psa, sensitivity or optimise "
                          "with --out inside this folder to add parameter uncertainty and the decision."}
     return {"runs": runs}
+
 
 # ----------------------------------------------------------------------------- assembly
 SECTIONS = (  # in page order; add one with a function here and a partial in templates/sections/

@@ -11,8 +11,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig
 
-from sim.params.config import register
 from sim.params.paths import CONFIG_DIR
+from sim.params.schema import register
 
 
 def compose_config(overrides: list[str] | tuple[str, ...] = (), *, hydra_node: bool = False,

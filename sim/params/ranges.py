@@ -27,9 +27,11 @@ import numpy as np
 import yaml
 from scipy import stats as sps
 
-from sim.params.config import Change, Config, ConfigError, Dist
+from sim.params.distributions import Dist
+from sim.params.errors import ConfigError
 from sim.params.paths import RANGES_DIR
 from sim.params.provenance import provenance_rows, split_comment
+from sim.params.schema import Change, Config
 
 KINDS = ("fixed", "uniform", "triangular", "beta", "lognormal", "gamma")
 Z95 = 1.959963984540054
