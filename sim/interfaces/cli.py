@@ -115,7 +115,7 @@ def job(cfg: DictConfig) -> float:
 
 def usage() -> str:
     """The project's own help, printed before Hydra's."""
-    from sim.model import KPI_NAMES
+    from sim.params.kpis import KPI_NAMES
 
     def names(group: str) -> str:
         return ", ".join(available(group))
