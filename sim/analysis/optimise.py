@@ -3,7 +3,7 @@
 The search space is every intervention of the given options (the seed programmes), merged
 into the reference option's config. The size of an intervention configured with `places` p0 > 0
 is an integer k from 0 to its bound: the intervention as its own file sizes it at `places` = k
-(config.Sizing: the rule a sweep's `intervention.NAME.places=k` override follows), and k = 0
+(schema.Sizing: the rule a sweep's `intervention.NAME.places=k` override follows), and k = 0
 removes it. One costed per person (p0 = 0) is off or on. A mix's programme cost is random
 (per-person costs follow the people served), so the constraint is on its upper 97.5% prediction
 bound (`cost_bound`): a fresh replication's cost exceeds it with probability at most 2.5%, and the bound tightens as the
@@ -84,7 +84,7 @@ def bounds(c: Config, path: Path = SIZES) -> dict[str, int]:
 
 
 class Sizes:
-    """The interventions of a search space at integer sizes, each by its own file's rule (config.Sizing), cached."""
+    """The interventions of a search space at integer sizes, each by its own file's rule (schema.Sizing), cached."""
 
     def __init__(self, c: Config, sizing: dict[str, Sizing]):
         self.c, self.sizing = c, sizing

@@ -1,6 +1,6 @@
 """What the model reads: parameters resolved once, every changeable number a schedule over time.
 
-`sim.params.config.resolve` builds a `Resolved` from the validated config with the interventions
+`sim.params.plan.resolve` builds a `Resolved` from the validated config with the interventions
 applied; the model takes it as it is and never goes back to the config to ask for a value. A
 number that can change is a `Piecewise` step function of simulated time (days; the reported
 window starts at day 0); a duration is its distribution with a `Piecewise` scale.
