@@ -13,11 +13,11 @@ import io
 import os
 import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Callable, Iterable
 
+from sim.experiment.parallel import process_pool
 from sim.experiment.stats import mean_ci
 from sim.model import RunOutput, simulate
 from sim.params.plan import Params
@@ -47,8 +47,7 @@ def run_replications(params: Params, replications: Iterable[int], workers: int =
         for r in reps:
             finished(r, simulate(params, r))
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(reps)), mp_context=_context(),
-                                 initializer=_ignore_interrupt) as pool:
+        with process_pool(min(workers, len(reps)), _ignore_interrupt) as pool:
             futures = {pool.submit(simulate, params, r): r for r in reps}
             for fut in as_completed(futures):
                 finished(futures[fut], fut.result())
@@ -60,13 +59,6 @@ def run_replications(params: Params, replications: Iterable[int], workers: int =
 def _ignore_interrupt() -> None:
     """Workers leave Ctrl-C to the parent, which stops the pool and says how to resume."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _context():
-    """Fork where the platform has it (workers start at once, modules already imported), else spawn."""
-    import multiprocessing
-
-    return get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
 
 
 def _progress(total: int, label: str):

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from sim.experiment.parallel import process_pool
 from sim.model import simulate
 from sim.model.workforce import calibrate
 from sim.params.compose import sweep_combos
@@ -194,11 +195,7 @@ class Runner:
                 keep(run_task(t, self.options))
         else:
             if self._pool is None:
-                import multiprocessing
-
-                ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init,
-                                                 initargs=(self.options,))
+                self._pool = process_pool(self.workers, _init, (self.options,))
             for fut in as_completed([self._pool.submit(run_task, t) for t in todo]):
                 keep(fut.result())
         return self.done
