@@ -116,10 +116,6 @@ class Streams:
         self._names.add(name)
         return np.random.Generator(np.random.PCG64(seed_sequence(self.seed, self.replication, name)))
 
-    def uniform(self, name: str) -> Sampler:
-        """Uniform(0, 1) draws for decisions (Bernoulli trials, categorical choices)."""
-        return Sampler(self.generator(name), _uniform)
-
     def exponential(self, name: str) -> Sampler:
         """Exponential(1) draws (the unit-rate Poisson process behind a channel's referrals)."""
         return Sampler(self.generator(name), lambda g, n: g.standard_exponential(n))
