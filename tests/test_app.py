@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from sim import cli
+from sim.interfaces import cli
 from sim.analysis.compare import find_jobs
 from sim.interfaces.app import FormError, FormRequest, form_overrides
 

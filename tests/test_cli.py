@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import BIN, make_params, run_cli
 
-from sim import cli
+from sim.interfaces import cli
 from sim.analysis.compare import FOLDER_CHARS, folder_name, option_label, readable
 from sim.model import simulate
 
@@ -175,7 +175,7 @@ def test_help_leads_with_our_usage_and_a_closed_pipe_is_quiet() -> None:
 
 def test_validation_loads_no_plotting_or_statistics() -> None:
     """A typo is answered before matplotlib, scipy or the report are imported (they cost seconds)."""
-    code = ("import sys; from sim import cli\n"
+    code = ("import sys; from sim.interfaces import cli\n"
             "try:\n    cli.preflight(['pathway.recruitment.shortlisting=1.5'])\nexcept cli.UsageError as e:\n"
             "    print(e)\n"
             "print(sorted(m for m in ('matplotlib', 'scipy', 'sim.outputs.report', 'sim.experiment.stats', 'sim.experiment.replications') "
