@@ -10,6 +10,8 @@ from omegaconf import OmegaConf
 from sim.params.config import BORROWABLE, ConfigError
 from sim.params.paths import CONFIG_DIR
 
+pytestmark = pytest.mark.unit
+
 REGIONS = sorted(p.stem for p in (CONFIG_DIR / "region").glob("*.yaml"))
 DEFAULT = "norfolk_waveney"
 
