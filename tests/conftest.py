@@ -4,7 +4,8 @@ and one real local Ray cluster per test session; and the check that every test h
 Tiers (markers registered in pyproject.toml, `--strict-markers`); `make test-fast` runs unit and model:
   unit         pure functions and small objects, no simulation beyond a few milliseconds
   model        the simulation run in-process, short (one or a few replications of a short horizon)
-  statistical  many replications or draws, statistical bounds, calibration
+  statistical  many replications, runs or draws: statistical bounds, calibration, effects averaged over
+               replications, property-based searches that run the model for many random configurations
   system       console scripts as subprocesses, the browser (Chromium/Selenium), the Ray cluster, the web app server
 A whole file of one tier says so with a module-level `pytestmark`; a file that mixes marks each test.
 
@@ -14,6 +15,7 @@ its Python package is missing; a missing browser binary still fails the test (se
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import socket
@@ -103,9 +105,14 @@ def ray_cluster() -> Iterator[str]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
+_PARAMS: dict[tuple[str, ...], Params] = {}  # composed and validated once per process: about half a second each
+
+
 def make_params(*overrides: str) -> Params:
-    """Validated parameters of the shipped config tree with Hydra overrides applied."""
-    return load(compose_config(overrides))
+    """Validated parameters of the shipped config tree with Hydra overrides applied (a fresh copy on every call)."""
+    if overrides not in _PARAMS:
+        _PARAMS[overrides] = load(compose_config(overrides))
+    return copy.deepcopy(_PARAMS[overrides])
 
 
 def run_cli(*args: str, tool: str = "pathways", cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -85,7 +85,7 @@ def with_intervention(overrides: list[str] | tuple[str, ...], name: str, start: 
 @given(base=base_config(), channel=st.sampled_from(CHANNELS), t=st.integers(1, 700),
        factor=st.sampled_from([0.0, 0.5, 2.0, 3.0]))
 @example(base=["experiment.horizon_days=730", *QUIET], channel="jobcentre", t=365, factor=2.0)
-@pytest.mark.model
+@pytest.mark.statistical  # many runs: a property search over random configurations
 def test_rate_change_from_day_t_leaves_earlier_referrals(base: list[str], channel: str, t: int, factor: float) -> None:
     """A channel's rate scaled from day t on: every referral before t, of every channel, is the same person
     (channel, arrival index) at the same instant with the same attributes; after t the channel changes."""
@@ -145,7 +145,7 @@ def test_inverse_intensity_gives_poisson_counts() -> None:
 @given(base=base_config(), channel=st.sampled_from(CHANNELS), rate=st.integers(50, 800),
        leaving=st.floats(0.0, 0.5))
 @example(base=["experiment.horizon_days=730", *QUIET], channel="outreach", rate=360, leaving=0.2)
-@pytest.mark.model
+@pytest.mark.statistical  # many runs: a property search over random configurations
 def test_adding_a_channel_leaves_the_others_alone(base: list[str], channel: str, rate: int, leaving: float) -> None:
     """Switching a channel on leaves every other channel's residents with the same referral times and attributes
     and, when no capacity binds (places and posts to spare), the same path: same stages, reasons and instants
@@ -188,7 +188,7 @@ def test_outreach_with_capacities_to_spare_changes_almost_nobody() -> None:
 @given(base=base_config(), roles=st.lists(st.sampled_from(ROLES), min_size=1, unique=True),
        scale=st.floats(0.0, 1.0), start=days, length=st.one_of(st.none(), st.integers(1, 700)))
 @example(base=["experiment.horizon_days=900", *QUIET], roles=["care_worker", "hcsw"], scale=0.8, start=0, length=None)
-@pytest.mark.model
+@pytest.mark.statistical  # many runs: a property search over random configurations
 def test_less_first_year_leaving_never_makes_a_leaver(base: list[str], roles: list[str], scale: float, start: int,
                                                       length: int | None) -> None:
     """An intervention that only lowers first-year leaving (some roles, for a while) never turns a reference
@@ -216,7 +216,7 @@ def test_mentoring_turns_no_stayer_into_a_leaver() -> None:
 # ----------------------------------------------------------------------------- raising a capacity that never binds
 @SETTINGS
 @given(base=base_config(), capacity=st.sampled_from(CAPACITIES[:-len(COURSES)]), more=st.integers(1, 50))
-@pytest.mark.model
+@pytest.mark.statistical  # many runs: a property search over random configurations
 def test_raising_a_capacity_that_never_binds_changes_nothing(base: list[str], capacity: str, more: int) -> None:
     """A capacity nobody ever waited for, raised: every table of the run is the same, byte for byte, but for that
     capacity's own size (its places and utilisation)."""

@@ -136,7 +136,7 @@ def _measure(out: RunOutput, name: str, group: str) -> float:
 
 
 @pytest.mark.parametrize("name", INTERVENTIONS)
-@pytest.mark.model
+@pytest.mark.statistical  # effects of two sizes averaged over replications
 def test_every_intervention_size_buys_something(name: str) -> None:
     """Each shipped intervention at its size and at twice (or one more): a sized intervention's direct
     effect moves the expected way and its cost rises; one without a size (costed per person) costs

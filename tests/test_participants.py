@@ -140,7 +140,7 @@ def test_only_holders_read_other_numbers(name: str) -> None:
           suppress_health_check=[HealthCheck.too_slow])
 @given(overrides=configs(), caseworkers=st.integers(0, 3), tutored=st.integers(0, 10), start=st.integers(0, 150),
        length=st.one_of(st.none(), st.integers(1, 300)))
-@pytest.mark.model
+@pytest.mark.statistical  # many runs: a property search over random configurations
 def test_random_configs_with_serving_interventions(overrides: list[str], caseworkers: int, tutored: int, start: int,
                                                    length: int | None) -> None:
     """Any valid config with a caseworker and a tutor of any size, for any period: people are conserved, everyone

@@ -14,7 +14,7 @@ from tracing import trace
 from sim.model import RunOutput
 from sim.params.paths import CONFIG_DIR
 
-pytestmark = pytest.mark.model
+pytestmark = pytest.mark.statistical  # many runs: a search over 26 random configurations
 
 CHANNELS: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml").channels.keys())
 COURSES: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "pathway" / "default.yaml").training.courses.keys())
