@@ -4,12 +4,17 @@
 #               paths of the report and the workbook
 #   make app    the same, plus the web page's extra; start pathways-app on http://127.0.0.1:8050
 #   make test   the same, plus the test, cluster and app extras and headless Chromium; the whole suite
+#               (every tier: unit, model, statistical, system; markers in pyproject.toml, tests/conftest.py)
+# and while working on the code:
+#   make test-fast  the same extras, no browser; only the unit and model tests (-m "unit or model"), about a
+#                   minute and a half on 2 idle cores: pure functions, config checks and short in-process
+#                   runs; no subprocesses, browser, Ray cluster or web server, no many-run statistics
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt
 
-.PHONY: run app test bench clean browser
+.PHONY: run app test test-fast bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +44,9 @@ app: $(VENV)/.installed-app
 
 test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest -q -n 2
+
+test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q -n 2 -m "unit or model"
 
 # headless Chromium and its driver for the browser tests (Debian packages; we run as root)
 browser:

@@ -1,5 +1,7 @@
 """The web app served for tests: on a free port of 127.0.0.1 in a thread of this process, an API client that
-sends the server's token (read from its page, as the page's own script does), and waiting for a run."""
+sends the server's token (read from its page, as the page's own script does), and waiting for a run.
+
+The app extra (FastAPI, uvicorn) is imported by `serve`, so a test that serves the app skips without it."""
 
 from __future__ import annotations
 
@@ -11,10 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import uvicorn
-from conftest import free_port
-
-from sim.interfaces.app import TOKEN_HEADER, create_app
+from conftest import extra, free_port
 
 RUN_SECONDS = 240  # a two-option quick sweep takes ~15 s on a loaded 2-core machine; generous
 
@@ -22,6 +21,10 @@ RUN_SECONDS = 240  # a two-option quick sweep takes ~15 s on a loaded 2-core mac
 @contextmanager
 def serve(results: Path, max_runs: int | None = None) -> Iterator[str]:
     """The app over `results` until the block ends (its children are left running, as when the app stops)."""
+    uvicorn = extra("uvicorn", "app")
+    extra("fastapi", "app")
+    from sim.interfaces.app import create_app
+
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(results, max_runs), host="127.0.0.1", port=port,
                                         log_level="warning"))
@@ -46,6 +49,8 @@ def token_of(base: str) -> str:
 
 def api_client(base: str) -> httpx.Client:
     """An API client that sends the server's token."""
+    from sim.interfaces.app import TOKEN_HEADER
+
     return httpx.Client(base_url=base, timeout=60, headers={TOKEN_HEADER: token_of(base)})
 
 

@@ -1,8 +1,21 @@
 """Shared test helpers: parameters from the real config tree, the CLI as a subprocess, headless Chromium,
-and one real local Ray cluster per test session."""
+and one real local Ray cluster per test session; and the check that every test has exactly one tier.
+
+Tiers (markers registered in pyproject.toml, `--strict-markers`); `make test-fast` runs unit and model:
+  unit         pure functions and small objects, no simulation beyond a few milliseconds
+  model        the simulation run in-process, short (one or a few replications of a short horizon)
+  statistical  many replications, runs or draws: statistical bounds, calibration, effects averaged over
+               replications, property-based searches that run the model for many random configurations
+  system       console scripts as subprocesses, the browser (Chromium/Selenium), the Ray cluster, the web app server
+A whole file of one tier says so with a module-level `pytestmark`; a file that mixes marks each test.
+
+A test that needs an optional extra (selenium, ray, fastapi and uvicorn, submitit) skips, naming the extra, when
+its Python package is missing; a missing browser binary still fails the test (see `chromium`).
+"""
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import socket
@@ -12,14 +25,17 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 
 from sim.params.compose import compose_config
 from sim.params.config import load
 from sim.params.plan import Params
+
+if TYPE_CHECKING:
+    from selenium import webdriver
 
 BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -28,6 +44,37 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 # of several machines; keep every Ray socket on loopback.
 RAY_ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 RAY = pytest.mark.xdist_group("ray")  # every test on the Ray cluster runs in one worker (pyproject: --dist loadgroup)
+TIERS = ("unit", "model", "statistical", "system")
+
+
+UNTIERED = pytest.StashKey[list[str]]()  # collected tests without exactly one tier, with the tiers they have
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: `make test-fast` checks every test too
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every collected test has exactly one tier marker, or the session stops naming the ones that do not.
+
+    An xdist worker cannot stop the session cleanly from here, so it keeps the list for
+    tests/test_tiers.py, which fails naming them (that test is unit tier: in `make test` and `make test-fast`).
+    """
+    bad = []
+    for item in items:
+        tiers = [m.name for m in item.iter_markers() if m.name in TIERS]
+        if len(tiers) != 1:
+            bad.append(f"{item.nodeid}: {', '.join(tiers) or 'no tier'}")
+    config.stash[UNTIERED] = bad
+    if bad and not hasattr(config, "workerinput"):
+        raise pytest.UsageError(untiered_message(bad))
+
+
+def untiered_message(bad: list[str]) -> str:
+    return (f"each test needs exactly one tier marker of {', '.join(TIERS)} (tests/conftest.py):\n  "
+            + "\n  ".join(bad))
+
+
+def extra(module: str, name: str) -> ModuleType:
+    """`module` of the optional extra `name`, or skip the test saying what to install."""
+    return pytest.importorskip(module, reason=f"needs the '{name}' extra: pip install -e '.[{name}]'")
 
 
 def free_port() -> int:
@@ -43,6 +90,7 @@ def ray_cluster() -> Iterator[str]:
     `ray stop --force` stops every Ray process on the machine, so the tests that use the cluster
     are marked RAY: one xdist worker runs them all and no second cluster is ever started.
     """
+    extra("ray", "cluster")
     port = free_port()
     temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must fit in 107 bytes
     start = subprocess.run(
@@ -57,9 +105,14 @@ def ray_cluster() -> Iterator[str]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
+_PARAMS: dict[tuple[str, ...], Params] = {}  # composed and validated once per process: about half a second each
+
+
 def make_params(*overrides: str) -> Params:
-    """Validated parameters of the shipped config tree with Hydra overrides applied."""
-    return load(compose_config(overrides))
+    """Validated parameters of the shipped config tree with Hydra overrides applied (a fresh copy on every call)."""
+    if overrides not in _PARAMS:
+        _PARAMS[overrides] = load(compose_config(overrides))
+    return copy.deepcopy(_PARAMS[overrides])
 
 
 def run_cli(*args: str, tool: str = "pathways", cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -77,8 +130,13 @@ def quick() -> tuple[str, ...]:
 def chromium(profile: Path, width: int = 1280, height: int = 900) -> Iterator[webdriver.Chrome]:
     """Headless Chromium driven by chromedriver, with a fresh profile and no background network.
 
-    Called inside the test, not as a fixture, so that a missing browser fails the test.
+    Called inside the test, not as a fixture, so that a missing browser fails the test (only a missing
+    selenium, a Python package of the test extra, skips it).
     """
+    extra("selenium", "test")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
     assert CHROMIUM.exists() and CHROMEDRIVER.exists(), (
         "headless Chromium is required: apt-get install -y chromium chromium-driver (make test does it)")
     opts = webdriver.ChromeOptions()

@@ -8,14 +8,10 @@ from pathlib import Path
 
 import pytest
 from appserver import RUN_SECONDS, api_client, serve, wait
-from conftest import chromium, run_cli
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from conftest import chromium, extra, run_cli
 
 from sim.analysis.compare import find_jobs
 from sim.interfaces import preflight as pf
-from sim.interfaces.app import FormError, FormRequest, form_overrides
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +22,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         yield base, results
 
 
+@pytest.mark.system
 def test_api_runs_a_sweep_into_results(server: tuple[str, Path]) -> None:
     base, results = server
     with api_client(base) as client:
@@ -46,6 +43,7 @@ def test_api_runs_a_sweep_into_results(server: tuple[str, Path]) -> None:
 
 @pytest.mark.parametrize("override", ["pathway.recruitment.shortlisting=1.5", "intervention=[childcar]",
                                       "region.channels.gp_advisers.referrals_per_year=1e9"])
+@pytest.mark.system
 def test_api_refuses_bad_input_with_the_command_line_message(server: tuple[str, Path], override: str) -> None:
     base, results = server
     before = sorted(results.rglob("*"))
@@ -58,9 +56,14 @@ def test_api_refuses_bad_input_with_the_command_line_message(server: tuple[str, 
     assert sorted(results.rglob("*")) == before  # nothing started, nothing written
 
 
+@pytest.mark.system
 def test_page_picks_runs_and_shows_the_comparison(server: tuple[str, Path], tmp_path: Path) -> None:
     base, results = server
     with chromium(tmp_path / "profile", width=1280, height=1000) as browser:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import Select, WebDriverWait
+
         browser.get(base + "/")
         assert "planner's workbench" in browser.title
         # bad input: the command line's message beside the field, and no run
@@ -106,8 +109,12 @@ def test_page_picks_runs_and_shows_the_comparison(server: tuple[str, Path], tmp_
     assert any("skills_plan_entry_retention" in (p.parent / "multirun.yaml").read_text() for p in folders)
 
 
+@pytest.mark.unit
 def test_form_asks_for_the_sweeps_the_command_line_runs() -> None:
     """Each mode of the form is a sweep the command line accepts (checked by its own preflight)."""
+    extra("fastapi", "app")
+    from sim.interfaces.app import FormError, FormRequest, form_overrides
+
     forms = [FormRequest(mode="programmes", scenarios=["west_norfolk_local_plan"], region="norfolk_waveney"),
              FormRequest(mode="interventions", interventions=["childcare", "mentoring"], together=True),
              FormRequest(mode="sizes", sized="childcare", sizes="0, 10,40")]

@@ -11,6 +11,10 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 SIM = ROOT / "sim"
 LAYERS = ("params", "model", "experiment", "analysis", "outputs", "interfaces")

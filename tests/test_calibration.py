@@ -34,6 +34,7 @@ def total_vacancies(out: RunOutput) -> dict[float, int]:
 
 
 # ----------------------------------------------------------------------------- the baseline level
+@pytest.mark.statistical
 def test_baseline_vacancies_stay_at_published_level() -> None:
     """No programme, five years, 8 replications: mean total vacancies within 10% of the published 3,300 every sample."""
     params = make_params(*NO_REFERRALS)  # default experiment: full horizon, weekly churn as configured
@@ -53,6 +54,7 @@ def test_baseline_vacancies_stay_at_published_level() -> None:
     assert np.all(np.abs(mean - published) <= 0.10 * published), (days[worst], mean[worst])
 
 
+@pytest.mark.model
 def test_initial_vacancy_rate_by_sector() -> None:
     """With no warm-up, at day 0 each sector's vacancy rate is the configured one (NHS 5.19%, social care 7.5% of
     24,000) up to rounding: the staff start from data."""
@@ -112,6 +114,7 @@ def _flows_per_band(post: Post, bau, pi: float = 0.0, p_in: float = 0.0, m: list
     ("vacancy_rate", "turnover", "within", "growth"),
     [(0.1, 0.3, 0.4, 0.02), (0.0519, 0.088, 0.0, 0.0), (0.08, 0.2, 0.63, 0.022)],
 )
+@pytest.mark.unit
 def test_calibration_holds_posts_and_age_profile(vacancy_rate: float, turnover: float, within: float,
                                                  growth: float) -> None:
     """One post, no promotions: at the calibrated rates every age band grows with the posts (the
@@ -128,6 +131,7 @@ def test_calibration_holds_posts_and_age_profile(vacancy_rate: float, turnover: 
     assert np.allclose(d, g * np.array(AGE), atol=1e-9), (d, g * np.array(AGE))
 
 
+@pytest.mark.unit
 def test_calibration_never_negative() -> None:
     """Posts closing faster than they open (growth -0.5): no external hires are needed, never fewer than none."""
     post = _post(1000.0, 0.1, 0.3, 0.4, -0.5)
@@ -136,6 +140,7 @@ def test_calibration_never_negative() -> None:
     assert calibrate(wf)["homes"]["carer"].external_fill_rate == 0.0
 
 
+@pytest.mark.unit
 def test_calibration_ladder() -> None:
     """On a ladder, promotions out are refilled below and promotions in bring the lower role's ages:
     both posts' age profiles still hold, and the promotion share of the senior post's fills is s."""
@@ -160,6 +165,7 @@ def test_calibration_ladder() -> None:
 
 # ----------------------------------------------------------------------------- the market holds still
 @pytest.mark.parametrize(("elasticity", "labels"), [(1.0, None), (0.4, ("social_care", "nhs"))])
+@pytest.mark.statistical
 def test_no_programme_vacancy_rates_hold_per_sector_and_employer(elasticity: float, labels: tuple[str, ...] | None) -> None:
     """No programme, no residents, five years with ageing: every sector's and employer group's vacancy
     rate (mean of 40 replications) stays within 0.3 percentage points of its day-0 level at every
@@ -217,6 +223,7 @@ BIG_PROGRAMME = (
 )
 
 
+@pytest.mark.statistical
 def test_programme_lowers_vacancies() -> None:
     """A programme that hires people lowers mean vacancies against the same seeds' baseline (paired 95% CI < 0)."""
     base_p, prog_p = make_params(), make_params(*BIG_PROGRAMME)

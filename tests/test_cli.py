@@ -38,6 +38,7 @@ def _error(r: subprocess.CompletedProcess) -> str:
 
 
 # ----------------------------------------------------------------------------- names and folders
+@pytest.mark.unit
 def test_readable_names() -> None:
     assert readable("intervention.childcare.places=20") == "childcare places 20"
     assert readable("intervention=[childcare,gp_advisers]") == "childcare + gp advisers"
@@ -51,6 +52,7 @@ def test_readable_names() -> None:
     assert option_label(["experiment.replications=50"], None, "baseline") == "baseline"
 
 
+@pytest.mark.unit
 def test_folder_names_stay_short_whatever_the_overrides() -> None:
     label = ", ".join(readable(f"region.channels.channel_{k}.referrals_per_year={k * 1000}") for k in range(40))
     name = folder_name(12, label)
@@ -58,6 +60,7 @@ def test_folder_names_stay_short_whatever_the_overrides() -> None:
     assert folder_name(3, "childcare places 20") == "3-childcare-places-20"
 
 
+@pytest.mark.system
 def test_many_overrides_give_a_short_folder(tmp_path: Path) -> None:
     """The issue's sweep with five channel overrides: it ran into 'File name too long'; now one short folder."""
     sweep = tmp_path / "s"
@@ -71,6 +74,7 @@ def test_many_overrides_give_a_short_folder(tmp_path: Path) -> None:
     assert all(f"region.channels.{c}.referrals_per_year=0" in typed for c in channels)  # the full list is kept
 
 
+@pytest.mark.system
 def test_sizing_without_the_list_syntax(tmp_path: Path) -> None:
     """The README's headline sweep runs as written; options, folders and console use the same names."""
     sweep = tmp_path / "s"
@@ -85,6 +89,7 @@ def test_sizing_without_the_list_syntax(tmp_path: Path) -> None:
     assert (sweep / "comparison.xlsx").exists()
 
 
+@pytest.mark.system
 def test_sizing_with_a_list_that_lacks_it_says_what_to_type() -> None:
     msg = _error(run_cli("-m", *QUICK, "intervention=[outreach]", "intervention.childcare.places=0,10"))
     assert msg.endswith("add it to the list: intervention=[outreach,childcare]"), msg
@@ -92,12 +97,14 @@ def test_sizing_with_a_list_that_lacks_it_says_what_to_type() -> None:
 
 
 @pytest.mark.parametrize("override", ["intervention=[childcar]", "intervention.childcar.places=3"])
+@pytest.mark.system
 def test_unknown_intervention_lists_the_available_ones(override: str) -> None:
     msg = _error(run_cli(*QUICK, override))
     files = sorted(p.stem for p in (pf.CONFIG_DIR / "intervention").glob("*.yaml"))
     assert "unknown intervention 'childcar'" in msg and msg.endswith("allowed: " + ", ".join(files)), msg
 
 
+@pytest.mark.unit
 def test_copied_scenario_with_an_old_name_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "west_norfolk_local_plan.yaml").write_text("scenario_name: west_norfolk_local_plan\n")
     (tmp_path / "my_plan.yaml").write_text("# a copy\nscenario_name: west_norfolk_local_plan   # not changed\n")
@@ -109,6 +116,7 @@ def test_copied_scenario_with_an_old_name_is_refused(tmp_path: Path, monkeypatch
 
 
 # ----------------------------------------------------------------------------- the size guard
+@pytest.mark.system
 def test_runaway_size_is_refused_naming_the_key() -> None:
     override = "region.channels.gp_advisers.referrals_per_year=1e9"
     msg = _error(run_cli(override, "experiment.horizon_days=30"))
@@ -117,6 +125,7 @@ def test_runaway_size_is_refused_naming_the_key() -> None:
     assert "experiment.max_residents = 1,000,000" in msg
 
 
+@pytest.mark.unit
 def test_max_residents_lifts_the_guard() -> None:
     argv = ["region.channels.gp_advisers.referrals_per_year=1e9", "experiment.horizon_days=30"]
     with pytest.raises(UsageError):
@@ -124,6 +133,7 @@ def test_max_residents_lifts_the_guard() -> None:
     pf.preflight([*argv, "experiment.max_residents=2000000000"])  # checked, not run
 
 
+@pytest.mark.statistical
 def test_size_estimate_matches_the_residents_a_run_refers() -> None:
     """The estimate is the Poisson mean of the referrals: simulated counts fall within 4 standard deviations."""
     params = make_params(*QUICK)
@@ -135,6 +145,7 @@ def test_size_estimate_matches_the_residents_a_run_refers() -> None:
 
 
 # ----------------------------------------------------------------------------- interruption, help, pipes
+@pytest.mark.system
 def test_ctrl_c_stops_cleanly_and_the_printed_command_resumes(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
     args = ["-m", *QUICK, "experiment.replications=2", "intervention=[],[childcare],[outreach],[mentoring]",
@@ -162,6 +173,7 @@ def test_ctrl_c_stops_cleanly_and_the_printed_command_resumes(tmp_path: Path) ->
     assert len(_options(sweep)) == 4
 
 
+@pytest.mark.system
 def test_help_leads_with_our_usage_and_a_closed_pipe_is_quiet() -> None:
     r = run_cli("--help")
     assert r.returncode == 0, r.stderr
@@ -175,6 +187,7 @@ def test_help_leads_with_our_usage_and_a_closed_pipe_is_quiet() -> None:
     assert piped.stdout.startswith("pathways: simulate") and piped.stderr == "", piped.stderr
 
 
+@pytest.mark.system
 def test_validation_loads_no_plotting_or_statistics() -> None:
     """A typo is answered before matplotlib, scipy or the report are imported (they cost seconds)."""
     code = ("import sys; from sim.interfaces import preflight as pf; from sim.interfaces.errors import UsageError\n"
@@ -188,6 +201,7 @@ def test_validation_loads_no_plotting_or_statistics() -> None:
     assert "allowed: [0, 1]" in r.stdout and r.stdout.strip().endswith("[]"), r.stdout
 
 
+@pytest.mark.system
 def test_single_run_prints_its_name_and_its_report(tmp_path: Path) -> None:
     out = tmp_path / "run"
     r = run_cli(*QUICK, "experiment.replications=1", "intervention=[childcare]", f"hydra.run.dir={out}")
@@ -197,6 +211,7 @@ def test_single_run_prints_its_name_and_its_report(tmp_path: Path) -> None:
     assert report and Path(report.group(1)).resolve() == (out / "report.html").resolve() and (out / "report.html").exists()
 
 
+@pytest.mark.system
 def test_pathways_report_on_a_parent_lists_what_it_found(tmp_path: Path) -> None:
     day = tmp_path / "2026-12-01"
     (day / "10-00-00-baseline" / ".hydra").mkdir(parents=True)

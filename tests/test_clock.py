@@ -58,6 +58,7 @@ delays = st.one_of(st.just(0.0), st.integers(1, 40).map(float), st.floats(0.0, 6
 @settings(max_examples=60, deadline=None)
 @given(plan=st.lists(st.lists(delays, min_size=1, max_size=12), min_size=1, max_size=12),
        horizon=st.floats(1.0, 200.0), bucket=st.sampled_from([0.1, 1 / 16, 0.5, 1.0, 7.0]))
+@pytest.mark.unit
 def test_same_order_and_times_as_simpy(plan: list[list[float]], horizon: float, bucket: float) -> None:
     stock = trace(simpy.Environment(), plan, horizon)
     env = Environment(bucket_days=bucket)
@@ -69,6 +70,7 @@ def test_same_order_and_times_as_simpy(plan: list[list[float]], horizon: float, 
 @settings(max_examples=60, deadline=None)
 @given(plan=st.lists(st.lists(delays, min_size=1, max_size=12), min_size=1, max_size=12),
        horizon=st.floats(1.0, 200.0))
+@pytest.mark.unit
 def test_light_processes_keep_simpys_order_and_times(plan: list[list[float]], horizon: float) -> None:
     """Processes run by `begin` take every step at the time and in the order SimPy's own processes do, and
     return at the time of their last step. A `Process` reports its return by an event of its own, processed
@@ -87,6 +89,7 @@ def test_light_processes_keep_simpys_order_and_times(plan: list[list[float]], ho
 
 
 @pytest.mark.parametrize("parent_wait, same_order", [(1.5, True), (2.0, False)])
+@pytest.mark.unit
 def test_a_light_process_started_inside_a_process(parent_wait: float, same_order: bool) -> None:
     """Started by a process that waits next (as the referral process does), a light process takes its steps at
     SimPy's times and, unless the parent's next event falls at exactly the time of one the child's first step
@@ -117,6 +120,7 @@ def test_a_light_process_started_inside_a_process(parent_wait: float, same_order
     assert (light == stock) == same_order
 
 
+@pytest.mark.unit
 def test_light_process_failure_and_processed_events() -> None:
     """A light process goes on at once past an event already processed, gets a failed event's exception
     (and may handle it), and an exception it does not handle stops the run, as SimPy's would."""
@@ -144,6 +148,7 @@ def test_light_process_failure_and_processed_events() -> None:
 
 
 @pytest.mark.parametrize("clock", [Environment, StockEnvironment])
+@pytest.mark.unit
 def test_a_claim_granted_first_drops_its_patience_timer(clock: type[simpy.Environment]) -> None:
     """A claim settled before its patience runs out never calls its expiry; one left pending does, once, at
     its time. The calendar never processes the dropped timer (SimPy's plain environment processes it, empty)."""
@@ -175,6 +180,7 @@ def test_a_claim_granted_first_drops_its_patience_timer(clock: type[simpy.Enviro
         assert env.dropped == 1
 
 
+@pytest.mark.unit
 def test_event_count_is_simpys() -> None:
     """The count of processed events is SimPy's own: parked timeouts are not in it (until they are processed)."""
     counts = []
@@ -190,6 +196,7 @@ def test_event_count_is_simpys() -> None:
     assert counts[0] == counts[1] == 4  # three timeouts and the run's own stop event
 
 
+@pytest.mark.unit
 def test_infinite_and_bad_delays() -> None:
     env = Environment()
     env.timeout(math.inf)  # never fires, as with SimPy
@@ -202,6 +209,7 @@ def test_infinite_and_bad_delays() -> None:
         Environment(bucket_days=0)
 
 
+@pytest.mark.model
 def test_model_results_identical_to_plain_simpy(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default region and a stacked programme: every table of a run is the same under either clock, and
     so is the count of events, less the dropped patience timers the calendar never processes; and the same
@@ -229,6 +237,7 @@ def test_model_results_identical_to_plain_simpy(monkeypatch: pytest.MonkeyPatch)
         assert plain.events > stock.events  # a start and an end event per journey, and every timer fired
 
 
+@pytest.mark.unit
 def test_claim_granted_at_once_is_already_processed() -> None:
     """A claim granted at once is a processed event: the process that yields it goes on at the same instant
     with True, and no event is scheduled for it; a pending claim is an ordinary event, triggered later."""
@@ -256,6 +265,7 @@ def test_claim_granted_at_once_is_already_processed() -> None:
 @settings(max_examples=80, deadline=None)
 @given(steps=st.dictionaries(st.integers(-15, 30), st.floats(0.0, 1.0), min_size=1, max_size=6),
        probes=st.lists(st.one_of(st.integers(-12, 35).map(float), st.floats(-12.0, 35.0)), max_size=25))
+@pytest.mark.unit
 def test_follow_gives_the_schedule_value_at_every_time(steps: dict[int, float], probes: list[float]) -> None:
     """A value kept by `follow` is what `Piecewise.at(now)` gives, at every time the model reads it: between
     change times, and at a change time itself (read by an event of that time made later, as in the model)."""
@@ -279,6 +289,7 @@ def test_follow_gives_the_schedule_value_at_every_time(steps: dict[int, float], 
     assert all(kept == expected for kept, expected in seen)
 
 
+@pytest.mark.unit
 def test_a_light_process_is_freed_when_it_returns() -> None:
     """A returned light process leaves no reference cycle: its generator is freed at once by reference counting
     (the model runs with the collector's thresholds high, so a cycle per resident would pile up)."""

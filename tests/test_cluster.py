@@ -6,7 +6,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BIN, RAY, RAY_ENV, run_cli
+from conftest import BIN, RAY, RAY_ENV, extra, run_cli
+
+pytestmark = pytest.mark.system
+SUBMITIT = "hydra_plugins.hydra_submitit_launcher"  # the cluster extra's SLURM launcher
 
 SWEEP = ("-m", "experiment=quick", "experiment.progress=false", "experiment.replications=2",
          "intervention=[],[childcare]", "hydra.sweep.subdir=${hydra.job.num}")
@@ -53,6 +56,7 @@ def test_ray_worker_failure_is_named_and_others_kept(tmp_path: Path, ray_cluster
 
 def test_submitit_local_sweep_matches_local(tmp_path: Path, local_sweep: dict[str, bytes]) -> None:
     """The submitit launcher (the SLURM path) in its local mode gives the same tables."""
+    extra(SUBMITIT, "cluster")
     sweep = tmp_path / "s"
     r = run_cli(*SWEEP, "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}")
     assert r.returncode == 0, r.stderr[-3000:]
@@ -69,6 +73,7 @@ def test_joblib_parallel_sweep_matches_local(tmp_path: Path, local_sweep: dict[s
 
 def test_slurm_config_composes() -> None:
     """The documented SLURM launcher config composes (it cannot run without a SLURM cluster)."""
+    extra(SUBMITIT, "cluster")
     r = run_cli("hydra/launcher=slurm", "--cfg", "hydra", "-p", "hydra.launcher")
     assert r.returncode == 0, r.stderr
     assert "submitit" in r.stdout and "partition" in r.stdout

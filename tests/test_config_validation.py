@@ -88,6 +88,7 @@ def no_results(root: Path) -> None:
 
 @pytest.mark.parametrize(("extra", "bad", "key", "value", "allowed"), [c[1:] for c in CLI_CASES],
                          ids=[c[0] for c in CLI_CASES])
+@pytest.mark.system
 def test_cli_refuses_bad_override(tmp_path: Path, extra: tuple[str, ...], bad: str, key: str, value: str,
                                   allowed: str) -> None:
     """A bad command-line value stops `pathways` with exit 2 and one line naming the override, key, value and range."""
@@ -96,6 +97,7 @@ def test_cli_refuses_bad_override(tmp_path: Path, extra: tuple[str, ...], bad: s
     no_results(tmp_path)
 
 
+@pytest.mark.system
 def test_cli_names_the_yaml_file(tmp_path: Path) -> None:
     """A bad value inside a region YAML file is reported against that file, not the command line."""
     name = f"_test_bad_{uuid.uuid4().hex[:12]}"
@@ -115,6 +117,7 @@ def test_cli_names_the_yaml_file(tmp_path: Path) -> None:
     no_results(tmp_path)
 
 
+@pytest.mark.system
 def test_multirun_validates_every_job_first(tmp_path: Path) -> None:
     """In a sweep, the bad second value stops the whole multirun before the good first job runs."""
     p = run_cli("-m", "experiment=quick", "pathway.recruitment.shortlisting=0.5,1.5", f"hydra.sweep.dir={tmp_path}/s")
@@ -131,6 +134,7 @@ LIBRARY_CASES = [c for c in CLI_CASES if not c[0].startswith(("unknown", "wrong-
 
 @pytest.mark.parametrize(("extra", "bad", "key", "value", "allowed"), [c[1:] for c in LIBRARY_CASES],
                          ids=[c[0] for c in LIBRARY_CASES])
+@pytest.mark.unit
 def test_load_raises_config_error(extra: tuple[str, ...], bad: str, key: str, value: str, allowed: str) -> None:
     """`sim.params.config.load` (via `make_params`) raises ConfigError carrying the key, value and range."""
     with pytest.raises(ConfigError) as info:
@@ -153,6 +157,7 @@ def test_load_raises_config_error(extra: tuple[str, ...], bad: str, key: str, va
      "pathway.recruitment.checks.cv", -1.0, "a finite number > 0"),
     ({"experiment": {"followup_days": -1}}, "experiment.followup_days", -1.0, "[0, 36525]"),
 ])
+@pytest.mark.unit
 def test_load_raises_on_plain_dicts(cfg: dict, key: str, value: object, allowed: str) -> None:
     """`load` on a plain dict (no Hydra) reports unknown keys and wrong types as ConfigError too."""
     with pytest.raises(ConfigError) as info:
@@ -162,6 +167,7 @@ def test_load_raises_on_plain_dicts(cfg: dict, key: str, value: object, allowed:
     assert allowed in e.allowed
 
 
+@pytest.mark.unit
 def test_shipped_config_is_valid() -> None:
     """The control case: the shipped tree with every intervention loads without error."""
     names = sorted(p.stem for p in (CONFIG_DIR / "intervention").glob("*.yaml"))

@@ -65,6 +65,7 @@ def assert_conserved(out: RunOutput) -> None:
     ids=["baseline", "stacked", "all-interventions-with-warmup"],
 )
 @pytest.mark.parametrize("replication", [0, 1])
+@pytest.mark.model
 def test_people_conserved(overrides: tuple[str, ...], replication: int) -> None:
     """arrived == in_stage + exited + completed_first_year, with and without stacked interventions; and the
     number in each stage at the horizon equals a count of the residents traced one by one."""
@@ -117,6 +118,7 @@ def traced_stages(params: Params, replication: int) -> tuple[RunOutput, dict[tup
     return out, where
 
 
+@pytest.mark.model
 def test_support_capacities_account_for_every_entrant() -> None:
     """Each entrant of a stage with one queue is granted a place, reneges, or is still waiting."""
     model = Model(make_params(*QUICK, STACKED), 0)
@@ -137,6 +139,7 @@ def test_support_capacities_account_for_every_entrant() -> None:
 
 
 # ----------------------------------------------------------------------------- posts
+@pytest.mark.model
 def test_posts_identity_every_day() -> None:
     """Daily samples: staff_in_post + vacancies == establishment and no negative counts, in every cell."""
     params = make_params(*QUICK, STACKED, "experiment.record_every_days=1")
@@ -156,6 +159,7 @@ def test_posts_identity_every_day() -> None:
     assert len(out.timeseries) == len(by_day) * len(cells)
 
 
+@pytest.mark.unit
 def test_vacancy_days_follow_programme_starts_between_steps() -> None:
     """Starts and early leavers between churn steps are integrated exactly (the scalar correction of `_shift`)."""
     c = make_params().config
@@ -179,6 +183,7 @@ def test_vacancy_days_follow_programme_starts_between_steps() -> None:
 
 
 # ----------------------------------------------------------------------------- no leaks
+@pytest.mark.model
 def test_no_leaks_when_arrivals_stop() -> None:
     """Arrivals stop at day 200 of 2500: every place is given back, no live queue, nobody left in any stage."""
     overrides = (
@@ -213,6 +218,7 @@ def test_no_leaks_when_arrivals_stop() -> None:
 
 # ----------------------------------------------------------------------------- zero and extreme values
 @pytest.mark.parametrize("override", ["pathway.engagement.advisers=0", "pathway.engagement.caseload_per_adviser=0"])
+@pytest.mark.model
 def test_no_advisers_nobody_passes_engagement(override: str) -> None:
     """No adviser places (no advisers, or a caseload of 0): every entrant gives up or is still queued; no hires."""
     out = simulate(make_params(*QUICK, override), 0)
@@ -226,6 +232,7 @@ def test_no_advisers_nobody_passes_engagement(override: str) -> None:
     assert kpi(out, "utilisation", "capacity:advisers") == 0
 
 
+@pytest.mark.model
 def test_no_childcare_no_parent_hired() -> None:
     """With no childcare places no parent is hired, but residents without young children still are."""
     out = simulate(make_params(*QUICK, "pathway.support.childcare.places=0"), 0)
@@ -238,6 +245,7 @@ def test_no_childcare_no_parent_hired() -> None:
     assert kpi(out, "hires") > 0
 
 
+@pytest.mark.model
 def test_no_shortlisting_no_hires() -> None:
     """Shortlisting probability 0: every application is rejected, so nobody is hired."""
     out = simulate(make_params(*QUICK, "pathway.recruitment.shortlisting=0"), 0)
@@ -249,6 +257,7 @@ def test_no_shortlisting_no_hires() -> None:
     assert kpi(out, "utilisation", "capacity:interview_slots") == 0
 
 
+@pytest.mark.model
 def test_no_interview_slots_no_hires() -> None:
     """No interview slots: shortlisted candidates give up waiting for an interview, nobody reaches checks."""
     out = simulate(make_params(*QUICK, "pathway.recruitment.interview_slots=0"), 0)
@@ -260,6 +269,7 @@ def test_no_interview_slots_no_hires() -> None:
     assert kpi(out, "hires") == 0
 
 
+@pytest.mark.model
 def test_no_course_seats_when_everyone_needs_a_course() -> None:
     """Every resident needs a course and no course has seats: nobody leaves training for job search, no hires."""
     pathway = OmegaConf.load(CONFIG_DIR / "pathway" / "default.yaml")
@@ -274,6 +284,7 @@ def test_no_course_seats_when_everyone_needs_a_course() -> None:
     assert kpi(out, "hires") == 0
 
 
+@pytest.mark.model
 def test_certain_recruitment_hires_more() -> None:
     """Shortlisting, interview, acceptance and checks all certain hires more than the defaults, same seed."""
     # Per application the defaults succeed with 0.5 x 0.55 x 0.9 x 0.97 = 0.24, so at most
@@ -292,6 +303,7 @@ def test_certain_recruitment_hires_more() -> None:
         assert "did not pass checks" not in funnel_stage(sure, "checks")["reasons"]
 
 
+@pytest.mark.model
 def test_no_referrals_no_hires_but_vacancies() -> None:
     """All channels at zero: no referrals and no hires, while vacancies are still reported."""
     params = make_params(*QUICK, *NO_REFERRALS)
@@ -307,6 +319,7 @@ def test_no_referrals_no_hires_but_vacancies() -> None:
     assert sum(row[5] for row in out.timeseries if row[0] == 0.0) > 0
 
 
+@pytest.mark.model
 def test_huge_referral_rate_runs_and_conserves() -> None:
     """20,000 Jobcentre referrals a year over a year: runs, conserves people, arrivals match the rate."""
     params = make_params(*QUICK, "region.channels.jobcentre.referrals_per_year=20000", "experiment.horizon_days=365")
@@ -321,6 +334,7 @@ def test_huge_referral_rate_runs_and_conserves() -> None:
 
 
 @pytest.mark.parametrize("p12", [0, 1])
+@pytest.mark.model
 def test_first_year_leaving_extremes(p12: int) -> None:
     """First-year leaving 1 for every role: nobody completes a year; 0: nobody leaves early and all eligible are sustained."""
     out = simulate(make_params(*QUICK, *(f"region.workforce.roles.{r}.first_year_leaving={p12}" for r in ROLES)), 0)
@@ -338,6 +352,7 @@ def test_first_year_leaving_extremes(p12: int) -> None:
 
 
 @pytest.mark.parametrize("growth", [-0.5, -0.2, 1.0])
+@pytest.mark.model
 def test_establishment_growth_extremes(growth: float) -> None:
     """growth_per_year at valid extremes (schema range [-0.5, 1]) runs; the cell's posts follow (1+g)^t, cut only when vacant."""
     params = make_params(*QUICK, f"{CARE_HOME_CARERS}.growth_per_year={growth}")
@@ -359,6 +374,7 @@ def test_establishment_growth_extremes(growth: float) -> None:
         assert target <= est_end < e0
 
 
+@pytest.mark.unit
 def test_request_patience_gives_up_and_passes_the_place_on() -> None:
     """One place: the holder keeps it 5 days; a requester with patience 3 gives up at day 3 (False);
     one with no limit gets the place at day 5 (True), after the abandoned request is skipped."""
@@ -382,6 +398,7 @@ def test_request_patience_gives_up_and_passes_the_place_on() -> None:
     assert cap.waits.mean() == pytest.approx(2.5)  # waits of those granted: 0 and 5 days
 
 
+@pytest.mark.unit
 def test_interrupt_cannot_leak_a_place() -> None:
     """Requests are events used as context managers: an interrupt while holding gives the place back, and
     one while waiting withdraws the request, so the next in line is served and nothing stays taken."""

@@ -15,6 +15,8 @@ from conftest import make_params
 from sim.model import Model
 from sim.params.paths import SCENARIO_DIR
 
+pytestmark = pytest.mark.model
+
 SCENARIO = "connect_to_work_cumbria"
 # The option's capacities priced per place: intervention -> (capacity in the model, the pathway default's places)
 PLACES = {"digital_skills_places": ("digital_skills", "pathway.support.digital_skills.places"),

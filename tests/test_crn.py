@@ -87,6 +87,7 @@ def with_intervention(overrides: list[str] | tuple[str, ...], name: str, start: 
 @given(base=base_config(), channel=st.sampled_from(CHANNELS), t=st.integers(1, 700),
        factor=st.sampled_from([0.0, 0.5, 2.0, 3.0]))
 @example(base=["experiment.horizon_days=730", *QUIET], channel="jobcentre", t=365, factor=2.0)
+@pytest.mark.statistical  # many runs: a property search over random configurations
 def test_rate_change_from_day_t_leaves_earlier_referrals(base: list[str], channel: str, t: int, factor: float) -> None:
     """A channel's rate scaled from day t on: every referral before t, of every channel, is the same person
     (channel, arrival index) at the same instant with the same attributes; after t the channel changes."""
@@ -101,6 +102,7 @@ def test_rate_change_from_day_t_leaves_earlier_referrals(base: list[str], channe
     assert others == {k: (r.t_arrive, r.attributes) for k, r in opt.items() if k[0] != channel}
 
 
+@pytest.mark.model
 def test_rate_doubled_from_day_365_keeps_the_first_year() -> None:
     """The issue's case: Jobcentre referrals doubled from day 365 (the reference has hundreds before it)."""
     base = ("experiment.horizon_days=730", *QUIET)
@@ -116,6 +118,7 @@ def test_rate_doubled_from_day_365_keeps_the_first_year() -> None:
     assert abs(n_opt - 2 * n_ref) < 5 * math.sqrt(n_opt + 4 * n_ref)
 
 
+@pytest.mark.statistical
 def test_inverse_intensity_gives_poisson_counts() -> None:
     """Referrals from the inverted cumulative intensity of a ramped, stepped rate: the count in each window has
     the mean and variance of a Poisson count with mean integral of lambda (5 standard errors over 400 runs)."""
@@ -144,6 +147,7 @@ def test_inverse_intensity_gives_poisson_counts() -> None:
 @given(base=base_config(), channel=st.sampled_from(CHANNELS), rate=st.integers(50, 800),
        leaving=st.floats(0.0, 0.5))
 @example(base=["experiment.horizon_days=730", *QUIET], channel="outreach", rate=360, leaving=0.2)
+@pytest.mark.statistical  # many runs: a property search over random configurations
 def test_adding_a_channel_leaves_the_others_alone(base: list[str], channel: str, rate: int, leaving: float) -> None:
     """Switching a channel on leaves every other channel's residents with the same referral times and attributes
     and, when no capacity binds (places and posts to spare), the same path: same stages, reasons and instants
@@ -168,6 +172,7 @@ def test_adding_a_channel_leaves_the_others_alone(base: list[str], channel: str,
         assert (o.stage, o.reason, o.t_exit, o.t_start) == (r.stage, r.reason, r.t_exit, r.t_start), (k, r, o)
 
 
+@pytest.mark.model
 def test_outreach_with_capacities_to_spare_changes_almost_nobody() -> None:
     """The issue's case: outreach added to the default region with every capacity at 1,000. Only the posts are
     shared (a post an outreach resident takes is not open for someone else), so nearly every reference resident
@@ -185,6 +190,7 @@ def test_outreach_with_capacities_to_spare_changes_almost_nobody() -> None:
 @given(base=base_config(), roles=st.lists(st.sampled_from(ROLES), min_size=1, unique=True),
        scale=st.floats(0.0, 1.0), start=days, length=st.one_of(st.none(), st.integers(1, 700)))
 @example(base=["experiment.horizon_days=900", *QUIET], roles=["care_worker", "hcsw"], scale=0.8, start=0, length=None)
+@pytest.mark.statistical  # many runs: a property search over random configurations
 def test_less_first_year_leaving_never_makes_a_leaver(base: list[str], roles: list[str], scale: float, start: int,
                                                       length: int | None) -> None:
     """An intervention that only lowers first-year leaving (some roles, for a while) never turns a reference
@@ -200,6 +206,7 @@ def test_less_first_year_leaving_never_makes_a_leaver(base: list[str], roles: li
     assert turned == 0, (turned, stayers)
 
 
+@pytest.mark.model
 def test_mentoring_turns_no_stayer_into_a_leaver() -> None:
     """The issue's case: mentoring on the default region; with shared streams 27 of 201 same-post stayers left."""
     ref, _ = trace(make_params())
@@ -211,6 +218,7 @@ def test_mentoring_turns_no_stayer_into_a_leaver() -> None:
 # ----------------------------------------------------------------------------- raising a capacity that never binds
 @SETTINGS
 @given(base=base_config(), capacity=st.sampled_from(CAPACITIES[:-len(COURSES)]), more=st.integers(1, 50))
+@pytest.mark.statistical  # many runs: a property search over random configurations
 def test_raising_a_capacity_that_never_binds_changes_nothing(base: list[str], capacity: str, more: int) -> None:
     """A capacity nobody ever waited for, raised: every table of the run is the same, byte for byte, but for that
     capacity's own size (its places and utilisation)."""
@@ -236,6 +244,7 @@ def test_raising_a_capacity_that_never_binds_changes_nothing(base: list[str], ca
 
 
 # ----------------------------------------------------------------------------- each resident's own draws
+@pytest.mark.unit
 def test_a_residents_draws_depend_only_on_who_they_are() -> None:
     """Row k of a channel's draws is the same whatever else exists: another channel, or a changed distribution
     in another column; a changed distribution changes only its own column."""
@@ -258,6 +267,7 @@ def test_a_residents_draws_depend_only_on_who_they_are() -> None:
 
 
 # ----------------------------------------------------------------------------- the pairing reported
+@pytest.mark.unit
 def test_variance_ratio() -> None:
     """Var(a - b) / (Var a + Var b): 1 - 2 cov / (Var a + Var b) computed independently with numpy's covariance;
     0 for a constant shift; NaN without two pairs; NaN pairs left out."""
@@ -271,6 +281,7 @@ def test_variance_ratio() -> None:
     assert variance_ratio([*a, math.nan], [*b, 1.0]) == pytest.approx(variance_ratio(a, b), rel=1e-12)
 
 
+@pytest.mark.unit
 def test_comparison_rows_carry_the_variance_ratio() -> None:
     """comparison.csv has var_ratio per option and KPI: the ratio of the replications both jobs have."""
     ref = Job(Path("a"), [], "done", label="baseline", scenario="baseline",
@@ -285,6 +296,7 @@ def test_comparison_rows_carry_the_variance_ratio() -> None:
     assert rows["baseline"]["var_ratio"] == pytest.approx(0.0)
 
 
+@pytest.mark.model
 def test_record_of_a_stayer_has_its_post() -> None:
     """The trace itself: a resident who completed the first year has the post they started in and its time."""
     params = make_params("experiment=quick", *QUIET)

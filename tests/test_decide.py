@@ -70,6 +70,7 @@ def _all_options() -> list:
     return compose_options([f"scenario={scenarios}"], CONFIG_DIR)
 
 
+@pytest.mark.unit
 def test_every_number_of_every_scenario_gets_a_range_and_every_explicit_range_is_used() -> None:
     """All scenarios compose into parameters without a range error; no explicit range names a missing number."""
     ranges = Ranges.load()
@@ -82,6 +83,7 @@ def test_every_number_of_every_scenario_gets_a_range_and_every_explicit_range_is
     assert sum(p.source == "explicit" for p in params) > 20 and any(p.source == "rule" and p.varied for p in params)
 
 
+@pytest.mark.unit
 def test_ranges_hold_the_value_and_stay_in_the_allowed_range() -> None:
     """Each relative range holds the option's value between its 1% and 99% points (or at a bound), and a
     probability's range stays in [0, 1]."""
@@ -126,6 +128,7 @@ def baseline_option() -> list:
 
 
 @pytest.mark.parametrize("name,text,expect", BAD_RANGES, ids=[b[2] for b in BAD_RANGES])
+@pytest.mark.unit
 def test_bad_range_is_named_with_file_key_and_allowed_values(tmp_path: Path, baseline_option: list, name: str,
                                                              text: str, expect: str) -> None:
     """A bad range: the error (what pathways-decide prints) names the ranges file, the key and what is allowed."""
@@ -136,6 +139,7 @@ def test_bad_range_is_named_with_file_key_and_allowed_values(tmp_path: Path, bas
     assert str(folder / name) in message and expect in message and "allowed" in message, message
 
 
+@pytest.mark.system
 def test_bad_range_stops_before_any_simulation(tmp_path: Path) -> None:
     """On the command line: exit 2 with that one line, never a traceback, nothing run."""
     name, text, expect = BAD_RANGES[0]
@@ -147,6 +151,7 @@ def test_bad_range_stops_before_any_simulation(tmp_path: Path) -> None:
     assert not (tmp_path / "o" / "records.jsonl").exists()
 
 
+@pytest.mark.system
 def test_a_sweep_without_its_reference_stops_with_one_line(tmp_path: Path) -> None:
     """Two options and neither is the baseline: exit 2 before any simulation, one line that says how to name
     the reference (as `pathways` does), never a traceback."""
@@ -157,6 +162,7 @@ def test_a_sweep_without_its_reference_stops_with_one_line(tmp_path: Path) -> No
 
 
 # ----------------------------------------------------------------------------- statistics, by construction
+@pytest.mark.unit
 def test_acceptability_sums_to_one_and_evpi_is_the_value_of_knowing() -> None:
     """Hand-made net benefits: probabilities are the shares of sets each option wins; EVPI by hand."""
     nmb = np.array([[0.0, 10.0, 5.0], [0.0, -10.0, 5.0], [0.0, 3.0, 3.0], [0.0, 20.0, -5.0]])
@@ -167,6 +173,7 @@ def test_acceptability_sums_to_one_and_evpi_is_the_value_of_knowing() -> None:
     assert evpi == pytest.approx(9.5 - 5.75)
 
 
+@pytest.mark.statistical
 def test_uncertainty_splits_variance_between_parameters_and_noise() -> None:
     """Per-set effects = parameter effect + noise of known sizes: the parameters' share is recovered."""
     rng = np.random.default_rng(1)
@@ -178,6 +185,7 @@ def test_uncertainty_splits_variance_between_parameters_and_noise() -> None:
     assert u.high - u.low == pytest.approx(2 * 1.96 * np.sqrt(9 + 1 / 4), rel=0.05)
 
 
+@pytest.mark.statistical
 def test_evppi_recovers_the_value_of_knowing_the_one_parameter_that_matters() -> None:
     """Option 1's net benefit is phi1 - 1/2 (phi1, phi2 uniform), the reference's 0: EVPI = E[max(0, phi1 - 1/2)]
     = 1/8, all of it from phi1; phi2 is worth nothing (its estimate's upward bias, about 0.4 sd / sqrt(bin
@@ -193,6 +201,7 @@ def test_evppi_recovers_the_value_of_knowing_the_one_parameter_that_matters() ->
     assert 0.0 <= evppi(nmb, phi[:, 1]) < 0.03 and evppi(nmb, phi[:, 1]) <= total
 
 
+@pytest.mark.model
 def test_a_task_leaves_no_simulation_of_the_tasks_before_it_alive() -> None:
     """A worker keeps nothing of the tasks it has run (the runner holds no simulation): if it did, it would grow
     by about 1.5 MB a simulation. After five tasks and a collection, none of their ten simulations is alive."""
@@ -227,6 +236,7 @@ def placebo_psa(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared(tmp_path_factory, "placebo", _placebo)
 
 
+@pytest.mark.system
 def test_an_option_better_by_construction_is_best_with_probability_one(placebo_psa: Path) -> None:
     """Same effects, GBP 50,000 more cost: the cheaper option wins every set at every willingness to pay; EVPI 0;
     its effect differences are exactly zero (common random numbers)."""
@@ -239,6 +249,7 @@ def test_an_option_better_by_construction_is_best_with_probability_one(placebo_p
     assert float(unc["programme_cost"]["psa_mean"]) == pytest.approx(50_000)
 
 
+@pytest.mark.system
 def test_samples_run_in_kept_workers(placebo_psa: Path) -> None:
     """Nine tasks on two workers: at most two worker processes ran them (no process start per sample)."""
     pids = {json.loads(line)["pid"] for line in (placebo_psa / "records.jsonl").read_text().splitlines()}
@@ -257,6 +268,7 @@ def norfolk_psa(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared(tmp_path_factory, "norfolk", _norfolk)
 
 
+@pytest.mark.system
 def test_probabilities_sum_to_one_and_evpi_is_not_negative(norfolk_psa: Path) -> None:
     rows = table(norfolk_psa / "ceac.csv")
     by = {}
@@ -268,12 +280,14 @@ def test_probabilities_sum_to_one_and_evpi_is_not_negative(norfolk_psa: Path) ->
         assert float(group[0]["evpi_gbp"]) >= 0
 
 
+@pytest.mark.system
 def test_psa_interval_is_never_narrower_than_the_simulation_only_ci(norfolk_psa: Path) -> None:
     for r in table(norfolk_psa / "uncertainty.csv"):
         if r["kpi"] in ("net_sustained_12m", "vacancy_days"):
             assert float(r["psa_high"]) - float(r["psa_low"]) >= float(r["sim_ci_high"]) - float(r["sim_ci_low"]), r
 
 
+@pytest.mark.system
 def test_psa_tables_and_report(norfolk_psa: Path) -> None:
     """psa.csv holds every set x option x KPI once with the sampled values; stability compares half with all."""
     rows = table(norfolk_psa / "psa.csv")
@@ -333,6 +347,7 @@ def same_files(a: Path, b: Path, names: Sequence[str]) -> None:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
+@pytest.mark.system
 def test_killed_psa_resumes_losing_no_finished_sample(tmp_path: Path, placebo_psa: Path) -> None:
     """Kill a PSA once some samples are recorded; the rerun keeps them, runs the rest, and gives the same tables."""
     out = tmp_path / "k"
@@ -342,6 +357,7 @@ def test_killed_psa_resumes_losing_no_finished_sample(tmp_path: Path, placebo_ps
     same_files(out, placebo_psa, ("psa.csv", "uncertainty.csv", "ceac.csv", "evppi.csv", "stability.csv"))
 
 
+@pytest.mark.system
 def test_resume_with_other_settings_is_refused(placebo_psa: Path) -> None:
     r = decide("psa", "--samples", "4", "--out", str(placebo_psa), *PLACEBO)
     assert r.returncode == 2 and "samples" in r.stderr and "allowed" in r.stderr
@@ -381,6 +397,7 @@ def toy_sensitivity(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared(tmp_path_factory, "sensitivity", _toy_sensitivity)
 
 
+@pytest.mark.system
 def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(toy_sensitivity: Path) -> None:
     """With common random numbers a parameter without effect changes no output: its mu*, S1 and ST are 0
     within their CIs, while the referrals that drive the model have mu* clear of zero."""
@@ -401,6 +418,7 @@ def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(toy
     assert "What the answer turns on" in (out / "report.html").read_text()
 
 
+@pytest.mark.system
 def test_killed_sensitivity_resumes_losing_no_finished_point(tmp_path: Path, toy_sensitivity: Path) -> None:
     """Killed once during the Morris points and once during the Sobol points (two workers): each rerun keeps what
     was finished, and the tables equal an uninterrupted run's."""
@@ -414,6 +432,7 @@ def test_killed_sensitivity_resumes_losing_no_finished_point(tmp_path: Path, toy
 
 
 # ----------------------------------------------------------------------------- optimise
+@pytest.mark.statistical
 def test_the_cost_bound_is_exceeded_by_a_fresh_replication_2_5_percent_of_the_time() -> None:
     """Normal costs, three replications a candidate: a fourth exceeds the bound with probability 0.025
     (20,000 candidates: within 4 binomial sds); a cost that does not vary is its own bound."""
@@ -426,6 +445,7 @@ def test_the_cost_bound_is_exceeded_by_a_fresh_replication_2_5_percent_of_the_ti
     assert cost_bound(np.array([38_356.0, 38_356.0])) == 38_356.0
 
 
+@pytest.mark.unit
 def test_the_optimisers_candidates_are_the_intervention_files_at_each_size() -> None:
     """Every shipped intervention, at sizes 1, 2, 3, 5, 8 and its search bound: the optimiser's candidate (its
     values applied to the search space, as a worker runs it) is the intervention as a sweep composes it with
@@ -474,6 +494,7 @@ class _Bowl:
 
 @pytest.mark.parametrize("budget, steps, end", [(1e9, 10, {"a": 2, "b": 3}), (20.0, 10, {"a": 2, "b": 2}),
                                                  (1e9, 2, None)])
+@pytest.mark.unit
 def test_polish_climbs_one_size_step_at_a_time_within_the_budget(budget: float, steps: int, end: dict | None) -> None:
     """From nothing, the local search reaches the top of the bowl in five moves, or the best mix the budget holds
     (b = 2 at GBP 20), never evaluating a mix over the budget nor one twice; with two moves it stops two steps out."""
@@ -507,6 +528,7 @@ class _Candidates:
     ([10.2, 10.5, 9.1, 9.8], "b", True),  # b is within the noise of a (paired CI of a - b reaches 0): cheaper b
     ([9.0, 10.0, 8.0, 9.0], "a", False),  # a is clearly ahead of b (each seed by 1.0)
 ])
+@pytest.mark.unit
 def test_selection_takes_the_cheapest_of_the_candidates_it_cannot_tell_apart(b_values: list[float], pick: str,
                                                                             cheaper: bool) -> None:
     """Of the leading candidates within the budget, the best mean unless a cheaper one is not clearly behind it;
@@ -524,6 +546,7 @@ def test_selection_takes_the_cheapest_of_the_candidates_it_cannot_tell_apart(b_v
     assert select(s, lead, 40.0, 4, 2) is None  # nothing within GBP 40
 
 
+@pytest.mark.unit
 def test_selection_edge_cases_ties_missing_values_and_a_single_candidate() -> None:
     """Equal on every seed: the cheaper is chosen (as the best, by the tie-break) and the dearer is its rival; a
     candidate with a missing value is left out wherever it stands; a single candidate has no rival."""
@@ -556,6 +579,7 @@ def optimised(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared(tmp_path_factory, "optimise", _optimise)
 
 
+@pytest.mark.system
 def test_frontier_never_falls_as_the_budget_grows(optimised: Path) -> None:
     """Fresh-seed effects of the best mix at each budget: each at least the previous one, within their CIs."""
     rows = sorted(table(optimised / "frontier.csv"), key=lambda r: float(r["budget_gbp"]))
@@ -567,6 +591,7 @@ def test_frontier_never_falls_as_the_budget_grows(optimised: Path) -> None:
         assert float(a["cost_bound_gbp"]) <= float(a["budget_gbp"]) and float(a["cost_max_gbp"]) <= float(a["budget_gbp"]), a
 
 
+@pytest.mark.system
 def test_the_frontier_effect_is_the_mix_against_the_reference_on_the_same_fresh_seeds(optimised: Path) -> None:
     """Each budget's effect is the paired difference, mix minus reference, recomputed here from the raw records of
     the fresh-seed runs (not the mix's own level, which includes what the reference does anyway)."""
@@ -580,6 +605,7 @@ def test_the_frontier_effect_is_the_mix_against_the_reference_on_the_same_fresh_
         assert float(row["ci_low"]) < np.mean(d) < float(row["ci_high"])
 
 
+@pytest.mark.system
 def test_recommended_mix_runs_as_a_scenario_within_budget(optimised: Path, tmp_path: Path) -> None:
     """recommended.yaml is a scenario `pathways` runs as it is; on seeds the search never saw (another
     experiment.seed) every replication's programme cost is within the budget, as it was in the optimiser's
@@ -597,6 +623,7 @@ def test_recommended_mix_runs_as_a_scenario_within_budget(optimised: Path, tmp_p
     assert check["mix_cost_bound"] <= BUDGET and check["mix_cost_max"] <= BUDGET and check["within_budget"], check
 
 
+@pytest.mark.system
 def test_the_recommended_mix_is_compared_out_of_sample_with_the_best_seed_programme(optimised: Path) -> None:
     """On fresh seeds, against the seed programme within the budget: a paired CI, and words that follow it."""
     meta = json.loads((optimised / "optimise.json").read_text())
@@ -609,6 +636,7 @@ def test_the_recommended_mix_is_compared_out_of_sample_with_the_best_seed_progra
     assert "The best mix at each budget" in (optimised / "report.html").read_text()
 
 
+@pytest.mark.system
 def test_killed_optimisation_resumes_losing_no_finished_candidate(tmp_path: Path, optimised: Path) -> None:
     """Killed during the search (Optuna's trials are told the recorded results again, so it asks the same mixes)
     and again during the re-runs of the leading candidates: the reruns simulate only what was not finished,
@@ -624,6 +652,7 @@ def test_killed_optimisation_resumes_losing_no_finished_candidate(tmp_path: Path
 
 # ----------------------------------------------------------------------------- Ray
 @RAY
+@pytest.mark.system
 def test_psa_on_a_ray_cluster_matches_local(tmp_path: Path, ray_cluster: str, placebo_psa: Path) -> None:
     """The same PSA through a real local Ray cluster by address gives byte-identical tables."""
     out = tmp_path / "r"
@@ -636,6 +665,7 @@ def test_psa_on_a_ray_cluster_matches_local(tmp_path: Path, ray_cluster: str, pl
         assert (out / name).read_bytes() == (placebo_psa / name).read_bytes(), name
 
 
+@pytest.mark.unit
 def test_a_shared_range_holds_a_number_that_is_zero_in_one_option() -> None:
     """Growth is shared across posts; in the baseline some posts have none (structural), in the system plan they
     grow: every sampled value is finite and the baseline's zeros stay zero."""
@@ -651,6 +681,7 @@ def test_a_shared_range_holds_a_number_that_is_zero_in_one_option() -> None:
 
 
 # ----------------------------------------------------------------------------- the comparison report
+@pytest.mark.system
 def test_the_comparison_report_gains_the_decision_when_decide_folders_are_inside(
         tmp_path: Path, norfolk_psa: Path, toy_sensitivity: Path, optimised: Path) -> None:
     """A run folder's report.html says nothing of decisions until pathways-decide folders sit in it; then it

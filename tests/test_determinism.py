@@ -53,6 +53,7 @@ def rows_without(out: RunOutput, kpi: str) -> list[tuple[str, str, float]]:
 
 
 # ----------------------------------------------------------------------------- the command
+@pytest.mark.system
 def test_same_seed_same_bytes(cli_run: CliRun) -> None:
     """Two runs with the same seed into different folders write byte-identical kpis, timeseries and funnel."""
     a, b = cli_run("first"), cli_run("second")
@@ -63,6 +64,7 @@ def test_same_seed_same_bytes(cli_run: CliRun) -> None:
         assert data == (b / name).read_bytes(), name
 
 
+@pytest.mark.system
 def test_serial_equals_parallel(cli_run: CliRun) -> None:
     """Replications on two worker processes give byte-identical tables to a serial run."""
     serial, parallel = cli_run("first"), cli_run("parallel", "experiment.workers=2")
@@ -70,6 +72,7 @@ def test_serial_equals_parallel(cli_run: CliRun) -> None:
         assert (serial / name).read_bytes() == (parallel / name).read_bytes(), name
 
 
+@pytest.mark.system
 def test_different_seeds_differ(cli_run: CliRun) -> None:
     """Root seeds 1 and 2 give different kpis (the seed reaches the random streams)."""
     one, two = cli_run("seed1", "experiment.seed=1"), cli_run("seed2", "experiment.seed=2")
@@ -79,6 +82,7 @@ def test_different_seeds_differ(cli_run: CliRun) -> None:
     assert k1 != k2
 
 
+@pytest.mark.model
 def test_replications_use_their_own_streams() -> None:
     """Within one seed, replications differ from each other, and each is reproducible in-process."""
     params = make_params(*QUICK)
@@ -98,6 +102,7 @@ def test_replications_use_their_own_streams() -> None:
     ],
     ids=["childcare-0-places", "coaching-scale-1"],
 )
+@pytest.mark.model
 def test_cost_only_intervention_changes_only_costs(overrides: tuple[str, ...], charged_stage: str | None,
                                                    per_person: float) -> None:
     """An intervention that changes nothing but a cost gives exactly the baseline's results, replication by replication."""
@@ -123,6 +128,7 @@ def test_cost_only_intervention_changes_only_costs(overrides: tuple[str, ...], c
         assert per_person == 0 or costs["all"] > 0
 
 
+@pytest.mark.model
 def test_programme_without_hires_leaves_workforce_untouched() -> None:
     """Referrals that never lead to a hire (shortlisting 0) leave the staff churn exactly as with no referrals."""
     idle_p, none_p = make_params(*QUICK, "pathway.recruitment.shortlisting=0"), make_params(*QUICK, *NO_REFERRALS)
@@ -134,6 +140,7 @@ def test_programme_without_hires_leaves_workforce_untouched() -> None:
             assert [row for row in idle.kpis if row[0] == k] == [row for row in none.kpis if row[0] == k], k
 
 
+@pytest.mark.model
 def test_an_earlier_run_stays_collectable_while_the_next_one_runs() -> None:
     """A run keeps nothing of an earlier run out of the collector's reach: its garbage can be freed while the
     next run simulates. (When each run froze what was alive at its start, an earlier run's garbage was frozen

@@ -83,12 +83,14 @@ def _id(d: Dist) -> str:
     return f"{d.kind}-{d.mean or ''}-{d.cv or ''}-{d.low or ''}-{d.mode or ''}-{d.high or ''}"
 
 
+@pytest.mark.unit
 def test_cases_cover_every_kind() -> None:
     """The moment tests below exercise every kind `sim.params.distributions` knows."""
     assert {d.kind for d in CASES} == set(KINDS)
 
 
 @pytest.mark.parametrize("d", CASES, ids=_id)
+@pytest.mark.unit
 def test_mean_of_matches_theory(d: Dist) -> None:
     """`mean_of` (used in reports and Little's-law checks) equals the textbook mean."""
     assert problem(d) is None
@@ -96,6 +98,7 @@ def test_mean_of_matches_theory(d: Dist) -> None:
 
 
 @pytest.mark.parametrize("d", CASES, ids=_id)
+@pytest.mark.statistical
 def test_sample_mean_and_variance(d: Dist) -> None:
     """A large block from `draw` has the configured mean and variance (within 5 standard errors)."""
     x = draw(d, np.random.default_rng(12345), N)
@@ -112,6 +115,7 @@ def test_sample_mean_and_variance(d: Dist) -> None:
 
 
 @pytest.mark.parametrize("d", [c for c in CASES if c.kind in ("exponential", "gamma", "lognormal")], ids=_id)
+@pytest.mark.statistical
 def test_sample_cv(d: Dist) -> None:
     """The sample cv matches the configured cv (exponential: 1).
 
@@ -129,6 +133,7 @@ def test_sample_cv(d: Dist) -> None:
     assert cv * math.sqrt(1 - e_v) / (1 + e_m) <= cv_hat <= cv * math.sqrt(1 + e_v) / (1 - e_m)
 
 
+@pytest.mark.statistical
 def test_empirical_frequencies() -> None:
     """Each empirical value is drawn with its normalised weight (5 binomial standard errors)."""
     d = Dist(kind="empirical", values=[1.0, 7.0, 30.0], weights=[2.0, 5.0, 3.0])
@@ -139,6 +144,7 @@ def test_empirical_frequencies() -> None:
         assert abs(share - p) <= Z * math.sqrt(p * (1 - p) / N)
 
 
+@pytest.mark.statistical
 def test_triangular_range_and_mode() -> None:
     """Triangular draws stay in [low, high] and pile up near the mode (parameters not swapped)."""
     d = Dist(kind="triangular", low=2.0, mode=3.0, high=10.0)
@@ -149,6 +155,7 @@ def test_triangular_range_and_mode() -> None:
     assert abs(float(np.mean(x <= 3.0)) - p) <= Z * math.sqrt(p * (1 - p) / N)
 
 
+@pytest.mark.unit
 def test_fixed_infinite_mean_means_never() -> None:
     """`fixed` with mean inf (patience without limit) is valid and draws inf every time."""
     d = Dist(kind="fixed", mean=math.inf)
@@ -156,6 +163,7 @@ def test_fixed_infinite_mean_means_never() -> None:
     assert np.all(np.isinf(draw(d, np.random.default_rng(0), 10)))
 
 
+@pytest.mark.unit
 def test_draw_unknown_kind_raises() -> None:
     """`draw` refuses a kind it does not know rather than returning something silently."""
     with pytest.raises(ValueError, match="triangle"):
@@ -197,6 +205,7 @@ INVALID: list[tuple[Dist, str]] = [
 
 
 @pytest.mark.parametrize(("d", "name"), INVALID, ids=[f"{d.kind}-{n}-{i}" for i, (d, n) in enumerate(INVALID)])
+@pytest.mark.unit
 def test_problem_rejects_invalid(d: Dist, name: str) -> None:
     """`problem` names the bad field, echoes its value and states an allowed range."""
     bad = problem(d)
@@ -210,6 +219,7 @@ def test_problem_rejects_invalid(d: Dist, name: str) -> None:
 
 @pytest.mark.parametrize("d", [*CASES, Dist(kind="fixed", mean=0.0), Dist(kind="triangular", low=1.0, mode=4.0, high=4.0),
                                Dist(kind="empirical", values=[0.0, 3.0], weights=[0.0, 1.0])], ids=_id)
+@pytest.mark.unit
 def test_problem_accepts_valid(d: Dist) -> None:
     """Valid parameters (including edge cases: mean 0, mode at an end, a zero weight) pass."""
     assert problem(d) is None
@@ -220,6 +230,7 @@ def _first(seed: int, rep: int, name: str, n: int = 50) -> np.ndarray:
     return Streams(seed, rep).generator(name).random(n)
 
 
+@pytest.mark.unit
 def test_same_stream_same_draws() -> None:
     """The same (seed, replication, name) gives identical draws from independently built streams."""
     np.testing.assert_array_equal(_first(11, 3, "engagement.assessment"), _first(11, 3, "engagement.assessment"))
@@ -227,6 +238,7 @@ def test_same_stream_same_draws() -> None:
 
 @pytest.mark.parametrize(("other"), [(11, 3, "engagement.patience"), (11, 4, "engagement.assessment"),
                                      (12, 3, "engagement.assessment")], ids=["name", "replication", "seed"])
+@pytest.mark.unit
 def test_different_stream_different_draws(other: tuple[int, int, str]) -> None:
     """Changing the name, the replication or the root seed changes the draws."""
     a = _first(11, 3, "engagement.assessment")
@@ -234,6 +246,7 @@ def test_different_stream_different_draws(other: tuple[int, int, str]) -> None:
     assert not np.any(a == b)  # 50 continuous uniforms: a coincidence has probability ~0
 
 
+@pytest.mark.unit
 def test_replication_is_child_of_root_seed() -> None:
     """Replication r's streams descend from the root seed's r-th spawned child, as documented."""
     child = np.random.SeedSequence(11).spawn(4)[3]
@@ -241,6 +254,7 @@ def test_replication_is_child_of_root_seed() -> None:
     assert ss.entropy == child.entropy and ss.spawn_key[:1] == child.spawn_key == (3,)
 
 
+@pytest.mark.system
 def test_stream_names_are_stable_across_processes() -> None:
     """Name keys must not depend on Python's per-process string hash (PYTHONHASHSEED)."""
     code = "from sim.params.streams import Streams; print(repr(Streams(11, 3).generator('job_search.duration').random()))"
@@ -249,6 +263,7 @@ def test_stream_names_are_stable_across_processes() -> None:
     assert outs == {repr(float(_first(11, 3, "job_search.duration", 1)[0]))}
 
 
+@pytest.mark.unit
 def test_adding_a_stream_does_not_change_another() -> None:
     """Common random numbers: a stream's draws do not depend on which other streams exist."""
     s1 = Streams(5, 0)
@@ -258,6 +273,7 @@ def test_adding_a_stream_does_not_change_another() -> None:
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.unit
 def test_stream_name_taken_twice_is_an_error() -> None:
     """Two sources sharing one stream would silently correlate them: it is refused."""
     s = Streams(1, 0)
@@ -266,6 +282,7 @@ def test_stream_name_taken_twice_is_an_error() -> None:
         s.generator("a")
 
 
+@pytest.mark.unit
 def test_sampler_order_matches_blocks() -> None:
     """A Sampler hands out each block of `draw` in full (popped from its end), block after block."""
     d = Dist(kind="gamma", mean=21.0, cv=0.6)
@@ -278,6 +295,7 @@ def test_sampler_order_matches_blocks() -> None:
     assert all(type(v) is float for v in got[:5])  # plain floats, not numpy scalars
 
 
+@pytest.mark.unit
 def test_two_samplers_built_alike_agree() -> None:
     """Two Samplers on equally seeded generators give the same sequence across block refills."""
     def make() -> Sampler:
@@ -287,6 +305,7 @@ def test_two_samplers_built_alike_agree() -> None:
     assert [a() for _ in range(3 * BLOCK)] == [b() for _ in range(3 * BLOCK)]
 
 
+@pytest.mark.statistical
 def test_sampler_mean() -> None:
     """Many Sampler draws have the distribution's mean (5 standard errors, sigma = cv * mean)."""
     d = Dist(kind="lognormal", mean=30.0, cv=0.5)
@@ -297,6 +316,7 @@ def test_sampler_mean() -> None:
 
 
 @pytest.mark.parametrize("kind", ["uniform", "exponential"])
+@pytest.mark.statistical
 def test_unit_streams(kind: str) -> None:
     """`Streams.uniform` gives U(0,1) (mean 1/2, var 1/12); `Streams.exponential` gives Exp(1) (mean 1, var 1)."""
     s = getattr(Streams(4, 0), kind)("x")

@@ -11,6 +11,8 @@ from sim.model.draws import Draws
 from sim.params.distributions import Dist, sampler
 from sim.params.streams import ROWS, Group, Streams, seed_sequence
 
+pytestmark = pytest.mark.unit
+
 RESIDENTS = 2 * ROWS + 88  # across block boundaries
 GROUPS = Draws(make_params().resolved).groups
 

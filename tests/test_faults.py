@@ -34,11 +34,13 @@ def one_line(r: subprocess.CompletedProcess, code: int) -> str:
 
 # ----------------------------------------------------------------------------- text a spreadsheet cannot run
 @pytest.mark.parametrize("text", ["=1+2", "+1", "-1", "@SUM(A1)", "\tx", "\rx", FORMULA])
+@pytest.mark.unit
 def test_formula_text_round_trips_as_text(text: str) -> None:
     assert as_text(text) == "'" + text and from_text(as_text(text)) == text
     assert as_text("childcare") == "childcare" and from_text("'quoted") == "'quoted"
 
 
+@pytest.mark.system
 def test_formula_labels_are_text_in_the_workbook_and_the_csvs(tmp_path: Path) -> None:
     """A scenario name and a label that a spreadsheet would run are written as text; numbers stay numbers."""
     run = tmp_path / "r"
@@ -85,12 +87,14 @@ def _number(text: str) -> bool:
      "command-line override 'intervention.outreach.label=Outreach': a label names intervention outreach, it does "
      "not switch it on, and the option scenario=baseline does not run outreach"),
 ], ids=["places-huge", "places-negative", "launcher", "label-only"])
+@pytest.mark.system
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], wanted: str) -> None:
     r = run_cli(*args, *QUICK, f"hydra.run.dir={tmp_path}/r", f"hydra.sweep.dir={tmp_path}/s")
     assert one_line(r, 2).startswith(f"pathways: error: {wanted}")
     assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
 
 
+@pytest.mark.system
 def test_a_label_of_an_intervention_every_option_runs_changes_only_the_label(tmp_path: Path) -> None:
     """The label reaches the config; the option runs exactly what it ran without it."""
     plain, labelled = tmp_path / "plain", tmp_path / "labelled"
@@ -108,6 +112,7 @@ def test_a_label_of_an_intervention_every_option_runs_changes_only_the_label(tmp
     (("optimise", "--budget", "1e6", "--budgets", "nan"), "--budgets = nan: allowed: a finite number of GBP > 0"),
     (("psa", "--samples", "100000"), "--samples = 100000: allowed: an integer in [2, 10,000]"),
 ])
+@pytest.mark.system
 def test_decide_refuses_unbounded_work_at_once(tmp_path: Path, args: tuple[str, ...], wanted: str) -> None:
     r = run_cli(*args, "--out", str(tmp_path / "d"), "experiment=quick", tool="pathways-decide", timeout=60)
     assert one_line(r, 2) == f"pathways-decide: error: {wanted}"
@@ -131,6 +136,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, seconds: float = 120) -> None:
     assert path.exists(), proc.stderr.read() if proc.poll() is not None else f"{path} never appeared"
 
 
+@pytest.mark.system
 def test_a_sweep_killed_after_its_first_job_is_unfinished_until_resumed(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
     proc = _pathways(*SWEEP, f"hydra.sweep.dir={sweep}")
@@ -146,6 +152,7 @@ def test_a_sweep_killed_after_its_first_job_is_unfinished_until_resumed(tmp_path
     assert r.stdout.count("already complete, not rerun") == 1 and "3 of 3 jobs complete;" in r.stdout
 
 
+@pytest.mark.system
 def test_other_options_or_another_config_into_a_folder_are_refused(tmp_path: Path) -> None:
     """A complete folder keeps what it holds: other options, or the same options after a config file changed,
     are refused naming the difference, and the folder's results are untouched."""
@@ -174,6 +181,7 @@ def test_other_options_or_another_config_into_a_folder_are_refused(tmp_path: Pat
     assert {p: p.read_bytes() for p in sweep.rglob("kpis.csv")} == kept
 
 
+@pytest.mark.system
 def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
     slow = ("-m", *BASE, OPTIONS, f"hydra.sweep.dir={sweep}")  # quick's own replications: seconds a job
@@ -200,6 +208,7 @@ def _faulty(fault: str, *args: str, tool: str = "pathways") -> subprocess.Comple
 OUTPUTS_LOST = "the comparison, workbook and report were not written"
 
 
+@pytest.mark.system
 def test_a_full_disk_while_the_report_is_written_exits_1_leaving_no_report(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
     r = _faulty(f"{errno.ENOSPC}:*/.comparison.xlsx.tmp", *SWEEP[:-1], "scenario=baseline,west_norfolk_local_plan",
@@ -216,6 +225,7 @@ def test_a_full_disk_while_the_report_is_written_exits_1_leaving_no_report(tmp_p
     assert r.returncode == 0 and (sweep / "report.html").exists(), r.stderr
 
 
+@pytest.mark.system
 def test_a_full_disk_under_a_single_runs_report_exits_1(tmp_path: Path) -> None:
     run = tmp_path / "r"
     msg = one_line(_faulty(f"{errno.ENOSPC}:*/.report.html.tmp", *QUICK, f"hydra.run.dir={run}"), 1)
@@ -227,6 +237,7 @@ def test_a_full_disk_under_a_single_runs_report_exits_1(tmp_path: Path) -> None:
     (errno.EROFS, "/.lock", "Read-only file system"),  # it exists, but nothing can be written in it
     (errno.ENOSPC, "/.hydra", "No space left on device"),  # Hydra's own first write
 ], ids=["read-only-parent", "read-only-folder", "hydra-enospc"])
+@pytest.mark.system
 def test_an_unwritable_results_folder_is_one_line_and_exit_1(tmp_path: Path, code: int, where: str, words: str) -> None:
     run = tmp_path / "r"
     if where:
@@ -236,6 +247,7 @@ def test_an_unwritable_results_folder_is_one_line_and_exit_1(tmp_path: Path, cod
     assert not list(tmp_path.rglob("DONE"))
 
 
+@pytest.mark.system
 def test_a_truncated_kpis_file_is_named_not_a_traceback(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
     assert run_cli(*SWEEP[:-1], "scenario=baseline,west_norfolk_local_plan", f"hydra.sweep.dir={sweep}").returncode == 0

@@ -15,11 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import make_params  # noqa: E402
 
 from sim.model import simulate  # noqa: E402
 from sim.model.workforce import calibrate  # noqa: E402
+
+pytestmark = pytest.mark.model
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "quick.json"
 OPTIONS = ("baseline", "west_norfolk_local_plan", "skills_plan_manager_succession")

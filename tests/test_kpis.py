@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import make_params
 
@@ -18,6 +19,7 @@ from sim.params.paths import CONFIG_DIR
 from sim.params.schema import FIRST_STAGES, LAST_STAGES, STAGE_LABELS
 
 
+@pytest.mark.model
 def test_the_model_emits_exactly_the_registered_kpis() -> None:
     """One short replication (with an intervention that serves residents, so `served` is emitted) reports every
     registered KPI but the derived cost ratios, and nothing the registry does not name."""
@@ -26,6 +28,7 @@ def test_the_model_emits_exactly_the_registered_kpis() -> None:
     assert set(KPI_NAMES) | {k.name for k in COST_RATIOS} == set(KPI)
 
 
+@pytest.mark.unit
 def test_every_entry_is_complete_and_its_labels_are_its_own() -> None:
     """Each KPI prints in a kind the outputs know, has a direction, and no two KPIs share a label or short label."""
     assert len(KPI) == len(KPIS)
@@ -38,6 +41,7 @@ def test_every_entry_is_complete_and_its_labels_are_its_own() -> None:
         assert len(set(labels)) == len(labels), attr
 
 
+@pytest.mark.unit
 def test_cost_ratios_name_an_effect_with_a_direction() -> None:
     """A derived cost per unit of effect names a KPI the model emits, whose direction makes a change a gain."""
     assert COST_RATIOS
@@ -47,6 +51,7 @@ def test_cost_ratios_name_an_effect_with_a_direction() -> None:
     assert all(not k.effect for k in KPIS if k not in COST_RATIOS)
 
 
+@pytest.mark.unit
 def test_the_groups_the_outputs_read_are_not_empty() -> None:
     for name in ("summary", "sweep", "sweep_change", "forest", "effects", "staffing", "decide", "objective", "flow",
                  "succession", "capacity", "derived"):
@@ -54,6 +59,7 @@ def test_the_groups_the_outputs_read_are_not_empty() -> None:
     assert all(k.sign for k in group("objective"))  # the optimiser maximises sign x KPI
 
 
+@pytest.mark.unit
 def test_stage_and_intervention_labels_have_one_source() -> None:
     """Every fixed stage has its label beside the stage names; every support stage and every intervention
     names itself in its own YAML (the outputs fall back to the key only for a user's own, unlabelled ones)."""
@@ -69,6 +75,7 @@ def test_stage_and_intervention_labels_have_one_source() -> None:
     assert all(len(v) == 1 for v in labels.values()), labels
 
 
+@pytest.mark.unit
 def test_no_output_spells_a_kpi_label_of_its_own() -> None:
     """The labels of the KPIs the outputs show appear in the code only in the registry (no table of its own)."""
     sim = Path(__file__).resolve().parent.parent / "sim"

@@ -51,6 +51,7 @@ def paired(option: Params, reference: Params, name: str, group: str = "all", rep
 # ----------------------------------------------------------------------------- retention and succession
 @pytest.mark.parametrize(("group", "role"), [("nursing_homes", "registered_nurse"), ("home_care", "care_worker"),
                                              ("acute", "hcsw")])
+@pytest.mark.statistical
 def test_lower_turnover_lowers_vacancies_of_that_post(group: str, role: str) -> None:
     """Halving a post's turnover (BAU recruitment fixed) lowers its vacancy-days: paired 95% CI below 0.
 
@@ -65,6 +66,7 @@ def test_lower_turnover_lowers_vacancies_of_that_post(group: str, role: str) -> 
     assert paired(option, base, "leavers").high < 0
 
 
+@pytest.mark.statistical
 def test_turnover_cut_as_an_intervention_with_a_period() -> None:
     """Retention as an intervention from day 180: the post's vacancy-days fall, and the staff in post rise."""
     base = on_region_market(*QUICK, *NO_REFERRALS)
@@ -75,6 +77,7 @@ def test_turnover_cut_as_an_intervention_with_a_period() -> None:
     assert paired(option, base, "staff_in_post_mean", "employer:nursing_homes").low > 0
 
 
+@pytest.mark.statistical
 def test_more_promotion_fills_manager_posts_sooner() -> None:
     """The succession programme raises promotion shares: more promotions, fewer manager vacancy-days."""
     base = on_region_market(*QUICK, *NO_REFERRALS)
@@ -84,6 +87,7 @@ def test_more_promotion_fills_manager_posts_sooner() -> None:
 
 
 # ----------------------------------------------------------------------------- the ledger
+@pytest.mark.model
 def test_staff_in_post_follow_the_ledger_of_flows() -> None:
     """Staff in post at the horizon = at day 0 + every flow in - every flow out over the window,
     counted in the ledger apart from the state, with a programme hiring and people leaving early."""
@@ -132,6 +136,7 @@ def _measure(out: RunOutput, name: str, group: str) -> float:
 
 
 @pytest.mark.parametrize("name", INTERVENTIONS)
+@pytest.mark.statistical  # effects of two sizes averaged over replications
 def test_every_intervention_size_buys_something(name: str) -> None:
     """Each shipped intervention at its size and at twice (or one more): a sized intervention's direct
     effect moves the expected way and its cost rises; one without a size (costed per person) costs
@@ -154,6 +159,7 @@ def test_every_intervention_size_buys_something(name: str) -> None:
     assert all(math.isfinite(v) for v in effect.values())
 
 
+@pytest.mark.unit
 def test_sizing_resolvers() -> None:
     """The sizing rules written in the intervention files: reach with diminishing returns, compounding scales."""
     from sim.params.schema import compound, reach
@@ -167,6 +173,7 @@ def test_sizing_resolvers() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(n=st.integers(0, 5_000), weights=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8).filter(lambda w: sum(w) > 0))
+@pytest.mark.unit
 def test_apportion_is_the_largest_remainder_split(n: int, weights: list[float]) -> None:
     """The split sums to n, each part is its exact share rounded down or up, and the parts rounded up are those
     with the largest remainders, ties to the first (the rule, recomputed here with numpy's stable sort)."""

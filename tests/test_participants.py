@@ -37,6 +37,7 @@ SERVING = {
 }
 
 
+@pytest.mark.unit
 def test_a_tagged_place_is_taken_while_one_is_free_and_never_beyond_its_share() -> None:
     """Three places, one of them an intervention's from day 0 to day 10. Residents arrive every 2 days and hold
     a place 5 days: the first on or after day 0 whom a free tagged place meets gets it, nobody holds a tagged
@@ -73,6 +74,7 @@ def exits(records: dict, stage: str, reason: str) -> set:
 
 
 @pytest.mark.parametrize("name", SERVING)
+@pytest.mark.model
 def test_no_places_is_the_baseline_exactly(name: str) -> None:
     """With none of its places, an intervention serves nobody: every table equals the baseline's, bit for bit.
     (Before `serves`, a caseworker's dropout and patience changes, and a tutor's completion, applied to everyone
@@ -86,6 +88,7 @@ def test_no_places_is_the_baseline_exactly(name: str) -> None:
     ("intensive_support", 1, "employment_advisers", 1),  # one caseworker's 25 caseload places = one adviser's
     ("it_skills_one_to_one", 3, "digital_skills", 3),
 ])
+@pytest.mark.model
 def test_tagging_places_moves_nobody(name: str, size: int, plain: str, plain_size: int) -> None:
     """An intervention's own places without effects are plain places of the stage: as many places added for
     everyone give every resident the same path (who takes a tagged place uses no draw and changes no wait)."""
@@ -113,6 +116,7 @@ def holders_at_once(records: dict[tuple, Record]) -> int:
 
 
 @pytest.mark.parametrize("name", SERVING)
+@pytest.mark.model
 def test_only_holders_read_other_numbers(name: str) -> None:
     """Everyone whose numbers were changed held one of the intervention's places (by the capacity's account),
     and for the caseworker no more residents held one at a time than its caseload places; the `served` KPI
@@ -139,6 +143,7 @@ def test_only_holders_read_other_numbers(name: str) -> None:
           suppress_health_check=[HealthCheck.too_slow])
 @given(overrides=configs(), caseworkers=st.integers(0, 3), tutored=st.integers(0, 10), start=st.integers(0, 150),
        length=st.one_of(st.none(), st.integers(1, 300)))
+@pytest.mark.statistical  # many runs: a property search over random configurations
 def test_random_configs_with_serving_interventions(overrides: list[str], caseworkers: int, tutored: int, start: int,
                                                    length: int | None) -> None:
     """Any valid config with a caseworker and a tutor of any size, for any period: people are conserved, everyone
@@ -157,6 +162,7 @@ def test_random_configs_with_serving_interventions(overrides: list[str], casewor
 
 
 @pytest.mark.parametrize("name", SERVING)
+@pytest.mark.model
 def test_effect_is_bounded_by_places_and_grows_with_them(name: str) -> None:
     """With capacities to spare (so nobody's wait changes), the residents whose stage outcome the effect changes
     are all holders of the intervention's places, there are more of them at 20 places than at 1, and nobody
@@ -177,6 +183,7 @@ def test_effect_is_bounded_by_places_and_grows_with_them(name: str) -> None:
     assert 0 < rescued[1] < rescued[20], rescued
 
 
+@pytest.mark.unit
 def test_every_number_an_effect_may_change_is_one_the_journey_reads() -> None:
     """Each config path of PER_RESIDENT, for every support stage, course and role, passes validation for a
     caseworker and names a number of the journey's `Levels` (a wrong name would make an effect do nothing)."""
@@ -209,6 +216,7 @@ def test_every_number_an_effect_may_change_is_one_the_journey_reads() -> None:
     ("intervention.intensive_support.serves.effects.0.value=-1", "intervention.intensive_support.serves.effects.0.value",
      ">= 0 unless op is add"),
 ])
+@pytest.mark.unit
 def test_bad_serves_is_refused(bad: str, key: str, allowed: str) -> None:
     """A serving intervention's stage and effects are checked before any run, naming the key."""
     with pytest.raises(ConfigError) as info:

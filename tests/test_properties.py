@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from conftest import make_params
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,8 @@ from tracing import trace
 
 from sim.model import RunOutput
 from sim.params.paths import CONFIG_DIR
+
+pytestmark = pytest.mark.statistical  # many runs: a search over 26 random configurations
 
 CHANNELS: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml").channels.keys())
 COURSES: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "pathway" / "default.yaml").training.courses.keys())

@@ -10,6 +10,8 @@ import pytest
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
 from sim.params.provenance import provenance_rows
 
+pytestmark = pytest.mark.unit
+
 FILES = sorted(p for p in [*CONFIG_DIR.rglob("*.yaml"), *SCENARIO_DIR.glob("*.yaml")]
                if "scenario" not in p.relative_to(CONFIG_DIR.parent).parts[:2] or p.parent == SCENARIO_DIR)
 NUMBER = re.compile(r"(?<![A-Za-z_])-?\d+(\.\d+)?(e-?\d+)?")

@@ -18,12 +18,14 @@ def commands() -> list[str]:
     return [m.group(1) for m in COMMAND.finditer(README.read_text())]
 
 
+@pytest.mark.unit
 def test_readme_has_commands() -> None:
     found = commands()
     assert len(found) >= 8 and any(c.startswith("pathways -m ") for c in found), found
 
 
 @pytest.mark.parametrize("command", commands())
+@pytest.mark.system
 def test_readme_command_runs(command: str, tmp_path: Path) -> None:
     tool, *args = shlex.split(command, comments=True)
     if tool == "pathways":

@@ -11,6 +11,8 @@ from sim.params.errors import ConfigError
 from sim.params.paths import CONFIG_DIR
 from sim.params.schema import BORROWABLE
 
+pytestmark = pytest.mark.unit
+
 REGIONS = sorted(p.stem for p in (CONFIG_DIR / "region").glob("*.yaml"))
 DEFAULT = "norfolk_waveney"
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import chromium, run_cli
-from selenium.webdriver.common.by import By
 
 from sim.analysis.compare import find_jobs
 from sim.outputs.sections import SECTIONS
@@ -35,9 +34,12 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.system
 def test_report_renders_in_browser(sweep: Path, tmp_path: Path) -> None:
     """No console errors, every image loaded, every option in the headline table, every section present."""
     with chromium(tmp_path / "profile") as browser:
+        from selenium.webdriver.common.by import By
+
         browser.get((sweep / "report.html").resolve().as_uri())
         assert browser.execute_script("return document.readyState") == "complete"
         severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
@@ -72,6 +74,7 @@ def test_report_renders_in_browser(sweep: Path, tmp_path: Path) -> None:
         assert shot.stat().st_size > 10_000
 
 
+@pytest.mark.system
 def test_report_is_self_contained(sweep: Path) -> None:
     """Nothing is fetched from the network: no http(s) references, images inline."""
     text = (sweep / "report.html").read_text()
@@ -80,6 +83,7 @@ def test_report_is_self_contained(sweep: Path) -> None:
     assert not re.search(r'src="(?!data:)', text)
 
 
+@pytest.mark.system
 def test_report_overrides_shown_in_assumptions(sweep: Path) -> None:
     """The parameter table shows the value the run used, and flags command-line overrides."""
     text = (sweep / "report.html").read_text().replace("<wbr>", "")
@@ -90,6 +94,7 @@ def test_report_overrides_shown_in_assumptions(sweep: Path) -> None:
     assert "assumption" in row.group(0)  # the file's comment still says where 40 came from
 
 
+@pytest.mark.system
 def test_pathways_report_on_partial_sweep(sweep: Path, tmp_path: Path) -> None:
     """pathways-report on a sweep with an unfinished job: exit 1, the job named, both files rebuilt."""
     partial = tmp_path / "partial"
@@ -106,6 +111,7 @@ def test_pathways_report_on_partial_sweep(sweep: Path, tmp_path: Path) -> None:
     assert "did not finish" in html and unfinished.name in html
 
 
+@pytest.mark.unit
 def test_provenance_rows_paths_comments_and_overrides(tmp_path: Path) -> None:
     """Key paths from indentation (list items by index), inline and block comments, values the run used."""
     group = tmp_path / "pathway"
@@ -158,6 +164,7 @@ return out;
 """
 
 
+@pytest.mark.system
 def test_report_gives_the_staffing_effect_at_each_end_of_the_supply_range(sweep: Path) -> None:
     """Each job ran paired replications at both ends of the elasticity's range as the ranges file writes it
     (0.2 and 0.8), each end applied (the runs differ; how they differ is `test_labour_supply_decides_displacement`),
@@ -202,6 +209,7 @@ def six_options(sweep: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("width", [900, 1400])
+@pytest.mark.system
 def test_report_reads_at_laptop_widths(six_options: Path, tmp_path: Path, width: int) -> None:
     """Nothing overflows the page; at 1,400 px no table needs to scroll, at 900 px the headline, effects,
     cost and spend tables fit (the funnel and equity tables may scroll inside their own box)."""
@@ -221,6 +229,7 @@ def test_report_reads_at_laptop_widths(six_options: Path, tmp_path: Path, width:
     assert not problems, problems
 
 
+@pytest.mark.system
 def test_option_styles_stay_apart_in_greyscale(six_options: Path) -> None:
     """Each option has its own line style, marker and hatch besides its colour; the reference is solid grey."""
     from sim.outputs.folder import report_data
@@ -233,6 +242,7 @@ def test_option_styles_stay_apart_in_greyscale(six_options: Path) -> None:
     assert len({o.colour for o in options}) == 6
 
 
+@pytest.mark.unit
 def test_digits_show_small_differences() -> None:
     """A difference of a few thousandths of a percentage point is not printed as 0.00 pp."""
     from sim.outputs.formatting import _ci, _number
@@ -249,6 +259,7 @@ def test_digits_show_small_differences() -> None:
     assert (straddling.text, straddling.ci) == ("£11k", "£10k to £12k")
 
 
+@pytest.mark.system
 def test_report_shows_yearly_spend(sweep: Path) -> None:
     """The spend section has a chart and a table whose yearly spend is comparison.csv's programme_cost_per_year."""
     import csv

@@ -14,19 +14,24 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
 from appserver import RUN_SECONDS, api_client, serve, token_of, wait
-from conftest import chromium, run_cli
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from conftest import chromium, extra, run_cli
 
-import sim.interfaces.app
-from sim.interfaces.app import MAX_BODY, RECORD, TOKEN_FILE, TOKEN_HEADER, Run, Workbench
 from sim.interfaces.overrides import MAX_JOBS, MAX_OVERRIDE_CHARS, OverrideError, check_overrides
 
 QUICK = ["experiment=quick", "experiment.replications=1"]
+
+
+def web() -> ModuleType:
+    """The web app's module (`sim.interfaces.app`), or skip the test when the app extra is missing."""
+    extra("fastapi", "app")
+    import sim.interfaces.app
+
+    return sim.interfaces.app
 
 
 def attacks(tmp: Path) -> dict[str, list[str]]:
@@ -70,6 +75,7 @@ def written(tmp: Path) -> list[Path]:
 
 # ----------------------------------------------------------------------------- the allow-list, on its own
 @pytest.mark.parametrize("name", list(attacks(Path("/tmp/x"))))
+@pytest.mark.unit
 def test_allow_list_refuses_every_attack_naming_it(name: str) -> None:
     overrides = attacks(Path("/tmp/x"))[name]
     with pytest.raises(OverrideError) as e:
@@ -87,10 +93,12 @@ def test_allow_list_refuses_every_attack_naming_it(name: str) -> None:
     ["experiment.seed=range(0,500)"], ["intervention.childcare.changes=[{target: a.b, op: scale, value: 2}]"],
     ["+intervention=[childcare]", "scenario_name=mine"],
 ])
+@pytest.mark.unit
 def test_allow_list_takes_model_parameters_unchanged(overrides: list[str]) -> None:
     assert check_overrides(list(overrides)) == overrides
 
 
+@pytest.mark.unit
 def test_a_sweep_is_sized_before_it_is_expanded() -> None:
     started = time.perf_counter()
     with pytest.raises(OverrideError) as e:
@@ -112,6 +120,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
         yield base, results
 
 
+@pytest.mark.system
 def test_api_refuses_every_attack_and_writes_nothing(app: tuple[str, Path], tmp_path: Path) -> None:
     base, results = app
     before = sorted(results.rglob("*"))
@@ -129,11 +138,12 @@ def test_api_refuses_every_attack_and_writes_nothing(app: tuple[str, Path], tmp_
     assert sorted(results.rglob("*")) == before
 
 
+@pytest.mark.system
 def test_api_bounds_the_body_and_every_error_is_one_line(app: tuple[str, Path]) -> None:
     base, _ = app
     with api_client(base) as client:
         big = client.post("/api/runs", json={"overrides": ["region.label=" + "x" * (5 * 1024 * 1024)]})
-        assert big.status_code == 413 and f"at most {MAX_BODY:,}" in big.json()["error"], big.text
+        assert big.status_code == 413 and f"at most {web().MAX_BODY:,}" in big.json()["error"], big.text
         bad = [client.post("/api/runs", content=b"{not json", headers={"Content-Type": "application/json"}),
                client.post("/api/runs", json={"overrides": "scenario=baseline"}),
                client.post("/api/runs", json={"overides": ["scenario=baseline"]}),
@@ -149,8 +159,10 @@ def test_api_bounds_the_body_and_every_error_is_one_line(app: tuple[str, Path]) 
             assert r.status_code in (404, 405) and set(r.json()) == {"error"}, r.text
 
 
+@pytest.mark.system
 def test_only_its_own_page_can_call_it(app: tuple[str, Path]) -> None:
     base, results = app
+    TOKEN_HEADER, TOKEN_FILE = web().TOKEN_HEADER, web().TOKEN_FILE
     port = base.rsplit(":", 1)[1]
     token = token_of(base)
     bad_override = {"overrides": ["pathway.recruitment.shortlisting=1.5"]}  # passes the guard, then refused: 400
@@ -206,6 +218,7 @@ def _job_settings(folder: Path) -> list[tuple[int, int]]:
     return out
 
 
+@pytest.mark.system
 def test_simultaneous_posts_get_their_own_folders_and_queue_beyond_the_limit(app: tuple[str, Path]) -> None:
     base, results = app
     settings = [(11, 1), (12, 2)]
@@ -246,8 +259,9 @@ def test_simultaneous_posts_get_their_own_folders_and_queue_beyond_the_limit(app
     assert not [pid for pid, state in _children() if state == "Z"]
 
 
+@pytest.mark.unit
 def test_new_folders_never_collide(tmp_path: Path) -> None:
-    bench = Workbench(tmp_path / "results", 1)
+    bench = web().Workbench(tmp_path / "results", 1)
     folders: list[Path] = []
     threads = [threading.Thread(target=lambda: folders.append(bench.new_folder())) for _ in range(20)]
     for t in threads:
@@ -257,27 +271,31 @@ def test_new_folders_never_collide(tmp_path: Path) -> None:
     assert len(set(folders)) == 20 and all(f.is_dir() for f in folders)
 
 
+@pytest.mark.system
 def test_a_long_check_is_left_to_the_run_so_the_answer_comes_at_once(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A sweep too large to check before answering, or a check that would wait for another's, is checked by
     the run's own child before any job starts: the answer comes at once, and a bad value is the run's error."""
-    monkeypatch.setattr(sim.interfaces.app, "CHECK_NOW_JOBS", 1)
+    app = web()
+    monkeypatch.setattr(app, "CHECK_NOW_JOBS", 1)
     bad = "pathway.recruitment.shortlisting=1.5"
     with serve(tmp_path / "results", max_runs=2) as base, api_client(base) as client:
         started = time.perf_counter()
         large = client.post("/api/runs", json={"overrides": [f"{bad},0.5", *QUICK]})
         assert large.status_code == 200 and time.perf_counter() - started < 2.0, large.text
-        with sim.interfaces.app._PREFLIGHT:  # another request's check holds Hydra
+        with app._PREFLIGHT:  # another request's check holds Hydra
             started = time.perf_counter()
             busy = client.post("/api/runs", json={"overrides": [bad, *QUICK]})
-            assert busy.status_code == 200 and time.perf_counter() - started < sim.interfaces.app.LOCK_WAIT + 2.0, busy.text
+            assert busy.status_code == 200 and time.perf_counter() - started < app.LOCK_WAIT + 2.0, busy.text
         for answer in (large, busy):
             st = wait(client, answer.json()["id"])
             assert st["status"] == "failed" and "pathway.recruitment.shortlisting = 1.5: allowed: [0, 1]" in st["error"]
             assert st["jobs_done"] == 0
 
 
+@pytest.mark.unit
 def test_resume_runs_only_a_command_line_the_app_wrote(tmp_path: Path) -> None:
+    Run, Workbench = web().Run, web().Workbench
     bench = Workbench(tmp_path / "results", 1)
     folder = bench.new_folder()
     Run(folder, ["-m", "+hydra.callbacks.x._target_=shutil.copyfile", "experiment.progress=false",
@@ -292,9 +310,10 @@ def test_resume_runs_only_a_command_line_the_app_wrote(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- across restarts
 def _record(results: Path, run_id: str) -> dict:
-    return json.loads(results.joinpath(*run_id.split("~"), RECORD).read_text())
+    return json.loads(results.joinpath(*run_id.split("~"), web().RECORD).read_text())
 
 
+@pytest.mark.system
 def test_a_restarted_app_finds_a_live_run(tmp_path: Path) -> None:
     results = tmp_path / "results"
     with serve(results, max_runs=1) as first, api_client(first) as client:
@@ -309,6 +328,7 @@ def test_a_restarted_app_finds_a_live_run(tmp_path: Path) -> None:
         assert wait(client, run_id)["status"] == "done"
 
 
+@pytest.mark.system
 def test_a_stopped_run_shows_stopped_and_resumes_losing_no_finished_job(tmp_path: Path) -> None:
     results = tmp_path / "results"
     sweep = ["experiment.seed=1,2,3", "experiment.reference=0", *QUICK]
@@ -327,6 +347,9 @@ def test_a_stopped_run_shows_stopped_and_resumes_losing_no_finished_job(tmp_path
         st = client.get(f"/api/runs/{run_id}").json()
         assert st["status"] == "stopped" and st["resumable"] and f"{len(kept)} of 3" in st["error"], st
         with chromium(tmp_path / "profile") as browser:  # the page's Resume button, as a planner would
+            from selenium.webdriver.common.by import By
+            from selenium.webdriver.support.ui import WebDriverWait
+
             browser.get(second + "/")
             browser.find_element(By.CSS_SELECTOR, f'button.resume[data-run="{run_id}"]').click()
             WebDriverWait(browser, 30).until(lambda b: client.get(f"/api/runs/{run_id}").json()["status"]
@@ -344,13 +367,16 @@ def test_a_stopped_run_shows_stopped_and_resumes_losing_no_finished_job(tmp_path
 
 # ----------------------------------------------------------------------------- the command
 @pytest.mark.parametrize("args", [["--port", "99999"], ["--port", "http"], ["--max-runs", "0"]])
+@pytest.mark.system
 def test_app_command_refuses_bad_options_in_one_line(args: list[str]) -> None:
+    extra("fastapi", "app")
     done = run_cli(*args, tool="pathways-app", timeout=60)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"pathways-app: error: {args[0]} {args[1]}")
     assert done.stdout == ""
 
 
+@pytest.mark.system
 def test_a_command_line_sweep_cut_short_is_shown_unfinished(tmp_path: Path) -> None:
     """A sweep started from the command line (no app record) that lost two of its three jobs: its manifest says
     three, so the app shows "1 of 3", not "done, 1 of 1" (what it showed counting the job folders it found)."""

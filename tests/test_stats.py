@@ -16,6 +16,7 @@ def _band(p: float, trials: int) -> float:
     return 3.3 * math.sqrt(p * (1 - p) / trials)
 
 
+@pytest.mark.unit
 def test_mean_ci_textbook_value() -> None:
     """[1..5]: mean 3, s = sqrt(2.5), t(0.975, 4) = 2.776 (table value), half width 2.776 * s / sqrt(5)."""
     ci = mean_ci([1, 2, 3, 4, 5])
@@ -25,6 +26,7 @@ def test_mean_ci_textbook_value() -> None:
 
 
 @pytest.mark.parametrize("level", [0.95, 0.99])
+@pytest.mark.statistical
 def test_mean_ci_coverage(level: float) -> None:
     """The t-interval of n=10 normal samples covers the true mean at its nominal rate.
 
@@ -41,6 +43,7 @@ def test_mean_ci_coverage(level: float) -> None:
     assert abs(hits / trials - level) <= _band(level, trials)
 
 
+@pytest.mark.unit
 def test_mean_ci_drops_nan() -> None:
     """NaN (a cost per hire with no hires) is left out, and n counts only finite values."""
     with_nan = mean_ci([1.0, math.nan, 2.0, 4.0, math.nan, 9.0])
@@ -49,6 +52,7 @@ def test_mean_ci_drops_nan() -> None:
     assert with_nan.n == 4 and with_nan.mean == 4.0
 
 
+@pytest.mark.unit
 def test_mean_ci_degenerate_sizes() -> None:
     """No finite values: all NaN, n 0. One value: its mean, NaN bounds (no variance estimate), n 1."""
     none = mean_ci([math.nan, math.nan])
@@ -68,6 +72,7 @@ def _correlated_pairs(seed: int, n: int = 20) -> tuple[np.ndarray, np.ndarray]:
     return option, baseline
 
 
+@pytest.mark.unit
 def test_paired_narrower_than_unpaired() -> None:
     """With positively correlated pairs the paired interval is narrower than the Welch one.
 
@@ -84,6 +89,7 @@ def test_paired_narrower_than_unpaired() -> None:
         assert p.half_width < u.half_width
 
 
+@pytest.mark.unit
 def test_unpaired_is_welch() -> None:
     """`unpaired_difference` equals scipy's Welch t-interval."""
     a, b = _correlated_pairs(9)
@@ -93,6 +99,7 @@ def test_unpaired_is_welch() -> None:
     assert (u.low, u.high) == pytest.approx((ref.low, ref.high), rel=1e-9)
 
 
+@pytest.mark.unit
 def test_paired_length_mismatch() -> None:
     """Pairing samples of different lengths is an error, not a silent truncation."""
     with pytest.raises(ValueError, match="length"):
@@ -115,6 +122,7 @@ def _half_width(n: int, sd: float) -> float:
     (list(np.random.default_rng(3).normal(0, 2, 10)), 0.7),
     (list(np.random.default_rng(4).normal(0, 2, 40)), 1.2),  # pilot already larger than needed
 ])
+@pytest.mark.unit
 def test_replications_needed_is_sufficient_and_minimal(values: list[float], half_width: float) -> None:
     """The returned n gives a t-interval no wider than the target at the pilot's sd, and n - 1 would not.
 
@@ -127,6 +135,7 @@ def test_replications_needed_is_sufficient_and_minimal(values: list[float], half
     assert n == 2 or _half_width(n - 1, sd) > half_width, "one replication fewer would do"
 
 
+@pytest.mark.unit
 def test_replications_needed_at_least_two() -> None:
     """Never fewer than 2 replications (an interval needs a variance estimate)."""
     assert replications_needed([], 1.0) == 2
@@ -135,6 +144,7 @@ def test_replications_needed_at_least_two() -> None:
     assert replications_needed([1.0, 1.001, 0.999], 100.0) == 2
 
 
+@pytest.mark.statistical
 def test_replications_needed_reaches_target() -> None:
     """Running the recommended number of replications of N(3, 2^2) meets the target as often as theory says.
 
@@ -183,6 +193,7 @@ def _inverted_t_test(dc: np.ndarray, de: np.ndarray, level: float = 0.95) -> tup
     return brentq(excess, r0 - step, r0, xtol=1e-9), brentq(excess, r0, r0 + step, xtol=1e-9)
 
 
+@pytest.mark.unit
 def test_incremental_ratio_is_fiellers_interval() -> None:
     """Against the inverted paired t-test, on correlated data with an imprecise effect (where the interval is
     far from symmetric); a cost exactly proportional to the effect gives the ratio with a zero-width interval."""
@@ -202,6 +213,7 @@ def test_incremental_ratio_is_fiellers_interval() -> None:
     assert exact.mean == pytest.approx(10_000) and exact.low == pytest.approx(10_000) == exact.high
 
 
+@pytest.mark.statistical
 def test_incremental_ratio_covers_the_true_ratio_95_percent_of_the_time() -> None:
     """Bivariate normal pairs (n = 10, correlation 0.7) with a known ratio of 10,000: Fieller's interval is exact,
     so over 10,000 samples it covers the ratio 95% of the time, within 4 binomial sds (+-0.9 points). A normal
@@ -222,6 +234,7 @@ def test_incremental_ratio_covers_the_true_ratio_95_percent_of_the_time() -> Non
     assert abs(covered / trials - 0.95) <= 4 * math.sqrt(0.95 * 0.05 / trials), covered / trials
 
 
+@pytest.mark.unit
 def test_incremental_ratio_is_not_bounded_exactly_when_the_effects_interval_includes_zero() -> None:
     """An effect not distinguishable from zero: the set is the whole line or two rays, reported as (-inf, inf)
     with the point estimate kept; the switch is the effect's own paired t-interval, at the same level."""

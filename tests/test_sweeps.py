@@ -10,7 +10,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from conftest import BIN, run_cli
+
+pytestmark = pytest.mark.system
 
 QUICK = ("experiment=quick", "experiment.progress=false")
 

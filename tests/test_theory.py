@@ -14,6 +14,7 @@ from sim.experiment.verify import erlang_c, verify_littles_law, verify_mmc
 
 # ----------------------------------------------------------------------------- the formula itself
 @pytest.mark.parametrize(("lam", "mu"), [(0.5, 1.0), (0.9, 1.0), (3.0, 4.0), (0.2, 0.25)])
+@pytest.mark.unit
 def test_erlang_c_mm1(lam: float, mu: float) -> None:
     """M/M/1: P(wait) = rho, Wq = rho / (mu - lam), L = rho / (1 - rho) (textbook closed forms)."""
     rho = lam / mu
@@ -25,6 +26,7 @@ def test_erlang_c_mm1(lam: float, mu: float) -> None:
 
 
 @pytest.mark.parametrize(("lam", "mu"), [(1.0, 1.0), (0.9, 0.5), (3.0, 2.0)])
+@pytest.mark.unit
 def test_erlang_c_mm2(lam: float, mu: float) -> None:
     """M/M/2: P(wait) = 2 rho^2 / (1 + rho), Wq = rho^2 / (mu (1 - rho^2)), L = 2 rho / (1 - rho^2)."""
     rho = lam / (2 * mu)
@@ -35,6 +37,7 @@ def test_erlang_c_mm2(lam: float, mu: float) -> None:
 
 
 @pytest.mark.parametrize(("a", "c"), [(8.0, 10), (3.6, 4), (9.5, 10), (45.0, 50)])
+@pytest.mark.unit
 def test_erlang_c_matches_erlang_b_recursion(a: float, c: int) -> None:
     """P(wait) equals C = B / (1 - rho (1 - B)) with B from the Erlang B recursion, an independent algorithm.
 
@@ -52,6 +55,7 @@ def test_erlang_c_matches_erlang_b_recursion(a: float, c: int) -> None:
 
 
 @pytest.mark.parametrize(("lam", "mu", "c"), [(1.0, 1.0, 1), (2.5, 1.0, 2), (4.0, 1.0, 3)])
+@pytest.mark.unit
 def test_erlang_c_unstable(lam: float, mu: float, c: int) -> None:
     """Utilisation >= 1 has no steady state: refused, not answered with a negative wait."""
     with pytest.raises(ValueError, match="unstable"):
@@ -82,6 +86,7 @@ def by_erlang_b(lam: float, mu: float, c: int) -> dict[str, float]:
 
 @pytest.mark.parametrize(("lam", "mu", "c", "reps", "customers"), MMC_CASES,
                          ids=[f"lam{a}-mu{b}-c{c}" for a, b, c, *_ in MMC_CASES])
+@pytest.mark.statistical
 def test_verify_mmc(lam: float, mu: float, c: int, reps: int, customers: int) -> None:
     """Simulated Wq and L of `Capacity` + `use` + `arrivals` agree with Erlang C (theory inside the 99% CI).
 
@@ -102,6 +107,7 @@ def test_verify_mmc(lam: float, mu: float, c: int, reps: int, customers: int) ->
         assert not lo <= wrong[k] <= hi
 
 
+@pytest.mark.system
 def test_verify_mmc_cli(tmp_path: Path) -> None:
     """`pathways-verify mmc` exits 0 and prints JSON with the simulated values, the theory and ok."""
     p = run_cli("mmc", "--arrival-rate", "0.5", "--service-rate", "1", "--servers", "1",
@@ -116,6 +122,7 @@ def test_verify_mmc_cli(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("lam", "mu", "c"), [("2", "1", "2"), ("3.5", "1", "3")], ids=["rho=1", "rho>1"])
+@pytest.mark.system
 def test_verify_mmc_cli_unstable(tmp_path: Path, lam: str, mu: str, c: str) -> None:
     """An unstable queue is refused with exit 2 and a message stating the allowed range, not a traceback."""
     p = run_cli("mmc", "--arrival-rate", lam, "--service-rate", mu, "--servers", c, "--replications", "10",
@@ -131,6 +138,7 @@ def test_verify_mmc_cli_unstable(tmp_path: Path, lam: str, mu: str, c: str) -> N
 MAIN_STAGES = ("engagement", "job_search", "recruitment")
 
 
+@pytest.mark.statistical
 def test_littles_law_full_pathway() -> None:
     """L (daily snapshots) = lambda (entries per day) x W (each stay timed from the resident's own entry)
     for every stage before the first year, in five years of a steady state with an intervention on.
@@ -149,6 +157,7 @@ def test_littles_law_full_pathway() -> None:
         assert st["L"] == pytest.approx(st["lambda_W"], rel=0.03)  # the check's own tolerance
 
 
+@pytest.mark.statistical
 def test_littles_law_with_warmup() -> None:
     """With a warm-up, L and lambda W must cover the same window (after the warm-up) and still agree.
 

@@ -13,6 +13,8 @@ from openpyxl import load_workbook
 
 from sim.outputs.estimates import HEADLINE_COLUMNS
 
+pytestmark = pytest.mark.system
+
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -24,6 +24,7 @@ def _cells(out: RunOutput) -> dict[tuple[str, str], list[tuple[float, int, int, 
     return cells
 
 
+@pytest.mark.model
 def test_a_change_in_care_ladder_cells_leaves_every_unconnected_cell_identical() -> None:
     """More senior carers filled by promotion changes the care ladder's cells only: every NHS cell and every
     care cell off the ladder (nurses, other roles) has the same staff and vacancies at every record time.
@@ -40,6 +41,7 @@ def test_a_change_in_care_ladder_cells_leaves_every_unconnected_cell_identical()
 
 
 @pytest.mark.parametrize("places", [20, 60])
+@pytest.mark.model
 def test_succession_promotions_are_bounded_by_completers(places: int) -> None:
     """Each completer fills at most one post, once: the programme's extra promotions (against the same
     seeds without it) never exceed its completers, at any size. Before, the programme raised the promotion
@@ -76,6 +78,7 @@ def _displacement(elasticity: float, reps: int = 3) -> tuple[float, float, float
     return lost / starts, staff / reps, programme / reps
 
 
+@pytest.mark.statistical
 def test_labour_supply_decides_displacement() -> None:
     """The elasticity of BAU hires to open posts is how far a programme hire displaces a BAU hire.
 
@@ -95,6 +98,7 @@ def test_labour_supply_decides_displacement() -> None:
 
 
 @pytest.mark.parametrize("alpha", [0.3, 0.6, 1.0])
+@pytest.mark.statistical
 def test_pool_correction_holds_the_mean_open_posts(alpha: float) -> None:
     """The birth-death law behind `pool_correction`, simulated directly (Gillespie, fixed seed): with the
     corrected matching function the time-average of open posts is v0 within its standard error."""
@@ -118,6 +122,7 @@ def test_pool_correction_holds_the_mean_open_posts(alpha: float) -> None:
     assert pool_correction(0.0, v0, h_ext, h_int) == 1.0
 
 
+@pytest.mark.model
 def test_nursing_home_retention_changes_first_year_leaving_in_nursing_homes_only() -> None:
     """Preceptorship by nursing-home educators lowers the first-year leaving of starters in nursing-home nurse
     posts; a nurse who starts in an NHS trust or a care home keeps the role's own. (Before, the option scaled the
