@@ -40,7 +40,8 @@ def to_config(cfg: DictConfig | dict) -> Config:
     """Convert a composed config to typed dataclasses; unknown keys and wrong types raise ConfigError."""
     try:
         _check_places(cfg)
-        merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+        typed = isinstance(cfg, DictConfig) and OmegaConf.get_type(cfg) is Config  # Hydra composed it on the schema
+        merged = cfg if typed else OmegaConf.merge(OmegaConf.structured(Config), cfg)  # the merge: ~60x to_object
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
     except OmegaConfBaseException as e:
         raise config_error(getattr(e, "full_key", None) or "?", str(e)) from None
