@@ -234,7 +234,8 @@ class Model:
 
     def _capacities(self, out: RunOutput) -> None:
         for cap in self.pathway.capacities:
-            row = {"capacity": cap.name, "kind": "cohorts" if isinstance(cap, Cohorts) else "places"}
+            row: dict[str, str | float] = {"capacity": cap.name,
+                                            "kind": "cohorts" if isinstance(cap, Cohorts) else "places"}
             row.update(cap.summary(self.horizon))
             out.capacities.append(row)
 
