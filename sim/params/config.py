@@ -29,9 +29,12 @@ from sim.params.schema import (
     SECTORS,
     Change,
     Config,
+    Engagement,
     Intervention,
+    Recruitment,
     Region,
     Serves,
+    Support,
 )
 
 
@@ -54,7 +57,7 @@ def _check_places(cfg: DictConfig | dict) -> None:
     for name, iv in interventions.items() if isinstance(interventions, (dict, DictConfig)) else ():
         places = iv.get("places") if isinstance(iv, (dict, DictConfig)) else None
         if isinstance(places, (int, float)) and not isinstance(places, bool):
-            _check_field(places, f"intervention.{name}.places", dict(meta))
+            _check_field(places, f"intervention.{name!s}.places", dict(meta))
 
 
 def load(cfg: DictConfig | dict) -> Params:
@@ -130,18 +133,19 @@ def validate(c: Config) -> None:
             if rname not in wf.roles:
                 raise ConfigError(f"region.workforce.groups.{gname}.posts.{rname}", rname,
                                   f"a role defined in region.workforce.roles: {', '.join(wf.roles)}")
-    for name, ch in c.region.channels.items():
-        _check_period(f"region.channels.{name}.period", ch.period.start_day, ch.period.end_day, h)
+    for name, channel in c.region.channels.items():
+        _check_period(f"region.channels.{name}.period", channel.period.start_day, channel.period.end_day, h)
     p = c.pathway
     for name, sup in p.support.items():
         if sup.needs not in NEEDS:
             raise ConfigError(f"pathway.support.{name}.needs", sup.needs, f"one of {', '.join(NEEDS)}")
-    scheduled = {"engagement": p.engagement, "recruitment": p.recruitment,
-                 **{f"support.{n}": sup for n, sup in p.support.items()}}
+    scheduled: dict[str, Engagement | Recruitment | Support] = {
+        "engagement": p.engagement, "recruitment": p.recruitment,
+        **{f"support.{n}": sup for n, sup in p.support.items()}}
     for part, where in scheduled.items():
-        for i, s in enumerate(where.schedule):
-            if s.day > h:
-                raise ConfigError(f"pathway.{part}.schedule.{i}.day", s.day, f"[0, horizon_days={h:g}]")
+        for i, step in enumerate(where.schedule):
+            if step.day > h:
+                raise ConfigError(f"pathway.{part}.schedule.{i}.day", step.day, f"[0, horizon_days={h:g}]")
     stages = stage_names(p)
     if len(p.training.need_course) != len(QUALIFICATIONS) or any(not (0 <= x <= 1) for x in p.training.need_course):
         raise ConfigError("pathway.training.need_course", p.training.need_course,
@@ -172,8 +176,8 @@ def validate(c: Config) -> None:
         for i, ch in enumerate(iv.changes):
             _check_change(c, f"{key}.changes.{i}", ch,
                           any(fnmatch.fnmatchcase(ch.target, pat) for pat in CHANGEABLE), ", ".join(CHANGEABLE))
-            role = ch.target.split(".")[3] if fnmatch.fnmatchcase(ch.target, "region.workforce.roles.*.succession.*") else None
-            if role is not None and c.region.workforce.roles[role].promoted_from is None:
+            succession = fnmatch.fnmatchcase(ch.target, "region.workforce.roles.*.succession.*")
+            if succession and c.region.workforce.roles[ch.target.split(".")[3]].promoted_from is None:
                 raise ConfigError(f"{key}.changes.{i}.target", ch.target,
                                   "a role with promoted_from (succession participants come from the role below)")
         _check_serves(c, f"{key}.serves", iv.serves, stages)

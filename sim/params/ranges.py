@@ -21,7 +21,7 @@ import math
 import re
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import yaml
@@ -299,7 +299,7 @@ def _is_probability(config: Config, key: str) -> bool:
         return False
     if isinstance(obj, Change):
         return name == "value" and obj.op == "set" and _is_probability(config, obj.target)
-    meta = next((f.metadata for f in fields(obj) if f.name == name), {})
+    meta: Mapping[str, Any] = next((f.metadata for f in fields(obj) if f.name == name), {})
     return meta.get("low") == 0.0 and meta.get("high") == 1.0
 
 
