@@ -60,7 +60,8 @@ def compose_options(overrides: list[str], config_dir: Path) -> list[Option]:
             cfg = compose("config", overrides=list(combo), return_hydra_config=True)
             choices = dict(cfg.hydra.runtime.choices)
             raw = OmegaConf.to_container(cfg, resolve=False)
-            raw.pop("hydra", None)  # type: ignore[union-attr]
+            assert isinstance(raw, dict)  # a DictConfig's container
+            raw.pop("hydra", None)
             c = to_config(OmegaConf.create(raw))
             out.append(Option(c.scenario_name, list(combo), c, option_files(choices, c, config_dir), raw))
     names = [o.name for o in out]
@@ -209,7 +210,8 @@ class Runner:
             self._ray = (ray, ray.remote(run_task), ray.put(self.options))
         ray, remote, ref = self._ray
         limit = max(2, 2 * int(ray.cluster_resources().get("CPU", self.workers)))
-        pending, queue = [], list(todo)
+        pending: list[Any] = []  # Ray's object references
+        queue = list(todo)
         while queue or pending:
             while queue and len(pending) < limit:
                 pending.append(remote.remote(queue.pop(0), ref))

@@ -263,19 +263,20 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
              f"£{check['mix_cost_max']:,.0f}: "
              + ("within the budget every time." if check["within_budget"] else
                 f"over the budget in {check['over_budget']} of {args.oos_replications}.")]
+    rival = "" if choice.rival is None else opt.label(choice.rival)  # there is a rival whenever there is a `sep`
     if sep is not None and choice.cheaper:  # on the scale where larger is better
-        words.append(f"The best mean of the leading candidates, {opt.label(choice.rival)}, is not clearly better "
+        words.append(f"The best mean of the leading candidates, {rival}, is not clearly better "
                      f"(it gives {-sep.mean:,.1f} {KPI[args.objective].gain}, paired 95% CI {-sep.high:+,.1f} to "
                      f"{-sep.low:+,.1f}, on the same seeds) and costs £{choice.rival_cost - choice.cost:,.0f} more: "
                      f"of the candidates the simulation cannot tell apart from it, this mix is the cheapest.")
     elif sep is not None and sep.low > 0:
-        words.append(f"Against the runner-up, {opt.label(choice.rival)} (same seeds), it is ahead by {sep.mean:,.1f} "
+        words.append(f"Against the runner-up, {rival} (same seeds), it is ahead by {sep.mean:,.1f} "
                      f"{KPI[args.objective].gain} (paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f}).")
     elif sep is not None:  # the best mean, and no dearer than a runner-up the simulation cannot tell from it
         sign = KPI[args.objective].sign  # back to the KPI's own scale
         low, high = sorted((sign * sep.low, sign * sep.high))
         extra = choice.rival_cost - choice.cost
-        words.append(f"The runner-up, {opt.label(choice.rival)}, is not clearly different on the same seeds (this mix "
+        words.append(f"The runner-up, {rival}, is not clearly different on the same seeds (this mix "
                      f"gives {sign * sep.mean:+,.1f} {KPI[args.objective].label} against it, paired 95% CI "
                      f"{low:+,.1f} to {high:+,.1f}) and "
                      + (f"costs £{extra:,.0f} more." if extra >= 0.5 else "costs the same."))

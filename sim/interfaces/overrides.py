@@ -174,6 +174,7 @@ def _size(o: Override, text: str) -> int:
         return len(value.list)
     if isinstance(value, RangeSweep):
         start, stop, step = value.start, value.stop, value.step
+        assert start is not None and stop is not None  # Hydra's range() sets both (a lone bound is the stop)
         if not step or any(isinstance(x, float) and not math.isfinite(x) for x in (start, stop, step)):
             raise OverrideError(f"{_show(text)}: a range needs finite bounds and a non-zero step")
         return max(0, math.ceil((stop - start) / step))

@@ -132,7 +132,8 @@ def check_size(params: Params, choices: dict[str, Any], overrides: list[str]) ->
 
 def _without_hydra(cfg: DictConfig) -> DictConfig:
     plain = OmegaConf.to_container(cfg, resolve=False)
-    plain.pop("hydra", None)  # type: ignore[union-attr]
+    assert isinstance(plain, dict)  # a DictConfig's container
+    plain.pop("hydra", None)
     return OmegaConf.create(plain)
 
 

@@ -337,9 +337,10 @@ def _equity_section(d: ReportData) -> dict[str, Any]:
     ax.legend(fontsize=8, frameon=False, ncols=min(3, len(options)), loc="upper right")
     chart = _chart(fig, "Hires by deprivation quintile, parents and people with a health condition, per option")
     header = ["Group"] + [name(o) for o in options]
-    rows = [[label] + [_cell(st.get(o.label, "hires", g), KPI["hires"].unit) for o in options] for g, label in groups]
-    rows.append(["Share of hires from the most deprived quintile"] + [_share(o) for o in options])
-    return {"chart": chart, "table": Table(header, rows, "equity")}
+    table: list[list[Any]] = [[label] + [_cell(st.get(o.label, "hires", g), KPI["hires"].unit) for o in options]
+                              for g, label in groups]
+    table.append(["Share of hires from the most deprived quintile"] + [_share(o) for o in options])
+    return {"chart": chart, "table": Table(header, table, "equity")}
 
 
 def _staffing_section(d: ReportData) -> dict[str, Any]:
