@@ -221,7 +221,8 @@ def test_problem_rejects_invalid(d: Dist, name: str) -> None:
     assert isinstance(allowed, str) and allowed
 
 
-@pytest.mark.parametrize("d", [*CASES, Dist(kind="fixed", mean=0.0), Dist(kind="triangular", low=1.0, mode=4.0, high=4.0),
+@pytest.mark.parametrize("d", [*CASES, Dist(kind="fixed", mean=0.0),
+                               Dist(kind="triangular", low=1.0, mode=4.0, high=4.0),
                                Dist(kind="empirical", values=[0.0, 3.0], weights=[0.0, 1.0])], ids=_id)
 @pytest.mark.unit
 def test_problem_accepts_valid(d: Dist) -> None:
@@ -261,7 +262,8 @@ def test_replication_is_child_of_root_seed() -> None:
 @pytest.mark.system
 def test_stream_names_are_stable_across_processes() -> None:
     """Name keys must not depend on Python's per-process string hash (PYTHONHASHSEED)."""
-    code = "from sim.params.streams import Streams; print(repr(Streams(11, 3).generator('job_search.duration').random()))"
+    code = ("from sim.params.streams import Streams; "
+            "print(repr(Streams(11, 3).generator('job_search.duration').random()))")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout.strip() for h in (1, 2)}
     assert outs == {repr(float(_first(11, 3, "job_search.duration", 1)[0]))}

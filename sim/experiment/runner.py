@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -159,7 +160,8 @@ class Runner:
 
     def __init__(self, options: dict[str, Config], records: Records, workers: int = 1, ray_address: str | None = None,
                  progress: Callable[[int, int], None] | None = None):
-        self.options, self.records, self.workers, self.address, self.progress = options, records, workers, ray_address, progress
+        self.options, self.records, self.workers = options, records, workers
+        self.address, self.progress = ray_address, progress
         self.done = records.read()
         self._pool: ProcessPoolExecutor | None = None
         self._ray: tuple | None = None

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import partial
-from typing import Callable, Generator, Iterable, Sequence, cast
+from typing import cast
 
 import simpy
 

@@ -52,7 +52,8 @@ fills are drawn, so the fill probability that holds V steady is p = O / (V + O) 
 from __future__ import annotations
 
 import math
-from typing import Callable, cast
+from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import simpy
@@ -225,7 +226,7 @@ class Workforce(Patience):
                 self.hire_age[i, gi] = cal.hire_age_profile
                 self.turnover[(i, gi)] = schedule(f"region.workforce.groups.{g}.posts.{r}.turnover")
                 e_start = e * math.exp(math.log1p(post.growth_per_year) * t0 / 365.0)
-                self.staff[i, gi] = _apportion(int(round(e_start * (1 - v))), post.age_profile)
+                self.staff[i, gi] = _apportion(round(e_start * (1 - v)), post.age_profile)
         self.log_growth = np.log1p(growth)
         sectors = np.array(self.group_sector)
         self._sector_cols = [(sector, np.nonzero(sectors == sector)[0]) for sector in dict.fromkeys(self.group_sector)]
@@ -285,7 +286,8 @@ class Workforce(Patience):
                           for i, pw in enumerate(self.promotion)])
         below = np.array([[self.promo_from[i] >= 0 and self.exists[self.promo_from[i], g] for g in range(G)]
                           for i in range(R)])  # a post with staff below it in its own group to promote
-        self.h_int = self.h_ext * (share / (1.0 - share))[:, None] * below  # promotions add h_ext s / (1 - s) per open post
+        # promotions add h_ext s / (1 - s) per open post
+        self.h_int = self.h_ext * (share / (1.0 - share))[:, None] * below
 
     # --- state
     def in_post(self) -> np.ndarray:

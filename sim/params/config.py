@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
-from typing import Any, Callable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -91,7 +92,8 @@ def _check_field(v: Any, path: str, meta: dict) -> None:
     if "low" in meta and isinstance(v, (int, float)) and not isinstance(v, bool):
         lo, hi = meta["low"], meta["high"]
         if not (math.isfinite(v) and lo <= v <= hi):
-            raise ConfigError(path, v, f"[{_bound(lo)}, {_bound(hi)}]" if hi < math.inf else f"a finite number >= {_bound(lo)}")
+            raise ConfigError(path, v,
+                              f"[{_bound(lo)}, {_bound(hi)}]" if hi < math.inf else f"a finite number >= {_bound(lo)}")
     if "shares" in meta:
         n = meta["shares"]
         if len(v) != n or any(not (0 <= x <= 1) for x in v) or abs(sum(v) - 1) > 1e-6:

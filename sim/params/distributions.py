@@ -9,8 +9,8 @@ numpy scalars one at a time (see `streams.Sampler`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -136,7 +136,8 @@ class Params:
         if not segs:
             return base
         # from -inf: before day 0 (the warm-up) no intervention is active yet
-        cuts = sorted({-math.inf, 0.0, *base.times, *(s.start for s in segs), *(s.end for s in segs if s.end < math.inf)})
+        cuts = sorted({-math.inf, 0.0, *base.times, *(s.start for s in segs),
+                       *(s.end for s in segs if s.end < math.inf)})
         values = []
         for t in cuts:
             x = base.at(t)
@@ -280,7 +281,7 @@ def _changes(c: Config) -> dict[str, list[Segment]]:
     """
     out: dict[str, list[Segment]] = {}
     h = c.experiment.horizon_days
-    for name, iv in c.intervention.items():
+    for iv in c.intervention.values():
         end = h if iv.end_day is None else iv.end_day
         for ch in iv.changes:
             out.setdefault(ch.target, []).append(Segment(iv.start_day, end, ch.op, ch.value))

@@ -19,9 +19,10 @@ import copy
 import fnmatch
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import yaml
@@ -109,7 +110,8 @@ def parse_spec(raw: Any, reason: str, file: str, key: str) -> Spec:
     args: dict[str, float] = {}
     shared = raw.get("shared", False)
     if not isinstance(shared, bool) or (shared and kind == "fixed"):
-        raise bad("shared", shared, "true or false (true: one draw for every number the pattern matches; not for fixed)")
+        raise bad("shared", shared,
+                  "true or false (true: one draw for every number the pattern matches; not for fixed)")
     for name, v in raw.items():
         if name in ("kind", "shared"):
             continue
@@ -206,7 +208,8 @@ def read_rule(path: Path) -> Rule:
     f = str(path)
     unknown = set(data) - {"probability", "positive", "fixed_keys", "sourced", "structural"}
     if unknown:
-        raise ConfigError(sorted(unknown)[0], "(unknown key)", "probability, positive, fixed_keys, sourced, structural", f)
+        raise ConfigError(sorted(unknown)[0], "(unknown key)",
+                          "probability, positive, fixed_keys, sourced, structural", f)
     specs = {}
     for name, kinds in (("probability", ("beta", "fixed")), ("positive", ("lognormal", "gamma", "fixed"))):
         if name not in data:
@@ -282,7 +285,8 @@ class Ranges:
         if not is_assumption:
             return Spec("fixed", {}, r.sourced, "rule", "sourced"), "rule"
         if value < 0:
-            return Spec("fixed", {}, "a negative change: no default range for a signed number", "rule", "signed"), "rule"
+            return (Spec("fixed", {}, "a negative change: no default range for a signed number", "rule", "signed"),
+                    "rule")
         return (r.probability if probability else r.positive), "rule"
 
 
