@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import fnmatch
 import itertools
 import json
 import math
@@ -21,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from sim.analysis.psa import acceptability, uncertainty
 from sim.experiment.runner import compose_options
 from sim.params.errors import ConfigError
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
-from sim.params.ranges import RANGES_DIR, Ranges, check_explicit_used, parameters, varied
+from sim.params.ranges import RANGES_DIR, Ranges, parameters, varied
 
 # Short runs: the properties below hold for any horizon; a month of warm-up and no follow-up keep them cheap.
 QUICK = ("experiment=quick", "experiment.horizon_days=400", "experiment.warmup_days=30", "experiment.followup_days=0")
@@ -69,6 +70,17 @@ def shared(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], No
 def _all_options() -> list:
     scenarios = ",".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
     return compose_options([f"scenario={scenarios}"], CONFIG_DIR)
+
+
+def check_explicit_used(ranges: Ranges, keys: Iterable[str]) -> None:
+    """Every explicit range must name a number of the shipped configs (a typo would silently do nothing).
+
+    A check of the shipped files against each other, so a test's: `pathways-decide` runs some of the
+    scenarios, and an explicit range for a number of another one is not an error there."""
+    keys = list(keys)
+    for s in ranges.explicit:
+        if not any(k == s.key or fnmatch.fnmatchcase(k, s.key) for k in keys):
+            raise ConfigError(s.key, s.key, "a config path (or pattern) of a number in configs/ or scenarios/", s.file)
 
 
 @pytest.mark.unit

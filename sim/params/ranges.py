@@ -19,7 +19,7 @@ import copy
 import fnmatch
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -397,14 +397,6 @@ def _check_support(spec: Spec, key: str, value: float, probability: bool) -> Non
                               spec.file)
     if spec.kind in ("lognormal", "gamma") and value <= 0 and not ({"median", "mean"} & set(spec.args)):
         raise ConfigError(spec.key, value, f"a positive value at {key} for a relative {spec.kind} range", spec.file)
-
-
-def check_explicit_used(ranges: Ranges, keys: Iterable[str]) -> None:
-    """Every explicit range must name a number of the shipped configs (a typo would silently do nothing)."""
-    keys = list(keys)
-    for s in ranges.explicit:
-        if not any(k == s.key or fnmatch.fnmatchcase(k, s.key) for k in keys):
-            raise ConfigError(s.key, s.key, "a config path (or pattern) of a number in configs/ or scenarios/", s.file)
 
 
 # ----------------------------------------------------------------------------- samples
