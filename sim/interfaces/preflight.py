@@ -200,7 +200,9 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
             check_scenario_name(choices.get("scenario") or "baseline", str(cfg.scenario_name))
             params = params_or_exit(_without_hydra(cfg), choices, combo)
             c = params.config
-            configs.append(OmegaConf.to_container(_without_hydra(cfg), resolve=True))  # type: ignore[arg-type]
+            plain = OmegaConf.to_container(_without_hydra(cfg), resolve=True)
+            assert isinstance(plain, dict)  # a DictConfig's container
+            configs.append(plain)
             planned.append((c.scenario_name, c.region.name, tuple(c.intervention), c.experiment.reference))
         if multirun and 1 < len(planned) == len(combos):
             from sim.analysis.compare import ComparisonError, plan_jobs

@@ -12,7 +12,7 @@ import fnmatch
 import math
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -45,7 +45,7 @@ def to_config(cfg: DictConfig | dict) -> Config:
     try:
         _check_places(cfg)
         merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
-        return OmegaConf.to_object(merged)  # type: ignore[return-value]
+        return cast(Config, OmegaConf.to_object(merged))  # typed by OmegaConf as a container; here the dataclass
     except OmegaConfBaseException as e:
         raise config_error(getattr(e, "full_key", None) or "?", str(e)) from None
 
@@ -214,7 +214,8 @@ def _check_serves(c: Config, key: str, sv: Serves, stages: tuple[str, ...]) -> N
         ekey = f"{key}.effects.{i}"
         found = per_resident(ch.target)
         _check_change(c, ekey, ch, found is not None, ", ".join(PER_RESIDENT))
-        name, stage = found  # type: ignore[misc]
+        assert found is not None  # `_check_change` raised otherwise
+        name, stage = found
         if stages.index(stage) < at or name == f"support.{sv.stage}.patience":
             raise ConfigError(f"{ekey}.target", ch.target,
                               f"a number the journey reads after a place at {sv.stage} is held (a later stage, "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, is_dataclass
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import OmegaConf
 
@@ -431,7 +431,7 @@ class Sizing:
         finally:
             node.places = self.composed["intervention"][name]["places"]  # as composed (an interpolation stays one)
         typed = OmegaConf.merge(OmegaConf.structured(Intervention), resolved)
-        return OmegaConf.to_object(typed)  # type: ignore[return-value]
+        return cast(Intervention, OmegaConf.to_object(typed))  # typed by OmegaConf as a container; here the dataclass
 
 
 def register() -> None:
