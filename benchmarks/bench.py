@@ -35,10 +35,10 @@ from pathlib import Path
 import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import make_params  # noqa: E402  (the shipped config tree with overrides)
+from conftest import make_params
 
-from sim.experiment.replications import run_replications  # noqa: E402
-from sim.model import Model  # noqa: E402
+from sim.experiment.replications import run_replications
+from sim.model import Model
 from sim.params.plan import Params
 
 HORIZON_YEARS = 1826 / 365.0

@@ -21,11 +21,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import make_params  # noqa: E402
-from tracing import same_share, trace, turned_leavers  # noqa: E402
+from conftest import make_params
+from tracing import same_share, trace, turned_leavers
 
-from sim.experiment.replications import run_replications  # noqa: E402
-from sim.experiment.stats import variance_ratio  # noqa: E402
+from sim.experiment.replications import run_replications
+from sim.experiment.stats import variance_ratio
 
 SPARE = ["pathway.engagement.advisers=1000", "pathway.recruitment.interview_slots=1000"]
 KPIS = (("hires", "all"), ("net_sustained_12m", "all"), ("vacancy_days", "all"))

@@ -115,7 +115,8 @@ def make_params(*overrides: str) -> Params:
     return copy.deepcopy(_PARAMS[overrides])
 
 
-def run_cli(*args: str, tool: str = "pathways", cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: str, tool: str = "pathways", cwd: Path | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess:
     """Run a console script of this package; returns the completed process (text output)."""
     return subprocess.run([str(BIN / tool), *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 

@@ -26,8 +26,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 def test_api_runs_a_sweep_into_results(server: tuple[str, Path]) -> None:
     base, results = server
     with api_client(base) as client:
-        r = client.post("/api/runs", json={"overrides": ["scenario=baseline,west_norfolk_local_plan", "experiment=quick",
-                                                         "experiment.replications=2"]})
+        r = client.post("/api/runs", json={"overrides": ["scenario=baseline,west_norfolk_local_plan",
+                                                         "experiment=quick", "experiment.replications=2"]})
         assert r.status_code == 200, r.text
         run_id = r.json()["id"]
         st = wait(client, run_id)

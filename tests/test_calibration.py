@@ -147,7 +147,8 @@ def test_calibration_ladder() -> None:
     low, top = _post(800.0, 0.08, 0.3, 0.5, 0.02), _post(200.0, 0.05, 0.25, 0.5, 0.02)
     s = 0.4  # a case the profiles can hold (no band's hires clipped at zero)
     wf = Workforce(retirement_rate=list(RETIRE),
-                   roles={"carer": Role(entry_level=True), "senior": Role(promoted_from="carer", internal_fill_share=s)},
+                   roles={"carer": Role(entry_level=True),
+                          "senior": Role(promoted_from="carer", internal_fill_share=s)},
                    groups={"homes": EmployerGroup(sector="social_care", posts={"carer": low, "senior": top})})
     cal = calibrate(wf)["homes"]
     assert min(cal["senior"].hire_age_profile[:5]) > 0 and min(cal["carer"].hire_age_profile[:5]) > 0
@@ -166,7 +167,8 @@ def test_calibration_ladder() -> None:
 # ----------------------------------------------------------------------------- the market holds still
 @pytest.mark.parametrize(("elasticity", "labels"), [(1.0, None), (0.4, ("social_care", "nhs"))])
 @pytest.mark.statistical
-def test_no_programme_vacancy_rates_hold_per_sector_and_employer(elasticity: float, labels: tuple[str, ...] | None) -> None:
+def test_no_programme_vacancy_rates_hold_per_sector_and_employer(elasticity: float,
+                                                                 labels: tuple[str, ...] | None) -> None:
     """No programme, no residents, five years with ageing: every sector's and employer group's vacancy
     rate (mean of 40 replications) stays within 0.3 percentage points of its day-0 level at every
     monthly sample, beyond three standard errors of that mean. Noise: the smallest group (primary care,
@@ -211,8 +213,8 @@ def test_no_programme_vacancy_rates_hold_per_sector_and_employer(elasticity: flo
 # ~25 (pilot, 20 pairs; correlation of the pair only ~0.2; in that pilot the staff churn drew from one
 # generator whose consumption depended on the state, so a few differing hires desynchronised the two
 # runs' streams; its streams are now restarted every step (FlowStreams), but the bound below does not
-# rely on that). 5 pairs could not resolve -12. This programme adds ~650 hires (~130 a year): expected effect ~-50; with 8
-# pairs the 95% CI half-width is ~2.36 x 28 / sqrt(8) ~ 23, so the CI excludes 0 with high power.
+# rely on that). 5 pairs could not resolve -12. This programme adds ~650 hires (~130 a year): expected effect
+# ~-50; with 8 pairs the 95% CI half-width is ~2.36 x 28 / sqrt(8) ~ 23, so the CI excludes 0 with high power.
 BIG_PROGRAMME = (
     "intervention=[outreach,gp_advisers,childcare,training_places]",
     "intervention.outreach.changes.0.value=2000",

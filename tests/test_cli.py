@@ -1,4 +1,5 @@
-"""The command line that never surprises: names, folders, sizing, the size guard, Ctrl-C, help, pipes, pathways-report."""
+"""The command line that never surprises: names, folders, sizing, the size guard, Ctrl-C, help, pipes,
+pathways-report."""
 
 from __future__ import annotations
 
@@ -178,8 +179,8 @@ def test_help_leads_with_our_usage_and_a_closed_pipe_is_quiet() -> None:
     r = run_cli("--help")
     assert r.returncode == 0, r.stderr
     first = r.stdout.index("Hydra's own help follows")
-    for part in ("Usage:", "pathways -m intervention.childcare.places=0,10,20,40 experiment.reference=0", "Config groups", "KPIs",
-                 "net_hires", "Results: results/", "west_norfolk_local_plan"):
+    for part in ("Usage:", "pathways -m intervention.childcare.places=0,10,20,40 experiment.reference=0",
+                 "Config groups", "KPIs", "net_hires", "Results: results/", "west_norfolk_local_plan"):
         assert 0 <= r.stdout.index(part) < first, part
     assert "Powered by Hydra" in r.stdout[first:]
     piped = subprocess.run(f"{shlex.quote(str(BIN / 'pathways'))} --help | head -3", shell=True,
@@ -193,8 +194,8 @@ def test_validation_loads_no_plotting_or_statistics() -> None:
     code = ("import sys; from sim.interfaces import preflight as pf; from sim.interfaces.errors import UsageError\n"
             "try:\n    pf.preflight(['pathway.recruitment.shortlisting=1.5'])\nexcept UsageError as e:\n"
             "    print(e)\n"
-            "print(sorted(m for m in ('matplotlib', 'scipy', 'sim.outputs.report', 'sim.experiment.stats', 'sim.experiment.replications') "
-            "if m in sys.modules))")
+            "print(sorted(m for m in ('matplotlib', 'scipy', 'sim.outputs.report', 'sim.experiment.stats', "
+            "'sim.experiment.replications') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                        env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[2])})
     assert r.returncode == 0, r.stderr
@@ -208,7 +209,8 @@ def test_single_run_prints_its_name_and_its_report(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("childcare: mean and 95% confidence interval"), r.stdout[:200]
     report = re.search(r"^report: (.+)$", r.stdout, re.M)
-    assert report and Path(report.group(1)).resolve() == (out / "report.html").resolve() and (out / "report.html").exists()
+    assert report and Path(report.group(1)).resolve() == (out / "report.html").resolve()
+    assert (out / "report.html").exists()
 
 
 @pytest.mark.system

@@ -23,7 +23,7 @@ def test_sweep_combos_are_the_jobs_hydra_runs(overrides: list[str]) -> None:
 
 
 def test_an_interval_sweep_is_refused_in_words() -> None:
-    with pytest.raises(ValueError, match="x: a .* sweep cannot be run"):
+    with pytest.raises(ValueError, match=r"x: a .* sweep cannot be run"):
         sweep_combos(OverridesParser.create().parse_overrides(["x=interval(0,1)"]))
 
 

@@ -128,7 +128,8 @@ def test_multirun_validates_every_job_first(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- the library API
-# Composition errors (unknown keys, wrong types) happen inside Hydra before `load`; they are covered on plain dicts below.
+# Composition errors (unknown keys, wrong types) happen inside Hydra before `load`; they are covered on plain dicts
+# below.
 LIBRARY_CASES = [c for c in CLI_CASES if not c[0].startswith(("unknown", "wrong-type"))] + LIBRARY_ONLY
 
 
@@ -151,7 +152,8 @@ def test_load_raises_config_error(extra: tuple[str, ...], bad: str, key: str, va
     ({"region": {"foo": 1}}, "region.foo", UNKNOWN, "region: name, label"),
     ({"region": {"channels": {"x": {"bogus": 2}}}}, "region.channels.x.bogus", UNKNOWN, "referrals_per_year"),
     ({"experiment": {"replications": "abc"}}, "experiment.replications", "abc", "an integer"),
-    ({"pathway": {"support": {"childcare": {"places": "many"}}}}, "pathway.support.childcare.places", "many", "a number"),
+    ({"pathway": {"support": {"childcare": {"places": "many"}}}}, "pathway.support.childcare.places", "many",
+     "a number"),
     ({"experiment": {"progress": "maybe"}}, "experiment.progress", "maybe", "true or false"),
     ({"pathway": {"recruitment": {"checks": {"kind": "gamma", "mean": 30, "cv": -1}}}},
      "pathway.recruitment.checks.cv", -1.0, "a finite number > 0"),

@@ -336,7 +336,8 @@ def test_huge_referral_rate_runs_and_conserves() -> None:
 @pytest.mark.parametrize("p12", [0, 1])
 @pytest.mark.model
 def test_first_year_leaving_extremes(p12: int) -> None:
-    """First-year leaving 1 for every role: nobody completes a year; 0: nobody leaves early and all eligible are sustained."""
+    """First-year leaving 1 for every role: nobody completes a year; 0: nobody leaves early and all eligible are
+    sustained."""
     out = simulate(make_params(*QUICK, *(f"region.workforce.roles.{r}.first_year_leaving={p12}" for r in ROLES)), 0)
     assert_conserved(out)
     assert kpi(out, "hires") > 0
@@ -354,7 +355,8 @@ def test_first_year_leaving_extremes(p12: int) -> None:
 @pytest.mark.parametrize("growth", [-0.5, -0.2, 1.0])
 @pytest.mark.model
 def test_establishment_growth_extremes(growth: float) -> None:
-    """growth_per_year at valid extremes (schema range [-0.5, 1]) runs; the cell's posts follow (1+g)^t, cut only when vacant."""
+    """growth_per_year at valid extremes (schema range [-0.5, 1]) runs; the cell's posts follow (1+g)^t, cut only
+    when vacant."""
     params = make_params(*QUICK, f"{CARE_HOME_CARERS}.growth_per_year={growth}")
     out = simulate(params, 0)
     assert_conserved(out)

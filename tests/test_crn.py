@@ -131,7 +131,7 @@ def test_inverse_intensity_gives_poisson_counts() -> None:
         env = Environment()
         times: list[float] = []
         env.process(arrivals(env, Intensity(rate, 0.0, 300.0, ramp=50.0), Streams(3, rep).exponential("a"),
-                             lambda: times.append(env.now)))
+                             lambda env=env, times=times: times.append(env.now)))
         env.run()
         x = np.asarray(times)
         counts[rep] = [((lo <= x) & (x < hi)).sum() for lo, hi in windows]

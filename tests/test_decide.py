@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import fnmatch
+import itertools
 import json
 import math
 import os
@@ -20,8 +22,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pytest
@@ -31,7 +33,7 @@ from sim.analysis.psa import acceptability, uncertainty
 from sim.experiment.runner import compose_options
 from sim.params.errors import ConfigError
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
-from sim.params.ranges import RANGES_DIR, Ranges, check_explicit_used, parameters, varied
+from sim.params.ranges import RANGES_DIR, Ranges, parameters, varied
 
 # Short runs: the properties below hold for any horizon; a month of warm-up and no follow-up keep them cheap.
 QUICK = ("experiment=quick", "experiment.horizon_days=400", "experiment.warmup_days=30", "experiment.followup_days=0")
@@ -70,6 +72,17 @@ def _all_options() -> list:
     return compose_options([f"scenario={scenarios}"], CONFIG_DIR)
 
 
+def check_explicit_used(ranges: Ranges, keys: Iterable[str]) -> None:
+    """Every explicit range must name a number of the shipped configs (a typo would silently do nothing).
+
+    A check of the shipped files against each other, so a test's: `pathways-decide` runs some of the
+    scenarios, and an explicit range for a number of another one is not an error there."""
+    keys = list(keys)
+    for s in ranges.explicit:
+        if not any(k == s.key or fnmatch.fnmatchcase(k, s.key) for k in keys):
+            raise ConfigError(s.key, s.key, "a config path (or pattern) of a number in configs/ or scenarios/", s.file)
+
+
 @pytest.mark.unit
 def test_every_number_of_every_scenario_gets_a_range_and_every_explicit_range_is_used() -> None:
     """All scenarios compose into parameters without a range error; no explicit range names a missing number."""
@@ -97,7 +110,7 @@ def test_ranges_hold_the_value_and_stay_in_the_allowed_range() -> None:
             d, v = p.spec.dist(base[k]), base[k]
             lo, hi = d.support()
             if p.spec.kind == "beta":
-                assert 0 <= lo and hi <= 1
+                assert lo >= 0 and hi <= 1
             if p.spec.relative:  # inside the range, and not far out in a tail (or at a bound the range is cut at)
                 assert lo <= v <= hi and (0.01 <= d.cdf(v) <= 0.99 or v in (lo, hi)), (k, lo, v, hi)
 
@@ -105,7 +118,8 @@ def test_ranges_hold_the_value_and_stay_in_the_allowed_range() -> None:
 BAD_RANGES = [
     ("region.yaml", '"region.channels.*.referrals_per_year": {kind: normal, sd: 3}  # reason\n',
      "region.channels.*.referrals_per_year.kind = 'normal'"),
-    ("region.yaml", '"region.channels.*.referrals_per_year": {kind: lognormal, factor: 0.5}  # reason\n', "factor = 0.5"),
+    ("region.yaml", '"region.channels.*.referrals_per_year": {kind: lognormal, factor: 0.5}  # reason\n',
+     "factor = 0.5"),
     ("region.yaml", '"region.channels.*.referrals_per_year": {kind: beta, concentration: 10}  # reason\n',
      "not a probability"),
     ("region.yaml", '"region.channels.*.referrals_per_year": {kind: lognormal, factor: 2}\n', "reason"),
@@ -295,7 +309,8 @@ def test_psa_tables_and_report(norfolk_psa: Path) -> None:
     assert "region.workforce.groups.*.posts.*.turnover" in rows[0]
     assert {r["measure"] for r in table(norfolk_psa / "stability.csv")} >= {"mean", "low", "high"}
     ev = table(norfolk_psa / "evppi.csv")
-    assert len({r["parameter"] for r in ev}) == len(rows[0]) - 5  # every varied parameter (the columns of psa.csv but sample, option, replication, kpi, value)
+    # every varied parameter (the columns of psa.csv but sample, option, replication, kpi, value)
+    assert len({r["parameter"] for r in ev}) == len(rows[0]) - 5
     assert all(0 <= float(r["evppi_gbp"]) <= float(r["evpi_gbp"]) + 1e-6 for r in ev)
     html = (norfolk_psa / "report.html").read_text()
     assert "Probability that each option is the best buy" in html and "data:image/png;base64" in html
@@ -312,8 +327,8 @@ def record_ids(out: Path) -> list[str]:
 def killed(args: Sequence[str], out: Path, ready: Callable[[list[str]], bool]) -> list[str]:
     """Start `pathways-decide ARGS --out OUT` in its own process group and SIGKILL the whole group (the run and
     its workers, as a crash would) once the recorded tasks satisfy `ready`; the records it left, line by line."""
-    proc = subprocess.Popen([sys.executable, "-m", "sim.interfaces.decide", *args, "--out", str(out)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True,
+    proc = subprocess.Popen([sys.executable, "-m", "sim.interfaces.decide", *args, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                             env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not ready(record_ids(out)):
@@ -371,8 +386,8 @@ structural: held
 fixed_keys:
   "experiment.*": run settings
 """
-TOY_REGION = """"region.channels.jobcentre.referrals_per_year": {kind: lognormal, factor: 2}         # toy: it sets how many arrive
-"region.channels.online_academy.profile.deadweight": {kind: beta, concentration: 5}   # toy: the baseline has no online academy referrals, so the model never reads it
+TOY_REGION = """"region.channels.jobcentre.referrals_per_year": {kind: lognormal, factor: 2}  # toy: how many arrive
+"region.channels.online_academy.profile.deadweight": {kind: beta, concentration: 5}  # toy: never read (no referrals)
 """
 
 
@@ -584,11 +599,12 @@ def test_frontier_never_falls_as_the_budget_grows(optimised: Path) -> None:
     """Fresh-seed effects of the best mix at each budget: each at least the previous one, within their CIs."""
     rows = sorted(table(optimised / "frontier.csv"), key=lambda r: float(r["budget_gbp"]))
     assert len(rows) == 4 and [float(r["budget_gbp"]) for r in rows][-1] == BUDGET
-    for a, b in zip(rows, rows[1:]):
+    for a, b in itertools.pairwise(rows):
         assert float(b["ci_high"]) >= float(a["ci_low"]), (a, b)
     for a in rows:  # held to its cost bound (a fresh replication exceeds it with probability <= 2.5%), each mix
         # stayed within its budget on every fresh seed
-        assert float(a["cost_bound_gbp"]) <= float(a["budget_gbp"]) and float(a["cost_max_gbp"]) <= float(a["budget_gbp"]), a
+        assert float(a["cost_bound_gbp"]) <= float(a["budget_gbp"]), a
+        assert float(a["cost_max_gbp"]) <= float(a["budget_gbp"]), a
 
 
 @pytest.mark.system
@@ -614,7 +630,8 @@ def test_recommended_mix_runs_as_a_scenario_within_budget(optimised: Path, tmp_p
     r = subprocess.run([str(Path(sys.executable).parent / "pathways"), "--config-dir", str(optimised),
                         "scenario=recommended", *QUICK, "experiment.replications=3", "experiment.seed=7",
                         f"hydra.run.dir={run}"],
-                       capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
+                       capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(CONFIG_DIR.parent)})
     assert r.returncode == 0, r.stderr[-2000:]
     costs = [float(x["value"]) for x in table(run / "kpis.csv") if x["kpi"] == "programme_cost" and x["group"] == "all"]
     assert len(costs) == 3 and max(costs) <= BUDGET, costs
@@ -632,7 +649,8 @@ def test_the_recommended_mix_is_compared_out_of_sample_with_the_best_seed_progra
     assert check["diff_low"] <= check["diff_mean"] <= check["diff_high"] and check["better"] == (check["diff_low"] > 0)
     said = next(w for w in meta["words"] if w.startswith("Out of sample"))
     assert said.endswith("is better.") == check["better"] and "west norfolk local plan" in said
-    assert f"cost £{check['seed_cost']:,.0f}" in said and "GBP" not in " ".join(meta["words"])  # as the report writes it
+    assert f"cost £{check['seed_cost']:,.0f}" in said  # as the report writes it
+    assert "GBP" not in " ".join(meta["words"])
     assert "The best mix at each budget" in (optimised / "report.html").read_text()
 
 
@@ -656,8 +674,8 @@ def test_killed_optimisation_resumes_losing_no_finished_candidate(tmp_path: Path
 def test_psa_on_a_ray_cluster_matches_local(tmp_path: Path, ray_cluster: str, placebo_psa: Path) -> None:
     """The same PSA through a real local Ray cluster by address gives byte-identical tables."""
     out = tmp_path / "r"
-    r = subprocess.run([sys.executable, "-m", "sim.interfaces.decide", "psa", "--samples", "8", "--base-replications", "3",
-                        "--ray-address", ray_cluster, "--out", str(out), *PLACEBO],
+    r = subprocess.run([sys.executable, "-m", "sim.interfaces.decide", "psa", "--samples", "8",
+                        "--base-replications", "3", "--ray-address", ray_cluster, "--out", str(out), *PLACEBO],
                        capture_output=True, text=True, timeout=300,
                        env={**RAY_ENV, "PYTHONPATH": str(CONFIG_DIR.parent)})
     assert r.returncode == 0, r.stderr[-3000:]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from conftest import make_params, run_cli
@@ -105,7 +105,8 @@ def test_replications_use_their_own_streams() -> None:
 @pytest.mark.model
 def test_cost_only_intervention_changes_only_costs(overrides: tuple[str, ...], charged_stage: str | None,
                                                    per_person: float) -> None:
-    """An intervention that changes nothing but a cost gives exactly the baseline's results, replication by replication."""
+    """An intervention that changes nothing but a cost gives exactly the baseline's results, replication by
+    replication."""
     # no warm-up and no follow-up: every entrant of the charged stage is a counted resident in the window
     window = (*QUICK, "experiment.warmup_days=0", "experiment.followup_days=0")
     base_p, option_p = make_params(*window), make_params(*window, *overrides)
@@ -165,13 +166,13 @@ def test_an_earlier_run_stays_collectable_while_the_next_one_runs() -> None:
     model = Model(params, 1)
     freed: list[bool] = []
 
-    def probe():
-        yield model.env.timeout(30.0)
+    def probe(env: Environment):  # given the environment, not closing over `model` (deleted below)
+        yield env.timeout(30.0)
         gc.collect()  # runs the finally blocks of the earlier run's journeys still under way (closing them)
         gc.collect()  # frees what those touched
         freed.append(gone() is None)
 
-    model.env.process(probe())
+    model.env.process(probe(model.env))
     model.run()
     assert freed == [True]
     for rep in range(2, 6):

@@ -164,7 +164,8 @@ def test_other_options_or_another_config_into_a_folder_are_refused(tmp_path: Pat
         args = ("-m", *QUICK, f"scenario=baseline,{name}", f"hydra.sweep.dir={sweep}")
         assert run_cli(*args).returncode == 0
         kept = {p: p.read_bytes() for p in sweep.rglob("kpis.csv")}
-        msg = one_line(run_cli("-m", *QUICK, "scenario=baseline,west_norfolk_local_plan", f"hydra.sweep.dir={sweep}"), 2)
+        msg = one_line(run_cli("-m", *QUICK, "scenario=baseline,west_norfolk_local_plan",
+                               f"hydra.sweep.dir={sweep}"), 2)
         assert f"{sweep}: holds 2 options and this command asks for 2: in the folder only: scenario={name}; " \
                "asked only now: scenario=west_norfolk_local_plan" in msg, msg
         scenario.write_text(f"# @package _global_\nscenario_name: {name}\nexperiment:\n  seed: 12\n")
@@ -217,7 +218,8 @@ def test_a_full_disk_while_the_report_is_written_exits_1_leaving_no_report(tmp_p
     assert msg.startswith(f"pathways: error: {sweep}: {OUTPUTS_LOST} ({sweep / '.comparison.xlsx.tmp'}: "
                           "No space left on device)"), msg
     assert (sweep / "1-west-norfolk-local-plan" / "DONE").exists()  # the jobs are kept ...
-    assert not [p.name for p in sweep.iterdir() if p.name.startswith(("comparison", "report", ".comparison", ".report"))]
+    outputs = ("comparison", "report", ".comparison", ".report")
+    assert not [p.name for p in sweep.iterdir() if p.name.startswith(outputs)]
     r = _faulty(f"{errno.ENOSPC}:*/.report.html.tmp", str(sweep), tool="pathways-report")
     assert one_line(r, 1).startswith(f"pathways-report: error: {sweep}: {OUTPUTS_LOST}")
     assert not (sweep / "report.html").exists() and not (sweep / "comparison.csv").exists()

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import make_params  # noqa: E402
+from conftest import make_params
 
-from sim.model import simulate  # noqa: E402
-from sim.model.workforce import calibrate  # noqa: E402
+from sim.model import simulate
+from sim.model.workforce import calibrate
 
 pytestmark = pytest.mark.model
 

@@ -172,7 +172,8 @@ def test_sizing_resolvers() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(n=st.integers(0, 5_000), weights=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8).filter(lambda w: sum(w) > 0))
+@given(n=st.integers(0, 5_000),
+       weights=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8).filter(lambda w: sum(w) > 0))
 @pytest.mark.unit
 def test_apportion_is_the_largest_remainder_split(n: int, weights: list[float]) -> None:
     """The split sums to n, each part is its exact share rounded down or up, and the parts rounded up are those

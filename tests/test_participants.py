@@ -106,7 +106,8 @@ def holders_at_once(records: dict[tuple, Record]) -> int:
     events = []
     for rec in records.values():
         if "engagement" in rec.held:
-            end = rec.t_start if not math.isnan(rec.t_start) else rec.t_exit if not math.isnan(rec.t_exit) else rec.run_end
+            end = (rec.t_start if not math.isnan(rec.t_start) else
+                   rec.t_exit if not math.isnan(rec.t_exit) else rec.run_end)
             events += [(rec.held["engagement"], 1), (end, -1)]
     most = now = 0
     for _, step in sorted(events, key=lambda e: (e[0], e[1])):  # a place given back before one is taken at a tie
@@ -167,7 +168,7 @@ def test_effect_is_bounded_by_places_and_grows_with_them(name: str) -> None:
     """With capacities to spare (so nobody's wait changes), the residents whose stage outcome the effect changes
     are all holders of the intervention's places, there are more of them at 20 places than at 1, and nobody
     who left at that stage in the baseline is made to leave there by the effect."""
-    each, stage, reason = SERVING[name]
+    _, stage, reason = SERVING[name]
     ref, _ = trace(make_params(*QUICK, *PLENTY))
     left = exits(ref, stage, reason)
     rescued = {}
@@ -213,8 +214,8 @@ def test_every_number_an_effect_may_change_is_one_the_journey_reads() -> None:
      "intervention.it_skills_one_to_one.serves.effects.0.target", "after a place at digital_skills is held"),
     ("intervention.it_skills_one_to_one.serves.effects.0.target=pathway.support.digital_skills.patience",
      "intervention.it_skills_one_to_one.serves.effects.0.target", "after a place at digital_skills is held"),
-    ("intervention.intensive_support.serves.effects.0.value=-1", "intervention.intensive_support.serves.effects.0.value",
-     ">= 0 unless op is add"),
+    ("intervention.intensive_support.serves.effects.0.value=-1",
+     "intervention.intensive_support.serves.effects.0.value", ">= 0 unless op is add"),
 ])
 @pytest.mark.unit
 def test_bad_serves_is_refused(bad: str, key: str, allowed: str) -> None:

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.statistical  # many runs: a search over 26 random confi
 CHANNELS: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "region" / "norfolk_waveney.yaml").channels.keys())
 COURSES: tuple[str, ...] = tuple(OmegaConf.load(CONFIG_DIR / "pathway" / "default.yaml").training.courses.keys())
 PROBABILITIES = (
-    "pathway.engagement.dropout", "pathway.support.digital_skills.completion", "pathway.support.health_support.completion",
+    "pathway.engagement.dropout", "pathway.support.digital_skills.completion",
+    "pathway.support.health_support.completion",
     "pathway.recruitment.shortlisting", "pathway.recruitment.interview_pass",
     "pathway.recruitment.offer_acceptance", "pathway.recruitment.checks_pass",
     *(f"pathway.training.courses.{c}.completion" for c in COURSES),

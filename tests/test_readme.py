@@ -31,7 +31,8 @@ def test_readme_command_runs(command: str, tmp_path: Path) -> None:
     if tool == "pathways":
         where = "hydra.sweep.dir" if "-m" in args else "hydra.run.dir"
         # the suite's time budget: a short warm-up, no follow-up, one replication unless the command sets them
-        args += ["experiment=quick", "experiment.warmup_days=30", "experiment.followup_days=0", f"{where}={tmp_path / 'out'}"]
+        args += ["experiment=quick", "experiment.warmup_days=30", "experiment.followup_days=0",
+                 f"{where}={tmp_path / 'out'}"]
         if not any(a.startswith("experiment.replications=") for a in args):
             args.append("experiment.replications=1")
     elif tool == "pathways-verify" and args[0] == "littles-law":

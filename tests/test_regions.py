@@ -60,7 +60,7 @@ def test_the_headline_names_what_the_region_borrows() -> None:
     text = borrowed(OmegaConf.to_container(OmegaConf.structured(p.config)))
     assert text.startswith("Cumbria (Cumberland, Westmorland and Furness) borrows from Norfolk and Waveney")
     assert all(BORROWABLE[w] in text for w in p.config.region.borrows)
-    html = templates().get_template("sections/headline.html.j2").render(table=Table(["Option"], [], "headline"), n_reps=3,
-                                                                        borrows=text)
+    html = templates().get_template("sections/headline.html.j2").render(table=Table(["Option"], [], "headline"),
+                                                                        n_reps=3, borrows=text)
     assert "borrows from Norfolk and Waveney" in html
     assert borrowed(OmegaConf.to_container(OmegaConf.structured(make_params("experiment=quick").config))) == ""

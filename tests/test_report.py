@@ -158,7 +158,8 @@ for (const el of document.querySelectorAll('body *')) {
   if (r.width && r.right > W + 1) out.push(el.tagName + '.' + el.className + ' right ' + r.right);
 }
 for (const w of document.querySelectorAll(arguments[0])) {
-  if (w.scrollWidth > w.clientWidth + 1) out.push('table in #' + w.closest('section').id + ' scrolls: ' + w.scrollWidth + ' > ' + w.clientWidth);
+  if (w.scrollWidth > w.clientWidth + 1)
+    out.push('table in #' + w.closest('section').id + ' scrolls: ' + w.scrollWidth + ' > ' + w.clientWidth);
 }
 return out;
 """
@@ -182,7 +183,8 @@ def test_report_gives_the_staffing_effect_at_each_end_of_the_supply_range(sweep:
     assert all(s[0.2] != s[0.8] for s in staff.values()), staff
     text = re.sub(r"<[^>]+>|\s+", " ", (sweep / "report.html").read_text())
     assert "its range is 0.2 to 0.8" in text
-    assert re.search(r"outreach[^;]{0,80}?[+−]?[\d.]+ \[[^]]+\] at 0\.2 and [+−]?[\d.]+ \[[^]]+\] at 0\.8", text), text[:0]
+    number = r"[+\u2212]?[\d.]+ \[[^]]+\]"  # a signed effect and its interval
+    assert re.search(rf"outreach[^;]{{0,80}}?{number} at 0\.2 and {number} at 0\.8", text), text[:0]
     assert "1 paired replications at each end" in text
 
 

@@ -4,6 +4,7 @@ people; and the programmes with a published budget cost what was published over 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 
 import pytest
@@ -42,7 +43,7 @@ OUTSIDE_BUDGET = ("training_places", "hospital_course_places", "digital_skills_p
 BUDGETS["southend_anchor_programme"] = 400_000  # "about GBP 400k in total" (the programme brief)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def params(name: str, horizon: float) -> Params:
     return make_params(f"scenario={name}", "experiment=quick", f"experiment.horizon_days={horizon:g}",
                        "experiment.progress=false")
@@ -118,7 +119,8 @@ def expected_cost(p: Params) -> tuple[float, dict[str, float]]:
         total += iv.cost.fixed + iv.cost.per_place_per_year * iv.places * years
         if iv.cost.per_person:
             assert iv.cost.person_stage == "engagement" and iv.cost.person_channel, (
-                f"{iv_name}: per-person cost at {iv.cost.person_stage} depends on the run, not derivable from the config")
+                f"{iv_name}: per-person cost at {iv.cost.person_stage} depends on the run, "
+                "not derivable from the config")
             ch = c.region.channels[iv.cost.person_channel]
             rate = p.at(f"region.channels.{iv.cost.person_channel}.referrals_per_year")
             lo = max(start, ch.period.start_day)
@@ -132,7 +134,7 @@ def _integral(rate, lo: float, hi: float) -> float:
     if hi <= lo:
         return 0.0
     cuts = sorted({lo, hi, *(t for t in rate.times if lo < t < hi)})
-    return sum(rate.at(a) * (b - a) for a, b in zip(cuts, cuts[1:]))
+    return sum(rate.at(a) * (b - a) for a, b in itertools.pairwise(cuts))
 
 
 @pytest.mark.parametrize("name", sorted(BUDGETS))
@@ -147,7 +149,8 @@ def test_programme_cost_over_five_years_matches_the_budget(name: str) -> None:
     and prices moves it by well under 1%). The run-based check follows below, where noise is small.
     """
     cost, referrals = expected_cost(params(name, FIVE_YEARS))
-    assert cost == pytest.approx(BUDGETS[name], rel=0.10), f"{name}: GBP {cost:,.0f} over 5 years, intended {BUDGETS[name]:,.0f}"
+    assert cost == pytest.approx(BUDGETS[name], rel=0.10), (
+        f"{name}: GBP {cost:,.0f} over 5 years, intended {BUDGETS[name]:,.0f}")
     area = name.removeprefix("connect_to_work_")
     if area in CTW_AREAS:
         # people supported in this pathway over five years = the health-and-care share of the published number

@@ -105,7 +105,7 @@ def test_a_sweep_is_sized_before_it_is_expanded() -> None:
         check_overrides(["experiment.seed=range(0,100000)", "experiment.replications=range(1,1000000000)"])
     assert time.perf_counter() - started < 1.0
     assert f"at most {MAX_JOBS} jobs" in str(e.value) and "experiment" in str(e.value)
-    with pytest.raises(OverrideError, match="experiment.seed takes 30 values"):  # 30 x 20 = 600 jobs
+    with pytest.raises(OverrideError, match=r"experiment\.seed takes 30 values"):  # 30 x 20 = 600 jobs
         check_overrides(["experiment.seed=range(0,30)", "experiment.replications=range(1,21)"])
     with pytest.raises(OverrideError, match=f"at most {MAX_OVERRIDE_CHARS:,}"):
         check_overrides(["region.label=" + "x" * MAX_OVERRIDE_CHARS])

@@ -33,7 +33,8 @@ def test_baseline_identical_alone_and_in_sweep(tmp_path: Path) -> None:
     r = run_cli(*QUICK, f"hydra.run.dir={alone}")
     assert r.returncode == 0, r.stderr
     sweep = tmp_path / "sweep"
-    r = run_cli("-m", *QUICK, "intervention=[],[childcare]", f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=${hydra.job.num}")
+    r = run_cli("-m", *QUICK, "intervention=[],[childcare]", f"hydra.sweep.dir={sweep}",
+                "hydra.sweep.subdir=${hydra.job.num}")
     assert r.returncode == 0, r.stderr
     for name in ("kpis.csv", "timeseries.csv", "funnel.csv"):
         assert (alone / name).read_bytes() == (sweep / "0" / name).read_bytes(), name

@@ -8,9 +8,9 @@ The model is not changed: the trace wraps four of its methods for the run only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from sim.model import Model, RunOutput
 from sim.model.capacity import Capacity, Request
@@ -32,7 +32,8 @@ class Record:
     t_start: float = float("nan")
     run_end: float = float("nan")  # when the run ended
     changed: bool = False  # they read other numbers than the region's (an intervention's place holder's)
-    held: dict[str, float] = field(default_factory=dict)  # stage -> when they were granted an intervention's own place there
+    # stage -> when they were granted an intervention's own place there
+    held: dict[str, float] = field(default_factory=dict)
 
     def outcome(self) -> tuple:
         """How it ended for them: where and why they left, and the post they started in."""

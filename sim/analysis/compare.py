@@ -266,7 +266,7 @@ def cost_effect(option: Job, ref: Job, kpi: str) -> Interval:
     sign, unit = effect.sign, ratio.per
     key_c, key_e = ("programme_cost", "all"), (effect.name, "all")
     nan = math.nan
-    if option is ref or key_c not in option.kpis or key_e not in option.kpis or key_e not in ref.kpis:
+    if option is ref or any(k not in j.kpis for k in (key_c, key_e) for j in (option, ref)):
         return Interval(nan, nan, nan, 0)
     c, c0 = paired(option.kpis[key_c], ref.kpis[key_c])
     e, e0 = paired(option.kpis[key_e], ref.kpis[key_e])

@@ -115,7 +115,7 @@ class Sizes:
 def _numbers(obj: Any, path: str) -> dict[str, float]:
     """The numbers of a dataclass, by config path (lists by index, dicts by key; text, flags and None left out)."""
     if is_dataclass(obj):
-        items = [(f.name, getattr(obj, f.name)) for f in fields(obj)]
+        items: list[tuple[Any, Any]] = [(f.name, getattr(obj, f.name)) for f in fields(obj)]
     elif isinstance(obj, (list, dict)):
         items = list(obj.items() if isinstance(obj, dict) else enumerate(obj))
     else:

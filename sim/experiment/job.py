@@ -8,6 +8,7 @@ import hashlib
 import json
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,8 @@ def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[t
     ends = supply_ends(CONFIG_DIR, c.region.workforce.bau_vacancy_elasticity) if ex.supply_replications else ()
     total = ex.replications + len(ends) * ex.supply_replications
 
-    def progress(done: int) -> None:
-        write_text(outdir / PROGRESS, f"{done} {total}\n")
+    def progress(done: int, before: int = 0) -> None:  # `done` of this batch, after `before` of earlier ones
+        write_text(outdir / PROGRESS, f"{before + done} {total}\n")
 
     outputs = run_replications(params, range(ex.replications), ex.workers, ex.progress, label, progress)
     note = ""
@@ -50,9 +51,9 @@ def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[t
         outputs, note = _until_precise(params, outputs, label)
     at_ends: dict[float, list] = {}
     for e in ends:
-        done = len(outputs) + sum(map(len, at_ends.values()))
+        before = len(outputs) + sum(map(len, at_ends.values()))
         at_ends[e] = run_replications(with_elasticity(params, e), range(ex.supply_replications), ex.workers,
-                                      ex.progress, f"{label} at elasticity {e:g}", lambda k: progress(done + k))
+                                      ex.progress, f"{label} at elasticity {e:g}", partial(progress, before=before))
     wall = time.perf_counter() - started
     summary = write_results(outdir, c.scenario_name, outputs)
     if at_ends:
@@ -80,7 +81,7 @@ def _until_precise(params: Params, outputs: list, label: str) -> tuple[list, str
 
     while True:
         ci = mean_ci(values())
-        if ci.n >= 2 and ci.half_width <= ex.target_half_width or len(outputs) >= ex.max_replications:
+        if (ci.n >= 2 and ci.half_width <= ex.target_half_width) or len(outputs) >= ex.max_replications:
             break
         need = min(max(replications_needed(values(), ex.target_half_width), len(outputs) + 1), ex.max_replications)
         outputs = outputs + run_replications(params, range(len(outputs), need), ex.workers, ex.progress, label)
@@ -104,7 +105,7 @@ def run_metadata(params: Params, cfg: DictConfig, outputs: list, wall: float, no
         "scenario": params.config.scenario_name, "seed": params.config.experiment.seed,
         "replications": len(outputs), "precision": note,
         "config_sha256": hashlib.sha256(text.encode()).hexdigest(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "wall_seconds": wall, "events": events, "residents": sum(o.residents for o in outputs),
         "versions": {"pathways": _version(), "python": platform.python_version(), "simpy": simpy.__version__,
                      "numpy": numpy.__version__, "hydra": hydra.__version__},

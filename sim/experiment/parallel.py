@@ -5,8 +5,9 @@ once, with the modules already imported), else spawn."""
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 
 def process_pool(workers: int, initializer: Callable[..., None] | None = None,

@@ -13,9 +13,9 @@ import io
 import os
 import signal
 import sys
+from collections.abc import Callable, Iterable
 from concurrent.futures import as_completed
 from pathlib import Path
-from typing import Callable, Iterable
 
 from sim.experiment.parallel import process_pool
 from sim.experiment.stats import mean_ci
@@ -74,7 +74,8 @@ TIMESERIES_HEADER = ("scenario", "replication", "day", "employer_group", "role",
                      "staff_in_post", "vacancies")
 FUNNEL_HEADER = ("scenario", "replication", "stage", "measure", "reason", "value")
 SUMMARY_HEADER = ("scenario", "kpi", "group", "mean", "ci_low", "ci_high", "n")
-SUPPLY_HEADER = ("scenario", "elasticity", "replication", "kpi", "value")  # every KPI of all posts, per end of the range
+# every KPI of all posts, per end of the range
+SUPPLY_HEADER = ("scenario", "elasticity", "replication", "kpi", "value")
 
 
 def kpi_rows(scenario: str, outputs: list[RunOutput]) -> list[tuple]:

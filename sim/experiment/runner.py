@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -60,7 +61,8 @@ def compose_options(overrides: list[str], config_dir: Path) -> list[Option]:
             cfg = compose("config", overrides=list(combo), return_hydra_config=True)
             choices = dict(cfg.hydra.runtime.choices)
             raw = OmegaConf.to_container(cfg, resolve=False)
-            raw.pop("hydra", None)  # type: ignore[union-attr]
+            assert isinstance(raw, dict)  # a DictConfig's container
+            raw.pop("hydra", None)
             c = to_config(OmegaConf.create(raw))
             out.append(Option(c.scenario_name, list(combo), c, option_files(choices, c, config_dir), raw))
     names = [o.name for o in out]
@@ -158,7 +160,8 @@ class Runner:
 
     def __init__(self, options: dict[str, Config], records: Records, workers: int = 1, ray_address: str | None = None,
                  progress: Callable[[int, int], None] | None = None):
-        self.options, self.records, self.workers, self.address, self.progress = options, records, workers, ray_address, progress
+        self.options, self.records, self.workers = options, records, workers
+        self.address, self.progress = ray_address, progress
         self.done = records.read()
         self._pool: ProcessPoolExecutor | None = None
         self._ray: tuple | None = None
@@ -209,7 +212,8 @@ class Runner:
             self._ray = (ray, ray.remote(run_task), ray.put(self.options))
         ray, remote, ref = self._ray
         limit = max(2, 2 * int(ray.cluster_resources().get("CPU", self.workers)))
-        pending, queue = [], list(todo)
+        pending: list[Any] = []  # Ray's object references
+        queue = list(todo)
         while queue or pending:
             while queue and len(pending) < limit:
                 pending.append(remote.remote(queue.pop(0), ref))

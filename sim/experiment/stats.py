@@ -9,11 +9,13 @@ they share.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import stats as sps
+
+Values = Sequence[float] | np.ndarray  # a sample over replications: a list or an array (read with np.asarray)
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Interval:
         return (self.high - self.low) / 2.0
 
 
-def mean_ci(values: Sequence[float], level: float = 0.95) -> Interval:
+def mean_ci(values: Values, level: float = 0.95) -> Interval:
     """Mean and t-interval of the finite values (NaN, e.g. a cost per hire with no hires, is left out)."""
     x = np.asarray(values, float)
     x = x[np.isfinite(x)]
@@ -43,7 +45,7 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> Interval:
     return Interval(m, m - h, m + h, n)
 
 
-def paired_difference(option: Sequence[float], baseline: Sequence[float], level: float = 0.95) -> Interval:
+def paired_difference(option: Values, baseline: Values, level: float = 0.95) -> Interval:
     """Mean of option - baseline over replications paired by index, with its t-interval."""
     a, b = np.asarray(option, float), np.asarray(baseline, float)
     if a.shape != b.shape:
@@ -51,7 +53,7 @@ def paired_difference(option: Sequence[float], baseline: Sequence[float], level:
     return mean_ci(a - b, level)
 
 
-def variance_ratio(option: Sequence[float], reference: Sequence[float]) -> float:
+def variance_ratio(option: Values, reference: Values) -> float:
     """What the pairing buys: Var(option - reference) / (Var(option) + Var(reference)), over replications
     paired by index (sample variances; pairs with a NaN left out). 1 means no pairing gain (independent
     streams), 0 a difference with no noise at all; the paired interval is sqrt(ratio) times as wide as an
@@ -65,7 +67,7 @@ def variance_ratio(option: Sequence[float], reference: Sequence[float]) -> float
     return float((a - b).var(ddof=1)) / total if total > 0 else math.nan
 
 
-def unpaired_difference(option: Sequence[float], baseline: Sequence[float], level: float = 0.95) -> Interval:
+def unpaired_difference(option: Values, baseline: Values, level: float = 0.95) -> Interval:
     """Welch interval for option - baseline, ignoring the pairing (to show what pairing buys)."""
     a, b = np.asarray(option, float), np.asarray(baseline, float)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
@@ -82,7 +84,7 @@ def unpaired_difference(option: Sequence[float], baseline: Sequence[float], leve
     return Interval(d, d - h, d + h, min(na, nb))
 
 
-def replications_needed(values: Sequence[float], half_width: float, level: float = 0.95) -> int:
+def replications_needed(values: Values, half_width: float, level: float = 0.95) -> int:
     """The smallest n >= 2 whose t-interval half-width, at the sample sd so far, is at most `half_width`."""
     x = np.asarray(values, float)
     x = x[np.isfinite(x)]
@@ -98,7 +100,7 @@ def replications_needed(values: Sequence[float], half_width: float, level: float
     return n
 
 
-def incremental_ratio(d_cost: Sequence[float], d_effect: Sequence[float], level: float = 0.95) -> Interval:
+def incremental_ratio(d_cost: Values, d_effect: Values, level: float = 0.95) -> Interval:
     """Incremental cost per unit of effect, mean(dC) / mean(dE), with Fieller's interval, from paired differences.
 
     The one definition of a cost ratio's interval (compare.cost_effect writes it to comparison.csv, which the
@@ -130,7 +132,7 @@ def incremental_ratio(d_cost: Sequence[float], d_effect: Sequence[float], level:
     return Interval(ratio, (b - root) / a, (b + root) / a, n)
 
 
-def upper_prediction_bound(values: Sequence[float], level: float = 0.975) -> float:
+def upper_prediction_bound(values: Values, level: float = 0.975) -> float:
     """The one-sided `level` prediction bound of one new replication: mean + t(level, n-1) sd sqrt(1 + 1/n).
 
     Exact for normal values; a new draw exceeds it with probability 1 - level. Values that do

@@ -13,6 +13,7 @@ littles-law  runs the default pathway (plus any Hydra overrides) and checks L = 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from sim.experiment.stats import mean_ci
 from sim.model.capacity import Capacity
@@ -63,7 +64,7 @@ def simulate_mmc(lam: float, mu: float, c: int, replication: int, seed: int, cus
     return {"mean_wait_in_queue": s["mean_wait"], "mean_in_system": s["mean_busy"] + s["mean_queue"]}
 
 
-def _ci(xs: list[float]) -> dict[str, object]:
+def _ci(xs: list[float]) -> dict[str, Any]:
     c95, c99 = mean_ci(xs, 0.95), mean_ci(xs, 0.99)
     return {"mean": c95.mean, "ci95": [c95.low, c95.high], "ci99": [c99.low, c99.high]}
 
@@ -74,7 +75,7 @@ def verify_mmc(lam: float, mu: float, c: int, replications: int = 20, seed: int 
     runs = [simulate_mmc(lam, mu, c, r, seed, customers) for r in range(replications)]
     theory = erlang_c(lam, mu, c)
     sim = {k: _ci([run[k] for run in runs]) for k in ("mean_wait_in_queue", "mean_in_system")}
-    ok = all(sim[k]["ci99"][0] <= theory[k] <= sim[k]["ci99"][1] for k in sim)  # type: ignore[index]
+    ok = all(sim[k]["ci99"][0] <= theory[k] <= sim[k]["ci99"][1] for k in sim)
     return {"check": "mmc", "arrival_rate": lam, "service_rate": mu, "servers": c,
             "replications": replications, "customers_per_replication": customers, "seed": seed,
             "simulated": sim, "theory": theory, "ok": ok}

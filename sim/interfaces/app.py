@@ -377,7 +377,8 @@ def choices() -> dict[str, Any]:
     for name in available("region"):
         data = yaml.safe_load((CONFIG_DIR / "region" / f"{name}.yaml").read_text()) or {}
         regions.append({"name": name, "label": str(data.get("label", name))})
-    scenarios = [{"name": n, "label": n.replace("_", " "), "description": _describe(CONFIG_DIR / "scenario" / f"{n}.yaml")}
+    scenarios = [{"name": n, "label": n.replace("_", " "),
+                  "description": _describe(CONFIG_DIR / "scenario" / f"{n}.yaml")}
                  for n in available("scenario") if n != "baseline"]
     interventions = []
     for n in available("intervention"):
@@ -653,7 +654,5 @@ def main(argv: list[str] | None = None) -> None:
     runs = f"{max_runs} run{'s' if max_runs != 1 else ''}"
     print(f"pathways-app: http://127.0.0.1:{port}/ (results in {args.results}, at most {runs} at once); "
           "Ctrl-C stops it")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-    except KeyboardInterrupt:
-        pass

@@ -90,7 +90,7 @@ def job(cfg: DictConfig) -> float:
     write_text(outdir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     try:
         summary = execute(params, cfg, outdir, label)
-    except Exception as e:  # noqa: BLE001 - recorded by name and re-raised or reported by the sweep
+    except Exception as e:
         write_text(outdir / FAILED, traceback.format_exc())
         if hc.mode == RunMode.MULTIRUN:
             print(f"pathways: job {outdir.name} failed: {type(e).__name__}: {e}", file=sys.stderr)

@@ -4,10 +4,11 @@
 `sim.params.ranges`, runs every option on every set with the same random numbers (paired), and
 writes the effect of each option against the reference with both kinds of interval, the
 probability that each option is the best buy at each willingness to pay (acceptability
-curves), the expected value of perfect information, and each parameter's partial one (EVPPI). `sensitivity` screens every parameter
-(Morris) and estimates Sobol indices of the leading ones (SALib); `optimise` searches the
-interventions' sizes for the best mix within a budget. Runs go through `sim.experiment.runner`
-(kept workers, Ray by address, append-only records, resume); this module does statistics.
+curves), the expected value of perfect information, and each parameter's partial one (EVPPI).
+`sensitivity` screens every parameter (Morris) and estimates Sobol indices of the leading ones
+(SALib); `optimise` searches the interventions' sizes for the best mix within a budget. Runs go
+through `sim.experiment.runner` (kept workers, Ray by address, append-only records, resume); this
+module does statistics.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("psa", parents=[common], help="probabilistic sensitivity analysis")
     p.add_argument("--samples", type=int, default=64)
     p.add_argument("--replications", type=int, default=1, help="replications per parameter set")
-    p.add_argument("--base-replications", type=int, default=10, help="replications at the file's values (the simulation-only CI)")
+    p.add_argument("--base-replications", type=int, default=10,
+                   help="replications at the file's values (the simulation-only CI)")
     p.add_argument("--design", choices=("sobol", "lhs"), default="sobol")
     p = sub.add_parser("sensitivity", parents=[common], help="Morris screening, Sobol indices, tornado")
     p.add_argument("--method", choices=("morris", "sobol"), default="morris")
@@ -158,14 +160,16 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("optimise", parents=[common], help="the best mix of intervention sizes within a budget")
     p.add_argument("--budget", type=float, required=True, help="GBP over the run's horizon")
     p.add_argument("--objective", choices=[k.name for k in group("objective")], default="net_sustained_12m")
-    p.add_argument("--budgets", type=float, nargs="*", help="budgets of the frontier (default: 1/4, 1/2, 3/4 and all of --budget)")
+    p.add_argument("--budgets", type=float, nargs="*",
+                   help="budgets of the frontier (default: 1/4, 1/2, 3/4 and all of --budget)")
     p.add_argument("--trials", type=int, default=40, help="candidate mixes searched per budget")
     p.add_argument("--polish", type=int, default=5,
                    help="moves of local search from the best mix found, per budget (each: its one-step neighbours)")
     p.add_argument("--replications", type=int, default=3, help="replications per candidate (common to all; >= 2)")
     p.add_argument("--top", type=int, default=4, help="leading candidates re-run with more replications")
     p.add_argument("--factor", type=int, default=3, help="how many times the replications the leading candidates get")
-    p.add_argument("--oos-replications", type=int, default=10, help="fresh-seed replications of the out-of-sample check")
+    p.add_argument("--oos-replications", type=int, default=10,
+                   help="fresh-seed replications of the out-of-sample check")
     args = ap.parse_args(argv)
     for name in ("budget", "budgets"):
         for value in np.atleast_1d(getattr(args, name, None) or []):
@@ -263,19 +267,20 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
              f"£{check['mix_cost_max']:,.0f}: "
              + ("within the budget every time." if check["within_budget"] else
                 f"over the budget in {check['over_budget']} of {args.oos_replications}.")]
+    rival = "" if choice.rival is None else opt.label(choice.rival)  # there is a rival whenever there is a `sep`
     if sep is not None and choice.cheaper:  # on the scale where larger is better
-        words.append(f"The best mean of the leading candidates, {opt.label(choice.rival)}, is not clearly better "
+        words.append(f"The best mean of the leading candidates, {rival}, is not clearly better "
                      f"(it gives {-sep.mean:,.1f} {KPI[args.objective].gain}, paired 95% CI {-sep.high:+,.1f} to "
                      f"{-sep.low:+,.1f}, on the same seeds) and costs £{choice.rival_cost - choice.cost:,.0f} more: "
                      f"of the candidates the simulation cannot tell apart from it, this mix is the cheapest.")
     elif sep is not None and sep.low > 0:
-        words.append(f"Against the runner-up, {opt.label(choice.rival)} (same seeds), it is ahead by {sep.mean:,.1f} "
+        words.append(f"Against the runner-up, {rival} (same seeds), it is ahead by {sep.mean:,.1f} "
                      f"{KPI[args.objective].gain} (paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f}).")
     elif sep is not None:  # the best mean, and no dearer than a runner-up the simulation cannot tell from it
         sign = KPI[args.objective].sign  # back to the KPI's own scale
         low, high = sorted((sign * sep.low, sign * sep.high))
         extra = choice.rival_cost - choice.cost
-        words.append(f"The runner-up, {opt.label(choice.rival)}, is not clearly different on the same seeds (this mix "
+        words.append(f"The runner-up, {rival}, is not clearly different on the same seeds (this mix "
                      f"gives {sign * sep.mean:+,.1f} {KPI[args.objective].label} against it, paired 95% CI "
                      f"{low:+,.1f} to {high:+,.1f}) and "
                      + (f"costs £{extra:,.0f} more." if extra >= 0.5 else "costs the same."))
@@ -289,13 +294,14 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     else:
         words.append("No seed programme fits within this budget, so there is no out-of-sample comparison.")
     write_text(out / "optimise.json", json.dumps({"words": words, "check": check, "bounds": bounds}, indent=2))
-    write_text(out / "summary.json", json.dumps({"options": [o.name for o in study.options], "reference": study.reference},
-                                                indent=2))
+    write_text(out / "summary.json",
+               json.dumps({"options": [o.name for o in study.options], "reference": study.reference}, indent=2))
     return "\n".join(words)
 
 
+# cost: mean and most on fresh seeds; bound: what the mix was held to
 FRONTIER_HEADER = ("budget_gbp", "objective", "reference", "mix", "cost_gbp", "cost_bound_gbp", "cost_max_gbp",
-                   "effect", "ci_low", "ci_high", "n")  # cost: mean and most on fresh seeds; bound: what the mix was held to;
+                   "effect", "ci_low", "ci_high", "n")
 
 
 def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> str:
@@ -341,7 +347,8 @@ def psa_text(out: Path, study: Study, counts: dict[str, int]) -> str:
                          ", ".join(f"{r['option']} {float(r['p_best']):.2f}" for r in sel) +
                          f"; EVPI £{float(sel[0]['evpi_gbp']):,.0f}")
     with (out / "evppi.csv").open() as f:
-        top = sorted((r for r in csv.DictReader(f) if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == 25_000.0),
+        top = sorted((r for r in csv.DictReader(f)
+                      if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == 25_000.0),
                      key=lambda r: -float(r["evppi_gbp"]))[:3]
     if top and float(top[0]["evppi_gbp"]) >= 0.5:  # as printed: more than GBP 0
         lines.append("evidence worth most at £25,000 per sustained job (EVPPI): " +

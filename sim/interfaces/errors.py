@@ -15,7 +15,7 @@ def fail(message: str) -> NoReturn:
     raise UsageError(message)
 
 
-def _exit_usage(e: UsageError, prog: str = "pathways") -> NoReturn:
+def _exit_usage(e: Exception, prog: str = "pathways") -> NoReturn:
     print(f"{prog}: error: {e}", file=sys.stderr)
     sys.exit(2)
 

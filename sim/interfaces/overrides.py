@@ -33,7 +33,8 @@ from sim.params.schema import Config
 GROUPS = ("scenario", "region", "pathway", "experiment", "intervention")  # config groups under configs/
 MAX_OVERRIDES = 50  # overrides in one request
 MAX_OVERRIDE_CHARS = 2_000  # characters in one override
-MAX_JOBS = MAX_PREFLIGHT  # jobs in one sweep: every job is composed and checked before any starts (sim/interfaces/cli.py)
+# jobs in one sweep: every job is composed and checked before any starts (sim/interfaces/cli.py)
+MAX_JOBS = MAX_PREFLIGHT
 SHOWN_CHARS = 80  # an override quoted in a message is cut to this
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*\Z")  # a key of a mapping in the schema (an intervention's name, ...)
 ALLOWED = ("allowed: model parameters only (scenario, region, pathway, experiment, intervention=[...] and keys "
@@ -80,7 +81,7 @@ def _parse(parser: OverridesParser, text: str) -> Override:
         raise OverrideError(f"{_show(text)}: options are not allowed here; {ALLOWED}")
     try:
         return parser.parse_overrides([text])[0]
-    except Exception as e:  # noqa: BLE001 - Hydra's parse errors share no base class
+    except Exception as e:
         lines = [ln for ln in str(e).splitlines() if ln.strip() and not ln.startswith(("Error parsing", "See https"))]
         raise OverrideError(f"{_show(text)}: {(lines or ['cannot be parsed'])[0]}; allowed: KEY=VALUE with a literal "
                             "value (quote text that has brackets or commas: 'a (b)')") from None
@@ -174,6 +175,7 @@ def _size(o: Override, text: str) -> int:
         return len(value.list)
     if isinstance(value, RangeSweep):
         start, stop, step = value.start, value.stop, value.step
+        assert start is not None and stop is not None  # Hydra's range() sets both (a lone bound is the stop)
         if not step or any(isinstance(x, float) and not math.isfinite(x) for x in (start, stop, step)):
             raise OverrideError(f"{_show(text)}: a range needs finite bounds and a non-zero step")
         return max(0, math.ceil((stop - start) / step))

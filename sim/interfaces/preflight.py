@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,7 +27,8 @@ LABEL_KEYS = ("label",)  # intervention keys that name it and change nothing it 
 
 MAX_PREFLIGHT = 500  # configs composed and checked up front in a multirun
 
-EVENTS_PER_RESIDENT = 6  # simulation events per resident, about (measured 4.6 to 5.9 on the default region and nationally)
+# simulation events per resident, about (measured 4.6 to 5.9 on the default region and nationally)
+EVENTS_PER_RESIDENT = 6
 
 _SKIP_PREFLIGHT = {"-h", "--help", "--hydra-help", "--version", "-i", "--info", "-sc", "--shell-completion",
                    "-c", "--cfg", "--resolve", "-p", "--package", "--experimental-rerun",
@@ -132,7 +134,8 @@ def check_size(params: Params, choices: dict[str, Any], overrides: list[str]) ->
 
 def _without_hydra(cfg: DictConfig) -> DictConfig:
     plain = OmegaConf.to_container(cfg, resolve=False)
-    plain.pop("hydra", None)  # type: ignore[union-attr]
+    assert isinstance(plain, dict)  # a DictConfig's container
+    plain.pop("hydra", None)
     return OmegaConf.create(plain)
 
 
@@ -149,7 +152,7 @@ def _combos(argv: list[str]) -> list[list[str]]:
     task = _task(argv)
     try:
         parsed = OverridesParser.create().parse_overrides(task)
-    except Exception as e:  # noqa: BLE001 - Hydra's parser errors have no common base we can rely on
+    except Exception as e:
         fail(f"command line: {str(e).splitlines()[0]}")
     if "-m" in argv or "--multirun" in argv:
         try:
@@ -191,13 +194,15 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
         for combo in combos[:MAX_PREFLIGHT]:
             try:
                 cfg = compose("config", overrides=list(combo), return_hydra_config=True)
-            except Exception as e:  # noqa: BLE001 - composition errors: unknown keys, wrong types, missing files
+            except Exception as e:
                 fail(composition_message(f"{e}\n{e.__cause__ or ''}", list(combo)))
             choices = dict(cfg.hydra.runtime.choices)
             check_scenario_name(choices.get("scenario") or "baseline", str(cfg.scenario_name))
             params = params_or_exit(_without_hydra(cfg), choices, combo)
             c = params.config
-            configs.append(OmegaConf.to_container(_without_hydra(cfg), resolve=True))  # type: ignore[arg-type]
+            plain = OmegaConf.to_container(_without_hydra(cfg), resolve=True)
+            assert isinstance(plain, dict)  # a DictConfig's container
+            configs.append(plain)
             planned.append((c.scenario_name, c.region.name, tuple(c.intervention), c.experiment.reference))
         if multirun and 1 < len(planned) == len(combos):
             from sim.analysis.compare import ComparisonError, plan_jobs
@@ -256,7 +261,7 @@ def _interventions_to_switch_on(argv: list[str], combos: list[list[str]], compos
             continue
         try:
             cfg = compose("config", overrides=[o for o in combo if not _key(o).startswith("intervention.")])
-        except Exception:  # noqa: BLE001 - reported with its own message when the full combo is composed
+        except Exception:
             continue
         for o in keyed:
             name = _key(o).split(".")[1]
@@ -291,7 +296,8 @@ def check_scenario_name(chosen: str, name: str) -> None:
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
         m = re.search(r"^scenario_name:\s*['\"]?([^'\"#\s]+)", path.read_text(), re.M)
         names[path.stem] = m.group(1) if m else path.stem
-    clash = [] if name == chosen else [stem for stem, other in names.items() if stem != chosen and name in (stem, other)]
+    clash = ([] if name == chosen else
+             [stem for stem, other in names.items() if stem != chosen and name in (stem, other)])
     if clash:
         fail(f"{_display(SCENARIO_DIR / (chosen + '.yaml'))}: scenario_name = {name!r}: already the name of "
              f"{_display(SCENARIO_DIR / (clash[0] + '.yaml'))}; allowed: a name of its own (e.g. {chosen})")

@@ -7,6 +7,7 @@ and the web page call the same `finish_folder` on any finished or partial folder
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,9 @@ def outputs_failed(folder: Path, e: OSError, prog: str = "pathways") -> int:
     that nothing looks complete, and say so in one line. Returns the exit code (1: the environment)."""
     for name in OUTPUTS:
         for path in (Path(folder) / name, Path(folder) / f".{name}.tmp"):
-            try:
+            # what cannot be removed cannot be written either: the message below still holds
+            with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
-            except OSError:
-                pass  # what cannot be removed cannot be written either: the message below still holds
     print(f"{prog}: error: {folder}: the comparison, workbook and report were not written "
           f"({e.filename or 'a file'}: {e.strerror or e}); pathways-report {folder} writes them once there is room",
           file=sys.stderr)

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
 def _params(overrides: list[str]) -> Params:
     try:
         cfg = compose_config(overrides)
-    except Exception as e:  # noqa: BLE001 - composition errors
+    except Exception as e:
         fail(" ".join(str(e).split()))
     return params_or_exit(cfg, {}, overrides)
 

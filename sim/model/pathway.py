@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import partial
-from typing import Callable, Generator, Iterable, Sequence
+from typing import cast
 
 import simpy
 
@@ -53,6 +54,9 @@ class Resident:
 
     __slots__ = ("channel", "index", "u", "t_arrive", "quintile", "band", "qual", "sectors", "deadweight", "stage",
                  "counted", "t_stage", "lv", "holds", *NEEDS.values())
+    parent: bool  # the flags of `NEEDS`, set from `needs` (tests/test_tools.py checks these are NEEDS' values)
+    health: bool
+    digital: bool
 
     def __init__(self, channel: int, index: int, u: Sequence[float], t: float, counted: bool, quintile: int,
                  band: int, needs: Iterable[tuple[str, bool]], qual: int, sectors: tuple[str, ...],
@@ -325,6 +329,9 @@ class StageLevels:
     """A support stage's or a course's changeable numbers as they stand now."""
 
     __slots__ = ("patience", "duration", "completion")  # two scales and a probability
+    patience: float
+    duration: float
+    completion: float
 
 
 class Levels:
@@ -345,6 +352,20 @@ class Levels:
     PROBABILITIES = ("dropout", "shortlisting", "interview_pass", "offer_acceptance", "checks_pass")
     __slots__ = SCALES + PROBABILITIES + ("support", "courses", "early_leaving", "_names", "_setters", "_effects",
                                           "_now", "_derived")
+    # SCALES and PROBABILITIES, set by name through `set` (tests/test_tools.py checks these are those names)
+    adviser_patience: float
+    assessment: float
+    search: float
+    vacancy_patience: float
+    interview_duration: float
+    interview_patience: float
+    checks: float
+    withdrawal_patience: float
+    dropout: float
+    shortlisting: float
+    interview_pass: float
+    offer_acceptance: float
+    checks_pass: float
 
     def __init__(self, support: Sequence[str], courses: Sequence[str], roles: Sequence[str],
                  effects: Sequence[tuple[str, str, float]] = ()):
@@ -462,6 +483,7 @@ class Pathway:
         self._usage_rules = [(rule.stage, -1 if rule.channel is None else rule.channel, rule.start, rule.end, rule.name)
                              for rule in plan.usage]
         if not self._usage_rules:
+            # no usage rules: entering a stage is the funnel's alone, one call fewer (mypy forbids replacing a method)
             self._enter = self.funnel.enter  # type: ignore[method-assign]
 
     # --- referral
@@ -639,6 +661,7 @@ class Pathway:
                     f.exit(r, "no vacancy in time")
                     return None
                 cell = wf.pick_open(cells, u[d.pick])  # woken now because a post opened in one of them
+                assert cell is not None
             self._enter(r, self.RECRUITMENT)
             t_apply = env.now
             if u[d.shortlist] >= lv.shortlisting:
@@ -700,14 +723,14 @@ class Pathway:
             env.timeout(YEAR, (r, cell)).callbacks.append(self._sustained)
 
     def _left_early(self, timer: simpy.Event) -> None:
-        r, cell = timer.value  # the timer carries its starter
+        r, cell = cast(tuple[Resident, Cell], timer.value)  # the timer carries its starter
         self.wf.leave(cell)
         if r.counted:
             self.outcomes.early_leavers += 1
         self.funnel.exit(r, "left within 12 months")
 
     def _sustained(self, timer: simpy.Event) -> None:
-        r, cell = timer.value
+        r, cell = cast(tuple[Resident, Cell], timer.value)
         self.wf.settle(cell, r.band)
         self.funnel.exit(r, "sustained 12 months", success=True)
 

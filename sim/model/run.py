@@ -101,7 +101,8 @@ class Model:
             self._capacities(out)
             f = funnel  # conservation at the horizon: everyone who arrived is in exactly one stage or has left
             out.conservation = {"arrived": f.arrived, "in_stage": sum(f.current), "exited": sum(f.exits.values()),
-                                "completed_first_year": f.successes, "by_stage": dict(zip(self.pathway.stages, f.current)),
+                                "completed_first_year": f.successes,
+                                "by_stage": dict(zip(self.pathway.stages, f.current)),
                                 # counted apart from the funnel: resident processes returned, starters in post
                                 "journeys_ended": self.pathway.journeys_ended,
                                 "first_year_in_post": int(wf.first_year.sum())}
@@ -234,7 +235,8 @@ class Model:
 
     def _capacities(self, out: RunOutput) -> None:
         for cap in self.pathway.capacities:
-            row = {"capacity": cap.name, "kind": "cohorts" if isinstance(cap, Cohorts) else "places"}
+            row: dict[str, str | float] = {"capacity": cap.name,
+                                            "kind": "cohorts" if isinstance(cap, Cohorts) else "places"}
             row.update(cap.summary(self.horizon))
             out.capacities.append(row)
 

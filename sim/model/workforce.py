@@ -52,7 +52,8 @@ fills are drawn, so the fill probability that holds V steady is p = O / (V + O) 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import simpy
@@ -82,14 +83,16 @@ class CellStreams:
 
     def __init__(self, generator: Callable[[str], np.random.Generator], names: list[str]):
         self.gens = [generator(f"workforce.{n}") for n in names]
-        self._start = [g.bit_generator.state for g in self.gens]
+        # `Streams.generator`'s bit generators are PCG64s: `advance` is theirs, not every BitGenerator's
+        self._bits = [cast(np.random.PCG64, g.bit_generator) for g in self.gens]
+        self._start = [bg.state for bg in self._bits]
         self._step = [-1] * len(names)
 
     def at(self, i: int, step: int) -> np.random.Generator:
         """Stream `i`, at its fixed position for `step` (restarted on its first use in the step)."""
         g = self.gens[i]
         if self._step[i] != step:
-            bg = g.bit_generator
+            bg = self._bits[i]
             bg.state = self._start[i]
             bg.advance(step * self.STRIDE)
             self._step[i] = step
@@ -136,7 +139,7 @@ def calibrate(wf: WorkforceConfig) -> dict[str, dict[str, Bau]]:
             pi = share(up) * solve(up, g) * v_up * e_up / staff
         low = wf.roles[r].promoted_from
         s = share(r) if low is not None and low in posts else 0.0
-        m = np.asarray(posts[low].age_profile, float) if s > 0 else np.zeros(len(AGE_BANDS))
+        m = np.asarray(posts[low].age_profile, float) if low is not None and s > 0 else np.zeros(len(AGE_BANDS))
         rates = np.asarray(wf.retirement_rate, float).copy()
         h = 0.0
         for _ in range(50):  # the 65+ retirement hazard and the fill hazard depend on each other
@@ -223,13 +226,13 @@ class Workforce(Patience):
                 self.hire_age[i, gi] = cal.hire_age_profile
                 self.turnover[(i, gi)] = schedule(f"region.workforce.groups.{g}.posts.{r}.turnover")
                 e_start = e * math.exp(math.log1p(post.growth_per_year) * t0 / 365.0)
-                self.staff[i, gi] = _apportion(int(round(e_start * (1 - v))), post.age_profile)
+                self.staff[i, gi] = _apportion(round(e_start * (1 - v)), post.age_profile)
         self.log_growth = np.log1p(growth)
         sectors = np.array(self.group_sector)
         self._sector_cols = [(sector, np.nonzero(sectors == sector)[0]) for sector in dict.fromkeys(self.group_sector)]
         self.p_age = np.array([step / (365.0 * y) if math.isfinite(y) else 0.0 for y in AGE_BAND_YEARS])
-        self.promo_from = np.array([ri[wf.roles[r].promoted_from] if wf.roles[r].promoted_from else -1
-                                    for r in self.roles])
+        promoted_from = [wf.roles[r].promoted_from for r in self.roles]
+        self.promo_from = np.array([ri[low] if low else -1 for low in promoted_from])
         self.promotion = [schedule(f"region.workforce.roles.{r}.internal_fill_share") for r in self.roles]
         self.pool_exponent = 1.0 - wf.bau_vacancy_elasticity  # alpha of the matching function
         self.cells: list[Cell] = [(int(i), int(g)) for i, g in zip(*np.nonzero(self.exists))]
@@ -283,7 +286,8 @@ class Workforce(Patience):
                           for i, pw in enumerate(self.promotion)])
         below = np.array([[self.promo_from[i] >= 0 and self.exists[self.promo_from[i], g] for g in range(G)]
                           for i in range(R)])  # a post with staff below it in its own group to promote
-        self.h_int = self.h_ext * (share / (1.0 - share))[:, None] * below  # promotions add h_ext s / (1 - s) per open post
+        # promotions add h_ext s / (1 - s) per open post
+        self.h_int = self.h_ext * (share / (1.0 - share))[:, None] * below
 
     # --- state
     def in_post(self) -> np.ndarray:
@@ -514,7 +518,7 @@ class Workforce(Patience):
                 m = mv[r, cols]  # (Gs, A)
                 v = vac[r, cols]
                 total = int(v.sum())
-                multinomial, p = self.rng.at(self._mover_stream[(sector, r)], k).multinomial, v / total
+                multinomial, p = self.rng.at(self._mover_stream[(sector, int(r))], k).multinomial, v / total
                 placed = np.zeros(m.shape, np.int64)  # (Gs, A)
                 for a, x in enumerate(m.sum(axis=0).tolist()):
                     if x:

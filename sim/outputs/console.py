@@ -10,7 +10,8 @@ from sim.outputs.formatting import _digits, _number
 from sim.params.kpis import COST_RATIOS, group
 
 NO_REFERENCE = (", ".join([COST_RATIOS[0].sentence, *(k.label for k in COST_RATIOS[1:])])
-                + ": n/a for a single run (they are against a reference: pathways -m scenario=baseline,<this scenario>)")
+                + ": n/a for a single run (they are against a reference: "
+                "pathways -m scenario=baseline,<this scenario>)")
 
 
 def _num(x: float, digits: int) -> str:

@@ -2,10 +2,10 @@
 
 Each section appears when its file is in the folder: intervals with both components
 (uncertainty.csv), a paragraph per option in plain words (uncertainty.csv, ceac.csv),
-acceptability curves and EVPI (ceac.csv), the evidence worth most (evppi.csv), the stability check, Morris and Sobol indices with
-Sobol bars and the tornado (sensitivity.csv, tornado.csv), the frontier and the recommended mix
-(frontier.csv, optimise.json). Every number is read back from those files. `sections(folder)`
-gives the same parts to the comparison report (sim.outputs.report), which shows the decide folders it
+acceptability curves and EVPI (ceac.csv), the evidence worth most (evppi.csv), the stability check,
+Morris and Sobol indices with Sobol bars and the tornado (sensitivity.csv, tornado.csv), the frontier
+and the recommended mix (frontier.csv, optimise.json). Every number is read back from those files.
+`sections(folder)` gives the same parts to the comparison report (sim.outputs.report), which shows the decide folders it
 finds in a sweep folder or its children (`decide_folders`).
 """
 
@@ -34,7 +34,8 @@ PAGE = jinja2.Environment(autoescape=True).from_string("""<!doctype html><html l
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>pathways-decide {{ command }} — {{ folder }}</title><style>
 body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#222}main{max-width:1100px;margin:auto;padding:1em 1.5em}
-table{border-collapse:collapse;margin:.5em 0 1em;font-size:13px}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:13px}
+td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}img{max-width:100%}.muted{color:#777}
 </style></head><body><main><h1>Decision analysis: {{ command }}</h1>
 <p class="muted">Folder <code>{{ folder }}</code>. Options: {{ options|join(", ") }}; reference: {{ reference }}.</p>

@@ -1,4 +1,5 @@
-"""What a page is built of (pieces of text, tables, charts, sections) and the colours, lines and marks that tell options apart."""
+"""What a page is built of (pieces of text, tables, charts, sections) and the colours, lines and marks that tell
+options apart."""
 
 from __future__ import annotations
 

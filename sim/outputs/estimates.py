@@ -1,4 +1,5 @@
-"""The headline's estimates (effects and cost ratios with their intervals), programme spend and the parameters a folder used: one definition read by the report, the workbook and the page."""
+"""The headline's estimates (effects and cost ratios with their intervals), programme spend and the parameters a
+folder used: one definition read by the report, the workbook and the page."""
 
 from __future__ import annotations
 
@@ -87,8 +88,8 @@ NOT_BOUNDED = "not bounded: the effect's 95% CI includes zero"
 
 
 def ratio_estimate(st: Stats, option: str, kpi: str) -> Estimate:
-    """A cost per unit of effect (the registry's `derived` KPIs) as the console, the report and the workbook all show it:
-    the value and Fieller's 95% CI from comparison.csv, "not bounded" when that row's CI is (-inf, inf), or
+    """A cost per unit of effect (the registry's `derived` KPIs) as the console, the report and the workbook all show
+    it: the value and Fieller's 95% CI from comparison.csv, "not bounded" when that row's CI is (-inf, inf), or
     why no price per unit of gain applies (no cost, a loss, a gain for less money), from the effect's and the
     cost's own rows."""
     r = st.get(option, kpi)
@@ -176,7 +177,8 @@ def _component_label(group: str, config: dict) -> str:
     return f"{label} (referrals)" if kind == "channel" else label
 
 
-def parameters_used(options: list[Option]) -> tuple[dict[Path, list[str]], dict[tuple[Path, str], dict[str, UsedParameter]]]:
+def parameters_used(options: list[Option]
+                    ) -> tuple[dict[Path, list[str]], dict[tuple[Path, str], dict[str, UsedParameter]]]:
     """The config files the options used (file -> option labels), and every parameter of them
     ((file, key) -> option label -> the parameter with the value that option ran with)."""
     merged: dict[tuple[Path, str], dict[str, UsedParameter]] = {}

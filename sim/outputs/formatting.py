@@ -1,4 +1,5 @@
-"""Numbers as every output prints them: digits a difference needs, one unit for a value and its interval, signs, options' names."""
+"""Numbers as every output prints them: digits a difference needs, one unit for a value and its interval, signs,
+options' names."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def build_report(folder: Path, data: ReportData | None = None) -> str:
         title=f"Recruitment pathways{': ' + region if region else ''}", folder_name=d.folder.name,
         folder=str(d.folder.resolve()), lead=lead, sections=rendered, failures=status_lines(d.jobs),
         n_jobs=len(d.jobs), css=(TEMPLATES / "report.css").read_text(),
-        generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        generated=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def write_report(folder: Path, data: ReportData | None = None) -> Path:

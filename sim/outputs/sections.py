@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import yaml
@@ -56,7 +57,7 @@ class Section:
 
     key: str
     title: str
-    build: Callable[["ReportData"], dict[str, Any]]
+    build: Callable[[ReportData], dict[str, Any]]
 
 
 SUCCESS_REASONS = ("sustained 12 months",)  # leaving the funnel by succeeding, not dropping out
@@ -337,9 +338,10 @@ def _equity_section(d: ReportData) -> dict[str, Any]:
     ax.legend(fontsize=8, frameon=False, ncols=min(3, len(options)), loc="upper right")
     chart = _chart(fig, "Hires by deprivation quintile, parents and people with a health condition, per option")
     header = ["Group"] + [name(o) for o in options]
-    rows = [[label] + [_cell(st.get(o.label, "hires", g), KPI["hires"].unit) for o in options] for g, label in groups]
-    rows.append(["Share of hires from the most deprived quintile"] + [_share(o) for o in options])
-    return {"chart": chart, "table": Table(header, rows, "equity")}
+    table: list[list[Any]] = [[label] + [_cell(st.get(o.label, "hires", g), KPI["hires"].unit) for o in options]
+                              for g, label in groups]
+    table.append(["Share of hires from the most deprived quintile"] + [_share(o) for o in options])
+    return {"chart": chart, "table": Table(header, table, "equity")}
 
 
 def _staffing_section(d: ReportData) -> dict[str, Any]:
@@ -453,7 +455,8 @@ def _spend_section(d: ReportData) -> dict[str, Any]:
         left += widths
     for yi, s in zip(y, spend):
         if math.isfinite(s.per_year.low) and s.per_year.low != s.per_year.high:
-            ax.errorbar(s.per_year.mean, yi, xerr=[[s.per_year.mean - s.per_year.low], [s.per_year.high - s.per_year.mean]],
+            ax.errorbar(s.per_year.mean, yi,
+                        xerr=[[s.per_year.mean - s.per_year.low], [s.per_year.high - s.per_year.mean]],
                         fmt="none", color="#222222", capsize=3, lw=1)
     ax.set_yticks(y, [_wrap(s.option.label, 28) for s in spend], fontsize=8)
     ax.set_xlabel("programme spend per year (GBP), by what it pays for", fontsize=8)

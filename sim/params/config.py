@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
-from typing import Any, Callable
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -29,9 +30,12 @@ from sim.params.schema import (
     SECTORS,
     Change,
     Config,
+    Engagement,
     Intervention,
+    Recruitment,
     Region,
     Serves,
+    Support,
 )
 
 
@@ -42,7 +46,7 @@ def to_config(cfg: DictConfig | dict) -> Config:
         _check_places(cfg)
         typed = isinstance(cfg, DictConfig) and OmegaConf.get_type(cfg) is Config  # Hydra composed it on the schema
         merged = cfg if typed else OmegaConf.merge(OmegaConf.structured(Config), cfg)  # the merge: ~60x to_object
-        return OmegaConf.to_object(merged)  # type: ignore[return-value]
+        return cast(Config, OmegaConf.to_object(merged))  # typed by OmegaConf as a container; here the dataclass
     except OmegaConfBaseException as e:
         raise config_error(getattr(e, "full_key", None) or "?", str(e)) from None
 
@@ -55,7 +59,7 @@ def _check_places(cfg: DictConfig | dict) -> None:
     for name, iv in interventions.items() if isinstance(interventions, (dict, DictConfig)) else ():
         places = iv.get("places") if isinstance(iv, (dict, DictConfig)) else None
         if isinstance(places, (int, float)) and not isinstance(places, bool):
-            _check_field(places, f"intervention.{name}.places", dict(meta))
+            _check_field(places, f"intervention.{name!s}.places", dict(meta))
 
 
 def load(cfg: DictConfig | dict) -> Params:
@@ -89,7 +93,8 @@ def _check_field(v: Any, path: str, meta: dict) -> None:
     if "low" in meta and isinstance(v, (int, float)) and not isinstance(v, bool):
         lo, hi = meta["low"], meta["high"]
         if not (math.isfinite(v) and lo <= v <= hi):
-            raise ConfigError(path, v, f"[{_bound(lo)}, {_bound(hi)}]" if hi < math.inf else f"a finite number >= {_bound(lo)}")
+            raise ConfigError(path, v,
+                              f"[{_bound(lo)}, {_bound(hi)}]" if hi < math.inf else f"a finite number >= {_bound(lo)}")
     if "shares" in meta:
         n = meta["shares"]
         if len(v) != n or any(not (0 <= x <= 1) for x in v) or abs(sum(v) - 1) > 1e-6:
@@ -131,18 +136,19 @@ def validate(c: Config) -> None:
             if rname not in wf.roles:
                 raise ConfigError(f"region.workforce.groups.{gname}.posts.{rname}", rname,
                                   f"a role defined in region.workforce.roles: {', '.join(wf.roles)}")
-    for name, ch in c.region.channels.items():
-        _check_period(f"region.channels.{name}.period", ch.period.start_day, ch.period.end_day, h)
+    for name, channel in c.region.channels.items():
+        _check_period(f"region.channels.{name}.period", channel.period.start_day, channel.period.end_day, h)
     p = c.pathway
     for name, sup in p.support.items():
         if sup.needs not in NEEDS:
             raise ConfigError(f"pathway.support.{name}.needs", sup.needs, f"one of {', '.join(NEEDS)}")
-    scheduled = {"engagement": p.engagement, "recruitment": p.recruitment,
-                 **{f"support.{n}": sup for n, sup in p.support.items()}}
+    scheduled: dict[str, Engagement | Recruitment | Support] = {
+        "engagement": p.engagement, "recruitment": p.recruitment,
+        **{f"support.{n}": sup for n, sup in p.support.items()}}
     for part, where in scheduled.items():
-        for i, s in enumerate(where.schedule):
-            if s.day > h:
-                raise ConfigError(f"pathway.{part}.schedule.{i}.day", s.day, f"[0, horizon_days={h:g}]")
+        for i, step in enumerate(where.schedule):
+            if step.day > h:
+                raise ConfigError(f"pathway.{part}.schedule.{i}.day", step.day, f"[0, horizon_days={h:g}]")
     stages = stage_names(p)
     if len(p.training.need_course) != len(QUALIFICATIONS) or any(not (0 <= x <= 1) for x in p.training.need_course):
         raise ConfigError("pathway.training.need_course", p.training.need_course,
@@ -173,8 +179,8 @@ def validate(c: Config) -> None:
         for i, ch in enumerate(iv.changes):
             _check_change(c, f"{key}.changes.{i}", ch,
                           any(fnmatch.fnmatchcase(ch.target, pat) for pat in CHANGEABLE), ", ".join(CHANGEABLE))
-            role = ch.target.split(".")[3] if fnmatch.fnmatchcase(ch.target, "region.workforce.roles.*.succession.*") else None
-            if role is not None and c.region.workforce.roles[role].promoted_from is None:
+            succession = fnmatch.fnmatchcase(ch.target, "region.workforce.roles.*.succession.*")
+            if succession and c.region.workforce.roles[ch.target.split(".")[3]].promoted_from is None:
                 raise ConfigError(f"{key}.changes.{i}.target", ch.target,
                                   "a role with promoted_from (succession participants come from the role below)")
         _check_serves(c, f"{key}.serves", iv.serves, stages)
@@ -209,7 +215,8 @@ def _check_serves(c: Config, key: str, sv: Serves, stages: tuple[str, ...]) -> N
         ekey = f"{key}.effects.{i}"
         found = per_resident(ch.target)
         _check_change(c, ekey, ch, found is not None, ", ".join(PER_RESIDENT))
-        name, stage = found  # type: ignore[misc]
+        assert found is not None  # `_check_change` raised otherwise
+        name, stage = found
         if stages.index(stage) < at or name == f"support.{sv.stage}.patience":
             raise ConfigError(f"{ekey}.target", ch.target,
                               f"a number the journey reads after a place at {sv.stage} is held (a later stage, "

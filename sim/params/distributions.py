@@ -2,15 +2,15 @@
 
 A distribution is configured by its mean and coefficient of variation where that makes
 sense (gamma, lognormal, exponential), or by its natural parameters (triangular, uniform,
-empirical). `draw(d, rng, n)` returns a block of `n` samples (`sampler(d)` is the function that
-makes them): the model never draws numpy scalars one at a time (see `streams.Sampler`).
+empirical). `sampler(d)` is the function that draws a block of samples: the model never draws
+numpy scalars one at a time (see `streams.Sampler`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -51,10 +51,9 @@ def problem(d: Dist) -> tuple[str, object, str] | None:
             if d.cv is None or not (0 < d.cv < math.inf):
                 return "cv", d.cv, "a finite number > 0"
     elif d.kind == "triangular":
-        for name in ("low", "mode", "high"):
-            if getattr(d, name) is None:
-                return name, None, "a number >= 0"
-        if not (0 <= d.low <= d.mode <= d.high) or d.low == d.high:  # type: ignore[operator]
+        if d.low is None or d.mode is None or d.high is None:
+            return next(name for name in ("low", "mode", "high") if getattr(d, name) is None), None, "a number >= 0"
+        if not (0 <= d.low <= d.mode <= d.high) or d.low == d.high:
             return "mode", d.mode, f"0 <= low ({d.low}) <= mode <= high ({d.high}), low < high"
     elif d.kind == "uniform":
         if d.low is None or d.high is None or not (0 <= d.low < d.high < math.inf):
@@ -71,16 +70,11 @@ def problem(d: Dist) -> tuple[str, object, str] | None:
     return None
 
 
-def mean_of(d: Dist) -> float:
-    """The distribution's mean (used for reporting and for Little's-law checks)."""
-    if d.kind in ("fixed", "exponential", "gamma", "lognormal"):
-        return float(d.mean)  # type: ignore[arg-type]
-    if d.kind == "triangular":
-        return (d.low + d.mode + d.high) / 3.0  # type: ignore[operator]
-    if d.kind == "uniform":
-        return (d.low + d.high) / 2.0  # type: ignore[operator]
-    w = np.asarray(d.weights, float)
-    return float(np.dot(d.values, w / w.sum()))
+def _given(x: float | None) -> float:
+    """A parameter of a valid distribution (`problem` is None): there for its kind."""
+    if x is None:
+        raise ValueError("a parameter of the distribution is missing (check it with `problem` first)")
+    return x
 
 
 def sampler(d: Dist) -> Callable[[np.random.Generator, int], np.ndarray]:
@@ -88,29 +82,30 @@ def sampler(d: Dist) -> Callable[[np.random.Generator, int], np.ndarray]:
     model fills a block per stage every few hundred residents)."""
     k = d.kind
     if k == "fixed":
-        mean = float(d.mean)  # type: ignore[arg-type]
+        mean = float(_given(d.mean))
         return lambda rng, n: np.full(n, mean)
     if k == "exponential":
-        return lambda rng, n: rng.exponential(d.mean, n)
+        mean = _given(d.mean)
+        return lambda rng, n: rng.exponential(mean, n)
     if k == "gamma":
-        shape = 1.0 / (d.cv * d.cv)  # type: ignore[operator]
-        scale = d.mean / shape  # type: ignore[operator]
+        cv = _given(d.cv)
+        shape = 1.0 / (cv * cv)
+        scale = _given(d.mean) / shape
         return lambda rng, n: rng.gamma(shape, scale, n)
     if k == "lognormal":
-        s2 = math.log1p(d.cv * d.cv)  # type: ignore[operator]
-        mu, sigma = math.log(d.mean) - s2 / 2.0, math.sqrt(s2)  # type: ignore[arg-type]
+        cv = _given(d.cv)
+        s2 = math.log1p(cv * cv)
+        mu, sigma = math.log(_given(d.mean)) - s2 / 2.0, math.sqrt(s2)
         return lambda rng, n: rng.lognormal(mu, sigma, n)
     if k == "triangular":
-        return lambda rng, n: rng.triangular(d.low, d.mode, d.high, n)
+        low, mode, high = _given(d.low), _given(d.mode), _given(d.high)
+        return lambda rng, n: rng.triangular(low, mode, high, n)
     if k == "uniform":
-        return lambda rng, n: rng.uniform(d.low, d.high, n)
+        low, high = _given(d.low), _given(d.high)
+        return lambda rng, n: rng.uniform(low, high, n)
     if k == "empirical":
         w = np.asarray(d.weights, float)
         values, p = np.asarray(d.values, float), w / w.sum()
         return lambda rng, n: rng.choice(values, size=n, p=p)
     raise ValueError(f"unknown distribution kind {k!r}")
 
-
-def draw(d: Dist, rng: np.random.Generator, n: int) -> np.ndarray:
-    """A block of `n` samples of `d` from `rng`."""
-    return sampler(d)(rng, n)

@@ -93,6 +93,13 @@ def per_resident(path: str) -> tuple[str, str] | None:
     return None
 
 
+def _levels_name(path: str) -> str:
+    """The name in `Levels` of a validated effect's target (config.py checks each with `per_resident`)."""
+    found = per_resident(path)
+    assert found is not None
+    return found[0]
+
+
 def lookup(obj: Any, path: str) -> Any:
     """The value at a dotted config path (dataclass attributes and dict keys)."""
     for part in path.split("."):
@@ -136,7 +143,8 @@ class Params:
         if not segs:
             return base
         # from -inf: before day 0 (the warm-up) no intervention is active yet
-        cuts = sorted({-math.inf, 0.0, *base.times, *(s.start for s in segs), *(s.end for s in segs if s.end < math.inf)})
+        cuts = sorted({-math.inf, 0.0, *base.times, *(s.start for s in segs),
+                       *(s.end for s in segs if s.end < math.inf)})
         values = []
         for t in cuts:
             x = base.at(t)
@@ -197,7 +205,7 @@ def resolve(p: Params) -> Resolved:
             _cumulative(prof.sector_preference), {flag: getattr(prof, need) for need, flag in NEEDS.items()},
             prof.deadweight))
     serves = [ServePlan(name, stages.index(iv.serves.stage), _while_active(iv, iv.places * iv.serves.per_place, h),
-                        [(per_resident(e.target)[0], e.op, e.value) for e in iv.serves.effects])  # type: ignore[index]
+                        [(_levels_name(e.target), e.op, e.value) for e in iv.serves.effects])
               for name, iv in c.intervention.items() if iv.serves.stage is not None]
 
     def places(stage: str, base: Piecewise) -> Piecewise:
@@ -280,7 +288,7 @@ def _changes(c: Config) -> dict[str, list[Segment]]:
     """
     out: dict[str, list[Segment]] = {}
     h = c.experiment.horizon_days
-    for name, iv in c.intervention.items():
+    for iv in c.intervention.values():
         end = h if iv.end_day is None else iv.end_day
         for ch in iv.changes:
             out.setdefault(ch.target, []).append(Segment(iv.start_day, end, ch.op, ch.value))

@@ -9,9 +9,10 @@ job actually ran with (from its resolved config.yaml) and says when that differs
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 

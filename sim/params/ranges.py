@@ -19,9 +19,10 @@ import copy
 import fnmatch
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import yaml
@@ -109,7 +110,8 @@ def parse_spec(raw: Any, reason: str, file: str, key: str) -> Spec:
     args: dict[str, float] = {}
     shared = raw.get("shared", False)
     if not isinstance(shared, bool) or (shared and kind == "fixed"):
-        raise bad("shared", shared, "true or false (true: one draw for every number the pattern matches; not for fixed)")
+        raise bad("shared", shared,
+                  "true or false (true: one draw for every number the pattern matches; not for fixed)")
     for name, v in raw.items():
         if name in ("kind", "shared"):
             continue
@@ -206,7 +208,8 @@ def read_rule(path: Path) -> Rule:
     f = str(path)
     unknown = set(data) - {"probability", "positive", "fixed_keys", "sourced", "structural"}
     if unknown:
-        raise ConfigError(sorted(unknown)[0], "(unknown key)", "probability, positive, fixed_keys, sourced, structural", f)
+        raise ConfigError(sorted(unknown)[0], "(unknown key)",
+                          "probability, positive, fixed_keys, sourced, structural", f)
     specs = {}
     for name, kinds in (("probability", ("beta", "fixed")), ("positive", ("lognormal", "gamma", "fixed"))):
         if name not in data:
@@ -282,7 +285,8 @@ class Ranges:
         if not is_assumption:
             return Spec("fixed", {}, r.sourced, "rule", "sourced"), "rule"
         if value < 0:
-            return Spec("fixed", {}, "a negative change: no default range for a signed number", "rule", "signed"), "rule"
+            return (Spec("fixed", {}, "a negative change: no default range for a signed number", "rule", "signed"),
+                    "rule")
         return (r.probability if probability else r.positive), "rule"
 
 
@@ -299,7 +303,7 @@ def _is_probability(config: Config, key: str) -> bool:
         return False
     if isinstance(obj, Change):
         return name == "value" and obj.op == "set" and _is_probability(config, obj.target)
-    meta = next((f.metadata for f in fields(obj) if f.name == name), {})
+    meta: Mapping[str, Any] = next((f.metadata for f in fields(obj) if f.name == name), {})
     return meta.get("low") == 0.0 and meta.get("high") == 1.0
 
 
@@ -393,14 +397,6 @@ def _check_support(spec: Spec, key: str, value: float, probability: bool) -> Non
                               spec.file)
     if spec.kind in ("lognormal", "gamma") and value <= 0 and not ({"median", "mean"} & set(spec.args)):
         raise ConfigError(spec.key, value, f"a positive value at {key} for a relative {spec.kind} range", spec.file)
-
-
-def check_explicit_used(ranges: Ranges, keys: Iterable[str]) -> None:
-    """Every explicit range must name a number of the shipped configs (a typo would silently do nothing)."""
-    keys = list(keys)
-    for s in ranges.explicit:
-        if not any(k == s.key or fnmatch.fnmatchcase(k, s.key) for k in keys):
-            raise ConfigError(s.key, s.key, "a config path (or pattern) of a number in configs/ or scenarios/", s.file)
 
 
 # ----------------------------------------------------------------------------- samples

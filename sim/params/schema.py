@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, is_dataclass
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import OmegaConf
 
@@ -80,7 +80,8 @@ def fixed(mean: float) -> Dist:
 # ----------------------------------------------------------------------------- region schema
 @dataclass
 class Period:
-    """When something is active: from `start_day`, to `end_day` (None: to the horizon), ramping up linearly over `ramp_days`."""
+    """When something is active: from `start_day`, to `end_day` (None: to the horizon), ramping up linearly over
+    `ramp_days`."""
 
     start_day: float = nonneg(0.0)
     end_day: float | None = None
@@ -180,7 +181,8 @@ class Bau:
 class Workforce:
     """The demand side: employer groups, roles and their churn."""
 
-    retirement_rate: list[float] = _f([0.0, 0.0, 0.0, 0.0, 0.05, 0.3])  # per year, by staff age band (65+: derived per post)
+    # per year, by staff age band (65+: derived per post)
+    retirement_rate: list[float] = _f([0.0, 0.0, 0.0, 0.0, 0.05, 0.3])
     # elasticity of BAU hires to open posts, 1 - alpha in hires = A U^alpha V^(1 - alpha) (candidate pool U fixed):
     # 1 = an unlimited pool (a fixed hazard per open post: a programme hire displaces a BAU hire), 0 = a fixed flow of
     # candidates (no displacement). See sim/model/workforce.py.
@@ -367,17 +369,20 @@ class Experiment:
     workers: int = _f(1, low=1, high=1024)
     horizon_days: float = _f(1826.0, low=1.0, high=36525.0)  # the reported window [0, horizon)
     warmup_days: float = _f(0.0, low=0.0, high=36525.0)  # simulated before day 0, not reported
-    followup_days: float = _f(1826.0, low=0.0, high=36525.0)  # most days after the horizon to follow residents referred in it
+    # most days after the horizon to follow residents referred in it
+    followup_days: float = _f(1826.0, low=0.0, high=36525.0)
     record_every_days: float = _f(30.0, low=1.0, high=36525.0)
     workforce_step_days: float = _f(1.0, low=0.01, high=91.0)  # time step of the aggregate staff churn
     progress: bool = True
-    target_half_width: float = nonneg(0.0)  # add replications until the primary KPI's 95% CI half-width is below this (0: off)
+    # add replications until the primary KPI's 95% CI half-width is below this (0: off)
+    target_half_width: float = nonneg(0.0)
     primary_kpi: str = "hires"
     primary_group: str = "all"
     max_replications: int = _f(200, low=1, high=100_000)
     reference: str = "baseline"  # the option a sweep compares against: its name, its job number, or a scenario
     max_residents: int = _f(1_000_000, low=1, high=10**10)  # residents a replication may refer (the runaway-size guard)
-    supply_replications: int = _f(0, low=0, high=1000)  # paired replications at each end of the labour-supply range (0: off)
+    # paired replications at each end of the labour-supply range (0: off)
+    supply_replications: int = _f(0, low=0, high=1000)
 
 
 @dataclass
@@ -426,7 +431,7 @@ class Sizing:
         finally:
             node.places = self.composed["intervention"][name]["places"]  # as composed (an interpolation stays one)
         typed = OmegaConf.merge(OmegaConf.structured(Intervention), resolved)
-        return OmegaConf.to_object(typed)  # type: ignore[return-value]
+        return cast(Intervention, OmegaConf.to_object(typed))  # typed by OmegaConf as a container; here the dataclass
 
 
 def register() -> None:

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import chain
-from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 

@@ -20,17 +20,17 @@ if _fault:
         if p and fnmatch.fnmatch(p, _pattern):
             raise OSError(_errno, os.strerror(_errno), p)
 
-    def _faulty_open(file, mode="r", *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - builtins.open's own
+    def _faulty_open(file, mode="r", *args, **kwargs):
         if any(c in mode for c in "wax+"):
             _check(file)
         return _open(file, mode, *args, **kwargs)
 
-    def _faulty_os_open(path, flags, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - os.open's own
+    def _faulty_os_open(path, flags, *args, **kwargs):
         if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
             _check(path)
         return _os_open(path, flags, *args, **kwargs)
 
-    def _faulty_mkdir(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - os.mkdir's own
+    def _faulty_mkdir(path, *args, **kwargs):
         _check(path)
         return _mkdir(path, *args, **kwargs)
 
