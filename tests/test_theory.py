@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -158,15 +157,14 @@ def test_littles_law_full_pathway() -> None:
 
 
 @pytest.mark.statistical
-def test_littles_law_with_warmup() -> None:
-    """With a warm-up, L and lambda W must cover the same window (after the warm-up) and still agree.
-
-    `experiment.warmup_days` is a documented setting and `pathways-verify littles-law` accepts
-    overrides, so the check has to hold there too. The warm-up here (800 days) outlasts the longest
-    stay (a two-year apprenticeship), so the window starts in a steady state; after a shorter one
-    the training stage is still filling and L falls short of lambda W by a few per cent.
-    """
-    r = verify_littles_law(make_params("experiment.warmup_days=800", "experiment.record_every_days=5"), 3)
+def test_littles_law_holds_while_a_stage_fills() -> None:
+    """The finite-window form holds whatever the transient: after the quick experiment's half-year warm-up the
+    training stage (courses of up to two years) is still filling, and L = lambda W there as well. (Before,
+    W timed each stay begun in the window to its end in the follow-up, and lambda W overshot L by a quarter
+    there: 47 against 37 on ten replications; the check passed only when its interval was wide.)"""
+    r = verify_littles_law(make_params("experiment=quick", "intervention=[childcare]",
+                                       "experiment.record_every_days=5"), 3)
     bad = {s: (v["L"], v["lambda_W"]) for s, v in r["stages"].items() if not v["ok"]}  # type: ignore[union-attr]
     assert r["ok"] is True, f"L vs lambda W per failing stage: {bad}"
-    assert all(math.isfinite(v["L"]) for v in r["stages"].values())  # type: ignore[union-attr]
+    training = r["stages"]["training"]  # type: ignore[index]
+    assert training["L"] > 10 and training["L"] == pytest.approx(training["lambda_W"], rel=0.03)

@@ -4,10 +4,13 @@ mmc          drives the model's own stage code (`Capacity`, `use`, `arrivals`) a
              M/M/c queue and compares the mean wait in queue and mean number in system
              with Erlang C. Exit 1 if theory lies outside the simulation's 99% CI.
 littles-law  runs the default pathway (plus any Hydra overrides) and checks L = lambda W for
-             every stage: L from daily snapshots of the number of people in the stage, lambda =
-             entries per day, W = mean time in the stage per entrant (stays not finished by the
-             horizon counted up to it, the finite-horizon form of the law). The two come from
-             different bookkeeping, so a resident lost or double-counted breaks the equality.
+             every stage over the reported window [0, T]: L from daily snapshots of the number of
+             people in the stage, lambda = the stays that overlap the window per day (those in the
+             stage at its start and those entering it), W = their mean time in the stage within the
+             window (the finite-window form of the law: exact whatever the stage's transient, so a
+             two-year course that is still filling up checks as well as a short stage). The two sides
+             come from different bookkeeping (counts of people against each resident's own entry and
+             exit times), so a resident lost or double-counted breaks the equality.
 """
 
 from __future__ import annotations

@@ -84,10 +84,11 @@ class Funnel:
 
     The time-weighted number in a stage over [t0, T] is `time_in_stage(s, T) / (T - t0)`: the
     sum of everyone's time in the stage (stays not finished counted up to T). `snapshot` keeps
-    the number in each stage at regular times (L, sampled), and each stay that begins and ends in
-    the window is timed from the resident's own entry time (`stay_time`, `stays`: W, apart from
-    L's bookkeeping), so `pathways-verify littles-law` can compare L with lambda x W, where
-    lambda = entries / (T - t0).
+    the number in each stage at regular times (L, sampled), and each stay that overlaps the window is
+    timed from the resident's own entry time (or t0), up to its end (or T) (`stay_time`, `stays`: W,
+    apart from L's bookkeeping), so `pathways-verify littles-law` can compare L with lambda x W, the
+    finite-window form of the law, exact whatever the stage's transient: lambda = stays overlapping
+    the window / (T - t0) (those present at t0 and those entering in it), W = their mean time in it.
     """
 
     def __init__(self, env: simpy.Environment, n: int):
@@ -104,11 +105,11 @@ class Funnel:
         self.successes = 0  # completed the first year in post
         self.arrived = 0
         self.pending = 0  # residents referred in the reported window who have neither started nor left
-        self.stay_time = [0.0] * n  # total length of the stays that began in [t0, t_end) and have ended
+        self.stay_time = [0.0] * n  # time within [t0, t_end] of the stays that overlap it and have ended
         self.stays = [0] * n
-        self.present0 = [0] * n  # in each stage when the statistics were reset (entered then, not after)
+        self.open_start = [0.0] * n  # sum of max(entry, t0) over the residents now in each stage
         self.t0 = env.now
-        self.t_end = math.inf  # stays beginning after it (the follow-up) are not timed
+        self.t_end = math.inf  # the window's end: `close_window` times the stays still open then
 
     def enter(self, r: Resident, s: int) -> None:
         now = self.env.now
@@ -118,10 +119,9 @@ class Funnel:
         if old >= 0:
             cur[old] -= 1
             acc[old] += now
-            if self.t0 <= r.t_stage < self.t_end:  # a stay that began in the window: timed (W)
-                self.stay_time[old] += now - r.t_stage
-                self.stays[old] += 1
+            self._time_stay(r, old, now)
         r.t_stage = now
+        self.open_start[s] += now
         cur[s] += 1
         acc[s] -= now
         self.entered[s] += 1
@@ -141,9 +141,7 @@ class Funnel:
             self.pending -= 1
         self.current[s] -= 1
         self.time_acc[s] += now
-        if self.t0 <= r.t_stage < self.t_end:
-            self.stay_time[s] += now - r.t_stage
-            self.stays[s] += 1
+        self._time_stay(r, s, now)
         key = (s, reason)
         self.left[key] = self.left.get(key, 0) + 1
         if success:
@@ -151,6 +149,21 @@ class Funnel:
         else:
             self.exits[key] = self.exits.get(key, 0) + 1
         r.stage = -2
+
+    def _time_stay(self, r: Resident, s: int, now: float) -> None:
+        """A stay in `s` ends at `now`: its time within the window, if it ended there (W)."""
+        start = r.t_stage if r.t_stage > self.t0 else self.t0
+        self.open_start[s] -= start
+        if now < self.t_end:
+            self.stay_time[s] += now - start
+            self.stays[s] += 1
+
+    def close_window(self, t_end: float) -> None:
+        """The window ends at `t_end`: the stays still open are timed up to it, and no later end is."""
+        self.t_end = t_end
+        for s, n in enumerate(self.current):
+            self.stay_time[s] += n * t_end - self.open_start[s]
+            self.stays[s] += n
 
     def snapshot(self) -> None:
         self.snapshots.append(list(self.current))
@@ -173,7 +186,7 @@ class Funnel:
         self.left = {}
         self.stay_time = [0.0] * len(self.current)
         self.stays = [0] * len(self.current)
-        self.present0 = list(self.current)
+        self.open_start = [c * now for c in self.current]
 
 
 StarterKey = tuple[int, int, int, int, bool, bool]  # role, employer group, quintile, channel, parent, health

@@ -106,13 +106,13 @@ class Model:
                                 # counted apart from the funnel: resident processes returned, starters in post
                                 "journeys_ended": self.pathway.journeys_ended,
                                 "first_year_in_post": int(wf.first_year.sum())}
+            funnel.close_window(self.horizon)
+            for s, row in enumerate(out.funnel):  # the stays that overlap the window, timed within it
+                row["arrival_rate"] = funnel.stays[s] / row["span"]  # lambda: present at t0 or entering, per day
+                row["mean_stay"] = funnel.stay_time[s] / funnel.stays[s] if funnel.stays[s] else 0.0  # W
             end = self.horizon + self.followup
-            funnel.t_end = self.horizon
             while funnel.pending > 0 and env.now < end:
                 env.run(until=min(env.now + 30.0, end))
-        for s, row in enumerate(out.funnel):  # stays begun in the window, timed to their end (follow-up included)
-            row["arrival_rate"] = (row["entered"] - funnel.present0[s]) / row["span"]  # lambda: entries per day
-            row["mean_stay"] = funnel.stay_time[s] / funnel.stays[s] if funnel.stays[s] else 0.0  # W
         out.events = env.processed_events()
         out.residents = funnel.arrived
         self._residents(out)
