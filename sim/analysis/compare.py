@@ -9,6 +9,7 @@ and their difference is paired. A single run folder is treated as a sweep of one
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -169,12 +170,16 @@ def folder_name(number: int | str, label: str) -> str:
 
 
 def _read_kpis(path: Path) -> tuple[dict[tuple[str, str], dict[int, float]], str]:
+    """A job's KPIs by (kpi, group) and replication, and its scenario; ValueError on a cut-off file (every file
+    is written whole, so one that does not end its last line was cut short, even where that line still parses)."""
     out: dict[tuple[str, str], dict[int, float]] = {}
     scenario = ""
-    with path.open() as f:
-        for row in csv.DictReader(f):
-            scenario = from_text(row["scenario"])
-            out.setdefault((row["kpi"], row["group"]), {})[int(row["replication"])] = float(row["value"])
+    text = path.read_text()
+    if not text.endswith("\n"):
+        raise ValueError("truncated: its last line is incomplete")
+    for row in csv.DictReader(io.StringIO(text)):
+        scenario = from_text(row["scenario"])
+        out.setdefault((row["kpi"], row["group"]), {})[int(row["replication"])] = float(row["value"])
     return out, scenario
 
 
