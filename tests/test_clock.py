@@ -1,4 +1,5 @@
-"""The calendar environment processes events in exactly the order, and at exactly the times, of SimPy's own."""
+"""The clock is SimPy's own environment: light processes take SimPy's steps at SimPy's times, a claim granted
+before its patience runs out drops its timer, and a whole run gives what plain SimPy processes give."""
 
 from __future__ import annotations
 
@@ -11,24 +12,17 @@ from conftest import make_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.model import Model, simulate
+from sim.model import Model
 from sim.model.clock import Claim, Environment, begin
 from sim.model.pathway import follow
 from sim.params.schedule import Piecewise
 
 
-class StockEnvironment(simpy.Environment):
-    """SimPy's plain environment, with the event count the model reads."""
-
-    def processed_events(self) -> int:
-        return next(self._eid) - len(self._queue)
-
-
-def trace(env: simpy.Environment, plan: list[list[float]], horizon: float,
+def trace(env: Environment, plan: list[list[float]], horizon: float,
           light: bool = False) -> list[tuple[float, int, int]]:
     """Run processes that each wait the delays of their plan (some zero, some on whole days, some long),
     plus a callback-only timer per step, in two legs (stopped at a third of the horizon and resumed);
-    return every (time, process, step) in the order processed, and the next event's time at each stop.
+    return every (time, process, step) in the order processed, and the next event's time at the stop.
     `light`: start them with `begin` (each records its return at the time of its last step)."""
     seen: list[tuple[float, int, int]] = []
 
@@ -39,13 +33,13 @@ def trace(env: simpy.Environment, plan: list[list[float]], horizon: float,
             seen.append((env.now, i, k))
 
     for i, delays in enumerate(plan):
+        n = len(delays)
         if light:
-            begin(env, proc(i, delays), lambda i=i, n=len(delays): seen.append((env.now, i, n)))
+            begin(env, proc(i, delays), lambda i=i, n=n: seen.append((env.now, i, n)))
         else:
-            env.process(proc(i, delays)).callbacks.append(lambda _e, i=i, n=len(delays): seen.append((env.now, i, n)))
+            env.process(proc(i, delays)).callbacks.append(lambda _e, i=i, n=n: seen.append((env.now, i, n)))
     env.run(until=horizon / 3)
-    env.step()  # the stop event, which SimPy puts back at the front
-    seen.append((env.peek(), -1, -1))  # the next event's time, parked or not
+    seen.append((env.peek(), -1, -1))
     env.run(until=horizon)
     seen.append((env.now, -2, -2))
     return seen
@@ -53,18 +47,6 @@ def trace(env: simpy.Environment, plan: list[list[float]], horizon: float,
 
 delays = st.one_of(st.just(0.0), st.integers(1, 40).map(float), st.floats(0.0, 60.0, allow_nan=False),
                    st.sampled_from([0.999999, 1.0, 1.000001, 0.1, 0.3, 365.0]))
-
-
-@settings(max_examples=60, deadline=None)
-@given(plan=st.lists(st.lists(delays, min_size=1, max_size=12), min_size=1, max_size=12),
-       horizon=st.floats(1.0, 200.0), bucket=st.sampled_from([0.1, 1 / 16, 0.5, 1.0, 7.0]))
-@pytest.mark.unit
-def test_same_order_and_times_as_simpy(plan: list[list[float]], horizon: float, bucket: float) -> None:
-    stock = trace(simpy.Environment(), plan, horizon)
-    env = Environment(bucket_days=bucket)
-    calendar = trace(env, plan, horizon)
-    assert calendar == stock
-    assert env.now == pytest.approx(horizon, rel=1e-12)
 
 
 @settings(max_examples=60, deadline=None)
@@ -79,13 +61,38 @@ def test_light_processes_keep_simpys_order_and_times(plan: list[list[float]], ho
         ends = {(i, k): t for t, i, k in seen if i >= 0 and k == len(plan[i])}
         return [x for x in seen if not (x[1] >= 0 and x[2] == len(plan[x[1]]))], ends
 
-    stock_env, env = StockEnvironment(), Environment()
+    stock_env, env = Environment(), Environment()
     stock, stock_ends = split(trace(stock_env, plan, horizon))
     light, light_ends = split(trace(env, plan, horizon, light=True))
     assert light == stock
     assert light_ends == stock_ends
+    assert env.now == stock_env.now == pytest.approx(horizon, rel=1e-12)
     # no start event for any light process, and no end event for those that returned
     assert env.processed_events() == stock_env.processed_events() - len(plan) - len(stock_ends)
+
+
+@pytest.mark.unit
+def test_the_count_is_of_the_events_simpy_processes() -> None:
+    """`processed_events` counts the events SimPy's own `step` processes."""
+    def build(env: simpy.Environment) -> None:
+        def proc():
+            yield env.timeout(1.5)
+            yield env.timeout(0.0)
+
+        for d in (0.5, 2.0, 3.5, 400.0):
+            env.timeout(d)
+        env.process(proc())
+
+    plain = simpy.Environment()
+    build(plain)
+    steps = 0
+    while plain.peek() < math.inf:
+        plain.step()
+        steps += 1
+    env = Environment()
+    build(env)
+    env.run()
+    assert env.processed_events() == steps == 8  # four timeouts; the process's start, its two timeouts, its end
 
 
 @pytest.mark.parametrize("parent_wait, same_order", [(1.5, True), (2.0, False)])
@@ -125,11 +132,12 @@ def test_light_process_failure_and_processed_events() -> None:
     """A light process goes on at once past an event already processed, gets a failed event's exception
     (and may handle it), and an exception it does not handle stops the run, as SimPy's would."""
     env = Environment()
-    owner = type("Owner", (), {"env": env})()
+    done = env.event().succeed("done")
+    env.run()
     seen: list[object] = []
 
     def proc():
-        seen.append((env.now, (yield Claim(owner, granted=True))))  # no wait: already processed
+        seen.append((env.now, (yield done)))  # no wait: already processed
         failed = env.event()
         env.timeout(1.0).callbacks.append(lambda _e: failed.fail(KeyError("no place")))
         try:
@@ -140,126 +148,93 @@ def test_light_process_failure_and_processed_events() -> None:
         raise ValueError("the journey broke")
 
     begin(env, proc(), lambda: seen.append("returned"))
-    assert seen == [(0.0, True)]  # the first step ran inside `begin`
+    assert seen == [(0.0, "done")]  # the first step ran inside `begin`
     with pytest.raises(ValueError, match="the journey broke"):
         env.run()
-    assert seen == [(0.0, True), (1.0, "'no place'")]
+    assert seen == [(0.0, "done"), (1.0, "'no place'")]
     assert env.now == 3.0
 
 
-@pytest.mark.parametrize("clock", [Environment, StockEnvironment])
 @pytest.mark.unit
-def test_a_claim_granted_first_drops_its_patience_timer(clock: type[simpy.Environment]) -> None:
-    """A claim settled before its patience runs out never calls its expiry; one left pending does, once, at
-    its time. The calendar never processes the dropped timer (SimPy's plain environment processes it, empty)."""
-    env = clock()
+def test_a_claim_granted_first_drops_its_patience_timer() -> None:
+    """A claim settled before its patience runs out never calls its expiry, and lets go of its timer; one left
+    pending does, once, at its time. The dropped timer is still processed by SimPy, and runs nothing."""
+    env = Environment()
     owner = type("Owner", (), {"env": env})()
     expired: list[tuple[float, Claim]] = []
     on_expiry = lambda timer: (expired.append((env.now, timer.value)), timer.value.settle(False))  # noqa: E731
     granted, kept, short, never = Claim(owner), Claim(owner), Claim(owner), Claim(owner)
     granted.expire_after(5.0, on_expiry)
+    timer = granted._timer
     kept.expire_after(3.0, on_expiry)
-    short.expire_after(0.25, on_expiry)  # in the heap at once, not parked
+    short.expire_after(0.25, on_expiry)
     never.expire_after(math.inf, on_expiry)  # no timer at all
     env.timeout(2.0).callbacks.append(lambda _e: granted.settle(True))
     env.timeout(0.1).callbacks.append(lambda _e: short.settle(True))
-    env.run(until=4.0)
-    env.step()  # the stop event, which SimPy puts back at the front
-    if clock is Environment:  # the dropped timer is still parked, and is not the next event
-        assert env.dropped == 0 and env.peek() == math.inf
+    dropped: list[bool] = []
+    env.timeout(4.0).callbacks.append(lambda _e: dropped.append(timer.callbacks == [] and not timer.processed))
     env.run(until=10.0)
+    assert dropped == [True]  # at day 4 the granted claim's timer, due at 5, has nothing to run
     assert expired == [(3.0, kept)]
     assert (granted.value, kept.value, short.value, never.triggered) == (True, False, True, False)
     assert granted._timer is None and kept._timer is None  # neither claim holds a timer any more
     with pytest.raises(RuntimeError):
         granted.settle(False)
-    # the two settling timeouts, the one expiry, three settled claims, the empty short timer, the first stop
-    # event twice (put back) and the second; SimPy's plain environment also processes the dropped 5-day timer
-    assert env.processed_events() == (10 if clock is Environment else 11)
-    if clock is Environment:
-        assert env.dropped == 1
+    # the two settling timeouts, three settled claims, the three timers (one fired, two dropped) and the check
+    assert env.processed_events() == 9
 
 
 @pytest.mark.unit
-def test_event_count_is_simpys() -> None:
-    """The count of processed events is SimPy's own: parked timeouts are not in it (until they are processed)."""
-    counts = []
-    for env in (StockEnvironment(), Environment()):
-        fired: list[simpy.Event] = []
-        for d in (0.5, 2.0, 3.5, 400.0):
-            env.timeout(d).callbacks.append(fired.append)
-        env.run(until=10)
-        assert len(fired) == 3
-        counts.append(env.processed_events())
-        if isinstance(env, Environment):
-            assert env.processed_events() == counts[-1]  # reading the count takes no sequence number
-    assert counts[0] == counts[1] == 4  # three timeouts and the run's own stop event
-
-
-@pytest.mark.unit
-def test_infinite_and_bad_delays() -> None:
-    env = Environment()
-    env.timeout(math.inf)  # never fires, as with SimPy
-    env.run(until=5)
-    with pytest.raises(ValueError):
-        env.timeout(math.nan)
-    with pytest.raises(ValueError):
-        env.timeout(-1.0)
-    with pytest.raises(ValueError):
-        Environment(bucket_days=0)
-
-
-@pytest.mark.model
-def test_model_results_identical_to_plain_simpy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The default region and a stacked programme: every table of a run is the same under either clock, and
-    so is the count of events, less the dropped patience timers the calendar never processes; and the same
-    again under plain SimPy with journeys as SimPy processes and patience timers that fire (nothing dropped)."""
-    import sim.model.pathway
-
-    for overrides in ((), ("intervention=[childcare,gp_advisers,outreach,mentoring,faster_checks]",)):
-        params = make_params(*overrides)
-        model = Model(params, 1)
-        calendar = model.run()
-        with monkeypatch.context() as m:
-            m.setattr(sim.model, "Environment", StockEnvironment)
-            stock = simulate(params, 1)
-            m.setattr(sim.model.pathway, "begin",
-                      lambda env, gen, on_return: env.process(gen).callbacks.append(lambda _e: on_return()))
-            m.setattr(Claim, "settle", simpy.Event.succeed)  # the timer stays, fires, and finds its claim settled
-            plain = simulate(params, 1)
-        for run in (stock, plain):
-            assert calendar.kpis == run.kpis
-            assert calendar.timeseries == run.timeseries
-            assert calendar.funnel == run.funnel
-            assert calendar.capacities == run.capacities
-        assert model.env.dropped > 0
-        assert calendar.events + model.env.dropped == stock.events > 0
-        assert plain.events > stock.events  # a start and an end event per journey, and every timer fired
-
-
-@pytest.mark.unit
-def test_claim_granted_at_once_is_already_processed() -> None:
-    """A claim granted at once is a processed event: the process that yields it goes on at the same instant
-    with True, and no event is scheduled for it; a pending claim is an ordinary event, triggered later."""
+def test_a_claim_granted_at_once_has_succeeded() -> None:
+    """A claim granted at once holds its place and has succeeded (True), as SimPy's own requests do: a process
+    that yields it goes on at the same instant. A pending claim is an ordinary event, triggered later."""
     env = Environment()
     owner = type("Owner", (), {"env": env})()
     seen: list[tuple[float, object]] = []
 
     def proc():
         granted = Claim(owner, granted=True)
-        assert granted.triggered and granted.processed
+        assert granted.holding and granted.triggered and granted.value is True
         value = yield granted
         seen.append((env.now, value))
         pending = Claim(owner)
-        assert not pending.triggered
-        env.timeout(2.0).callbacks.append(lambda _e: pending.succeed(False))
+        assert not (pending.holding or pending.triggered)
+        env.timeout(2.0).callbacks.append(lambda _e: pending.settle(False))
         value = yield pending
         seen.append((env.now, value))
 
     env.process(proc())
     env.run()
     assert seen == [(0.0, True), (2.0, False)]
-    assert env.processed_events() == 4  # the process's start and end, the timeout and the pending claim
+    assert env.processed_events() == 5  # the process's start and end, both claims and the timeout
+
+
+@pytest.mark.model
+def test_model_results_identical_to_plain_simpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default region and a stacked programme: every table of a run is the same with journeys as light
+    processes and dropped patience timers as with journeys as SimPy processes and patience timers that fire
+    (finding their claim settled); the light run processes a start event fewer per journey, and an end event
+    fewer per journey that returned."""
+    import sim.model.pathway
+
+    for overrides in ((), ("intervention=[childcare,gp_advisers,outreach,mentoring,faster_checks]",)):
+        params = make_params(*overrides)
+        model = Model(params, 1)
+        light = model.run()
+        with monkeypatch.context() as m:
+            m.setattr(sim.model.pathway, "begin",
+                      lambda env, gen, on_return: env.process(gen).callbacks.append(lambda _e: on_return()))
+            m.setattr(Claim, "settle", simpy.Event.succeed)  # the timer stays, fires, and finds its claim settled
+            plain_model = Model(params, 1)
+            plain = plain_model.run()
+        assert light.kpis == plain.kpis
+        assert light.timeseries == plain.timeseries
+        assert light.funnel == plain.funnel
+        assert light.capacities == plain.capacities
+        assert light.conservation == plain.conservation
+        ended = model.pathway.journeys_ended
+        assert ended == plain_model.pathway.journeys_ended > 0
+        assert plain.events == light.events + light.residents + ended
 
 
 @settings(max_examples=80, deadline=None)

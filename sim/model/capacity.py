@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Sequence
+from collections.abc import Sequence
+from typing import cast
 
 import simpy
 
@@ -35,7 +36,8 @@ class Request(Claim):
     the block, however (an exception, an interrupt), gives the place back, or withdraws the request
     if it is still waiting, so a place can never leak. `release` does the same by hand. Its fields
     (`owner`, `t_request`, `abandoned`, `holding`) are `Claim`'s. A place granted at once is held
-    already: `ok = req.holding or (yield req)` skips the yield, where SimPy would go on at once.
+    already: `ok = req.holding or (yield req)` skips the yield (and the wait for the request's own
+    event, processed at the same instant).
     """
 
     __slots__ = ()
@@ -106,7 +108,7 @@ class Patience:
         self.abandon(req)
 
     def _patience_ran_out(self, timer: simpy.Event) -> None:
-        self.abandon(timer.value)  # the timer's value is its request
+        self.abandon(cast(Request, timer.value))  # the timer's value is its request
 
 
 class Waitlist(Patience):
@@ -185,7 +187,7 @@ class Capacity(Waitlist):
     # --- the resource
     def request(self, patience: float = _INF) -> Request:
         """Ask for a place, giving up after `patience` days: an event that is True when a place is
-        granted (at once, already processed, if one is free), or False on giving up."""
+        granted (at once, held already, if one is free), or False on giving up."""
         if self.users < self.size and not self.waiting:
             self.users += 1
             self.users_acc -= self.env.now
