@@ -27,8 +27,8 @@ LABEL_KEYS = ("label",)  # intervention keys that name it and change nothing it 
 
 MAX_PREFLIGHT = 500  # configs composed and checked up front in a multirun
 
-# simulation events per resident, about (measured 4.6 to 5.9 on the default region and nationally)
-EVENTS_PER_RESIDENT = 6
+# simulation events per resident, about (7.9 nationally since the clock is SimPy's own environment)
+EVENTS_PER_RESIDENT = 8
 
 _SKIP_PREFLIGHT = {"-h", "--help", "--hydra-help", "--version", "-i", "--info", "-sc", "--shell-completion",
                    "-c", "--cfg", "--resolve", "-p", "--package", "--experimental-rerun",
