@@ -32,6 +32,7 @@ from sim.outputs.formatting import (
     _compact,
     _count,
     _diff_cell,
+    _digits,
     _number,
     _option_cell,
     _wrap,
@@ -406,8 +407,9 @@ def _supply_ends(d: ReportData, ref: Option) -> dict[str, Any]:
             if not diffs:
                 break
             ci, n = mean_ci(diffs), len(diffs)
-            cells.append(f"{_number(ci.mean, 'count', True)} [{_number(ci.low, 'count', True)}, "
-                         f"{_number(ci.high, 'count', True)}]")
+            digits = _digits("count", ci.low, ci.high)  # one precision for the value and its interval
+            cells.append(f"{_number(ci.mean, 'count', True, digits)} [{_number(ci.low, 'count', True, digits)}, "
+                         f"{_number(ci.high, 'count', True, digits)}]")
         if len(cells) == len(ends) and cells:
             options.append({"option": name(o), "cells": cells})
     return {"at": [f"{e:g}" for e in ends], "options": options, "n": n}
