@@ -407,7 +407,8 @@ def _supply_ends(d: ReportData, ref: Option) -> dict[str, Any]:
             if not diffs:
                 break
             ci, n = mean_ci(diffs), len(diffs)
-            digits = _digits("count", ci.low, ci.high)  # one precision for the value and its interval
+            finite = math.isfinite(ci.low) and math.isfinite(ci.high)
+            digits = _digits("count", ci.low, ci.high) if finite else None  # one precision for value and interval
             cells.append(f"{_number(ci.mean, 'count', True, digits)} [{_number(ci.low, 'count', True, digits)}, "
                          f"{_number(ci.high, 'count', True, digits)}]")
         if len(cells) == len(ends) and cells:
