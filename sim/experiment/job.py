@@ -7,7 +7,6 @@ import datetime
 import hashlib
 import json
 import time
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[t
         write_results,
         write_text,
     )
-    from sim.params.ranges import supply_ends
+    from sim.params.ranges import ELASTICITY, apply, supply_ends
 
     c = params.config
     ex = c.experiment
@@ -52,7 +51,7 @@ def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[t
     at_ends: dict[float, list] = {}
     for e in ends:
         before = len(outputs) + sum(map(len, at_ends.values()))
-        at_ends[e] = run_replications(with_elasticity(params, e), range(ex.supply_replications), ex.workers,
+        at_ends[e] = run_replications(params_of(apply(c, {ELASTICITY: e})), range(ex.supply_replications), ex.workers,
                                       ex.progress, f"{label} at elasticity {e:g}", partial(progress, before=before))
     wall = time.perf_counter() - started
     summary = write_results(outdir, c.scenario_name, outputs)
@@ -60,12 +59,6 @@ def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[t
         write_csv(outdir / "supply.csv", SUPPLY_HEADER, supply_rows(c.scenario_name, at_ends))
     write_text(outdir / "run.json", json.dumps(run_metadata(params, cfg, outputs, wall, note), indent=2))
     return summary
-
-
-def with_elasticity(params: Params, e: float) -> Params:
-    """The same run with BAU hires' elasticity to open posts at `e` (calibration does not depend on it)."""
-    wf = replace(params.config.region.workforce, bau_vacancy_elasticity=e)
-    return params_of(replace(params.config, region=replace(params.config.region, workforce=wf)))
 
 
 def _until_precise(params: Params, outputs: list, label: str) -> tuple[list, str]:
