@@ -1,4 +1,4 @@
-"""Running experiments: replications (serial or on local processes) and the results folder.
+"""Running experiments: replications (serial, on local processes or on Ray) and the results folder.
 
 Replication r always uses the streams of (seed, r), whichever process runs it, and results
 are put back in replication order, so a parallel run gives the same numbers as a serial one.
@@ -11,13 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import os
-import signal
 import sys
 from collections.abc import Callable, Iterable
-from concurrent.futures import as_completed
 from pathlib import Path
 
-from sim.experiment.parallel import process_pool
+from sim.experiment.parallel import Workers
 from sim.experiment.stats import mean_ci
 from sim.model import RunOutput, simulate
 from sim.params.plan import Params
@@ -27,38 +25,29 @@ DONE = "DONE"
 
 def run_replications(params: Params, replications: Iterable[int], workers: int = 1,
                      progress: bool = False, label: str = "replications",
-                     on_done: Callable[[int], None] | None = None) -> list[RunOutput]:
-    """Simulate the given replications, in parallel if `workers` > 1, returned in replication order.
+                     on_done: Callable[[int], None] | None = None, ray_address: str | None = None) -> list[RunOutput]:
+    """Simulate the given replications (in this process, on `workers` local processes, or on a Ray cluster by
+    address: `sim.experiment.parallel`), returned in replication order.
 
     `on_done(k)` is called after each replication with the number finished so far (the web page's progress).
     """
     reps = list(replications)
     bar = _progress(len(reps), label) if progress else None
     outputs: dict[int, RunOutput] = {}
-
-    def finished(r: int, out: RunOutput) -> None:
-        outputs[r] = out
-        if bar:
-            bar.update(1)
-        if on_done:
-            on_done(len(outputs))
-
-    if workers <= 1 or len(reps) <= 1:
-        for r in reps:
-            finished(r, simulate(params, r))
-    else:
-        with process_pool(min(workers, len(reps)), _ignore_interrupt) as pool:
-            futures = {pool.submit(simulate, params, r): r for r in reps}
-            for fut in as_completed(futures):
-                finished(futures[fut], fut.result())
+    with Workers(_replication, params, min(workers, len(reps)), ray_address) as pool:
+        for r, out in pool.map(reps):
+            outputs[r] = out
+            if bar:
+                bar.update(1)
+            if on_done:
+                on_done(len(outputs))
     if bar:
         bar.close()
     return [outputs[r] for r in reps]
 
 
-def _ignore_interrupt() -> None:
-    """Workers leave Ctrl-C to the parent, which stops the pool and says how to resume."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _replication(r: int, params: Params) -> RunOutput:
+    return simulate(params, r)
 
 
 def _progress(total: int, label: str):

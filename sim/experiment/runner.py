@@ -3,8 +3,9 @@
 A *task* is one point (values at config paths, the same for every option: paired) run for
 every option over some replications. Tasks run in a pool of worker processes that keep the
 options' configs from their start (never one process start per task), or on a Ray cluster by
-address. Each finished task is appended as one JSON line to `records.jsonl` (flushed and
-synced), so a killed run resumes losing no finished task: `run` skips the tasks already there.
+address (`sim.experiment.parallel`, as replications do). Each finished task is appended as one
+JSON line to `records.jsonl` (flushed and synced), so a killed run resumes losing no finished
+task: `run` skips the tasks already there.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from sim.experiment.parallel import process_pool
+from sim.experiment.parallel import Workers
 from sim.model import simulate
 from sim.model.workforce import calibrate
 from sim.params.compose import sweep_combos
@@ -89,19 +89,10 @@ class Task:
     only: tuple[str, ...] = ()  # run only these options (empty: all)
 
 
-_OPTIONS: dict[str, Config] = {}
-
-
-def _init(options: dict[str, Config]) -> None:
-    global _OPTIONS
-    _OPTIONS = options
-
-
-def run_task(task: Task, options: dict[str, Config] | None = None) -> dict[str, Any]:
+def run_task(task: Task, options: dict[str, Config]) -> dict[str, Any]:
     """Simulate every option of `task` at its values; the record: KPIs by option and replication."""
     from sim.params.ranges import apply
 
-    options = options if options is not None else _OPTIONS
     out: dict[str, Any] = {"task": task.id, "kpis": {}, "pid": os.getpid()}
     first = next(iter(options))  # the region baseline (Study puts the reference first)
     bau = region_calibration(apply(options[first], task.values.get(first, {})))
@@ -156,70 +147,30 @@ class Records:
 
 
 class Runner:
-    """Runs tasks, keeping its workers (a process pool, or a Ray connection) across calls of `run`."""
+    """Runs tasks, keeping its workers (local processes, or a Ray connection) across calls of `run`."""
 
     def __init__(self, options: dict[str, Config], records: Records, workers: int = 1, ray_address: str | None = None,
                  progress: Callable[[int, int], None] | None = None):
-        self.options, self.records, self.workers = options, records, workers
-        self.address, self.progress = ray_address, progress
+        self.options, self.records, self.progress = options, records, progress
         self.done = records.read()
-        self._pool: ProcessPoolExecutor | None = None
-        self._ray: tuple | None = None
+        self._workers: Workers[Task] = Workers(run_task, options, workers, ray_address)
 
     def __enter__(self) -> Runner:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-        if self._ray is not None:
-            self._ray[0].shutdown()
+        self._workers.__exit__(*exc)
 
     def run(self, tasks: Iterable[Task]) -> dict[str, dict]:
         """Run the tasks not yet recorded, each once (a search may ask for the same point twice in a batch);
         return every record by task id."""
         todo = list({t.id: t for t in tasks if t.id not in self.done}.values())
-        total, finished = len(todo), 0
-
-        def keep(rec: dict) -> None:
-            nonlocal finished
+        for finished, (_task, rec) in enumerate(self._workers.map(todo), 1):
             self.records.append(rec)
             self.done[rec["task"]] = rec
-            finished += 1
             if self.progress:
-                self.progress(finished, total)
-
-        if not todo:
-            return self.done
-        if self.address:
-            self._run_ray(todo, keep)
-        elif self.workers <= 1:
-            for t in todo:
-                keep(run_task(t, self.options))
-        else:
-            if self._pool is None:
-                self._pool = process_pool(self.workers, _init, (self.options,))
-            for fut in as_completed([self._pool.submit(run_task, t) for t in todo]):
-                keep(fut.result())
+                self.progress(finished, len(todo))
         return self.done
-
-    def _run_ray(self, todo: list[Task], keep: Callable[[dict], None]) -> None:
-        """On a Ray cluster: the options put once in the object store, at most 2 tasks per CPU in flight."""
-        if self._ray is None:
-            import ray
-
-            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
-            self._ray = (ray, ray.remote(run_task), ray.put(self.options))
-        ray, remote, ref = self._ray
-        limit = max(2, 2 * int(ray.cluster_resources().get("CPU", self.workers)))
-        pending: list[Any] = []  # Ray's object references
-        queue = list(todo)
-        while queue or pending:
-            while queue and len(pending) < limit:
-                pending.append(remote.remote(queue.pop(0), ref))
-            ready, pending = ray.wait(pending, num_returns=1)
-            for r in ready:
-                keep(ray.get(r))
 
 
 def run(tasks: Iterable[Task], options: dict[str, Config], records: Records, workers: int = 1,
