@@ -60,6 +60,7 @@ from sim.interfaces.overrides import check_overrides
 from sim.interfaces.preflight import _combos, available, preflight
 from sim.interfaces.sweep import folder_kind, runs_below
 from sim.outputs.report import TEMPLATES
+from sim.params.labels import label_of
 from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import file_header
 
@@ -376,15 +377,15 @@ def choices() -> dict[str, Any]:
     regions = []
     for name in available("region"):
         data = yaml.safe_load((CONFIG_DIR / "region" / f"{name}.yaml").read_text()) or {}
-        regions.append({"name": name, "label": str(data.get("label", name))})
-    scenarios = [{"name": n, "label": n.replace("_", " "),
+        regions.append({"name": name, "label": label_of(name, data)})
+    scenarios = [{"name": n, "label": label_of(n),
                   "description": _describe(CONFIG_DIR / "scenario" / f"{n}.yaml")}
                  for n in available("scenario") if n != "baseline"]
     interventions = []
     for n in available("intervention"):
         path = CONFIG_DIR / "intervention" / f"{n}.yaml"
         data = (yaml.safe_load(path.read_text()) or {}).get(n, {}) or {}
-        interventions.append({"name": n, "label": str(data.get("label", n)), "description": _describe(path),
+        interventions.append({"name": n, "label": label_of(n, data), "description": _describe(path),
                               "places": data.get("places", 0)})
     return {"regions": regions, "scenarios": scenarios, "interventions": interventions,
             "experiments": available("experiment"), "default_region": DEFAULT_REGION}

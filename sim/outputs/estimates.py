@@ -12,6 +12,7 @@ from sim.outputs.elements import Piece
 from sim.outputs.folder import Option, ReportData, Stats, config_files
 from sim.outputs.formatting import _ci, _digits, _number, muted
 from sim.params.kpis import KPI
+from sim.params.labels import label_of
 from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import Provenance, UsedParameter, provenance_rows, used_parameters
 
@@ -173,7 +174,7 @@ def _component_label(group: str, config: dict) -> str:
     kind, _, key = group.partition(":")
     where = (config.get("intervention") or {}) if kind == "intervention" else \
         ((config.get("region") or {}).get("channels") or {})
-    label = str((where.get(key) or {}).get("label") or key.replace("_", " "))
+    label = label_of(key, where.get(key))
     return f"{label} (referrals)" if kind == "channel" else label
 
 

@@ -19,6 +19,7 @@ from sim.analysis.compare import (
     reference_job,
 )
 from sim.outputs.elements import HATCHES, LINE_STYLES, MARKERS, PALETTE, REFERENCE_COLOUR
+from sim.params.labels import label_of
 from sim.params.paths import CONFIG_DIR
 from sim.params.schema import STAGE_LABELS
 
@@ -64,7 +65,7 @@ class Option:
     def description(self) -> str:
         """The interventions the option ran, by their labels."""
         ivs = self.config.get("intervention") or {}
-        return ", ".join(str(iv.get("label", name)) for name, iv in ivs.items()) or "no interventions"
+        return ", ".join(label_of(name, iv) for name, iv in ivs.items()) or "no interventions"
 
 
 class Stats:

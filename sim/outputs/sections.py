@@ -370,14 +370,15 @@ def _supply(d: ReportData) -> dict[str, Any]:
     counted in the run (`programme_staff_in_post_mean`); the lower end (1, an unlimited pool) needs a run."""
     ref = d.reference or d.options[0]
     wf = (ref.config.get("region") or {}).get("workforce") or {}
+    unit = KPI["staff_in_post_mean"].unit
     options = []
     for o in d.others:
         staff, own = d.stats.get(o.label, "staff_in_post_mean"), d.stats.get(o.label, "programme_staff_in_post_mean")
         # only where the starters are the effect: at least one in post, and no more staff than them (an option
         # that also keeps staff longer, or adds posts, has an effect its starters do not bound)
         if staff and own and math.isfinite(staff["diff_mean"]) and 1.0 <= own["diff_mean"] >= staff["diff_mean"]:
-            options.append({"option": name(o), "staff": _number(staff["diff_mean"], "count", True, None),
-                            "own": _number(own["diff_mean"], "count", True, None),
+            options.append({"option": name(o), "staff": _number(staff["diff_mean"], unit, True, None),
+                            "own": _number(own["diff_mean"], unit, True, None),
                             "share": f"{100 * staff['diff_mean'] / own['diff_mean']:.0f}%"})
 
     e = float(wf.get("bau_vacancy_elasticity", 1.0))
@@ -388,6 +389,8 @@ def _supply(d: ReportData) -> dict[str, Any]:
 def _supply_ends(d: ReportData, ref: Option) -> dict[str, Any]:
     """Each option's extra staff in post at each end of the elasticity's range: the paired replications the
     jobs ran there (`supply.csv`, `experiment.supply_replications`), differences against the reference."""
+    unit = KPI["staff_in_post_mean"].unit
+
     def read(o: Option) -> dict[tuple[float, int], float]:
         path = o.job.path / "supply.csv"
         if not path.exists():
@@ -408,9 +411,9 @@ def _supply_ends(d: ReportData, ref: Option) -> dict[str, Any]:
                 break
             ci, n = mean_ci(diffs), len(diffs)
             finite = math.isfinite(ci.low) and math.isfinite(ci.high)
-            digits = _digits("count", ci.low, ci.high) if finite else None  # one precision for value and interval
-            cells.append(f"{_number(ci.mean, 'count', True, digits)} [{_number(ci.low, 'count', True, digits)}, "
-                         f"{_number(ci.high, 'count', True, digits)}]")
+            digits = _digits(unit, ci.low, ci.high) if finite else None  # one precision for value and interval
+            cells.append(f"{_number(ci.mean, unit, True, digits)} [{_number(ci.low, unit, True, digits)}, "
+                         f"{_number(ci.high, unit, True, digits)}]")
         if len(cells) == len(ends) and cells:
             options.append({"option": name(o), "cells": cells})
     return {"at": [f"{e:g}" for e in ends], "options": options, "n": n}
