@@ -31,3 +31,22 @@ def test_compose_config_registers_the_schema_itself() -> None:
     """A fresh interpreter could compose only after importing the command line; now the library composes."""
     cfg = compose_config(["experiment=quick"])
     assert cfg.experiment.horizon_days == 730
+
+
+def test_a_kept_composition_is_a_copy_and_follows_the_files(tmp_path) -> None:
+    """The process keeps compositions (Hydra takes about a second each): what a caller changes stays its own, and
+    editing a file of the tree gives the new value at once."""
+    import os
+    import shutil
+
+    from sim.params.paths import CONFIG_DIR
+
+    tree = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, tree, symlinks=False)
+    first = compose_config(["experiment=quick"], config_dir=tree)
+    first.experiment.horizon_days = 1
+    assert compose_config(["experiment=quick"], config_dir=tree).experiment.horizon_days == 730
+    path = tree / "experiment" / "quick.yaml"
+    path.write_text(path.read_text().replace("horizon_days: 730", "horizon_days: 731"))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # a clock too coarse to see it
+    assert compose_config(["experiment=quick"], config_dir=tree).experiment.horizon_days == 731

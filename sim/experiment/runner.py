@@ -18,16 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from sim.experiment.parallel import Workers
 from sim.model import simulate
 from sim.model.workforce import calibrate
-from sim.params.compose import sweep_combos
+from sim.params.compose import compose_config, sweep_combos
 from sim.params.config import params_of, to_config
 from sim.params.kpis import group
-from sim.params.schema import Config, register
+from sim.params.schema import Config
 
 KPIS = tuple(k.name for k in group("decide"))  # what a decision's records keep, per replication
 
@@ -52,19 +51,17 @@ def compose_options(overrides: list[str], config_dir: Path) -> list[Option]:
 
     from sim.params.ranges import option_files
 
-    register()
     parsed = OverridesParser.create().parse_overrides(overrides)
     combos = sweep_combos(parsed) or [[]]
     out: list[Option] = []
-    with initialize_config_dir(config_dir=str(config_dir), version_base=None):
-        for combo in combos:
-            cfg = compose("config", overrides=list(combo), return_hydra_config=True)
-            choices = dict(cfg.hydra.runtime.choices)
-            raw = OmegaConf.to_container(cfg, resolve=False)
-            assert isinstance(raw, dict)  # a DictConfig's container
-            raw.pop("hydra", None)
-            c = to_config(OmegaConf.create(raw))
-            out.append(Option(c.scenario_name, list(combo), c, option_files(choices, c, config_dir), raw))
+    for combo in combos:
+        cfg = compose_config(list(combo), hydra_node=True, config_dir=config_dir)
+        choices = dict(cfg.hydra.runtime.choices)
+        raw = OmegaConf.to_container(cfg, resolve=False)
+        assert isinstance(raw, dict)  # a DictConfig's container
+        raw.pop("hydra", None)
+        c = to_config(OmegaConf.create(raw))
+        out.append(Option(c.scenario_name, list(combo), c, option_files(choices, c, config_dir), raw))
     names = [o.name for o in out]
     for o in out:
         if names.count(o.name) > 1:
