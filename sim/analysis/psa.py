@@ -10,7 +10,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,7 +124,8 @@ def uncertainty(sim_diffs: np.ndarray, psa_diffs: np.ndarray) -> Uncertainty:
     sim = mean_ci(sim_diffs.ravel())
     per_set = psa_diffs.mean(axis=1)
     reps = psa_diffs.shape[1]
-    within = float(psa_diffs.var(axis=1, ddof=1).mean()) if reps > 1 else float(np.var(sim_diffs, ddof=1))
+    within = (float(psa_diffs.var(axis=1, ddof=1).mean()) if reps > 1 else
+              float(np.var(sim_diffs, ddof=1)) if sim_diffs.size > 1 else math.nan)
     between = max(0.0, float(np.var(per_set, ddof=1)) - within / reps) if len(per_set) > 1 else math.nan
     share = between / (between + within) if between + within > 0 else math.nan
     lo, hi = np.percentile(per_set, [2.5, 97.5]) if len(per_set) else (math.nan, math.nan)
@@ -218,11 +219,15 @@ def uncertainty_rows(records: dict[str, dict], ids: Sequence[str], names: list[s
         if n == reference:
             continue
         for kpi in KPIS:
-            u = uncertainty(differences(records, ["base"], n, reference, kpi),
-                            differences(records, ids, n, reference, kpi))
+            u = uncertainty(_base(records, n, reference, kpi), differences(records, ids, n, reference, kpi))
             rows.append((n, reference, kpi, u.sim.mean, u.sim.low, u.sim.high, u.sim.n,
                          u.mean, u.low, u.high, u.sets, u.parameter_share))
     return rows
+
+
+def _base(records: dict[str, dict], option: str, reference: str, kpi: str) -> np.ndarray:
+    """The paired differences at the files' values (none when the PSA ran no base replications)."""
+    return differences(records, ["base"], option, reference, kpi) if "base" in records else np.empty((0, 0))
 
 
 def stability_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str) -> list[tuple]:
@@ -233,8 +238,8 @@ def stability_rows(records: dict[str, dict], ids: Sequence[str], names: list[str
         if n == reference:
             continue
         for kpi in OUTPUTS:
-            a, b = (uncertainty(differences(records, ["base"], n, reference, kpi),
-                                differences(records, s, n, reference, kpi)) for s in (half, ids))
+            a, b = (uncertainty(_base(records, n, reference, kpi), differences(records, s, n, reference, kpi))
+                    for s in (half, ids))
             for measure, x, y in (("mean", a.mean, b.mean), ("low", a.low, b.low), ("high", a.high, b.high)):
                 rows.append((measure, n, kpi, x, y, y - x))
     ceac = {ids_: {(r[0], r[1], r[2]): r[3] for r in ceac_rows(records, ids_, names, reference)}
@@ -248,8 +253,12 @@ def stability_rows(records: dict[str, dict], ids: Sequence[str], names: list[str
 
 # ----------------------------------------------------------------------------- the psa command
 def psa(study: Study, out: Path, samples: int, replications: int, base_replications: int, seed: int,
-        method: str, workers: int, ray_address: str | None) -> dict[str, Any]:
-    """Run (or resume) a PSA in `out` and write its tables; returns a summary for the console."""
+        method: str, workers: int, ray_address: str | None,
+        progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run (or resume) a PSA in `out` and write its tables; returns a summary for the console.
+
+    `base_replications` 0: no run at the files' values (a sweep's jobs have them: the simulation-only columns
+    of uncertainty.csv are then empty)."""
     v = varied(study.params)
     u = unit_design(samples, len(v), seed, method)
     base = Task("base", {}, tuple(range(base_replications)))
@@ -257,7 +266,9 @@ def psa(study: Study, out: Path, samples: int, replications: int, base_replicati
                            tuple(PSA_STREAMS + i * replications + r for r in range(replications)))
                       for i in range(samples)]
     started = time.perf_counter()
-    records = run(tasks, study.configs, Records(out / "records.jsonl"), workers, ray_address, _progress)
+    out.mkdir(parents=True, exist_ok=True)
+    records = run(tasks if base_replications else tasks[1:], study.configs, Records(out / "records.jsonl"),
+                  workers, ray_address, progress or _progress)
     wall = time.perf_counter() - started
     ids = [t.id for t in tasks[1:]]
     names = [o.name for o in study.options]

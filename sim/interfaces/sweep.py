@@ -8,6 +8,7 @@ and the web page call the same `finish_folder` on any finished or partial folder
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -90,10 +91,42 @@ def finish_folder(folder: Path, prog: str = "pathways") -> int:
     return 1 if problems else 0
 
 
+def run_parameter_sets(folder: Path, workers: int, prog: str = "pathways") -> int:
+    """The sweep's options on parameter sets (`sim.analysis.probabilistic`), with a count on a terminal; returns an
+    exit code (2: a range file is wrong, named in one line; the report is still written, without them)."""
+    from sim.analysis.probabilistic import run_sets
+    from sim.params.errors import ConfigError
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rparameter sets: {done}/{total} tasks", end="" if done < total else "\n", file=sys.stderr,
+                  flush=True)
+
+    try:
+        out = run_sets(folder, workers, progress)
+    except ConfigError as e:
+        print(f"{prog}: error: the parameter sets were not run: {e.message()}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a set the model cannot run: the jobs' report is still written, and the exit says so
+        print(f"{prog}: error: the parameter sets did not finish ({type(e).__name__}: {e}); the report is at the "
+              f"files' values only; pathways -m with the same overrides and hydra.sweep.dir={folder} resumes them",
+              file=sys.stderr)
+        return 1
+    if out is not None:
+        print(f"parameter sets: {out}")
+    return 0
+
+
 class SweepReport(Callback):
-    """After a multirun: comparison.csv, comparison.xlsx, report.html, and a non-zero exit if any job failed."""
+    """After a multirun: the options on parameter sets (unless `experiment.uncertainty=none`), comparison.csv,
+    comparison.xlsx, report.html, and a non-zero exit if any job failed."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        code = finish_folder(Path(config.hydra.sweep.dir))
-        if code:
-            sys.exit(code)
+        folder = Path(config.hydra.sweep.dir)
+        launcher = config.hydra.get("launcher") or {}
+        n_jobs = int(launcher.get("n_jobs") or 1)  # a local launcher's jobs at a time (-1: every core)
+        workers = max(int(config.experiment.workers), (os.cpu_count() or 1) if n_jobs < 0 else n_jobs)
+        sets = run_parameter_sets(folder, workers)
+        code = finish_folder(folder)
+        if code or sets:
+            sys.exit(code or sets)

@@ -95,6 +95,8 @@ def _check_field(v: Any, path: str, meta: dict) -> None:
         if not (math.isfinite(v) and lo <= v <= hi):
             raise ConfigError(path, v,
                               f"[{_bound(lo)}, {_bound(hi)}]" if hi < math.inf else f"a finite number >= {_bound(lo)}")
+    if "choices" in meta and v not in meta["choices"]:
+        raise ConfigError(path, v, f"one of {', '.join(meta['choices'])}")
     if "shares" in meta:
         n = meta["shares"]
         if len(v) != n or any(not (0 <= x <= 1) for x in v) or abs(sum(v) - 1) > 1e-6:
@@ -117,6 +119,9 @@ def validate(c: Config) -> None:
     h = c.experiment.horizon_days
     if c.experiment.primary_kpi not in KPI_NAMES:
         raise ConfigError("experiment.primary_kpi", c.experiment.primary_kpi, f"one of {', '.join(KPI_NAMES)}")
+    if c.experiment.sets_max < c.experiment.sets_min:
+        raise ConfigError("experiment.sets_max", c.experiment.sets_max,
+                          f">= experiment.sets_min ({c.experiment.sets_min})")
     if c.experiment.max_replications < c.experiment.replications:
         raise ConfigError("experiment.max_replications", c.experiment.max_replications,
                           f">= experiment.replications ({c.experiment.replications})")

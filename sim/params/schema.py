@@ -362,6 +362,9 @@ class Intervention:
 
 
 # ----------------------------------------------------------------------------- experiment
+UNCERTAINTY = ("parameters", "none")  # a comparison over parameter sets (and noise), or at the files' values only
+
+
 @dataclass
 class Experiment:
     seed: int = _f(20261123, low=0, high=2**32 - 1)
@@ -383,6 +386,14 @@ class Experiment:
     max_residents: int = _f(1_000_000, low=1, high=10**10)  # residents a replication may refer (the runaway-size guard)
     # paired replications at each end of the labour-supply range (0: off)
     supply_replications: int = _f(0, low=0, high=1000)
+    # a sweep's options also run on parameter sets drawn from the ranges (configs/ranges), or not ("none")
+    uncertainty: str = _f("none", choices=UNCERTAINTY)
+    sets: int = _f(0, low=0, high=10_000)  # parameter sets; 0: from sets_min, doubled until the answer is stable
+    sets_min: int = _f(32, low=2, high=10_000)
+    sets_max: int = _f(128, low=2, high=10_000)
+    # what a planner would pay for one more unit of each effect (GBP): the recommendation's threshold
+    wtp_per_sustained_job: float = nonneg(9000.0)
+    wtp_per_vacancy_year: float = nonneg(15000.0)
 
 
 @dataclass

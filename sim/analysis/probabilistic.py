@@ -1,0 +1,126 @@
+"""The comparison under uncertainty, by default: a finished sweep's options run again on parameter sets drawn from
+the ranges (`sim.params.ranges`), paired (the options of a set share its values and its random numbers), with as
+many sets as a stable answer needs, written to the sweep's `uncertainty/` folder in the tables of
+`pathways-decide psa` (`sim.analysis.psa`), which the report, the console and the workbook read.
+
+Which jobs are options: every finished job with an intervention, and the reference. A job without one (a
+forecast of demand, a what-if on the region) is context: it changes the backdrop, buys nothing, and is not
+weighed as something to fund.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import yaml
+from omegaconf import OmegaConf
+
+from sim.analysis.compare import Job, find_jobs, reference_job
+from sim.analysis.psa import Study, differences, effect_of, net_benefit, psa
+from sim.experiment.replications import write_text
+from sim.experiment.runner import Option
+from sim.params.config import to_config
+from sim.params.paths import CONFIG_DIR
+from sim.params.ranges import Ranges, option_files, parameters
+from sim.params.schema import Experiment
+
+FOLDER = "uncertainty"  # a sweep's subfolder for the parameter sets
+STABLE = 0.05  # the most any option's probability of being the best buy may move between half the sets and all
+
+
+def is_context(job: Job, reference: Job) -> bool:
+    """A job that buys nothing (no intervention) and is not the reference: the backdrop, not an option."""
+    return job is not reference and not job.interventions
+
+
+def option_of(job: Job, config_dir: Path = CONFIG_DIR) -> Option:
+    """A finished job as an option of a decision: its resolved config (BAU recruitment is calibrated again for
+    each set) and the files it was composed from, named by its label in the comparison."""
+    raw = yaml.safe_load((job.path / "config.yaml").read_text())
+    config = to_config(OmegaConf.create(raw))
+    hydra = OmegaConf.load(job.path / ".hydra" / "hydra.yaml")
+    choices = {str(k): str(v) for k, v in (hydra.hydra.runtime.choices or {}).items() if v is not None}
+    return Option(job.label, list(job.overrides), config, option_files(choices, config, config_dir), raw)
+
+
+def study_of(folder: Path, ranges: Ranges | None = None) -> tuple[Study, Experiment] | None:
+    """The decision a finished sweep asks for (its reference first, context left out), and its experiment
+    settings; None when there is nothing to weigh (a job unfinished, no reference, fewer than two options)."""
+    jobs = find_jobs(folder)
+    ref = reference_job(jobs)
+    if ref is None or any(j.status != "done" for j in jobs):
+        return None
+    chosen = [ref] + [j for j in jobs if j is not ref and not is_context(j, ref)]
+    if len(chosen) < 2:
+        return None
+    options = [option_of(j) for j in chosen]
+    params = parameters({o.name: (o.config, o.files) for o in options}, ranges or Ranges.load())
+    return Study(options, params, ref.label), options[0].config.experiment
+
+
+def run_sets(folder: Path, workers: int = 1, progress: Callable[[int, int], None] | None = None) -> Path | None:
+    """Run (or resume) the sweep's parameter sets in `folder/uncertainty`; returns that folder, or None when the
+    sweep asks for none (`experiment.uncertainty=none`) or has nothing to weigh.
+
+    With `experiment.sets` 0, `sets_min` sets first, doubled (the first sets kept: a Sobol sequence's first half is
+    itself balanced) until no option's probability of being the best buy, for either effect at its willingness to
+    pay, moves by more than `STABLE` between the first half and all of them, or `sets_max` is reached."""
+    found = study_of(folder)
+    if found is None or found[1].uncertainty == "none":
+        return None
+    study, ex = found
+    out = folder / FOLDER
+    n = ex.sets or ex.sets_min
+    while True:
+        psa(study, out, n, 1, 0, ex.seed, "sobol", workers, None, progress)
+        moved = stability(out, study, n, wtp_of(ex))
+        if ex.sets or moved <= STABLE or n >= ex.sets_max:
+            break
+        n = min(2 * n, ex.sets_max)
+    settings = {"command": "psa", "overrides": [o.name for o in study.options], "samples": n, "replications": 1,
+                "base_replications": 0, "seed": ex.seed, "design": "sobol", "ranges": "configs/ranges",
+                "default": True, "largest_change": moved, "stable": moved <= STABLE,
+                "wtp": wtp_of(ex), "context": [j.label for j in _context(folder)]}
+    write_text(out / "decide.json", json.dumps(settings, indent=2, sort_keys=True))
+    return out
+
+
+def wtp_of(ex: Experiment) -> dict[str, float]:
+    """The willingness to pay per unit of each effect (psa.EFFECTS' names)."""
+    return {"sustained_job": ex.wtp_per_sustained_job, "vacancy_year": ex.wtp_per_vacancy_year}
+
+
+def _context(folder: Path) -> list[Job]:
+    jobs = find_jobs(folder)
+    ref = reference_job(jobs)
+    return [j for j in jobs if ref is not None and j.status == "done" and is_context(j, ref)]
+
+
+def best_buy(records: dict[str, dict], ids: list[str], names: list[str], reference: str, effect: str,
+             wtp: float) -> np.ndarray:
+    """Each option's probability of being the best buy (highest net benefit) for one effect at `wtp`."""
+    from sim.analysis.psa import acceptability
+
+    kpi, sign = effect_of(effect)
+    e = np.column_stack([sign * differences(records, ids, n, reference, kpi).mean(axis=1) for n in names])
+    c = np.column_stack([differences(records, ids, n, reference, "programme_cost").mean(axis=1) for n in names])
+    return acceptability(net_benefit(e, c, wtp))[0]
+
+
+def stability(out: Path, study: Study, n: int, wtp: dict[str, float]) -> float:
+    """The largest change of any option's probability of being the best buy, for either effect at its willingness
+    to pay, between the first half of the `n` sets and all of them."""
+    from sim.experiment.runner import Records
+
+    records = Records(out / "records.jsonl").read()
+    ids = [f"set{i}" for i in range(n)]
+    names = [o.name for o in study.options]
+    moved = 0.0
+    for effect, w in wtp.items():
+        half = best_buy(records, ids[: n // 2], names, study.reference, effect, w)
+        full = best_buy(records, ids, names, study.reference, effect, w)
+        moved = max(moved, float(np.abs(full - half).max()))
+    return moved
