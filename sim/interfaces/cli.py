@@ -77,7 +77,8 @@ def job(cfg: DictConfig) -> float:
     except UsageError as e:
         _exit_usage(e)
     if not params.config.region.workforce.bau:  # BAU recruitment: the region's, the same for every option
-        cfg.region.workforce.bau = region_calibration(str(hc.runtime.choices.get("region") or "norfolk_waveney"))
+        cfg.region.workforce.bau = region_calibration(str(hc.runtime.choices.get("region") or "norfolk_waveney"),
+                                                      list(hc.searchpath))
         params = load(cfg)
     c = params.config
     label = option_label(list(hc.overrides.task), _varying(hc), c.scenario_name)

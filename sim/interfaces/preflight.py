@@ -189,11 +189,12 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
             added = f"+intervention=[{','.join(switch_on)}]"
             argv = [*argv, added]
             combos = _combos(argv)
+        searchpath = [a for a in argv if a.startswith("hydra.searchpath=")]  # a planner's own region folder
         cfg = None
         planned: list[tuple[str, str, tuple[str, ...], str]] = []  # scenario, region, interventions, reference
         for combo in combos[:MAX_PREFLIGHT]:
             try:
-                cfg = compose("config", overrides=list(combo), return_hydra_config=True)
+                cfg = compose("config", overrides=[*combo, *searchpath], return_hydra_config=True)
             except Exception as e:
                 fail(composition_message(f"{e}\n{e.__cause__ or ''}", list(combo)))
             choices = dict(cfg.hydra.runtime.choices)
