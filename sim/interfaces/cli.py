@@ -130,6 +130,7 @@ Usage:
                                        (default: the baseline scenario; or an option's name or job number)
   pathways-report DIR                  rebuild comparison.csv, comparison.xlsx and report.html of a folder
   pathways-app                         the same runs from a local web page (http://127.0.0.1:8050)
+  pathways-region template FILE.xlsx   a workbook for your own area; then pathways-region new NAME --from FILE.xlsx
   pathways-verify mmc|littles-law      check the model against queueing theory
 
 Common commands:
