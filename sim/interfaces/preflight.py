@@ -16,7 +16,7 @@ from sim.experiment.folders import Plan
 from sim.interfaces.errors import _display, fail
 from sim.params.compose import sweep_combos
 from sim.params.config import load
-from sim.params.errors import ConfigError, config_error
+from sim.params.errors import ConfigError, config_error, did_you_mean
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
 from sim.params.plan import Params, lookup
 from sim.params.schema import register
@@ -77,8 +77,8 @@ def composition_message(text: str, overrides: list[str]) -> str:
     if missing:
         group, name = missing.groups()
         given = next((o for o in overrides if _key(o) == group), f"{group}={name}")
-        return (f"command-line override '{given}': unknown {group} '{name}'; allowed: "
-                f"{', '.join(available(group))}")
+        return (f"command-line override '{given}': unknown {group} '{name}'{did_you_mean(name, available(group))}; "
+                f"allowed: {', '.join(available(group))}")
     key = re.search(r"full_key: (\S+)", text) or re.search(r"Could not override '([^']+)'", text)
     if key is None:
         return f"command line {' '.join(overrides)}: {' '.join(text.split())}"
@@ -276,7 +276,8 @@ def _interventions_to_switch_on(argv: list[str], combos: list[list[str]], compos
             missing.setdefault(name, o)
     for name, o in missing.items():
         if name not in files:
-            fail(f"command-line override '{o}': unknown intervention '{name}'; allowed: {', '.join(files)}")
+            fail(f"command-line override '{o}': unknown intervention '{name}'{did_you_mean(name, files)}; "
+                 f"allowed: {', '.join(files)}")
     chosen = [a for a in _task(argv) if a.split("=", 1)[0] == "intervention"]
     if missing and chosen:
         value = chosen[0].split("=", 1)[1]

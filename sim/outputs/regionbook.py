@@ -27,6 +27,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sim.outputs.workbook import BOLD, HEADER_FILL
+from sim.params.errors import did_you_mean
 from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import format_value
 from sim.params.regionfile import (
@@ -339,8 +340,10 @@ def _read_table(ws: Worksheet, t: Table, tree: dict[str, Any], name: str, out: R
         keys = tuple(str(ws.cell(i, j + 1).value or "").strip() for j in range(len(t.keys)))
         row = expected.get(keys)
         if row is None or keys in seen:
-            what = "appears twice" if keys in seen else "is not a row of the template"
-            allowed_rows = "; ".join(" / ".join(k) for k in expected)
+            names = [" / ".join(k) for k in expected]
+            what = ("appears twice" if keys in seen
+                    else f"is not a row of the template{did_you_mean(' / '.join(keys), names)}")
+            allowed_rows = "; ".join(names)
             out.errors.append(f"{where}, row {i}: {' / '.join(keys)} {what}; allowed: one row each of {allowed_rows}")
             i += 1
             continue
