@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 from test_provenance import NUMBER
 
 from sim.interfaces.region import main
@@ -24,6 +25,13 @@ def _template(tmp_path: Path) -> Path:
     book = tmp_path / "area.xlsx"
     main(["template", str(book)])
     return book
+
+
+def _opened(tmp_path: Path) -> tuple[Path, Workbook, Worksheet]:
+    """A fresh template, open at its sheet of staff by role."""
+    book = _template(tmp_path)
+    wb = load_workbook(book)
+    return book, wb, wb["Staff by role"]
 
 
 def _row(ws, *keys: str) -> int:
@@ -62,12 +70,10 @@ def test_a_region_made_from_the_template_unchanged_runs_exactly_as_the_default(
     assert _kpis("region=round_trip", searchpath) == _kpis("region=norfolk_waveney")
 
 
-@pytest.mark.model
+@pytest.mark.unit
 def test_changed_cells_reach_the_region_with_their_cell_and_the_rest_say_they_were_kept(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    book = _template(tmp_path)
-    wb = load_workbook(book)
-    ws = wb["Staff by role"]
+    book, wb, ws = _opened(tmp_path)
     r = _row(ws, "home_care", "care_worker")
     ws.cell(r, _column(ws, "Establishment (posts)"), 9000)
     ws.cell(r, _column(ws, "Turnover a year"), 0.25)
@@ -95,9 +101,7 @@ def test_changed_cells_reach_the_region_with_their_cell_and_the_rest_say_they_we
 @pytest.mark.unit
 def test_bad_cells_are_each_refused_by_sheet_and_cell_and_nothing_is_written(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    book = _template(tmp_path)
-    wb = load_workbook(book)
-    ws = wb["Staff by role"]
+    book, wb, ws = _opened(tmp_path)
     est, turnover, vacancy = (_column(ws, h) for h in ("Establishment (posts)", "Turnover a year", "Vacancy rate"))
     ws.cell(_row(ws, "acute", "hcsw"), est, -5)
     ws.cell(_row(ws, "acute", "hcsw"), turnover, "about a fifth")
