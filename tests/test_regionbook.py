@@ -102,7 +102,8 @@ def test_changed_cells_reach_the_region_with_their_cell_and_the_rest_say_they_we
 def test_bad_cells_are_each_refused_by_sheet_and_cell_and_nothing_is_written(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     book, wb, ws = _opened(tmp_path)
-    est, turnover, vacancy = (_column(ws, h) for h in ("Establishment (posts)", "Turnover a year", "Vacancy rate"))
+    headers = ("Establishment (posts)", "Turnover a year", "Vacancy rate (vacancies / posts)")
+    est, turnover, vacancy = (_column(ws, h) for h in headers)
     ws.cell(_row(ws, "acute", "hcsw"), est, -5)
     ws.cell(_row(ws, "acute", "hcsw"), turnover, "about a fifth")
     ws.cell(_row(ws, "care_homes", "care_worker"), vacancy, 1.5)

@@ -112,7 +112,8 @@ TABLES: tuple[Table, ...] = (
                             "Each number's source in the default region is in its cell's note; say yours in the "
                             "last column."),
           ("Group", "Role"),
-          (Column("Establishment (posts)", "establishment"), Column("Vacancy rate", "vacancy_rate", pct=True),
+          (Column("Establishment (posts)", "establishment"),
+           Column("Vacancy rate (vacancies / posts)", "vacancy_rate", pct=True),
            Column("Turnover a year", "turnover", pct=True),
            Column("Leavers staying in the sector", "within_sector_share", pct=True),
            Column("Growth of posts a year", "growth_per_year", pct=True),
