@@ -10,6 +10,7 @@ import pytest
 import yaml
 from conftest import make_params, run_cli
 
+from sim.interfaces.preflight import composition_message
 from sim.params.config import load
 from sim.params.errors import UNKNOWN, ConfigError
 from sim.params.paths import CONFIG_DIR
@@ -175,3 +176,15 @@ def test_shipped_config_is_valid() -> None:
     names = sorted(p.stem for p in (CONFIG_DIR / "intervention").glob("*.yaml"))
     params = make_params("experiment=quick", f"intervention=[{','.join(names)}]")
     assert set(params.config.intervention) == set(names)
+
+
+@pytest.mark.unit
+def test_a_mistyped_name_is_answered_with_the_closest_one() -> None:
+    """An unknown key, region or intervention close to a known one says 'did you mean'; a name close to none
+    does not guess."""
+    with pytest.raises(ConfigError) as info:
+        load({"experiment": {"replicatons": 3}})
+    assert "(did you mean 'replications'?)" in info.value.message()
+    msg = composition_message("Could not find 'region/norfolk_wavney'", ["region=norfolk_wavney"])
+    assert "unknown region 'norfolk_wavney' (did you mean 'norfolk_waveney'?); allowed: " in msg
+    assert "did you mean" not in composition_message("Could not find 'region/zzzz'", ["region=zzzz"])

@@ -114,13 +114,15 @@ def _version() -> str:
         return "unknown"
 
 
-def region_calibration(region: str) -> dict[str, Any]:
+def region_calibration(region: str, searchpath: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """BAU recruitment of a region, calibrated on its baseline: the region file as shipped, with no
     scenario, intervention or command-line override (sim.model.workforce.calibrate). Every option
-    of the region runs with it, and it is written to each run's config.yaml (region.workforce.bau)."""
+    of the region runs with it, and it is written to each run's config.yaml (region.workforce.bau).
+    `searchpath`: Hydra's extra config folders (`hydra.searchpath`), where a planner's own region may be."""
     from sim.model.workforce import calibrate
     from sim.params.compose import compose_config
     from sim.params.config import to_config
 
-    base = compose_config([f"region={region}", "scenario=baseline", "intervention=[]"])
+    extra = [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
+    base = compose_config([f"region={region}", "scenario=baseline", "intervention=[]", *extra])
     return calibrate(to_config(base).region.workforce)

@@ -77,7 +77,8 @@ def job(cfg: DictConfig) -> float:
     except UsageError as e:
         _exit_usage(e)
     if not params.config.region.workforce.bau:  # BAU recruitment: the region's, the same for every option
-        cfg.region.workforce.bau = region_calibration(str(hc.runtime.choices.get("region") or "norfolk_waveney"))
+        cfg.region.workforce.bau = region_calibration(str(hc.runtime.choices.get("region") or "norfolk_waveney"),
+                                                      list(hc.searchpath))
         params = load(cfg)
     c = params.config
     label = option_label(list(hc.overrides.task), _varying(hc), c.scenario_name)
@@ -129,6 +130,7 @@ Usage:
                                        (default: the baseline scenario; or an option's name or job number)
   pathways-report DIR                  rebuild comparison.csv, comparison.xlsx and report.html of a folder
   pathways-app                         the same runs from a local web page (http://127.0.0.1:8050)
+  pathways-region template FILE.xlsx   a workbook for your own area; then pathways-region new NAME --from FILE.xlsx
   pathways-verify mmc|littles-law      check the model against queueing theory
 
 Common commands:

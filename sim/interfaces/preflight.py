@@ -16,7 +16,7 @@ from sim.experiment.folders import Plan
 from sim.interfaces.errors import _display, fail
 from sim.params.compose import sweep_combos
 from sim.params.config import load
-from sim.params.errors import ConfigError, config_error
+from sim.params.errors import ConfigError, config_error, did_you_mean
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
 from sim.params.plan import Params, lookup
 from sim.params.schema import register
@@ -77,8 +77,8 @@ def composition_message(text: str, overrides: list[str]) -> str:
     if missing:
         group, name = missing.groups()
         given = next((o for o in overrides if _key(o) == group), f"{group}={name}")
-        return (f"command-line override '{given}': unknown {group} '{name}'; allowed: "
-                f"{', '.join(available(group))}")
+        return (f"command-line override '{given}': unknown {group} '{name}'{did_you_mean(name, available(group))}; "
+                f"allowed: {', '.join(available(group))}")
     key = re.search(r"full_key: (\S+)", text) or re.search(r"Could not override '([^']+)'", text)
     if key is None:
         return f"command line {' '.join(overrides)}: {' '.join(text.split())}"
@@ -189,11 +189,12 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
             added = f"+intervention=[{','.join(switch_on)}]"
             argv = [*argv, added]
             combos = _combos(argv)
+        searchpath = [a for a in argv if a.startswith("hydra.searchpath=")]  # a planner's own region folder
         cfg = None
         planned: list[tuple[str, str, tuple[str, ...], str]] = []  # scenario, region, interventions, reference
         for combo in combos[:MAX_PREFLIGHT]:
             try:
-                cfg = compose("config", overrides=list(combo), return_hydra_config=True)
+                cfg = compose("config", overrides=[*combo, *searchpath], return_hydra_config=True)
             except Exception as e:
                 fail(composition_message(f"{e}\n{e.__cause__ or ''}", list(combo)))
             choices = dict(cfg.hydra.runtime.choices)
@@ -275,7 +276,8 @@ def _interventions_to_switch_on(argv: list[str], combos: list[list[str]], compos
             missing.setdefault(name, o)
     for name, o in missing.items():
         if name not in files:
-            fail(f"command-line override '{o}': unknown intervention '{name}'; allowed: {', '.join(files)}")
+            fail(f"command-line override '{o}': unknown intervention '{name}'{did_you_mean(name, files)}; "
+                 f"allowed: {', '.join(files)}")
     chosen = [a for a in _task(argv) if a.split("=", 1)[0] == "intervention"]
     if missing and chosen:
         value = chosen[0].split("=", 1)[1]

@@ -3,7 +3,9 @@ messages translated into the same form."""
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import fields, is_dataclass
 from typing import Any
 
@@ -27,10 +29,18 @@ class ConfigError(Exception):
         return f"{where}{self.key} = {self.value!r}: allowed: {self.allowed}"
 
 
+def did_you_mean(name: str, options: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the option closest to a mistyped `name`, or '' when none is close."""
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def config_error(key: str, text: str, source: str | None = None) -> ConfigError:
     """A ConfigError for `key` from an OmegaConf or Hydra message: an unknown key or a value of the wrong type."""
     if re.search(r"Key '[^']+' not in|is not in struct|Could not override", text):
-        return ConfigError(key, UNKNOWN, parent_keys(key), source)
+        parent = _schema_at(key.rsplit(".", 1)[0] if "." in key else "")
+        siblings = [f.name for f in fields(parent)] if is_dataclass(parent) else []
+        return ConfigError(key, UNKNOWN, parent_keys(key) + did_you_mean(key.rsplit(".", 1)[-1], siblings), source)
     value = re.search(r"Value '([^']*)'", text)
     return ConfigError(key, value.group(1) if value else "?", type_hint(text), source)
 
