@@ -43,6 +43,7 @@ from sim.outputs.formatting import (
     number,
     reason_label,
 )
+from sim.outputs.glossary import GLOSSARY
 from sim.params.kpis import COST_RATIOS, KPI, group
 from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import UsedParameter, file_header
@@ -596,6 +597,11 @@ def _decision_section(d: ReportData) -> dict[str, Any]:
     return {"runs": runs}
 
 
+def _glossary_section(d: ReportData) -> dict[str, Any]:
+    """The terms of art the report uses, from the one glossary (sim/outputs/glossary.py)."""
+    return {"terms": GLOSSARY}
+
+
 # ----------------------------------------------------------------------------- assembly
 SECTIONS = (  # in page order; add one with a function here and a partial in templates/sections/
     Section("headline", "Headline: what each option buys", _headline),
@@ -610,7 +616,8 @@ SECTIONS = (  # in page order; add one with a function here and a partial in tem
     Section("decision", "Under uncertainty: the chance each option is the best buy, what drives it, the best mix",
             _decision_section),
     Section("assumptions", "Assumptions and sources", _assumptions_section),
+    Section("glossary", "Glossary", _glossary_section),
     Section("run", "Run details", _run_section),
 )
 
-ALWAYS = ("run",)  # sections drawn even when no job finished
+ALWAYS = ("run", "glossary")  # sections drawn even when no job finished
