@@ -113,7 +113,8 @@ def test_reasons_and_mixes_in_words() -> None:
     assert reason_label("did not complete care_preemployment", CONFIG) == \
         "did not complete the Pre-employment care course"
     assert reason_label("declined the offer", CONFIG) == "declined the offer"
-    assert mix_label({"outreach": 2, "employment_advisers": 2, "mentoring": 0}, CONFIG) == \
+    labels = {n: iv["label"] for n, iv in CONFIG["intervention"].items()}
+    assert mix_label({"outreach": 2, "employment_advisers": 2, "mentoring": 0}, labels) == \
         "Community outreach: 2 places; Advisers: 2 places"
 
 

@@ -147,21 +147,20 @@ def group_label(group: str, config: dict) -> str:
     return GROUP_LABELS.get(group, plain(group))
 
 
-def reason_label(reason: str, config: dict) -> str:
-    """A funnel exit reason in words: a course's key ('did not complete care_preemployment') becomes its label."""
-    courses = ((config.get("pathway") or {}).get("training") or {}).get("courses") or {}
-    for course in courses:
-        if reason.endswith(f" {course}"):
-            return f"{reason.removesuffix(course)}the {course_label(course, config)}"
+def reason_label(reason: str, *configs: dict) -> str:
+    """A funnel exit reason in words: a course's key ('did not complete care_preemployment') becomes its label,
+    from the first of the configs (the options') that has the course (an option may add one)."""
+    for config in configs:
+        for course in ((config.get("pathway") or {}).get("training") or {}).get("courses") or {}:
+            if reason.endswith(f" {course}"):
+                return f"{reason.removesuffix(course)}the {course_label(course, config)}"
     return reason
 
 
-def mix_label(sizes: dict[str, int], config: dict) -> str:
+def mix_label(sizes: dict[str, int], labels: dict[str, str]) -> str:
     """A mix of interventions and their sizes in words ('outreach=2 employment_advisers=2' -> 'Community
-    outreach: 2 places; Employment advisers: 2 places'), from the interventions' own labels."""
-    ivs = config.get("intervention") or {}
-    parts = [f"{(ivs.get(n) or {}).get('label') or plain(n)!s}: {k:,} place{'s' if k != 1 else ''}"
-             for n, k in sizes.items() if k > 0]
+    outreach: 2 places; Employment advisers: 2 places'), from the interventions' own labels (name -> label)."""
+    parts = [f"{labels.get(n) or plain(n)}: {k:,} place{'s' if k != 1 else ''}" for n, k in sizes.items() if k > 0]
     return "; ".join(parts) or "nothing"
 
 

@@ -199,7 +199,7 @@ def _funnel_section(d: ReportData) -> dict[str, Any]:
         rows.append([Piece("strong", stage_label(s, d.options[0].config)), "entered"]
                     + [number(funnels[o.label][1].get((s, "entered", ""), 0.0), "count") for o in shown])
         for r in reasons:
-            rows.append(["", f"left: {reason_label(r, d.options[0].config)}"]
+            rows.append(["", f"left: {reason_label(r, *(o.config for o in shown))}"]
                         + [number(funnels[o.label][1].get((s, "left", r), 0.0), "count") for o in shown])
     wait = KPI["time_to_start_mean"]
     rows.append([Piece("strong", wait.short), "mean"] + [_cell(st.get(o.label, wait.name), wait.unit) for o in shown])

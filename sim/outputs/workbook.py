@@ -178,11 +178,12 @@ def _comparison(wb: Workbook, d: ReportData) -> None:
                  collapsed=RAW)
     last = len(COMPARISON_COLUMNS)
     index = {f: k for k, f in enumerate(COMPARISON_HEADER)}
-    config = d.options[0].config if d.options else {}
+    configs = {o.label: o.config for o in d.options}
     for r in d.rows:
         kpi = KPI.get(r[index["kpi"]])
         kind = kpi.unit if kpi else "small"
         change = "pp" if kind == "pct" else kind
+        config = configs.get(r[index["option"]], {})
         labels = {1: kpi.short if kpi else plain(r[index["kpi"]]), 2: group_label(r[index["group"]], config)}
         _append(ws, [_value(r[index[f]]) if f else labels[k] for k, (f, _) in enumerate(COMPARISON_COLUMNS)], {
             **dict.fromkeys((4, 5, 6), excel_format(kind, r[index["ci_low"]], r[index["ci_high"]])),
@@ -205,7 +206,8 @@ def _funnel(wb: Workbook, d: ReportData) -> None:
         _append(ws, [stage_label(s, config), "entered", *(m.get((s, "entered", ""), 0.0) for m in means)], people)
         reasons = dict.fromkeys(r for m in means for (st, kind, r) in m if st == s and kind == "left" and r)
         for r in reasons:
-            _append(ws, ["", f"left: {reason_label(r, config)}", *(m.get((s, "left", r), 0.0) for m in means)], people)
+            _append(ws, ["", f"left: {reason_label(r, *(o.config for o in shown))}",
+                         *(m.get((s, "left", r), 0.0) for m in means)], people)
 
 
 def _spend(wb: Workbook, d: ReportData) -> None:
