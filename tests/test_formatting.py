@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sim.outputs.elements import MINUS
 from sim.outputs.formatting import (
+    KINDS,
     estimate,
     excel_format,
     group_label,
@@ -22,7 +23,6 @@ from sim.outputs.glossary import GLOSSARY
 
 pytestmark = pytest.mark.unit
 
-KINDS = ("count", "small", "days", "gbp", "gbpk", "pct", "pp")
 NUMBER = re.compile(rf"^([+{MINUS}]?)(£?)([\d,]+(?:\.(\d+))?)([km]?)(%| pp)?$")
 
 values = st.floats(min_value=-5e7, max_value=5e7, allow_nan=False)

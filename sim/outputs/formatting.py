@@ -17,6 +17,7 @@ from sim.outputs.folder import Option, _support, stage_label
 # ----------------------------------------------------------------------------- numbers
 # Kinds of number (a KPI's `unit`): count (people and posts: whole numbers), small (one decimal), days,
 # gbp (pounds), gbpk (pounds, in k or m from £10k), pct (a share, printed as %) and pp (a change in a share).
+KINDS = ("count", "small", "days", "gbp", "gbpk", "pct", "pp")
 BASE_DIGITS = {"pp": 2, "small": 1}  # decimals of a number without an interval (others: 0)
 MAX_DIGITS = 6
 WHOLE = ("count", "gbp")  # kinds always printed as whole numbers, whatever their interval
