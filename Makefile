@@ -48,10 +48,13 @@ test: $(VENV)/.installed-test browser
 test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -n 2 -m "unit or model"
 
-# headless Chromium and its driver for the browser tests (Debian packages; we run as root)
+# headless Chromium and its driver for the browser tests, LibreOffice Calc and poppler's pdftotext for the
+# board pack's print tests (tests/test_print.py; Debian packages; we run as root)
 browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
-		apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/soffice ] \
+		|| [ ! -x /usr/bin/pdftotext ]; then \
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver poppler-utils && \
+		apt-get install -y -qq --no-install-recommends libreoffice-calc; \
 	fi
 
 bench: $(VENV)/.installed-test

@@ -13,7 +13,7 @@ import yaml
 from conftest import make_params
 
 from sim.model import simulate
-from sim.outputs.workbook import FORMATS
+from sim.outputs.formatting import KINDS
 from sim.params.kpis import COST_RATIOS, KPI, KPI_NAMES, KPIS, group
 from sim.params.paths import CONFIG_DIR
 from sim.params.schema import FIRST_STAGES, LAST_STAGES, STAGE_LABELS
@@ -33,7 +33,7 @@ def test_every_entry_is_complete_and_its_labels_are_its_own() -> None:
     """Each KPI prints in a kind the outputs know, has a direction, and no two KPIs share a label or short label."""
     assert len(KPI) == len(KPIS)
     for k in KPIS:
-        assert k.unit in FORMATS, k  # the workbook's number formats: the kinds sim.outputs.formatting prints
+        assert k.unit in KINDS, k  # the kinds sim.outputs.formatting prints (text and spreadsheet formats)
         assert k.better in ("higher", "lower", "none"), k
         assert k.label[:1].islower() and k.short[:1].isupper(), k  # in a sentence; as a header
     for attr in ("label", "short"):

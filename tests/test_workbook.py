@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -39,15 +40,19 @@ def _same(cell: object, text: str) -> bool:
 
 
 def test_workbook_sheets_and_comparison_sheet_equal_the_csv(sweep: Path) -> None:
+    from sim.outputs.workbook import COMPARISON_COLUMNS
+
     wb = load_workbook(sweep / "comparison.xlsx")
     assert wb.sheetnames == ["Headline", "Comparison", "Funnel", "Spend", "Assumptions"]
     rows = _csv(sweep / "comparison.csv")
     sheet = list(wb["Comparison"].iter_rows(values_only=True))
-    assert list(sheet[0]) == list(rows[0])
+    assert list(sheet[0]) == [h for _, h in COMPARISON_COLUMNS]
     assert len(sheet) - 1 == len(rows)
+    fields = [f for f, _ in COMPARISON_COLUMNS]
     for cells, row in zip(sheet[1:], rows):
-        assert all(_same(c, t) for c, t in zip(cells, row.values())), (cells, row)
-    assert wb["Headline"].freeze_panes == "B2"
+        assert all(_same(cells[fields.index(f)], t) for f, t in row.items()), (cells, row)
+        assert "_" not in cells[1] and not re.match(r"[a-z_]+:", cells[2]), cells  # the measure and group in words
+    assert wb["Headline"].freeze_panes == "B2" and wb["Comparison"].auto_filter.ref
 
 
 def test_headline_sheet_numbers_are_the_csv_numbers(sweep: Path) -> None:
@@ -58,14 +63,15 @@ def test_headline_sheet_numbers_are_the_csv_numbers(sweep: Path) -> None:
     assert options == ["no interventions (reference)", "childcare + gp advisers"]
     for line in ws.iter_rows(min_row=3, max_row=3, values_only=True):
         for col in HEADLINE_COLUMNS:
-            value = line[header.index(col.label)]
+            assert isinstance(line[header.index(col.label)], str)  # the readable cell: '£7,278 (£7,121 to £7,436)'
+            value = line[header.index(f"{col.label}: estimate")]
             r = rows[("childcare + gp advisers", col.kpi, "all")]
             expected = float(r["diff_mean"] if col.show == "diff" else r["mean"])
             if col.show == "ratio" and not math.isfinite(expected):
                 assert isinstance(value, str), col.label  # why there is no number (not bounded, n/a, ...)
                 continue
             assert math.isclose(value, expected, rel_tol=1e-12), col.label
-            assert ws.cell(3, header.index(col.label) + 1).number_format != "General"
+            assert ws.cell(3, header.index(f"{col.label}: estimate") + 1).number_format != "General"
 
 
 def test_funnel_and_spend_sheets_match_the_jobs_files(sweep: Path) -> None:
@@ -83,7 +89,8 @@ def test_funnel_and_spend_sheets_match_the_jobs_files(sweep: Path) -> None:
         if r["kpi"] == "programme_cost_per_year" and r["group"] == "all":
             assert math.isclose(spend[r["option"]], float(r["mean"]), rel_tol=1e-12)
     assumptions = list(wb["Assumptions"].iter_rows(values_only=True))
-    assert any(row[1] == "intervention.childcare.places" and row[4] == "yes" for row in assumptions)
+    places = [row for row in assumptions if row[0] == "intervention.childcare.places"]
+    assert places and places[0][3] == "yes" and isinstance(places[0][1], (int, float))  # a number, not text
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +110,7 @@ def test_cost_ratios_read_the_same_in_the_csv_console_workbook_and_report(ratios
     """Each cost per unit of effect: comparison.csv's Fieller interval is what the console prints, the workbook's
     Headline sheet holds and the report shows; where the CSV says not bounded (-inf, inf) so do the others."""
     from sim.outputs.estimates import NOT_BOUNDED
-    from sim.outputs.formatting import _digits, _number
+    from sim.outputs.formatting import estimate
     from sim.params.kpis import KPI
 
     folder, console = ratios
@@ -122,7 +129,7 @@ def test_cost_ratios_read_the_same_in_the_csv_console_workbook_and_report(ratios
             r = rows[(option, col.kpi)]
             if r["option"] == r["reference"]:
                 continue
-            value, low, high = (cells[header.index(col.label) + k] for k in range(3))
+            value, low, high = (cells[header.index(f"{col.label}: estimate") + k] for k in range(3))
             mean, ci_low, ci_high = float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])
             if (ci_low, ci_high) == (-math.inf, math.inf):
                 seen.add("not bounded")
@@ -134,13 +141,12 @@ def test_cost_ratios_read_the_same_in_the_csv_console_workbook_and_report(ratios
                 assert ci_low <= mean <= ci_high and ci_high - ci_low > 0
                 assert (value, low, high) == pytest.approx((mean, ci_low, ci_high), rel=1e-12)  # Excel keeps 15 digits
                 # the value and its bounds with the decimals and the unit (k, m) their interval needs, computed here
-                unit = KPI[col.kpi].unit
-                digits, scale = _digits(unit, ci_low, ci_high), max(abs(mean), abs(ci_low), abs(ci_high))
-                text = [_number(x, unit, digits=digits, scale=scale) for x in (mean, ci_low, ci_high)]
-                assert all(t in report for t in text)
-                shown = f"{text[0]} [{text[1]}, {text[2]}]"
+                written = estimate(mean, ci_low, ci_high, KPI[col.kpi].unit)
+                assert written.value in report and written.interval in report
+                shown = str(written)
+                assert cells[header.index(col.label)] == shown
             assert f"{KPI[col.kpi].label} {shown}" in lines[option], (option, col.kpi)
     assert seen == {"bounded", "not bounded"}
     assert str(escape(NOT_BOUNDED)) in report
     comparison = load_workbook(folder / "comparison.xlsx")["Comparison"]
-    assert ("-inf", "inf") in {(line[5], line[6]) for line in comparison.iter_rows(min_row=2, values_only=True)}
+    assert ("-inf", "inf") in {(line[4], line[5]) for line in comparison.iter_rows(min_row=2, values_only=True)}

@@ -39,6 +39,7 @@ from sim.analysis.psa import (
 from sim.experiment.replications import write_csv, write_text
 from sim.experiment.runner import Records
 from sim.outputs.decide_report import option_words, output_words
+from sim.outputs.formatting import estimate, mix_label
 from sim.params.errors import ConfigError
 from sim.params.kpis import KPI, group
 from sim.params.paths import CONFIG_DIR
@@ -257,17 +258,18 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     write_text(out / "recommended.yaml", text)
     (out / "scenario").mkdir(exist_ok=True)
     write_text(out / "scenario" / "recommended.yaml", text)
-    words = [f"Within £{args.budget:,.0f} the recommended mix is {opt.label(mix)}: "
+    gain = estimate(effect.mean, effect.low, effect.high, KPI[args.objective].unit, signed=True)
+    labels = {n: iv.label for n, iv in ref.config.intervention.items()}
+    words = [f"Within £{args.budget:,.0f} the recommended mix is {mix_label(mix, labels)}: "
              f"it costs £{check['mix_cost']:,.0f} "
-             f"and gives {effect.mean:+,.1f} {KPI[args.objective].label} against {option_words(study.reference)} "
-             f"(paired 95% CI "
-             f"{effect.low:+,.1f} to {effect.high:+,.1f}, on {effect.n} fresh seeds).",
+             f"and gives {gain.value} {KPI[args.objective].label} against {option_words(study.reference)} "
+             f"(paired 95% CI {gain.interval or 'n/a'}, on {effect.n} fresh seeds).",
              f"Its cost varies with the people served, so it was held to the upper {opt.COST_LEVEL:.1%} prediction "
              f"bound of one replication's cost (£{bound:,.0f}); on {args.oos_replications} fresh seeds it cost at most "
              f"£{check['mix_cost_max']:,.0f}: "
              + ("within the budget every time." if check["within_budget"] else
                 f"over the budget in {check['over_budget']} of {args.oos_replications}.")]
-    rival = "" if choice.rival is None else opt.label(choice.rival)  # there is a rival whenever there is a `sep`
+    rival = "" if choice.rival is None else mix_label(choice.rival, labels)  # a rival whenever there is a `sep`
     if sep is not None and choice.cheaper:  # on the scale where larger is better
         words.append(f"The best mean of the leading candidates, {rival}, is not clearly better "
                      f"(it gives {-sep.mean:,.1f} {KPI[args.objective].gain}, paired 95% CI {-sep.high:+,.1f} to "

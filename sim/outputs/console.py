@@ -6,18 +6,12 @@ import math
 
 from sim.outputs.estimates import estimate_text, ratio_estimate
 from sim.outputs.folder import Stats
-from sim.outputs.formatting import _digits, _number
+from sim.outputs.formatting import estimate, number
 from sim.params.kpis import COST_RATIOS, group
 
 NO_REFERENCE = (", ".join([COST_RATIOS[0].sentence, *(k.label for k in COST_RATIOS[1:])])
                 + ": n/a for a single run (they are against a reference: "
                 "pathways -m scenario=baseline,<this scenario>)")
-
-
-def _num(x: float, digits: int) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{x:,.{digits}f}"
 
 
 def summary_table(summary: list[tuple], scenario: str, published_vacancies: float | None = None,
@@ -33,10 +27,11 @@ def summary_table(summary: list[tuple], scenario: str, published_vacancies: floa
         if (k.name, "all") not in by_key:
             continue
         m, lo, hi, _n = by_key[(k.name, "all")]
-        ci = f"[{_num(lo, k.digits)}, {_num(hi, k.digits)}]" if not math.isnan(lo) else ""
-        lines.append(f"  {k.sentence:<{width}}  {_num(m, k.digits):>12}  {ci}")
+        w = estimate(m, max(lo, 0.0), min(hi, 1.0) if k.unit == "pct" else hi, k.unit)
+        lines.append(f"  {k.sentence:<{width}}  {w.value:>12}  {f'({w.interval})' if w.low else ''}")
     if published_vacancies:
-        lines.append(f"  {'Published vacancy level (calibration)':<{width}}  {_num(published_vacancies, 0):>12}")
+        published = number(published_vacancies, "count")
+        lines.append(f"  {'Published vacancy level (calibration)':<{width}}  {published:>12}")
     lines.append(f"  {NO_REFERENCE}")
     return "\n".join(lines)
 
@@ -57,14 +52,11 @@ def headline_text(rows: list[tuple]) -> str:
             if "derived" in k.groups:
                 parts.append(f"{k.label} {estimate_text(ratio_estimate(st, opt, k.name), k.unit)}")
                 continue
-            kind = k.unit
-            text = f"{k.label} {_number(r['mean'], kind, digits=2 if kind == 'pct' else None)}"
+            text = f"{k.label} {number(r['mean'], k.unit)}"
             d, lo, hi = r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]
             if "sweep_change" in k.groups and math.isfinite(d) and (d != 0 or lo != hi):
-                dkind = "pp" if kind == "pct" else kind
-                digits = _digits(dkind, lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
-                text += (f" (vs reference {_number(d, dkind, True, digits)} "
-                         f"[{_number(lo, dkind, True, digits)}, {_number(hi, dkind, True, digits)}])")
+                change = estimate(d, lo, hi, "pp" if k.unit == "pct" else k.unit, signed=True)
+                text += f", {change} against the reference"
             parts.append(text)
         out.append(f"{opt}: " + "; ".join(parts))
     return "\n".join(out)

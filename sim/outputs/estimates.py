@@ -10,9 +10,8 @@ from pathlib import Path
 
 from sim.outputs.elements import Piece
 from sim.outputs.folder import Option, ReportData, Stats, config_files
-from sim.outputs.formatting import _ci, _digits, _number, muted
+from sim.outputs.formatting import _ci, estimate, group_label, muted
 from sim.params.kpis import KPI
-from sim.params.labels import label_of
 from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import Provenance, UsedParameter, provenance_rows, used_parameters
 
@@ -117,15 +116,9 @@ def ratio_estimate(st: Stats, option: str, kpi: str) -> Estimate:
     return Estimate(note="n/a")
 
 
-def estimate_text(e: Estimate, kind: str) -> str:
-    """An Estimate as plain text (the console): '£183k [£120k, £260k]', or its note."""
-    if e.note:
-        return e.note
-    if not (math.isfinite(e.low) and math.isfinite(e.high)) or e.low == e.high:
-        return _number(e.mean, kind)
-    d, sc = _digits(kind, e.low, e.high), max(abs(e.low), abs(e.high), abs(e.mean))
-    return (f"{_number(e.mean, kind, digits=d, scale=sc)} "
-            f"[{_number(e.low, kind, digits=d, scale=sc)}, {_number(e.high, kind, digits=d, scale=sc)}]")
+def estimate_text(e: Estimate, kind: str, signed: bool = False) -> str:
+    """An Estimate as plain text (the console, the workbook): '£183k (£120k to £260k)', or its note."""
+    return e.note or str(estimate(e.mean, e.low, e.high, kind, signed))
 
 
 def _estimate_piece(e: Estimate, col: Column) -> Piece | str:
@@ -171,11 +164,8 @@ def programme_spend(d: ReportData) -> list[Spend]:
 
 def _component_label(group: str, config: dict) -> str:
     """`intervention:childcare` -> the intervention's label; `channel:jobcentre` -> the channel's."""
-    kind, _, key = group.partition(":")
-    where = (config.get("intervention") or {}) if kind == "intervention" else \
-        ((config.get("region") or {}).get("channels") or {})
-    label = label_of(key, where.get(key))
-    return f"{label} (referrals)" if kind == "channel" else label
+    label = group_label(group, config)
+    return f"{label} (referrals)" if group.startswith("channel:") else label
 
 
 def parameters_used(options: list[Option]

@@ -1,51 +1,163 @@
-"""Numbers as every output prints them: digits a difference needs, one unit for a value and its interval, signs,
-options' names."""
+"""Numbers and names as every output writes them (console, report, page, workbook): one scale and unit for a value
+and its interval, decimals from the interval's width, people as whole numbers, and plain words for internal
+names (groups, capacities, courses, exit reasons, mixes)."""
 
 from __future__ import annotations
 
 import math
 import re
 import textwrap
+from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
 from sim.outputs.elements import MINUS, Piece
-from sim.outputs.folder import Option
+from sim.outputs.folder import Option, _support, stage_label
+from sim.params.labels import label_of
 
-# ----------------------------------------------------------------------------- formatting
-BASE_DIGITS = {"pp": 2, "small": 1}  # decimals by kind (others: 0), raised where a difference would vanish
-
+# ----------------------------------------------------------------------------- numbers
+# Kinds of number (a KPI's `unit`): count (people and posts: whole numbers), small (one decimal), days,
+# gbp (pounds), gbpk (pounds, in k or m from £10k), pct (a share, printed as %) and pp (a change in a share).
+KINDS = ("count", "small", "days", "gbp", "gbpk", "pct", "pp")
+BASE_DIGITS = {"pp": 2, "small": 1}  # decimals of a number without an interval (others: 0)
 MAX_DIGITS = 6
+WHOLE = ("count", "gbp")  # kinds always printed as whole numbers, whatever their interval
 
 
-def _number(x: float | None, kind: str, signed: bool = False, digits: int | None = None,
-            scale: float | None = None) -> str:
-    """One number as the report prints it.
+@dataclass(frozen=True)
+class Scale:
+    """How a value and its interval print together: divided by `factor`, with `suffix` (k, m) and `decimals`."""
 
-    kind: count, small (1 decimal), days, gbp, gbpk (£337k, £1.87m), pct or pp (of a share).
-    `digits` (decimals) defaults to the kind's; a non-zero number that would print as 0 gets
-    the decimals it needs for two significant digits. `scale` (gbpk) picks pounds, k or m for a value
-    and its interval together: the largest of them, so '£11k (£10k to £12k)', never '£9,984 to £12k'.
-    """
+    factor: float = 1.0
+    suffix: str = ""
+    decimals: int = 0
+
+
+def scale(kind: str, mean: float, low: float = math.nan, high: float = math.nan) -> Scale:
+    """The one scale of a value and its interval: pounds, k or m from the largest of them (so never
+    '£11k (£9,984 to £12k)'), and decimals that show the first significant digit of the interval's
+    half-width (so '+0.00 pp (-0.05 pp to +0.05 pp)', never '+0.00091 pp' beside '-0.05 pp'); a number
+    without an interval gets its kind's own decimals. People are whole numbers."""
+    finite = [abs(x) for x in (mean, low, high) if math.isfinite(x)]
+    size = max(finite, default=0.0) * (100 if kind in ("pct", "pp") else 1)
+    factor, suffix, base = 1.0, "", BASE_DIGITS.get(kind, 0)
+    if kind == "gbpk" and size >= 10_000:
+        factor, suffix, base = (1e6, "m", 2) if size >= 1e6 else (1e3, "k", 0)
+    if kind in WHOLE:
+        return Scale(factor, suffix, 0)
+    if math.isfinite(low) and math.isfinite(high) and low != high:
+        half = abs(high - low) / 2 * (100 if kind in ("pct", "pp") else 1) / factor
+        base = min(MAX_DIGITS if factor == 1 else 3, max(0, -math.floor(math.log10(half))))
+    return Scale(factor, suffix, base)
+
+
+def number(x: float | None, kind: str, signed: bool = False, at: Scale | None = None) -> str:
+    """One number with its unit ('£7,278', '£1.46m', '42%', '+0.05 pp'; a true minus sign), at the scale given or
+    its own; 'n/a' for a missing or infinite one."""
     if x is None or not math.isfinite(x):
         return "n/a"
-    if kind in ("pct", "pp"):
-        x *= 100
-    size = abs(x) if scale is None else scale
-    if kind == "gbpk" and size >= 10_000:
-        m = size >= 1e6
-        places = (2 if m else 0) if digits is None else digits
-        text = f"{abs(x) / 1e6:,.{places}f}m" if m else f"{abs(x) / 1e3:,.{places}f}k"
-    else:
-        places = BASE_DIGITS.get(kind, 0) if digits is None else digits
-        if digits is None and x != 0 and abs(x) < 0.5 * 10 ** -places:
-            places = min(MAX_DIGITS, 1 - math.floor(math.log10(abs(x))))
-        text = f"{abs(x):,.{places}f}"
-    nonzero = bool(text.strip("0.,mk"))
-    sign = MINUS if x < 0 and nonzero else "+" if signed and x > 0 and nonzero else ""
+    sc = at or scale(kind, x)
+    shown = x * (100 if kind in ("pct", "pp") else 1) / sc.factor
+    text = f"{abs(shown):,.{sc.decimals}f}"
+    nonzero = bool(text.strip("0.,"))
+    sign = MINUS if shown < 0 and nonzero else "+" if signed and shown > 0 and nonzero else ""
     if kind in ("gbp", "gbpk"):
-        return f"{sign}£{text}"
+        return f"{sign}£{text}{sc.suffix}"
     return sign + text + {"pct": "%", "pp": " pp"}.get(kind, "")
+
+
+@dataclass(frozen=True)
+class Written:
+    """A value and its 95% interval as text, each with its unit: str() gives '£7,278 (£7,121 to £7,436)'."""
+
+    value: str
+    low: str = ""
+    high: str = ""
+
+    @property
+    def interval(self) -> str:
+        return f"{self.low} to {self.high}" if self.low else ""
+
+    def __str__(self) -> str:
+        return f"{self.value} ({self.interval})" if self.low else self.value
+
+
+def estimate(mean: float, low: float = math.nan, high: float = math.nan, kind: str = "count",
+             signed: bool = False) -> Written:
+    """A value and its interval on one scale, with the unit on every number ('n/a' without a value)."""
+    if not math.isfinite(mean):
+        return Written("n/a")
+    if not (math.isfinite(low) and math.isfinite(high)) or low == high:
+        return Written(number(mean, kind, signed))
+    sc = scale(kind, mean, low, high)
+    return Written(number(mean, kind, signed, sc), number(low, kind, signed, sc), number(high, kind, signed, sc))
+
+
+def excel_format(kind: str, low: float = math.nan, high: float = math.nan) -> str:
+    """A spreadsheet number format for a number of this kind: the decimals `scale` gives its interval, the
+    unit as a format (the cell keeps the full number)."""
+    sc = scale(kind, math.nan, low, high)
+    decimals = 0 if kind == "gbpk" else sc.decimals
+    body = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return {"gbp": f"£{body}", "gbpk": f"£{body}", "pct": f"{body[4:]}%", "pp": f"{body[4:]}%"}.get(kind, body)
+
+
+# ----------------------------------------------------------------------------- names
+SECTOR_LABELS = {"nhs": "NHS", "social_care": "Adult social care"}
+CAPACITY_LABELS = {"advisers": "Adviser caseloads", "interview_slots": "Interview slots"}
+GROUP_LABELS = {"all": "All", "parents": "Parents of young children",
+                "health_condition": "Health condition or disability"}
+
+
+def course_label(course: str, config: dict) -> str:
+    courses = ((config.get("pathway") or {}).get("training") or {}).get("courses") or {}
+    return label_of(course, courses.get(course))
+
+
+def capacity_label(cap: str, config: dict) -> str:
+    """A capacity (`advisers`, `course:X`, a support stage) as the report names it."""
+    if cap.startswith("course:"):
+        label = course_label(cap.split(":", 1)[1], config)
+        return f"Places on the {label[:1].lower() + label[1:] if label[1:2].islower() else label}"
+    if cap in _support(config):
+        return f"{stage_label(cap, config)}: places"
+    return CAPACITY_LABELS.get(cap, label_of(cap).capitalize())
+
+
+def group_label(group: str, config: dict) -> str:
+    """A group of comparison.csv (`sector:nhs`, `role:care_worker`, `quintile:1`, `capacity:course:X`,
+    `intervention:outreach`, `channel:jobcentre`) in words, from the run's config where it names them."""
+    kind, _, key = group.partition(":")
+    region = config.get("region") or {}
+    workforce = region.get("workforce") or {}
+    where = {"employer": workforce.get("groups"), "role": workforce.get("roles"), "channel": region.get("channels"),
+             "intervention": config.get("intervention")}.get(kind)
+    if where is not None:
+        return label_of(key, where.get(key))
+    if kind == "sector":
+        return SECTOR_LABELS.get(key, label_of(key))
+    if kind == "capacity":
+        return capacity_label(key, config)
+    if kind == "quintile":
+        return f"Quintile {key}" + {"1": " (most deprived)", "5": " (least deprived)"}.get(key, "")
+    return GROUP_LABELS.get(group, label_of(group))
+
+
+def reason_label(reason: str, *configs: dict) -> str:
+    """A funnel exit reason in words: a course's key ('did not complete care_preemployment') becomes its label,
+    from the first of the configs (the options') that has the course (an option may add one)."""
+    for config in configs:
+        for course in ((config.get("pathway") or {}).get("training") or {}).get("courses") or {}:
+            if reason.endswith(f" {course}"):
+                return f"{reason.removesuffix(course)}the {course_label(course, config)}"
+    return reason
+
+
+def mix_label(sizes: dict[str, int], labels: dict[str, str]) -> str:
+    """A mix of interventions and their sizes in words ('outreach=2 employment_advisers=2' -> 'Community
+    outreach: 2 places; Employment advisers: 2 places'), from the interventions' own labels (name -> label)."""
+    parts = [f"{labels.get(n) or label_of(n)}: {k:,} place{'s' if k != 1 else ''}" for n, k in sizes.items() if k > 0]
+    return "; ".join(parts) or "nothing"
 
 
 def muted(text: str) -> Piece:
@@ -67,29 +179,9 @@ def badge(text: str, kind: str) -> Piece:
 
 
 def _ci(mean: float, low: float, high: float, kind: str, signed: bool = False, mark: str = "") -> Piece:
-    """'257 (250 to 264)': the mean, with the interval in a smaller span when there is one."""
-    ci, digits = "", None
-    if math.isfinite(low) and math.isfinite(high) and math.isfinite(mean) and low != high:
-        digits, scale = _digits(kind, low, high), max(abs(low), abs(high), abs(mean))
-        ci = f"{_number(low, kind, signed, digits, scale)} to {_number(high, kind, signed, digits, scale)}"
-        return Piece("est", _number(mean, kind, signed, digits, scale), ci=ci, css=mark)
-    return Piece("est", _number(mean, kind, signed, digits), ci=ci, css=mark)
-
-
-def _digits(kind: str, low: float, high: float) -> int | None:
-    """Decimals that show the first significant digit of an interval's half-width (at least the kind's own).
-
-    For money in thousands or millions (gbpk at £10k and over) they are decimals of the k or m, so that
-    '£15.4k (£15.0k to £15.8k)' does not print as '£15k (£15k to £16k)'."""
-    if kind == "gbpk" and max(abs(low), abs(high)) >= 10_000:  # the scale `_number` is given with them
-        unit, base = (1e6, 2) if max(abs(low), abs(high)) >= 1e6 else (1e3, 0)
-        half = abs(high - low) / 2 / unit
-        return base if half <= 0 else min(3, max(base, -math.floor(math.log10(half))))
-    if kind in ("gbp", "gbpk"):
-        return None
-    half = abs(high - low) / 2 * (100 if kind in ("pct", "pp") else 1)
-    base = BASE_DIGITS.get(kind, 0)
-    return base if half <= 0 else min(MAX_DIGITS, max(base, -math.floor(math.log10(half))))
+    """'£7,278 (£7,121 to £7,436)': the mean, with the interval in a smaller span when there is one."""
+    w = estimate(mean, low, high, kind, signed)
+    return Piece("est", w.value, ci=w.interval, css=mark)
 
 
 def _cell(row: dict | None, kind: str, mark: str = "") -> Piece | str:
@@ -139,7 +231,3 @@ def _compact(v: float, unit: str = "") -> str:
     if a >= 1e4:
         return f"{sign}{unit}{a / 1e3:g}k"
     return f"{sign}{unit}{a:,.0f}" if a >= 1 or a == 0 else f"{sign}{unit}{a:g}"
-
-
-def _count(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 10 or x == 0 else f"{x:.1f}"

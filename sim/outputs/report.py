@@ -29,12 +29,13 @@ from sim.analysis.compare import (
     status_lines,
 )
 from sim.experiment.replications import write_text
-from sim.outputs.elements import Piece
+from sim.outputs.elements import Piece, Table
 from sim.outputs.folder import ReportData, report_data
 from sim.outputs.formatting import _wbr, name
 from sim.outputs.sections import ALWAYS, SECTIONS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+PORTRAIT_COLUMNS = 9  # a section whose table has more columns prints on a landscape page (report.css, `wide`)
 
 
 @functools.cache
@@ -54,7 +55,9 @@ def build_report(folder: Path, data: ReportData | None = None) -> str:
     for s in SECTIONS:
         ctx = s.build(d) if d.options or s.key in ALWAYS else {"empty": "No finished jobs in this folder."}
         html = "" if "empty" in ctx else Markup(env.get_template(f"sections/{s.key}.html.j2").render(ctx))
-        rendered.append({"key": s.key, "title": s.title, "html": html, "empty": ctx.get("empty", "")})
+        table = ctx.get("table")
+        wide = isinstance(table, Table) and len(table.header) > PORTRAIT_COLUMNS
+        rendered.append({"key": s.key, "title": s.title, "html": html, "empty": ctx.get("empty", ""), "wide": wide})
     options, ref = d.options, d.reference
     first = options[0].config if options else {}
     region = (first.get("region") or {}).get("label", "")

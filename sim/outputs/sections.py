@@ -25,22 +25,25 @@ from sim.outputs.estimates import (
     source_text,
 )
 from sim.outputs.figures import _chart, _figure, _style, _yaxis_thousands
-from sim.outputs.folder import Option, ReportData, Stats, _read_json, _support, stage_label
+from sim.outputs.folder import Option, ReportData, Stats, _read_json, stage_label
 from sim.outputs.formatting import (
     _cell,
     _ci,
     _compact,
-    _count,
     _diff_cell,
-    _digits,
-    _number,
     _option_cell,
     _wrap,
     badge,
+    capacity_label,
     code,
+    estimate,
+    group_label,
     muted,
     name,
+    number,
+    reason_label,
 )
+from sim.outputs.glossary import GLOSSARY
 from sim.params.kpis import COST_RATIOS, KPI, group
 from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import UsedParameter, file_header
@@ -63,11 +66,7 @@ class Section:
 
 SUCCESS_REASONS = ("sustained 12 months",)  # leaving the funnel by succeeding, not dropping out
 
-CAPACITY_LABELS = {"advisers": "Adviser caseloads", "interview_slots": "Interview slots"}
-
-EQUITY_GROUPS = (*((f"quintile:{q}", f"Quintile {q}" + (" (most deprived)" if q == 1 else
-                                                         " (least deprived)" if q == 5 else "")) for q in range(1, 6)),
-                 ("parents", "Parents of young children"), ("health_condition", "Health condition or disability"))
+EQUITY_GROUPS = (*(f"quintile:{q}" for q in range(1, 6)), "parents", "health_condition")
 
 LOST_MARK = 10  # people giving up waiting, on average, that the bottleneck table shades
 
@@ -198,9 +197,10 @@ def _funnel_section(d: ReportData) -> dict[str, Any]:
         reasons = list(dict.fromkeys(r for o in shown for (st_, m, r) in funnels[o.label][1]
                                      if st_ == s and m == "left" and r))
         rows.append([Piece("strong", stage_label(s, d.options[0].config)), "entered"]
-                    + [_count(funnels[o.label][1].get((s, "entered", ""), 0.0)) for o in shown])
+                    + [number(funnels[o.label][1].get((s, "entered", ""), 0.0), "count") for o in shown])
         for r in reasons:
-            rows.append(["", f"left: {r}"] + [_count(funnels[o.label][1].get((s, "left", r), 0.0)) for o in shown])
+            rows.append(["", f"left: {reason_label(r, *(o.config for o in shown))}"]
+                        + [number(funnels[o.label][1].get((s, "left", r), 0.0), "count") for o in shown])
     wait = KPI["time_to_start_mean"]
     rows.append([Piece("strong", wait.short), "mean"] + [_cell(st.get(o.label, wait.name), wait.unit) for o in shown])
     return {"chart": chart, "table": Table(header, rows, "funnel")}
@@ -241,8 +241,8 @@ def _effects_section(d: ReportData) -> dict[str, Any]:
             r = st.get(o.label, k.name)
             if r is None:
                 continue
-            unpaired = (f"{_number(r['unpaired_diff_ci_low'], k.unit, True)} to "
-                        f"{_number(r['unpaired_diff_ci_high'], k.unit, True)}")
+            unpaired = estimate(r["diff_mean"], r["unpaired_diff_ci_low"], r["unpaired_diff_ci_high"], k.unit,
+                                True).interval or "n/a"
             rows.append([Piece("strong", k.short) if i == 0 else "", name(o), _diff_cell(r, k.unit, o),
                          Piece("ci", unpaired)])
     return {"chart": chart, "table": Table(header, rows, "effects")}
@@ -316,7 +316,7 @@ def _ratio_cell(st: Stats, o: Option, kpi: str) -> Piece | str:
 
 def _equity_section(d: ReportData) -> dict[str, Any]:
     options, st = d.options, d.stats
-    groups = [(g, label) for g, label in EQUITY_GROUPS if any(st.get(o.label, "hires", g) for o in options)]
+    groups = [(g, group_label(g, {})) for g in EQUITY_GROUPS if any(st.get(o.label, "hires", g) for o in options)]
     if not groups:
         return {"empty": "No hires by target group in this folder."}
     fig = _figure(10, 3.6)
@@ -377,8 +377,8 @@ def _supply(d: ReportData) -> dict[str, Any]:
         # only where the starters are the effect: at least one in post, and no more staff than them (an option
         # that also keeps staff longer, or adds posts, has an effect its starters do not bound)
         if staff and own and math.isfinite(staff["diff_mean"]) and 1.0 <= own["diff_mean"] >= staff["diff_mean"]:
-            options.append({"option": name(o), "staff": _number(staff["diff_mean"], unit, True, None),
-                            "own": _number(own["diff_mean"], unit, True, None),
+            options.append({"option": name(o), "staff": number(staff["diff_mean"], unit, True),
+                            "own": number(own["diff_mean"], unit, True),
                             "share": f"{100 * staff['diff_mean'] / own['diff_mean']:.0f}%"})
 
     e = float(wf.get("bau_vacancy_elasticity", 1.0))
@@ -410,10 +410,7 @@ def _supply_ends(d: ReportData, ref: Option) -> dict[str, Any]:
             if not diffs:
                 break
             ci, n = mean_ci(diffs), len(diffs)
-            finite = math.isfinite(ci.low) and math.isfinite(ci.high)
-            digits = _digits(unit, ci.low, ci.high) if finite else None  # one precision for value and interval
-            cells.append(f"{_number(ci.mean, unit, True, digits)} [{_number(ci.low, unit, True, digits)}, "
-                         f"{_number(ci.high, unit, True, digits)}]")
+            cells.append(str(estimate(ci.mean, ci.low, ci.high, unit, True)))
         if len(cells) == len(ends) and cells:
             options.append({"option": name(o), "cells": cells})
     return {"at": [f"{e:g}" for e in ends], "options": options, "n": n}
@@ -422,19 +419,8 @@ def _supply_ends(d: ReportData, ref: Option) -> dict[str, Any]:
 def _staff_groups(d: ReportData) -> list[tuple[str, str]]:
     """(group, label) for every sector, employer group and role the folder has, in that order."""
     cfg = d.options[0].config
-    wf = (cfg.get("region") or {}).get("workforce") or {}
-    out: list[tuple[str, str]] = [("all", "All posts")]
-    for kind, prefix in (("sector", "sector:"), ("employer", "employer:"), ("role", "role:")):
-        for g in d.stats.groups("vacancy_days", prefix):
-            key = g.split(":", 1)[1]
-            if kind == "employer":
-                label = str(((wf.get("groups") or {}).get(key) or {}).get("label") or key)
-            elif kind == "role":
-                label = str(((wf.get("roles") or {}).get(key) or {}).get("label") or key)
-            else:
-                label = {"nhs": "NHS", "social_care": "Adult social care"}.get(key, key)
-            out.append((g, label))
-    return out
+    groups = [g for prefix in ("sector:", "employer:", "role:") for g in d.stats.groups("vacancy_days", prefix)]
+    return [("all", "All posts"), *((g, group_label(g, cfg)) for g in groups)]
 
 
 def _share(o: Option) -> Piece | str:
@@ -475,20 +461,9 @@ def _spend_section(d: ReportData) -> dict[str, Any]:
     header = ["Option", KPI["programme_cost_per_year"].short, "Total over the horizon", *components]
     rows = [[name(s.option), _ci(s.per_year.mean, s.per_year.low, s.per_year.high, "gbpk"),
              _ci(s.total.mean, s.total.low, s.total.high, "gbpk"),
-             *(_number(s.components[c], "gbpk") if c in s.components else muted("none") for c in components)]
+             *(number(s.components[c], "gbpk") if c in s.components else muted("none") for c in components)]
             for s in spend]
     return {"chart": chart, "table": Table(header, rows, "spend")}
-
-
-def _capacity_label(name: str, config: dict) -> str:
-    if name.startswith("course:"):
-        course = name.split(":", 1)[1]
-        label = str((config.get("pathway", {}).get("training", {}).get("courses", {}).get(course) or {})
-                    .get("label", course.replace("_", " ")))
-        return f"Places on the {label[:1].lower() + label[1:] if label[1:2].islower() else label}"
-    if name in _support(config):
-        return f"{stage_label(name, config)}: places"
-    return CAPACITY_LABELS.get(name, name.replace("_", " ").capitalize())
 
 
 def _bottleneck_section(d: ReportData) -> dict[str, Any]:
@@ -504,7 +479,7 @@ def _bottleneck_section(d: ReportData) -> dict[str, Any]:
             ren, queue = st.get(o.label, "reneged", cap), st.get(o.label, "mean_queue", cap)
             level = "" if util is None else "hot" if util["mean"] >= 0.9 else "warm" if util["mean"] >= 0.75 else ""
             lost = "hot" if ren and ren["mean"] >= LOST_MARK else ""
-            rows.append([Piece("strong", _capacity_label(cap_name, o.config)) if i == 0 else "",
+            rows.append([Piece("strong", capacity_label(cap_name, o.config)) if i == 0 else "",
                          name(o), *(_cell(r, k.unit, mark) for r, k, mark in
                                     zip((util, wait, ren, queue), group("capacity"), (level, "", lost, "")))])
     header = ["Capacity", "Option", *(k.short for k in group("capacity"))]
@@ -519,7 +494,7 @@ def _worst(o: Option, st: Stats, caps: list[str]) -> str:
         return r["mean"] if r and math.isfinite(r["mean"]) else 0.0
 
     worst = max(caps, key=lambda c: (value("reneged", c), value("utilisation", c)))
-    label = _capacity_label(worst.split(":", 1)[1], o.config)
+    label = capacity_label(worst.split(":", 1)[1], o.config)
     util, wait, ren = value("utilisation", worst), value("mean_wait", worst), value("reneged", worst)
     if ren < 0.5:
         return f"no one gave up waiting for a capacity; the busiest is {label.lower()}, {util:.0%} utilised."
@@ -625,6 +600,11 @@ def _decision_section(d: ReportData) -> dict[str, Any]:
     return {"runs": runs}
 
 
+def _glossary_section(d: ReportData) -> dict[str, Any]:
+    """The terms of art the report uses, from the one glossary (sim/outputs/glossary.py)."""
+    return {"terms": GLOSSARY}
+
+
 # ----------------------------------------------------------------------------- assembly
 SECTIONS = (  # in page order; add one with a function here and a partial in templates/sections/
     Section("headline", "Headline: what each option buys", _headline),
@@ -639,7 +619,8 @@ SECTIONS = (  # in page order; add one with a function here and a partial in tem
     Section("decision", "Under uncertainty: the chance each option is the best buy, what drives it, the best mix",
             _decision_section),
     Section("assumptions", "Assumptions and sources", _assumptions_section),
+    Section("glossary", "Glossary", _glossary_section),
     Section("run", "Run details", _run_section),
 )
 
-ALWAYS = ("run",)  # sections drawn even when no job finished
+ALWAYS = ("run", "glossary")  # sections drawn even when no job finished
