@@ -51,6 +51,12 @@ class Job:
     reference: str = "baseline"  # experiment.reference of the job's config
 
 
+def is_context(job: Job, reference: Job | None) -> bool:
+    """A job that buys nothing (no intervention) and is not the reference: a forecast of demand or a what-if on
+    the region, the backdrop under which options are compared, never an option to fund."""
+    return job is not reference and not job.interventions
+
+
 def find_jobs(folder: Path) -> list[Job]:
     """The jobs of a sweep folder (or the single run in a run folder), in job order."""
     folder = Path(folder)

@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 from omegaconf import OmegaConf
 
-from sim.analysis.compare import Job, find_jobs, reference_job
+from sim.analysis.compare import Job, find_jobs, is_context, reference_job
 from sim.analysis.psa import Study, differences, effect_of, net_benefit, psa
 from sim.experiment.replications import write_text
 from sim.experiment.runner import Option
@@ -29,11 +29,6 @@ from sim.params.schema import Experiment
 
 FOLDER = "uncertainty"  # a sweep's subfolder for the parameter sets
 STABLE = 0.05  # the most any option's probability of being the best buy may move between half the sets and all
-
-
-def is_context(job: Job, reference: Job) -> bool:
-    """A job that buys nothing (no intervention) and is not the reference: the backdrop, not an option."""
-    return job is not reference and not job.interventions
 
 
 def option_of(job: Job, config_dir: Path = CONFIG_DIR) -> Option:
@@ -84,8 +79,28 @@ def run_sets(folder: Path, workers: int = 1, progress: Callable[[int, int], None
                 "base_replications": 0, "seed": ex.seed, "design": "sobol", "ranges": "configs/ranges",
                 "default": True, "largest_change": moved, "stable": moved <= STABLE,
                 "wtp": wtp_of(ex), "context": [j.label for j in _context(folder)]}
+    write_text(out / RECOMMENDATION, json.dumps(recommendation(out, study, n, ex), indent=2))
     write_text(out / "decide.json", json.dumps(settings, indent=2, sort_keys=True))
     return out
+
+
+RECOMMENDATION = "recommendation.json"
+
+
+def recommendation(out: Path, study: Study, n: int, ex: Experiment) -> dict:
+    """The recommendation per effect (`sim.analysis.recommend`) from the first `n` sets of `out`."""
+    from sim.analysis.psa import unit_design
+    from sim.analysis.recommend import recommendations
+    from sim.experiment.runner import Records
+    from sim.params.ranges import varied
+
+    v = varied(study.params)
+    u = unit_design(n, len(v), ex.seed, "sobol")
+    spans = {effect: (float(span[0]), float(span[1])) for effect, span in
+             (("sustained_job", ex.wtp_per_sustained_job_range), ("vacancy_year", ex.wtp_per_vacancy_year_range))}
+    recs = recommendations(Records(out / "records.jsonl").read(), [f"set{i}" for i in range(n)],
+                           [o.name for o in study.options], study.reference, wtp_of(ex), spans, v, u)
+    return {"recommendations": [r.to_json() for r in recs], "labels": {p.name: p.name for p in v}}
 
 
 def wtp_of(ex: Experiment) -> dict[str, float]:

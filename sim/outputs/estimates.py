@@ -66,9 +66,9 @@ class Estimate:
 
 
 def headline_estimates(d: ReportData) -> list[tuple[Option, list[Estimate]]]:
-    """Per option, one Estimate per HEADLINE_COLUMNS entry."""
+    """Per option (context left out), one Estimate per HEADLINE_COLUMNS entry."""
     out = []
-    for o in d.options:
+    for o in d.compared:
         row = []
         for col in HEADLINE_COLUMNS:
             r = d.stats.get(o.label, col.kpi)

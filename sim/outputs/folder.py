@@ -62,6 +62,11 @@ class Option:
         return self.job.label
 
     @property
+    def is_context(self) -> bool:
+        """Buys nothing and is not the reference (`sim.analysis.compare.is_context`): shown as the backdrop."""
+        return not self.is_reference and not self.job.interventions
+
+    @property
     def description(self) -> str:
         """The interventions the option ran, by their labels."""
         ivs = self.config.get("intervention") or {}
@@ -101,8 +106,18 @@ class ReportData:
 
     @property
     def others(self) -> list[Option]:
-        """The options compared against the reference."""
-        return [o for o in self.options if not o.is_reference]
+        """The options compared against the reference (context left out)."""
+        return [o for o in self.options if not o.is_reference and not o.is_context]
+
+    @property
+    def compared(self) -> list[Option]:
+        """The reference and the options: every job but the context."""
+        return [o for o in self.options if not o.is_context]
+
+    @property
+    def context(self) -> list[Option]:
+        """Jobs that change the backdrop (demand, the region) and buy nothing."""
+        return [o for o in self.options if o.is_context]
 
 
 # ----------------------------------------------------------------------------- reading job files

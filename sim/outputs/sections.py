@@ -73,6 +73,60 @@ LOST_MARK = 10  # people giving up waiting, on average, that the bottleneck tabl
 COST_LINES = (10_000, 25_000, 50_000, 100_000)  # GBP per extra job, dashed on the cost-effectiveness plane
 
 
+def _recommendation_section(d: ReportData) -> dict[str, Any]:
+    """What to fund, per effect, in words; each option's expected gains over the parameter sets beside its result
+    at the files' values; the context (jobs that buy nothing) apart."""
+    from sim.outputs import recommendation as rec
+
+    data = rec.read(d.folder)
+    labels = {o.label: o.label[:1].upper() + o.label[1:] for o in d.options}
+    context = [{"option": name(o), "staff": _cell_diff(d, o, "staff_in_post_mean"),
+                "vacancies": _cell_diff(d, o, "vacancies_mean")} for o in d.context]
+    if data is None:
+        return {"fixed": True, "sentences": [], "context": context, "table": None}
+    exp = rec.expected(d.folder)
+    p = {r["effect"]: r["p_best"] for r in data["recommendations"]}
+    rows = []
+    for o in d.compared:
+        cells: list[Any] = [_option_cell(o, True)]
+        for kpi, factor in (("net_sustained_12m", 1.0), ("vacancy_days", -1 / 365.0)):
+            cells += [_expected_cell(exp.get((o.label, kpi)), factor, o.is_reference),
+                      _base_cell(d.stats.get(o.label, kpi), factor, o.is_reference)]
+        cells.append(_expected_cell(exp.get((o.label, "programme_cost")), 1.0, o.is_reference, "gbpk"))
+        cells += [f"{100 * p[e].get(o.label, 0.0):.0f}%" for e in ("sustained_job", "vacancy_year")]
+        rows.append(cells)
+    header = ["Option", "Net sustained jobs: expected", "at the files' values", "Vacancy-years avoided: expected",
+              "at the files' values", "Programme cost: expected", "Best buy for jobs", "Best buy for staffing"]
+    return {"fixed": False, "sentences": rec.sentences(data, labels), "context": context,
+            "table": Table(header, rows, "recommendation"), "sets": data["recommendations"][0]["sets"]}
+
+
+def _expected_cell(e: tuple[float, float, float] | None, factor: float, reference: bool, kind: str = "count"
+                   ) -> Piece | str:
+    """An expected change over the parameter sets, with the 2.5-97.5% points of the sets."""
+    if reference:
+        return muted("reference")
+    if e is None:
+        return "n/a"
+    lo, hi = sorted((e[1] * factor, e[2] * factor))
+    return _ci(e[0] * factor, lo, hi, kind, signed=kind == "count")
+
+
+def _base_cell(r: dict | None, factor: float, reference: bool) -> Piece | str:
+    """The change at the files' values, with its simulation-only 95% CI."""
+    if reference:
+        return muted("reference")
+    if r is None:
+        return "n/a"
+    lo, hi = sorted((r["diff_ci_low"] * factor, r["diff_ci_high"] * factor))
+    return _ci(r["diff_mean"] * factor, lo, hi, "count", signed=True)
+
+
+def _cell_diff(d: ReportData, o: Option, kpi: str) -> str:
+    r = d.stats.get(o.label, kpi)
+    return str(estimate(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"], "count", True)) if r else "n/a"
+
+
 def _headline(d: ReportData) -> dict[str, Any]:
     rows = [[_option_cell(o, len(d.options) > 1), *(_estimate_piece(e, c) for e, c in zip(est, HEADLINE_COLUMNS))]
             for o, est in headline_estimates(d)]
@@ -91,7 +145,7 @@ def borrowed(config: dict) -> str:
 
 
 def _vacancy_section(d: ReportData) -> dict[str, Any]:
-    options, series, ref = d.options, d.series, d.reference
+    options, series, ref = d.compared, d.series, d.reference
     groups = [g for g in dict.fromkeys(g for o in options for g in series.get(o.label, {})) if g != "all"]
     if not groups:
         return {"empty": "No time series in this folder."}
@@ -607,6 +661,7 @@ def _glossary_section(d: ReportData) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- assembly
 SECTIONS = (  # in page order; add one with a function here and a partial in templates/sections/
+    Section("recommendation", "What to fund", _recommendation_section),
     Section("headline", "Headline: what each option buys", _headline),
     Section("vacancies", "Vacancies over time", _vacancy_section),
     Section("funnel", "Funnel: who enters and leaves each stage", _funnel_section),

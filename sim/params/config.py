@@ -119,6 +119,11 @@ def validate(c: Config) -> None:
     h = c.experiment.horizon_days
     if c.experiment.primary_kpi not in KPI_NAMES:
         raise ConfigError("experiment.primary_kpi", c.experiment.primary_kpi, f"one of {', '.join(KPI_NAMES)}")
+    for effect in ("sustained_job", "vacancy_year"):
+        value, span = getattr(c.experiment, f"wtp_per_{effect}"), getattr(c.experiment, f"wtp_per_{effect}_range")
+        if len(span) != 2 or not 0 <= span[0] <= value <= span[1] < math.inf:
+            raise ConfigError(f"experiment.wtp_per_{effect}_range", list(span),
+                              f"[low, high] with 0 <= low <= experiment.wtp_per_{effect} ({value:g}) <= high")
     if c.experiment.sets_max < c.experiment.sets_min:
         raise ConfigError("experiment.sets_max", c.experiment.sets_max,
                           f">= experiment.sets_min ({c.experiment.sets_min})")

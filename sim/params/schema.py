@@ -394,6 +394,9 @@ class Experiment:
     # what a planner would pay for one more unit of each effect (GBP): the recommendation's threshold
     wtp_per_sustained_job: float = nonneg(9000.0)
     wtp_per_vacancy_year: float = nonneg(15000.0)
+    # the range over which the report says whether the choice holds: [low, high] around the value above
+    wtp_per_sustained_job_range: list[float] = _f([4400.0, 27000.0])
+    wtp_per_vacancy_year_range: list[float] = _f([5000.0, 30000.0])
 
 
 @dataclass
