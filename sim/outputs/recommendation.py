@@ -30,6 +30,11 @@ EFFECTS = {
 }
 
 
+def display(name: str) -> str:
+    """An option's label as a sentence names it (its first letter a capital)."""
+    return name[:1].upper() + name[1:]
+
+
 def read(folder: Path) -> dict | None:
     """A sweep's recommendation, or None when it ran at the files' values only."""
     path = Path(folder) / FOLDER / FILE
@@ -60,14 +65,14 @@ def _money(x: float) -> str:
 def effect_sentences(rec: dict, labels: dict[str, str]) -> list[str]:
     """One effect's recommendation: what to fund, how sure, what it buys, what it turns on, whether it holds."""
     e = EFFECTS[rec["effect"]]
-    name = labels.get(rec["fund"], rec["fund"])
+    name = labels.get(rec["fund"], display(rec["fund"]))
     ref, sets, p = rec["reference"], rec["sets"], rec["p_best"]
     at = f"Valuing a {e.one} at {_money(rec['wtp'])} ({e.value_of})"
     if rec["fund"] == ref:
         other = rec["runner_up"]
         words = [f"{e.heading}: fund none of the options on this effect alone. {at}, no option is expected to "
                  f"be worth its cost: funding nothing is the best use of the money in {_pct(p[ref])} of the {sets} "
-                 f"parameter sets, {labels.get(other, other)} in {_pct(p[other])} (expected net value "
+                 f"parameter sets, {labels.get(other, display(other))} in {_pct(p[other])} (expected net value "
                  f"{_money(rec['expected_nmb'][other])})."]
     else:
         gain, cost = rec["gain"], rec["cost"]
@@ -81,7 +86,7 @@ def effect_sentences(rec: dict, labels: dict[str, str]) -> list[str]:
         words.append(f"It turns most on {named}: what knowing each exactly would be worth; knowing every uncertain "
                      f"number, {_money(rec['evpi'])}.")
     lo, hi = rec["wtp_range"]
-    at_lo, at_hi = (labels.get(x, x) if x != ref else "nothing" for x in rec["fund_at_range"])
+    at_lo, at_hi = (labels.get(x, display(x)) if x != ref else "nothing" for x in rec["fund_at_range"])
     if at_lo == at_hi:
         words.append(f"The choice is the same from {_money(lo)} to {_money(hi)} a {e.one}.")
     else:
@@ -96,7 +101,7 @@ def trade_off(recs: list[dict], labels: dict[str, str]) -> str:
     if len(set(funds.values())) <= 1:
         return ""
     ref = recs[0]["reference"]
-    parts = [f"{'nothing' if f == ref else labels.get(f, f)} for {EFFECTS[k].heading.lower()}"
+    parts = [f"{'nothing' if f == ref else labels.get(f, display(f))} for {EFFECTS[k].heading.lower()}"
              for k, f in funds.items()]
     return (f"The two effects point to different choices: {' and '.join(parts)}. A programme buys both at once, "
             f"so weigh them together: the table below gives each option's expected gain on each and its cost.")

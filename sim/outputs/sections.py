@@ -79,7 +79,6 @@ def _recommendation_section(d: ReportData) -> dict[str, Any]:
     from sim.outputs import recommendation as rec
 
     data = rec.read(d.folder)
-    labels = {o.label: o.label[:1].upper() + o.label[1:] for o in d.options}
     context = [{"option": name(o), "staff": _cell_diff(d, o, "staff_in_post_mean"),
                 "vacancies": _cell_diff(d, o, "vacancies_mean")} for o in d.context]
     if data is None:
@@ -97,7 +96,7 @@ def _recommendation_section(d: ReportData) -> dict[str, Any]:
         rows.append(cells)
     header = ["Option", "Net sustained jobs: expected", "at the files' values", "Vacancy-years avoided: expected",
               "at the files' values", "Programme cost: expected", "Best buy for jobs", "Best buy for staffing"]
-    return {"fixed": False, "sentences": rec.sentences(data, labels), "context": context,
+    return {"fixed": False, "sentences": rec.sentences(data), "context": context,
             "table": Table(header, rows, "recommendation"), "sets": data["recommendations"][0]["sets"]}
 
 

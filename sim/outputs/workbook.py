@@ -28,6 +28,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from sim.analysis.compare import COMPARISON_HEADER
 from sim.experiment.replications import FORMULA_START
+from sim.outputs import recommendation
 from sim.outputs.estimates import (
     HEADLINE_COLUMNS,
     estimate_text,
@@ -123,8 +124,15 @@ def _append(ws: Worksheet, values: list[Any], formats: dict[int, str] | None = N
 def _note(ws: Worksheet, text: str, columns: int) -> None:
     """A paragraph below a table, wrapped across its first `columns` columns (so it prints within the page)."""
     ws.append([])
+    _paragraph(ws, text, columns)
+
+
+def _paragraph(ws: Worksheet, text: str, columns: int, bold: bool = False) -> None:
+    """A paragraph on the next row, wrapped across the first `columns` columns (their widths already set)."""
     ws.append([text])
     row = ws.max_row
+    if bold:
+        ws.cell(row, 1).font = BOLD
     ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=columns)
     ws.cell(row, 1).alignment = TOP
     width = sum(ws.column_dimensions[get_column_letter(c)].width or 13 for c in range(1, columns + 1))
@@ -146,6 +154,7 @@ def _headline(wb: Workbook, d: ReportData) -> None:
     text_cols = [c.label for c in HEADLINE_COLUMNS]
     numbers = [f"{c.label}: {part}" for c in HEADLINE_COLUMNS for part in ("estimate", "95% CI low", "95% CI high")]
     first = 3 + len(text_cols)
+    _recommendation(ws, d, {1: 26, 2: 30}, 17, first - 1)
     _table(ws, ["Option", "Interventions", *text_cols, *numbers], {1: 26, 2: 30}, default=17, collapsed=len(numbers))
     formats = {first + 3 * k + j: excel_format(c.kind) for k, c in enumerate(HEADLINE_COLUMNS) for j in range(3)}
     for o, estimates in headline_estimates(d):
@@ -158,6 +167,18 @@ def _headline(wb: Workbook, d: ReportData) -> None:
               "baseline are paired differences (common random numbers). The numbers behind each cell are in the "
               "grouped columns to the right (click + above the column letters to open them). Same numbers as "
               "report.html.", first - 1)
+
+
+def _recommendation(ws: Worksheet, d: ReportData, widths: dict[int, float], default: float, columns: int) -> None:
+    """What to fund, the report's opening sentences, above the Headline table (nothing at the files' values)."""
+    lines = recommendation.sentences(recommendation.read(d.folder))
+    if not lines:
+        return
+    for col in range(1, columns + 1):
+        ws.column_dimensions[get_column_letter(col)].width = widths.get(col, default)
+    _paragraph(ws, "What to fund", columns, bold=True)
+    for line in lines:
+        _paragraph(ws, line, columns)
 
 
 COMPARISON_COLUMNS = (  # (comparison.csv's field, its header here); None: a label made here
