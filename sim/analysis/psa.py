@@ -166,40 +166,167 @@ def ceac_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], re
     return rows
 
 
-def evppi(nmb: np.ndarray, x: np.ndarray) -> float:
-    """Expected value of partial perfect information about one parameter, from PSA samples (sets x options
-    net benefits, and the parameter's value in each set): the sets ordered by the parameter and cut into
-    bins of equal size, the best option's mean benefit within each bin against the best overall (the
-    ordering approach to single-parameter EVPPI, Strong and Oakley 2013). About sqrt(N) bins of about
-    sqrt(N) sets (our choice: both the noise within a bin and the blur across it shrink as N grows). At
-    most the EVPI, at least 0; biased upwards when the bins hold few sets (noise within a bin reads as
-    information), so with few sets read it as a ranking, not a price."""
+@dataclass(frozen=True)
+class Estimate:
+    """A value of information and its standard error (bootstrap over the parameter sets)."""
+
+    value: float
+    se: float
+
+
+BOOTSTRAP = 200  # resamples of the sets for a standard error
+LAMBDAS = 10.0 ** np.arange(-6, 7)  # smoothing penalties tried (relative to the basis' scale), chosen by GCV
+
+
+def _spline(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A cubic B-spline basis at `x` (knots evenly over its range, about one per 8 sets, 4 to 20) and its
+    first-difference penalty (a P-spline, Eilers and Marx 1996): the heaviest penalty fits a constant, so
+    a parameter with no effect, where GCV picks it, is worth nothing."""
+    from scipy.interpolate import BSpline
+
+    k = int(np.clip(len(x) // 8, 4, 20))
+    lo, hi = float(x.min()), float(x.max())
+    t = np.r_[[lo] * 3, np.linspace(lo, hi, k + 1), [hi] * 3]
+    basis = BSpline.design_matrix(np.clip(x, lo, hi), t, 3).toarray()
+    d = np.diff(np.eye(basis.shape[1]), 1, axis=0)
+    return basis, d.T @ d
+
+
+def _smoother(basis: np.ndarray, penalty: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's penalty by generalised cross-validation, and its fitted values (penalised least squares)."""
+    n = len(y)
+    btb, bty = basis.T @ basis, basis.T @ y
+    scale = np.trace(btb) / max(np.trace(penalty), 1e-12)
+    best = np.full(y.shape[1], np.inf)
+    lam = np.zeros(y.shape[1])
+    fit = np.zeros_like(y)
+    for candidate in LAMBDAS * scale:
+        a = btb + candidate * penalty + 1e-10 * scale * np.eye(len(btb))
+        f = basis @ np.linalg.solve(a, bty)
+        edf = float(np.trace(np.linalg.solve(a, btb)))
+        gcv = n * ((y - f) ** 2).sum(axis=0) / max(n - edf, 1.0) ** 2
+        better = gcv < best
+        best, lam, fit[:, better] = np.where(better, gcv, best), np.where(better, candidate, lam), f[:, better]
+    return lam, fit
+
+
+def _refit(basis: np.ndarray, penalty: np.ndarray, y: np.ndarray, lam: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The fitted values with each column's chosen penalty, the sets weighted by `w` (a bootstrap resample)."""
+    bw = basis * w[:, None]
+    btb, bty = bw.T @ basis, bw.T @ y
+    fit = np.empty_like(y)
+    for j, lj in enumerate(lam):
+        a = btb + lj * penalty + 1e-10 * np.trace(btb) * np.eye(len(btb))
+        fit[:, j] = basis @ np.linalg.solve(a, bty[:, j])
+    return fit
+
+
+def _value(fitted: np.ndarray, w: np.ndarray) -> float:
+    """E[max over options of the expected net benefit given the parameter] - max of the expected net benefits."""
+    w = w / w.sum()
+    return max(0.0, float(w @ fitted.max(axis=1) - (w @ fitted).max()))
+
+
+def _bootstrap_weights(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=BOOTSTRAP).astype(float)
+
+
+def evppi_estimates(effect: np.ndarray, cost: np.ndarray, x: np.ndarray, wtps: Sequence[float],
+                    seed: int = 0) -> list[Estimate]:
+    """EVPPI of one parameter at each willingness to pay, by non-parametric regression (Strong, Oakley and
+    Brennan 2014): each option's effect and cost (sets x options, against the reference) regressed on the
+    parameter's value in each set with a penalised spline, so that the net benefit expected given the
+    parameter, wtp x effect - cost, carries no simulation noise (noise read as information is what made the
+    binned estimate of every unrelated parameter the same). Standard errors by bootstrap over the sets."""
     n = len(x)
-    bins = np.array_split(np.argsort(x, kind="stable"), max(1, round(math.sqrt(n))))
-    known = sum(len(b) * nmb[b].mean(axis=0).max() for b in bins) / n
-    overall = float(nmb.mean(axis=0).max())
-    gain = float(known) - overall  # the same option best in every bin: 0 but for rounding, which is dropped
-    return gain if gain > 1e-9 * max(1.0, abs(overall)) else 0.0
+    if n < 8 or np.ptp(x) == 0:
+        return [Estimate(0.0, 0.0) for _ in wtps]
+    basis, penalty = _spline(np.asarray(x, float))
+    y = np.column_stack([effect, cost])
+    lam, fit = _smoother(basis, penalty, y)
+    d = effect.shape[1]
+    boots = [_refit(basis, penalty, y, lam, w) for w in _bootstrap_weights(n, seed)]
+    ones = np.ones(n)
+    out = []
+    for wtp in wtps:
+        value = _value(wtp * fit[:, :d] - fit[:, d:], ones)
+        se = float(np.std([_value(wtp * f[:, :d] - f[:, d:], w) for f, w in
+                           zip(boots, _bootstrap_weights(n, seed))], ddof=1))
+        out.append(Estimate(value, se))
+    return out
+
+
+def evppi(nmb: np.ndarray, x: np.ndarray) -> float:
+    """EVPPI of one parameter from net benefits (sets x options) and its value in each set (`evppi_estimates`)."""
+    return evppi_estimates(nmb, np.zeros_like(nmb), x, [1.0])[0].value
+
+
+def evpi_estimates(effect: np.ndarray, cost: np.ndarray, u: np.ndarray, wtps: Sequence[float],
+                   seed: int = 0) -> list[Estimate]:
+    """EVPI at each willingness to pay with the simulation noise taken out: each option's effect and cost
+    regressed on every parameter at once (ridge regression on their normal scores, the penalty by GCV among
+    those leaving half the sets' degrees of freedom, so that with more parameters than sets it cannot
+    interpolate the noise), the
+    fitted net benefits standing for each set's expected one. Linear in the parameters' scores: what it misses
+    (interactions, curvature) lowers it, as noise would raise it. Standard errors by bootstrap over the sets."""
+    from scipy.special import ndtri
+
+    n = len(u)
+    z = ndtri(np.clip(u, 1e-6, 1 - 1e-6))
+    y = np.column_stack([effect, cost])
+    d = effect.shape[1]
+
+    def fit(w: np.ndarray, lam: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        ww = w / w.sum()
+        zc, yc = z - ww @ z, y - ww @ y
+        sw = np.sqrt(w)[:, None]
+        uu, sv, vt = np.linalg.svd(zc * sw, full_matrices=False)
+        proj = uu.T @ (yc * sw)
+        grid = LAMBDAS * max(float(sv.max() ** 2), 1e-12) if lam is None else None
+        chosen = np.zeros(y.shape[1]) if lam is None else lam
+        if grid is not None:
+            best = np.full(y.shape[1], np.inf)
+            for candidate in grid:  # at most half the sets' degrees of freedom: never interpolate the noise
+                shrink = sv ** 2 / (sv ** 2 + candidate)
+                if shrink.sum() > n / 2:
+                    continue
+                rss = ((yc * sw) ** 2).sum(axis=0) - ((proj ** 2) * (1 - (1 - shrink) ** 2)[:, None]).sum(axis=0)
+                gcv = n * rss / max(n - 1 - float(shrink.sum()), 1.0) ** 2
+                better = gcv < best
+                best, chosen = np.where(better, gcv, best), np.where(better, candidate, chosen)
+        fitted = np.empty_like(y)
+        for j, lj in enumerate(chosen):
+            beta = vt.T @ (sv / (sv ** 2 + lj) * proj[:, j])
+            fitted[:, j] = ww @ y[:, j] + zc @ beta
+        return chosen, fitted
+
+    ones = np.ones(n)
+    lam, full = fit(ones, None)
+    boots = [(fit(w, lam)[1], w) for w in _bootstrap_weights(n, seed)]
+    return [Estimate(_value(wtp * full[:, :d] - full[:, d:], ones),
+                     float(np.std([_value(wtp * f[:, :d] - f[:, d:], w) for f, w in boots], ddof=1)))
+            for wtp in wtps]
 
 
 EVPPI_WTP = (10_000.0, 25_000.0, 50_000.0)  # the willingness to pay the report speaks of
 
-EVPPI_HEADER = ("effect", "wtp_gbp", "parameter", "evppi_gbp", "evpi_gbp")
+EVPPI_HEADER = ("effect", "wtp_gbp", "parameter", "evppi_gbp", "evppi_se_gbp", "evpi_gbp", "evpi_se_gbp")
 
 
 def evppi_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str,
                params: list[Parameter], u: np.ndarray) -> list[tuple]:
-    """EVPPI of every varied parameter (its quantile in each set stands for its value: the same ordering)."""
+    """EVPPI of every varied parameter (its quantile in each set stands for its value: a regression on it is one
+    on the value), and the EVPI with the noise taken out, each with its standard error."""
     rows = []
     for effect in EFFECTS:
         kpi, sign = effect_of(effect)
         e = np.column_stack([sign * differences(records, ids, n, reference, kpi).mean(axis=1) for n in names])
         c = np.column_stack([differences(records, ids, n, reference, "programme_cost").mean(axis=1) for n in names])
-        for wtp in EVPPI_WTP:
-            nmb = net_benefit(e, c, wtp)
-            total = acceptability(nmb)[1]
-            for j, p in enumerate(params):
-                rows.append((effect, wtp, p.name, evppi(nmb, u[:, j]), total))
+        total = evpi_estimates(e, c, u, EVPPI_WTP)
+        by_param = [evppi_estimates(e, c, u[:, j], EVPPI_WTP) for j in range(len(params))]
+        for i, wtp in enumerate(EVPPI_WTP):
+            for p, est in zip(params, by_param):
+                rows.append((effect, wtp, p.name, est[i].value, est[i].se, total[i].value, total[i].se))
     return rows
 
 

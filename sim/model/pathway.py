@@ -364,7 +364,7 @@ class Levels:
               "interview_patience", "checks", "withdrawal_patience")
     PROBABILITIES = ("dropout", "shortlisting", "interview_pass", "offer_acceptance", "checks_pass")
     __slots__ = SCALES + PROBABILITIES + ("support", "courses", "early_leaving", "_names", "_setters", "_effects",
-                                          "_now", "_derived")
+                                          "_early", "_now", "_derived")
     # SCALES and PROBABILITIES, set by name through `set` (tests/test_tools.py checks these are those names)
     adviser_patience: float
     assessment: float
@@ -391,6 +391,7 @@ class Levels:
                 setters.update({f"{kind}.{name}.{x}": partial(setattr, st, x) for x in StageLevels.__slots__})
         for i, role in enumerate(roles):
             setters[f"first_year_leaving.{role}"] = partial(self.early_leaving.__setitem__, i)
+        self._early = frozenset(f"first_year_leaving.{role}" for role in roles)  # probabilities, as PROBABILITIES
         self._names = (support, courses, roles)
         self._setters = setters
         self._effects: dict[str, list[tuple[str, float]]] = {}
@@ -409,8 +410,9 @@ class Levels:
 
     def set(self, name: str, value: float) -> None:
         """Number `name` is now `value` for the kind this one derives from: this kind's is it with the effects."""
+        high = 1.0 if name in self.PROBABILITIES or name.endswith(".completion") or name in self._early else math.inf
         for op, v in self._effects.get(name, ()):
-            value = change(op, value, v)
+            value = change(op, value, v, high)
         self._now[name] = value
         self._setters[name](value)
         for lv in self._derived:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from functools import cached_property
 from typing import Any
 
@@ -107,6 +107,14 @@ def lookup(obj: Any, path: str) -> Any:
     return obj
 
 
+def probability_high(config: Config, path: str) -> float:
+    """1 for a number the schema bounds to [0, 1] (what a change may make of it at most), else infinity."""
+    parent, name = path.rsplit(".", 1)
+    obj = lookup(config, parent)
+    bounded = is_dataclass(obj) and any(f.name == name and f.metadata.get("high") == 1.0 for f in fields(obj))
+    return 1.0 if bounded else math.inf
+
+
 def _has(obj: Any, path: str) -> bool:
     try:
         lookup(obj, path)
@@ -142,6 +150,7 @@ class Params:
         segs = self.changes.get(path, [])
         if not segs:
             return base
+        high = probability_high(self.config, path)
         # from -inf: before day 0 (the warm-up) no intervention is active yet
         cuts = sorted({-math.inf, 0.0, *base.times, *(s.start for s in segs),
                        *(s.end for s in segs if s.end < math.inf)})
@@ -150,7 +159,7 @@ class Params:
             x = base.at(t)
             for s in segs:
                 if s.start <= t < s.end:
-                    x = change(s.op, x, s.value)
+                    x = change(s.op, x, s.value, high)
             values.append(x)
         return Piecewise(cuts, values)
 

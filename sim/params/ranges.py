@@ -26,12 +26,14 @@ from typing import Any
 
 import numpy as np
 import yaml
+from scipy import special
 from scipy import stats as sps
 
 from sim.params.distributions import Dist
 from sim.params.errors import ConfigError
 from sim.params.paths import RANGES_DIR
 from sim.params.provenance import provenance_rows, split_comment
+from sim.params.schedule import change
 from sim.params.schema import Change, Config
 
 KINDS = ("fixed", "uniform", "triangular", "beta", "lognormal", "gamma")
@@ -57,24 +59,43 @@ class Spec:
 
     def dist(self, base: float) -> Any:
         """The frozen scipy distribution around `base` (the option's value), or None when fixed."""
-        a = self.args
         if self.kind == "fixed":
             return None
+        family, args = self._family(base)
+        return family(*args)
+
+    def ppf(self, q: float, base: float) -> float:
+        """The quantile `q` of the range around `base`: `dist(base).ppf(q)` by scipy's special functions (a PSA
+        draws hundreds of thousands; a scipy distribution costs a millisecond to freeze)."""
+        family, args = self._family(base)
+        if family is sps.uniform:
+            return args[0] + q * args[1]
+        if family is sps.beta:
+            return float(special.betaincinv(args[0], args[1], q))
+        if family is sps.lognorm:
+            return args[2] * math.exp(args[0] * float(special.ndtri(q)))
+        if family is sps.gamma:
+            return args[2] * float(special.gammaincinv(args[0], q))
+        return float(family.ppf(q, *args))
+
+    def _family(self, base: float) -> tuple[Any, tuple[float, ...]]:
+        """The scipy family and its arguments (shapes, loc, scale) of the range around `base`."""
+        a = self.args
         if self.kind == "uniform":
             lo, hi = _bounds(a, base)
-            return sps.uniform(lo, hi - lo)
+            return sps.uniform, (lo, hi - lo)
         if self.kind == "triangular":
             lo, hi = _bounds(a, base)
             mode = a.get("mode", base)
-            return sps.triang((mode - lo) / (hi - lo), lo, hi - lo)
+            return sps.triang, ((mode - lo) / (hi - lo), lo, hi - lo)
         if self.kind == "beta":
             m = a.get("mean", base)
             k = max(a["concentration"], 1.0 / min(m, 1.0 - m))  # never U-shaped: both shapes >= 1
-            return sps.beta(m * k, (1.0 - m) * k)
+            return sps.beta, (m * k, (1.0 - m) * k)
         if self.kind == "lognormal":
-            return sps.lognorm(math.log(a["factor"]) / Z95, scale=a.get("median", base))
+            return sps.lognorm, (math.log(a["factor"]) / Z95, 0.0, a.get("median", base))
         m = a.get("mean", base)  # gamma
-        return sps.gamma(1.0 / a["cv"] ** 2, scale=m * a["cv"] ** 2)
+        return sps.gamma, (1.0 / a["cv"] ** 2, 0.0, m * a["cv"] ** 2)
 
 
 def _bounds(a: dict[str, float], base: float) -> tuple[float, float]:
@@ -197,6 +218,7 @@ class Rule:
 
     probability: Spec  # an assumed probability strictly between 0 and 1
     positive: Spec  # any other assumed number > 0
+    bought: Spec  # the places a change adds that are the places bought (`${...places}`): what is delivered of them
     fixed_keys: tuple[tuple[str, str], ...]  # (pattern, reason): settings, decisions and calendars
     sourced: str  # why a sourced figure without an explicit range is held at its value
     structural: str  # why a 0 (or a probability of 1) is held: something absent or certain by design
@@ -206,12 +228,13 @@ def read_rule(path: Path) -> Rule:
     """The default rule, validated: two ranges, the fixed key patterns with reasons, two reasons."""
     data, comments = _top_level(path)
     f = str(path)
-    unknown = set(data) - {"probability", "positive", "fixed_keys", "sourced", "structural"}
+    unknown = set(data) - {"probability", "positive", "bought", "fixed_keys", "sourced", "structural"}
     if unknown:
         raise ConfigError(sorted(unknown)[0], "(unknown key)",
-                          "probability, positive, fixed_keys, sourced, structural", f)
+                          "probability, positive, bought, fixed_keys, sourced, structural", f)
     specs = {}
-    for name, kinds in (("probability", ("beta", "fixed")), ("positive", ("lognormal", "gamma", "fixed"))):
+    for name, kinds in (("probability", ("beta", "fixed")), ("positive", ("lognormal", "gamma", "fixed")),
+                        ("bought", ("uniform", "triangular", "fixed"))):
         if name not in data:
             raise ConfigError(name, None, "a range (e.g. {kind: beta, concentration: 20}) with a reason", f)
         specs[name] = parse_spec(data[name], comments.get(name, ""), f, name)
@@ -223,15 +246,29 @@ def read_rule(path: Path) -> Rule:
     for name in ("sourced", "structural"):
         if not isinstance(data.get(name), str) or not data[name].strip():
             raise ConfigError(name, data.get(name), "a one-line reason", f)
-    return Rule(specs["probability"], specs["positive"], tuple(fixed.items()), data["sourced"], data["structural"])
+    if specs["bought"].kind != "fixed" and (not specs["bought"].relative or specs["bought"].args["rel_high"] > 1):
+        raise ConfigError("bought", data["bought"], "rel_low and rel_high <= 1: no more is delivered than is bought", f)
+    return Rule(specs["probability"], specs["positive"], specs["bought"], tuple(fixed.items()), data["sourced"],
+                data["structural"])
 
 
 # ----------------------------------------------------------------------------- uncertain parameters
 @dataclass(frozen=True)
+class Effect:
+    """A number that is an intervention's change (`changes` or `serves.effects`): what it does to which number."""
+
+    key: str  # the change's value (`intervention.NAME.changes.I.value`)
+    op: str  # set, scale or add
+    target: str  # the config path it changes
+    probability: bool  # the target is a probability
+
+
+@dataclass(frozen=True)
 class Parameter:
     """One uncertain quantity: the numbers (config paths) it sets, with their provenance and range.
 
-    Usually one number; a `shared` range makes one parameter of every number its pattern matches.
+    Usually one number; a `shared` range makes one parameter of every number its pattern matches. A number
+    that is an intervention's change is an `Effect`: its range is on the effect, not on the number written.
     """
 
     name: str  # the key, or the shared range's pattern
@@ -241,10 +278,15 @@ class Parameter:
     is_assumption: bool
     comment: str  # the provenance comment of the (first) number in its config file
     file: str  # the config file that sets the (first) number
+    effects: tuple[Effect, ...] = ()  # those of its numbers that are changes
+    probabilities: frozenset[str] = frozenset()  # those of its numbers that are probabilities
 
     @property
     def varied(self) -> bool:
         return self.spec.kind != "fixed"
+
+    def effect(self, key: str) -> Effect | None:
+        return next((e for e in self.effects if e.key == key), None)
 
 
 @dataclass
@@ -268,15 +310,19 @@ class Ranges:
                 raise ConfigError(s.key, s.key, f"a config path under {top}. (this file holds {top} ranges)", s.file)
         return cls(explicit, read_rule(rule_path))
 
-    def spec_for(self, key: str, value: float, is_assumption: bool, probability: bool) -> tuple[Spec, str]:
-        """The range of the number at `key` and where it comes from ("explicit" or "rule")."""
+    def spec_for(self, key: str, value: float, is_assumption: bool, probability: bool,
+                 bought: bool = False) -> tuple[Spec, str]:
+        """The range of the number at `key` and where it comes from ("explicit" or "rule"). A change that adds
+        the places bought (`bought`) takes the rule's `bought` range unless an explicit range names its key."""
         r = self.rule
         structural = value == 0 or (probability and value == 1)
         for s in self.explicit:
-            if s.key == key or fnmatch.fnmatchcase(key, s.key):
+            if s.key == key or (not bought and fnmatch.fnmatchcase(key, s.key)):
                 if structural and s.relative:
                     break  # a relative range around 0 (or a certainty) is no range: the rule's structural case
                 return s, "explicit"
+        if bought and not structural:
+            return r.bought, "rule"
         for pattern, reason in r.fixed_keys:
             if fnmatch.fnmatchcase(key, pattern):
                 return Spec("fixed", {}, str(reason), "rule", pattern), "rule"
@@ -314,8 +360,8 @@ def _numbers(config: Config, key: str, text: str) -> list[tuple[str, float, bool
         v = _lookup(config, key)
     except (KeyError, AttributeError, IndexError, TypeError, ValueError):
         return []
-    if text.startswith("${"):
-        return []  # an interpolation: it follows the number it refers to
+    if text.startswith("${"):  # an interpolation: a change's value is the effect it resolves to; others follow
+        return [(key, float(v), False)] if _change_of(config, key) is not None and isinstance(v, (int, float)) else []
     if isinstance(v, Dist):
         return [(f"{key}.mean", float(v.mean), False)] if v.mean is not None and math.isfinite(v.mean) else []
     if is_dataclass(v):
@@ -325,6 +371,16 @@ def _numbers(config: Config, key: str, text: str) -> list[tuple[str, float, bool
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return []
     return [(key, float(v), isinstance(v, int) and _is_int_field(config, key))]
+
+
+def _change_of(config: Config, key: str) -> Change | None:
+    """The change whose value is at `key`, or None."""
+    parent, name = key.rsplit(".", 1)
+    obj = _lookup(config, parent)
+    return obj if isinstance(obj, Change) and name == "value" else None
+
+
+BOUGHT = "${...places}"  # a change whose value is the intervention's own places: the places bought, added
 
 
 def _is_int_field(config: Config, key: str) -> bool:
@@ -370,23 +426,36 @@ def parameters(options: dict[str, tuple[Config, list[Path]]], ranges: Ranges) ->
                 if any(key in p.keys for p in out.values()):
                     continue
                 probability = _is_probability(config, key)
+                ch = _change_of(config, key)
+                effect = () if ch is None else (Effect(key, ch.op, ch.target, _probability_target(config, ch.target)),)
+                probs = frozenset({key} if probability else ())
                 if integer:
                     spec, source = Spec("fixed", {}, "an integer setting", "rule", "integer"), "rule"
                 else:
-                    spec, source = ranges.spec_for(key, value, r.is_assumption, probability)
-                _check_support(spec, key, value, probability)
+                    spec, source = ranges.spec_for(key, value, r.is_assumption, probability, r.value.strip() == BOUGHT)
+                _check_support(spec, key, value, probability and not effect)
                 name = spec.key if spec.shared else key
                 if name in out:
                     p = out[name]
                     out[name] = Parameter(name, (*p.keys, key), spec, source, p.is_assumption or r.is_assumption,
-                                          p.comment, p.file)
+                                          p.comment, p.file, (*p.effects, *effect), p.probabilities | probs)
                 else:
-                    out[name] = Parameter(name, (key,), spec, source, r.is_assumption, r.comment, str(r.file))
+                    out[name] = Parameter(name, (key,), spec, source, r.is_assumption, r.comment, str(r.file),
+                                          effect, probs)
     return list(out.values())
 
 
+def _probability_target(config: Config, target: str) -> bool:
+    """Whether the schema bounds the number a change targets to [0, 1]."""
+    parent, name = target.rsplit(".", 1)
+    obj = _lookup(config, parent)
+    return is_dataclass(obj) and any(f.name == name and f.metadata.get("high") == 1.0 for f in fields(obj))
+
+
 def _check_support(spec: Spec, key: str, value: float, probability: bool) -> None:
-    """A range must suit its number: a beta for probabilities only; a probability's range within [0, 1]."""
+    """A range must suit its number: a beta for probabilities only; a probability's range within [0, 1] (a
+    lognormal or gamma around a probability is on its odds: in (0, 1) by construction; an effect's range is on
+    the effect, `effect_value`)."""
     if spec.kind == "beta" and not probability:
         raise ConfigError(spec.key, "beta", f"a range for a number that is not a probability ({key}): "
                           "uniform, triangular, lognormal or gamma", spec.file)
@@ -402,8 +471,10 @@ def _check_support(spec: Spec, key: str, value: float, probability: bool) -> Non
 # ----------------------------------------------------------------------------- samples
 def values_at(params: list[Parameter], u: np.ndarray, base: dict[str, float]) -> dict[str, float]:
     """Values of the varied parameters at the unit-cube point `u` (one coordinate each), around `base`
-    (an option's own values; keys the option lacks are skipped)."""
-    out = {}
+    (an option's own values; keys the option lacks are skipped). An effect is drawn after the numbers,
+    so that it acts on its target's drawn value (`effect_value`)."""
+    out: dict[str, float] = {}
+    effects = []
     for p, x in zip(varied(params), u):
         for key in p.keys:
             if key not in base:
@@ -411,8 +482,56 @@ def values_at(params: list[Parameter], u: np.ndarray, base: dict[str, float]) ->
             b = base[key]
             if p.spec.relative and (b == 0 or (p.spec.kind == "beta" and b == 1)):
                 continue  # structural in this option (a shared range met a zero here): held
-            out[key] = float(p.spec.dist(b).ppf(x))
+            e = p.effect(key)
+            if e is not None and p.spec.relative and p.spec.kind != "beta":
+                effects.append((e, p.spec.ppf(x, 1.0)))
+            else:
+                out[key] = _level(p.spec, x, b, key in p.probabilities)
+    for e, lam in effects:
+        t0 = base.get(e.target)
+        out[e.key] = effect_value(e, base[e.key], lam, t0, out.get(e.target, t0))
     return out
+
+
+def _level(spec: Spec, x: float, b: float, probability: bool) -> float:
+    """A number's value at quantile `x` of its range around `b`; a probability's lognormal or gamma is on its odds."""
+    if probability and spec.relative and spec.kind in ("lognormal", "gamma") and 0 < b < 1:
+        odds = b / (1 - b) * spec.ppf(x, 1.0)
+        return odds / (1 + odds)
+    return spec.ppf(x, b)
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def _expit(x: float) -> float:
+    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+
+
+def effect_value(e: Effect, value: float, lam: float, t0: float | None, t: float | None) -> float:
+    """A change's value with its effect multiplied by `lam` (a draw of the range around 1), on the scale of the
+    number it changes, so that the change keeps its direction and a probability stays in [0, 1].
+
+    The effect is measured at the option's own values: the change takes its target from `t0` to
+    r = change(op, t0, value). A probability's effect is the log odds ratio logit(r) - logit(t0) (from
+    none or from certainty: r's odds); a multiplier's, its log (x1.2 varies its +20%: 1.2^lam, so never
+    below 1); a positive number set to another level, the log of their ratio; an addition, itself (a
+    reduction: the log ratio, never below zero). The drawn effect then acts on the target's drawn value `t`.
+    """
+    if e.probability and t0 is not None and t is not None:
+        r = min(max(change(e.op, t0, value), 1e-9), 1 - 1e-9)
+        if 0 < t0 < 1 and 0 < t < 1:
+            r = _expit(_logit(t) + lam * (_logit(r) - _logit(t0)))
+        else:
+            r = _expit(_logit(r) + math.log(lam))
+        return r if e.op == "set" else r / t if e.op == "scale" else r - t
+    if e.op == "scale":
+        return value ** lam
+    if t0 is None or t is None or t0 <= 0 or (e.op == "add" and value >= 0) or change(e.op, t0, value) <= 0:
+        return value * lam
+    ratio = (change(e.op, t0, value) / t0) ** lam
+    return t * ratio if e.op == "set" else t * ratio - t
 
 
 def varied(params: list[Parameter]) -> list[Parameter]:
@@ -421,10 +540,11 @@ def varied(params: list[Parameter]) -> list[Parameter]:
 
 
 def base_values(config: Config, params: list[Parameter]) -> dict[str, float]:
-    """The option's own value of each number of a varied parameter that it has."""
+    """The option's own value of each number of a varied parameter that it has, and of each number an effect
+    of one changes."""
     out = {}
     for p in varied(params):
-        for key in p.keys:
+        for key in (*p.keys, *(e.target for e in p.effects)):  # an effect's target: what it acts on
             try:
                 out[key] = float(_lookup(config, key))
             except (KeyError, AttributeError, IndexError, TypeError, ValueError):

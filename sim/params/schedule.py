@@ -9,6 +9,7 @@ window starts at day 0); a duration is its distribution with a `Piecewise` scale
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 
 from sim.params.distributions import Dist
@@ -57,9 +58,10 @@ def plus(a: Piecewise, b: Piecewise) -> Piecewise:
     return Piecewise(times, [a.at(t) + b.at(t) for t in times])
 
 
-def change(op: str, x: float, value: float) -> float:
-    """`x` after an intervention's change: set to `value`, scaled by it, or with it added."""
-    return value if op == "set" else x * value if op == "scale" else x + value
+def change(op: str, x: float, value: float, high: float = math.inf) -> float:
+    """`x` after an intervention's change: set to `value`, scaled by it, or with it added; within [0, high]
+    (`high` 1 for a probability: changes stacked on one cannot make it more than certain)."""
+    return min(high, max(0.0, value if op == "set" else x * value if op == "scale" else x + value))
 
 
 @dataclass
