@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -24,7 +25,7 @@ from sim.experiment.replications import write_text
 from sim.experiment.runner import Option
 from sim.params.config import to_config
 from sim.params.paths import CONFIG_DIR
-from sim.params.ranges import Ranges, option_files, parameters
+from sim.params.ranges import Parameter, Ranges, option_files, parameters
 from sim.params.schema import Experiment
 
 FOLDER = "uncertainty"  # a sweep's subfolder for the parameter sets
@@ -100,7 +101,25 @@ def recommendation(out: Path, study: Study, n: int, ex: Experiment) -> dict:
              (("sustained_job", ex.wtp_per_sustained_job_range), ("vacancy_year", ex.wtp_per_vacancy_year_range))}
     recs = recommendations(Records(out / "records.jsonl").read(), [f"set{i}" for i in range(n)],
                            [o.name for o in study.options], study.reference, wtp_of(ex), spans, v, u)
-    return {"recommendations": [r.to_json() for r in recs], "labels": {p.name: p.name for p in v}}
+    return {"recommendations": [r.to_json() for r in recs], "labels": parameter_labels(study, v)}
+
+
+def parameter_labels(study: Study, params: list[Parameter]) -> dict[str, str]:
+    """Each varied parameter in words, from the first option whose config has it."""
+    from sim.params.labels import path_label
+
+    def has(raw: dict, key: str) -> bool:
+        node: Any = raw
+        for k in key.split("."):
+            node = node[int(k)] if isinstance(node, list) and k.isdigit() and int(k) < len(node) else \
+                node.get(k) if isinstance(node, dict) else None
+        return node is not None
+
+    out = {}
+    for p in params:
+        raw = next((o.raw for o in study.options if has(o.raw, p.keys[0])), study.options[0].raw)
+        out[p.name] = path_label(p.keys[0] if "*" in p.name else p.name, raw)
+    return out
 
 
 def wtp_of(ex: Experiment) -> dict[str, float]:

@@ -12,7 +12,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from sim.analysis.psa import EFFECTS, acceptability, differences, effect_of, evppi, net_benefit
+from sim.analysis.psa import (
+    EFFECTS,
+    acceptability,
+    differences,
+    effect_of,
+    evpi_estimates,
+    evppi_estimates,
+    net_benefit,
+)
 from sim.params.ranges import Parameter
 
 DRIVERS = 3  # the parameters a recommendation names
@@ -43,8 +51,9 @@ class Recommendation:
     gain: Range  # the funded option's effect in the effect's unit (0 when it is the reference)
     cost: Range  # GBP
     runner_up: str  # the option with the next highest expected net benefit
-    drivers: list[tuple[str, float]]  # (parameter, EVPPI in GBP), the largest first, at most DRIVERS
-    evpi: float  # GBP: the value of knowing every uncertain number
+    drivers: list[tuple[str, float, float]]  # (parameter, EVPPI, its standard error; GBP), largest first, <= DRIVERS
+    evpi: float  # GBP: the value of knowing every uncertain number (simulation noise taken out)
+    evpi_se: float
     wtp_range: tuple[float, float]
     fund_at_range: tuple[str, str]  # the option to fund at each end of the range
     sets: int
@@ -65,15 +74,18 @@ def recommend(records: dict[str, dict], ids: Sequence[str], names: list[str], re
         return names[int(np.argmax(net_benefit(e, c, w).mean(axis=0)))]
 
     nmb = net_benefit(e, c, wtp)
-    p, evpi_ = acceptability(nmb)
+    p, evpi_ = acceptability(nmb)  # evpi_: with the noise; used only when no parameter varies
     order = np.argsort(-nmb.mean(axis=0), kind="stable")
     j = int(order[0])
-    drivers = sorted(((prm.name, evppi(nmb, u[:, k])) for k, prm in enumerate(params)), key=lambda t: -t[1])
+    values = [(prm.name, evppi_estimates(e, c, u[:, k], [wtp])[0]) for k, prm in enumerate(params)]
+    drivers = sorted(((name, v.value, v.se) for name, v in values if v.value > 0), key=lambda t: -t[1])
+    total = evpi_estimates(e, c, u, [wtp])[0] if len(params) else None
     return Recommendation(
         effect, wtp, names[j], reference, {n: float(p[i]) for i, n in enumerate(names)},
         {n: float(nmb[:, i].mean()) for i, n in enumerate(names)}, Range.of(e[:, j]), Range.of(c[:, j]),
-        names[int(order[1])] if len(names) > 1 else names[j], [(n, float(v)) for n, v in drivers[:DRIVERS] if v > 0],
-        evpi_, wtp_range, (best_at(wtp_range[0]), best_at(wtp_range[1])), len(ids))
+        names[int(order[1])] if len(names) > 1 else names[j], drivers[:DRIVERS],
+        total.value if total else evpi_, total.se if total else 0.0, wtp_range,
+        (best_at(wtp_range[0]), best_at(wtp_range[1])), len(ids))
 
 
 def recommendations(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str,

@@ -82,9 +82,12 @@ def effect_sentences(rec: dict, labels: dict[str, str]) -> list[str]:
                  f"{estimate(cost['mean'], cost['low'], cost['high'], 'gbpk')} (95% of the parameter sets "
                  f"within the brackets)."]
     if rec["drivers"]:
-        named = ", ".join(f"{labels.get(k, k)} ({_money(v)})" for k, v in rec["drivers"])
-        words.append(f"It turns most on {named}: what knowing each exactly would be worth; knowing every uncertain "
-                     f"number, {_money(rec['evpi'])}.")
+        named = "; ".join(f"{labels.get(k, k)} ({_money(v)} ± {_money(se)})" for k, v, se in rec["drivers"])
+        sure = any(v > 2 * se for _, v, se in rec["drivers"])
+        words.append(f"It turns most on: {named}, what knowing each exactly would be worth (± a standard error); "
+                     f"knowing every uncertain number, {_money(rec['evpi'])} ± {_money(rec['evpi_se'])}."
+                     + ("" if sure else f" With {sets} sets none of these is told apart from zero: read them as a "
+                                         "ranking, and ask for more sets (experiment.sets) to price the evidence."))
     lo, hi = rec["wtp_range"]
     at_lo, at_hi = (labels.get(x, display(x)) if x != ref else "nothing" for x in rec["fund_at_range"])
     if at_lo == at_hi:
@@ -108,10 +111,10 @@ def trade_off(recs: list[dict], labels: dict[str, str]) -> str:
 
 
 def sentences(data: dict | None, labels: dict[str, str] | None = None) -> list[str]:
-    """Every sentence of the recommendation, in order (none without parameter sets)."""
+    """Every sentence of the recommendation, in order (none without parameter sets); parameters by their labels."""
     if not data:
         return []
-    labels = labels or {}
+    labels = {**data.get("labels", {}), **(labels or {})}
     recs = data["recommendations"]
     out = [s for r in recs for s in effect_sentences(r, labels)]
     tail = trade_off(recs, labels)

@@ -11,3 +11,32 @@ def label_of(name: str, entry: Mapping[str, Any] | None = None) -> str:
     """`entry["label"]` when it has one, else `name` with its underscores as spaces."""
     label = (entry or {}).get("label")
     return str(label) if label else name.replace("_", " ")
+
+
+DISTRIBUTION_PARTS = ("mean", "median", "mode", "sd", "cv", "low", "high", "shape", "scale")
+
+
+def path_label(path: str, config: Mapping[str, Any]) -> str:
+    """A number's config path in words, from the config it is in: the nearest entry with a `label` names the
+    subject, the keys after it say what of it ('pathway.training.courses.care_preemployment.duration.mean' ->
+    'Care pre-employment course: duration (mean)'); without one, the keys after the top level."""
+    keys = path.split(".")
+    subject, rest = "", keys[1:]
+    node: Any = config
+    for i, key in enumerate(keys):
+        node = node[int(key)] if isinstance(node, list) and key.isdigit() and int(key) < len(node) else \
+            node.get(key) if isinstance(node, Mapping) else None
+        if isinstance(node, Mapping) and node.get("label"):
+            subject, rest = str(node["label"]), keys[i + 1:]
+        if isinstance(node, Mapping) and "target" in node and key.isdigit():  # an intervention's change
+            target = str(node["target"]).split(".")
+            what = " ".join(label_of(k) for k in (target[-2:] if target[-1] in DISTRIBUTION_PARTS else target[-1:]))
+            return f"{subject}: effect on {what}"
+    tail = ""
+    if rest and rest[-1] in DISTRIBUTION_PARTS:
+        tail, rest = f" ({rest[-1]})", rest[:-1]
+    words = " ".join(label_of(k) for k in rest if k != "*" and not k.isdigit())
+    if subject:
+        return f"{subject}: {words}{tail}" if words else subject + tail
+    text = words + tail
+    return text[:1].upper() + text[1:]
