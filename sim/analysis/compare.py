@@ -30,9 +30,13 @@ from sim.experiment.stats import (
 from sim.params.kpis import COST_RATIOS, KPI
 
 FAILED = "FAILED"
+UNCERTAINTY = "uncertainty"  # a sweep's subfolder for its options on parameter sets (sim.analysis.probabilistic)
+
 COMPARISON_HEADER = ("option", "scenario", "kpi", "group", "mean", "ci_low", "ci_high", "n",
                      "diff_mean", "diff_ci_low", "diff_ci_high", "diff_n",
-                     "unpaired_diff_ci_low", "unpaired_diff_ci_high", "reference", "var_ratio")
+                     "unpaired_diff_ci_low", "unpaired_diff_ci_high", "reference", "var_ratio",
+                     # the change over the parameter sets (sim.analysis.probabilistic; empty at the files' values)
+                     "expected_diff_mean", "expected_diff_low", "expected_diff_high", "parameter_sets")
 
 
 @dataclass
@@ -293,20 +297,23 @@ def cost_effect(option: Job, ref: Job, kpi: str) -> Interval:
     return r
 
 
-def comparison_rows(jobs: list[Job]) -> list[tuple]:
+def comparison_rows(jobs: list[Job], expected: dict[tuple[str, str], tuple[float, float, float, int]] | None = None
+                    ) -> list[tuple]:
     """Option x KPI: mean and 95% CI, the paired difference against the reference with its CI, and the
     pairing's variance ratio; then the cost per unit of each effect (COST_RATIOS) as its own rows (n/a for
-    the reference)."""
+    the reference); the change over the parameter sets (`expected`, by option and KPI, whole region) beside."""
     ref = reference_job(jobs)
     rows = []
     nan = math.nan
+    none = (nan, nan, nan, 0)
+    expected = expected or {}
     for j in jobs:
         if j.status != "done":
             continue
         for kpi in (k.name for k in COST_RATIOS):
             r = cost_effect(j, ref, kpi) if ref is not None else Interval(nan, nan, nan, 0)
             rows.append((j.label, j.scenario, kpi, "all", r.mean, r.low, r.high, r.n,
-                         nan, nan, nan, 0, nan, nan, ref.label if ref else "", nan))
+                         nan, nan, nan, 0, nan, nan, ref.label if ref else "", nan, *none))
         for (kpi, group), values in j.kpis.items():
             ci = mean_ci(list(values.values()))
             d = u = Interval(math.nan, math.nan, math.nan, 0)
@@ -318,14 +325,26 @@ def comparison_rows(jobs: list[Job]) -> list[tuple]:
                     u = unpaired_difference(a, b)
                     ratio = variance_ratio(a, b)
             rows.append((j.label, j.scenario, kpi, group, ci.mean, ci.low, ci.high, ci.n,
-                         d.mean, d.low, d.high, d.n, u.low, u.high, ref.label if ref else "", ratio))
+                         d.mean, d.low, d.high, d.n, u.low, u.high, ref.label if ref else "", ratio,
+                         *(expected.get((j.label, kpi), none) if group == "all" else none)))
     return rows
+
+
+def expected(folder: Path) -> dict[tuple[str, str], tuple[float, float, float, int]]:
+    """Each option's change against the reference over the parameter sets (uncertainty.csv: the expected value,
+    the 2.5-97.5% points, the number of sets), by (option, kpi); empty without parameter sets."""
+    path = Path(folder) / UNCERTAINTY / "uncertainty.csv"
+    if not path.exists():
+        return {}
+    with path.open(newline="") as f:
+        return {(r["option"], r["kpi"]): (float(r["psa_mean"]), float(r["psa_low"]), float(r["psa_high"]),
+                                          int(r["psa_sets"])) for r in csv.DictReader(f)}
 
 
 def write_comparison(folder: Path) -> tuple[list[Job], list[tuple]]:
     """Write `comparison.csv` into a sweep (or run) folder; return its jobs and rows."""
     jobs = find_jobs(folder)
-    rows = comparison_rows(jobs)
+    rows = comparison_rows(jobs, expected(folder))
     write_csv(Path(folder) / "comparison.csv", COMPARISON_HEADER, rows)
     return jobs, rows
 

@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 from omegaconf import OmegaConf
 
+from sim.analysis.compare import UNCERTAINTY as FOLDER
 from sim.analysis.compare import Job, find_jobs, is_context, reference_job
 from sim.analysis.psa import Study, differences, effect_of, net_benefit, psa
 from sim.experiment.replications import write_text
@@ -28,7 +29,6 @@ from sim.params.paths import CONFIG_DIR
 from sim.params.ranges import Parameter, Ranges, option_files, parameters
 from sim.params.schema import Experiment
 
-FOLDER = "uncertainty"  # a sweep's subfolder for the parameter sets
 STABLE = 0.05  # the most any option's probability of being the best buy may move between half the sets and all
 
 

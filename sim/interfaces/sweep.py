@@ -67,7 +67,7 @@ def finish_folder(folder: Path, prog: str = "pathways") -> int:
 
     Returns an exit code: 1 when a job failed or did not finish, or an output could not be written."""
     from sim.analysis.compare import status_lines, write_comparison
-    from sim.outputs.console import headline_text
+    from sim.outputs.console import headline_text, recommendation_text
     from sim.outputs.folder import report_data
     from sim.outputs.report import write_report
     from sim.outputs.workbook import write_workbook
@@ -80,6 +80,9 @@ def finish_folder(folder: Path, prog: str = "pathways") -> int:
     except OSError as e:
         return outputs_failed(folder, e, prog)
     print(headline_text(rows))
+    advice = recommendation_text(folder)
+    if advice:
+        print(advice)
     problems = status_lines(jobs)
     for line in problems:
         print(line, file=sys.stderr)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import textwrap
+from pathlib import Path
 
 from sim.outputs.estimates import estimate_text, ratio_estimate
 from sim.outputs.folder import Stats
 from sim.outputs.formatting import estimate, number
+from sim.outputs.recommendation import read, sentences
 from sim.params.kpis import COST_RATIOS, group
 
 NO_REFERENCE = (", ".join([COST_RATIOS[0].sentence, *(k.label for k in COST_RATIOS[1:])])
@@ -60,3 +63,12 @@ def headline_text(rows: list[tuple]) -> str:
             parts.append(text)
         out.append(f"{opt}: " + "; ".join(parts))
     return "\n".join(out)
+
+
+def recommendation_text(folder: Path) -> str:
+    """What to fund, as the report opens (empty at the files' values only), wrapped for a terminal."""
+    lines = sentences(read(folder))
+    if not lines:
+        return ""
+    return "\n".join(["What to fund:", *(textwrap.fill(s, 110, initial_indent="  ", subsequent_indent="    ")
+                                         for s in lines)])

@@ -15,6 +15,7 @@ from sim.analysis.compare import (
     COMPARISON_HEADER,
     Job,
     comparison_rows,
+    expected,
     find_jobs,
     reference_job,
 )
@@ -191,7 +192,7 @@ def report_data(folder: Path, jobs: list[Job] | None = None, rows: list[tuple] |
     (the jobs and comparison rows may be given, when the caller has them already)."""
     folder = Path(folder)
     jobs = find_jobs(folder) if jobs is None else jobs
-    rows = comparison_rows(jobs) if rows is None else rows
+    rows = comparison_rows(jobs, expected(folder)) if rows is None else rows
     ref_job = reference_job(jobs)
     options: list[Option] = []
     for j in (j for j in jobs if j.status == "done"):

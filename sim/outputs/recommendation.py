@@ -41,19 +41,6 @@ def read(folder: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def expected(folder: Path) -> dict[tuple[str, str], tuple[float, float, float]]:
-    """Each option's effect on each KPI over the parameter sets (uncertainty.csv: the expected value and the
-    2.5-97.5% points), by (option, kpi); empty without parameter sets."""
-    import csv
-
-    path = Path(folder) / FOLDER / "uncertainty.csv"
-    if not path.exists():
-        return {}
-    with path.open(newline="") as f:
-        return {(r["option"], r["kpi"]): (float(r["psa_mean"]), float(r["psa_low"]), float(r["psa_high"]))
-                for r in csv.DictReader(f)}
-
-
 def _pct(p: float) -> str:
     return f"{100 * p:.0f}%"
 

@@ -13,6 +13,7 @@ import numpy as np
 import yaml
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from sim.analysis.compare import expected
 from sim.experiment.stats import mean_ci, paired_difference
 from sim.outputs.elements import HATCHES, PALETTE, REFERENCE_COLOUR, Chart, Piece, Table
 from sim.outputs.estimates import (
@@ -83,7 +84,7 @@ def _recommendation_section(d: ReportData) -> dict[str, Any]:
                 "vacancies": _cell_diff(d, o, "vacancies_mean")} for o in d.context]
     if data is None:
         return {"fixed": True, "sentences": [], "context": context, "table": None}
-    exp = rec.expected(d.folder)
+    exp = expected(d.folder)
     p = {r["effect"]: r["p_best"] for r in data["recommendations"]}
     rows = []
     for o in d.compared:
@@ -100,7 +101,7 @@ def _recommendation_section(d: ReportData) -> dict[str, Any]:
             "table": Table(header, rows, "recommendation"), "sets": data["recommendations"][0]["sets"]}
 
 
-def _expected_cell(e: tuple[float, float, float] | None, factor: float, reference: bool, kind: str = "count"
+def _expected_cell(e: tuple[float, float, float, int] | None, factor: float, reference: bool, kind: str = "count"
                    ) -> Piece | str:
     """An expected change over the parameter sets, with the 2.5-97.5% points of the sets."""
     if reference:
