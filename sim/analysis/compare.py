@@ -211,10 +211,10 @@ def choose_reference(jobs: list[Job], wanted: str) -> Job:
     regions = {j.region for j in jobs if j.region}
     if len(regions) > 1:
         by = "; ".join(f"'{j.label}' on {j.region}" for j in jobs)
+        choose = " or ".join(f"region={r}" for r in sorted(regions - {"norfolk_waveney"} or regions))
         raise ComparisonError(
-            f"the options run on different regions ({by}): their difference would mix two labour markets. "
-            f"Compare options of one region, e.g. add region={sorted(regions - {'norfolk_waveney'} or regions)[0]} "
-            "so that the baseline runs on the same region")
+            f"the options run on different regions ({by}): their difference would mix two labour markets; "
+            f"allowed: options of one region, or one region for all of them ({choose})")
     by_label = [j for j in jobs if j.label == wanted or number(j) == wanted]
     matches = by_label or [j for j in jobs if j.scenario == wanted and not j.interventions]
     if len(matches) == 1:
