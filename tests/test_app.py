@@ -66,6 +66,8 @@ def test_page_picks_runs_and_shows_the_comparison(server: tuple[str, Path], tmp_
 
         browser.get(base + "/")
         assert "planner's workbench" in browser.title
+        for box in browser.find_elements(By.CSS_SELECTOR, "input[name=scenarios]:checked"):
+            box.click()  # the page starts from make run's comparison: this test runs one programme
         # bad input: the command line's message beside the field, and no run
         browser.find_element(By.CSS_SELECTOR, "input[name=scenarios][value=skills_plan_entry_retention]").click()
         replications = browser.find_element(By.NAME, "replications")
@@ -90,12 +92,27 @@ def test_page_picks_runs_and_shows_the_comparison(server: tuple[str, Path], tmp_
         text = table.text
         assert "baseline" in text and "skills plan entry retention" in text and "reference" in text
         assert browser.find_element(By.ID, "progress-text").text == "done"
+        about = browser.find_element(By.CSS_SELECTOR, "#result dl.about").text  # the run in words
+        for words in ("Norfolk and Waveney", "baseline (the reference)", "skills plan entry retention", "2 years",
+                      "2 replications of each option", "ran for", "done"):
+            assert words in about, about
+        assert "A first look" in browser.find_element(By.CSS_SELECTOR, "#result .first-look").text
         assert float(browser.find_element(By.ID, "bar").get_attribute("value")) == 1.0
         links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#result a")}
         assert set(links) == {"the full report", "comparison.csv", "comparison.xlsx"}
         assert browser.execute_script("return document.querySelector('#result img').naturalWidth") > 0
         runs = browser.find_element(By.ID, "runs-list").text
-        assert "done" in runs
+        assert "done" in runs and "skills plan entry retention against baseline, Norfolk and Waveney" in runs, runs
+        # showing the run again restores the form that asked for it
+        browser.find_element(By.CSS_SELECTOR, "input[name=scenarios][value=skills_plan_entry_retention]").click()
+        Select(browser.find_element(By.NAME, "experiment")).select_by_value("default")
+        browser.find_element(By.CSS_SELECTOR, "#runs-list button.show").click()
+        WebDriverWait(browser, 30).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#result #headline")))
+        assert browser.find_element(By.CSS_SELECTOR,
+                                    "input[name=scenarios][value=skills_plan_entry_retention]").is_selected()
+        experiment = Select(browser.find_element(By.NAME, "experiment")).first_selected_option
+        assert experiment.get_attribute("value") == "quick"
+        assert browser.find_element(By.NAME, "replications").get_attribute("value") == "2"
         severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "400" not in e["message"]]
         assert not severe, severe
         size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
@@ -129,3 +146,45 @@ def test_form_asks_for_the_sweeps_the_command_line_runs() -> None:
     with pytest.raises(FormError) as e:
         form_overrides(FormRequest(mode="programmes"))
     assert e.value.field == "scenarios"
+
+
+@pytest.mark.unit
+def test_the_page_starts_from_make_run_and_reads_a_form_back_from_its_command_line() -> None:
+    """The form's defaults ask for what `make run` runs (the Makefile's options, the default experiment and its
+    replications), and every form is read back from the command line it asks for (showing a run restores it)."""
+    extra("fastapi", "app")
+    import re
+
+    from sim.interfaces.app import FormRequest, choices, form_of, form_overrides
+
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    make_run = re.search(r"^NORFOLK_OPTIONS := (\S+)", makefile, re.M).group(1)
+    ticked = [s["name"] for s in choices()["scenarios"] if s["ticked"]]
+    overrides, _ = form_overrides(FormRequest(scenarios=ticked))
+    assert sorted(overrides) == sorted([f"scenario=baseline,{','.join(ticked)}", "experiment=default"])
+    assert set(make_run.split(",")) == {"baseline", *ticked}
+    assert "experiment=" not in makefile.split("run:")[1].split("\n")[1]  # make run keeps the default experiment
+    forms = [FormRequest(mode="programmes", scenarios=["connect_to_work_cumbria"], experiment="quick",
+                         replications="2"),
+             FormRequest(mode="interventions", interventions=["childcare", "mentoring"], together=True,
+                         region="cumbria"),
+             FormRequest(mode="sizes", sized="childcare", sizes="0,10,40")]
+    for form in forms:
+        read = form_of(form_overrides(form)[0])
+        assert read is not None and {k: v for k, v in form.model_dump().items() if k in read} == read, (form, read)
+
+
+@pytest.mark.unit
+def test_a_run_in_words(tmp_path: Path) -> None:
+    from sim.outputs.formatting import duration, run_length
+    from sim.outputs.runinfo import about
+
+    assert [run_length(d) for d in (1826, 730, 365.25, 182, 30)] == ["5 years", "2 years", "1 year", "6 months",
+                                                                      "30 days"]
+    assert [duration(s) for s in (4.4, 65, 3725)] == ["4 s", "1 min 05 s", "1 h 02 min"]
+    a = about(tmp_path, [["intervention=[childcare]", "intervention.childcare.places=0", "experiment.reference=0",
+                          "experiment=quick", "region=cumbria"],
+                         ["intervention=[childcare]", "intervention.childcare.places=20", "experiment.reference=0",
+                          "experiment=quick", "region=cumbria"]])
+    assert a.options == ["childcare places 0", "childcare places 20"] and a.reference == "childcare places 0"
+    assert a.region.startswith("Cumbria") and a.horizon_days == 730 and a.replications == 3 and a.first_look
