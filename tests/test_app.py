@@ -79,9 +79,9 @@ def test_page_picks_runs_and_shows_the_comparison(server: tuple[str, Path], tmp_
         assert error.text == ("command-line override 'experiment.replications=0': experiment.replications = 0: "
                               "allowed: [1, 100000]")
         # a good run: two replications of the quick experiment, one programme against the baseline
+        Select(browser.find_element(By.NAME, "experiment")).select_by_value("quick")  # sets its own replications
         replications.clear()
         replications.send_keys("2")
-        Select(browser.find_element(By.NAME, "experiment")).select_by_value("quick")
         browser.find_element(By.ID, "run").click()
         errors = "return [...document.querySelectorAll('.field-error')].map(e => e.textContent).join('')"
         WebDriverWait(browser, 30).until(
@@ -188,3 +188,49 @@ def test_a_run_in_words(tmp_path: Path) -> None:
                           "experiment=quick", "region=cumbria"]])
     assert a.options == ["childcare places 0", "childcare places 20"] and a.reference == "childcare places 0"
     assert a.region.startswith("Cumbria") and a.horizon_days == 730 and a.replications == 3 and a.first_look
+
+
+def _screenshot(browser: object, path: Path) -> None:
+    """The whole page as a PNG."""
+    size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    png = browser.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+    path.write_bytes(base64.b64decode(png["data"]))
+    assert path.stat().st_size > 10_000
+
+
+@pytest.mark.system
+def test_page_stops_a_run_and_resumes_it(tmp_path: Path) -> None:
+    """The Stop button ends a run keeping its finished options, the run reads "stopped" in words, and its Resume
+    button runs the rest to the end."""
+    with serve(tmp_path / "results", max_runs=1) as base, chromium(tmp_path / "profile", width=1280,
+                                                                     height=1000) as browser:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import Select, WebDriverWait
+
+        browser.get(base + "/")
+        for box in browser.find_elements(By.CSS_SELECTOR, "input[name=scenarios]:checked"):
+            box.click()
+        for name in ("west_norfolk_local_plan", "skills_plan_entry_retention"):
+            browser.find_element(By.CSS_SELECTOR, f"input[name=scenarios][value={name}]").click()
+        Select(browser.find_element(By.NAME, "experiment")).select_by_value("quick")
+        assert browser.find_element(By.NAME, "replications").get_attribute("value") == "3"  # the experiment's own
+        browser.find_element(By.ID, "run").click()
+        text = browser.find_element(By.ID, "progress-text")
+        WebDriverWait(browser, RUN_SECONDS).until(lambda b: "1 of 3 options done" in text.text)
+        _screenshot(browser, tmp_path / "running.png")
+        browser.find_element(By.ID, "stop").click()
+        WebDriverWait(browser, 30).until(lambda b: text.text.startswith("stopped"))
+        assert text.text.startswith(("stopped: 1 of 3 options complete", "stopped: 2 of 3 options complete")), text.text
+        state = WebDriverWait(browser, 30).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#result dl")))
+        assert "stopped" in state.text and "failed" not in state.text and "options done" in state.text, state.text
+        assert "stopped" in browser.find_element(By.ID, "runs-list").text
+        _screenshot(browser, tmp_path / "stopped.png")
+        browser.find_element(By.CSS_SELECTOR, "#result button.resume").click()
+        WebDriverWait(browser, RUN_SECONDS).until(lambda b: text.text in ("done", ) or text.text.startswith("failed"))
+        assert text.text == "done"
+        WebDriverWait(browser, 30).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#result #headline")))
+        assert "3 of 3" not in browser.find_element(By.CSS_SELECTOR, "#result dl").text  # done says done
+        _screenshot(browser, tmp_path / "resumed.png")

@@ -408,12 +408,12 @@ class Workbench:
         elif run is None and failed:
             status, error = "failed", f"{len(failed)} of {total} jobs failed: {_last_lines(failed[0] / FAILED, 1)}"
         elif run is None:  # a command-line sweep cut short
-            status, error = "stopped", (f"stopped: {done} of {total} jobs complete; resume it with its pathways "
+            status, error = "stopped", (f"stopped: {done} of {total} options complete; resume it with its pathways "
                                         f"command and hydra.sweep.dir={folder}")
         elif not run.stopped and run.exit_code is not None and run.exit_code > 0 and run.exit_code != INTERRUPTED:
             status, error = "failed", _last_lines(run.log)
         else:  # stopped, killed or interrupted, or its app was: nothing says it failed
-            status, error = "stopped", f"stopped: {done} of {total} jobs complete; resume to finish the rest"
+            status, error = "stopped", f"stopped: {done} of {total} options complete; resume to run the rest"
         base = f"/results/{'/'.join(run_id.split('~'))}"
         files = {name: f"{base}/{file}" if (folder / file).exists() else None
                  for name, file in (("report", "report.html"), ("comparison", "comparison.csv"),

@@ -91,7 +91,8 @@ async function follow(id) {
       ? `queued: waiting for a free core (${st.queue_position} run${st.queue_position === 1 ? "" : "s"} ahead)`
       : `${Math.round(100 * st.progress)}% (${st.jobs_done} of ${st.jobs} options done)`;
     if (st.status !== "running" && st.status !== "queued") {
-      text.textContent = st.status === "done" ? "done" : `${st.status}: ${st.error}`;
+      text.textContent = st.status === "done" ? "done"
+        : st.error.startsWith(st.status) ? st.error : `${st.status}: ${st.error}`;
       stop.hidden = true;
       following = null;
       await refreshRuns();
