@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from appserver import RUN_SECONDS, api_client, serve, wait
-from conftest import chromium, extra, run_cli
+from conftest import chromium, extra, run_cli, screenshot
 
 from sim.analysis.compare import find_jobs
 from sim.interfaces import preflight as pf
@@ -115,13 +114,7 @@ def test_page_picks_runs_and_shows_the_comparison(server: tuple[str, Path], tmp_
         assert browser.find_element(By.NAME, "replications").get_attribute("value") == "2"
         severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "400" not in e["message"]]
         assert not severe, severe
-        size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-        png = browser.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
-    shot = tmp_path / "app.png"
-    shot.write_bytes(base64.b64decode(png["data"]))
-    assert shot.stat().st_size > 10_000
+        screenshot(browser, tmp_path / "app.png")
     folders = [p for p in results.rglob("multirun.yaml")]
     assert any("skills_plan_entry_retention" in (p.parent / "multirun.yaml").read_text() for p in folders)
 
@@ -190,16 +183,6 @@ def test_a_run_in_words(tmp_path: Path) -> None:
     assert a.region.startswith("Cumbria") and a.horizon_days == 730 and a.replications == 3 and a.first_look
 
 
-def _screenshot(browser: object, path: Path) -> None:
-    """The whole page as a PNG."""
-    size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    png = browser.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
-    path.write_bytes(base64.b64decode(png["data"]))
-    assert path.stat().st_size > 10_000
-
-
 @pytest.mark.system
 def test_page_stops_a_run_and_resumes_it(tmp_path: Path) -> None:
     """The Stop button ends a run keeping its finished options, the run reads "stopped" in words, and its Resume
@@ -220,17 +203,17 @@ def test_page_stops_a_run_and_resumes_it(tmp_path: Path) -> None:
         browser.find_element(By.ID, "run").click()
         text = browser.find_element(By.ID, "progress-text")
         WebDriverWait(browser, RUN_SECONDS).until(lambda b: "1 of 3 options done" in text.text)
-        _screenshot(browser, tmp_path / "running.png")
+        screenshot(browser, tmp_path / "running.png")
         browser.find_element(By.ID, "stop").click()
         WebDriverWait(browser, 30).until(lambda b: text.text.startswith("stopped"))
         assert text.text.startswith(("stopped: 1 of 3 options complete", "stopped: 2 of 3 options complete")), text.text
         state = WebDriverWait(browser, 30).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#result dl")))
         assert "stopped" in state.text and "failed" not in state.text and "options done" in state.text, state.text
         assert "stopped" in browser.find_element(By.ID, "runs-list").text
-        _screenshot(browser, tmp_path / "stopped.png")
+        screenshot(browser, tmp_path / "stopped.png")
         browser.find_element(By.CSS_SELECTOR, "#result button.resume").click()
         WebDriverWait(browser, RUN_SECONDS).until(lambda b: text.text in ("done", ) or text.text.startswith("failed"))
         assert text.text == "done"
         WebDriverWait(browser, 30).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#result #headline")))
         assert "3 of 3" not in browser.find_element(By.CSS_SELECTOR, "#result dl").text  # done says done
-        _screenshot(browser, tmp_path / "resumed.png")
+        screenshot(browser, tmp_path / "resumed.png")

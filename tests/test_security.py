@@ -195,17 +195,18 @@ def test_only_its_own_page_can_call_it(app: tuple[str, Path]) -> None:
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
 
 
-def _children() -> list[tuple[int, str]]:
-    """This process's child processes: (pid, state)."""
-    out = []
+def _processes() -> Iterator[tuple[int, list[str]]]:
+    """Every process: its pid and the fields of /proc/PID/stat after its name (state, ppid, pgid, ...)."""
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+            yield int(stat_file.parent.name), stat_file.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid():
-            out.append((int(stat_file.parent.name), fields[0]))
-    return out
+
+
+def _children() -> list[tuple[int, str]]:
+    """This process's child processes: (pid, state)."""
+    return [(pid, fields[0]) for pid, fields in _processes() if int(fields[1]) == os.getpid()]
 
 
 def _job_settings(folder: Path) -> list[tuple[int, int]]:
@@ -395,15 +396,7 @@ def test_a_command_line_sweep_cut_short_is_shown_unfinished(tmp_path: Path) -> N
 
 def _group_alive(pid: int) -> list[int]:
     """The live processes of the process group `pid` leads (a stopped run's child and its workers)."""
-    out = []
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat_file.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pid and fields[0] not in ("Z", "X"):
-            out.append(int(stat_file.parent.name))
-    return out
+    return [p for p, fields in _processes() if int(fields[2]) == pid and fields[0] not in ("Z", "X")]
 
 
 @pytest.mark.system

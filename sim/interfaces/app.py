@@ -300,17 +300,22 @@ class Workbench:
         self.schedule()
         return run_id
 
+    def _own(self, run_id: str, doing: str, states: tuple[str, ...]) -> Run:
+        """A run started from this page that is in one of `states`: LookupError if there is no such run, ValueError
+        naming its state otherwise."""
+        st = self.status(run_id)
+        run = self.runs_by_id.get(run_id)
+        if st is None or run is None:
+            raise LookupError(f"no run {run_id} started from this page")
+        if st["status"] not in states:
+            raise ValueError(f"run {run_id} is {st['status']}; allowed: {doing} a run that is {' or '.join(states)}")
+        return run
+
     def resume(self, run_id: str) -> str:
         """Queue a stopped or failed run again: the same command into the same folder, which reruns only
         the jobs that did not finish (a finished job's DONE mark keeps it)."""
         with self.lock:  # two resumes at once queue it once
-            st = self.status(run_id)
-            run = self.runs_by_id.get(run_id)
-            if st is None or run is None:
-                raise LookupError(f"no run {run_id} started from this page")
-            if st["status"] not in RESUMABLE:
-                raise ValueError(f"run {run_id} is {st['status']}; allowed: resuming a run that is "
-                                 f"{' or '.join(RESUMABLE)}")
+            run = self._own(run_id, "resuming", RESUMABLE)
             run.check()
             run.queued, run.queued_at = True, next(_QUEUE_ORDER)
             run.returncode, run.pid, run.pid_start, run.stopped = None, None, None, False
@@ -323,13 +328,8 @@ class Workbench:
         child and the child's workers, which end keeping every finished job, and SIGKILL if any process is still
         there STOP_SECONDS later. Returns its status, now "stopped" (or "done", had it just finished)."""
         with self.lock:
-            st = self.status(run_id)
-            run = self.runs_by_id.get(run_id)
-            if st is None or run is None:
-                raise LookupError(f"no run {run_id} started from this page")
-            if st["status"] not in STOPPABLE:
-                raise ValueError(f"run {run_id} is {st['status']}; allowed: stopping a run that is "
-                                 f"{' or '.join(STOPPABLE)}")
+            run = self._own(run_id, "stopping", STOPPABLE)
+            st = self._status(run_id) or {}
             run.stopped, run.queued = True, False
             run.save()
         run.signal(signal.SIGINT)
