@@ -152,3 +152,15 @@ def chromium(profile: Path, width: int = 1280, height: int = 900) -> Iterator[we
         yield driver
     finally:
         driver.quit()
+
+
+def screenshot(browser: webdriver.Chrome, path: Path) -> None:
+    """The whole page (beyond the window) as a PNG at `path`; asserts it holds a picture, not a blank."""
+    import base64
+
+    size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    png = browser.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+    path.write_bytes(base64.b64decode(png["data"]))
+    assert path.stat().st_size > 10_000

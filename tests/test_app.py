@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from appserver import RUN_SECONDS, api_client, serve, wait
-from conftest import chromium, extra, run_cli
+from conftest import chromium, extra, run_cli, screenshot
 
 from sim.analysis.compare import find_jobs
 from sim.interfaces import preflight as pf
@@ -66,6 +65,8 @@ def test_page_picks_runs_and_shows_the_comparison(server: tuple[str, Path], tmp_
 
         browser.get(base + "/")
         assert "planner's workbench" in browser.title
+        for box in browser.find_elements(By.CSS_SELECTOR, "input[name=scenarios]:checked"):
+            box.click()  # the page starts from make run's comparison: this test runs one programme
         # bad input: the command line's message beside the field, and no run
         browser.find_element(By.CSS_SELECTOR, "input[name=scenarios][value=skills_plan_entry_retention]").click()
         replications = browser.find_element(By.NAME, "replications")
@@ -77,9 +78,9 @@ def test_page_picks_runs_and_shows_the_comparison(server: tuple[str, Path], tmp_
         assert error.text == ("command-line override 'experiment.replications=0': experiment.replications = 0: "
                               "allowed: [1, 100000]")
         # a good run: two replications of the quick experiment, one programme against the baseline
+        Select(browser.find_element(By.NAME, "experiment")).select_by_value("quick")  # sets its own replications
         replications.clear()
         replications.send_keys("2")
-        Select(browser.find_element(By.NAME, "experiment")).select_by_value("quick")
         browser.find_element(By.ID, "run").click()
         errors = "return [...document.querySelectorAll('.field-error')].map(e => e.textContent).join('')"
         WebDriverWait(browser, 30).until(
@@ -90,21 +91,30 @@ def test_page_picks_runs_and_shows_the_comparison(server: tuple[str, Path], tmp_
         text = table.text
         assert "baseline" in text and "skills plan entry retention" in text and "reference" in text
         assert browser.find_element(By.ID, "progress-text").text == "done"
+        about = browser.find_element(By.CSS_SELECTOR, "#result dl.about").text  # the run in words
+        for words in ("Norfolk and Waveney", "baseline (the reference)", "skills plan entry retention", "2 years",
+                      "2 replications of each option", "ran for", "done"):
+            assert words in about, about
+        assert "A first look" in browser.find_element(By.CSS_SELECTOR, "#result .first-look").text
         assert float(browser.find_element(By.ID, "bar").get_attribute("value")) == 1.0
         links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#result a")}
         assert set(links) == {"the full report", "comparison.csv", "comparison.xlsx"}
         assert browser.execute_script("return document.querySelector('#result img').naturalWidth") > 0
         runs = browser.find_element(By.ID, "runs-list").text
-        assert "done" in runs
+        assert "done" in runs and "skills plan entry retention against baseline, Norfolk and Waveney" in runs, runs
+        # showing the run again restores the form that asked for it
+        browser.find_element(By.CSS_SELECTOR, "input[name=scenarios][value=skills_plan_entry_retention]").click()
+        Select(browser.find_element(By.NAME, "experiment")).select_by_value("default")
+        browser.find_element(By.CSS_SELECTOR, "#runs-list button.show").click()
+        WebDriverWait(browser, 30).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#result #headline")))
+        assert browser.find_element(By.CSS_SELECTOR,
+                                    "input[name=scenarios][value=skills_plan_entry_retention]").is_selected()
+        experiment = Select(browser.find_element(By.NAME, "experiment")).first_selected_option
+        assert experiment.get_attribute("value") == "quick"
+        assert browser.find_element(By.NAME, "replications").get_attribute("value") == "2"
         severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "400" not in e["message"]]
         assert not severe, severe
-        size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-        png = browser.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
-    shot = tmp_path / "app.png"
-    shot.write_bytes(base64.b64decode(png["data"]))
-    assert shot.stat().st_size > 10_000
+        screenshot(browser, tmp_path / "app.png")
     folders = [p for p in results.rglob("multirun.yaml")]
     assert any("skills_plan_entry_retention" in (p.parent / "multirun.yaml").read_text() for p in folders)
 
@@ -129,3 +139,81 @@ def test_form_asks_for_the_sweeps_the_command_line_runs() -> None:
     with pytest.raises(FormError) as e:
         form_overrides(FormRequest(mode="programmes"))
     assert e.value.field == "scenarios"
+
+
+@pytest.mark.unit
+def test_the_page_starts_from_make_run_and_reads_a_form_back_from_its_command_line() -> None:
+    """The form's defaults ask for what `make run` runs (the Makefile's options, the default experiment and its
+    replications), and every form is read back from the command line it asks for (showing a run restores it)."""
+    extra("fastapi", "app")
+    import re
+
+    from sim.interfaces.app import FormRequest, choices, form_of, form_overrides
+
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    make_run = re.search(r"^NORFOLK_OPTIONS := (\S+)", makefile, re.M).group(1)
+    ticked = [s["name"] for s in choices()["scenarios"] if s["ticked"]]
+    overrides, _ = form_overrides(FormRequest(scenarios=ticked))
+    assert sorted(overrides) == sorted([f"scenario=baseline,{','.join(ticked)}", "experiment=default"])
+    assert set(make_run.split(",")) == {"baseline", *ticked}
+    assert "experiment=" not in makefile.split("run:")[1].split("\n")[1]  # make run keeps the default experiment
+    forms = [FormRequest(mode="programmes", scenarios=["connect_to_work_cumbria"], experiment="quick",
+                         replications="2"),
+             FormRequest(mode="interventions", interventions=["childcare", "mentoring"], together=True,
+                         region="cumbria"),
+             FormRequest(mode="sizes", sized="childcare", sizes="0,10,40")]
+    for form in forms:
+        read = form_of(form_overrides(form)[0])
+        assert read is not None and {k: v for k, v in form.model_dump().items() if k in read} == read, (form, read)
+
+
+@pytest.mark.unit
+def test_a_run_in_words(tmp_path: Path) -> None:
+    from sim.outputs.formatting import duration, run_length
+    from sim.outputs.runinfo import about
+
+    assert [run_length(d) for d in (1826, 730, 365.25, 182, 30)] == ["5 years", "2 years", "1 year", "6 months",
+                                                                      "30 days"]
+    assert [duration(s) for s in (4.4, 65, 3725)] == ["4 s", "1 min 05 s", "1 h 02 min"]
+    a = about(tmp_path, [["intervention=[childcare]", "intervention.childcare.places=0", "experiment.reference=0",
+                          "experiment=quick", "region=cumbria"],
+                         ["intervention=[childcare]", "intervention.childcare.places=20", "experiment.reference=0",
+                          "experiment=quick", "region=cumbria"]])
+    assert a.options == ["childcare places 0", "childcare places 20"] and a.reference == "childcare places 0"
+    assert a.region.startswith("Cumbria") and a.horizon_days == 730 and a.replications == 3 and a.first_look
+
+
+@pytest.mark.system
+def test_page_stops_a_run_and_resumes_it(tmp_path: Path) -> None:
+    """The Stop button ends a run keeping its finished options, the run reads "stopped" in words, and its Resume
+    button runs the rest to the end."""
+    with serve(tmp_path / "results", max_runs=1) as base, chromium(tmp_path / "profile", width=1280,
+                                                                     height=1000) as browser:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import Select, WebDriverWait
+
+        browser.get(base + "/")
+        for box in browser.find_elements(By.CSS_SELECTOR, "input[name=scenarios]:checked"):
+            box.click()
+        for name in ("west_norfolk_local_plan", "skills_plan_entry_retention"):
+            browser.find_element(By.CSS_SELECTOR, f"input[name=scenarios][value={name}]").click()
+        Select(browser.find_element(By.NAME, "experiment")).select_by_value("quick")
+        assert browser.find_element(By.NAME, "replications").get_attribute("value") == "3"  # the experiment's own
+        browser.find_element(By.ID, "run").click()
+        text = browser.find_element(By.ID, "progress-text")
+        WebDriverWait(browser, RUN_SECONDS).until(lambda b: "1 of 3 options done" in text.text)
+        screenshot(browser, tmp_path / "running.png")
+        browser.find_element(By.ID, "stop").click()
+        WebDriverWait(browser, 30).until(lambda b: text.text.startswith("stopped"))
+        assert text.text.startswith(("stopped: 1 of 3 options complete", "stopped: 2 of 3 options complete")), text.text
+        state = WebDriverWait(browser, 30).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#result dl")))
+        assert "stopped" in state.text and "failed" not in state.text and "options done" in state.text, state.text
+        assert "stopped" in browser.find_element(By.ID, "runs-list").text
+        screenshot(browser, tmp_path / "stopped.png")
+        browser.find_element(By.CSS_SELECTOR, "#result button.resume").click()
+        WebDriverWait(browser, RUN_SECONDS).until(lambda b: text.text in ("done", ) or text.text.startswith("failed"))
+        assert text.text == "done"
+        WebDriverWait(browser, 30).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#result #headline")))
+        assert "3 of 3" not in browser.find_element(By.CSS_SELECTOR, "#result dl").text  # done says done
+        screenshot(browser, tmp_path / "resumed.png")

@@ -229,3 +229,27 @@ def test_pathways_report_on_a_parent_lists_what_it_found(tmp_path: Path) -> None
         assert not (folder / "report.html").exists()
     r = run_cli(str(tmp_path / "2026-12-01" / "10-00-00-baseline" / ".hydra"), tool="pathways-report")
     assert r.returncode == 2 and "no run or sweep folder below it" in r.stderr
+
+
+@pytest.mark.unit
+def test_the_baseline_follows_the_region_a_programme_sets(capsys: pytest.CaptureFixture[str]) -> None:
+    """`pathways -m scenario=baseline,connect_to_work_cumbria` compares within Cumbria: the baseline sets no region,
+    so it runs in the one the programme sets, and the command line says so."""
+    argv, plan = pf.preflight_plan(["-m", "scenario=baseline,connect_to_work_cumbria", *QUICK,
+                                    "hydra.sweep.dir=/tmp/nowhere"])
+    assert "region=cumbria" in argv
+    assert plan is not None and [c["region"]["name"] for c in plan.configs if c] == ["cumbria", "cumbria"]
+    assert "every option runs in region cumbria" in capsys.readouterr().err
+    chosen, _ = pf.preflight_plan(["-m", "scenario=baseline,connect_to_work_cumbria", "region=norfolk_waveney",
+                                   *QUICK, "hydra.sweep.dir=/tmp/nowhere"])
+    assert chosen.count("region=norfolk_waveney") == 1 and "region=cumbria" not in chosen  # a chosen region stands
+
+
+@pytest.mark.unit
+def test_programmes_in_different_regions_are_told_which_region_to_choose() -> None:
+    with pytest.raises(UsageError) as e:
+        pf.preflight(["-m", "scenario=baseline,connect_to_work_cumbria,southend_anchor_programme", *QUICK,
+                      "hydra.sweep.dir=/tmp/nowhere"])
+    message = str(e.value)
+    assert "region=cumbria or region=southend" in message and "two labour markets" in message
+    assert "hydra" not in message and "experiment.progress" not in message and "\n" not in message

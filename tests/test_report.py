@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import chromium, run_cli
+from conftest import chromium, run_cli, screenshot
 
 from sim.analysis.compare import find_jobs
 from sim.outputs.sections import SECTIONS
@@ -64,14 +64,7 @@ def test_report_renders_in_browser(sweep: Path, tmp_path: Path) -> None:
         assert "tightest constraint" in browser.find_element(By.ID, "bottlenecks").text
         assert "assumption" in browser.find_element(By.ID, "assumptions").text
 
-        shot = tmp_path / "report.png"
-        metrics = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})
-        size = metrics["cssContentSize"]
-        png = browser.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
-        shot.write_bytes(base64.b64decode(png["data"]))
-        assert shot.stat().st_size > 10_000
+        screenshot(browser, tmp_path / "report.png")
 
 
 @pytest.mark.system

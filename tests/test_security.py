@@ -21,6 +21,7 @@ import pytest
 from appserver import RUN_SECONDS, api_client, serve, token_of, wait
 from conftest import chromium, extra, run_cli
 
+from sim.analysis.compare import find_jobs
 from sim.interfaces.overrides import MAX_JOBS, MAX_OVERRIDE_CHARS, OverrideError, check_overrides
 
 QUICK = ["experiment=quick", "experiment.replications=1"]
@@ -194,17 +195,18 @@ def test_only_its_own_page_can_call_it(app: tuple[str, Path]) -> None:
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
 
 
-def _children() -> list[tuple[int, str]]:
-    """This process's child processes: (pid, state)."""
-    out = []
+def _processes() -> Iterator[tuple[int, list[str]]]:
+    """Every process: its pid and the fields of /proc/PID/stat after its name (state, ppid, pgid, ...)."""
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+            yield int(stat_file.parent.name), stat_file.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid():
-            out.append((int(stat_file.parent.name), fields[0]))
-    return out
+
+
+def _children() -> list[tuple[int, str]]:
+    """This process's child processes: (pid, state)."""
+    return [(pid, fields[0]) for pid, fields in _processes() if int(fields[1]) == os.getpid()]
 
 
 def _job_settings(folder: Path) -> list[tuple[int, int]]:
@@ -390,3 +392,59 @@ def test_a_command_line_sweep_cut_short_is_shown_unfinished(tmp_path: Path) -> N
     with serve(results, max_runs=1) as url, api_client(url) as client:
         st = client.get("/api/runs/2026-12-05~01-00-00-sweep").json()
     assert st["status"] != "done" and "1 of 3" in (st.get("error") or ""), st
+
+
+def _group_alive(pid: int) -> list[int]:
+    """The live processes of the process group `pid` leads (a stopped run's child and its workers)."""
+    return [p for p, fields in _processes() if int(fields[2]) == pid and fields[0] not in ("Z", "X")]
+
+
+@pytest.mark.system
+def test_stop_ends_the_run_and_its_workers_keeps_finished_jobs_and_resumes(tmp_path: Path) -> None:
+    """DELETE /api/runs/{id} (the page's Stop) ends the child and its worker processes within seconds, keeps the
+    finished jobs, shows the run stopped (not failed), and Resume finishes it without redoing a finished job."""
+    results = tmp_path / "results"
+    sweep = ["experiment.seed=1,2,3", "experiment.reference=0", "experiment=quick", "experiment.replications=4",
+             "experiment.workers=2"]
+    with serve(results, max_runs=1) as base, api_client(base) as client:
+        run_id = client.post("/api/runs", json={"overrides": sweep}).json()["id"]
+        folder = results.joinpath(*run_id.split("~"))
+        deadline = time.time() + RUN_SECONDS
+        while not list(folder.glob("*/DONE")) and time.time() < deadline:
+            time.sleep(0.2)
+        pid = _record(results, run_id)["pid"]
+        assert _group_alive(pid), "the run ended before it could be stopped"
+        started = time.perf_counter()
+        r = client.delete(f"/api/runs/{run_id}")
+        seconds = time.perf_counter() - started
+        assert r.status_code == 200, r.text
+        st = r.json()
+        assert st["status"] == "stopped" and st["resumable"] and not st["stoppable"], st
+        assert seconds < web().STOP_SECONDS + 2.0, seconds
+        assert _group_alive(pid) == []  # the child and its workers
+        kept = {d.name: (d / "kpis.csv").read_bytes() for d in folder.iterdir() if (d / "DONE").exists()}
+        assert 1 <= len(kept) < 3 and f"{len(kept)} of 3" in st["error"], st
+        options = st["about"]["options"]
+        assert st["about"]["replications"] == 4 and st["about"]["first_look"] and st["started"] and st["took"]
+        again = client.delete(f"/api/runs/{run_id}")
+        assert again.status_code == 409 and "allowed: stopping a run that is queued or running" in again.json()["error"]
+        assert "stopped" in client.get("/runs").text and "failed" not in client.get("/runs").text
+        assert client.post(f"/api/runs/{run_id}/resume", json={}).status_code == 200
+        st = wait(client, run_id)
+    assert st["status"] == "done" and st["jobs_done"] == 3, st
+    assert {name: (folder / name / "kpis.csv").read_bytes() for name in kept} == kept
+    assert "already complete, not rerun" in (folder / "app.log").read_text()
+    assert options == [j.label for j in find_jobs(folder)]  # named as the report names them, before they ran
+
+
+@pytest.mark.system
+def test_a_queued_run_stops_without_starting(tmp_path: Path) -> None:
+    with serve(tmp_path / "results", max_runs=1) as base, api_client(base) as client:
+        first = client.post("/api/runs", json={"overrides": ["experiment.seed=1", *QUICK]}).json()["id"]
+        queued = client.post("/api/runs", json={"overrides": ["experiment.seed=2", *QUICK]}).json()["id"]
+        assert client.get(f"/api/runs/{queued}").json()["status"] == "queued"
+        st = client.delete(f"/api/runs/{queued}").json()
+        assert st["status"] == "stopped" and st["jobs_done"] == 0, st
+        assert wait(client, first)["status"] == "done"
+        assert client.get(f"/api/runs/{queued}").json()["status"] == "stopped"  # never started
+        assert not (tmp_path / "results").joinpath(*queued.split("~"), "app.log").exists()

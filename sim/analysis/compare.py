@@ -15,9 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from sim.experiment.folders import planned_jobs
+from sim.experiment.folders import planned_jobs, read_yaml
 from sim.experiment.replications import DONE, from_text, write_csv
 from sim.experiment.stats import (
     Interval,
@@ -64,13 +62,13 @@ def is_context(job: Job, reference: Job | None) -> bool:
 def find_jobs(folder: Path) -> list[Job]:
     """The jobs of a sweep folder (or the single run in a run folder), in job order."""
     folder = Path(folder)
-    subfolders = sorted((d for d in folder.iterdir() if d.is_dir() and (d / ".hydra").is_dir()), key=_job_number)
+    subfolders = sorted((d for d in folder.iterdir() if d.is_dir() and (d / ".hydra").is_dir()), key=job_number)
     planned = planned_jobs(folder)  # a sweep's jobs as it was started (manifest.json), begun or not
     candidates = subfolders or ([] if planned else [folder])
     jobs = []
     for d in candidates:
         ov_file = d / ".hydra" / "overrides.yaml"
-        overrides = list(yaml.safe_load(ov_file.read_text()) or []) if ov_file.exists() else []
+        overrides = list(read_yaml(ov_file) or []) if ov_file.exists() else []
         if (d / DONE).exists():
             job = _done_job(d, overrides)
         elif (d / FAILED).exists():
@@ -78,9 +76,9 @@ def find_jobs(folder: Path) -> list[Job]:
         else:
             job = Job(d, overrides, "unfinished")
         jobs.append(job)
-    begun = {_job_number(j.path)[0] for j in jobs}
+    begun = {job_number(j.path)[0] for j in jobs}
     jobs += [Job(folder / str(i), list(o), "unfinished") for i, o in enumerate(planned or []) if i not in begun]
-    jobs.sort(key=lambda j: _job_number(j.path))
+    jobs.sort(key=lambda j: job_number(j.path))
     _label(jobs)
     return jobs
 
@@ -99,9 +97,16 @@ def _done_job(d: Path, overrides: list[str]) -> Job:
     return job
 
 
-def _job_number(d: Path) -> tuple[int, str]:
+def job_number(d: Path) -> tuple[int, str]:
     head = d.name.split("-", 1)[0]
     return (int(head), d.name) if head.isdigit() else (10**9, d.name)
+
+
+def labelled_options(overrides: list[list[str]]) -> list[str]:
+    """The names a sweep's options get (as `find_jobs` names them), from each job's overrides, before any runs."""
+    jobs = [Job(Path(str(i)), list(o), "planned") for i, o in enumerate(overrides)]
+    _label(jobs)
+    return [j.label for j in jobs]
 
 
 def _label(jobs: list[Job]) -> None:
@@ -197,7 +202,7 @@ def _read_config(job: Job, path: Path) -> None:
     """What the comparison needs from a job's resolved config: region, interventions, reference."""
     if not path.exists():
         return
-    cfg = yaml.safe_load(path.read_text()) or {}
+    cfg = read_yaml(path) or {}
     job.region = str((cfg.get("region") or {}).get("name", ""))
     job.interventions = tuple(cfg.get("intervention") or {})
     job.reference = str((cfg.get("experiment") or {}).get("reference", "baseline"))
@@ -221,10 +226,10 @@ def choose_reference(jobs: list[Job], wanted: str) -> Job:
     regions = {j.region for j in jobs if j.region}
     if len(regions) > 1:
         by = "; ".join(f"'{j.label}' on {j.region}" for j in jobs)
+        choose = " or ".join(f"region={r}" for r in sorted(regions - {"norfolk_waveney"} or regions))
         raise ComparisonError(
-            f"the options run on different regions ({by}): their difference would mix two labour markets. "
-            f"Compare options of one region, e.g. add region={sorted(regions - {'norfolk_waveney'} or regions)[0]} "
-            "so that the baseline runs on the same region")
+            f"the options run on different regions ({by}): their difference would mix two labour markets; "
+            f"allowed: options of one region, or one region for all of them ({choose})")
     by_label = [j for j in jobs if j.label == wanted or number(j) == wanted]
     matches = by_label or [j for j in jobs if j.scenario == wanted and not j.interventions]
     if len(matches) == 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats as sps
@@ -30,6 +31,13 @@ class Interval:
         return (self.high - self.low) / 2.0
 
 
+@lru_cache(maxsize=256)
+def t_quantile(q: float, df: int) -> float:
+    """Student's t quantile, remembered: a comparison asks for the same few thousands of times (scipy's `ppf`
+    costs a fifth of a millisecond a call, a third of the time of reading a sweep folder's comparison)."""
+    return float(sps.t.ppf(q, df))
+
+
 def mean_ci(values: Values, level: float = 0.95) -> Interval:
     """Mean and t-interval of the finite values (NaN, e.g. a cost per hire with no hires, is left out)."""
     x = np.asarray(values, float)
@@ -41,7 +49,7 @@ def mean_ci(values: Values, level: float = 0.95) -> Interval:
     if n == 1:
         return Interval(m, math.nan, math.nan, 1)
     sd = float(x.std(ddof=1))
-    h = float(sps.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
+    h = t_quantile(0.5 + level / 2.0, n - 1) * sd / math.sqrt(n)
     return Interval(m, m - h, m + h, n)
 
 
@@ -121,7 +129,7 @@ def incremental_ratio(d_cost: Values, d_effect: Values, level: float = 0.95) -> 
         return Interval(math.nan, math.nan, math.nan, n)
     mc, me = float(c.mean()), float(e.mean())
     (v_c, c_ce), (_, v_e) = (np.cov(c, e, ddof=1) / n).tolist()  # variances and covariance of the two means
-    t2 = float(sps.t.ppf(0.5 + level / 2.0, n - 1)) ** 2
+    t2 = t_quantile(0.5 + level / 2.0, n - 1) ** 2
     ratio = mc / me if me != 0 else math.nan
     a = me * me - t2 * v_e  # > 0 exactly when the effect's t-interval excludes zero
     if not a > 0:

@@ -14,7 +14,11 @@ jobs' `.progress` files (replications done). JSON API for automation:
     POST /api/runs {"overrides": ["scenario=baseline,west_norfolk_local_plan", "experiment=quick"]}
          -> {"id": ...}, or 400 {"error": "<one line naming the override>"}
     GET  /api/runs/{id} -> {"status": "queued"|"running"|"done"|"failed"|"stopped", "progress": 0..1,
-                            "report": URL, "comparison": URL, "workbook": URL, "error": ...}
+                            "report": URL, "comparison": URL, "workbook": URL, "error": ...,
+                            "about": {region, options, reference, run_length, replications, first_look, ...},
+                            "started": "YYYY-MM-DD HH:MM", "took": "3 min 05 s", "form": the page's form}
+    DELETE /api/runs/{id} -> the run's status once it stopped: its child and the child's workers are
+                            interrupted (then killed if they linger), its finished jobs are kept
     POST /api/runs/{id}/resume -> {"id": ...}: a stopped or failed run continues in its folder
 
 Only its own page can call it: a request whose Host is not the address the server listens on
@@ -35,11 +39,14 @@ import datetime
 import itertools
 import json
 import os
+import re
 import secrets
+import signal
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,13 +60,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sim.experiment.folders import planned_jobs
+from sim.analysis.compare import FAILED
+from sim.experiment.folders import LOCK, MANIFEST, planned_jobs
 from sim.experiment.job import PROGRESS
 from sim.interfaces.errors import UsageError
 from sim.interfaces.overrides import check_overrides
 from sim.interfaces.preflight import _combos, available, preflight
 from sim.interfaces.sweep import folder_kind, runs_below
+from sim.outputs.formatting import duration, run_length
 from sim.outputs.report import TEMPLATES
+from sim.outputs.runinfo import FIRST_LOOK, about, job_overrides
 from sim.params.labels import label_of
 from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import file_header
@@ -77,6 +87,8 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_BODY = 64 * 1024  # bytes in a request body
 INTERRUPTED = 130  # the command line's exit code after Ctrl-C (sim/interfaces/cli.py)
 SCHEDULE_SECONDS = 0.5  # how often finished children are reaped and queued runs started
+STOP_SECONDS = 5.0  # how long a stopped run's processes have to end after Ctrl-C before they are killed
+STOPPABLE = ("queued", "running")
 _PREFLIGHT = threading.Lock()  # Hydra's composition is global state: one check at a time
 _QUEUE_ORDER = itertools.count()
 
@@ -99,8 +111,8 @@ class FormRequest(BaseModel):
     together: bool = False  # interventions mode: also all chosen interventions as one option
     sized: str = ""  # sizes mode: the intervention
     sizes: str = ""  # sizes mode: comma-separated places
-    experiment: str = "quick"
-    replications: str = "3"
+    experiment: str = "default"  # the run `make run` makes
+    replications: str = ""  # "" keeps the experiment's own
 
 
 @dataclass
@@ -121,15 +133,26 @@ class Run:
     pid: int | None = None
     pid_start: int | None = None
     returncode: int | None = None
+    started: float | None = None  # when it first started (seconds since the epoch)
+    launched: float | None = None  # when its child last started
+    seconds: float = 0.0  # time spent running, over its earlier children (a resumed run has several)
+    ended: float | None = None  # when its last child ended
+    stopped: bool = False  # a planner stopped it
 
     @property
     def log(self) -> Path:
         return self.folder / "app.log"
 
+    @property
+    def overrides(self) -> list[str]:
+        """The model-parameter overrides it was asked for, as sent."""
+        return self.argv[1:-2]
+
     def save(self) -> None:
         """Write the run's record (atomically: a reader never sees half of it)."""
         record = {"argv": self.argv, "jobs": self.jobs, "pid": self.pid, "pid_start": self.pid_start,
-                  "returncode": self.returncode}
+                  "returncode": self.returncode, "started": self.started, "launched": self.launched,
+                  "seconds": self.seconds, "ended": self.ended, "stopped": self.stopped}
         tmp = self.folder / f"{RECORD}.tmp"
         tmp.write_text(json.dumps(record, indent=2))
         os.replace(tmp, self.folder / RECORD)
@@ -140,7 +163,8 @@ class Run:
         try:
             r = json.loads((folder / RECORD).read_text())
             return cls(folder, list(r["argv"]), int(r["jobs"]), pid=r.get("pid"), pid_start=r.get("pid_start"),
-                       returncode=r.get("returncode"))
+                       returncode=r.get("returncode"), started=r.get("started"), launched=r.get("launched"),
+                       seconds=float(r.get("seconds") or 0.0), ended=r.get("ended"), stopped=bool(r.get("stopped")))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -167,6 +191,32 @@ class Run:
             return self.process.poll() is None
         return self.pid is not None and self.returncode is None and _started_at(self.pid) == self.pid_start
 
+    def signal(self, sig: int) -> None:
+        """Send `sig` to the run's child and every process it started (its process group: the child leads one),
+        if the child is still the run's own (the pid with its start time)."""
+        if self.pid is None or _started_at(self.pid) != self.pid_start:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(self.pid) == self.pid:
+                os.killpg(self.pid, sig)
+            else:  # a child an earlier app started in its own group
+                os.kill(self.pid, sig)
+
+    def took(self) -> float | None:
+        """Seconds spent running so far (None if it never started)."""
+        if self.started is None:
+            return None
+        now = time.time() if self.alive() and self.launched is not None else None
+        return self.seconds + (now - self.launched if now is not None and self.launched is not None else 0.0)
+
+    def reaped(self, code: int) -> None:
+        """Its child ended with `code`: the time it ran counts, the record says so."""
+        self.returncode, self.process, self.ended = code, None, time.time()
+        if self.launched is not None:
+            self.seconds += self.ended - self.launched
+            self.launched = None
+        self.save()
+
 
 def _started_at(pid: int) -> int | None:
     """A live process's start time (clock ticks after boot, /proc/PID/stat field 22), or None if it is gone
@@ -186,6 +236,8 @@ class Workbench:
     max_runs: int = field(default_factory=lambda: os.cpu_count() or 1)
     runs_by_id: dict[str, Run] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)  # over the runs, their queue and their records
+    on_done: Callable[[str], None] | None = None  # told the id of each run that finished (the page prepares it)
+    abouts: dict[str, dict[str, Any]] = field(default_factory=dict)  # a folder's description, once it is final
 
     def __post_init__(self) -> None:
         """Know the runs a previous app started (their records), whether still alive or not. The folder is
@@ -249,46 +301,79 @@ class Workbench:
         self.schedule()
         return run_id
 
+    def _own(self, run_id: str, doing: str, states: tuple[str, ...]) -> Run:
+        """A run started from this page that is in one of `states`: LookupError if there is no such run, ValueError
+        naming its state otherwise."""
+        st = self.status(run_id)
+        run = self.runs_by_id.get(run_id)
+        if st is None or run is None:
+            raise LookupError(f"no run {run_id} started from this page")
+        if st["status"] not in states:
+            raise ValueError(f"run {run_id} is {st['status']}; allowed: {doing} a run that is {' or '.join(states)}")
+        return run
+
     def resume(self, run_id: str) -> str:
         """Queue a stopped or failed run again: the same command into the same folder, which reruns only
         the jobs that did not finish (a finished job's DONE mark keeps it)."""
         with self.lock:  # two resumes at once queue it once
-            st = self.status(run_id)
-            run = self.runs_by_id.get(run_id)
-            if st is None or run is None:
-                raise LookupError(f"no run {run_id} started from this page")
-            if st["status"] not in RESUMABLE:
-                raise ValueError(f"run {run_id} is {st['status']}; allowed: resuming a run that is "
-                                 f"{' or '.join(RESUMABLE)}")
+            run = self._own(run_id, "resuming", RESUMABLE)
             run.check()
             run.queued, run.queued_at = True, next(_QUEUE_ORDER)
-            run.returncode, run.pid, run.pid_start = None, None, None
+            run.returncode, run.pid, run.pid_start, run.stopped = None, None, None, False
             run.save()
         self.schedule()
         return run_id
+
+    def stop(self, run_id: str) -> dict[str, Any]:
+        """Stop a queued or running run: a queued one leaves the queue; a running one gets Ctrl-C (SIGINT) in its
+        child and the child's workers, which end keeping every finished job, and SIGKILL if any process is still
+        there STOP_SECONDS later. Returns its status, now "stopped" (or "done", had it just finished)."""
+        with self.lock:
+            run = self._own(run_id, "stopping", STOPPABLE)
+            st = self._status(run_id) or {}
+            run.stopped, run.queued = True, False
+            run.save()
+        run.signal(signal.SIGINT)
+        for sig in (signal.SIGKILL, None):
+            deadline = time.monotonic() + STOP_SECONDS
+            while run.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if sig is not None and run.alive():
+                run.signal(sig)
+        self.schedule()
+        return self._status(run_id) or st
 
     def schedule(self) -> None:
         """Reap every child that ended (no zombies) and start queued runs, oldest first, while fewer
         than `max_runs` are running."""
         with self.lock:
-            for run in self.runs_by_id.values():
+            finished = []
+            for run_id, run in self.runs_by_id.items():
                 if run.process is not None and run.process.poll() is not None:
-                    run.returncode, run.process = run.process.returncode, None
-                    run.save()
+                    run.reaped(run.process.returncode)
+                    if run.returncode == 0:
+                        finished.append(run_id)
             running = sum(run.alive() for run in self.runs_by_id.values())
             for run in sorted((r for r in self.runs_by_id.values() if r.queued), key=lambda r: r.queued_at):
                 if running >= self.max_runs:
                     break
                 self._launch(run)
                 running += 1
+        for run_id in finished:
+            if self.on_done is not None:
+                self.on_done(run_id)
 
     def _launch(self, run: Run) -> None:
-        """The run's child process, with its own log (appended to when the run is resumed)."""
+        """The run's child process, with its own log (appended to when the run is resumed), leading a process group
+        of its own, so that stopping it reaches the workers it starts."""
         with run.log.open("a") as out:
             run.process = subprocess.Popen([sys.executable, "-m", "sim", *run.argv], stdout=out,
-                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=os.getcwd())
-        run.queued, run.pid = False, run.process.pid
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=os.getcwd(),
+                                           start_new_session=True)
+        run.queued, run.pid, run.stopped = False, run.process.pid, False
         run.pid_start = _started_at(run.pid)
+        run.launched = time.time()
+        run.started = run.started or run.launched
         run.save()
 
     def queue_position(self, run: Run) -> int:
@@ -314,18 +399,22 @@ class Workbench:
         partial = sum(_progress(d) for d in jobs if not (d / "DONE").exists())
         complete = (folder / "report.html").exists() and done == len(jobs) == total
         error = None
+        failed = [d for d in jobs if (d / FAILED).exists()]
         if run is not None and run.queued:
             status = "queued"
-        elif run is not None and run.alive():
+        elif run.alive() if run is not None else _being_written(folder):
             status = "running"
         elif complete and (run is None or run.exit_code in (0, None)):
             status = "done"
-        elif run is None:
-            status, error = "failed", f"did not finish: {done} of {total} jobs complete"
-        elif run.exit_code is not None and run.exit_code > 0 and run.exit_code != INTERRUPTED:
+        elif run is None and failed:
+            status, error = "failed", f"{len(failed)} of {total} jobs failed: {_last_lines(failed[0] / FAILED, 1)}"
+        elif run is None:  # a command-line sweep cut short
+            status, error = "stopped", (f"stopped: {done} of {total} options complete; resume it with its pathways "
+                                        f"command and hydra.sweep.dir={folder}")
+        elif not run.stopped and run.exit_code is not None and run.exit_code > 0 and run.exit_code != INTERRUPTED:
             status, error = "failed", _last_lines(run.log)
-        else:  # killed or interrupted, or its app was: nothing says it failed
-            status, error = "stopped", f"stopped: {done} of {total} jobs complete; resume to finish the rest"
+        else:  # stopped, killed or interrupted, or its app was: nothing says it failed
+            status, error = "stopped", f"stopped: {done} of {total} options complete; resume to run the rest"
         base = f"/results/{'/'.join(run_id.split('~'))}"
         files = {name: f"{base}/{file}" if (folder / file).exists() else None
                  for name, file in (("report", "report.html"), ("comparison", "comparison.csv"),
@@ -334,7 +423,30 @@ class Workbench:
         return {"id": run_id, "status": status, "progress": 1.0 if status == "done" else min(0.99, share),
                 **files, "error": error, "jobs": total, "jobs_done": done,
                 "resumable": run is not None and status in RESUMABLE,
-                "queue_position": self.queue_position(run) if run is not None and status == "queued" else None}
+                "stoppable": run is not None and status in STOPPABLE,
+                "queue_position": self.queue_position(run) if run is not None and status == "queued" else None,
+                **self._described(run_id, folder, run, status)}
+
+    def _described(self, run_id: str, folder: Path, run: Run | None, status: str) -> dict[str, Any]:
+        """The run in words: what it compares and where (`about`), the form that asks for it, when it started and
+        how long it ran."""
+        info = self.abouts.get(run_id)
+        if info is None:
+            jobs = job_overrides(folder) or (_combos(run.argv) if run is not None else [])
+            a = about(folder, jobs)
+            info = {"about": {**a.as_dict(), "run_length": run_length(a.horizon_days)},
+                    "form": form_of(run.overrides if run is not None else _sweep_form(jobs))}
+            if any(folder.glob("*/config.yaml")):  # final: what the run compares and where no longer changes
+                self.abouts[run_id] = info
+        manifest = folder / MANIFEST
+        begun = run.started if run is not None and run.started else (
+            manifest.stat().st_mtime if manifest.exists() else None)
+        took = run.took() if run is not None and run.started else None
+        report = folder / "report.html"
+        if took is None and begun is not None and status == "done" and report.exists():
+            took = report.stat().st_mtime - begun
+        when = datetime.datetime.fromtimestamp(begun).strftime("%Y-%m-%d %H:%M") if begun is not None else None
+        return {**info, "started": when, "took": duration(took) if took is not None else None}
 
     def runs(self) -> list[dict[str, Any]]:
         """Every sweep folder under results/ (past runs too) and every run started here, newest first."""
@@ -352,6 +464,27 @@ def _progress(job: Path) -> float:
         return int(done) / max(int(total), 1)
     except (OSError, ValueError):
         return 0.0
+
+
+def _being_written(folder: Path) -> bool:
+    """Whether a command-line process is writing the folder now (the pid in its lock is a live `pathways`)."""
+    try:
+        pid = int((folder / LOCK).read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return False
+    return _started_at(pid) is not None and any(b"pathways" in c or c == b"sim" for c in command)
+
+
+def _sweep_form(jobs: list[list[str]]) -> list[str]:
+    """A sweep's jobs as the command line that asks for them: each key once, with its values in job order."""
+    values: dict[str, list[str]] = {}
+    for job in jobs:
+        for o in job:
+            key, _, value = o.partition("=")
+            if value not in values.setdefault(key, []):
+                values[key].append(value)
+    return [f"{k}={','.join(v)}" for k, v in values.items()]
 
 
 def _last_lines(log: Path, n: int = 3) -> str:
@@ -372,28 +505,51 @@ def _describe(path: Path) -> str:
     return text + "." if text and not text.endswith("…") else text
 
 
+def _scenario_region(name: str) -> str:
+    """The region a scenario file sets for itself (`override /region` in its defaults), or "" if it sets none."""
+    data = yaml.safe_load((CONFIG_DIR / "scenario" / f"{name}.yaml").read_text()) or {}
+    return next((str(d["override /region"]) for d in data.get("defaults") or []
+                 if isinstance(d, dict) and "override /region" in d), "")
+
+
 def choices() -> dict[str, Any]:
-    """Regions, scenarios and interventions (with labels, descriptions and default sizes) for the form."""
+    """Regions, scenarios and interventions (with labels, descriptions and default sizes) and run lengths for the
+    form. Ticked at first: the programmes of the default region, so that the page's first run is `make run`'s
+    (every scenario that sets no region of its own, against the baseline, with the default experiment)."""
     regions = []
     for name in available("region"):
         data = yaml.safe_load((CONFIG_DIR / "region" / f"{name}.yaml").read_text()) or {}
         regions.append({"name": name, "label": label_of(name, data)})
-    scenarios = [{"name": n, "label": label_of(n),
-                  "description": _describe(CONFIG_DIR / "scenario" / f"{n}.yaml")}
-                 for n in available("scenario") if n != "baseline"]
+    labels = {r["name"]: r["label"] for r in regions}
+    scenarios = []
+    for n in available("scenario"):
+        if n == "baseline":
+            continue
+        region = _scenario_region(n)
+        scenarios.append({"name": n, "label": label_of(n), "region": labels.get(region, region),
+                          "ticked": not region, "description": _describe(CONFIG_DIR / "scenario" / f"{n}.yaml")})
     interventions = []
     for n in available("intervention"):
         path = CONFIG_DIR / "intervention" / f"{n}.yaml"
         data = (yaml.safe_load(path.read_text()) or {}).get(n, {}) or {}
         interventions.append({"name": n, "label": label_of(n, data), "description": _describe(path),
                               "places": data.get("places", 0)})
+    experiments = []
+    for n in available("experiment"):
+        data = yaml.safe_load((CONFIG_DIR / "experiment" / f"{n}.yaml").read_text()) or {}
+        length = run_length(data.get("horizon_days"))
+        experiments.append({"name": n, "replications": data.get("replications", ""),
+                            "label": f"{length}, a first look" if n == FIRST_LOOK else
+                            f"{length}, as make run" if n == "default" else f"{n} ({length})"})
     return {"regions": regions, "scenarios": scenarios, "interventions": interventions,
-            "experiments": available("experiment"), "default_region": DEFAULT_REGION}
+            "experiments": experiments, "default_region": DEFAULT_REGION}
 
 
 def form_overrides(f: FormRequest) -> tuple[list[str], str]:
     """The command line a form asks for, and the form field a problem would belong to."""
-    common = [f"experiment={f.experiment}", f"experiment.replications={f.replications.strip() or 0}"]
+    common = [f"experiment={f.experiment}"]
+    if f.replications.strip():
+        common.append(f"experiment.replications={f.replications.strip()}")
     if f.region:
         common.append(f"region={f.region}")
     if f.mode == "programmes":
@@ -416,6 +572,23 @@ def form_overrides(f: FormRequest) -> tuple[list[str], str]:
     raise FormError("mode", f"mode = {f.mode!r}: allowed: programmes, interventions, sizes")
 
 
+def form_of(overrides: list[str]) -> dict[str, Any] | None:
+    """The form that asks for a sweep (`form_overrides` read backwards), or None if the form cannot ask for it."""
+    given = {o.split("=", 1)[0].lstrip("+"): o.split("=", 1)[1] for o in overrides if "=" in o}
+    sized = [k.split(".")[1] for k in given if re.fullmatch(r"intervention\.\w+\.places", k)]
+    form: dict[str, Any] = {"region": given.get("region", ""), "experiment": given.get("experiment", "default"),
+                            "replications": given.get("experiment.replications", "")}
+    if "scenario" in given:
+        return {**form, "mode": "programmes", "scenarios": [x for x in given["scenario"].split(",") if x != "baseline"]}
+    if sized:
+        return {**form, "mode": "sizes", "sized": sized[0], "sizes": given[f"intervention.{sized[0]}.places"]}
+    if "intervention" in given:
+        sets = [x.strip() for x in re.findall(r"\[([^\]]*)\]", given["intervention"])]
+        return {**form, "mode": "interventions", "interventions": [x for x in sets if x and "," not in x],
+                "together": any("," in x for x in sets)}
+    return None
+
+
 class FormError(UsageError):
     """A problem with one field of the form."""
 
@@ -428,6 +601,8 @@ def _field(message: str, fallback: str) -> str:
     """The form field a command-line message is about."""
     if "experiment.replications" in message:
         return "replications"
+    if "different regions" in message:
+        return "region"
     if "experiment" in message.split(":")[0] or "unknown experiment" in message:
         return "experiment"
     if "region" in message.split(":")[0] or "unknown region" in message:
@@ -576,6 +751,15 @@ def create_app(results: Path, max_runs: int | None = None) -> FastAPI:
         st = bench.status(run_id)
         return JSONResponse(st) if st else JSONResponse({"error": f"no run {run_id}"}, status_code=404)
 
+    @app.delete("/api/runs/{run_id}")
+    def api_stop(run_id: str) -> JSONResponse:
+        try:
+            return JSONResponse(bench.stop(run_id))
+        except LookupError as e:
+            return JSONResponse({"error": str(e)}, status_code=404)
+        except ValueError as e:
+            return JSONResponse({"error": str(e)}, status_code=409)
+
     @app.post("/api/runs/{run_id}/resume")
     def api_resume(run_id: str) -> JSONResponse:
         try:
@@ -596,21 +780,38 @@ def create_app(results: Path, max_runs: int | None = None) -> FastAPI:
         except UsageError as e:
             return JSONResponse({"error": str(e), "field": _field(str(e), field_name)}, status_code=400)
 
+    results_of: dict[str, tuple[int, Any, Any]] = {}  # a finished run's headline and chart, by its report's mtime
+    reading = threading.Lock()  # one folder read at a time: a second asker waits, then finds it ready
+
+    def headline(run_id: str) -> tuple[Any, Any]:
+        """A finished run's headline table and vacancy chart, read from its folder once (a few seconds for a
+        sweep of six five-year options: every job's config, comparison and time series) and kept."""
+        folder = bench.folder(run_id)
+        report = folder / "report.html" if folder is not None else None
+        if folder is None or report is None or not report.exists():
+            return None, None
+        with reading:
+            stamp = report.stat().st_mtime_ns
+            if run_id not in results_of or results_of[run_id][0] != stamp:
+                d = report_data(folder)
+                table = _headline(d)["table"] if d.options else None
+                chart = (_vacancy_difference(d) or _vacancy_section(d).get("chart")) if d.options else None
+                results_of[run_id] = (stamp, table, chart)
+            return results_of[run_id][1:]
+
+    def prepare(run_id: str) -> None:  # a run just finished: its result is read before anyone asks
+        threading.Thread(target=headline, args=(run_id,), name="pathways-prepare", daemon=True).start()
+
+    bench.on_done = prepare
+
     @app.get("/runs/{run_id}/summary", response_class=HTMLResponse)
     def summary(run_id: str) -> HTMLResponse:
         st = bench.status(run_id)
         if st is None:
             return HTMLResponse(f"<p>No run {run_id}.</p>", status_code=404)
-        folder = bench.folder(run_id)
-        chart = None
-        headline = None
-        if st["status"] == "done" and folder is not None:
-            d = report_data(folder)
-            if d.options:
-                headline = _headline(d)["table"]
-                chart = _vacancy_difference(d) or _vacancy_section(d).get("chart")
+        table, chart = headline(run_id) if st["status"] == "done" else (None, None)
         return HTMLResponse(env.get_template("app/summary.html.j2").render(
-            run=st, table=headline, chart=chart, columns=HEADLINE_COLUMNS))
+            run=st, table=table, chart=chart, columns=HEADLINE_COLUMNS))
 
     @app.get("/runs", response_class=HTMLResponse)
     def runs_list() -> str:

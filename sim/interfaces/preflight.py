@@ -180,7 +180,6 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
 
     register()
     multirun = "-m" in argv or "--multirun" in argv
-    configs: list[dict | None] = []
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
         _check_hydra_groups(argv)
         combos = _combos(argv)
@@ -190,21 +189,12 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
             argv = [*argv, added]
             combos = _combos(argv)
         searchpath = [a for a in argv if a.startswith("hydra.searchpath=")]  # a planner's own region folder
-        cfg = None
-        planned: list[tuple[str, str, tuple[str, ...], str]] = []  # scenario, region, interventions, reference
-        for combo in combos[:MAX_PREFLIGHT]:
-            try:
-                cfg = compose("config", overrides=[*combo, *searchpath], return_hydra_config=True)
-            except Exception as e:
-                fail(composition_message(f"{e}\n{e.__cause__ or ''}", list(combo)))
-            choices = dict(cfg.hydra.runtime.choices)
-            check_scenario_name(choices.get("scenario") or "baseline", str(cfg.scenario_name))
-            params = params_or_exit(_without_hydra(cfg), choices, combo)
-            c = params.config
-            plain = OmegaConf.to_container(_without_hydra(cfg), resolve=True)
-            assert isinstance(plain, dict)  # a DictConfig's container
-            configs.append(plain)
-            planned.append((c.scenario_name, c.region.name, tuple(c.intervention), c.experiment.reference))
+        cfg, configs, planned = _compose_all(combos, compose, searchpath)
+        region = _region_of_the_programmes(argv, combos, planned) if multirun else None
+        if region is not None:  # the options that set no region run in the one their programmes set
+            argv = [*argv, f"region={region}"]
+            combos = _combos(argv)
+            cfg, configs, planned = _compose_all(combos, compose, searchpath)
         if multirun and 1 < len(planned) == len(combos):
             from sim.analysis.compare import ComparisonError, plan_jobs
 
@@ -212,10 +202,13 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
                 scenarios, regions, interventions, references = map(list, zip(*planned))
                 plan_jobs(combos, scenarios, regions, interventions, references[0])
             except ComparisonError as e:
-                fail(f"command line {' '.join(a for a in argv if not a.startswith('-'))}: {e}")
+                fail(f"{_what_was_asked(argv)}: {e}")
         if switch_on:  # said once every job is known to be valid: a refusal stays one line
             print(f"pathways: switching on intervention {', '.join(switch_on)} ({added}) for the sizes given",
                   file=sys.stderr)
+        if region is not None:
+            print(f"pathways: every option runs in region {region}, the region its programme sets (region={region}); "
+                  "give region=NAME to choose another", file=sys.stderr)
         where = "hydra.sweep.dir" if multirun else "hydra.run.dir"
         given = [a for a in argv if a.startswith(where + "=")]
         if given and "${" in given[-1]:  # fixed now, so that this process and Hydra name the same folder
@@ -232,6 +225,57 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
     configs += [None] * (len(combos) - len(configs))  # past MAX_PREFLIGHT: overrides only
     plan = None if folder is None else Plan(Path(folder), "sweep" if multirun else "run", combos, configs)
     return argv, plan
+
+
+def _compose_all(combos: list[list[str]], compose: Any, searchpath: list[str]
+                 ) -> tuple[Any, list[dict | None], list[tuple]]:
+    """Compose and validate the first MAX_PREFLIGHT jobs (with `searchpath`: a planner's own region folder): the
+    last config, each job's resolved config, and each job's (scenario, region, interventions, reference);
+    UsageError naming the first bad value."""
+    cfg = None
+    configs: list[dict | None] = []
+    planned: list[tuple[str, str, tuple[str, ...], str]] = []
+    for combo in combos[:MAX_PREFLIGHT]:
+        try:
+            cfg = compose("config", overrides=[*combo, *searchpath], return_hydra_config=True)
+        except Exception as e:
+            fail(composition_message(f"{e}\n{e.__cause__ or ''}", list(combo)))
+        choices = dict(cfg.hydra.runtime.choices)
+        check_scenario_name(choices.get("scenario") or "baseline", str(cfg.scenario_name))
+        params = params_or_exit(_without_hydra(cfg), choices, combo)
+        c = params.config
+        plain = OmegaConf.to_container(_without_hydra(cfg), resolve=True)
+        assert isinstance(plain, dict)  # a DictConfig's container
+        configs.append(plain)
+        planned.append((c.scenario_name, c.region.name, tuple(c.intervention), c.experiment.reference))
+    return cfg, configs, planned
+
+
+def _region_of_the_programmes(argv: list[str], combos: list[list[str]], planned: list[tuple]) -> str | None:
+    """The region to run a whole sweep in when the command line chooses none and some options' programmes set
+    one region of their own (a Connect to Work area): the others, the baseline among them, set none, so they
+    follow it and the comparison stays within one labour market. None when there is nothing to follow: every
+    option on one region already, the command line choosing the region, or programmes setting different regions
+    (the comparison then says which to choose)."""
+    if any(_key(o) == "region" for o in _task(argv)) or len(planned) != len(combos):
+        return None
+    default = _default_region()
+    own = {region for _, region, *_ in planned if region != default}
+    return own.pop() if len(own) == 1 and len({region for _, region, *_ in planned}) > 1 else None
+
+
+def _default_region() -> str:
+    """The region a config that chooses none runs in (configs/config.yaml's defaults list)."""
+    for item in OmegaConf.load(CONFIG_DIR / "config.yaml").defaults:
+        if isinstance(item, DictConfig) and "region" in item:
+            return str(item.region)
+    return ""
+
+
+def _what_was_asked(argv: list[str]) -> str:
+    """The options a sweep was asked for, as the planner typed them (no Hydra settings, no run-only keys)."""
+    asked = [a for a in _task(argv) if _key(a) not in ("experiment.progress",)]
+    return f"command line {' '.join(asked)}" if asked else "command line"
 
 
 def _check_hydra_groups(argv: list[str]) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from sim.analysis.compare import (
     COMPARISON_HEADER,
@@ -19,6 +18,7 @@ from sim.analysis.compare import (
     find_jobs,
     reference_job,
 )
+from sim.experiment.folders import read_yaml
 from sim.outputs.elements import HATCHES, LINE_STYLES, MARKERS, PALETTE, REFERENCE_COLOUR
 from sim.params.labels import label_of
 from sim.params.paths import CONFIG_DIR
@@ -123,7 +123,7 @@ class ReportData:
 
 # ----------------------------------------------------------------------------- reading job files
 def _read_yaml(path: Path) -> dict:
-    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    return (read_yaml(path) or {}) if path.exists() else {}
 
 
 def _vacancies(path: Path) -> dict[str, tuple[np.ndarray, dict[int, np.ndarray]]]:

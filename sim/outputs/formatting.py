@@ -231,3 +231,28 @@ def _compact(v: float, unit: str = "") -> str:
     if a >= 1e4:
         return f"{sign}{unit}{a / 1e3:g}k"
     return f"{sign}{unit}{a:,.0f}" if a >= 1 or a == 0 else f"{sign}{unit}{a:g}"
+
+
+# ----------------------------------------------------------------------------- a run in words
+def run_length(days: float | None) -> str:
+    """A simulated horizon as a planner says it: '5 years', '18 months', '90 days'."""
+    if days is None:
+        return "?"
+    years = days / 365.25
+    if years >= 1 and abs(years - round(years)) < 0.01:
+        return f"{round(years)} year{'s' if round(years) != 1 else ''}"
+    if days >= 60:
+        return f"{round(days / 30.44)} months"
+    return f"{days:.0f} days"
+
+
+def duration(seconds: float | None) -> str:
+    """Wall-clock time taken: '40 s', '3 min 05 s', '1 h 12 min'."""
+    if seconds is None or seconds < 0:
+        return "?"
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
