@@ -132,6 +132,13 @@ Usage:
   pathways-app                         the same runs from a local web page (http://127.0.0.1:8050)
   pathways-region template FILE.xlsx   a workbook for your own area; then pathways-region new NAME --from FILE.xlsx
   pathways-verify mmc|littles-law      check the model against queueing theory
+  pathways-decide psa [KEY=A,B ...]    the options on parameter sets: effects with parameter uncertainty, the
+                                       chance each is the best buy, what evidence is worth (EVPI, EVPPI)
+  pathways-decide sensitivity [...]    which uncertain numbers drive the answer (Morris, then Sobol, tornado)
+  pathways-decide optimise --budget GBP [...]  the best mix of intervention sizes within a budget
+
+A sweep (pathways -m) with the default experiment also runs its options on parameter sets and opens its
+report with what to fund (experiment.uncertainty=none: the files' values only, as experiment=quick does).
 
 Common commands:
   pathways experiment=quick                                   a short look (3 replications, 2 years)

@@ -125,6 +125,16 @@ class SweepReport(Callback):
     comparison.xlsx, report.html, and a non-zero exit if any job failed."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Hydra turns a callback's exception into a warning and exits 0: anything unexpected here ends the
+        command with one line and a non-zero exit instead."""
+        try:
+            self._finish(config)
+        except Exception as e:
+            print(f"pathways: error: {config.hydra.sweep.dir}: the comparison and report were not finished "
+                  f"({type(e).__name__}: {e}); pathways-report {config.hydra.sweep.dir} retries them", file=sys.stderr)
+            sys.exit(1)
+
+    def _finish(self, config: DictConfig) -> None:
         folder = Path(config.hydra.sweep.dir)
         launcher = config.hydra.get("launcher") or {}
         n_jobs = int(launcher.get("n_jobs") or 1)  # a local launcher's jobs at a time (-1: every core)

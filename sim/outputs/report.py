@@ -71,8 +71,10 @@ def build_report(folder: Path, data: ReportData | None = None) -> str:
         lead.append("a single run, so no baseline to compare against")
     elif ref:
         lead.append(Piece("join", parts=("baseline: ", name(ref))))
+    fixed = (first.get("experiment") or {}).get("uncertainty", "none") == "none" and len(d.options) > 1
     return env.get_template("report.html.j2").render(
-        title=f"Recruitment pathways{': ' + region if region else ''}", folder_name=d.folder.name,
+        title=f"Recruitment pathways{': ' + region if region else ''}"
+              + (" (at the files' values only: no parameter uncertainty)" if fixed else ""), folder_name=d.folder.name,
         folder=str(d.folder.resolve()), lead=lead, sections=rendered, failures=status_lines(d.jobs),
         n_jobs=len(d.jobs), css=(TEMPLATES / "report.css").read_text(),
         generated=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"))
