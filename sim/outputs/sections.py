@@ -662,7 +662,7 @@ def _glossary_section(d: ReportData) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- assembly
 SECTIONS = (  # in page order; add one with a function here and a partial in templates/sections/
     Section("recommendation", "What to fund", _recommendation_section),
-    Section("headline", "Headline: what each option buys", _headline),
+    Section("headline", "What each option buys, at the files' values", _headline),
     Section("vacancies", "Vacancies over time", _vacancy_section),
     Section("funnel", "Funnel: who enters and leaves each stage", _funnel_section),
     Section("effects", "Effect of each option against the baseline", _effects_section),

@@ -29,9 +29,8 @@ def path_label(path: str, config: Mapping[str, Any]) -> str:
         if isinstance(node, Mapping) and node.get("label"):
             subject, rest = str(node["label"]), keys[i + 1:]
         if isinstance(node, Mapping) and "target" in node and key.isdigit():  # an intervention's change
-            target = str(node["target"]).split(".")
-            what = " ".join(label_of(k) for k in (target[-2:] if target[-1] in DISTRIBUTION_PARTS else target[-1:]))
-            return f"{subject}: effect on {what}"
+            what = path_label(str(node["target"]), config)
+            return f"{subject}: effect on {what[:1].lower() + what[1:] if what[1:2].islower() else what}"
     tail = ""
     if rest and rest[-1] in DISTRIBUTION_PARTS:
         tail, rest = f" ({rest[-1]})", rest[:-1]
