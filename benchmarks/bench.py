@@ -10,6 +10,10 @@ Prints one JSON line per case, each the median of several runs:
   psa_256               pathways-decide psa: 256 parameter sets x the six Norfolk options, one replication
                         each, default region, serial; time per (set x option) against a plain replication of
                         the same options measured in the same run (overhead ratio; target <= 1.25)
+  decision              `make run`'s comparison as a planner runs it (six Norfolk options, two jobs at a time):
+                        wall seconds with parameter uncertainty (the default: jobs, then the parameter sets;
+                        target <= 90 s on 2 quiet cores) beside the same at the files' values only
+                        (experiment.uncertainty=none), in the same run
 Events are those SimPy processed (from the environment's event counter). Shared machines are
 noisy, so each run of a case is paired with bare loops measured just before and just after it: the
 share of bare is the median of those paired ratios, not a ratio of medians taken minutes apart.
@@ -202,11 +206,36 @@ def psa_256(samples: int = 256) -> dict:
             "parameters_varied": len(varied(study.params))}
 
 
+NORFOLK = ("baseline,west_norfolk_local_plan,skills_plan_entry_retention,skills_plan_nursing_home_nurses,"
+           "skills_plan_manager_succession,norfolk_waveney_system")
+
+
+def decision() -> dict:
+    """Wall seconds of `make run`'s command with and without parameter uncertainty, each in a fresh folder."""
+    import subprocess
+    import tempfile
+
+    out: dict = {"case": "decision"}
+    for mode in ("parameters", "none"):
+        with tempfile.TemporaryDirectory() as d:
+            t = time.perf_counter()
+            r = subprocess.run([str(Path(sys.executable).parent / "pathways"), "-m", "hydra/launcher=local_parallel",
+                                "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={d}/s", f"experiment.uncertainty={mode}",
+                                f"scenario={NORFOLK}"], capture_output=True, text=True)
+            out[f"wall_s_{mode}"] = time.perf_counter() - t
+            if r.returncode:
+                out[f"error_{mode}"] = r.stderr.strip().splitlines()[-1:]
+            decided = Path(d) / "s" / "uncertainty" / "decide.json"
+            if decided.exists():
+                out["parameter_sets"] = json.loads(decided.read_text())["samples"]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--residents", type=int, nargs="*", default=[10_000, 100_000, 300_000])
     ap.add_argument("--repeat", type=int, default=5, help="runs per case (the median is reported)")
-    ap.add_argument("--cases", nargs="*", default=["bare", "pathway", "default50", "national", "psa256"])
+    ap.add_argument("--cases", nargs="*", default=["bare", "pathway", "default50", "national", "psa256", "decision"])
     ap.add_argument("--json", action="store_true", help="JSON lines only (the default output is JSON lines too)")
     args = ap.parse_args()
     if "bare" in args.cases:
@@ -220,6 +249,8 @@ def main() -> None:
         print(json.dumps(national()), flush=True)
     if "psa256" in args.cases:
         print(json.dumps(psa_256()), flush=True)
+    if "decision" in args.cases:
+        print(json.dumps(decision()), flush=True)
 
 
 if __name__ == "__main__":
