@@ -33,4 +33,17 @@ GLOSSARY = (
     Term("net sustained job", "A resident referred in the window who is still in post 12 months after starting, "
                               "less the deadweight."),
     Term("replication", "One run of the model with its own random numbers; results are means over replications."),
+    Term("parameter set", "One draw of every uncertain number from its range (configs/ranges): the options are run "
+                          "on many sets, each option of a set with the same values and the same residents."),
+    Term("expected", "The mean over the parameter sets; its range in brackets holds 95% of the sets, so it carries "
+                     "the uncertainty of the assumptions as well as simulation noise."),
+    Term("value of an effect", "What a planner would pay for one more net sustained job or one vacancy-year "
+                               "avoided (willingness to pay): the threshold the recommendation uses; the report "
+                               "says whether its choice holds across a range of values."),
+    Term("best buy (acceptability)", "The option with the highest net value (the effect at its value, less the "
+                                     "cost, against the baseline) in a parameter set; the share of sets in which an "
+                                     "option is the best buy is its chance of being the best use of the money."),
+    Term("EVPI, EVPPI", "Expected value of (partial) perfect information: what knowing every uncertain number (or one) "
+                        "exactly would be worth to this decision, in pounds; estimated by regression so that "
+                        "simulation noise does not count as information, with a standard error."),
 )
