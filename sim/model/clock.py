@@ -13,7 +13,7 @@ Nothing here touches SimPy's private attributes. Rewrites of SimPy's internals (
 timeouts, an inlined run loop with `now` a plain attribute, timeouts and processes built field by field, claims
 granted at once made processed without the queue) each saved 1-4% of a run's instructions and under 10% of its
 CPU time at national scale, none the 10% that would pay for tying the model to SimPy's internals, so none is
-kept (together they made runs at scale about 20% faster: README, Performance).
+kept (together they made runs at scale about 20% faster: benchmarks/README.md).
 """
 
 from __future__ import annotations
