@@ -97,10 +97,14 @@ def finish_folder(folder: Path, prog: str = "pathways") -> int:
 def run_parameter_sets(folder: Path, workers: int, prog: str = "pathways") -> int:
     """The sweep's options on parameter sets (`sim.analysis.probabilistic`), with a count on a terminal; returns an
     exit code (2: a range file is wrong, named in one line; the report is still written, without them)."""
+    from sim.analysis.compare import UNCERTAINTY
     from sim.analysis.probabilistic import run_sets
+    from sim.experiment.job import PROGRESS
+    from sim.experiment.replications import write_text
     from sim.params.errors import ConfigError
 
     def progress(done: int, total: int) -> None:
+        write_text(folder / UNCERTAINTY / PROGRESS, f"{done} {total}\n")  # for the page, as a job's
         if sys.stderr.isatty():
             print(f"\rparameter sets: {done}/{total} tasks", end="" if done < total else "\n", file=sys.stderr,
                   flush=True)
