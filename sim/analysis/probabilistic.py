@@ -69,6 +69,7 @@ def run_sets(folder: Path, workers: int = 1, progress: Callable[[int, int], None
         return None
     study, ex = found
     out = folder / FOLDER
+    _claim(out, study, ex.seed)
     n = ex.sets or ex.sets_min
     while True:
         psa(study, out, n, 1, 0, ex.seed, "sobol", workers, None, progress)
@@ -86,6 +87,26 @@ def run_sets(folder: Path, workers: int = 1, progress: Callable[[int, int], None
 
 
 RECOMMENDATION = "recommendation.json"
+DESIGN = "design.json"  # what the records were run on: a resume must be the same design
+
+
+def _claim(out: Path, study: Study, seed: int) -> None:
+    """Start `out` for this design, or check that its records are of the same one (the options, their parameters
+    and ranges, the seed); ConfigError otherwise, rather than mixing sets of two designs."""
+    import hashlib
+
+    from sim.params.errors import ConfigError
+
+    design = {"seed": seed, "options": [o.name for o in study.options],
+              "parameters": [[p.name, p.spec.kind, p.spec.args, list(p.keys)] for p in study.params if p.varied],
+              "configs": hashlib.sha256(json.dumps([o.raw for o in study.options], sort_keys=True,
+                                                   default=str).encode()).hexdigest()}
+    path = out / DESIGN
+    if path.exists() and json.loads(path.read_text()) != json.loads(json.dumps(design, default=str)):
+        raise ConfigError(str(path), "another design", "the same options, parameters, ranges and seed as its records "
+                          f"(the ranges or options changed since they ran: remove {out} to run the sets again)")
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(path, json.dumps(design, indent=1, default=str))
 
 
 def recommendation(out: Path, study: Study, n: int, ex: Experiment) -> dict:
