@@ -414,6 +414,7 @@ def test_resume_with_other_settings_is_refused(placebo_psa: Path) -> None:
 # ----------------------------------------------------------------------------- sensitivity
 TOY_RULE = """probability: fixed      # toy: only the explicit ranges vary
 positive: fixed         # toy: only the explicit ranges vary
+bought: fixed           # toy: only the explicit ranges vary
 sourced: held
 structural: held
 fixed_keys:

@@ -54,9 +54,10 @@ class Job:
 
 
 def is_context(job: Job, reference: Job | None) -> bool:
-    """A job that buys nothing (no intervention) and is not the reference: a forecast of demand or a what-if on
-    the region, the backdrop under which options are compared, never an option to fund."""
-    return job is not reference and not job.interventions
+    """A job that buys nothing (no intervention, no programme cost) and is not the reference: a forecast of demand
+    or a what-if on the region, the backdrop under which options are compared, never an option to fund."""
+    costs = job.kpis.get(("programme_cost", "all"), {})
+    return job is not reference and not job.interventions and not any(costs.values())
 
 
 def find_jobs(folder: Path) -> list[Job]:

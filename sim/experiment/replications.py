@@ -123,7 +123,7 @@ def from_text(v: str) -> str:
 def _fmt(v: object) -> object:
     if isinstance(v, str):
         return as_text(v)
-    return repr(v) if isinstance(v, float) else v
+    return repr(float(v)) if isinstance(v, float) else v  # float(): numpy's floats print as np.float64(...)
 
 
 def write_csv(path: Path, header: tuple, rows: Iterable[tuple]) -> None:

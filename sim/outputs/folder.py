@@ -16,6 +16,7 @@ from sim.analysis.compare import (
     comparison_rows,
     expected,
     find_jobs,
+    is_context,
     reference_job,
 )
 from sim.experiment.folders import read_yaml
@@ -65,7 +66,7 @@ class Option:
     @property
     def is_context(self) -> bool:
         """Buys nothing and is not the reference (`sim.analysis.compare.is_context`): shown as the backdrop."""
-        return not self.is_reference and not self.job.interventions
+        return not self.is_reference and is_context(self.job, None)
 
     @property
     def description(self) -> str:

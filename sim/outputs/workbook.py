@@ -187,6 +187,8 @@ COMPARISON_COLUMNS = (  # (comparison.csv's field, its header here); None: a lab
     ("diff_ci_low", "Change: 95% CI low"), ("diff_ci_high", "Change: 95% CI high"), ("diff_n", "Pairs"),
     ("unpaired_diff_ci_low", "Unpaired change: 95% CI low"), ("unpaired_diff_ci_high", "Unpaired change: 95% CI high"),
     ("reference", "Reference"), ("var_ratio", "Variance ratio (paired / unpaired)"),
+    ("expected_diff_mean", "Expected change over the parameter sets"), ("expected_diff_low", "Expected: 2.5% point"),
+    ("expected_diff_high", "Expected: 97.5% point"), ("parameter_sets", "Parameter sets"),
     ("scenario", "scenario"), ("kpi", "kpi"), ("group", "group"),
 )
 RAW = 3  # the last columns: comparison.csv's own names, grouped and collapsed
@@ -212,7 +214,9 @@ def _comparison(wb: Workbook, d: ReportData) -> None:
             **dict.fromkeys((8, 9, 10), excel_format(change, r[index["diff_ci_low"]], r[index["diff_ci_high"]])),
             **dict.fromkeys((12, 13), excel_format(change, r[index["unpaired_diff_ci_low"]],
                                                    r[index["unpaired_diff_ci_high"]])),
-            7: SHEET_FORMATS["n"], 11: SHEET_FORMATS["n"], 15: SHEET_FORMATS["ratio"]})
+            **dict.fromkeys((16, 17, 18), excel_format(change, r[index["expected_diff_low"]],
+                                                       r[index["expected_diff_high"]])),
+            7: SHEET_FORMATS["n"], 11: SHEET_FORMATS["n"], 15: SHEET_FORMATS["ratio"], 19: SHEET_FORMATS["n"]})
     ws.auto_filter.ref = f"A{row}:{get_column_letter(last)}{ws.max_row}"
 
 
