@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 import simpy
@@ -576,6 +577,7 @@ def _internal_odds(wf: WorkforceConfig, role: str, group: str) -> float:
     return s / (1.0 - s)
 
 
+@lru_cache(maxsize=4096)  # every replication of a region asks again for the same cells (a pure function)
 def pool_correction(alpha: float, v0: float, h_ext: float, h_int: float) -> float:
     """Factor on the external fill hazard that keeps the mean open posts at `v0` under the matching function.
 
