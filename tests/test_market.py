@@ -79,11 +79,15 @@ def test_turnover_cut_as_an_intervention_with_a_period() -> None:
 
 @pytest.mark.statistical
 def test_more_promotion_fills_manager_posts_sooner() -> None:
-    """The succession programme raises promotion shares: more promotions, fewer manager vacancy-days."""
+    """The succession programme raises promotion shares: more promotions, fewer manager vacancy-days.
+
+    The manager vacancy-days saved are about 290 per replication with a paired standard deviation of about 170
+    (16 replications, before and after the compiled churn step): 4 replications put the interval's upper end
+    below 0 only about half the time; 8 do so with probability about 0.99 (mean 290 against t(7) x 170 / sqrt(8))."""
     base = on_region_market(*QUICK, *NO_REFERRALS)
     option = on_region_market(*QUICK, *NO_REFERRALS, "intervention=[succession_programme]")
     assert paired(option, base, "promotions").low > 0
-    assert paired(option, base, "vacancy_days", "role:registered_manager").high < 0
+    assert paired(option, base, "vacancy_days", "role:registered_manager", reps=8).high < 0
 
 
 # ----------------------------------------------------------------------------- the ledger

@@ -12,6 +12,7 @@ from test_market import NO_REFERRALS, QUICK, kpi, on_region_market
 
 from sim.model import Model, RunOutput, simulate
 from sim.model.workforce import pool_correction
+from sim.params.plan import Params
 
 LADDER = ("care_worker", "senior_carer", "deputy_manager", "registered_manager")
 
@@ -38,6 +39,44 @@ def test_a_change_in_care_ladder_cells_leaves_every_unconnected_cell_identical()
     others = [c for c in a if c[1] not in LADDER]
     assert any(a[c] != b[c] for c in ladder), "the change should move the ladder's cells"
     assert others and all(a[c] == b[c] for c in others), [c for c in others if a[c] != b[c]]
+
+
+def _connected(params: Params, group: str, role: str) -> set[tuple[str, str]]:
+    """The cells a change to (`group`, `role`) can reach: movers join cells of one role in one sector, promotions
+    join a role and the one below it in one group (either way: promotions take from the staff below)."""
+    wf = params.config.region.workforce
+    cells = {(g, r) for g, grp in wf.groups.items() for r in grp.posts}
+
+    def linked(a: tuple[str, str], b: tuple[str, str]) -> bool:
+        same_sector = wf.groups[a[0]].sector == wf.groups[b[0]].sector
+        ladder = wf.roles[a[1]].promoted_from == b[1] or wf.roles[b[1]].promoted_from == a[1]
+        return (a[1] == b[1] and same_sector) or (a[0] == b[0] and ladder)
+
+    reached, todo = {(group, role)}, [(group, role)]
+    while todo:
+        here = todo.pop()
+        for c in cells - reached:
+            if linked(here, c):
+                reached.add(c)
+                todo.append(c)
+    return reached
+
+
+@pytest.mark.parametrize(("group", "role"), [("acute", "admin_estates"), ("nursing_homes", "registered_nurse")])
+@pytest.mark.model
+def test_one_posts_turnover_leaves_every_unconnected_cell_identical(group: str, role: str) -> None:
+    """Doubling one post's turnover moves its own cell and the cells movers and promotions connect to it; every
+    other cell has the same staff and vacancies at every record time, draw for draw (each cell's draws are
+    addressed by its own stream, step and slot). No residents are referred, so only the draws could connect them."""
+    base = on_region_market(*QUICK, *NO_REFERRALS)
+    turnover = base.config.region.workforce.groups[group].posts[role].turnover
+    path = f"region.workforce.groups.{group}.posts.{role}.turnover"
+    more = on_region_market(*QUICK, *NO_REFERRALS, f"{path}={2 * turnover}")
+    a, b = _cells(simulate(base, 0)), _cells(simulate(more, 0))
+    near = _connected(base, group, role)
+    assert a[(group, role)] != b[(group, role)], "the change should move its own cell"
+    others = [c for c in a if c not in near]
+    assert len(others) > len(near) and all(a[c] == b[c] for c in others), [c for c in others if a[c] != b[c]]
 
 
 @pytest.mark.parametrize("places", [20, 60])

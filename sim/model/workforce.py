@@ -2,7 +2,8 @@
 
 Staff are counted, not simulated one by one: `staff[r, g, a]` is the number of staff in role
 `r`, employer group `g`, age band `a`. Every `step` days each cell (a role in an employer
-group) draws, from its own random stream (`CellStreams`), one multinomial per age band:
+group) draws, from its own random stream (`CellStreams`, `sim.model.churn`: counter-based, so
+a draw depends only on its cell, step and slot), one multinomial per age band:
 leavers out of the sector, movers to another employer in the sector, retirements, ageing into
 the next band, stayers; movers are placed in open posts of their role and sector; completers
 of a succession programme take open posts of the role they trained for (`Succession`); then
@@ -53,11 +54,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import cast
+from functools import lru_cache
 
 import numpy as np
 import simpy
 
+from sim.model import churn
 from sim.model.capacity import Patience, Request
 from sim.params.kpis import FLOW_KPIS, SUCCESSION_KPIS
 from sim.params.schedule import Piecewise
@@ -69,34 +71,19 @@ MAX_PROMOTION_SHARE = 0.95  # at 1 every fill would be a promotion and the fill 
 
 
 class CellStreams:
-    """One random stream per workforce cell, each restarted at a fixed position every step.
+    """The 64-bit keys of the workforce's random streams, one per name (`sim.model.churn` draws from them).
 
     A cell is a role in an employer group (its age bands draw together); movers, who cross
     cells of one role within a sector, draw from a stream of their own per sector and role.
-    Two scenarios that share a seed draw step k of a cell from the same place whatever any other
-    cell did: a change confined to one cell leaves every cell that nothing connects to it
-    identical, and a programme hire that changes a count by one keeps the two staffing paths
-    paired (common random numbers) instead of drifting apart.
+    A draw is addressed by (key, step, slot), so two scenarios that share a seed draw step k of
+    a cell alike whatever any other cell did: a change confined to one cell leaves every cell
+    that nothing connects to it identical, and a programme hire that changes a count by one keeps
+    the two staffing paths paired (common random numbers) instead of drifting apart.
     """
 
-    STRIDE = 1 << 40  # draws reserved per step and stream
-
     def __init__(self, generator: Callable[[str], np.random.Generator], names: list[str]):
-        self.gens = [generator(f"workforce.{n}") for n in names]
-        # `Streams.generator`'s bit generators are PCG64s: `advance` is theirs, not every BitGenerator's
-        self._bits = [cast(np.random.PCG64, g.bit_generator) for g in self.gens]
-        self._start = [bg.state for bg in self._bits]
-        self._step = [-1] * len(names)
-
-    def at(self, i: int, step: int) -> np.random.Generator:
-        """Stream `i`, at its fixed position for `step` (restarted on its first use in the step)."""
-        g = self.gens[i]
-        if self._step[i] != step:
-            bg = self._bits[i]
-            bg.state = self._start[i]
-            bg.advance(step * self.STRIDE)
-            self._step[i] = step
-        return g
+        self.keys = np.array([generator(f"workforce.{n}").integers(0, 2**64, dtype=np.uint64) for n in names],
+                             np.uint64)
 
 
 def _p(rate_per_year: np.ndarray | float, days: float) -> np.ndarray:
@@ -228,18 +215,19 @@ class Workforce(Patience):
                 e_start = e * math.exp(math.log1p(post.growth_per_year) * t0 / 365.0)
                 self.staff[i, gi] = _apportion(round(e_start * (1 - v)), post.age_profile)
         self.log_growth = np.log1p(growth)
-        sectors = np.array(self.group_sector)
-        self._sector_cols = [(sector, np.nonzero(sectors == sector)[0]) for sector in dict.fromkeys(self.group_sector)]
+        sectors = list(dict.fromkeys(self.group_sector))
+        self._sector = np.array([sectors.index(s) for s in self.group_sector], np.int64)  # each group's sector
         self.p_age = np.array([step / (365.0 * y) if math.isfinite(y) else 0.0 for y in AGE_BAND_YEARS])
         promoted_from = [wf.roles[r].promoted_from for r in self.roles]
-        self.promo_from = np.array([ri[low] if low else -1 for low in promoted_from])
+        self.promo_from = np.array([ri[low] if low else -1 for low in promoted_from], np.int64)
         self.promotion = [schedule(f"region.workforce.roles.{r}.internal_fill_share") for r in self.roles]
         self.pool_exponent = 1.0 - wf.bau_vacancy_elasticity  # alpha of the matching function
         self.cells: list[Cell] = [(int(i), int(g)) for i, g in zip(*np.nonzero(self.exists))]
-        movers = [(sector, i) for sector in dict.fromkeys(self.group_sector) for i in range(R)]
-        self._mover_stream = {key: len(self.cells) + n for n, key in enumerate(movers)}
-        self.rng = CellStreams(generator, [f"cell.{self.roles[i]}.{self.groups[g]}" for i, g in self.cells]
-                               + [f"movers.{sector}.{self.roles[i]}" for sector, i in movers])
+        cells = np.array(self.cells, np.int64).reshape(-1, 2)
+        self._ci, self._cg = cells[:, 0].copy(), cells[:, 1].copy()
+        self._keys = CellStreams(generator, [f"cell.{self.roles[i]}.{self.groups[g]}" for i, g in self.cells]).keys
+        # sector s and role r: stream s R + r
+        self._mover_keys = CellStreams(generator, [f"movers.{s}.{r}" for s in sectors for r in self.roles]).keys
         self.succession = Succession(self, schedule)
         times = {t for pw in [*self.turnover.values(), *self.promotion] for t in pw.times if t > t0}
         self._changes = sorted(times) + [math.inf]  # when the rates must be worked out again
@@ -279,8 +267,8 @@ class Workforce(Patience):
         move_ = np.broadcast_to((1 - p_out) * p_move, shape)
         retire_ = (1 - p_out) * (1 - p_move) * p_retire
         stay = np.clip(1 - out_ - move_ - retire_, 0.0, 1.0)
-        churn = np.stack([out_, move_, retire_, stay * self.p_age, stay * (1 - self.p_age)], axis=-1)
-        self.p_churn = [[churn[c][a] for a in range(A)] for c in self.cells]  # per cell and band, for the step's loop
+        probs = np.stack([out_, move_, retire_, stay * self.p_age, stay * (1 - self.p_age)], axis=-1)
+        self.p_churn = np.ascontiguousarray(probs[self._ci, self._cg])  # (cells, A, 5), for the compiled step
         self.p_stay = stay
         share = np.array([min(pw.at(t), MAX_PROMOTION_SHARE) if self.promo_from[i] >= 0 else 0.0
                           for i, pw in enumerate(self.promotion)])
@@ -439,11 +427,8 @@ class Workforce(Patience):
             while self.env.now >= self._changes[0]:
                 self._changes.pop(0)
             self._rates(self.env.now)
-        s, at, go = self.staff, self.rng.at, self._go
-        for n, c in enumerate(self.cells):  # by band: leave the sector, move, retire, age a band, stay
-            multinomial, p, out = at(n, k).multinomial, self.p_churn[n], go[c]
-            for a, m in enumerate(s[c].tolist()):
-                out[a] = multinomial(m, p[a]) if m else 0
+        s, go = self.staff, self._go
+        churn.churn(s, self._ci, self._cg, self.p_churn, self._keys, k, go)  # by band: leave, move, retire, age, stay
         self.programme_settled *= self.p_stay
         s[...] = go[..., 4]
         s[..., 1:] += go[..., :-1, 3]  # the last band does not age (p_age is 0 there)
@@ -477,29 +462,11 @@ class Workforce(Patience):
         per open post (the staff below are the internal candidates, not the outside pool).
         """
         dt = self.step / 365.0
-        alpha, flows, s, at = self.pool_exponent, self.flows, self.staff, self.rng.at
-        for n, c in enumerate(self.cells):
-            v = int(open_[c])
-            if v <= 0:
-                continue
-            h_ext, h_int = float(self.h_ext[c]), float(self.h_int[c])
-            if alpha:
-                # posts open before the step's fills: at the published level V0 that is V0 (1 + x0)
-                v0 = float(self.v_pub[c] * self.establishment[c]) * (1.0 + (h_ext + h_int) * dt)
-                if v0 > 0:
-                    h_ext *= (v0 / v) ** alpha
-            x = (h_ext + h_int) * dt
-            if x <= 0:
-                continue
-            g = at(n, k)
-            fills = int(g.binomial(v, x / (1.0 + x)))  # discrete-time balance: opens O = x V per step, fills p (V + O)
-            if not fills:
-                continue
-            promo = self._promote(c, int(g.binomial(fills, h_int / (h_ext + h_int))), g) if h_int > 0 else 0
-            ext = fills - promo
-            s[c] += g.multinomial(ext, self.hire_age[c])
-            flows["bau_hires"][c] += ext
-            flows["promotions"][c] += promo
+        # posts open before the step's fills: at the published level V0 that is V0 (1 + x0)
+        v0 = self.v_pub * self.establishment * (1.0 + (self.h_ext + self.h_int) * dt)
+        f = self.flows
+        churn.fill(open_, self._ci, self._cg, self.h_ext, self.h_int, v0, self.pool_exponent, dt, self.hire_age,
+                   self.promo_from, self.staff, self._keys, k, f["bau_hires"], f["promotions"], f["promoted_out"])
 
     def _place_movers(self, mv: np.ndarray, vac: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Assign movers `mv[r, g, a]` to open posts `vac[r, g]` of their role in their own sector,
@@ -508,48 +475,19 @@ class Workforce(Patience):
 
         Movers beyond the open posts of their role and sector are not placed (they leave the sector).
         """
-        placed_all = np.zeros_like(vac)
-        moved_all = np.zeros_like(vac)
-        if not mv.any():
-            return placed_all, moved_all
-        by_cell = mv.sum(axis=2)  # (R, G)
-        for sector, cols in self._sector_cols:
-            for r in np.nonzero(by_cell[:, cols].sum(axis=1) * vac[:, cols].sum(axis=1))[0]:
-                m = mv[r, cols]  # (Gs, A)
-                v = vac[r, cols]
-                total = int(v.sum())
-                multinomial, p = self.rng.at(self._mover_stream[(sector, int(r))], k).multinomial, v / total
-                placed = np.zeros(m.shape, np.int64)  # (Gs, A)
-                for a, x in enumerate(m.sum(axis=0).tolist()):
-                    if x:
-                        placed[:, a] = multinomial(x, p)
-                n = placed.sum(axis=1)
-                over = np.maximum(n - v, 0)
-                if over.any():
-                    placed -= _trim(placed, over)
-                    n = placed.sum(axis=1)
-                self.staff[r, cols] += placed
-                placed_all[r, cols] = n
-                # which cells' movers found a post: the placed share of the role's movers, apportioned by cell
-                out_by_cell = by_cell[r, cols]
-                moved_all[r, cols] = _apportion(int(n.sum()), out_by_cell / out_by_cell.sum())
-        return placed_all, moved_all
+        placed, moved = np.zeros_like(vac), np.zeros_like(vac)
+        if mv.any():
+            churn.place_movers(self._go, vac, self._sector, self._mover_keys, k, self.staff, placed, moved)
+        return placed, moved
 
-    def _promote(self, c: Cell, want: int, g: np.random.Generator) -> int:
+    def _promote(self, c: Cell, want: int, key: np.uint64, k: int) -> int:
         """Move up to `want` staff of the role below (same group) into cell `c`, keeping their age band.
 
         Who moves up is drawn without replacement from the staff below (multivariate
-        hypergeometric over age bands), from cell `c`'s stream; returns how many moved.
+        hypergeometric over age bands), from stream `key` at step `k`; returns how many moved.
         """
-        low = int(self.promo_from[c[0]])
-        below = self.staff[low, c[1]]  # a view: the pool as it is now (two ladders may share it)
-        n = min(want, int(below.sum()))
-        if n:
-            take = g.multivariate_hypergeometric(below, n)
-            below -= take
-            self.staff[c] += take
-            self.flows["promoted_out"][low, c[1]] += n
-        return n
+        return int(churn.promote(self.staff, int(self.promo_from[c[0]]), c[0], c[1], want, key, k,
+                                 self.flows["promoted_out"]))
 
 
 class Succession:
@@ -575,7 +513,7 @@ class Succession:
         self.groups = {i: [g for g in range(len(wf.groups)) if wf.exists[i, g] and wf.exists[wf.promo_from[i], g]]
                        for i in self.roles}
         cells = [(i, g) for i in self.roles for g in self.groups[i]]
-        self.streams = CellStreams(wf.generator, [f"succession.{wf.roles[i]}.{wf.groups[g]}" for i, g in cells])
+        self.keys = CellStreams(wf.generator, [f"succession.{wf.roles[i]}.{wf.groups[g]}" for i, g in cells]).keys
         self.stream = {c: n for n, c in enumerate(cells)}
         self.owed = {i: 0.0 for i in self.roles}  # participants a year accrue until a whole one joins
         self.pipeline: list[tuple[int, int, Cell, int]] = []  # (ready at step, lapses at step, cell, completers)
@@ -596,7 +534,8 @@ class Succession:
             lapse_at = ready_at + math.ceil(self.ready_for[i].at(t) / wf.step)
             for g, n in zip(groups, _apportion(m, [e / sum(est) for e in est])):
                 if n:
-                    done = int(self.streams.at(self.stream[(i, g)], k).binomial(int(n), self.completion[i].at(t)))
+                    u = churn.uniform(self.keys[self.stream[(i, g)]], k, churn.INTAKE)
+                    done = churn.binomial(int(n), self.completion[i].at(t), u)
                     if done:
                         self.pipeline.append((ready_at, lapse_at, (i, g), done))
 
@@ -615,7 +554,7 @@ class Succession:
                 queue.pop(0)
             want = min(int(open_[c]), sum(n for _, n in queue))
             if want > 0:
-                got = wf._promote(c, want, self.streams.at(self.stream[c], k))
+                got = wf._promote(c, want, self.keys[self.stream[c]], k)
                 open_[c] -= got
                 flows["promotions"][c] += got
                 flows["succession_promotions"][c] += got
@@ -638,6 +577,7 @@ def _internal_odds(wf: WorkforceConfig, role: str, group: str) -> float:
     return s / (1.0 - s)
 
 
+@lru_cache(maxsize=4096)  # every replication of a region asks again for the same cells (a pure function)
 def pool_correction(alpha: float, v0: float, h_ext: float, h_int: float) -> float:
     """Factor on the external fill hazard that keeps the mean open posts at `v0` under the matching function.
 
@@ -668,28 +608,5 @@ def pool_correction(alpha: float, v0: float, h_ext: float, h_int: float) -> floa
 
 
 def _apportion(n: int, shares: list[float]) -> np.ndarray:
-    """Split `n` into integer parts proportional to `shares` (largest remainder; ties to the first).
-
-    Plain Python: the churn step calls it for a handful of cells at a time, where numpy's per-call
-    overhead is most of the cost."""
-    raw = [float(x) * n for x in shares]
-    base = [math.floor(x) for x in raw]
-    rest = n - sum(base)
-    order = sorted(range(len(raw)), key=lambda i: base[i] - raw[i])  # largest remainder first, stable
-    for i in order[:rest]:
-        base[i] += 1
-    return np.array(base, np.int64)
-
-
-def _trim(n: np.ndarray, over: np.ndarray) -> np.ndarray:
-    """How much to take off each band of `n` (rows), oldest first, so each row sum drops by `over`."""
-    cut = np.zeros_like(n)
-    for r in np.nonzero(over)[0]:
-        need = over[r]
-        for a in range(n.shape[1] - 1, -1, -1):
-            c = min(need, n[r, a])
-            cut[r, a] = c
-            need -= c
-            if not need:
-                break
-    return cut
+    """Split `n` into integer parts proportional to `shares` (largest remainder; ties to the first)."""
+    return churn.apportion(n, np.asarray(shares, float))
