@@ -5,6 +5,7 @@ that names the file, the key, the value and the allowed range."""
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,8 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from sim.experiment.folders import Plan
 from sim.interfaces.errors import _display, fail
 from sim.params.compose import sweep_combos
-from sim.params.config import load
-from sim.params.errors import ConfigError, config_error, did_you_mean
+from sim.params.config import check_literal, load
+from sim.params.errors import ConfigError, config_error, did_you_mean, field_at
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
 from sim.params.plan import Params, lookup
 from sim.params.schema import register
@@ -162,6 +163,70 @@ def _combos(argv: list[str]) -> list[list[str]]:
     return [task]
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|nan)", re.I)
+_WORD = re.compile(r"[A-Za-z_][\w-]*")
+_SWEEPABLE_GROUPS = ("scenario", "region", "experiment")  # group choices a comma can only mean a sweep of
+
+
+def _literal(text: str) -> Any:
+    """A plain value as Hydra reads it (an int, a float or a word), or None for anything richer."""
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if _NUMBER.fullmatch(text):
+        return float(text)
+    return text if _WORD.fullmatch(text) else None
+
+
+def _numeric(key: str) -> bool:
+    """Whether `key` is a plain number field of the schema (of a known intervention, under `intervention.`)."""
+    parts = key.split(".")
+    if parts[0] == "intervention" and (len(parts) < 3 or parts[1] not in available("intervention")):
+        return False
+    found = field_at(key)
+    return found is not None and found[0] in (int, float)
+
+
+def check_literals(argv: list[str], multirun: bool) -> list[str]:
+    """The plain values typed for number fields checked against the schema's type and range before anything is
+    composed (a typo is told in well under a second), and a list given for one number (`places=[0,20,40]`, as
+    Hydra's own message suggests) taken as a sweep of its values under -m, or answered with the exact command.
+    Returns `argv`, with such lists written as sweeps; UsageError for a value that can never be valid."""
+    out, swept = [], []
+    for a in argv:
+        key, eq, value = a.partition("=")
+        plain = _key(a)
+        if a.startswith(("-", "~")) or not eq or plain.startswith(("hydra.", "hydra/")):
+            out.append(a)
+            continue
+        listed = re.fullmatch(r"\[([^\[\]{}()]*)\]", value)
+        if listed and _numeric(plain):
+            value = ",".join(x.strip() for x in listed.group(1).split(","))
+            swept.append((a, f"{key}={value}"))
+        elif "," in value and not multirun and (plain in _SWEEPABLE_GROUPS or _numeric(plain)) \
+                and _literal(value.split(",")[0]) is not None:
+            swept.append((a, a))
+        out.append(f"{key}={value}")
+        parts = [_literal(x) for x in (value.split(",") if multirun or listed else [value])]
+        for text, parsed in zip(value.split(",") if multirun or listed else [value], parts):
+            if parsed is None or not _numeric(plain):
+                break
+            try:
+                check_literal(plain, parsed, text)
+            except ConfigError as e:
+                e.source = f"command-line override '{key}={text}'"  # the one job's value, as the composed check
+                fail(e.message())
+    if swept and not multirun:
+        command = [x for x in out if x not in ("-m", "--multirun")]
+        if any(re.fullmatch(r"intervention\.\w+\.places", _key(new)) for _, new in swept) \
+                and not any(_key(x) in ("experiment.reference", "scenario") for x in command):
+            command.append("experiment.reference=0")  # sizes compared with the first, as the README's example
+        fail(f"command-line override '{swept[0][0]}': several values are a sweep, one job each; "
+             f"type: {shlex.join(['pathways', '-m', *command])}")
+    for typed, new in swept:
+        print(f"pathways: {typed} taken as a sweep of its values ({new})", file=sys.stderr)
+    return out
+
+
 def preflight(argv: list[str]) -> list[str]:
     """Compose and validate every config `argv` asks for; UsageError on the first problem.
 
@@ -178,8 +243,9 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
         return argv, None
     from hydra import compose, initialize_config_dir
 
-    register()
     multirun = "-m" in argv or "--multirun" in argv
+    argv = check_literals(argv, multirun)
+    register()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
         _check_hydra_groups(argv)
         combos = _combos(argv)

@@ -449,9 +449,17 @@ class Sizing:
 
 
 def register() -> None:
-    """Register the schema in Hydra's ConfigStore (as `pathways_schema`) and the sizing resolvers."""
+    """Register the schema in Hydra's ConfigStore (as `pathways_schema`) and the sizing resolvers. Storing the schema
+    costs about 0.1 s, so it is stored once a process (again only if the store lost it)."""
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name="pathways_schema", node=Config)
+    store = ConfigStore.instance()
+    if "pathways_schema.yaml" not in store.repo:
+        store.store(name="pathways_schema", node=Config)
+    register_resolvers()
+
+
+def register_resolvers() -> None:
+    """The sizing resolvers alone: what a launcher's worker needs to resolve a job's config (cheap)."""
     OmegaConf.register_new_resolver("reach", reach, replace=True)
     OmegaConf.register_new_resolver("compound", compound, replace=True)
