@@ -35,9 +35,11 @@ def test_every_template_file_is_package_data() -> None:
 
 @pytest.mark.system
 def test_an_editable_install_prints_no_setuptools_warning(tmp_path: Path) -> None:
-    """The install `make run` does (`pip install -e .`), built verbosely into a scratch prefix."""
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "-v", "--no-deps", "--disable-pip-version-check",
-                        "--prefix", str(tmp_path / "prefix"), "-e", str(ROOT)],
+    """The install `make run` does (`pip install -e .`), built verbosely into a scratch virtual environment (pip
+    would take the package out of this one first, even installing elsewhere with --prefix)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(tmp_path / "venv" / "bin" / "python"), "install",
+                        "-v", "--no-deps", "--disable-pip-version-check", "-e", str(ROOT)],
                        capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     said = r.stdout + r.stderr
