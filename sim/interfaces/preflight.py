@@ -20,7 +20,7 @@ from sim.params.config import check_literal, load
 from sim.params.errors import ConfigError, config_error, did_you_mean, field_at
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
 from sim.params.plan import Params, lookup
-from sim.params.schema import register
+from sim.params.schema import register, size_effect
 
 GROUPS = ("region", "pathway", "experiment")
 
@@ -269,6 +269,9 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
                 plan_jobs(combos, scenarios, regions, interventions, references[0])
             except ComparisonError as e:
                 fail(f"{_what_was_asked(argv)}: {e}")
+        if multirun:
+            for line in size_notes(combos, configs):
+                print(f"pathways: note: {line}", file=sys.stderr)
         if switch_on:  # said once every job is known to be valid: a refusal stays one line
             print(f"pathways: switching on intervention {', '.join(switch_on)} ({added}) for the sizes given",
                   file=sys.stderr)
@@ -291,6 +294,34 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
     configs += [None] * (len(combos) - len(configs))  # past MAX_PREFLIGHT: overrides only
     plan = None if folder is None else Plan(Path(folder), "sweep" if multirun else "run", combos, configs)
     return argv, plan
+
+
+def size_notes(combos: list[list[str]], configs: list[dict | None]) -> list[str]:
+    """Before a sweep of an intervention's sizes runs: when its sizes cannot change the outcome (its places feed
+    nothing it does: the same results at every size, at the same or a higher cost), or can only while the capacity
+    they add to is short (known only from the run, which marks sizes with the same results as a smaller one)."""
+    notes = []
+    for key in dict.fromkeys(_key(o) for c in combos for o in c):
+        m = re.fullmatch(r"intervention\.(\w+)\.places", key)
+        sizes = {float(c["intervention"][m.group(1)]["places"]): c["intervention"][m.group(1)]
+                 for c in configs if m and c and m.group(1) in c.get("intervention", {})}
+        if len(sizes) < 2:
+            continue
+        name = key.split(".")[1]
+        effect = size_effect(sizes[min(sizes)], sizes[max(sizes)])
+        listed = ", ".join(f"{p:g}" for p in sorted(sizes))
+        if effect == "nothing":
+            notes.append(f"{key}: sizes {listed} will give the same results at the same cost: nothing {name} does "
+                         f"depends on its places (it is paid per person); compare it on and off instead: "
+                         f"pathways -m 'intervention=[],[{name}]'")
+        elif effect == "cost":
+            notes.append(f"{key}: sizes {listed} will give the same results, only the cost grows with the places: "
+                         f"nothing else {name} does depends on them")
+        elif effect == "capacity":
+            notes.append(f"{key}: {name}'s places add to a capacity; places beyond those residents wait for give the "
+                         "same results at a higher cost, which the run shows: the summary and the report mark any size "
+                         "with the same results as a smaller one")
+    return notes
 
 
 def _compose_all(combos: list[list[str]], compose: Any, searchpath: list[str]
