@@ -3,6 +3,7 @@
 #               Norfolk options with the baseline on the default region, print the summary and the
 #               paths of the report and the workbook
 #   make app    the same, plus the web page's extra; start pathways-app on http://127.0.0.1:8050
+#               (make app PORT=8060 for another port)
 #   make test   the same, plus the test, cluster and app extras and headless Chromium; the whole suite
 #               (every tier: unit, model, statistical, system; markers in pyproject.toml, tests/conftest.py)
 # and while working on the code:
@@ -39,8 +40,10 @@ NORFOLK_OPTIONS := baseline,west_norfolk_local_plan,skills_plan_entry_retention,
 run: $(VENV)/.installed-run
 	$(BIN)/pathways -m hydra/launcher=local_parallel hydra.launcher.n_jobs=2 scenario=$(NORFOLK_OPTIONS)
 
+PORT ?= 8050
+
 app: $(VENV)/.installed-app
-	$(BIN)/pathways-app
+	$(BIN)/pathways-app --port $(PORT)
 
 test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest -q -n 2

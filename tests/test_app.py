@@ -217,3 +217,24 @@ def test_page_stops_a_run_and_resumes_it(tmp_path: Path) -> None:
         WebDriverWait(browser, 30).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#result #headline")))
         assert "3 of 3" not in browser.find_element(By.CSS_SELECTOR, "#result dl").text  # done says done
         screenshot(browser, tmp_path / "resumed.png")
+
+
+@pytest.mark.system
+def test_page_fits_900_px_without_sideways_scrolling(server: tuple[str, Path], tmp_path: Path) -> None:
+    """At 900 px wide, in each mode of the form, nothing reaches past the window (the settings box was 927 px)."""
+    base, _ = server
+    overflow = ("const W = document.documentElement.clientWidth; const out = [];"
+                "const S = document.documentElement.scrollWidth; if (S > W) out.push('page ' + S);"
+                "for (const el of document.querySelectorAll('body *')) { const r = el.getBoundingClientRect();"
+                "  if (r.width && r.right > W + 1) out.push(el.tagName + '.' + el.className + ' ' + r.right); }"
+                "return out;")
+    with chromium(tmp_path / "profile", width=900, height=900) as browser:
+        from selenium.webdriver.common.by import By
+
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": 900, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+        browser.get(base + "/")
+        for mode in ("programmes", "interventions", "sizes"):
+            browser.find_element(By.CSS_SELECTOR, f"input[name=mode][value={mode}]").click()
+            assert browser.execute_script(overflow) == [], mode
+        screenshot(browser, tmp_path / "app-900.png")

@@ -21,6 +21,7 @@ from sim.interfaces import cli
 from sim.interfaces import preflight as pf
 from sim.interfaces.errors import UsageError
 from sim.model import simulate
+from sim.outputs.console import summary_table
 
 QUICK = ("experiment=quick", "experiment.progress=false")
 
@@ -253,3 +254,55 @@ def test_programmes_in_different_regions_are_told_which_region_to_choose() -> No
     message = str(e.value)
     assert "region=cumbria or region=southend" in message and "two labour markets" in message
     assert "hydra" not in message and "experiment.progress" not in message and "\n" not in message
+
+
+@pytest.mark.unit
+def test_a_value_out_of_range_is_told_before_anything_is_composed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typed number is checked against the schema alone (no Hydra composition: a typo costs well under a second),
+    in the same words as the composed check; each value of a sweep is checked."""
+    monkeypatch.setattr(pf, "_compose_all", lambda *a: pytest.fail("composed before the typo was told"))
+    monkeypatch.setattr(pf, "_combos", lambda *a: pytest.fail("parsed by Hydra before the typo was told"))
+    cases = {("pathway.recruitment.shortlisting=1.5",): "pathway.recruitment.shortlisting = 1.5: allowed: [0, 1]",
+             ("experiment.replications=1.5",): "experiment.replications = '1.5': allowed: an integer",
+             ("-m", "intervention.childcare.places=0,-5"): "intervention.childcare.places = -5: allowed: [0, 1000000]",
+             ("pathway.support.childcare.places=abc",): "pathway.support.childcare.places = 'abc': allowed: a number"}
+    for argv, told in cases.items():
+        with pytest.raises(UsageError) as e:
+            pf.preflight(list(argv))
+        assert str(e.value) == f"command-line override '{argv[-1].replace('0,-5', '-5')}': {told}"
+
+
+@pytest.mark.unit
+def test_what_the_schema_cannot_tell_is_left_to_the_composed_check() -> None:
+    """Names, lists of a list field, interpolations and unknown interventions pass the early check unchanged."""
+    argv = ["scenario=baseline", "region.channels.jobcentre.profile.deprivation_quintile=[0.5,0.5,0,0,0]",
+            "experiment.horizon_days=${experiment.warmup_days}", "intervention.childcar.places=-3",
+            "region.foo=1", "hydra.sweep.dir=x", "pathway.recruitment.checks.cv=-1"]
+    assert pf.check_literals(argv, multirun=False) == argv
+
+
+@pytest.mark.unit
+def test_hydras_list_syntax_is_a_sweep_or_the_command_to_type(capsys: pytest.CaptureFixture[str]) -> None:
+    """`places=[0,20,40]`, which Hydra's own message suggests, sweeps its values under -m and, in a single run, is
+    answered with the exact command; so is `places=0,20,40` or `scenario=a,b` without -m."""
+    argv = pf.check_literals(["-m", "intervention.childcare.places=[0, 20,40]", "experiment.reference=0"], True)
+    assert argv == ["-m", "intervention.childcare.places=0,20,40", "experiment.reference=0"]
+    assert "taken as a sweep of its values (intervention.childcare.places=0,20,40)" in capsys.readouterr().err
+    for typed in ("intervention.childcare.places=[0,20,40]", "intervention.childcare.places=0,20,40"):
+        with pytest.raises(UsageError) as e:
+            pf.check_literals(["experiment=quick", typed], False)
+        assert str(e.value) == (f"command-line override '{typed}': several values are a sweep, one job each; type: "
+                                "pathways -m experiment=quick intervention.childcare.places=0,20,40 "
+                                "experiment.reference=0")
+    with pytest.raises(UsageError) as e:
+        pf.check_literals(["scenario=baseline,west_norfolk_local_plan"], False)
+    assert str(e.value).endswith("type: pathways -m scenario=baseline,west_norfolk_local_plan")
+    with pytest.raises(UsageError, match=r"= 50: allowed: \[0, 1\]"):
+        pf.check_literals(["-m", "pathway.recruitment.shortlisting=[0.5,50]"], True)
+
+
+@pytest.mark.unit
+def test_a_sweeps_jobs_do_not_say_cost_per_job_is_na_for_a_single_run() -> None:
+    summary = [("s", "hires", "all", 10.0, 8.0, 12.0, 3)]
+    assert "n/a for a single run" in summary_table(summary, "s")
+    assert "n/a for a single run" not in summary_table(summary, "s", single=False)

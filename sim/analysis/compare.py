@@ -355,6 +355,32 @@ def write_comparison(folder: Path) -> tuple[list[Job], list[tuple]]:
     return jobs, rows
 
 
+def same_results(jobs: list[Job]) -> dict[str, str]:
+    """Each finished option whose every result, replication by replication, equals an earlier option's, costs aside
+    (its label -> the earlier option's label). With common random numbers nothing else gives equal results: it is
+    how a size that cannot change the outcome shows after the run (places added to a capacity that did not bind
+    at the smaller size: nobody ever waited for one, so the extra places sat idle; places an intervention does
+    not use), exactly, whatever a check before the run could only estimate."""
+    done = [j for j in jobs if j.status == "done" and j.kpis]
+    found: dict[str, str] = {}
+    for k, job in enumerate(done):
+        mine = _results(job)
+        same = next((e for e in done[:k] if e.label not in found and _results(e) == mine), None)
+        if same is not None:
+            found[job.label] = same.label
+    return found
+
+
+def _results(job: Job) -> dict[tuple[str, str], dict[int, float]]:
+    """A job's results, replication by replication, without what it costs or the share of each capacity in use
+    (more places idle lower it and change nothing else)."""
+    return {key: reps for key, reps in job.kpis.items() if key[0] != UTILISATION
+            and (key[0] not in KPI or not KPI[key[0]].unit.startswith("gbp"))}
+
+
+UTILISATION = "utilisation"  # the share of a capacity's places in use (groups capacity:NAME)
+
+
 def status_lines(jobs: list[Job]) -> list[str]:
     """One line per job that did not finish, naming it and its error."""
     lines = []

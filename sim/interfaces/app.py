@@ -56,6 +56,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from omegaconf import OmegaConf
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -73,6 +74,7 @@ from sim.outputs.runinfo import FIRST_LOOK, about, job_overrides
 from sim.params.labels import label_of
 from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import file_header
+from sim.params.schema import register_resolvers, size_effect
 
 STATIC = TEMPLATES / "app" / "static"
 DEFAULT_REGION = "norfolk_waveney"
@@ -533,7 +535,7 @@ def choices() -> dict[str, Any]:
         path = CONFIG_DIR / "intervention" / f"{n}.yaml"
         data = (yaml.safe_load(path.read_text()) or {}).get(n, {}) or {}
         interventions.append({"name": n, "label": label_of(n, data), "description": _describe(path),
-                              "places": data.get("places", 0)})
+                              "places": data.get("places", 0), "size": size_text(data)})
     experiments = []
     for n in available("experiment"):
         data = yaml.safe_load((CONFIG_DIR / "experiment" / f"{n}.yaml").read_text()) or {}
@@ -543,6 +545,29 @@ def choices() -> dict[str, Any]:
                             f"{length}, as make run" if n == "default" else f"{n} ({length})"})
     return {"regions": regions, "scenarios": scenarios, "interventions": interventions,
             "experiments": experiments, "default_region": DEFAULT_REGION}
+
+
+def size_text(data: dict) -> str:
+    """What the sizes mode says of an intervention beside its name: its places now ("1 place", "20 places"), or
+    that its size changes nothing (or only its cost), from its file resolved at two sizes."""
+    places = float(data.get("places") or 0)
+
+    def at(size: float) -> dict:
+        node = OmegaConf.create({**data, "places": size})
+        resolved = OmegaConf.to_container(node, resolve=True)
+        assert isinstance(resolved, dict)  # a DictConfig's container
+        return resolved
+
+    register_resolvers()
+    try:
+        effect = size_effect(at(places), at(places + 1))
+    except Exception:  # a number resolved from elsewhere in the config: the size is worth trying
+        effect = "effect"
+    if effect == "nothing":
+        return "paid per person: its size changes nothing"
+    if effect == "cost":
+        return f"now {places:g}; its size changes only its cost"
+    return f"now {places:g} place{'' if places == 1 else 's'}"
 
 
 def form_overrides(f: FormRequest) -> tuple[list[str], str]:

@@ -30,12 +30,12 @@ from sim.interfaces.errors import UsageError, _display, _exit_environment, _exit
 from sim.interfaces.preflight import _key, available, params_or_exit, preflight_plan
 from sim.params.config import load
 from sim.params.paths import CONFIG_DIR
-from sim.params.schema import register
+from sim.params.schema import register, register_resolvers
 
 # Registered on import, the one side effect of an import in the package: a launcher's worker (joblib, Ray)
 # imports this module to unpickle `job`, and Hydra resolves the job's folder (`${job_folder:}`) and its
-# config (`${reach:...}`) there before `job` runs.
-register()
+# config (`${reach:...}`) there before `job` runs. The schema itself is stored only when a config is composed.
+register_resolvers()
 
 _HELP = {"-h", "--help"}
 
@@ -98,7 +98,8 @@ def job(cfg: DictConfig) -> float:
             return float("nan")
         raise
     mark_done(outdir)
-    print(summary_table(summary, c.scenario_name, c.region.published_vacancies, label))
+    print(summary_table(summary, c.scenario_name, c.region.published_vacancies, label,
+                        single=hc.mode != RunMode.MULTIRUN))
     meta = json.loads((outdir / "run.json").read_text())
     if meta["precision"]:
         print(meta["precision"])
@@ -189,7 +190,6 @@ def main() -> None:
     """Entry point of `pathways` and `python -m sim`."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `pathways --help | head` ends quietly
-    register()
     typed = sys.argv[1:]
     if any(a in _HELP for a in typed):
         print(usage(), flush=True)
@@ -203,6 +203,7 @@ def main() -> None:
         _exit_environment(e)
     except KeyboardInterrupt:
         sys.exit(130)
+    register()  # Hydra composes on the schema (stored once a process: preflight has usually done it)
     sys.argv = [sys.argv[0], *argv]
     interrupted = []
 

@@ -5,6 +5,7 @@ that names the file, the key, the value and the allowed range."""
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,11 +16,11 @@ from omegaconf import DictConfig, OmegaConf
 from sim.experiment.folders import Plan
 from sim.interfaces.errors import _display, fail
 from sim.params.compose import sweep_combos
-from sim.params.config import load
-from sim.params.errors import ConfigError, config_error, did_you_mean
+from sim.params.config import check_literal, load
+from sim.params.errors import ConfigError, config_error, did_you_mean, field_at
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
 from sim.params.plan import Params, lookup
-from sim.params.schema import register
+from sim.params.schema import register, size_effect
 
 GROUPS = ("region", "pathway", "experiment")
 
@@ -162,6 +163,70 @@ def _combos(argv: list[str]) -> list[list[str]]:
     return [task]
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|nan)", re.I)
+_WORD = re.compile(r"[A-Za-z_][\w-]*")
+_SWEEPABLE_GROUPS = ("scenario", "region", "experiment")  # group choices a comma can only mean a sweep of
+
+
+def _literal(text: str) -> Any:
+    """A plain value as Hydra reads it (an int, a float or a word), or None for anything richer."""
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if _NUMBER.fullmatch(text):
+        return float(text)
+    return text if _WORD.fullmatch(text) else None
+
+
+def _numeric(key: str) -> bool:
+    """Whether `key` is a plain number field of the schema (of a known intervention, under `intervention.`)."""
+    parts = key.split(".")
+    if parts[0] == "intervention" and (len(parts) < 3 or parts[1] not in available("intervention")):
+        return False
+    found = field_at(key)
+    return found is not None and found[0] in (int, float)
+
+
+def check_literals(argv: list[str], multirun: bool) -> list[str]:
+    """The plain values typed for number fields checked against the schema's type and range before anything is
+    composed (a typo is told in well under a second), and a list given for one number (`places=[0,20,40]`, as
+    Hydra's own message suggests) taken as a sweep of its values under -m, or answered with the exact command.
+    Returns `argv`, with such lists written as sweeps; UsageError for a value that can never be valid."""
+    out, swept = [], []
+    for a in argv:
+        key, eq, value = a.partition("=")
+        plain = _key(a)
+        if a.startswith(("-", "~")) or not eq or plain.startswith(("hydra.", "hydra/")):
+            out.append(a)
+            continue
+        listed = re.fullmatch(r"\[([^\[\]{}()]*)\]", value)
+        if listed and _numeric(plain):
+            value = ",".join(x.strip() for x in listed.group(1).split(","))
+            swept.append((a, f"{key}={value}"))
+        elif "," in value and not multirun and (plain in _SWEEPABLE_GROUPS or _numeric(plain)) \
+                and _literal(value.split(",")[0]) is not None:
+            swept.append((a, a))
+        out.append(f"{key}={value}")
+        parts = [_literal(x) for x in (value.split(",") if multirun or listed else [value])]
+        for text, parsed in zip(value.split(",") if multirun or listed else [value], parts):
+            if parsed is None or not _numeric(plain):
+                break
+            try:
+                check_literal(plain, parsed, text)
+            except ConfigError as e:
+                e.source = f"command-line override '{key}={text}'"  # the one job's value, as the composed check
+                fail(e.message())
+    if swept and not multirun:
+        command = [x for x in out if x not in ("-m", "--multirun")]
+        if any(re.fullmatch(r"intervention\.\w+\.places", _key(new)) for _, new in swept) \
+                and not any(_key(x) in ("experiment.reference", "scenario") for x in command):
+            command.append("experiment.reference=0")  # sizes compared with the first, as the README's example
+        fail(f"command-line override '{swept[0][0]}': several values are a sweep, one job each; "
+             f"type: {shlex.join(['pathways', '-m', *command])}")
+    for typed, new in swept:
+        print(f"pathways: {typed} taken as a sweep of its values ({new})", file=sys.stderr)
+    return out
+
+
 def preflight(argv: list[str]) -> list[str]:
     """Compose and validate every config `argv` asks for; UsageError on the first problem.
 
@@ -178,8 +243,9 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
         return argv, None
     from hydra import compose, initialize_config_dir
 
-    register()
     multirun = "-m" in argv or "--multirun" in argv
+    argv = check_literals(argv, multirun)
+    register()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
         _check_hydra_groups(argv)
         combos = _combos(argv)
@@ -203,6 +269,9 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
                 plan_jobs(combos, scenarios, regions, interventions, references[0])
             except ComparisonError as e:
                 fail(f"{_what_was_asked(argv)}: {e}")
+        if multirun:
+            for line in size_notes(combos, configs):
+                print(f"pathways: note: {line}", file=sys.stderr)
         if switch_on:  # said once every job is known to be valid: a refusal stays one line
             print(f"pathways: switching on intervention {', '.join(switch_on)} ({added}) for the sizes given",
                   file=sys.stderr)
@@ -225,6 +294,34 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
     configs += [None] * (len(combos) - len(configs))  # past MAX_PREFLIGHT: overrides only
     plan = None if folder is None else Plan(Path(folder), "sweep" if multirun else "run", combos, configs)
     return argv, plan
+
+
+def size_notes(combos: list[list[str]], configs: list[dict | None]) -> list[str]:
+    """Before a sweep of an intervention's sizes runs: when its sizes cannot change the outcome (its places feed
+    nothing it does: the same results at every size, at the same or a higher cost), or can only while the capacity
+    they add to is short (known only from the run, which marks sizes with the same results as a smaller one)."""
+    notes = []
+    for key in dict.fromkeys(_key(o) for c in combos for o in c):
+        m = re.fullmatch(r"intervention\.(\w+)\.places", key)
+        sizes = {float(c["intervention"][m.group(1)]["places"]): c["intervention"][m.group(1)]
+                 for c in configs if m and c and m.group(1) in c.get("intervention", {})}
+        if len(sizes) < 2:
+            continue
+        name = key.split(".")[1]
+        effect = size_effect(sizes[min(sizes)], sizes[max(sizes)])
+        listed = ", ".join(f"{p:g}" for p in sorted(sizes))
+        if effect == "nothing":
+            notes.append(f"{key}: sizes {listed} will give the same results at the same cost: nothing {name} does "
+                         f"depends on its places (it is paid per person); compare it on and off instead: "
+                         f"pathways -m 'intervention=[],[{name}]'")
+        elif effect == "cost":
+            notes.append(f"{key}: sizes {listed} will give the same results, only the cost grows with the places: "
+                         f"nothing else {name} does depends on them")
+        elif effect == "capacity":
+            notes.append(f"{key}: {name}'s places add to a capacity; places beyond those residents wait for give the "
+                         "same results at a higher cost, which the run shows: the summary and the report mark any size "
+                         "with the same results as a smaller one")
+    return notes
 
 
 def _compose_all(combos: list[list[str]], compose: Any, searchpath: list[str]

@@ -70,6 +70,7 @@ def finish_folder(folder: Path, prog: str = "pathways") -> int:
     from sim.outputs.console import headline_text, recommendation_text
     from sim.outputs.folder import report_data
     from sim.outputs.report import write_report
+    from sim.outputs.sizes import unchanged_sentences
     from sim.outputs.workbook import write_workbook
 
     try:
@@ -80,6 +81,8 @@ def finish_folder(folder: Path, prog: str = "pathways") -> int:
     except OSError as e:
         return outputs_failed(folder, e, prog)
     print(headline_text(rows))
+    for line in unchanged_sentences(data):
+        print(f"Same results: {line}")
     advice = recommendation_text(folder)
     if advice:
         print(advice)

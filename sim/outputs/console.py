@@ -18,8 +18,9 @@ NO_REFERENCE = (", ".join([COST_RATIOS[0].sentence, *(k.label for k in COST_RATI
 
 
 def summary_table(summary: list[tuple], scenario: str, published_vacancies: float | None = None,
-                  label: str = "") -> str:
-    """The `summary` KPIs of one scenario, mean and 95% CI, as aligned text headed by the option's name."""
+                  label: str = "", single: bool = True) -> str:
+    """The `summary` KPIs of one scenario, mean and 95% CI, as aligned text headed by the option's name; a single
+    run (`single`) says why it has no cost per job (inside a sweep the comparison at its end gives them)."""
     by_key = {(k, g): (m, lo, hi, n) for s, k, g, m, lo, hi, n in summary if s == scenario}
     lines = []
     shown = group("summary")
@@ -35,7 +36,8 @@ def summary_table(summary: list[tuple], scenario: str, published_vacancies: floa
     if published_vacancies:
         published = number(published_vacancies, "count")
         lines.append(f"  {'Published vacancy level (calibration)':<{width}}  {published:>12}")
-    lines.append(f"  {NO_REFERENCE}")
+    if single:
+        lines.append(f"  {NO_REFERENCE}")
     return "\n".join(lines)
 
 

@@ -45,6 +45,7 @@ from sim.outputs.formatting import (
     reason_label,
 )
 from sim.outputs.glossary import GLOSSARY
+from sim.outputs.sizes import unchanged_sentences
 from sim.params.kpis import COST_RATIOS, KPI, group
 from sim.params.paths import CONFIG_DIR
 from sim.params.provenance import UsedParameter, file_header
@@ -131,7 +132,7 @@ def _headline(d: ReportData) -> dict[str, Any]:
     rows = [[_option_cell(o, len(d.options) > 1), *(_estimate_piece(e, c) for e, c in zip(est, HEADLINE_COLUMNS))]
             for o, est in headline_estimates(d)]
     return {"table": Table(["Option", *(c.label for c in HEADLINE_COLUMNS)], rows, "headline"), "n_reps": d.n_reps,
-            "borrows": borrowed(d.options[0].config if d.options else {})}
+            "borrows": borrowed(d.options[0].config if d.options else {}), "unchanged": unchanged_sentences(d)}
 
 
 def borrowed(config: dict) -> str:

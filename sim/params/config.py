@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from sim.params.distributions import Dist, problem
-from sim.params.errors import ConfigError, config_error
+from sim.params.errors import ConfigError, config_error, field_at
 from sim.params.kpis import KPI_NAMES
 from sim.params.plan import CHANGEABLE, PER_RESIDENT, Params, _changes, _has, lookup, per_resident, stage_names
 from sim.params.schema import (
@@ -107,6 +107,21 @@ def _check_field(v: Any, path: str, meta: dict) -> None:
             name, value, allowed = bad
             suffix = f" (for a {v.kind} distribution)" if name != "kind" else ""
             raise ConfigError(f"{path}.{name}", value, f"{allowed}{suffix}")
+
+
+def check_literal(key: str, value: Any, text: str) -> bool:
+    """Check a value given for `key` on the command line (`value` as parsed, `text` as typed) against the schema's
+    type and range alone, without composing a config, so that a typo is told at once. Raises ConfigError when the
+    value can never be valid; returns False when the schema alone cannot tell (not a plain number field)."""
+    found = field_at(key)
+    if found is None or found[0] not in (int, float):
+        return False
+    kind, meta = found
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or (kind is int and not isinstance(value, int)):
+        raise ConfigError(key, text, "an integer" if kind is int else "a number")
+    _check_field(value, key, meta)
+    return True
 
 
 def _bound(x: float) -> str:

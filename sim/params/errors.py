@@ -63,6 +63,19 @@ def _schema_at(path: str) -> Any:
     return t
 
 
+def field_at(key: str) -> tuple[Any, dict] | None:
+    """The schema's type and metadata (the allowed range) of a config key that is a field of a dataclass, or None
+    (a key the schema does not know, or one inside a list)."""
+    import typing
+
+    parent, _, name = key.rpartition(".")
+    t = _schema_at(parent)
+    if not is_dataclass(t):
+        return None
+    found = [f for f in fields(t) if f.name == name]
+    return (typing.get_type_hints(t)[name], dict(found[0].metadata)) if found else None
+
+
 def parent_keys(key: str) -> str:
     """The keys allowed beside `key` (for an unknown-key message)."""
     parent = key.rsplit(".", 1)[0] if "." in key else ""

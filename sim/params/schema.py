@@ -448,10 +448,39 @@ class Sizing:
         return cast(Intervention, OmegaConf.to_object(typed))  # typed by OmegaConf as a container; here the dataclass
 
 
+SIZE_EFFECTS = ("nothing", "cost", "capacity", "effect")
+
+
+def size_effect(small: dict, large: dict) -> str:
+    """What a larger size of an intervention changes, from its config resolved at two sizes (plain dicts):
+    "nothing" (its places feed no change, no places of its own and no cost: every size gives the same results at
+    the same cost), "cost" (the same results at a higher cost), "capacity" (it adds places to a capacity or serves
+    people from places of its own: a size beyond the places anyone waits for changes only the cost, which only a
+    run can tell), or "effect" (it changes a rate, a probability or a duration)."""
+    def strip(iv: dict) -> dict:
+        return {k: v for k, v in iv.items() if k not in ("places", "label")}
+
+    serves = (small.get("serves") or {}).get("stage") is not None
+    if not serves and strip(small) == strip(large):
+        return "cost" if float((small.get("cost") or {}).get("per_place_per_year") or 0) > 0 else "nothing"
+    grown = [b for a, b in zip(small.get("changes") or [], large.get("changes") or []) if a != b]
+    if grown and all(c.get("op") == "add" and str(c.get("target", "")).endswith(".places") for c in grown):
+        return "capacity"
+    return "capacity" if serves and not grown else "effect"
+
+
 def register() -> None:
-    """Register the schema in Hydra's ConfigStore (as `pathways_schema`) and the sizing resolvers."""
+    """Register the schema in Hydra's ConfigStore (as `pathways_schema`) and the sizing resolvers. Storing the schema
+    costs about 0.1 s, so it is stored once a process (again only if the store lost it)."""
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name="pathways_schema", node=Config)
+    store = ConfigStore.instance()
+    if "pathways_schema.yaml" not in store.repo:
+        store.store(name="pathways_schema", node=Config)
+    register_resolvers()
+
+
+def register_resolvers() -> None:
+    """The sizing resolvers alone: what a launcher's worker needs to resolve a job's config (cheap)."""
     OmegaConf.register_new_resolver("reach", reach, replace=True)
     OmegaConf.register_new_resolver("compound", compound, replace=True)
