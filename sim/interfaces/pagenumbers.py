@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from sim.interfaces.errors import UsageError
 from sim.params.compose import compose_config
 from sim.params.keynumbers import KeyNumber, check_value, key_numbers, region_files, scenario_yaml, stage_label
-from sim.params.paths import CONFIG_DIR
+from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
 
 SLUG = re.compile(r"[a-z][a-z0-9_]{2,47}\Z")  # a scenario's name: also its file's stem and its `scenario_name`
 MAX_NUMBERS = 50  # changed numbers in one scenario
@@ -60,11 +60,12 @@ def save_scenario(folder: Path, name: str, numbers: dict[str, float], region: st
     if not SLUG.match(name):
         raise ScenarioError(f"scenario name {name[:60]!r}: allowed: 3 to 48 lower-case letters, digits and _, "
                             "starting with a letter (e.g. my_area_shortlisting)")
-    taken = {p.stem for p in folder.glob("*.yaml")} | {
-        m.group(1) for p in folder.glob("*.yaml")
-        for m in [re.search(r"^scenario_name:\s*['\"]?([^'\"#\s]+)", p.read_text(), re.M)] if m}
+    files = [*folder.glob("*.yaml"), *SCENARIO_DIR.glob("*.yaml")]  # the shipped names too, whatever the folder
+    taken = {p.stem for p in files} | {m.group(1) for p in files
+                                       for m in [re.search(r"^scenario_name:\s*['\"]?([^'\"#\s]+)", p.read_text(),
+                                                           re.M)] if m}
     if name in taken:
-        raise ScenarioError(f"scenario name {name!r}: already a scenario in {folder.name}/; allowed: a new name")
+        raise ScenarioError(f"scenario name {name!r}: already a scenario; allowed: a new name")
     if not numbers or len(numbers) > MAX_NUMBERS:
         raise ScenarioError(f"numbers: {len(numbers)} changed; allowed: 1 to {MAX_NUMBERS} key numbers")
     try:
@@ -83,8 +84,7 @@ def save_scenario(folder: Path, name: str, numbers: dict[str, float], region: st
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # never over an existing file
     except FileExistsError:
-        raise ScenarioError(f"scenario name {name!r}: already a scenario in {folder.name}/; allowed: a new name") \
-            from None
+        raise ScenarioError(f"scenario name {name!r}: already a scenario; allowed: a new name") from None
     with os.fdopen(fd, "w") as f:
         f.write(text)
     return path
