@@ -93,7 +93,13 @@ function showNumbers(rows) {
       delete edits[n.key];
     }
     cell(tr, "", "value").appendChild(input);
-    cell(tr, n.allowed);
+    const range = cell(tr, n.allowed, "allowed");
+    if (!own) {
+      const why = document.createElement("div");
+      why.className = "muted";
+      why.textContent = "changed when comparing its sizes";
+      range.appendChild(why);
+    }
     cell(tr, n.source || "no source given", "source");
     tr.classList.toggle("changed", n.key in edits);
     body.appendChild(tr);
