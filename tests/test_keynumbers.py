@@ -12,7 +12,7 @@ from conftest import extra
 from omegaconf import OmegaConf
 
 from sim.interfaces import preflight as pf
-from sim.interfaces.pagenumbers import ScenarioError, numbers_for, save_scenario
+from sim.interfaces.pagenumbers import ScenarioError, interventions_of, numbers_for, save_scenario
 from sim.params.compose import compose_config
 from sim.params.keynumbers import FIXED, KeyNumberError, check_value, stage_of
 from sim.params.paths import SCENARIO_DIR
@@ -23,8 +23,10 @@ pytestmark = pytest.mark.unit
 def test_the_fixed_list_and_the_capacities_the_options_add_to() -> None:
     """Every number of the fixed list is in the config (interview coaching's effect when an option runs it), with its
     file's value, source and the schema's range; each option brings the capacities its interventions add to."""
-    numbers = {k.key: k for k in numbers_for([["scenario=west_norfolk_local_plan"], ["intervention=[childcare]"],
-                                               ["intervention=[it_skills_one_to_one]"]], "norfolk_waveney")}
+    options = [interventions_of("west_norfolk_local_plan"), interventions_of(names=("childcare",)),
+               interventions_of(names=("it_skills_one_to_one",))]
+    assert set(options[0]) == set(compose_config(["scenario=west_norfolk_local_plan"]).intervention)
+    numbers = {k.key: k for k in numbers_for(options, "norfolk_waveney")}
     config = compose_config(["intervention=[interview_coaching]"])
     for key, _ in FIXED:
         k = numbers[key]

@@ -65,7 +65,7 @@ from sim.experiment.folders import LOCK, MANIFEST, planned_jobs
 from sim.experiment.job import PROGRESS
 from sim.interfaces.errors import UsageError
 from sim.interfaces.overrides import check_overrides
-from sim.interfaces.pagenumbers import as_rows, numbers_for, save_scenario
+from sim.interfaces.pagenumbers import as_rows, interventions_of, numbers_for, save_scenario
 from sim.interfaces.preflight import _combos, available, preflight
 from sim.interfaces.sweep import folder_kind, runs_below
 from sim.outputs.formatting import duration, run_length
@@ -585,8 +585,8 @@ def form_overrides(f: FormRequest) -> tuple[list[str], str]:
     raise FormError("mode", f"mode = {f.mode!r}: allowed: programmes, interventions, sizes")
 
 
-def form_options(f: FormRequest) -> tuple[list[list[str]], str]:
-    """The options a form compares besides its reference (each as its overrides) and the region they run in,
+def form_options(f: FormRequest) -> tuple[list[dict[str, Any]], str]:
+    """The options a form compares besides its reference (each as its interventions) and the region they run in,
     every name checked against the files there are (the key numbers are composed from them)."""
     for group, names in (("scenario", f.scenarios), ("intervention", [*f.interventions, *filter(None, [f.sized])]),
                          ("region", list(filter(None, [f.region])))):
@@ -596,9 +596,9 @@ def form_options(f: FormRequest) -> tuple[list[list[str]], str]:
                             f"unknown {group} {unknown[0][:60]!r}; allowed: {', '.join(available(group))}")
     if f.mode == "programmes":
         own = [r for r in map(_scenario_region, f.scenarios) if r]
-        return [[f"scenario={s}"] for s in f.scenarios], f.region or (own[0] if own else DEFAULT_REGION)
+        return [interventions_of(s) for s in f.scenarios], f.region or (own[0] if own else DEFAULT_REGION)
     chosen = f.interventions if f.mode == "interventions" else [f.sized] if f.sized else []
-    return [[f"intervention=[{n}]"] for n in chosen], f.region or DEFAULT_REGION
+    return [interventions_of(names=(n,)) for n in chosen], f.region or DEFAULT_REGION
 
 
 def number_overrides(f: FormRequest) -> list[str]:

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import OmegaConf
 
 from sim.interfaces.errors import UsageError
@@ -37,11 +38,29 @@ def resolved(overrides: list[str]) -> dict[str, Any]:
     return {str(k): v for k, v in plain.items()}
 
 
-def numbers_for(options: list[list[str]], region: str) -> list[KeyNumber]:
-    """The key numbers of a comparison of `options` (each its overrides) in `region` (the reference's)."""
+def interventions_of(scenario: str = "", names: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The interventions an option runs, as their files (and its scenario's own entries) write them: what the key
+    numbers need (the targets of their changes, the stage they serve, their effects) without composing the option
+    (a second or more each, while the page waits)."""
+    data: dict[str, Any] = {}
+    if scenario:
+        data = yaml.safe_load((CONFIG_DIR / "scenario" / f"{scenario}.yaml").read_text()) or {}
+        names = tuple(n for d in data.get("defaults") or [] if isinstance(d, dict)
+                      for n in d.get("override /intervention") or [])
+    out: dict[str, Any] = {}
+    for name in dict.fromkeys([*names, *(data.get("intervention") or {})]):
+        path = CONFIG_DIR / "intervention" / f"{name}.yaml"
+        entry = dict((yaml.safe_load(path.read_text()) or {}).get(name) or {}) if path.exists() else {}
+        out[name] = {**entry, **((data.get("intervention") or {}).get(name) or {})}
+    return out
+
+
+def numbers_for(options: list[dict[str, Any]], region: str) -> list[KeyNumber]:
+    """The key numbers of a comparison of `options` (each its interventions: `interventions_of`) in `region` (the
+    reference's)."""
     reference = resolved([f"region={region}"])
-    configs = [resolved([*o, f"region={region}"]) for o in options]
-    interventions = dict.fromkeys(n for c in configs for n in c.get("intervention") or {})
+    configs = [{"intervention": o} for o in options]
+    interventions = dict.fromkeys(n for o in options for n in o)
     files = [*region_files(region), CONFIG_DIR / "pathway" / "default.yaml",
              *(CONFIG_DIR / "intervention" / f"{n}.yaml" for n in interventions
                if (CONFIG_DIR / "intervention" / f"{n}.yaml").exists())]
@@ -73,7 +92,7 @@ def save_scenario(folder: Path, name: str, numbers: dict[str, float], region: st
     except ValueError as e:
         raise ScenarioError(str(e)) from None
     owners = list(dict.fromkeys(k.split(".")[1] for k in values if k.startswith("intervention.")))
-    known = {k.key: k for k in numbers_for([[f"intervention=[{','.join(owners)}]"]] if owners else [], region)}
+    known = {k.key: k for k in numbers_for([interventions_of(names=tuple(owners))] if owners else [], region)}
     missing = [k for k in values if k not in known]
     if missing:
         raise ScenarioError(f"{missing[0]}: not a number of region {region}; allowed: its key numbers")

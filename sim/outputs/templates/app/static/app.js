@@ -112,7 +112,13 @@ function showNumbers(rows) {
 }
 
 let numbersAsked = 0;
-async function loadNumbers() {
+let numbersPending = Promise.resolve();  // the key numbers being read (the server checks one thing at a time)
+function loadNumbers() {
+  numbersPending = readNumbers();
+  return numbersPending;
+}
+
+async function readNumbers() {
   const asked = ++numbersAsked;
   const r = await post("/api/numbers", {...formData(), numbers: {}});
   const answer = await r.json();
@@ -239,6 +245,8 @@ async function resumeRun(id) {
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors();
+  clearTimeout(numbersTimer);
+  await numbersPending;  // so that the server checks the run at once, not in its child
   document.getElementById("result").innerHTML = "";
   const r = await post("/api/form", formData());
   const answer = await r.json();
