@@ -19,14 +19,17 @@ RUN_SECONDS = 240  # a two-option quick sweep takes ~15 s on a loaded 2-core mac
 
 
 @contextmanager
-def serve(results: Path, max_runs: int | None = None) -> Iterator[str]:
-    """The app over `results` until the block ends (its children are left running, as when the app stops)."""
+def serve(results: Path, max_runs: int | None = None, scenarios: Path | None = None) -> Iterator[str]:
+    """The app over `results` (saving scenarios into `scenarios`, default a folder beside `results`: never the
+    shipped one) until the block ends (its children are left running, as when the app stops)."""
     uvicorn = extra("uvicorn", "app")
     extra("fastapi", "app")
     from sim.interfaces.app import create_app
 
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(results, max_runs), host="127.0.0.1", port=port,
+    scenarios = scenarios or Path(results).parent / "scenarios"
+    scenarios.mkdir(parents=True, exist_ok=True)
+    srv = uvicorn.Server(uvicorn.Config(create_app(results, max_runs, scenarios), host="127.0.0.1", port=port,
                                         log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

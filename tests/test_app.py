@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from appserver import RUN_SECONDS, api_client, serve, wait
@@ -238,3 +239,91 @@ def test_page_fits_900_px_without_sideways_scrolling(server: tuple[str, Path], t
             browser.find_element(By.CSS_SELECTOR, f"input[name=mode][value={mode}]").click()
             assert browser.execute_script(overflow) == [], mode
         screenshot(browser, tmp_path / "app-900.png")
+
+
+UNCERTAIN = ["scenario=baseline,west_norfolk_local_plan", "experiment=quick", "experiment.uncertainty=parameters",
+             "experiment.sets=4", "experiment.replications=2"]  # the options on 4 parameter sets: a recommendation
+
+
+@pytest.mark.system
+def test_page_edits_key_numbers_saves_a_scenario_and_opens_a_result_with_the_recommendation(
+        server: tuple[str, Path], tmp_path: Path) -> None:
+    """The key numbers of the ticked options with their sources and ranges; a changed one is saved as a scenario
+    and runs as an override; a result opens with the recommendation's sentences (the report's own), or says that it
+    is at the files' values only."""
+    from sim.outputs.recommendation import read, sentences
+
+    base, results = server
+    with api_client(base) as client:
+        uncertain = client.post("/api/runs", json={"overrides": UNCERTAIN}).json()["id"]
+    with chromium(tmp_path / "profile", width=1280, height=1000) as browser:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import Select, WebDriverWait
+
+        def row(key: str) -> Any:
+            return WebDriverWait(browser, 60).until(ec.visibility_of_element_located(
+                (By.CSS_SELECTOR, f'#numbers-table tr[data-key="{key}"]')))
+
+        browser.get(base + "/")
+        shortlisting = row("pathway.recruitment.shortlisting")
+        assert "assumption: 8.7 applications per NHS advert" in shortlisting.text
+        assert "a number in [0, 1]" in shortlisting.text and "Recruitment" in browser.find_element(
+            By.ID, "numbers-table").text
+        box = shortlisting.find_element(By.CSS_SELECTOR, "input")
+        assert (box.get_attribute("value"), box.get_attribute("min"), box.get_attribute("max")) == ("0.5", "0", "1")
+        assert not row("intervention.interview_coaching.changes.0.value").find_element(
+            By.CSS_SELECTOR, "input").is_enabled()  # the baseline does not run coaching: not changed here
+        box.clear()
+        box.send_keys("0.6")
+        assert "changed" in shortlisting.get_attribute("class")
+        browser.find_element(By.NAME, "scenario_name").send_keys("page_shortlisting")
+        browser.find_element(By.ID, "save-numbers").click()
+        saved = WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "saved").text)
+        assert "pathways scenario=page_shortlisting" in saved, saved
+        text = (results.parent / "scenarios" / "page_shortlisting.yaml").read_text()
+        assert "shortlisting: 0.6  # assumption: set on the page" in text
+        screenshot(browser, tmp_path / "numbers.png")
+        # the options' own capacities follow the options ticked
+        browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=interventions]").click()
+        browser.find_element(By.CSS_SELECTOR, "input[name=interventions][value=childcare]").click()
+        assert "Childcare place" in row("pathway.support.childcare.places").text
+        browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=programmes]").click()
+        for tick in browser.find_elements(By.CSS_SELECTOR, "input[name=scenarios]:checked"):
+            tick.click()
+        browser.find_element(By.CSS_SELECTOR, "input[name=scenarios][value=skills_plan_entry_retention]").click()
+        Select(browser.find_element(By.NAME, "experiment")).select_by_value("quick")
+        replications = browser.find_element(By.NAME, "replications")
+        replications.clear()
+        replications.send_keys("1")
+        assert row("pathway.recruitment.shortlisting").find_element(By.CSS_SELECTOR, "input").get_attribute(
+            "value") == "0.6"  # kept while the options change
+        browser.find_element(By.ID, "run").click()
+        WebDriverWait(browser, RUN_SECONDS).until(
+            ec.visibility_of_element_located((By.CSS_SELECTOR, "#result #headline table")))
+        assert browser.find_element(By.CSS_SELECTOR, "#result #recommendation").text.startswith(
+            "At the files' values only")
+        assert "pathway.recruitment.shortlisting=0.6" in browser.find_element(By.CSS_SELECTOR, "#result dl").text
+        # the run with parameter sets, shown from the runs list: its result opens with what to fund
+        with api_client(base) as client:
+            assert wait(client, uncertain)["status"] == "done"
+        show = f'#runs-list tr[data-run="{uncertain}"] button.show'
+        browser.execute_script("refreshRuns()")
+        WebDriverWait(browser, 30).until(lambda b: b.execute_script(  # the list is redrawn: click what is there now
+            f"const b = document.querySelector('{show}'); if (b) b.click(); return Boolean(b);"))
+        advice = WebDriverWait(browser, 60).until(ec.visibility_of_element_located(
+            (By.CSS_SELECTOR, "#result #recommendation")))
+        words = sentences(read(results.joinpath(*uncertain.split("~"))))
+        shown = [p.text for p in advice.find_elements(By.CSS_SELECTOR, "p")]
+        assert words and shown[:len(words)] == words
+        assert words[0].startswith(("Residents into work: fund", "Staffing: fund"))
+        first = browser.execute_script("return [...document.querySelectorAll('#result > *')].map(e => e.id || "
+                                       "e.tagName).indexOf('recommendation') < [...document.querySelectorAll("
+                                       "'#result > *')].map(e => e.id || e.tagName).indexOf('headline')")
+        assert first  # above the headline table
+        assert "pathway.recruitment.shortlisting" in browser.find_element(By.ID, "numbers-table").text
+        screenshot(browser, tmp_path / "recommendation.png")
+        severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "400" not in e["message"]]
+        assert not severe, severe
+    report = (results.joinpath(*uncertain.split("~")) / "report.html").read_text()
+    assert words[0].split(".")[0] in report  # the report opens with the same words

@@ -23,6 +23,7 @@ from conftest import chromium, extra, run_cli
 
 from sim.analysis.compare import find_jobs
 from sim.interfaces.overrides import MAX_JOBS, MAX_OVERRIDE_CHARS, OverrideError, check_overrides
+from sim.params.paths import SCENARIO_DIR
 
 QUICK = ["experiment=quick", "experiment.replications=1"]
 
@@ -193,6 +194,47 @@ def test_only_its_own_page_can_call_it(app: tuple[str, Path]) -> None:
     token_file = results.parent / TOKEN_FILE
     assert token_file.read_text().strip() == token
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+
+@pytest.mark.system
+def test_saving_key_numbers_writes_one_new_file_in_the_scenarios_folder_only(app: tuple[str, Path],
+                                                                              tmp_path: Path) -> None:
+    """POST /api/scenarios: a validated slug names a new file in the app's scenarios folder; a path, an existing
+    name, a number outside the key numbers or their ranges, a request without the token or from another site is
+    refused in one line, writing nothing; the key numbers a run changes pass the allow-list as plain overrides."""
+    base, results = app
+    scenarios = results.parent / "scenarios"
+    shipped = {p: p.read_bytes() for p in SCENARIO_DIR.glob("*.yaml")}
+    good = {"pathway.recruitment.shortlisting": 0.6}
+    with api_client(base) as client:
+        refused = [client.post("/api/scenarios", json=body) for body in (
+            {"name": "../../escape", "numbers": good}, {"name": str(tmp_path / "abs"), "numbers": good},
+            {"name": "baseline", "numbers": good}, {"name": "west_norfolk_local_plan", "numbers": good},
+            {"name": "ok_name", "numbers": {"hydra.run.dir": 1}}, {"name": "ok_name", "numbers": {"x.y": 1}},
+            {"name": "ok_name", "numbers": {"pathway.recruitment.shortlisting": 1.5}},
+            {"name": "ok_name", "numbers": {"region.label": "${oc.env:HOME}"}},
+            {"name": "ok_name", "numbers": good, "path": "/tmp"}, {"name": "ok_name", "numbers": good,
+                                                                   "region": "../../etc"})]
+        for r in refused:
+            assert r.status_code == 400 and "\n" not in r.json()["error"], r.text
+        assert not list(scenarios.iterdir())
+        for headers in ({"X-Pathways-Token": "guess"}, {"Origin": "http://evil.example"}):
+            r = httpx.post(base + "/api/scenarios", json={"name": "ok_name", "numbers": good}, headers=headers)
+            assert r.status_code == 403, r.text
+        saved = client.post("/api/scenarios", json={"name": "ok_name", "numbers": good})
+        assert saved.status_code == 200 and saved.json()["command"] == "pathways scenario=ok_name", saved.text
+        first = (scenarios / "ok_name.yaml").read_bytes()
+        again = client.post("/api/scenarios", json={"name": "ok_name", "numbers": {"pathway.engagement.advisers": 9}})
+        assert again.status_code == 400 and "already a scenario" in again.json()["error"]
+        assert (scenarios / "ok_name.yaml").read_bytes() == first
+        bad_form = client.post("/api/form", json={"mode": "programmes", "scenarios": ["west_norfolk_local_plan"],
+                                                  "numbers": {"hydra.sweep.dir": 1}})
+        assert bad_form.status_code == 400 and bad_form.json()["field"] == "numbers"
+    assert [p.name for p in scenarios.iterdir()] == ["ok_name.yaml"]
+    assert {p: p.read_bytes() for p in SCENARIO_DIR.glob("*.yaml")} == shipped
+    assert not list(tmp_path.iterdir()) and not (results.parent.parent / "escape.yaml").exists()
+    check_overrides(["pathway.recruitment.withdrawal_patience.mean=90",
+                     "intervention.interview_coaching.changes.0.value=1.3"])
 
 
 def _processes() -> Iterator[tuple[int, list[str]]]:

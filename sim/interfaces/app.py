@@ -66,14 +66,16 @@ from sim.experiment.folders import LOCK, MANIFEST, planned_jobs
 from sim.experiment.job import PROGRESS
 from sim.interfaces.errors import UsageError
 from sim.interfaces.overrides import check_overrides
+from sim.interfaces.pagenumbers import as_rows, interventions_of, numbers_for, save_scenario
 from sim.interfaces.preflight import _combos, available, preflight
 from sim.interfaces.sweep import folder_kind, runs_below
 from sim.outputs.formatting import duration, run_length
 from sim.outputs.report import TEMPLATES
 from sim.outputs.runinfo import FIRST_LOOK, about, job_overrides
+from sim.params.keynumbers import KeyNumberError, check_value, stage_of
 from sim.params.labels import label_of
-from sim.params.paths import CONFIG_DIR
-from sim.params.provenance import file_header
+from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
+from sim.params.provenance import file_header, format_value
 from sim.params.schema import register_resolvers, size_effect
 
 STATIC = TEMPLATES / "app" / "static"
@@ -115,6 +117,16 @@ class FormRequest(BaseModel):
     sizes: str = ""  # sizes mode: comma-separated places
     experiment: str = "default"  # the run `make run` makes
     replications: str = ""  # "" keeps the experiment's own
+    numbers: dict[str, float] = Field(default_factory=dict)  # key numbers changed on the page (sim.params.keynumbers)
+
+
+class ScenarioRequest(BaseModel):
+    """Save the key numbers changed on the page as a new scenario file: its name (a slug) and the numbers."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    numbers: dict[str, float]
+    region: str = ""  # whose file values the comments quote ("" the default region)
 
 
 @dataclass
@@ -577,6 +589,7 @@ def form_overrides(f: FormRequest) -> tuple[list[str], str]:
         common.append(f"experiment.replications={f.replications.strip()}")
     if f.region:
         common.append(f"region={f.region}")
+    common += number_overrides(f)
     if f.mode == "programmes":
         if not f.scenarios:
             raise FormError("scenarios", "pick at least one programme to compare with the baseline")
@@ -597,12 +610,47 @@ def form_overrides(f: FormRequest) -> tuple[list[str], str]:
     raise FormError("mode", f"mode = {f.mode!r}: allowed: programmes, interventions, sizes")
 
 
+def form_options(f: FormRequest) -> tuple[list[dict[str, Any]], str]:
+    """The options a form compares besides its reference (each as its interventions) and the region they run in,
+    every name checked against the files there are (the key numbers are composed from them)."""
+    for group, names in (("scenario", f.scenarios), ("intervention", [*f.interventions, *filter(None, [f.sized])]),
+                         ("region", list(filter(None, [f.region])))):
+        unknown = [n for n in names if n not in available(group)]
+        if unknown:
+            raise FormError({"scenario": "scenarios", "intervention": f.mode}.get(group, group),
+                            f"unknown {group} {unknown[0][:60]!r}; allowed: {', '.join(available(group))}")
+    if f.mode == "programmes":
+        own = [r for r in map(_scenario_region, f.scenarios) if r]
+        return [interventions_of(s) for s in f.scenarios], f.region or (own[0] if own else DEFAULT_REGION)
+    chosen = f.interventions if f.mode == "interventions" else [f.sized] if f.sized else []
+    return [interventions_of(names=(n,)) for n in chosen], f.region or DEFAULT_REGION
+
+
+def number_overrides(f: FormRequest) -> list[str]:
+    """The key numbers a form changes, as overrides (`key=value`), each checked against its allowed range. An
+    intervention's own number changes only when every option runs the intervention (its sizes compared): the
+    baseline does not run it, and an override would switch it on there too."""
+    out = []
+    for key, value in f.numbers.items():
+        try:
+            number = check_value(key, value)
+        except KeyNumberError as e:
+            raise FormError("numbers", str(e)) from None
+        owner = key.split(".")[1] if key.startswith("intervention.") else ""
+        if owner and not (f.mode == "sizes" and f.sized == owner):
+            raise FormError("numbers", f"{key}: {label_of(owner)}'s own number changes only where every option runs "
+                                       f"it; allowed: comparing the sizes of {label_of(owner)}")
+        out.append(f"{key}={format_value(number)}")
+    return out
+
+
 def form_of(overrides: list[str]) -> dict[str, Any] | None:
     """The form that asks for a sweep (`form_overrides` read backwards), or None if the form cannot ask for it."""
     given = {o.split("=", 1)[0].lstrip("+"): o.split("=", 1)[1] for o in overrides if "=" in o}
     sized = [k.split(".")[1] for k in given if re.fullmatch(r"intervention\.\w+\.places", k)]
     form: dict[str, Any] = {"region": given.get("region", ""), "experiment": given.get("experiment", "default"),
-                            "replications": given.get("experiment.replications", "")}
+                            "replications": given.get("experiment.replications", ""),
+                            "numbers": {k: float(v) for k, v in given.items() if stage_of(k) is not None}}
     if "scenario" in given:
         return {**form, "mode": "programmes", "scenarios": [x for x in given["scenario"].split(",") if x != "baseline"]}
     if sized:
@@ -632,6 +680,9 @@ def _field(message: str, fallback: str) -> str:
         return "experiment"
     if "region" in message.split(":")[0] or "unknown region" in message:
         return "region"
+    about = re.match(r"command-line override '([^'=]+)=", message)
+    if about and stage_of(about.group(1)) is not None:
+        return "numbers"
     if ".places" in message:
         return "sizes"
     return fallback
@@ -707,9 +758,10 @@ def _one_line(e: RequestValidationError) -> str:
 
 
 # ----------------------------------------------------------------------------- the web app
-def create_app(results: Path, max_runs: int | None = None) -> FastAPI:
+def create_app(results: Path, max_runs: int | None = None, scenarios: Path = SCENARIO_DIR) -> FastAPI:
     """The FastAPI application over a results folder, running at most `max_runs` runs at once
-    (default: the cores)."""
+    (default: the cores), saving the scenarios a planner makes into `scenarios`."""
+    from sim.outputs import recommendation
     from sim.outputs.estimates import HEADLINE_COLUMNS
     from sim.outputs.folder import report_data
     from sim.outputs.report import TEMPLATES, templates
@@ -805,6 +857,31 @@ def create_app(results: Path, max_runs: int | None = None) -> FastAPI:
         except UsageError as e:
             return JSONResponse({"error": str(e), "field": _field(str(e), field_name)}, status_code=400)
 
+    @app.post("/api/numbers")
+    def api_numbers(f: FormRequest) -> JSONResponse:
+        """The key numbers of the options a form ticks, with their sources and allowed ranges."""
+        try:
+            options, region = form_options(f)
+            with _PREFLIGHT:
+                rows = as_rows(numbers_for(options, region), region)
+            return JSONResponse({"region": region, "numbers": rows})
+        except FormError as e:
+            return JSONResponse({"error": str(e), "field": e.field}, status_code=400)
+
+    @app.post("/api/scenarios")
+    def api_save(req: ScenarioRequest) -> JSONResponse:
+        """Save the changed key numbers as a new scenario file (never over an existing one)."""
+        try:
+            regions = available("region")
+            if req.region and req.region not in regions:
+                raise FormError("region", f"unknown region {req.region[:60]!r}; allowed: {', '.join(regions)}")
+            with _PREFLIGHT:
+                path = save_scenario(Path(scenarios), req.name, req.numbers, req.region or DEFAULT_REGION)
+        except UsageError as e:
+            return JSONResponse({"error": str(e)}, status_code=400)
+        return JSONResponse({"name": req.name, "file": f"{path.parent.name}/{path.name}",
+                             "command": f"pathways scenario={req.name}"})
+
     results_of: dict[str, tuple[int, Any, Any]] = {}  # a finished run's headline and chart, by its report's mtime
     reading = threading.Lock()  # one folder read at a time: a second asker waits, then finds it ready
 
@@ -835,8 +912,10 @@ def create_app(results: Path, max_runs: int | None = None) -> FastAPI:
         if st is None:
             return HTMLResponse(f"<p>No run {run_id}.</p>", status_code=404)
         table, chart = headline(run_id) if st["status"] == "done" else (None, None)
+        folder = bench.folder(run_id)
+        advice = recommendation.sentences(recommendation.read(folder)) if folder and st["status"] == "done" else []
         return HTMLResponse(env.get_template("app/summary.html.j2").render(
-            run=st, table=table, chart=chart, columns=HEADLINE_COLUMNS))
+            run=st, table=table, chart=chart, columns=HEADLINE_COLUMNS, recommendation=advice))
 
     @app.get("/runs", response_class=HTMLResponse)
     def runs_list() -> str:

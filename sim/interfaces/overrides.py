@@ -155,6 +155,8 @@ def _schema_type(key: str) -> Any:
             t = hints[part]
         elif typing.get_origin(t) is dict and _NAME.match(part):
             t = typing.get_args(t)[1]
+        elif typing.get_origin(t) is list and part.isdigit():  # an item of a list (an intervention's changes.0)
+            t = typing.get_args(t)[0]
         else:
             return None
     return t

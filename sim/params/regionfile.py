@@ -78,10 +78,12 @@ class Allowed:
     high: float
     shares: int = 0
     integer: bool = False
+    above: bool = False  # `low` itself is not allowed (a distribution's mean: > 0)
 
     def check(self, value: float) -> str | None:
         """None if `value` is allowed, else what is allowed."""
-        if math.isfinite(value) and self.low <= value <= self.high and (not self.integer or float(value).is_integer()):
+        low_ok = value > self.low if self.above else value >= self.low
+        if math.isfinite(value) and low_ok and value <= self.high and (not self.integer or float(value).is_integer()):
             return None
         return self.text()
 
@@ -90,7 +92,7 @@ class Allowed:
         if self.shares:
             return f"a share in [0, 1]; the row's {self.shares} shares sum to 1"
         if self.high == math.inf:
-            return f"{what} >= {_bound(self.low)}"
+            return f"{what} {'>' if self.above else '>='} {_bound(self.low)}"
         return f"{what} in [{_bound(self.low)}, {_bound(self.high)}]"
 
 
@@ -98,12 +100,12 @@ def _bound(x: float) -> str:
     return f"{int(x)}" if float(x).is_integer() else f"{x:g}"
 
 
-def _field(path: str) -> tuple[Any, dict[str, Any], Any]:
-    """The schema's type, field metadata and default of the value at a region path (an item of a list of
-    shares: its share of the default list)."""
-    t: Any = Region
+def _field(path: str, root: type = Region) -> tuple[Any, dict[str, Any], Any]:
+    """The schema's type, field metadata and default of the value at a path below `root` (a region path by
+    default; an item of a list of shares: its share of the default list)."""
+    t: Any = root
     meta: dict[str, Any] = {}
-    default: Any = Region()
+    default: Any = root()
     for part in path.split("."):
         if is_dataclass(t):
             f = next((f for f in fields(t) if f.name == part), None)
@@ -121,10 +123,10 @@ def _field(path: str) -> tuple[Any, dict[str, Any], Any]:
     return t, meta, default
 
 
-def allowed(path: str) -> Allowed | None:
+def allowed(path: str, root: type = Region) -> Allowed | None:
     """The schema's allowed range of the number at a region path (`workforce.groups.acute.posts.hcsw.turnover`,
-    `channels.jobcentre.profile.age_band.2`), or None for a field with no range (text, flags)."""
-    t, meta, _ = _field(path)
+    `channels.jobcentre.profile.age_band.2`; a path below `root`), or None for a field with no range (text, flags)."""
+    t, meta, _ = _field(path, root)
     if "shares" in meta and path.rsplit(".", 1)[-1].isdigit():
         return Allowed(0.0, 1.0, shares=int(meta["shares"]))
     if "low" in meta:

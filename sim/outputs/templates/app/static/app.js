@@ -6,6 +6,7 @@ const form = document.getElementById("setup");
 const token = document.querySelector('meta[name="pathways-token"]').content;
 const headers = {"Content-Type": "application/json", "X-Pathways-Token": token};
 let following = null;  // the id of the run the progress bar follows
+let edits = {};  // key numbers changed on the page: config path -> the number typed
 
 function post(url, body) {
   return fetch(url, {method: "POST", headers, body: JSON.stringify(body)});
@@ -40,9 +41,122 @@ function formData() {
     mode: fd.get("mode"), region: fd.get("region") || "", scenarios: fd.getAll("scenarios"),
     interventions: fd.getAll("interventions"), together: fd.get("together") === "on",
     sized: fd.get("sized") || "", sizes: fd.get("sizes") || "", experiment: fd.get("experiment"),
-    replications: fd.get("replications") || "",
+    replications: fd.get("replications") || "", numbers: changedNumbers(),
   };
 }
+
+// ---------------------------------------------------------------- the key numbers
+function changedNumbers() {
+  const out = {};
+  for (const [key, value] of Object.entries(edits)) out[key] = Number(value);
+  return out;
+}
+
+function cell(row, text, className) {
+  const td = document.createElement("td");
+  if (className) td.className = className;
+  td.textContent = text;
+  row.appendChild(td);
+  return td;
+}
+
+// One row a number, under its stage: its name and path, an input within its allowed range, the range, its source.
+function showNumbers(rows) {
+  const fd = new FormData(form);
+  const table = document.createElement("table");
+  table.className = "numbers";
+  table.innerHTML = "<thead><tr><th>Number</th><th>Value</th><th>Allowed</th><th>Source</th></tr></thead>";
+  const body = document.createElement("tbody");
+  let stage = null;
+  for (const n of rows) {
+    if (n.stage !== stage) {
+      stage = n.stage;
+      const head = document.createElement("tr");
+      const th = document.createElement("th");
+      th.colSpan = 4; th.className = "stage"; th.textContent = stage;
+      head.appendChild(th); body.appendChild(head);
+    }
+    const tr = document.createElement("tr");
+    tr.dataset.key = n.key;
+    const name = cell(tr, n.label);
+    name.appendChild(document.createElement("br"));
+    const code = document.createElement("code"); code.textContent = n.key; name.appendChild(code);
+    const input = document.createElement("input");
+    Object.assign(input, {type: "number", step: "any", min: String(n.low), name: "number"});
+    if (n.high !== null) input.max = String(n.high);
+    input.dataset.key = n.key; input.dataset.file = String(n.value);
+    input.value = n.key in edits ? edits[n.key] : String(n.value);
+    const own = !n.intervention || (fd.get("mode") === "sizes" && fd.get("sized") === n.intervention);
+    if (!own) {
+      input.disabled = true;
+      input.title = "changes only where every option runs this intervention: compare its sizes to change it";
+      delete edits[n.key];
+    }
+    cell(tr, "", "value").appendChild(input);
+    const range = cell(tr, n.allowed, "allowed");
+    if (!own) {
+      const why = document.createElement("div");
+      why.className = "muted";
+      why.textContent = "changed when comparing its sizes";
+      range.appendChild(why);
+    }
+    cell(tr, n.source || "no source given", "source");
+    tr.classList.toggle("changed", n.key in edits);
+    body.appendChild(tr);
+  }
+  for (const key of Object.keys(edits)) if (!rows.some(n => n.key === key)) delete edits[key];
+  table.appendChild(body);
+  const box = document.getElementById("numbers-table");
+  box.replaceChildren(table);
+  document.getElementById("save-numbers").disabled = Object.keys(edits).length === 0;
+}
+
+let numbersAsked = 0;
+let numbersPending = Promise.resolve();  // the key numbers being read (the server checks one thing at a time)
+function loadNumbers() {
+  numbersPending = readNumbers();
+  return numbersPending;
+}
+
+async function readNumbers() {
+  const asked = ++numbersAsked;
+  const r = await post("/api/numbers", {...formData(), numbers: {}});
+  const answer = await r.json();
+  if (asked !== numbersAsked) return;  // a later change asked again
+  if (!r.ok) {
+    document.getElementById("numbers-table").textContent = answer.error;
+    return;
+  }
+  showNumbers(answer.numbers);
+}
+
+let numbersTimer = null;
+form.addEventListener("change", (event) => {
+  if (event.target.name === "number" || event.target.name === "scenario_name") return;
+  clearTimeout(numbersTimer);
+  numbersTimer = setTimeout(loadNumbers, 250);
+});
+
+form.addEventListener("input", (event) => {
+  const input = event.target;
+  if (input.name !== "number") return;
+  const key = input.dataset.key;
+  if (input.value !== "" && Number(input.value) !== Number(input.dataset.file)) edits[key] = input.value;
+  else delete edits[key];
+  input.closest("tr").classList.toggle("changed", key in edits);
+  document.getElementById("save-numbers").disabled = Object.keys(edits).length === 0;
+  document.getElementById("saved").textContent = "";
+});
+
+document.getElementById("save-numbers").addEventListener("click", async () => {
+  clearErrors();
+  const r = await post("/api/scenarios", {name: form.elements.scenario_name.value.trim(),
+                                          numbers: changedNumbers(), region: form.elements.region.value});
+  const answer = await r.json();
+  if (!r.ok) { showError("save", answer.error); return; }
+  document.getElementById("saved").textContent =
+    `Saved ${answer.file}: run it with ${answer.command}, or tick it among the programmes once the page is reloaded.`;
+});
 
 // The form as it was when the run was asked for (the server reads it back from the run's command line).
 function restoreForm(f) {
@@ -59,7 +173,10 @@ function restoreForm(f) {
   form.elements.experiment.value = f.experiment || "default";
   const chosen = form.elements.experiment.selectedOptions[0];
   form.elements.replications.value = f.replications || (chosen ? chosen.dataset.replications : "");
+  edits = {};
+  for (const [key, value] of Object.entries(f.numbers || {})) edits[key] = String(value);
   showMode();
+  loadNumbers();
 }
 
 async function refreshRuns() {
@@ -128,6 +245,8 @@ async function resumeRun(id) {
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors();
+  clearTimeout(numbersTimer);
+  await numbersPending;  // so that the server checks the run at once, not in its child
   document.getElementById("result").innerHTML = "";
   const r = await post("/api/form", formData());
   const answer = await r.json();
@@ -149,3 +268,5 @@ document.body.addEventListener("click", (event) => {
   else if (button.classList.contains("stop")) stopRun(id);
   else resumeRun(id);
 });
+
+loadNumbers();
