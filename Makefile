@@ -24,6 +24,7 @@ $(BIN)/python:
 # one stamp per set of extras, so `make run` never installs what only the tests or the cluster need
 $(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e .
+	$(BIN)/python -m sim.experiment.warm
 	touch $@
 
 $(VENV)/.installed-app: $(VENV)/.installed-run
