@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 from conftest import RAY, RAY_ENV
 
-from sim.analysis.psa import acceptability, uncertainty
+from sim.analysis.psa import TORNADO_HEADER, acceptability, uncertainty
 from sim.experiment.runner import compose_options
 from sim.params.errors import ConfigError
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
@@ -413,6 +413,7 @@ def test_resume_with_other_settings_is_refused(placebo_psa: Path) -> None:
 
 # ----------------------------------------------------------------------------- sensitivity
 TOY_RULE = """probability: fixed      # toy: only the explicit ranges vary
+bought: fixed           # toy: only the explicit ranges vary
 positive: fixed         # toy: only the explicit ranges vary
 sourced: held
 structural: held
@@ -462,8 +463,88 @@ def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(toy
     assert float(st["ci_low"]) > 0, st
     torn = {x["parameter"].split(".")[2]: x for x in table(out / "tornado.csv") if x["kpi"] == kpi}
     assert float(torn["online_academy"]["swing"]) == 0.0 < float(torn["jobcentre"]["swing"])
-    assert "jobcentre" in (out / "stdout.txt").read_text().splitlines()[0]
-    assert "What the answer turns on" in (out / "report.html").read_text()
+    said, html = (out / "stdout.txt").read_text(), (out / "report.html").read_text()
+    assert "Jobcentre and council referrals: referrals per year" in said.splitlines()[0]  # in words, not its path
+    assert "What the answer turns on" in html and "Jobcentre and council referrals" in html
+    assert "region.channels" not in said and "region.channels" not in html
+    assert "Left out" in said  # the parameter that changed nothing, counted
+
+
+@pytest.mark.unit
+def test_an_index_is_estimated_only_within_its_support_and_its_own_interval() -> None:
+    """Interval no wider than the index, Sobol within [0, 1], finite; an exact zero with no spread is known."""
+    from sim.analysis.psa import estimated
+
+    assert estimated("sobol", 0.6, 0.5, 0.7) and estimated("morris", 0.0, 0.0, 0.0)
+    assert not estimated("sobol", 1.44, 1.3, 1.5) and not estimated("sobol", -0.53, -0.6, -0.5)
+    assert not estimated("morris", 10.0, 0.0, 50.4) and not estimated("sobol", 0.3, -0.1, 0.7)
+    assert estimated("morris", 50.0, 0.0, 50.0) and not estimated("sobol", math.nan, 0.0, 1.0)
+
+
+def _toy_sobol(samples: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple]:
+    """`psa.sobol` on y = x1 + x2^2 / 2 with x3 unread (no simulation: the runner and the outputs replaced)."""
+    from types import SimpleNamespace
+
+    from sim.analysis import psa as psa_module
+
+    monkeypatch.setattr(psa_module, "_point", lambda study, params, u: {"toy": {"u": list(u)}})
+    monkeypatch.setattr(psa_module, "run", lambda tasks, *a, **k: {t.id: t.values["toy"]["u"] for t in tasks})
+    monkeypatch.setattr(psa_module, "outputs", lambda study, records, ids: {
+        "net_sustained_12m:toy": np.array([records[i][0] + records[i][1] ** 2 / 2 for i in ids])})
+    leading = [SimpleNamespace(name=n) for n in ("x1", "x2", "x3")]
+    study = SimpleNamespace(configs={})
+    return psa_module.sobol(study, tmp_path, leading, samples, 1, 3, 1, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.unit
+def test_sobol_with_too_few_samples_says_not_estimated_instead_of_an_index_outside_0_1(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With 4 base samples the estimator gives indices outside [0, 1] or intervals wider than them: each flagged
+    not estimated (sensitivity.csv's `estimated` 0), and the words never give them as numbers. With 1,024 the
+    indices of x1 and x2 are estimated and within [0, 1], x3's an exact 0."""
+    from sim.interfaces.decide import sensitivity_words
+
+    few = _toy_sobol(4, monkeypatch, tmp_path)
+    assert any(not 0 <= r[4] <= 1 or r[6] - r[5] > r[4] for r in few), "the toy did not test the flag"
+    for r in few:
+        assert r[7] == (0 <= r[4] <= 1 and r[6] - r[5] <= abs(r[4])), r
+    rows = [(*r, f"Label of {r[0]}") for r in few]
+    words = " ".join(sensitivity_words(rows, [], "net_sustained_12m:toy", "toy", 10, 4))
+    assert "not estimated with this many samples" in words and "x1" not in words.replace("Label of x1", "")
+    for number in re.findall(r"\((-?[\d.]+)\)", words):
+        assert 0 <= float(number) <= 1, words
+    many = {(r[0], r[3]): r for r in _toy_sobol(1024, monkeypatch, tmp_path)}
+    for name in ("x1", "x2"):
+        assert many[(name, "ST")][7] == 1 and 0 < many[(name, "ST")][4] <= 1, many[(name, "ST")]
+    assert many[("x3", "ST")][4] == 0.0 and many[("x3", "ST")][7] == 1
+
+
+@pytest.mark.unit
+def test_the_sensitivity_report_names_parameters_in_words_and_leaves_out_those_with_no_effect(tmp_path: Path) -> None:
+    """From a folder's files: the table and the tornado by label, an index not estimated said so, and the parameter
+    that changed nothing left out and counted."""
+    from sim.outputs.decide_report import build
+
+    header = ("parameter", "kpi", "method", "index", "value", "ci_low", "ci_high", "estimated", "label")
+    rows = [("a.rate", "net_sustained_12m:x", "morris", "mu_star", 5.0, 4.0, 6.0, 1, "Route A: referrals per year"),
+            ("a.rate", "net_sustained_12m:x", "morris", "sigma", 1.0, "nan", "nan", 1, "Route A: referrals per year"),
+            ("b.prob", "net_sustained_12m:x", "morris", "mu_star", 1.0, 0.0, 3.0, 0, "Course B: completion"),
+            ("b.prob", "net_sustained_12m:x", "morris", "sigma", 1.0, "nan", "nan", 1, "Course B: completion"),
+            ("c.none", "net_sustained_12m:x", "morris", "mu_star", 0.0, 0.0, 0.0, 1, "Route C: deadweight"),
+            ("c.none", "net_sustained_12m:x", "morris", "sigma", 0.0, "nan", "nan", 1, "Route C: deadweight")]
+    torn = [("a.rate", "net_sustained_12m:x", 3.0, 5.0, 8.0, 5.0, "Route A: referrals per year"),
+            ("c.none", "net_sustained_12m:x", 5.0, 5.0, 5.0, 0.0, "Route C: deadweight")]
+    for name, head, body in (("sensitivity.csv", header, rows), ("tornado.csv", TORNADO_HEADER, torn)):
+        with (tmp_path / name).open("w", newline="") as f:
+            csv.writer(f).writerows([head, *body])
+    (tmp_path / "decide.json").write_text(json.dumps({"command": "sensitivity"}))
+    (tmp_path / "summary.json").write_text(json.dumps({"reference": "x", "options": ["x"]}))
+    html = build(tmp_path)
+    part = html[html.index('id="sensitivity"'):]
+    assert "Route A: referrals per year" in part and "Course B: completion" in part
+    assert "a.rate" not in part and "b.prob" not in part
+    assert "Route C" not in part and "Left out of the table: 1 of the 3 parameters" in part
+    assert "<td>not estimated with this many samples</td>" in part and "1.000 (0.000 to 3.000)" not in part
 
 
 @pytest.mark.system

@@ -23,13 +23,16 @@ from typing import NoReturn
 
 import numpy as np
 
+from sim.analysis.probabilistic import parameter_labels
 from sim.analysis.psa import (
+    MORRIS_MIN_TRAJECTORIES,
     SENSITIVITY_HEADER,
     TORNADO_HEADER,
     Study,
     _progress,
     leading_parameters,
     morris,
+    no_effect,
     psa,
     range_counts,
     sobol,
@@ -38,7 +41,7 @@ from sim.analysis.psa import (
 )
 from sim.experiment.replications import write_csv, write_text
 from sim.experiment.runner import Records
-from sim.outputs.decide_report import option_words, output_words
+from sim.outputs.decide_report import NOT_ESTIMATED, option_words, output_words
 from sim.outputs.formatting import estimate, mix_label
 from sim.params.errors import ConfigError
 from sim.params.kpis import KPI, group
@@ -46,28 +49,60 @@ from sim.params.paths import CONFIG_DIR
 from sim.params.ranges import Ranges
 
 
-def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str, reference: str) -> list[str]:
-    """Which few parameters the answer turns on, and which evidence would narrow it most, in words."""
+def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str, reference: str, trajectories: int,
+                      samples: int | None) -> list[str]:
+    """Which few parameters the answer turns on, and which evidence would narrow it most, in words; rows as
+    sensitivity.csv's and tornado.csv's (the label last), from `trajectories` Morris trajectories and, with Sobol
+    indices, `samples` base samples. An index flagged not estimated is said so, never given as a number;
+    parameters that changed nothing are left out of the rankings and the one-at-a-time sentence, and counted."""
     st = sorted((r for r in rows if r[1] == kpi and r[2] == "sobol" and r[3] == "ST"), key=lambda r: -r[4])
     mu = sorted((r for r in rows if r[1] == kpi and r[2] == "morris" and r[3] == "mu_star"), key=lambda r: -r[4])
     ranked = st or mu
     if not ranked:
         return []
+    design = f"{samples} base samples" if st else f"{trajectories} trajectories"
     what = (f"total-order Sobol index (share of the variance each explains, with its interactions, among the "
             f"{len(st)} leading parameters of the Morris screening, the others at their file values)" if st else
             "Morris mu* (mean absolute effect of moving it across its range)")
-    shown = [r for r in ranked[:5] if round(r[4], 2) > 0] or ranked[:1]  # no parameter listed at 0.00
+    shown = [r for r in ranked if r[7] and round(r[4], 2) > 0][:5]  # no parameter listed at 0.00
     words = [f"On {output_words(kpi, reference)}, ranked by {what}: "
-             + ", ".join(f"{r[0]} ({r[4]:.2f})" for r in shown) + "."]
+             + (", ".join(f"{r[8]} ({r[4]:.2f})" for r in shown) if shown else
+                f"no index above zero is estimated with {design}") + "."]
+    unknown = [r for r in ranked if not r[7]]
+    if unknown:
+        why = ("a 95% interval wider than the index, or an index outside 0 to 1" if st else
+               f"fewer than {MORRIS_MIN_TRAJECTORIES} trajectories, or a 95% interval wider than mu* itself")
+        words.append(f"{len(unknown)} of these {len(ranked)} indices are {NOT_ESTIMATED} ({design}: {why}): "
+                     + ", ".join(r[8] for r in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+                     + f"; more {'--samples' if st else '--trajectories'} would estimate them.")
+    if trajectories < MORRIS_MIN_TRAJECTORIES:
+        words.append(f"Morris: {trajectories} trajectories are too few to rank the parameters: the Morris literature "
+                     f"uses 4 to 10 (Saltelli et al., Global Sensitivity Analysis: The Primer, 2008), and with fewer "
+                     f"than {MORRIS_MIN_TRAJECTORIES} each mean effect rests on a handful of steps"
+                     + (", so the leading parameters given to Sobol may not be the leading ones." if st else "."))
     if st:
-        total = sum(max(0.0, r[4]) for r in st[:3])
-        words.append(f"The first {min(3, len(st))} carry total-order indices summing to {total:.2f}; evidence that "
-                     f"narrows {st[0][0]} would narrow the answer most. Morris screening of all {len(mu)} "
-                     "parameters ranks first: " + ", ".join(f"{r[0]} (mu* {r[4]:,.1f})" for r in mu[:5]) + ".")
-    sw = sorted((r for r in tornado_rows if r[1] == kpi), key=lambda r: -r[5])
-    if sw:
-        words.append(f"One at a time, {sw[0][0]} moves it most: from {sw[0][2]:,.1f} to {sw[0][4]:,.1f} "
-                     f"(at the file's values {sw[0][3]:,.1f}).")
+        if shown:
+            lead = shown[:3]
+            words.append(f"The first {len(lead)} estimated carry total-order indices summing to "
+                         f"{sum(r[4] for r in lead):.2f}; evidence that narrows {lead[0][8]} would narrow the answer "
+                         "most.")
+        moving = [r for r in mu if not no_effect([r[4]])]
+        if moving:
+            words.append(f"Morris screening of all {len(mu)} parameters ranks first: "
+                         + ", ".join(f"{r[8]} (mu* {f'{r[4]:,.1f}' if r[7] else NOT_ESTIMATED})"
+                                     for r in moving[:5]) + ".")
+    still = [r for r in ranked if r[7] and no_effect([r[4], r[5], r[6]])]
+    if still:
+        words.append(f"Left out: {len(still)} of these {len(ranked)} parameters, which changed nothing.")
+    torn = [r for r in tornado_rows if r[1] == kpi]
+    moved = sorted((r for r in torn if not no_effect([r[5]])), key=lambda r: -r[5])
+    if moved:
+        words.append(f"One at a time, {moved[0][6]} moves it most: from {moved[0][2]:,.1f} to {moved[0][4]:,.1f} "
+                     f"(at the file's values {moved[0][3]:,.1f})."
+                     + (f" Left out of the tornado: {len(torn) - len(moved)} of the {len(torn)} leading parameters, "
+                        "which changed nothing." if len(moved) < len(torn) else ""))
+    elif torn:
+        words.append(f"One at a time, none of the {len(torn)} leading parameters changed it.")
     return words
 
 
@@ -192,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     _start(out, args.command, settings)
     if args.command == "psa":
         summary = psa(study, out, args.samples, args.replications, args.base_replications, args.seed,
-                      args.design, args.workers, args.ray_address)
+                      args.design, args.workers, args.ray_address, labels=parameter_labels(study, study.params))
         counts = range_counts(study.params)
         write_text(out / "summary.json", json.dumps({**summary, "ranges": counts, "reference": study.reference,
                                                      "options": [o.name for o in study.options]}, indent=2))
@@ -313,10 +348,14 @@ def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> st
     if args.method == "sobol":
         rows += sobol(study, out, leading, args.samples, args.replications, args.seed, args.workers, args.ray_address)
     torn = tornado(study, out, leading, args.replications, args.workers, args.ray_address)
+    labels = parameter_labels(study, study.params)
+    rows = [(*r, labels[r[0]]) for r in rows]
+    torn = [(*r, labels[r[0]]) for r in torn]
     write_csv(out / "sensitivity.csv", SENSITIVITY_HEADER, rows)
     write_csv(out / "tornado.csv", TORNADO_HEADER, torn)
-    write_parameters(out / "parameters.csv", study.params)
-    words = sensitivity_words(rows, torn, next(r[1] for r in rows), study.reference)
+    write_parameters(out / "parameters.csv", study.params, labels)
+    words = sensitivity_words(rows, torn, next(r[1] for r in rows), study.reference, args.trajectories,
+                              args.samples if args.method == "sobol" else None)
     write_text(out / "sensitivity.json", json.dumps({"words": words, "leading": [p.name for p in leading],
                                                      "ranges": range_counts(study.params)}, indent=2))
     write_text(out / "summary.json", json.dumps({"ranges": range_counts(study.params),
@@ -342,19 +381,24 @@ def psa_text(out: Path, study: Study, counts: dict[str, int]) -> str:
     with (out / "ceac.csv").open() as f:
         rows = [r for r in csv.DictReader(f) if r["effect"] == "sustained_job"
                 and float(r["wtp_gbp"]) in (10_000.0, 25_000.0, 50_000.0)]
+    with (out / "evppi.csv").open() as f:
+        evppi = [r for r in csv.DictReader(f) if r["effect"] == "sustained_job"]
+    with (out / "parameters.csv").open() as f:
+        labels = {r["parameter"]: r["label"] for r in csv.DictReader(f)}
     for wtp in ("10000.0", "25000.0", "50000.0"):
         sel = [r for r in rows if r["wtp_gbp"] == wtp]
+        noise_free = next((r for r in evppi if float(r["wtp_gbp"]) == float(wtp)), None)
         if sel:
             lines.append(f"best buy at £{float(wtp):,.0f} per sustained job: " +
                          ", ".join(f"{r['option']} {float(r['p_best']):.2f}" for r in sel) +
-                         f"; EVPI £{float(sel[0]['evpi_gbp']):,.0f}")
-    with (out / "evppi.csv").open() as f:
-        top = sorted((r for r in csv.DictReader(f)
-                      if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == 25_000.0),
-                     key=lambda r: -float(r["evppi_gbp"]))[:3]
+                         ("" if noise_free is None else
+                          f"; EVPI £{float(noise_free['evpi_gbp']):,.0f} ± £{float(noise_free['evpi_se_gbp']):,.0f} "
+                          "(simulation noise taken out; ± a standard error)"))
+    top = sorted((r for r in evppi if float(r["wtp_gbp"]) == 25_000.0), key=lambda r: -float(r["evppi_gbp"]))[:3]
     if top and float(top[0]["evppi_gbp"]) >= 0.5:  # as printed: more than GBP 0
-        lines.append("evidence worth most at £25,000 per sustained job (EVPPI): " +
-                     ", ".join(f"{r['parameter']} £{float(r['evppi_gbp']):,.0f}" for r in top))
+        lines.append("evidence worth most at £25,000 per sustained job (EVPPI ± a standard error): " +
+                     ", ".join(f"{labels.get(r['parameter'], r['parameter'])} £{float(r['evppi_gbp']):,.0f} ± "
+                               f"£{float(r['evppi_se_gbp']):,.0f}" for r in top))
     elif top:
         lines.append("evidence worth most at £25,000 per sustained job (EVPPI): none; no single parameter "
                      "would change the choice")
