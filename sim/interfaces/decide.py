@@ -18,8 +18,9 @@ import datetime
 import json
 import math
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -160,7 +161,7 @@ def _settings(args: argparse.Namespace) -> dict:
     keys = {"psa": ("samples", "replications", "base_replications", "seed", "design", "ranges"),
             "sensitivity": ("method", "trajectories", "samples", "top", "replications", "seed", "ranges"),
             "optimise": ("budget", "objective", "budgets", "trials", "polish", "replications", "top", "factor",
-                         "oos_replications", "seed")}[args.command]
+                         "oos_replications", "seed", "max_trials", "sets")}[args.command]
     out = {"overrides": args.overrides}
     for k in keys:
         v = getattr(args, k)
@@ -206,24 +207,35 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--factor", type=int, default=3, help="how many times the replications the leading candidates get")
     p.add_argument("--oos-replications", type=int, default=10,
                    help="fresh-seed replications of the out-of-sample check")
+    p.add_argument("--max-trials", type=int,
+                   help="most trials per budget when the best mix after half the trials is not the best after all "
+                        "(the trials double up to it; default 4 x --trials)")
+    p.add_argument("--sets", type=int, default=16,
+                   help="parameter sets the recommendation is run on, for its effect with parameter uncertainty "
+                        "(0: none)")
     args = ap.parse_args(argv)
     for name in ("budget", "budgets"):
         for value in np.atleast_1d(getattr(args, name, None) or []):
             if not 0 < value < math.inf:
                 fail(f"--{name} = {value:g}: allowed: a finite number of GBP > 0")
     for name in ("workers", "samples", "replications", "base_replications", "trajectories", "top", "trials", "factor",
-                 "oos_replications", "polish"):
+                 "oos_replications", "polish", "max_trials", "sets"):
         value = getattr(args, name, None)
         low = 2 if name in ("samples", "base_replications", "trajectories", "oos_replications") else \
-            0 if name == "polish" else 1
+            0 if name in ("polish", "sets") else 1
         if name == "replications" and args.command == "optimise":
             low = 2  # a candidate's cost bound needs the spread of its cost
         if value is not None and not low <= value <= DESIGN_LIMIT:
             fail(f"--{name.replace('_', '-')} = {value}: allowed: an integer in [{low}, {DESIGN_LIMIT:,}]")
+    if getattr(args, "sets", None) == 1:
+        fail("--sets = 1: allowed: 0 (none) or an integer in [2, 10,000] (an interval needs two sets)")
     out = _outdir(args, args.command)
     settings = _settings(args)
     _check_resume(out, args.command, settings)  # before composing: a refused resume answers at once
     study = _study(args.overrides, args.ranges)
+    if args.command == "optimise" and not any(o.config.intervention for o in study.options):
+        fail(f"command line {' '.join(args.overrides) or '(none)'}: nothing to size: no option has an intervention; "
+             "allowed: options with interventions, e.g. scenario=baseline,west_norfolk_local_plan")
     _start(out, args.command, settings)
     if args.command == "psa":
         summary = psa(study, out, args.samples, args.replications, args.base_replications, args.seed,
@@ -244,7 +256,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
-    """Search, select, re-check out of sample; write frontier.csv, recommended.yaml and optimise.json."""
+    """Search (with its convergence check), select, re-check out of sample against every seed programme and the
+    reference, run the recommendation over parameter sets; write frontier.csv, recommended.yaml and optimise.json."""
     from sim.analysis import optimise as opt
     from sim.experiment.runner import Runner
 
@@ -257,88 +270,168 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
         fail(e.message())
     budgets = sorted(set(args.budgets or [args.budget * f for f in (0.25, 0.5, 0.75, 1.0)]) | {args.budget})
     options = {"mix": c, **study.configs}  # the merged mix keeps the reference's region: calibration from it
-    reps = tuple(range(args.replications))
+    # the options that are programmes: every one but a reference without interventions (it buys nothing)
+    programmes = [o for o in study.options if o.name != study.reference or o.config.intervention]
+    cap = args.max_trials or 4 * args.trials
     with Runner(options, Records(out / "records.jsonl"), args.workers, args.ray_address, _progress) as runner:
         s = opt.Search(space, runner, args.objective, args.replications)
-        seeds = [o.name for o in study.options if o.name != study.reference]
-        seed_score = {n: (float(y.mean()), opt.cost_bound(cost))  # within a budget on the same cost bound as a mix
-                      for n, (y, cost) in zip(seeds, s.options(seeds, reps))}
         start = {n: 0 for n in bounds}
-        found = opt.search(s, budgets, bounds, args.trials, max(2, 2 * args.workers), args.seed, start, args.polish)
+        found, settled = opt.search(s, budgets, bounds, args.trials, max(2, 2 * args.workers), args.seed, start,
+                                    args.polish, cap, tuple(opt.seed_sizes(bounds, o) for o in programmes))
         fresh = tuple(opt.FRESH + r for r in range(args.oos_replications))
         (z, _), = s.options([study.reference], fresh, tag="@fresh")
-        rows, chosen, effects = [], {}, {}
+        rows, chosen = [], {}
         for b in budgets:
             picked = opt.select(s, found[b], b, args.top, args.factor) if found[b] else None
+            run = (settled[b].trials, int(settled[b].converged))
             if picked is None:
-                rows.append((b, args.objective, study.reference, "nothing feasible", *[math.nan] * 6, 0))
+                rows.append((b, args.objective, study.reference, "nothing feasible", *[math.nan] * 6, 0, math.nan,
+                             *run))
                 continue
             chosen[b] = picked
             (y, cost), = s.evaluate([picked.mix], fresh, tag="@fresh")
-            d = effects[b] = s.difference(y, z)
+            d = s.difference(y, z)
             rows.append((b, args.objective, study.reference, opt.label(picked.mix), float(cost.mean()), picked.bound,
-                         float(cost.max()), d.mean, d.low, d.high, d.n))
+                         float(cost.max()), d.mean, d.low, d.high, d.n, float(cost.mean()) / b, *run))
         write_csv(out / "frontier.csv", FRONTIER_HEADER, rows)
         if args.budget not in chosen:
             return f"no mix within £{args.budget:,.0f}"
         choice = chosen[args.budget]
-        mix, sep, bound = choice.mix, choice.sep, choice.bound
-        within = [n for n in seeds if seed_score[n][1] <= args.budget]
-        best_seed = max(within, key=lambda n: seed_score[n][0]) if within else None
-        effect = effects[args.budget]
-        check = {**opt.out_of_sample(s, mix, best_seed, args.oos_replications, args.budget), "mix_cost_bound": bound,
-                 "reference": study.reference, "effect_mean": effect.mean, "effect_low": effect.low,
-                 "effect_high": effect.high}
-    text = opt.recommended_yaml(space, ref.config, mix, args.budget, args.objective)
+        check = {**opt.out_of_sample(s, choice.mix, [o.name for o in programmes], study.reference,
+                                     args.oos_replications, args.budget), "mix_cost_bound": choice.bound}
+        for p in check["programmes"]:  # the search may find a programme's own sizes: then it is that programme
+            p["same_as_mix"] = opt.seed_sizes(bounds, next(o for o in programmes if o.name == p["name"])) == choice.mix
+        others = [p["name"] for p in check["programmes"] if p["fits"] and p["name"] != study.reference]
+        sets = opt.parameter_sets(s, study, choice.mix, others, args.sets, args.seed) if args.sets else {}
+    programme = (next(o for o in study.options if o.name == check["seed_programme"])
+                 if check["recommend"] == "programme" else None)
+    text = opt.recommended_yaml(space, ref.config, choice.mix, args.budget, args.objective, programme)
     write_text(out / "recommended.yaml", text)
     (out / "scenario").mkdir(exist_ok=True)
     write_text(out / "scenario" / "recommended.yaml", text)
-    gain = estimate(effect.mean, effect.low, effect.high, KPI[args.objective].unit, signed=True)
-    labels = {n: iv.label for n, iv in ref.config.intervention.items()}
-    words = [f"Within £{args.budget:,.0f} the recommended mix is {mix_label(mix, labels)}: "
-             f"it costs £{check['mix_cost']:,.0f} "
-             f"and gives {gain.value} {KPI[args.objective].label} against {option_words(study.reference)} "
-             f"(paired 95% CI {gain.interval or 'n/a'}, on {effect.n} fresh seeds).",
-             f"Its cost varies with the people served, so it was held to the upper {opt.COST_LEVEL:.1%} prediction "
-             f"bound of one replication's cost (£{bound:,.0f}); on {args.oos_replications} fresh seeds it cost at most "
-             f"£{check['mix_cost_max']:,.0f}: "
-             + ("within the budget every time." if check["within_budget"] else
-                f"over the budget in {check['over_budget']} of {args.oos_replications}.")]
-    rival = "" if choice.rival is None else mix_label(choice.rival, labels)  # a rival whenever there is a `sep`
-    if sep is not None and choice.cheaper:  # on the scale where larger is better
-        words.append(f"The best mean of the leading candidates, {rival}, is not clearly better "
-                     f"(it gives {-sep.mean:,.1f} {KPI[args.objective].gain}, paired 95% CI {-sep.high:+,.1f} to "
-                     f"{-sep.low:+,.1f}, on the same seeds) and costs £{choice.rival_cost - choice.cost:,.0f} more: "
-                     f"of the candidates the simulation cannot tell apart from it, this mix is the cheapest.")
-    elif sep is not None and sep.low > 0:
-        words.append(f"Against the runner-up, {rival} (same seeds), it is ahead by {sep.mean:,.1f} "
-                     f"{KPI[args.objective].gain} (paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f}).")
-    elif sep is not None:  # the best mean, and no dearer than a runner-up the simulation cannot tell from it
-        sign = KPI[args.objective].sign  # back to the KPI's own scale
-        low, high = sorted((sign * sep.low, sign * sep.high))
-        extra = choice.rival_cost - choice.cost
-        words.append(f"The runner-up, {rival}, is not clearly different on the same seeds (this mix "
-                     f"gives {sign * sep.mean:+,.1f} {KPI[args.objective].label} against it, paired 95% CI "
-                     f"{low:+,.1f} to {high:+,.1f}) and "
-                     + (f"costs £{extra:,.0f} more." if extra >= 0.5 else "costs the same."))
-    if best_seed:
-        words.append(f"Out of sample, against the best seed programme within the budget ({option_words(best_seed)}, "
-                     f"cost £"
-                     f"{check['seed_cost']:,.0f}): the mix gives {check['diff_mean']:+,.1f} "
-                     f"{KPI[args.objective].label} "
-                     f"(paired 95% CI {check['diff_low']:+,.1f} to {check['diff_high']:+,.1f}); the recommended mix is "
-                     f"{'better' if check['better'] else 'not clearly better'}.")
-    else:
-        words.append("No seed programme fits within this budget, so there is no out-of-sample comparison.")
-    write_text(out / "optimise.json", json.dumps({"words": words, "check": check, "bounds": bounds}, indent=2))
+    labels = {n: iv.label for n, iv in c.intervention.items()}
+    check["parameter_sets"] = {n: {"mean": u.mean, "low": u.low, "high": u.high, "sets": u.sets}
+                               for n, u in sets.items()}
+    words = optimise_words(check, choice, settled, args, labels, study.reference)
+    write_text(out / "optimise.json", json.dumps({"words": words, "check": check, "bounds": bounds,
+                                                  "convergence": {str(b): {**asdict(v), "converged": v.converged}
+                                                                  for b, v in settled.items()}}, indent=2))
     write_text(out / "summary.json",
                json.dumps({"options": [o.name for o in study.options], "reference": study.reference}, indent=2))
     return "\n".join(words)
 
 
-# cost: mean and most on fresh seeds; bound: what the mix was held to
+def optimise_words(check: dict, choice: Any, settled: dict, args: argparse.Namespace, labels: dict[str, str],
+                   reference: str) -> list[str]:
+    """The optimiser's answer in words: what to fund within the budget (the mix found, or a seed programme that
+    did at least as well on fresh seeds), its effect with both intervals, the share of the budget it uses, how it
+    compares with every seed programme, and whether the search settled."""
+    from sim.analysis.optimise import COST_LEVEL
+
+    kpi = KPI[args.objective]
+    mix = mix_label(choice.mix, labels)
+    budget = f"£{args.budget:,.0f}"
+    fresh = f"on {check['n']} fresh seeds"
+    gain = estimate(check["effect_mean"], check["effect_low"], check["effect_high"], kpi.unit, signed=True)
+    programmes = {p["name"]: p for p in check["programmes"]}
+    words = []
+    if check["recommend"] == "programme":
+        p = programmes[check["seed_programme"]]
+        own = estimate(p["effect_mean"], p["effect_low"], p["effect_high"], kpi.unit, signed=True)
+        against = ("" if p["name"] == reference else
+                   f" and gives {own.value} {kpi.label} against {option_words(reference)} (paired 95% CI "
+                   f"{own.interval or 'n/a'}, {fresh})")
+        found = ("The best mix the search found is the programme itself (the same sizes)." if p["same_as_mix"] else
+                 f"The best mix the search found, {mix}, does no better on the same seeds: against the programme it "
+                 f"gives {p['diff_mean']:+,.1f} {kpi.label} (paired 95% CI {p['diff_low']:+,.1f} to "
+                 f"{p['diff_high']:+,.1f}) for £{check['mix_cost']:,.0f}, so recommended.yaml is the programme.")
+        words.append(f"Within {budget}, fund {option_words(p['name'])} as it is: it costs £{p['cost']:,.0f} "
+                     f"({p['cost'] / args.budget:.0%} of the budget){against}. {found}")
+    else:
+        words.append(f"Within {budget} the recommended mix is {mix}: it costs £{check['mix_cost']:,.0f} "
+                     f"({check['budget_used']:.0%} of the budget) and gives {gain.value} {kpi.label} against "
+                     f"{option_words(reference)} (paired 95% CI {gain.interval or 'n/a'}, {fresh}).")
+        words.append(f"Its cost varies with the people served, so it was held to the upper {COST_LEVEL:.1%} "
+                     f"prediction bound of one replication's cost (£{choice.bound:,.0f}); {fresh} it cost at most "
+                     f"£{check['mix_cost_max']:,.0f}: "
+                     + ("within the budget every time." if check["within_budget"] else
+                        f"over the budget in {check['over_budget']} of {check['n']}."))
+        words += _rival_words(choice, labels, kpi.name)
+    sets = check.get("parameter_sets", {})
+    pick = "mix" if check["recommend"] == "mix" else check["seed_programme"]
+    if pick in sets:
+        u = sets[pick]
+        with_params = estimate(u["mean"], u["low"], u["high"], kpi.unit, signed=True)
+        words.append(f"Over {u['sets']} parameter sets drawn from the ranges (the uncertain numbers and the noise "
+                     f"together), it is expected to give {with_params.value} {kpi.label} against "
+                     f"{option_words(reference)} (95% of the sets {with_params.interval or 'n/a'}).")
+    elif pick == reference:
+        words.append("It is the reference itself, so its effect against the reference is zero by definition.")
+    best = check.get("seed_programme")
+    if best and check["recommend"] == "mix":
+        words.append(f"Out of sample, against the best seed programme within the budget ({option_words(best)}, cost £"
+                     f"{check['seed_cost']:,.0f}): the mix gives {check['diff_mean']:+,.1f} {kpi.label} "
+                     f"(paired 95% CI {check['diff_low']:+,.1f} to {check['diff_high']:+,.1f}); the recommended mix is "
+                     f"{'better' if check['better'] else 'not clearly better'}.")
+    rest = [p for p in check["programmes"] if p["name"] != best]
+    if rest:
+        words.append("The other seed programmes, on the same seeds: " + "; ".join(
+            f"{option_words(p['name'])}, £{p['cost']:,.0f}, "
+            + (f"fits, the mix gives {p['diff_mean']:+,.1f} against it (paired 95% CI {p['diff_low']:+,.1f} to "
+               f"{p['diff_high']:+,.1f})" if p["fits"] else
+               f"does not fit (its cost bound £{p['cost_bound']:,.0f} is over the budget)") for p in rest) + ".")
+    if not best:
+        words.append(f"No seed programme fits within this budget (each held to the upper {COST_LEVEL:.1%} prediction "
+                     f"bound of its cost {fresh}, as the mix was), so the mix is compared with the reference only.")
+    words.append(_search_words(settled))
+    return words
+
+
+def _search_words(settled: dict) -> str:
+    """Whether the search settled at each budget: the best mix after half its trials against after all of them."""
+    rounds = [b for b, v in settled.items() if v.rounds > 1]
+    unsettled = [b for b, v in settled.items() if not v.converged]
+    trials = sorted({v.trials for v in settled.values()})
+    tried = f"{trials[0]} to {trials[-1]}" if len(trials) > 1 else f"{trials[0]}"
+    text = f"The search tried {tried} mixes at each of {len(settled)} budgets"
+    if rounds:
+        text += (f"; at {', '.join(f'£{b:,.0f}' for b in rounds)} the best mix after half the trials was not the "
+                 f"best after all of them, so it ran more (up to {settled[rounds[0]].cap})")
+    if unsettled:
+        return text + (f"; at {', '.join(f'£{b:,.0f}' for b in unsettled)} the best still changed at that cap: more "
+                       "trials (--trials, --max-trials) may find a better mix.")
+    then = " then" if rounds else ""
+    return text + f"; at every budget the best mix after half the trials was{then} the best after all of them."
+
+
+def _rival_words(choice: Any, labels: dict[str, str], objective: str) -> list[str]:
+    """The chosen mix against the runner-up of the leading candidates, on the same seeds."""
+    sep = choice.sep
+    if sep is None:
+        return []
+    rival = mix_label(choice.rival, labels)
+    kpi = KPI[objective]
+    if choice.cheaper:  # on the scale where larger is better
+        return [f"The best mean of the leading candidates, {rival}, is not clearly better "
+                f"(it gives {-sep.mean:,.1f} {kpi.gain}, paired 95% CI {-sep.high:+,.1f} to "
+                f"{-sep.low:+,.1f}, on the same seeds) and costs £{choice.rival_cost - choice.cost:,.0f} more: "
+                f"of the candidates the simulation cannot tell apart from it, this mix is the cheapest."]
+    if sep.low > 0:
+        return [f"Against the runner-up, {rival} (same seeds), it is ahead by {sep.mean:,.1f} "
+                f"{kpi.gain} (paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f})."]
+    sign = kpi.sign  # back to the KPI's own scale
+    low, high = sorted((sign * sep.low, sign * sep.high))
+    extra = choice.rival_cost - choice.cost
+    return [f"The runner-up, {rival}, is not clearly different on the same seeds (this mix "
+            f"gives {sign * sep.mean:+,.1f} {kpi.label} against it, paired 95% CI "
+            f"{low:+,.1f} to {high:+,.1f}) and "
+            + (f"costs £{extra:,.0f} more." if extra >= 0.5 else "costs the same.")]
+
+
+# cost: mean and most on fresh seeds; bound: what the mix was held to; budget_used: mean cost / budget;
+# trials: the search's at that budget; converged: 1 when the best mix after half of them was the best after all
 FRONTIER_HEADER = ("budget_gbp", "objective", "reference", "mix", "cost_gbp", "cost_bound_gbp", "cost_max_gbp",
-                   "effect", "ci_low", "ci_high", "n")
+                   "effect", "ci_low", "ci_high", "n", "budget_used", "trials", "converged")
 
 
 def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> str:

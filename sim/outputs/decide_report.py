@@ -385,12 +385,19 @@ def _frontier(rows: list[dict], folder: Path) -> dict:
     return {"id": "frontier", "title": "The best mix at each budget", "figure": _png(fig),
             "paragraphs": meta.get("words", []) + [
                 f"Effect: {effect} on fresh seeds (the same for the mix and the reference: paired), "
-                "with its 95% CI; cost: its mean and most on those seeds, and the bound it was held to."],
-            "header": ["Budget (GBP)", "Mix", "Cost on fresh seeds (GBP, mean)", "Most (GBP)", "Held to (GBP)",
-                       "Effect against the reference", "CI low", "CI high"],
-            "rows": [[_n(r["budget_gbp"], 0), r["mix"], _n(r["cost_gbp"], 0), _n(r["cost_max_gbp"], 0),
-                      _n(r["cost_bound_gbp"], 0), _n(r["effect"]), _n(r["ci_low"]), _n(r["ci_high"])]
+                "with its 95% CI; cost: its mean and most on those seeds, and the bound it was held to; settled: "
+                "the best mix after half the search's trials was the best after all of them."],
+            "header": ["Budget (GBP)", "Mix", "Cost on fresh seeds (GBP, mean)", "Share of the budget", "Most (GBP)",
+                       "Held to (GBP)", "Effect against the reference", "CI low", "CI high", "Mixes tried",
+                       "Settled"],
+            "rows": [[_n(r["budget_gbp"], 0), r["mix"], _n(r["cost_gbp"], 0), _share(r.get("budget_used")),
+                      _n(r["cost_max_gbp"], 0), _n(r["cost_bound_gbp"], 0), _n(r["effect"]), _n(r["ci_low"]),
+                      _n(r["ci_high"]), r.get("trials", ""), {"1": "yes", "0": "no"}.get(r.get("converged", ""), "")]
                      for r in rows]}
+
+
+def _share(x: str | None) -> str:
+    return f"{float(x):.0%}" if x and math.isfinite(float(x)) else "n/a"
 
 
 def _json(path: Path) -> dict:
