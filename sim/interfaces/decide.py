@@ -270,8 +270,9 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
         fail(e.message())
     budgets = sorted(set(args.budgets or [args.budget * f for f in (0.25, 0.5, 0.75, 1.0)]) | {args.budget})
     options = {"mix": c, **study.configs}  # the merged mix keeps the reference's region: calibration from it
-    # the options that are programmes: every one but a reference without interventions (it buys nothing)
-    programmes = [o for o in study.options if o.name != study.reference or o.config.intervention]
+    # the options that are programmes (the reference too, when it has interventions); one without any buys nothing
+    # (the baseline, or context: a forecast of demand)
+    programmes = [o for o in study.options if o.config.intervention]
     cap = args.max_trials or 4 * args.trials
     with Runner(options, Records(out / "records.jsonl"), args.workers, args.ray_address, _progress) as runner:
         s = opt.Search(space, runner, args.objective, args.replications)
