@@ -375,11 +375,13 @@ def optimise_words(check: dict, choice: Any, settled: dict, args: argparse.Names
                      f"(paired 95% CI {check['diff_low']:+,.1f} to {check['diff_high']:+,.1f}); the recommended mix is "
                      f"{'better' if check['better'] else 'not clearly better'}.")
     rest = [p for p in check["programmes"] if p["name"] != best]
+    the_mix = "the mix" if check["recommend"] == "mix" else "the searched mix"
     if rest:
         words.append("The other seed programmes, on the same seeds: " + "; ".join(
             f"{option_words(p['name'])}, £{p['cost']:,.0f}, "
-            + (f"fits, the mix gives {p['diff_mean']:+,.1f} against it (paired 95% CI {p['diff_low']:+,.1f} to "
-               f"{p['diff_high']:+,.1f})" if p["fits"] else
+            + (f"fits: it gives {p['effect_mean']:+,.1f} against {option_words(reference)} (paired 95% CI "
+               f"{p['effect_low']:+,.1f} to {p['effect_high']:+,.1f}) and {the_mix} {p['diff_mean']:+,.1f} against it "
+               f"({p['diff_low']:+,.1f} to {p['diff_high']:+,.1f})" if p["fits"] else
                f"does not fit (its cost bound £{p['cost_bound']:,.0f} is over the budget)") for p in rest) + ".")
     if not best:
         words.append(f"No seed programme fits within this budget (each held to the upper {COST_LEVEL:.1%} prediction "
@@ -394,7 +396,8 @@ def _search_words(settled: dict) -> str:
     unsettled = [b for b, v in settled.items() if not v.converged]
     trials = sorted({v.trials for v in settled.values()})
     tried = f"{trials[0]} to {trials[-1]}" if len(trials) > 1 else f"{trials[0]}"
-    text = f"The search tried {tried} mixes at each of {len(settled)} budgets"
+    text = f"The search tried {tried} mixes " + (f"at each of {len(settled)} budgets" if len(settled) > 1 else
+                                                  "at the budget")
     if rounds:
         text += (f"; at {', '.join(f'£{b:,.0f}' for b in rounds)} the best mix after half the trials was not the "
                  f"best after all of them, so it ran more (up to {settled[rounds[0]].cap})")
@@ -402,7 +405,8 @@ def _search_words(settled: dict) -> str:
         return text + (f"; at {', '.join(f'£{b:,.0f}' for b in unsettled)} the best still changed at that cap: more "
                        "trials (--trials, --max-trials) may find a better mix.")
     then = " then" if rounds else ""
-    return text + f"; at every budget the best mix after half the trials was{then} the best after all of them."
+    every = "at every budget " if len(settled) > 1 else ""
+    return text + f"; {every}the best mix after half the trials was{then} the best after all of them."
 
 
 def _rival_words(choice: Any, labels: dict[str, str], objective: str) -> list[str]:
