@@ -24,12 +24,13 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from conftest import RAY, RAY_ENV
 
-from sim.analysis.psa import acceptability, uncertainty
+from sim.analysis.psa import TORNADO_HEADER, acceptability, uncertainty
 from sim.experiment.runner import compose_options
 from sim.params.errors import ConfigError
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
@@ -306,6 +307,7 @@ def _norfolk(out: Path) -> None:
                "scenario=baseline,west_norfolk_local_plan", *QUICK)
     assert r.returncode == 0, r.stderr
     assert "explicit range" in r.stdout and "from the default rule" in r.stdout
+    (out / "stdout.txt").write_text(r.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -348,6 +350,10 @@ def test_psa_tables_and_report(norfolk_psa: Path) -> None:
     html = (norfolk_psa / "report.html").read_text()
     assert "Probability that each option is the best buy" in html and "data:image/png;base64" in html
     assert re.search(r"£\d", html) and not re.search(r"GBP \d", html)  # money as the comparison report writes it
+    # the EVPI with the noise taken out (evppi.csv's, not ceac.csv's), with its standard error, in words and console
+    at25 = next(r for r in ev if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == 25_000.0)
+    said = f"£{float(at25['evpi_gbp']):,.0f} ± £{float(at25['evpi_se_gbp']):,.0f}"
+    assert said in html and said in (norfolk_psa / "stdout.txt").read_text()
 
 
 def record_ids(out: Path) -> list[str]:
@@ -413,6 +419,7 @@ def test_resume_with_other_settings_is_refused(placebo_psa: Path) -> None:
 
 # ----------------------------------------------------------------------------- sensitivity
 TOY_RULE = """probability: fixed      # toy: only the explicit ranges vary
+bought: fixed           # toy: only the explicit ranges vary
 positive: fixed         # toy: only the explicit ranges vary
 bought: fixed           # toy: only the explicit ranges vary
 sourced: held
@@ -463,8 +470,90 @@ def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(toy
     assert float(st["ci_low"]) > 0, st
     torn = {x["parameter"].split(".")[2]: x for x in table(out / "tornado.csv") if x["kpi"] == kpi}
     assert float(torn["online_academy"]["swing"]) == 0.0 < float(torn["jobcentre"]["swing"])
-    assert "jobcentre" in (out / "stdout.txt").read_text().splitlines()[0]
-    assert "What the answer turns on" in (out / "report.html").read_text()
+    said, html = (out / "stdout.txt").read_text(), (out / "report.html").read_text()
+    assert "Jobcentre and council referrals: referrals per year" in said  # in words, not its path
+    for x in rows:  # 16 base samples: an index outside [0, 1] is flagged, never given as a number
+        assert x["estimated"] == "0" or x["method"] != "sobol" or 0 <= float(x["value"]) <= 1, x
+    assert "What the answer turns on" in html and "Jobcentre and council referrals" in html
+    assert "region.channels" not in said and "region.channels" not in html
+    assert "Left out" in said  # the parameter that changed nothing, counted
+
+
+@pytest.mark.unit
+def test_an_index_is_estimated_only_within_its_support_and_its_own_interval() -> None:
+    """Interval no wider than the index, Sobol within [0, 1], finite; an exact zero with no spread is known."""
+    from sim.analysis.psa import estimated
+
+    assert estimated("sobol", 0.6, 0.5, 0.7) and estimated("morris", 0.0, 0.0, 0.0)
+    assert not estimated("sobol", 1.44, 1.3, 1.5) and not estimated("sobol", -0.53, -0.6, -0.5)
+    assert not estimated("morris", 10.0, 0.0, 50.4) and not estimated("sobol", 0.3, -0.1, 0.7)
+    assert estimated("morris", 50.0, 0.0, 50.0) and not estimated("sobol", math.nan, 0.0, 1.0)
+
+
+def _toy_sobol(samples: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple]:
+    """`psa.sobol` on y = x1 + x2^2 / 2 with x3 unread (no simulation: the runner and the outputs replaced)."""
+    from types import SimpleNamespace
+
+    from sim.analysis import psa as psa_module
+
+    monkeypatch.setattr(psa_module, "_point", lambda study, params, u: {"toy": {"u": list(u)}})
+    monkeypatch.setattr(psa_module, "run", lambda tasks, *a, **k: {t.id: t.values["toy"]["u"] for t in tasks})
+    monkeypatch.setattr(psa_module, "outputs", lambda study, records, ids: {
+        "net_sustained_12m:toy": np.array([records[i][0] + records[i][1] ** 2 / 2 for i in ids])})
+    leading = [SimpleNamespace(name=n) for n in ("x1", "x2", "x3")]
+    study = SimpleNamespace(configs={})
+    return psa_module.sobol(study, tmp_path, leading, samples, 1, 3, 1, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.unit
+def test_sobol_with_too_few_samples_says_not_estimated_instead_of_an_index_outside_0_1(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With 4 base samples the estimator gives indices outside [0, 1] or intervals wider than them: each flagged
+    not estimated (sensitivity.csv's `estimated` 0), and the words never give them as numbers. With 1,024 the
+    indices of x1 and x2 are estimated and within [0, 1], x3's an exact 0."""
+    from sim.interfaces.decide import sensitivity_words
+
+    few = _toy_sobol(4, monkeypatch, tmp_path)
+    assert any(not 0 <= r[4] <= 1 or r[6] - r[5] > r[4] for r in few), "the toy did not test the flag"
+    for r in few:
+        assert r[7] == (0 <= r[4] <= 1 and r[6] - r[5] <= abs(r[4])), r
+    rows = [(*r, f"Label of {r[0]}") for r in few]
+    words = " ".join(sensitivity_words(rows, [], "net_sustained_12m:toy", "toy", 10, 4))
+    assert "not estimated with this many samples" in words and "x1" not in words.replace("Label of x1", "")
+    for number in re.findall(r"\((-?[\d.]+)\)", words):
+        assert 0 <= float(number) <= 1, words
+    many = {(r[0], r[3]): r for r in _toy_sobol(1024, monkeypatch, tmp_path)}
+    for name in ("x1", "x2"):
+        assert many[(name, "ST")][7] == 1 and 0 < many[(name, "ST")][4] <= 1, many[(name, "ST")]
+    assert many[("x3", "ST")][4] == 0.0 and many[("x3", "ST")][7] == 1
+
+
+@pytest.mark.unit
+def test_the_sensitivity_report_names_parameters_in_words_and_leaves_out_those_with_no_effect(tmp_path: Path) -> None:
+    """From a folder's files: the table and the tornado by label, an index not estimated said so, and the parameter
+    that changed nothing left out and counted."""
+    from sim.outputs.decide_report import build
+
+    header = ("parameter", "kpi", "method", "index", "value", "ci_low", "ci_high", "estimated", "label")
+    rows = [("a.rate", "net_sustained_12m:x", "morris", "mu_star", 5.0, 4.0, 6.0, 1, "Route A: referrals per year"),
+            ("a.rate", "net_sustained_12m:x", "morris", "sigma", 1.0, "nan", "nan", 1, "Route A: referrals per year"),
+            ("b.prob", "net_sustained_12m:x", "morris", "mu_star", 1.0, 0.0, 3.0, 0, "Course B: completion"),
+            ("b.prob", "net_sustained_12m:x", "morris", "sigma", 1.0, "nan", "nan", 1, "Course B: completion"),
+            ("c.none", "net_sustained_12m:x", "morris", "mu_star", 0.0, 0.0, 0.0, 1, "Route C: deadweight"),
+            ("c.none", "net_sustained_12m:x", "morris", "sigma", 0.0, "nan", "nan", 1, "Route C: deadweight")]
+    torn = [("a.rate", "net_sustained_12m:x", 3.0, 5.0, 8.0, 5.0, "Route A: referrals per year"),
+            ("c.none", "net_sustained_12m:x", 5.0, 5.0, 5.0, 0.0, "Route C: deadweight")]
+    for name, head, body in (("sensitivity.csv", header, rows), ("tornado.csv", TORNADO_HEADER, torn)):
+        with (tmp_path / name).open("w", newline="") as f:
+            csv.writer(f).writerows([head, *body])
+    (tmp_path / "decide.json").write_text(json.dumps({"command": "sensitivity"}))
+    (tmp_path / "summary.json").write_text(json.dumps({"reference": "x", "options": ["x"]}))
+    html = build(tmp_path)
+    part = html[html.index('id="sensitivity"'):]
+    assert "Route A: referrals per year" in part and "Course B: completion" in part
+    assert "a.rate" not in part and "b.prob" not in part
+    assert "Route C" not in part and "Left out of the table: 1 of the 3 parameters" in part
+    assert "<td>not estimated with this many samples</td>" in part and "1.000 (0.000 to 3.000)" not in part
 
 
 @pytest.mark.system
@@ -541,6 +630,69 @@ class _Bowl:
         return [(np.full(2, -(m["a"] - 2.0) ** 2 - (m["b"] - 3.0) ** 2), np.full(2, self.fixed_cost(m))) for m in batch]
 
 
+@pytest.mark.unit
+def test_the_search_starts_from_the_seed_programmes_and_runs_more_trials_until_it_settles() -> None:
+    """A seed programme's mix is among the first tried (two trials find it). The convergence check: with the cap
+    at the trials nothing more runs and the answer says whether the best after half the trials was the best after
+    all; with a higher cap the trials double until it was, or the cap is reached."""
+    from sim.analysis.optimise import label, search
+
+    box, start = {"a": 5, "b": 5}, {"a": 0, "b": 0}
+    found, _ = search(_Bowl(), [1e9], box, 2, 2, 1, start, seeds=({"a": 2, "b": 3},))  # type: ignore[arg-type]
+    assert found[1e9][0][0] == {"a": 2, "b": 3}
+    _, settled = search(_Bowl(), [1e9], box, 2, 2, 1, start, cap=2)  # type: ignore[arg-type]
+    once = settled[1e9]
+    assert once.trials == 2 and once.rounds == 1 and once.converged == (once.half == once.best)
+    assert not once.converged  # after one of two trials the best was the start, not the best of two
+    s = _Bowl()
+    _, settled = search(s, [1e9], box, 2, 2, 1, start, cap=64)  # type: ignore[arg-type]
+    more = settled[1e9]
+    assert more.rounds > 1 and more.trials == 2 ** more.rounds <= 64 and more.trials >= len({label(m) for m in s.asked})
+    assert more.converged or more.trials == 64
+
+
+class _Fresh:
+    """A stand-in for optimise.Search on fresh seeds: the mix and each programme's objective and cost per seed."""
+
+    sign = 1.0
+
+    def __init__(self, runs: dict[str, tuple[list[float], list[float]]]):
+        self.runs = {k: (np.array(y), np.array(c)) for k, (y, c) in runs.items()}
+
+    def evaluate(self, batch: list, reps: tuple, tag: str = "") -> list:
+        return [self.runs["mix"] for _ in batch]
+
+    def options(self, names: list[str], reps: tuple, tag: str = "") -> list:
+        return [self.runs[n] for n in names]
+
+    def difference(self, y: np.ndarray, z: np.ndarray) -> Any:
+        from sim.analysis.optimise import Search
+
+        return Search.difference(self, y, z)  # type: ignore[arg-type]
+
+
+@pytest.mark.unit
+def test_the_out_of_sample_check_recommends_a_fitting_programme_that_beats_the_mix() -> None:
+    """Every programme is compared on the same seeds; one fits when its cost bound is within the budget. The best
+    fitting one replaces the mix when it does at least as well; one over the budget never does."""
+    from sim.analysis.optimise import out_of_sample
+
+    ref = ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+    mix = ([10.0, 11.0, 12.0], [900.0, 950.0, 1000.0])
+    plan = ([15.0, 16.0, 17.0], [960.0, 970.0, 980.0])  # better, fits (bound about 1,050 within 1,100)
+    dear = ([30.0, 31.0, 32.0], [2000.0, 2000.0, 2000.0])  # better still, over the budget
+    check = out_of_sample(_Fresh({"mix": mix, "base": ref, "plan": plan, "dear": dear}),  # type: ignore[arg-type]
+                          {"a": 1}, ["plan", "dear"], "base", 3, 1100.0)
+    by = {p["name"]: p for p in check["programmes"]}
+    assert by["plan"]["fits"] and not by["dear"]["fits"] and check["seed_programme"] == "plan"
+    assert check["recommend"] == "programme" and by["plan"]["programme_better"] and not check["better"]
+    assert check["diff_mean"] == pytest.approx(-5.0) and check["budget_used"] == pytest.approx(950 / 1100)
+    worse = ([5.0, 6.0, 7.0], [500.0, 500.0, 500.0])
+    check = out_of_sample(_Fresh({"mix": mix, "base": ref, "plan": worse}),  # type: ignore[arg-type]
+                          {"a": 1}, ["plan"], "base", 3, 1100.0)
+    assert check["recommend"] == "mix" and check["better"] and check["effect_mean"] == pytest.approx(11.0)
+
+
 @pytest.mark.parametrize("budget, steps, end", [(1e9, 10, {"a": 2, "b": 3}), (20.0, 10, {"a": 2, "b": 2}),
                                                  (1e9, 2, None)])
 @pytest.mark.unit
@@ -615,7 +767,7 @@ BUDGET = 400_000  # the West Norfolk plan (about GBP 300k in these short runs) f
 
 
 OPTIMISE = ("optimise", "--budget", str(BUDGET), "--trials", "14", "--replications", "2", "--oos-replications", "3",
-            "--workers", "2", "scenario=baseline,west_norfolk_local_plan", *QUICK)
+            "--sets", "3", "--workers", "2", "scenario=baseline,west_norfolk_local_plan", *QUICK)
 
 
 def _optimise(out: Path) -> None:
@@ -676,16 +828,60 @@ def test_recommended_mix_runs_as_a_scenario_within_budget(optimised: Path, tmp_p
 
 @pytest.mark.system
 def test_the_recommended_mix_is_compared_out_of_sample_with_the_best_seed_programme(optimised: Path) -> None:
-    """On fresh seeds, against the seed programme within the budget: a paired CI, and words that follow it."""
+    """On fresh seeds, against the seed programme within the budget (it fits: about GBP 300k of 400k): a paired CI,
+    and words that follow it; when the programme does at least as well as the mix, the programme is what to fund.
+    The recommendation's effect over parameter sets, the share of the budget used and the search's convergence are
+    said and written."""
     meta = json.loads((optimised / "optimise.json").read_text())
-    check = meta["check"]
+    check, words = meta["check"], meta["words"]
     assert check["seed_programme"] == "west_norfolk_local_plan" and check["n"] == 3
+    plan, = check["programmes"]
+    assert plan["fits"] and plan["cost_bound"] <= BUDGET and plan["name"] == "west_norfolk_local_plan"
     assert check["diff_low"] <= check["diff_mean"] <= check["diff_high"] and check["better"] == (check["diff_low"] > 0)
-    said = next(w for w in meta["words"] if w.startswith("Out of sample"))
-    assert said.endswith("is better.") == check["better"] and "west norfolk local plan" in said
-    assert f"cost £{check['seed_cost']:,.0f}" in said  # as the report writes it
-    assert "GBP" not in " ".join(meta["words"])
+    assert check["recommend"] == ("programme" if check["seed_mean"] >= check["mix_mean"] else "mix")
+    if check["recommend"] == "mix":
+        said = next(w for w in words if w.startswith("Out of sample"))
+        assert said.endswith("is better.") == check["better"] and "west norfolk local plan" in said
+        assert f"cost £{check['seed_cost']:,.0f}" in said  # as the report writes it
+        assert f"({check['budget_used']:.0%} of the budget)" in words[0]
+    else:
+        assert words[0].startswith(f"Within £{BUDGET:,.0f}, fund west norfolk local plan as it is")
+        assert "seed programme west_norfolk_local_plan" in (optimised / "recommended.yaml").read_text()
+    pick = check["parameter_sets"]["mix" if check["recommend"] == "mix" else "west_norfolk_local_plan"]
+    assert pick["sets"] == 3 and pick["low"] <= pick["mean"] <= pick["high"]
+    assert "Over 3 parameter sets drawn from the ranges" in " ".join(words)
+    assert "GBP" not in " ".join(words)
+    for row in table(optimised / "frontier.csv"):
+        settled = meta["convergence"][str(float(row["budget_gbp"]))]
+        assert int(row["trials"]) == settled["trials"] and 14 <= settled["trials"] <= 4 * 14
+        assert row["converged"] == str(int(settled["half"] == settled["best"]))
+        assert 0 < float(row["budget_used"]) <= 1
+    assert words[-1].startswith("The search tried")
     assert "The best mix at each budget" in (optimised / "report.html").read_text()
+
+
+@pytest.mark.system
+def test_optimise_with_nothing_to_size_stops_with_one_line(tmp_path: Path) -> None:
+    """A baseline alone has no intervention: exit 2 before any simulation, one line, no folder."""
+    r = decide("optimise", "--budget", "1500000", "--out", str(tmp_path / "o"), "scenario=baseline", *QUICK)
+    assert r.returncode == 2 and "nothing to size" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.system
+def test_a_programme_the_search_cannot_beat_is_what_to_fund(tmp_path: Path) -> None:
+    """West Norfolk's plan alone (the reference is the programme): the search starts from the plan's own sizes, and
+    the answer is to fund the plan, never a mix that does worse on the same fresh seeds."""
+    out = tmp_path / "o"
+    r = decide("optimise", "--budget", "2000000", "--budgets", "2000000", "--trials", "4", "--replications", "2",
+               "--oos-replications", "3", "--polish", "0", "--top", "2", "--factor", "2", "--sets", "0",
+               "--out", str(out), "scenario=west_norfolk_local_plan", *QUICK)
+    assert r.returncode == 0, r.stderr
+    check = json.loads((out / "optimise.json").read_text())["check"]
+    plan, = check["programmes"]
+    assert plan["fits"] and check["seed_programme"] == "west_norfolk_local_plan"
+    assert check["mix_mean"] <= plan["mean"] and check["recommend"] == "programme", check
+    assert r.stdout.startswith("Within £2,000,000, fund west norfolk local plan as it is")
 
 
 @pytest.mark.system

@@ -29,12 +29,14 @@ from typing import Any
 import numpy as np
 import yaml
 
+from sim.analysis.psa import PSA_STREAMS, Study, Uncertainty, differences, uncertainty, unit_design
 from sim.experiment.runner import Option, Runner, Task
 from sim.experiment.stats import Interval, paired_difference, upper_prediction_bound
 from sim.params.config import params_of
 from sim.params.errors import ConfigError
 from sim.params.kpis import KPI
 from sim.params.paths import SIZES
+from sim.params.ranges import apply, base_values, values_at, varied
 from sim.params.schema import Config, Intervention, Sizing
 
 FRESH = 1 << 22  # replication indices of out-of-sample runs (the search uses 0, 1, ...)
@@ -199,41 +201,86 @@ def polish(s: Search, best: Scored, bounds_: dict[str, int], budget: float, seen
         m, value, _ = max(better, key=lambda v: v[1])
 
 
+@dataclass(frozen=True)
+class Convergence:
+    """Whether a budget's search settled: the best feasible mix after half its trials against after all of them."""
+
+    trials: int  # TPE trials run at this budget
+    cap: int  # the most it could run
+    half: str  # the best mix after half of them (label)
+    best: str  # the best after all of them, before the local search
+    rounds: int  # 1 when the first `trials` settled; each further round doubled them
+
+    @property
+    def converged(self) -> bool:
+        return self.half == self.best
+
+
+def seed_sizes(bounds_: dict[str, int], option: Option) -> dict[str, int]:
+    """A seed programme as a mix of the search space: each of its interventions at its own places (on when costed
+    per person), every other one 0; clipped to the search bounds."""
+    out = {}
+    for name, hi in bounds_.items():
+        iv = option.config.intervention.get(name)
+        out[name] = 0 if iv is None else min(hi, 1 if iv.places <= 0 else max(1, round(iv.places)))
+    return out
+
+
+def _best(seen: dict[str, Scored], budget: float) -> str:
+    feasible = [v for v in seen.values() if v[2] <= budget]
+    return label(max(feasible, key=lambda v: v[1])[0]) if feasible else ""
+
+
 def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int, batch: int, seed: int,
-           start: dict[str, int], steps: int = 0) -> dict[float, list[Scored]]:
-    """For each budget (ascending): the feasible mixes evaluated, best first, as (sizes, objective, cost bound);
+           start: dict[str, int], steps: int = 0, cap: int = 0, seeds: tuple[dict[str, int], ...] = ()
+           ) -> tuple[dict[float, list[Scored]], dict[float, Convergence]]:
+    """For each budget (ascending): the feasible mixes evaluated, best first, as (sizes, objective, cost bound),
+    and whether the search settled. The seed programmes' own mixes (`seeds`) are among the first candidates
+    tried, so a programme that fits is never missed. Convergence: when the best feasible mix after half the
+    trials is not the best after all of them, the trials are doubled (the same study goes on), up to `cap`;
     TPE's best is then polished by up to `steps` moves of local search."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     seen: dict[str, Scored] = {}
     best_prev = start
-    out = {}
+    out, settled = {}, {}
+    cap = max(cap, trials)
     for b in sorted(budgets):
         with warnings.catch_warnings():  # optuna calls constrained TPE experimental; its behaviour is what we test
             warnings.filterwarnings("ignore", message="Argument ``constraints_func`` is an experimental feature")
             sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=lambda t: [t.user_attrs["excess"]])
         study = optuna.create_study(direction="maximize", sampler=sampler)
         study.enqueue_trial(best_prev)
+        for mix in seeds:
+            study.enqueue_trial(mix)
         for name in bounds_:  # each intervention alone at size 1: a feasible start for small budgets
             study.enqueue_trial({**{n: 0 for n in bounds_}, name: 1})
-        done = 0
-        while done < trials:
-            asked = [study.ask() for _ in range(min(batch, trials - done))]
-            mixes = [{n: t.suggest_int(n, 0, m) for n, m in bounds_.items()} for t in asked]
-            cheap = [s.fixed_cost(m) <= b for m in mixes]  # over budget whatever the simulation: not run
-            results = s.evaluate([m for m, ok in zip(mixes, cheap) if ok])
-            it = iter(results)
-            for t, m, ok in zip(asked, mixes, cheap):
-                if ok:
-                    y, cost = next(it)
-                    value, c = float(y.mean()), cost_bound(cost)
-                    seen[label(m)] = (m, value, c)
-                else:
-                    value, c = -math.inf, s.fixed_cost(m)
-                t.set_user_attr("excess", c - b)
-                study.tell(t, value if math.isfinite(value) else -1e18)
-            done += len(asked)
+        done, target, rounds = 0, trials, 1
+        best_after = {0: _best(seen, b)}  # the best feasible mix after each batch, by trials done
+        while True:
+            while done < target:
+                asked = [study.ask() for _ in range(min(batch, target - done))]
+                mixes = [{n: t.suggest_int(n, 0, m) for n, m in bounds_.items()} for t in asked]
+                cheap = [s.fixed_cost(m) <= b for m in mixes]  # over budget whatever the simulation: not run
+                results = s.evaluate([m for m, ok in zip(mixes, cheap) if ok])
+                it = iter(results)
+                for t, m, ok in zip(asked, mixes, cheap):
+                    if ok:
+                        y, cost = next(it)
+                        value, c = float(y.mean()), cost_bound(cost)
+                        seen[label(m)] = (m, value, c)
+                    else:
+                        value, c = -math.inf, s.fixed_cost(m)
+                    t.set_user_attr("excess", c - b)
+                    study.tell(t, value if math.isfinite(value) else -1e18)
+                done += len(asked)
+                best_after[done] = _best(seen, b)
+            half = best_after[max(n for n in best_after if n <= target // 2)]
+            if half == best_after[done] or target >= cap:
+                break
+            target, rounds = min(2 * target, cap), rounds + 1
+        settled[b] = Convergence(done, cap, half, best_after[done], rounds)
         feasible = sorted((v for v in seen.values() if v[2] <= b), key=lambda v: -v[1])
         if feasible and steps:
             polish(s, feasible[0], bounds_, b, seen, steps)
@@ -241,7 +288,7 @@ def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int
         out[b] = feasible
         if feasible:
             best_prev = feasible[0][0]
-    return out
+    return out, settled
 
 
 @dataclass
@@ -280,13 +327,13 @@ def select(s: Search, candidates: list[Scored], budget: float, top: int, factor:
                   None if rival is None else paired_difference(results[pick][0], results[rival][0]), pick != best)
 
 
-def recommended_yaml(space: Sizes, reference: Config, sizes: dict[str, int], budget: float, objective: str) -> str:
-    """A scenario file of the mix, every intervention written out in full (`pathways scenario=...` runs it)."""
-    from sim.params.ranges import apply
-
+def recommended_yaml(space: Sizes, reference: Config, sizes: dict[str, int], budget: float, objective: str,
+                     programme: Option | None = None) -> str:
+    """A scenario file of the mix, every intervention written out in full (`pathways scenario=...` runs it); with
+    `programme`, of that seed programme as configured (it did at least as well as the mix found)."""
     values, drop = space.values(sizes)
-    m = apply(space.c, values)
-    ivs = {n: _plain(asdict(iv)) for n, iv in m.intervention.items() if n not in drop}
+    m = apply(space.c, values) if programme is None else programme.config
+    ivs = {n: _plain(asdict(iv)) for n, iv in m.intervention.items() if programme is not None or n not in drop}
     courses = {n: _plain(asdict(co)) for n, co in m.pathway.training.courses.items()
                if n not in reference.pathway.training.courses}
     body: dict[str, Any] = {"scenario_name": f"recommended_{int(budget)}", "intervention": ivs}
@@ -298,8 +345,11 @@ def recommended_yaml(space: Sizes, reference: Config, sizes: dict[str, int], bud
         if any(ch.isdigit() for ch in line.split(":", 1)[-1]) and ":" in line and "label" not in line:
             line += f"  # derived: pathways-decide optimise (budget GBP {budget:,.0f}); the intervention's own files"
         lines.append(line)
+    what = (f"mix within GBP {budget:,.0f}, objective {objective}: {label(sizes)}" if programme is None else
+            f"programme within GBP {budget:,.0f}, objective {objective}: the seed programme {programme.name} as "
+            "configured (no mix the search found did better out of sample)")
     head = ["# @package _global_",
-            f"# Recommended mix within GBP {budget:,.0f}, objective {objective}: {label(sizes)}.",
+            f"# Recommended {what}.",
             "# Written by pathways-decide optimise. Sizes were searched; every other number is copied from the",
             "# intervention and scenario files it came from (see their sources). Run: copy to scenarios/ and",
             f"#   pathways scenario=recommended_{int(budget)}   (or: pathways --config-dir DIR scenario=recommended)",
@@ -316,19 +366,60 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def out_of_sample(s: Search, mix: dict[str, int], seed_option: str | None, reps: int, budget: float) -> dict[str, Any]:
-    """The mix against the best seed programme on fresh seeds: both means, the paired CI of the difference,
-    and whether the mix's cost stayed within the budget in every fresh replication."""
+def out_of_sample(s: Search, mix: dict[str, int], programmes: list[str], reference: str, reps: int,
+                  budget: float) -> dict[str, Any]:
+    """The mix against the reference and against every seed programme on the same fresh seeds. A programme fits
+    when its cost bound on those seeds (COST_LEVEL, as the mix was held to) is within the budget; the best
+    fitting one by mean (`seed_programme`) is compared in the top-level keys. When it does at least as well as
+    the mix out of sample, it is what to fund (`recommend` "programme"): the search found nothing better."""
     fresh = tuple(FRESH + r for r in range(reps))
     (y, cost), = s.evaluate([mix], fresh, tag="@fresh")
+    (z, _), = s.options([reference], fresh, tag="@fresh")
+    e = s.difference(y, z)
     out: dict[str, Any] = {"mix": label(mix), "mix_mean": float(y.mean()) * s.sign, "mix_cost": float(cost.mean()),
                            "mix_cost_max": float(cost.max()), "budget": budget,
-                           "within_budget": bool(cost.max() <= budget), "over_budget": int((cost > budget).sum())}
-    if seed_option is None:
-        return out
-    (z, z_cost), = s.options([seed_option], fresh, tag="@fresh")
-    d = s.difference(y, z)
-    out.update({"seed_programme": seed_option, "seed_mean": float(z.mean()) * s.sign, "seed_cost": float(z_cost.mean()),
-                "diff_mean": d.mean, "diff_low": d.low, "diff_high": d.high,
-                "better": bool(paired_difference(y, z).low > 0), "n": d.n})
+                           "budget_used": float(cost.mean()) / budget,
+                           "within_budget": bool(cost.max() <= budget), "over_budget": int((cost > budget).sum()),
+                           "reference": reference, "effect_mean": e.mean, "effect_low": e.low, "effect_high": e.high,
+                           "n": e.n, "recommend": "mix", "programmes": []}
+    runs = dict(zip(programmes, s.options(programmes, fresh, tag="@fresh")))
+    for name, (w, w_cost) in runs.items():
+        d, pe = s.difference(y, w), s.difference(w, z)
+        out["programmes"].append({
+            "name": name, "mean": float(w.mean()) * s.sign, "cost": float(w_cost.mean()),
+            "cost_max": float(w_cost.max()), "cost_bound": cost_bound(w_cost), "fits": cost_bound(w_cost) <= budget,
+            "effect_mean": pe.mean, "effect_low": pe.low, "effect_high": pe.high,
+            "diff_mean": d.mean, "diff_low": d.low, "diff_high": d.high,
+            "mix_better": bool(paired_difference(y, w).low > 0),
+            "programme_better": bool(paired_difference(w, y).low > 0)})
+    fitting = [p for p in out["programmes"] if p["fits"]]
+    if fitting:
+        best = max(fitting, key=lambda p: float(runs[p["name"]][0].mean()))
+        out.update({"seed_programme": best["name"], "seed_mean": best["mean"], "seed_cost": best["cost"],
+                    "diff_mean": best["diff_mean"], "diff_low": best["diff_low"], "diff_high": best["diff_high"],
+                    "better": best["mix_better"]})
+        if float(runs[best["name"]][0].mean()) >= float(y.mean()):
+            out["recommend"] = "programme"
     return out
+
+
+def parameter_sets(s: Search, study: Study, mix: dict[str, int], names: list[str], sets: int, seed: int
+                   ) -> dict[str, Uncertainty]:
+    """The mix and the options `names` against the reference over `sets` parameter sets drawn from the ranges as
+    `psa` draws them (the options of a set share its quantiles and its random numbers; the mix's sized
+    interventions drawn around its own values), one replication a set: each one's expected effect on the
+    objective and its 95% interval (parameters and noise together), on the KPI's own scale."""
+    v = varied(study.params)
+    u = unit_design(sets, len(v), seed, "sobol")
+    values, drop = s.sizes.values(mix)
+    realised = apply(s.c, values)
+    for name in drop:
+        realised.intervention.pop(name, None)
+    base = base_values(realised, study.params)
+    tasks = [Task(f"pset{i}:{label(mix)}",
+                  {**study.point(u[i]), "mix": {**values, **values_at(study.params, u[i], base)}},
+                  (PSA_STREAMS + i,), {"mix": drop}, ("mix", study.reference, *names)) for i in range(sets)]
+    records = s.runner.run(tasks)
+    ids = [t.id for t in tasks]
+    return {n: uncertainty(np.empty((0, 0)), differences(records, ids, n, study.reference, s.objective))
+            for n in ("mix", *names)}

@@ -72,7 +72,7 @@ def run_sets(folder: Path, workers: int = 1, progress: Callable[[int, int], None
     _claim(out, study, ex.seed)
     n = ex.sets or ex.sets_min
     while True:
-        psa(study, out, n, 1, 0, ex.seed, "sobol", workers, None, progress)
+        psa(study, out, n, 1, 0, ex.seed, "sobol", workers, None, progress, parameter_labels(study, study.params))
         moved = stability(out, study, n, wtp_of(ex))
         if ex.sets or moved <= STABLE or n >= ex.sets_max:
             break

@@ -381,8 +381,9 @@ def stability_rows(records: dict[str, dict], ids: Sequence[str], names: list[str
 # ----------------------------------------------------------------------------- the psa command
 def psa(study: Study, out: Path, samples: int, replications: int, base_replications: int, seed: int,
         method: str, workers: int, ray_address: str | None,
-        progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Run (or resume) a PSA in `out` and write its tables; returns a summary for the console.
+        progress: Callable[[int, int], None] | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run (or resume) a PSA in `out` and write its tables; returns a summary for the console. `labels`: the
+    parameters in words for parameters.csv (`probabilistic.parameter_labels`; the name where missing).
 
     `base_replications` 0: no run at the files' values (a sweep's jobs have them: the simulation-only columns
     of uncertainty.csv are then empty)."""
@@ -399,7 +400,7 @@ def psa(study: Study, out: Path, samples: int, replications: int, base_replicati
     wall = time.perf_counter() - started
     ids = [t.id for t in tasks[1:]]
     names = [o.name for o in study.options]
-    write_parameters(out / "parameters.csv", study.params)
+    write_parameters(out / "parameters.csv", study.params, labels or {})
     header = ("sample", *[p.name for p in v], "option", "replication", "kpi", "value")
     rows = []
     for i, t in enumerate(tasks[1:]):
@@ -430,13 +431,14 @@ def _first_values(study: Study, task: Task) -> list[float]:
     return out
 
 
-def write_parameters(path: Path, params: list[Parameter]) -> None:
-    """parameters.csv: every number of the options, its range and where the range comes from."""
+def write_parameters(path: Path, params: list[Parameter], labels: dict[str, str]) -> None:
+    """parameters.csv: every number of the options, in words (`labels`, from `probabilistic.parameter_labels`), its
+    range and where the range comes from."""
     write_csv(path, ("parameter", "keys", "n_numbers", "kind", "arguments", "shared", "range_from", "range_file",
-                     "reason", "is_assumption"),
+                     "reason", "is_assumption", "label"),
               [(p.name, " ".join(p.keys), len(p.keys), p.spec.kind, json.dumps(p.spec.args), p.spec.shared,
                 p.source, p.spec.file if p.source == "explicit" else f"rule ({p.spec.key})", p.spec.reason,
-                p.is_assumption) for p in params])
+                p.is_assumption, labels.get(p.name, p.name)) for p in params])
 
 
 def range_counts(params: list[Parameter]) -> dict[str, int]:
@@ -457,9 +459,31 @@ def _progress(done: int, total: int) -> None:
 # ----------------------------------------------------------------------------- sensitivity
 EDGE = 0.025  # Morris and the tornado move each parameter over its central 95% (the tails are unbounded)
 
-SENSITIVITY_HEADER = ("parameter", "kpi", "method", "index", "value", "ci_low", "ci_high")
+# `estimated` 0: the index is not estimated with this many samples (`estimated`); `label`: the parameter in words
+SENSITIVITY_HEADER = ("parameter", "kpi", "method", "index", "value", "ci_low", "ci_high", "estimated", "label")
 
-TORNADO_HEADER = ("parameter", "kpi", "at_low", "at_base", "at_high", "swing")
+TORNADO_HEADER = ("parameter", "kpi", "at_low", "at_base", "at_high", "swing", "label")
+
+# Fewest Morris trajectories for a ranking: the Morris literature uses 4 to 10 (Saltelli et al., Global Sensitivity
+# Analysis: The Primer, 2008); below the upper end, a parameter's mean effect rests on too few steps to rank it.
+MORRIS_MIN_TRAJECTORIES = 10
+
+
+def estimated(method: str, value: float, low: float, high: float) -> bool:
+    """Whether an index is estimated with the samples it had: finite, its 95% interval no wider than the index
+    itself (an exact zero with no spread is estimated: the parameter changed nothing), and, a Sobol index, a share
+    of the variance within [0, 1] (outside it the estimator's noise is larger than the index)."""
+    if not all(math.isfinite(x) for x in (value, low, high)):
+        return False
+    if method == "sobol" and not 0.0 <= value <= 1.0:
+        return False
+    return high - low <= abs(value)
+
+
+def no_effect(values: Sequence[float]) -> bool:
+    """Whether a parameter changed nothing (with common random numbers a parameter the output does not depend on
+    moves it by exactly zero; rounding aside)."""
+    return all(abs(v) <= 1e-9 for v in values)
 
 
 def outputs(study: Study, records: dict[str, dict], ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -490,7 +514,8 @@ def _point(study: Study, params: list[Parameter], u: np.ndarray) -> dict[str, di
 
 def morris(study: Study, out: Path, trajectories: int, replications: int, seed: int, workers: int,
            ray_address: str | None) -> tuple[list[tuple], dict[str, np.ndarray]]:
-    """Morris screening of every varied parameter (SALib): mu* with its CI, and sigma, per output."""
+    """Morris screening of every varied parameter (SALib): mu* with its CI, and sigma, per output, each flagged
+    not estimated (0) with fewer than MORRIS_MIN_TRAJECTORIES trajectories or, mu*, a CI wider than itself."""
     from SALib.analyze import morris as analyze
     from SALib.sample import morris as sample
 
@@ -506,14 +531,19 @@ def morris(study: Study, out: Path, trajectories: int, replications: int, seed: 
         mu[kpi] = np.asarray(res["mu_star"])
         for j, p in enumerate(v):
             m, c = float(res["mu_star"][j]), float(res["mu_star_conf"][j])
-            rows.append((p.name, kpi, "morris", "mu_star", m, max(0.0, m - c), m + c))
-            rows.append((p.name, kpi, "morris", "sigma", float(res["sigma"][j]), math.nan, math.nan))
+            s = float(res["sigma"][j])
+            exact = no_effect([m, c, s])  # changed nothing at any step: known exactly, however few the steps
+            enough = trajectories >= MORRIS_MIN_TRAJECTORIES or exact
+            rows.append((p.name, kpi, "morris", "mu_star", m, max(0.0, m - c), m + c,
+                         int(enough and estimated("morris", m, max(0.0, m - c), m + c))))
+            rows.append((p.name, kpi, "morris", "sigma", s, math.nan, math.nan, int(enough)))
     return rows, mu
 
 
 def sobol(study: Study, out: Path, leading: list[Parameter], samples: int, replications: int, seed: int,
           workers: int, ray_address: str | None) -> list[tuple]:
-    """First- and total-order Sobol indices (Saltelli design, SALib) of the leading parameters, with CIs."""
+    """First- and total-order Sobol indices (Saltelli design, SALib) of the leading parameters, with CIs, each
+    flagged not estimated (0) outside [0, 1] or with a CI wider than itself (`estimated`)."""
     from SALib.analyze import sobol as analyze
     from SALib.sample import sobol as sample
 
@@ -531,7 +561,8 @@ def sobol(study: Study, out: Path, leading: list[Parameter], samples: int, repli
         for j, p in enumerate(leading):
             for index in ("S1", "ST"):
                 val, c = float(res[index][j]), float(res[f"{index}_conf"][j])
-                rows.append((p.name, kpi, "sobol", index, val, val - c, val + c))
+                rows.append((p.name, kpi, "sobol", index, val, val - c, val + c,
+                             int(estimated("sobol", val, val - c, val + c))))
     return rows
 
 

@@ -18,18 +18,22 @@ import datetime
 import json
 import math
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
+from sim.analysis.probabilistic import parameter_labels
 from sim.analysis.psa import (
+    MORRIS_MIN_TRAJECTORIES,
     SENSITIVITY_HEADER,
     TORNADO_HEADER,
     Study,
     _progress,
     leading_parameters,
     morris,
+    no_effect,
     psa,
     range_counts,
     sobol,
@@ -38,7 +42,7 @@ from sim.analysis.psa import (
 )
 from sim.experiment.replications import write_csv, write_text
 from sim.experiment.runner import Records
-from sim.outputs.decide_report import option_words, output_words
+from sim.outputs.decide_report import NOT_ESTIMATED, option_words, output_words
 from sim.outputs.formatting import estimate, mix_label
 from sim.params.errors import ConfigError
 from sim.params.kpis import KPI, group
@@ -46,28 +50,60 @@ from sim.params.paths import CONFIG_DIR
 from sim.params.ranges import Ranges
 
 
-def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str, reference: str) -> list[str]:
-    """Which few parameters the answer turns on, and which evidence would narrow it most, in words."""
+def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str, reference: str, trajectories: int,
+                      samples: int | None) -> list[str]:
+    """Which few parameters the answer turns on, and which evidence would narrow it most, in words; rows as
+    sensitivity.csv's and tornado.csv's (the label last), from `trajectories` Morris trajectories and, with Sobol
+    indices, `samples` base samples. An index flagged not estimated is said so, never given as a number;
+    parameters that changed nothing are left out of the rankings and the one-at-a-time sentence, and counted."""
     st = sorted((r for r in rows if r[1] == kpi and r[2] == "sobol" and r[3] == "ST"), key=lambda r: -r[4])
     mu = sorted((r for r in rows if r[1] == kpi and r[2] == "morris" and r[3] == "mu_star"), key=lambda r: -r[4])
     ranked = st or mu
     if not ranked:
         return []
+    design = f"{samples} base samples" if st else f"{trajectories} trajectories"
     what = (f"total-order Sobol index (share of the variance each explains, with its interactions, among the "
             f"{len(st)} leading parameters of the Morris screening, the others at their file values)" if st else
             "Morris mu* (mean absolute effect of moving it across its range)")
-    shown = [r for r in ranked[:5] if round(r[4], 2) > 0] or ranked[:1]  # no parameter listed at 0.00
+    shown = [r for r in ranked if r[7] and round(r[4], 2) > 0][:5]  # no parameter listed at 0.00
     words = [f"On {output_words(kpi, reference)}, ranked by {what}: "
-             + ", ".join(f"{r[0]} ({r[4]:.2f})" for r in shown) + "."]
+             + (", ".join(f"{r[8]} ({r[4]:.2f})" for r in shown) if shown else
+                f"no index above zero is estimated with {design}") + "."]
+    unknown = [r for r in ranked if not r[7]]
+    if unknown:
+        why = ("a 95% interval wider than the index, or an index outside 0 to 1" if st else
+               f"fewer than {MORRIS_MIN_TRAJECTORIES} trajectories, or a 95% interval wider than mu* itself")
+        words.append(f"{len(unknown)} of these {len(ranked)} indices are {NOT_ESTIMATED} ({design}: {why}): "
+                     + ", ".join(r[8] for r in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+                     + f"; more {'--samples' if st else '--trajectories'} would estimate them.")
+    if trajectories < MORRIS_MIN_TRAJECTORIES:
+        words.append(f"Morris: {trajectories} trajectories are too few to rank the parameters: the Morris literature "
+                     f"uses 4 to 10 (Saltelli et al., Global Sensitivity Analysis: The Primer, 2008), and with fewer "
+                     f"than {MORRIS_MIN_TRAJECTORIES} each mean effect rests on a handful of steps"
+                     + (", so the leading parameters given to Sobol may not be the leading ones." if st else "."))
     if st:
-        total = sum(max(0.0, r[4]) for r in st[:3])
-        words.append(f"The first {min(3, len(st))} carry total-order indices summing to {total:.2f}; evidence that "
-                     f"narrows {st[0][0]} would narrow the answer most. Morris screening of all {len(mu)} "
-                     "parameters ranks first: " + ", ".join(f"{r[0]} (mu* {r[4]:,.1f})" for r in mu[:5]) + ".")
-    sw = sorted((r for r in tornado_rows if r[1] == kpi), key=lambda r: -r[5])
-    if sw:
-        words.append(f"One at a time, {sw[0][0]} moves it most: from {sw[0][2]:,.1f} to {sw[0][4]:,.1f} "
-                     f"(at the file's values {sw[0][3]:,.1f}).")
+        if shown:
+            lead = shown[:3]
+            words.append(f"The first {len(lead)} estimated carry total-order indices summing to "
+                         f"{sum(r[4] for r in lead):.2f}; evidence that narrows {lead[0][8]} would narrow the answer "
+                         "most.")
+        moving = [r for r in mu if not no_effect([r[4]])]
+        if moving:
+            words.append(f"Morris screening of all {len(mu)} parameters ranks first: "
+                         + ", ".join(f"{r[8]} (mu* {f'{r[4]:,.1f}' if r[7] else NOT_ESTIMATED})"
+                                     for r in moving[:5]) + ".")
+    still = [r for r in ranked if r[7] and no_effect([r[4], r[5], r[6]])]
+    if still:
+        words.append(f"Left out: {len(still)} of these {len(ranked)} parameters, which changed nothing.")
+    torn = [r for r in tornado_rows if r[1] == kpi]
+    moved = sorted((r for r in torn if not no_effect([r[5]])), key=lambda r: -r[5])
+    if moved:
+        words.append(f"One at a time, {moved[0][6]} moves it most: from {moved[0][2]:,.1f} to {moved[0][4]:,.1f} "
+                     f"(at the file's values {moved[0][3]:,.1f})."
+                     + (f" Left out of the tornado: {len(torn) - len(moved)} of the {len(torn)} leading parameters, "
+                        "which changed nothing." if len(moved) < len(torn) else ""))
+    elif torn:
+        words.append(f"One at a time, none of the {len(torn)} leading parameters changed it.")
     return words
 
 
@@ -125,7 +161,7 @@ def _settings(args: argparse.Namespace) -> dict:
     keys = {"psa": ("samples", "replications", "base_replications", "seed", "design", "ranges"),
             "sensitivity": ("method", "trajectories", "samples", "top", "replications", "seed", "ranges"),
             "optimise": ("budget", "objective", "budgets", "trials", "polish", "replications", "top", "factor",
-                         "oos_replications", "seed")}[args.command]
+                         "oos_replications", "seed", "max_trials", "sets")}[args.command]
     out = {"overrides": args.overrides}
     for k in keys:
         v = getattr(args, k)
@@ -171,28 +207,39 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--factor", type=int, default=3, help="how many times the replications the leading candidates get")
     p.add_argument("--oos-replications", type=int, default=10,
                    help="fresh-seed replications of the out-of-sample check")
+    p.add_argument("--max-trials", type=int,
+                   help="most trials per budget when the best mix after half the trials is not the best after all "
+                        "(the trials double up to it; default 4 x --trials)")
+    p.add_argument("--sets", type=int, default=16,
+                   help="parameter sets the recommendation is run on, for its effect with parameter uncertainty "
+                        "(0: none)")
     args = ap.parse_args(argv)
     for name in ("budget", "budgets"):
         for value in np.atleast_1d(getattr(args, name, None) or []):
             if not 0 < value < math.inf:
                 fail(f"--{name} = {value:g}: allowed: a finite number of GBP > 0")
     for name in ("workers", "samples", "replications", "base_replications", "trajectories", "top", "trials", "factor",
-                 "oos_replications", "polish"):
+                 "oos_replications", "polish", "max_trials", "sets"):
         value = getattr(args, name, None)
         low = 2 if name in ("samples", "base_replications", "trajectories", "oos_replications") else \
-            0 if name == "polish" else 1
+            0 if name in ("polish", "sets") else 1
         if name == "replications" and args.command == "optimise":
             low = 2  # a candidate's cost bound needs the spread of its cost
         if value is not None and not low <= value <= DESIGN_LIMIT:
             fail(f"--{name.replace('_', '-')} = {value}: allowed: an integer in [{low}, {DESIGN_LIMIT:,}]")
+    if getattr(args, "sets", None) == 1:
+        fail("--sets = 1: allowed: 0 (none) or an integer in [2, 10,000] (an interval needs two sets)")
     out = _outdir(args, args.command)
     settings = _settings(args)
     _check_resume(out, args.command, settings)  # before composing: a refused resume answers at once
     study = _study(args.overrides, args.ranges)
+    if args.command == "optimise" and not any(o.config.intervention for o in study.options):
+        fail(f"command line {' '.join(args.overrides) or '(none)'}: nothing to size: no option has an intervention; "
+             "allowed: options with interventions, e.g. scenario=baseline,west_norfolk_local_plan")
     _start(out, args.command, settings)
     if args.command == "psa":
         summary = psa(study, out, args.samples, args.replications, args.base_replications, args.seed,
-                      args.design, args.workers, args.ray_address)
+                      args.design, args.workers, args.ray_address, labels=parameter_labels(study, study.params))
         counts = range_counts(study.params)
         write_text(out / "summary.json", json.dumps({**summary, "ranges": counts, "reference": study.reference,
                                                      "options": [o.name for o in study.options]}, indent=2))
@@ -209,7 +256,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
-    """Search, select, re-check out of sample; write frontier.csv, recommended.yaml and optimise.json."""
+    """Search (with its convergence check), select, re-check out of sample against every seed programme and the
+    reference, run the recommendation over parameter sets; write frontier.csv, recommended.yaml and optimise.json."""
     from sim.analysis import optimise as opt
     from sim.experiment.runner import Runner
 
@@ -222,88 +270,173 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
         fail(e.message())
     budgets = sorted(set(args.budgets or [args.budget * f for f in (0.25, 0.5, 0.75, 1.0)]) | {args.budget})
     options = {"mix": c, **study.configs}  # the merged mix keeps the reference's region: calibration from it
-    reps = tuple(range(args.replications))
+    # the options that are programmes (the reference too, when it has interventions); one without any buys nothing
+    # (the baseline, or context: a forecast of demand)
+    programmes = [o for o in study.options if o.config.intervention]
+    cap = args.max_trials or 4 * args.trials
     with Runner(options, Records(out / "records.jsonl"), args.workers, args.ray_address, _progress) as runner:
         s = opt.Search(space, runner, args.objective, args.replications)
-        seeds = [o.name for o in study.options if o.name != study.reference]
-        seed_score = {n: (float(y.mean()), opt.cost_bound(cost))  # within a budget on the same cost bound as a mix
-                      for n, (y, cost) in zip(seeds, s.options(seeds, reps))}
         start = {n: 0 for n in bounds}
-        found = opt.search(s, budgets, bounds, args.trials, max(2, 2 * args.workers), args.seed, start, args.polish)
+        found, settled = opt.search(s, budgets, bounds, args.trials, max(2, 2 * args.workers), args.seed, start,
+                                    args.polish, cap, tuple(opt.seed_sizes(bounds, o) for o in programmes))
         fresh = tuple(opt.FRESH + r for r in range(args.oos_replications))
         (z, _), = s.options([study.reference], fresh, tag="@fresh")
-        rows, chosen, effects = [], {}, {}
+        rows, chosen = [], {}
         for b in budgets:
             picked = opt.select(s, found[b], b, args.top, args.factor) if found[b] else None
+            run = (settled[b].trials, int(settled[b].converged))
             if picked is None:
-                rows.append((b, args.objective, study.reference, "nothing feasible", *[math.nan] * 6, 0))
+                rows.append((b, args.objective, study.reference, "nothing feasible", *[math.nan] * 6, 0, math.nan,
+                             *run))
                 continue
             chosen[b] = picked
             (y, cost), = s.evaluate([picked.mix], fresh, tag="@fresh")
-            d = effects[b] = s.difference(y, z)
+            d = s.difference(y, z)
             rows.append((b, args.objective, study.reference, opt.label(picked.mix), float(cost.mean()), picked.bound,
-                         float(cost.max()), d.mean, d.low, d.high, d.n))
+                         float(cost.max()), d.mean, d.low, d.high, d.n, float(cost.mean()) / b, *run))
         write_csv(out / "frontier.csv", FRONTIER_HEADER, rows)
         if args.budget not in chosen:
             return f"no mix within £{args.budget:,.0f}"
         choice = chosen[args.budget]
-        mix, sep, bound = choice.mix, choice.sep, choice.bound
-        within = [n for n in seeds if seed_score[n][1] <= args.budget]
-        best_seed = max(within, key=lambda n: seed_score[n][0]) if within else None
-        effect = effects[args.budget]
-        check = {**opt.out_of_sample(s, mix, best_seed, args.oos_replications, args.budget), "mix_cost_bound": bound,
-                 "reference": study.reference, "effect_mean": effect.mean, "effect_low": effect.low,
-                 "effect_high": effect.high}
-    text = opt.recommended_yaml(space, ref.config, mix, args.budget, args.objective)
+        check = {**opt.out_of_sample(s, choice.mix, [o.name for o in programmes], study.reference,
+                                     args.oos_replications, args.budget), "mix_cost_bound": choice.bound}
+        for p in check["programmes"]:  # the search may find a programme's own sizes: then it is that programme
+            p["same_as_mix"] = opt.seed_sizes(bounds, next(o for o in programmes if o.name == p["name"])) == choice.mix
+        others = [p["name"] for p in check["programmes"] if p["fits"] and p["name"] != study.reference]
+        sets = opt.parameter_sets(s, study, choice.mix, others, args.sets, args.seed) if args.sets else {}
+    programme = (next(o for o in study.options if o.name == check["seed_programme"])
+                 if check["recommend"] == "programme" else None)
+    text = opt.recommended_yaml(space, ref.config, choice.mix, args.budget, args.objective, programme)
     write_text(out / "recommended.yaml", text)
     (out / "scenario").mkdir(exist_ok=True)
     write_text(out / "scenario" / "recommended.yaml", text)
-    gain = estimate(effect.mean, effect.low, effect.high, KPI[args.objective].unit, signed=True)
-    labels = {n: iv.label for n, iv in ref.config.intervention.items()}
-    words = [f"Within £{args.budget:,.0f} the recommended mix is {mix_label(mix, labels)}: "
-             f"it costs £{check['mix_cost']:,.0f} "
-             f"and gives {gain.value} {KPI[args.objective].label} against {option_words(study.reference)} "
-             f"(paired 95% CI {gain.interval or 'n/a'}, on {effect.n} fresh seeds).",
-             f"Its cost varies with the people served, so it was held to the upper {opt.COST_LEVEL:.1%} prediction "
-             f"bound of one replication's cost (£{bound:,.0f}); on {args.oos_replications} fresh seeds it cost at most "
-             f"£{check['mix_cost_max']:,.0f}: "
-             + ("within the budget every time." if check["within_budget"] else
-                f"over the budget in {check['over_budget']} of {args.oos_replications}.")]
-    rival = "" if choice.rival is None else mix_label(choice.rival, labels)  # a rival whenever there is a `sep`
-    if sep is not None and choice.cheaper:  # on the scale where larger is better
-        words.append(f"The best mean of the leading candidates, {rival}, is not clearly better "
-                     f"(it gives {-sep.mean:,.1f} {KPI[args.objective].gain}, paired 95% CI {-sep.high:+,.1f} to "
-                     f"{-sep.low:+,.1f}, on the same seeds) and costs £{choice.rival_cost - choice.cost:,.0f} more: "
-                     f"of the candidates the simulation cannot tell apart from it, this mix is the cheapest.")
-    elif sep is not None and sep.low > 0:
-        words.append(f"Against the runner-up, {rival} (same seeds), it is ahead by {sep.mean:,.1f} "
-                     f"{KPI[args.objective].gain} (paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f}).")
-    elif sep is not None:  # the best mean, and no dearer than a runner-up the simulation cannot tell from it
-        sign = KPI[args.objective].sign  # back to the KPI's own scale
-        low, high = sorted((sign * sep.low, sign * sep.high))
-        extra = choice.rival_cost - choice.cost
-        words.append(f"The runner-up, {rival}, is not clearly different on the same seeds (this mix "
-                     f"gives {sign * sep.mean:+,.1f} {KPI[args.objective].label} against it, paired 95% CI "
-                     f"{low:+,.1f} to {high:+,.1f}) and "
-                     + (f"costs £{extra:,.0f} more." if extra >= 0.5 else "costs the same."))
-    if best_seed:
-        words.append(f"Out of sample, against the best seed programme within the budget ({option_words(best_seed)}, "
-                     f"cost £"
-                     f"{check['seed_cost']:,.0f}): the mix gives {check['diff_mean']:+,.1f} "
-                     f"{KPI[args.objective].label} "
-                     f"(paired 95% CI {check['diff_low']:+,.1f} to {check['diff_high']:+,.1f}); the recommended mix is "
-                     f"{'better' if check['better'] else 'not clearly better'}.")
-    else:
-        words.append("No seed programme fits within this budget, so there is no out-of-sample comparison.")
-    write_text(out / "optimise.json", json.dumps({"words": words, "check": check, "bounds": bounds}, indent=2))
+    labels = {n: iv.label for n, iv in c.intervention.items()}
+    check["parameter_sets"] = {n: {"mean": u.mean, "low": u.low, "high": u.high, "sets": u.sets}
+                               for n, u in sets.items()}
+    words = optimise_words(check, choice, settled, args, labels, study.reference)
+    write_text(out / "optimise.json", json.dumps({"words": words, "check": check, "bounds": bounds,
+                                                  "convergence": {str(b): {**asdict(v), "converged": v.converged}
+                                                                  for b, v in settled.items()}}, indent=2))
     write_text(out / "summary.json",
                json.dumps({"options": [o.name for o in study.options], "reference": study.reference}, indent=2))
     return "\n".join(words)
 
 
-# cost: mean and most on fresh seeds; bound: what the mix was held to
+def optimise_words(check: dict, choice: Any, settled: dict, args: argparse.Namespace, labels: dict[str, str],
+                   reference: str) -> list[str]:
+    """The optimiser's answer in words: what to fund within the budget (the mix found, or a seed programme that
+    did at least as well on fresh seeds), its effect with both intervals, the share of the budget it uses, how it
+    compares with every seed programme, and whether the search settled."""
+    from sim.analysis.optimise import COST_LEVEL
+
+    kpi = KPI[args.objective]
+    mix = mix_label(choice.mix, labels)
+    budget = f"£{args.budget:,.0f}"
+    fresh = f"on {check['n']} fresh seeds"
+    gain = estimate(check["effect_mean"], check["effect_low"], check["effect_high"], kpi.unit, signed=True)
+    programmes = {p["name"]: p for p in check["programmes"]}
+    words = []
+    if check["recommend"] == "programme":
+        p = programmes[check["seed_programme"]]
+        own = estimate(p["effect_mean"], p["effect_low"], p["effect_high"], kpi.unit, signed=True)
+        against = ("" if p["name"] == reference else
+                   f" and gives {own.value} {kpi.label} against {option_words(reference)} (paired 95% CI "
+                   f"{own.interval or 'n/a'}, {fresh})")
+        found = ("The best mix the search found is the programme itself (the same sizes)." if p["same_as_mix"] else
+                 f"The best mix the search found, {mix}, does no better on the same seeds: against the programme it "
+                 f"gives {p['diff_mean']:+,.1f} {kpi.label} (paired 95% CI {p['diff_low']:+,.1f} to "
+                 f"{p['diff_high']:+,.1f}) for £{check['mix_cost']:,.0f}, so recommended.yaml is the programme.")
+        words.append(f"Within {budget}, fund {option_words(p['name'])} as it is: it costs £{p['cost']:,.0f} "
+                     f"({p['cost'] / args.budget:.0%} of the budget){against}. {found}")
+    else:
+        words.append(f"Within {budget} the recommended mix is {mix}: it costs £{check['mix_cost']:,.0f} "
+                     f"({check['budget_used']:.0%} of the budget) and gives {gain.value} {kpi.label} against "
+                     f"{option_words(reference)} (paired 95% CI {gain.interval or 'n/a'}, {fresh}).")
+        words.append(f"Its cost varies with the people served, so it was held to the upper {COST_LEVEL:.1%} "
+                     f"prediction bound of one replication's cost (£{choice.bound:,.0f}); {fresh} it cost at most "
+                     f"£{check['mix_cost_max']:,.0f}: "
+                     + ("within the budget every time." if check["within_budget"] else
+                        f"over the budget in {check['over_budget']} of {check['n']}."))
+        words += _rival_words(choice, labels, kpi.name)
+    sets = check.get("parameter_sets", {})
+    pick = "mix" if check["recommend"] == "mix" else check["seed_programme"]
+    if pick in sets:
+        u = sets[pick]
+        with_params = estimate(u["mean"], u["low"], u["high"], kpi.unit, signed=True)
+        words.append(f"Over {u['sets']} parameter sets drawn from the ranges (the uncertain numbers and the noise "
+                     f"together), it is expected to give {with_params.value} {kpi.label} against "
+                     f"{option_words(reference)} (95% of the sets {with_params.interval or 'n/a'}).")
+    elif pick == reference:
+        words.append("It is the reference itself, so its effect against the reference is zero by definition.")
+    best = check.get("seed_programme")
+    if best and check["recommend"] == "mix":
+        words.append(f"Out of sample, against the best seed programme within the budget ({option_words(best)}, cost £"
+                     f"{check['seed_cost']:,.0f}): the mix gives {check['diff_mean']:+,.1f} {kpi.label} "
+                     f"(paired 95% CI {check['diff_low']:+,.1f} to {check['diff_high']:+,.1f}); the recommended mix is "
+                     f"{'better' if check['better'] else 'not clearly better'}.")
+    rest = [p for p in check["programmes"] if p["name"] != best]
+    the_mix = "the mix" if check["recommend"] == "mix" else "the searched mix"
+    if rest:
+        words.append("The other seed programmes, on the same seeds: " + "; ".join(
+            f"{option_words(p['name'])}, £{p['cost']:,.0f}, "
+            + (f"fits: it gives {p['effect_mean']:+,.1f} against {option_words(reference)} (paired 95% CI "
+               f"{p['effect_low']:+,.1f} to {p['effect_high']:+,.1f}) and {the_mix} {p['diff_mean']:+,.1f} against it "
+               f"({p['diff_low']:+,.1f} to {p['diff_high']:+,.1f})" if p["fits"] else
+               f"does not fit (its cost bound £{p['cost_bound']:,.0f} is over the budget)") for p in rest) + ".")
+    if not best:
+        words.append(f"No seed programme fits within this budget (each held to the upper {COST_LEVEL:.1%} prediction "
+                     f"bound of its cost {fresh}, as the mix was), so the mix is compared with the reference only.")
+    words.append(_search_words(settled))
+    return words
+
+
+def _search_words(settled: dict) -> str:
+    """Whether the search settled at each budget: the best mix after half its trials against after all of them."""
+    rounds = [b for b, v in settled.items() if v.rounds > 1]
+    unsettled = [b for b, v in settled.items() if not v.converged]
+    trials = sorted({v.trials for v in settled.values()})
+    tried = f"{trials[0]} to {trials[-1]}" if len(trials) > 1 else f"{trials[0]}"
+    text = f"The search tried {tried} mixes " + (f"at each of {len(settled)} budgets" if len(settled) > 1 else
+                                                  "at the budget")
+    if rounds:
+        text += (f"; at {', '.join(f'£{b:,.0f}' for b in rounds)} the best mix after half the trials was not the "
+                 f"best after all of them, so it ran more (up to {settled[rounds[0]].cap})")
+    if unsettled:
+        return text + (f"; at {', '.join(f'£{b:,.0f}' for b in unsettled)} the best still changed at that cap: more "
+                       "trials (--trials, --max-trials) may find a better mix.")
+    then = " then" if rounds else ""
+    every = "at every budget " if len(settled) > 1 else ""
+    return text + f"; {every}the best mix after half the trials was{then} the best after all of them."
+
+
+def _rival_words(choice: Any, labels: dict[str, str], objective: str) -> list[str]:
+    """The chosen mix against the runner-up of the leading candidates, on the same seeds."""
+    sep = choice.sep
+    if sep is None:
+        return []
+    rival = mix_label(choice.rival, labels)
+    kpi = KPI[objective]
+    if choice.cheaper:  # on the scale where larger is better
+        return [f"The best mean of the leading candidates, {rival}, is not clearly better "
+                f"(it gives {-sep.mean:,.1f} {kpi.gain}, paired 95% CI {-sep.high:+,.1f} to "
+                f"{-sep.low:+,.1f}, on the same seeds) and costs £{choice.rival_cost - choice.cost:,.0f} more: "
+                f"of the candidates the simulation cannot tell apart from it, this mix is the cheapest."]
+    if sep.low > 0:
+        return [f"Against the runner-up, {rival} (same seeds), it is ahead by {sep.mean:,.1f} "
+                f"{kpi.gain} (paired 95% CI {sep.low:+,.1f} to {sep.high:+,.1f})."]
+    sign = kpi.sign  # back to the KPI's own scale
+    low, high = sorted((sign * sep.low, sign * sep.high))
+    extra = choice.rival_cost - choice.cost
+    return [f"The runner-up, {rival}, is not clearly different on the same seeds (this mix "
+            f"gives {sign * sep.mean:+,.1f} {kpi.label} against it, paired 95% CI "
+            f"{low:+,.1f} to {high:+,.1f}) and "
+            + (f"costs £{extra:,.0f} more." if extra >= 0.5 else "costs the same.")]
+
+
+# cost: mean and most on fresh seeds; bound: what the mix was held to; budget_used: mean cost / budget;
+# trials: the search's at that budget; converged: 1 when the best mix after half of them was the best after all
 FRONTIER_HEADER = ("budget_gbp", "objective", "reference", "mix", "cost_gbp", "cost_bound_gbp", "cost_max_gbp",
-                   "effect", "ci_low", "ci_high", "n")
+                   "effect", "ci_low", "ci_high", "n", "budget_used", "trials", "converged")
 
 
 def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> str:
@@ -313,10 +446,14 @@ def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> st
     if args.method == "sobol":
         rows += sobol(study, out, leading, args.samples, args.replications, args.seed, args.workers, args.ray_address)
     torn = tornado(study, out, leading, args.replications, args.workers, args.ray_address)
+    labels = parameter_labels(study, study.params)
+    rows = [(*r, labels[r[0]]) for r in rows]
+    torn = [(*r, labels[r[0]]) for r in torn]
     write_csv(out / "sensitivity.csv", SENSITIVITY_HEADER, rows)
     write_csv(out / "tornado.csv", TORNADO_HEADER, torn)
-    write_parameters(out / "parameters.csv", study.params)
-    words = sensitivity_words(rows, torn, next(r[1] for r in rows), study.reference)
+    write_parameters(out / "parameters.csv", study.params, labels)
+    words = sensitivity_words(rows, torn, next(r[1] for r in rows), study.reference, args.trajectories,
+                              args.samples if args.method == "sobol" else None)
     write_text(out / "sensitivity.json", json.dumps({"words": words, "leading": [p.name for p in leading],
                                                      "ranges": range_counts(study.params)}, indent=2))
     write_text(out / "summary.json", json.dumps({"ranges": range_counts(study.params),
@@ -342,19 +479,24 @@ def psa_text(out: Path, study: Study, counts: dict[str, int]) -> str:
     with (out / "ceac.csv").open() as f:
         rows = [r for r in csv.DictReader(f) if r["effect"] == "sustained_job"
                 and float(r["wtp_gbp"]) in (10_000.0, 25_000.0, 50_000.0)]
+    with (out / "evppi.csv").open() as f:
+        evppi = [r for r in csv.DictReader(f) if r["effect"] == "sustained_job"]
+    with (out / "parameters.csv").open() as f:
+        labels = {r["parameter"]: r["label"] for r in csv.DictReader(f)}
     for wtp in ("10000.0", "25000.0", "50000.0"):
         sel = [r for r in rows if r["wtp_gbp"] == wtp]
+        noise_free = next((r for r in evppi if float(r["wtp_gbp"]) == float(wtp)), None)
         if sel:
             lines.append(f"best buy at £{float(wtp):,.0f} per sustained job: " +
                          ", ".join(f"{r['option']} {float(r['p_best']):.2f}" for r in sel) +
-                         f"; EVPI £{float(sel[0]['evpi_gbp']):,.0f}")
-    with (out / "evppi.csv").open() as f:
-        top = sorted((r for r in csv.DictReader(f)
-                      if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == 25_000.0),
-                     key=lambda r: -float(r["evppi_gbp"]))[:3]
+                         ("" if noise_free is None else
+                          f"; EVPI £{float(noise_free['evpi_gbp']):,.0f} ± £{float(noise_free['evpi_se_gbp']):,.0f} "
+                          "(simulation noise taken out; ± a standard error)"))
+    top = sorted((r for r in evppi if float(r["wtp_gbp"]) == 25_000.0), key=lambda r: -float(r["evppi_gbp"]))[:3]
     if top and float(top[0]["evppi_gbp"]) >= 0.5:  # as printed: more than GBP 0
-        lines.append("evidence worth most at £25,000 per sustained job (EVPPI): " +
-                     ", ".join(f"{r['parameter']} £{float(r['evppi_gbp']):,.0f}" for r in top))
+        lines.append("evidence worth most at £25,000 per sustained job (EVPPI ± a standard error): " +
+                     ", ".join(f"{labels.get(r['parameter'], r['parameter'])} £{float(r['evppi_gbp']):,.0f} ± "
+                               f"£{float(r['evppi_se_gbp']):,.0f}" for r in top))
     elif top:
         lines.append("evidence worth most at £25,000 per sustained job (EVPPI): none; no single parameter "
                      "would change the choice")

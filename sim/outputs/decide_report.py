@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from sim.analysis.compare import readable
-from sim.analysis.psa import EFFECTS
+from sim.analysis.psa import EFFECTS, MORRIS_MIN_TRAJECTORIES
 from sim.experiment.replications import write_text
 from sim.outputs.elements import PALETTE, REFERENCE_COLOUR
 from sim.params.kpis import KPI
@@ -113,7 +113,9 @@ def _colours(names: list[str], reference: str) -> dict[str, str]:
     return {n: REFERENCE_COLOUR if n == reference else PALETTE[others.index(n) % len(PALETTE)] for n in names}
 
 
-def _ceac(rows: list[dict], reference: str) -> dict:
+def _ceac(rows: list[dict], reference: str, evppi: list[dict]) -> dict:
+    """The acceptability curves and the EVPI; the words give the EVPI with the simulation noise taken out, and its
+    standard error, from evppi.csv (the panel's curve, from the sets' own net benefits, counts the noise too)."""
     fig = Figure(figsize=(12, 3.6), layout="constrained")
     words = []
     axes = fig.subplots(1, 3)
@@ -135,17 +137,21 @@ def _ceac(rows: list[dict], reference: str) -> dict:
         axes[2].plot(list(evpi), list(evpi.values()), color=("#222222", "#888888")[i], linestyle=("-", "--")[i],
                      label=label.replace("£ ", ""))
     axes[2].set_xlabel("willingness to pay (GBP per unit of effect)", fontsize=9)
-    axes[2].set_ylabel("EVPI (GBP per decision)", fontsize=9)
+    axes[2].set_ylabel("EVPI, simulation noise included (GBP per decision)", fontsize=9)
     axes[2].xaxis.set_major_formatter(GBP_TICK)
     axes[2].yaxis.set_major_formatter(GBP_TICK)
     axes[2].legend(fontsize=7)
     for wtp in (10_000.0, 25_000.0, 50_000.0):
         sel = [r for r in rows if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == wtp]
+        clean = next((r for r in evppi if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == wtp), None)
         if sel:
             best = max(sel, key=lambda r: float(r["p_best"]))
             words.append(f"At £{wtp:,.0f} per net sustained job, {option_words(best['option'])} is the best buy "
-                         f"with probability {float(best['p_best']):.2f}; perfect information about every uncertain "
-                         f"number would be worth £{float(best['evpi_gbp']):,.0f} to this decision (EVPI).")
+                         f"with probability {float(best['p_best']):.2f}" +
+                         ("." if clean is None else
+                          f"; perfect information about every uncertain number would be worth "
+                          f"£{_n(clean['evpi_gbp'], 0)} ± £{_n(clean['evpi_se_gbp'], 0)} to this decision (EVPI, with "
+                          "the simulation noise taken out, ± a standard error)."))
     return {"id": "ceac", "title": "Probability that each option is the best buy", "figure": _png(fig),
             "paragraphs": ["Each curve is the share of parameter sets in which the option has the highest net "
                            "benefit (willingness to pay x effect - cost) against the reference; the right panel is "
@@ -153,32 +159,38 @@ def _ceac(rows: list[dict], reference: str) -> dict:
                            "would be worth to this decision."] + words}
 
 
-def _evppi(rows: list[dict]) -> dict:
-    """The evidence worth most: in words at £25,000 per net sustained job; the table ranks the parameters
-    by their largest EVPPI at any of the willingness-to-pay values shown."""
+def _evppi(rows: list[dict], labels: dict[str, str]) -> dict:
+    """The evidence worth most: in words at £25,000 per net sustained job; the table ranks the parameters (in
+    words) by their largest EVPPI at any of the willingness-to-pay values shown. Every value with its standard
+    error; the EVPI is the one with the simulation noise taken out."""
     wtps = list(dict.fromkeys(r["wtp_gbp"] for r in rows if r["effect"] == "sustained_job"))
-    by = {(r["effect"], r["wtp_gbp"], r["parameter"]): float(r["evppi_gbp"]) for r in rows}
+    by = {(r["effect"], r["wtp_gbp"], r["parameter"]): r for r in rows}
     sel = sorted((r for r in rows if r["effect"] == "sustained_job" and float(r["wtp_gbp"]) == 25_000.0),
                  key=lambda r: -float(r["evppi_gbp"]))
+
+    def gbp(r: dict, key: str) -> str:
+        return f"£{_n(r[key], 0)} ± £{_n(r[key.replace('_gbp', '_se_gbp')], 0)}"
+
     words = ["The expected value of partial perfect information (EVPPI) of a parameter is what knowing it exactly "
-             "would be worth to this decision, the others still uncertain (from the PSA's sets, ordered by the "
-             "parameter; estimates from few sets are biased upwards)."]
+             "would be worth to this decision, the others still uncertain (by regression of each set's net benefit "
+             "on the parameter, so the simulation noise is not counted as information; ± a standard error, by "
+             "bootstrap over the sets)."]
     if sel and float(sel[0]["evpi_gbp"]) >= 0.5 and float(sel[0]["evppi_gbp"]) < 0.5:  # both as printed (£0)
-        words.append(f"At £25,000 per net sustained job the EVPI is £{_n(sel[0]['evpi_gbp'], 0)}, but no single "
+        words.append(f"At £25,000 per net sustained job the EVPI is {gbp(sel[0], 'evpi_gbp')}, but no single "
                      "parameter's EVPPI is above zero: knowing any one number alone would not change the choice; "
-                     "the sets where another option wins differ in several numbers at once (or in their simulation "
-                     "noise).")
+                     "the sets where another option wins differ in several numbers at once.")
     elif sel and float(sel[0]["evpi_gbp"]) >= 0.5:
-        lead = ", ".join(f"{r['parameter']} (£{_n(r['evppi_gbp'], 0)})" for r in sel[:3])
+        lead = ", ".join(f"{labels.get(r['parameter'], r['parameter'])} ({gbp(r, 'evppi_gbp')})" for r in sel[:3])
         words.append(f"At £25,000 per net sustained job, the evidence worth most is on {lead}, of an EVPI of "
-                     f"£{_n(sel[0]['evpi_gbp'], 0)} for all the uncertain numbers together.")
+                     f"{gbp(sel[0], 'evpi_gbp')} for all the uncertain numbers together.")
     elif sel:
         words.append("At £25,000 per net sustained job the EVPI is zero: no evidence would change the decision.")
     ranked = sorted(dict.fromkeys(r["parameter"] for r in sel),
-                    key=lambda p: -max(by[("sustained_job", w, p)] for w in wtps))
+                    key=lambda p: -max(float(by[("sustained_job", w, p)]["evppi_gbp"]) for w in wtps))
     return {"id": "evppi", "title": "Which evidence is worth most (EVPPI)", "paragraphs": words,
-            "header": ["Parameter", *[f"EVPPI at £{_n(w, 0)} per sustained job" for w in wtps]],
-            "rows": [[p, *[_n(by[("sustained_job", w, p)], 0) for w in wtps]] for p in ranked[:10]]}
+            "header": ["Parameter", *[f"EVPPI at £{_n(w, 0)} per sustained job (± standard error)" for w in wtps]],
+            "rows": [[labels.get(p, p), *[gbp(by[("sustained_job", w, p)], "evppi_gbp") for w in wtps]]
+                     for p in ranked[:10]]}
 
 
 MEASURE_WORDS = {"mean": "mean effect", "low": "2.5% point of the effects", "high": "97.5% point of the effects"}
@@ -210,18 +222,33 @@ def output_words(key: str, reference: str) -> str:
     return f"{words}, {option_words(option)} against {option_words(reference)}"
 
 
+NOT_ESTIMATED = "not estimated with this many samples"
+
+
+def _label(r: dict) -> str:
+    """A row's parameter in words (the label column), its name in files written before labels were."""
+    return r.get("label") or r["parameter"]
+
+
+def _moved(value: str) -> bool:
+    return abs(float(value)) > 1e-9  # with common random numbers a parameter that changes nothing moves it by 0
+
+
 def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
     """The words, the tornado and Sobol bars of the first output (the one the words speak of), and a table of
-    its parameters ranked by Morris mu*, with their Sobol indices where estimated."""
+    its parameters ranked by Morris mu*, with their Sobol indices where estimated. Parameters in words; an index
+    its samples did not estimate (`estimated` 0) is said so, never shown as a number; parameters that changed
+    nothing are left out of the tornado and the table, and counted."""
     summary = _json(folder / "sensitivity.json")
     reference = _json(folder / "summary.json").get("reference", "")
     kpi = rows[0]["kpi"]
-    tornado = sorted((r for r in tornado if r["kpi"] == kpi), key=lambda r: -float(r["swing"]))  # widest on top
+    every = [r for r in tornado if r["kpi"] == kpi]
+    tornado = sorted((r for r in every if _moved(r["swing"])), key=lambda r: -float(r["swing"]))  # widest on top
     fig = None
     if tornado:
         fig = Figure(figsize=(8, 0.4 * len(tornado) + 1.2), layout="constrained")
         ax = fig.add_subplot()
-        names = [r["parameter"] for r in tornado][::-1]
+        names = [textwrap.fill(_label(r), 48) for r in tornado][::-1]
         lows = [float(r["at_low"]) - float(r["at_base"]) for r in tornado][::-1]
         highs = [float(r["at_high"]) - float(r["at_base"]) for r in tornado][::-1]
         ax.barh(names, lows, color="#1f77b4", label="at the 2.5% point")
@@ -233,48 +260,66 @@ def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
         ax.legend(fontsize=7)
     sobol = _sobol_bars(rows, reference)
     idx = {(r["parameter"], r["method"], r["index"]): r for r in rows if r["kpi"] == kpi}
-    ranked = sorted((r for r in rows if r["kpi"] == kpi and r["index"] == "mu_star"), key=lambda r: -float(r["value"]))
+    mus = sorted((r for r in rows if r["kpi"] == kpi and r["index"] == "mu_star"), key=lambda r: -float(r["value"]))
+    ranked = [r for r in mus if _moved(r["value"]) or _moved(idx[(r["parameter"], "morris", "sigma")]["value"])]
 
     def ci(r: dict | None) -> str:
-        return "" if r is None else f"{_n(r['value'], 3)} ({_n(r['ci_low'], 3)} to {_n(r['ci_high'], 3)})"
+        if r is None:
+            return ""
+        if r.get("estimated") == "0":
+            return NOT_ESTIMATED
+        return f"{_n(r['value'], 3)} ({_n(r['ci_low'], 3)} to {_n(r['ci_high'], 3)})"
 
+    def sigma(r: dict) -> str:
+        return NOT_ESTIMATED if r.get("estimated") == "0" else _n(r["value"], 3)
+
+    left = [f"Left out of the table: {len(mus) - len(ranked)} of the {len(mus)} parameters, which changed nothing "
+            "when moved (Morris mu* and sigma 0)."] if len(ranked) < len(mus) else []
     return {"id": "sensitivity", "title": "What the answer turns on",
             "paragraphs": summary.get("words", []) + [
                 f"The table ranks the parameters by Morris mu* on {output_words(kpi, reference)} "
                 "(the mean absolute change "
                 "when the parameter alone moves a step across its central 95%), with its 95% CI and sigma (how much "
                 "that change depends on the others), and the Sobol indices where they were estimated: the share of "
-                "the variance the parameter explains alone (S1) and with its interactions (ST). Every output's "
-                f"indices are in sensitivity.csv; the {min(15, len(ranked))} leading parameters shown."],
+                "the variance the parameter explains alone (S1) and with its interactions (ST). An index whose 95% "
+                f"interval is wider than itself, or a Sobol index outside 0 to 1, is {NOT_ESTIMATED}; Morris "
+                f"indices are not estimated with fewer than {MORRIS_MIN_TRAJECTORIES} trajectories. Every output's "
+                f"indices are in sensitivity.csv; the {min(15, len(ranked))} leading parameters shown."] + left,
             "figure": _png(fig) if fig else None, "figures": [_png(sobol)] if sobol else [],
             "header": ["Parameter", "Morris mu* (95% CI)", "Morris sigma", "Sobol S1 (95% CI)", "Sobol ST (95% CI)"],
-            "rows": [[r["parameter"], ci(r), _n(idx[(r["parameter"], "morris", "sigma")]["value"], 3),
+            "rows": [[_label(r), ci(r), sigma(idx[(r["parameter"], "morris", "sigma")]),
                       ci(idx.get((r["parameter"], "sobol", "S1"))), ci(idx.get((r["parameter"], "sobol", "ST")))]
                      for r in ranked[:15]]}
 
 
 def _sobol_bars(rows: list[dict], reference: str) -> Figure | None:
-    """First- and total-order Sobol indices of the first output, with their 95% CIs, as bars."""
+    """First- and total-order Sobol indices of the first output, with their 95% CIs, as bars; an index its samples
+    did not estimate is written so in place of its bar."""
     sel = [r for r in rows if r["method"] == "sobol"]
     if not sel:
         return None
     kpi = sel[0]["kpi"]
-    names = [r["parameter"] for r in sorted((r for r in sel if r["kpi"] == kpi and r["index"] == "ST"),
-                                            key=lambda r: -float(r["value"]))]  # largest on top
+    st = sorted((r for r in sel if r["kpi"] == kpi and r["index"] == "ST"), key=lambda r: -float(r["value"]))
+    names = [r["parameter"] for r in st]  # largest on top
     fig = Figure(figsize=(8, 0.45 * len(names) + 1.2), layout="constrained")
     ax = fig.add_subplot()
     for k, (index, colour) in enumerate((("S1", "#1f77b4"), ("ST", "#d95f02"))):
         got = {r["parameter"]: r for r in sel if r["kpi"] == kpi and r["index"] == index}
-        y = [i + (k - 0.5) * 0.38 for i in range(len(names))]
-        v = [float(got[n]["value"]) for n in names]
-        err = [[max(0.0, x - float(got[n]["ci_low"])) for n, x in zip(names, v)],
-               [max(0.0, float(got[n]["ci_high"]) - x) for n, x in zip(names, v)]]
-        ax.barh(y, v, height=0.38, xerr=err, color=colour, label={"S1": "first order", "ST": "total order"}[index])
-    ax.set_yticks(range(len(names)), names, fontsize=7)
+        for i, n in enumerate(names):
+            r, y = got[n], i + (k - 0.5) * 0.38
+            if r.get("estimated") == "0":
+                ax.text(0.005, y, f"{index} {NOT_ESTIMATED}", va="center", fontsize=6, color=colour)
+                continue
+            v = float(r["value"])
+            ax.barh(y, v, height=0.38, xerr=[[max(0.0, v - float(r["ci_low"]))], [max(0.0, float(r["ci_high"]) - v)]],
+                    color=colour, label={"S1": "first order", "ST": "total order"}[index] if i == 0 else None)
+    ax.set_yticks(range(len(names)), [textwrap.fill(_label(r), 48) for r in st], fontsize=7)
+    ax.set_xlim(0, 1)
     ax.invert_yaxis()
     ax.set_xlabel(textwrap.fill(f"Sobol index of {output_words(kpi, reference)} (share of its variance), 95% CI",
                                 64), fontsize=9)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     return fig
 
 
@@ -340,12 +385,19 @@ def _frontier(rows: list[dict], folder: Path) -> dict:
     return {"id": "frontier", "title": "The best mix at each budget", "figure": _png(fig),
             "paragraphs": meta.get("words", []) + [
                 f"Effect: {effect} on fresh seeds (the same for the mix and the reference: paired), "
-                "with its 95% CI; cost: its mean and most on those seeds, and the bound it was held to."],
-            "header": ["Budget (GBP)", "Mix", "Cost on fresh seeds (GBP, mean)", "Most (GBP)", "Held to (GBP)",
-                       "Effect against the reference", "CI low", "CI high"],
-            "rows": [[_n(r["budget_gbp"], 0), r["mix"], _n(r["cost_gbp"], 0), _n(r["cost_max_gbp"], 0),
-                      _n(r["cost_bound_gbp"], 0), _n(r["effect"]), _n(r["ci_low"]), _n(r["ci_high"])]
+                "with its 95% CI; cost: its mean and most on those seeds, and the bound it was held to; settled: "
+                "the best mix after half the search's trials was the best after all of them."],
+            "header": ["Budget (GBP)", "Mix", "Cost on fresh seeds (GBP, mean)", "Share of the budget", "Most (GBP)",
+                       "Held to (GBP)", "Effect against the reference", "CI low", "CI high", "Mixes tried",
+                       "Settled"],
+            "rows": [[_n(r["budget_gbp"], 0), r["mix"], _n(r["cost_gbp"], 0), _share(r.get("budget_used")),
+                      _n(r["cost_max_gbp"], 0), _n(r["cost_bound_gbp"], 0), _n(r["effect"]), _n(r["ci_low"]),
+                      _n(r["ci_high"]), r.get("trials", ""), {"1": "yes", "0": "no"}.get(r.get("converged", ""), "")]
                      for r in rows]}
+
+
+def _share(x: str | None) -> str:
+    return f"{float(x):.0%}" if x and math.isfinite(float(x)) else "n/a"
 
 
 def _json(path: Path) -> dict:
@@ -384,11 +436,12 @@ def sections(folder: Path) -> list[dict]:
     if unc:
         out.append(_option_words(unc, ceac))
         out.append(_uncertainty(unc))
-    if ceac:
-        out.append(_ceac(ceac, summary.get("reference", "")))
     evppi = _read(folder / "evppi.csv")
+    labels = {r["parameter"]: r["label"] for r in _read(folder / "parameters.csv") if r.get("label")}
+    if ceac:
+        out.append(_ceac(ceac, summary.get("reference", ""), evppi))
     if evppi:
-        out.append(_evppi(evppi))
+        out.append(_evppi(evppi, labels))
     stab = _read(folder / "stability.csv")
     if stab:
         out.append(_stability(stab))
