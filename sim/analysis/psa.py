@@ -232,12 +232,13 @@ def _bootstrap_weights(n: int, seed: int) -> np.ndarray:
 
 
 def evppi_estimates(effect: np.ndarray, cost: np.ndarray, x: np.ndarray, wtps: Sequence[float],
-                    seed: int = 0) -> list[Estimate]:
+                    seed: int = 0, se: bool = True) -> list[Estimate]:
     """EVPPI of one parameter at each willingness to pay, by non-parametric regression (Strong, Oakley and
     Brennan 2014): each option's effect and cost (sets x options, against the reference) regressed on the
     parameter's value in each set with a penalised spline, so that the net benefit expected given the
     parameter, wtp x effect - cost, carries no simulation noise (noise read as information is what made the
-    binned estimate of every unrelated parameter the same). Standard errors by bootstrap over the sets."""
+    binned estimate of every unrelated parameter the same). Standard errors by bootstrap over the sets (`se`
+    False: none, NaN, for a quick ranking of many parameters)."""
     n = len(x)
     if n < 8 or np.ptp(x) == 0:
         return [Estimate(0.0, 0.0) for _ in wtps]
@@ -245,14 +246,15 @@ def evppi_estimates(effect: np.ndarray, cost: np.ndarray, x: np.ndarray, wtps: S
     y = np.column_stack([effect, cost])
     lam, fit = _smoother(basis, penalty, y)
     d = effect.shape[1]
-    boots = [_refit(basis, penalty, y, lam, w) for w in _bootstrap_weights(n, seed)]
+    weights = _bootstrap_weights(n, seed) if se else np.empty((0, n))
+    boots = [_refit(basis, penalty, y, lam, w) for w in weights]
     ones = np.ones(n)
     out = []
     for wtp in wtps:
         value = _value(wtp * fit[:, :d] - fit[:, d:], ones)
-        se = float(np.std([_value(wtp * f[:, :d] - f[:, d:], w) for f, w in
-                           zip(boots, _bootstrap_weights(n, seed))], ddof=1))
-        out.append(Estimate(value, se))
+        spread = (float(np.std([_value(wtp * f[:, :d] - f[:, d:], w) for f, w in zip(boots, weights)], ddof=1))
+                  if se else math.nan)
+        out.append(Estimate(value, spread))
     return out
 
 

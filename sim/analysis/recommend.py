@@ -77,8 +77,10 @@ def recommend(records: dict[str, dict], ids: Sequence[str], names: list[str], re
     p, evpi_ = acceptability(nmb)  # evpi_: with the noise; used only when no parameter varies
     order = np.argsort(-nmb.mean(axis=0), kind="stable")
     j = int(order[0])
-    values = [(prm.name, evppi_estimates(e, c, u[:, k], [wtp])[0]) for k, prm in enumerate(params)]
-    drivers = sorted(((name, v.value, v.se) for name, v in values if v.value > 0), key=lambda t: -t[1])
+    ranked = sorted(((evppi_estimates(e, c, u[:, k], [wtp], se=False)[0].value, k) for k in range(len(params))),
+                    reverse=True)  # every parameter's EVPPI; the standard error only for those named
+    drivers = [(params[k].name, v.value, v.se) for k in (k for value, k in ranked[:DRIVERS] if value > 0)
+               for v in evppi_estimates(e, c, u[:, k], [wtp])]
     total = evpi_estimates(e, c, u, [wtp])[0] if len(params) else None
     return Recommendation(
         effect, wtp, names[j], reference, {n: float(p[i]) for i, n in enumerate(names)},
