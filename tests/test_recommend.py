@@ -53,6 +53,7 @@ def test_nothing_is_funded_when_no_option_is_worth_its_cost() -> None:
     words = sentences({"recommendations": [r.to_json()]}, {"a": "Option A"})
     assert words[0].startswith("Residents into work: fund none of the options")
     assert "100% of the 200 parameter sets" in words[0]
+    assert words[1].startswith("Knowing any uncertain number better would hardly change this choice")  # no drivers
 
 
 @pytest.mark.unit

@@ -24,6 +24,7 @@ from sim.analysis.psa import (
 from sim.params.ranges import Parameter
 
 DRIVERS = 3  # the parameters a recommendation names
+WORTH = 1.0  # GBP: an EVPPI below a pound is no reason to name a parameter
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def recommend(records: dict[str, dict], ids: Sequence[str], names: list[str], re
     j = int(order[0])
     ranked = sorted(((evppi_estimates(e, c, u[:, k], [wtp], se=False)[0].value, k) for k in range(len(params))),
                     reverse=True)  # every parameter's EVPPI; the standard error only for those named
-    drivers = [(params[k].name, v.value, v.se) for k in (k for value, k in ranked[:DRIVERS] if value > 0)
+    drivers = [(params[k].name, v.value, v.se) for k in (k for value, k in ranked[:DRIVERS] if value >= WORTH)
                for v in evppi_estimates(e, c, u[:, k], [wtp])]
     total = evpi_estimates(e, c, u, [wtp])[0] if len(params) else None
     return Recommendation(

@@ -68,13 +68,20 @@ def effect_sentences(rec: dict, labels: dict[str, str]) -> list[str]:
                  f"{estimate(gain['mean'], gain['low'], gain['high'], 'count', True)} {e.many} for "
                  f"{estimate(cost['mean'], cost['low'], cost['high'], 'gbpk')} (95% of the parameter sets "
                  f"within the brackets)."]
+    everything = f"{_money(rec['evpi'])} ± {_money(rec['evpi_se'])}"
     if rec["drivers"]:
         named = "; ".join(f"{labels.get(k, k)} ({_money(v)} ± {_money(se)})" for k, v, se in rec["drivers"])
         sure = any(v > 2 * se for _, v, se in rec["drivers"])
+        rough = any(v - 2 * se > rec["evpi"] + 2 * rec["evpi_se"] for _, v, se in rec["drivers"])
         words.append(f"It turns most on: {named}, what knowing each exactly would be worth (± a standard error); "
-                     f"knowing every uncertain number, {_money(rec['evpi'])} ± {_money(rec['evpi_se'])}."
-                     + ("" if sure else f" With {sets} sets none of these is told apart from zero: read them as a "
-                                         "ranking, and ask for more sets (experiment.sets) to price the evidence."))
+                     f"knowing every uncertain number, {everything}."
+                     + (f" With {sets} sets none of these is told apart from zero: read them as a ranking, and ask "
+                        "for more sets (experiment.sets) to price the evidence." if not sure else
+                        f" With {sets} sets these values are rough (one exceeds the value of knowing everything, "
+                        "which it cannot): read them as a ranking." if rough else ""))
+    else:
+        words.append(f"Knowing any uncertain number better would hardly change this choice (knowing every one: "
+                     f"{everything}).")
     lo, hi = rec["wtp_range"]
     at_lo, at_hi = (labels.get(x, display(x)) if x != ref else "nothing" for x in rec["fund_at_range"])
     if at_lo == at_hi:
