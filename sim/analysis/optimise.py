@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -200,9 +201,11 @@ def polish(s: Search, best: Scored, bounds_: dict[str, int], budget: float, seen
 
 
 def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int, batch: int, seed: int,
-           start: dict[str, int], steps: int = 0) -> dict[float, list[Scored]]:
+           start: dict[str, int], steps: int = 0,
+           progress: Callable[[int], None] | None = None) -> dict[float, list[Scored]]:
     """For each budget (ascending): the feasible mixes evaluated, best first, as (sizes, objective, cost bound);
-    TPE's best is then polished by up to `steps` moves of local search."""
+    TPE's best is then polished by up to `steps` moves of local search. `progress` is told the number of trials
+    asked after each batch (so that a caller can say how far the search is)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -234,6 +237,8 @@ def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int
                 t.set_user_attr("excess", c - b)
                 study.tell(t, value if math.isfinite(value) else -1e18)
             done += len(asked)
+            if progress is not None:
+                progress(len(asked))
         feasible = sorted((v for v in seen.values() if v[2] <= b), key=lambda v: -v[1])
         if feasible and steps:
             polish(s, feasible[0], bounds_, b, seen, steps)

@@ -36,6 +36,7 @@ from sim.analysis.psa import (
     tornado,
     write_parameters,
 )
+from sim.experiment.job import PROGRESS
 from sim.experiment.replications import write_csv, write_text
 from sim.experiment.runner import Records
 from sim.outputs.decide_report import option_words, output_words
@@ -223,18 +224,25 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     budgets = sorted(set(args.budgets or [args.budget * f for f in (0.25, 0.5, 0.75, 1.0)]) | {args.budget})
     options = {"mix": c, **study.configs}  # the merged mix keeps the reference's region: calibration from it
     reps = tuple(range(args.replications))
+    seeds = [o.name for o in study.options if o.name != study.reference]
+    per_budget = (args.top * args.factor + args.trials) * args.replications + args.oos_replications
+    steps = Steps(out / PROGRESS, len(seeds) * args.replications + len(budgets) * per_budget
+                  + 2 * args.oos_replications)
     with Runner(options, Records(out / "records.jsonl"), args.workers, args.ray_address, _progress) as runner:
         s = opt.Search(space, runner, args.objective, args.replications)
-        seeds = [o.name for o in study.options if o.name != study.reference]
         seed_score = {n: (float(y.mean()), opt.cost_bound(cost))  # within a budget on the same cost bound as a mix
                       for n, (y, cost) in zip(seeds, s.options(seeds, reps))}
+        steps.advance(len(seeds) * args.replications)
         start = {n: 0 for n in bounds}
-        found = opt.search(s, budgets, bounds, args.trials, max(2, 2 * args.workers), args.seed, start, args.polish)
+        found = opt.search(s, budgets, bounds, args.trials, max(2, 2 * args.workers), args.seed, start, args.polish,
+                           lambda trials: steps.advance(trials * args.replications))
         fresh = tuple(opt.FRESH + r for r in range(args.oos_replications))
         (z, _), = s.options([study.reference], fresh, tag="@fresh")
+        steps.advance(args.oos_replications)
         rows, chosen, effects = [], {}, {}
         for b in budgets:
             picked = opt.select(s, found[b], b, args.top, args.factor) if found[b] else None
+            steps.advance(args.top * args.factor * args.replications + args.oos_replications)
             if picked is None:
                 rows.append((b, args.objective, study.reference, "nothing feasible", *[math.nan] * 6, 0))
                 continue
@@ -296,9 +304,24 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     else:
         words.append("No seed programme fits within this budget, so there is no out-of-sample comparison.")
     write_text(out / "optimise.json", json.dumps({"words": words, "check": check, "bounds": bounds}, indent=2))
+    steps.advance(steps.total)
     write_text(out / "summary.json",
                json.dumps({"options": [o.name for o in study.options], "reference": study.reference}, indent=2))
     return "\n".join(words)
+
+
+class Steps:
+    """How far a long command is, in simulation runs planned, written as "done total" to a file that the web page
+    reads as it reads a job's `.progress` (the console shows the runner's own count). The plan is an upper estimate
+    (mixes over budget or seen before are not run again), so the count jumps to the total when the command ends."""
+
+    def __init__(self, path: Path, total: int):
+        self.path, self.total, self.done = path, max(total, 1), 0
+        self.advance(0)
+
+    def advance(self, runs: int) -> None:
+        self.done = min(self.total, self.done + runs)
+        write_text(self.path, f"{self.done} {self.total}\n")
 
 
 # cost: mean and most on fresh seeds; bound: what the mix was held to

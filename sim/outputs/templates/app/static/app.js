@@ -188,7 +188,11 @@ async function showResult(id, restore) {
   const box = document.getElementById("result");
   box.innerHTML = '<p class="note" id="loading">Reading the run\u2019s results\u2026</p>';
   box.scrollIntoView({behavior: "smooth", block: "start"});
-  if (restore) restoreForm((await (await fetch(`/api/runs/${encodeURIComponent(id)}`)).json()).form);
+  if (restore) {
+    const st = await (await fetch(`/api/runs/${encodeURIComponent(id)}`)).json();
+    restoreForm(st.form);
+    if (st.budget) form.elements.budget.value = st.budget;
+  }
   const r = await fetch(`/runs/${encodeURIComponent(id)}/summary`);
   box.innerHTML = await r.text();
 }
@@ -206,6 +210,7 @@ async function follow(id) {
     bar.value = st.progress;
     text.textContent = st.status === "queued"
       ? `queued: waiting for a free core (${st.queue_position} run${st.queue_position === 1 ? "" : "s"} ahead)`
+      : st.kind === "optimise" ? `searching: ${Math.round(100 * st.progress)}% of the planned simulation runs`
       : `${Math.round(100 * st.progress)}% (${st.jobs_done} of ${st.jobs} options done)`;
     if (st.status !== "running" && st.status !== "queued") {
       text.textContent = st.status === "done" ? "done"
@@ -249,6 +254,22 @@ form.addEventListener("submit", async (event) => {
   await numbersPending;  // so that the server checks the run at once, not in its child
   document.getElementById("result").innerHTML = "";
   const r = await post("/api/form", formData());
+  const answer = await r.json();
+  if (!r.ok) { showError(answer.field || "general", answer.error); return; }
+  document.getElementById("run").disabled = true;
+  document.getElementById("progress-command").textContent = "";
+  await refreshRuns();
+  follow(answer.id);
+});
+
+// The optimiser: the same form, and a budget (checked again by the server).
+document.getElementById("optimise-run").addEventListener("click", async () => {
+  clearErrors();
+  clearTimeout(numbersTimer);
+  await numbersPending;
+  const budget = Number(form.elements.budget.value);
+  document.getElementById("result").innerHTML = "";
+  const r = await post("/api/optimise", {...formData(), budget: Number.isFinite(budget) ? budget : -1});
   const answer = await r.json();
   if (!r.ok) { showError(answer.field || "general", answer.error); return; }
   document.getElementById("run").disabled = true;
