@@ -490,3 +490,40 @@ def test_a_queued_run_stops_without_starting(tmp_path: Path) -> None:
         assert wait(client, first)["status"] == "done"
         assert client.get(f"/api/runs/{queued}").json()["status"] == "stopped"  # never started
         assert not (tmp_path / "results").joinpath(*queued.split("~"), "app.log").exists()
+
+
+# ----------------------------------------------------------------------------- the optimiser from the page
+@pytest.mark.system
+def test_optimiser_budget_is_checked_on_the_server_and_refusals_write_nothing(app: tuple[str, Path]) -> None:
+    base, results = app
+    low, high = web().BUDGET_RANGE
+    before = sorted(results.rglob("*"))
+    form = {"mode": "interventions", "interventions": ["childcare"], "experiment": "quick"}
+    with api_client(base) as client:
+        for budget in (0, low - 1, high * 2, -5e5):
+            r = client.post("/api/optimise", json={**form, "budget": budget})
+            assert r.status_code == 400 and r.json()["field"] == "budget", r.text
+            assert f"from {low:,.0f} to {high:,.0f}" in r.json()["error"], r.text
+        r = client.post("/api/optimise", json={**form, "budget": "lots"})
+        assert r.status_code == 400 and "budget" in r.json()["error"], r.text
+        r = client.post("/api/optimise", json={**form, "budget": 1e6, "region": "../../etc"})
+        assert r.status_code == 400, r.text
+        r = client.post("/api/optimise", json={**form, "mode": "sizes", "sized": "childcare", "sizes": "0,10",
+                                               "budget": 1e6})
+        assert r.status_code == 400 and r.json()["field"] == "mode", r.text
+    assert sorted(results.rglob("*")) == before
+
+
+@pytest.mark.unit
+def test_an_optimiser_record_is_resumed_only_as_the_app_wrote_it(tmp_path: Path) -> None:
+    w = web()
+    bench = w.Workbench(tmp_path / "results", 1)
+    folder = bench.new_folder("optimise")
+    ok = w.optimise_argv(folder, 250_000, ["intervention=[],[childcare]", "experiment=quick"])
+    w.Run(folder, ok, 2, kind="optimise").check()  # as written: accepted
+    for argv in (w.optimise_argv(tmp_path / "elsewhere", 250_000, ["experiment=quick"]),  # another folder
+                 w.optimise_argv(folder, 1e12, ["experiment=quick"]),  # a budget the page refuses
+                 [*ok[:w.OPTIMISE_ARGS], "--ray-address", "10.0.0.1:6379"],  # an option the page never sends
+                 [*ok[:w.OPTIMISE_ARGS], "+hydra.callbacks.x._target_=shutil.copyfile"]):
+        with pytest.raises(ValueError):
+            w.Run(folder, argv, 2, kind="optimise").check()
