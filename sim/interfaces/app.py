@@ -69,6 +69,7 @@ from sim.interfaces.errors import UsageError
 from sim.interfaces.overrides import check_overrides
 from sim.interfaces.pagenumbers import as_rows, interventions_of, numbers_for, save_scenario
 from sim.interfaces.preflight import _combos, available, preflight
+from sim.interfaces.region import from_upload
 from sim.interfaces.sweep import folder_kind, runs_below
 from sim.outputs.formatting import duration, run_length
 from sim.outputs.report import TEMPLATES
@@ -90,6 +91,8 @@ TOKEN_FILE = ".pathways-app-token"  # beside the results folder, mode 0600
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_BODY = 64 * 1024  # bytes in a request body
+UPLOAD_PATH = "/api/regions"  # the one endpoint that takes a file: a filled-in region workbook
+MAX_UPLOAD = 2 * 1024 * 1024  # bytes of an uploaded workbook (the template is about 35 kB)
 INTERRUPTED = 130  # the command line's exit code after Ctrl-C (sim/interfaces/cli.py)
 SCHEDULE_SECONDS = 0.5  # how often finished children are reaped and queued runs started
 STOP_SECONDS = 5.0  # how long a stopped run's processes have to end after Ctrl-C before they are killed
@@ -834,8 +837,9 @@ class Guard:
             return (411, "a request body needs a Content-Length header") if "transfer-encoding" in headers else None
         if not length.isdigit():
             return 400, f"Content-Length {length!r}: allowed: a number of bytes"
-        if int(length) > MAX_BODY:
-            return 413, f"request body of {int(length):,} bytes; allowed: at most {MAX_BODY:,}"
+        limit = MAX_UPLOAD if scope["path"] == UPLOAD_PATH else MAX_BODY
+        if int(length) > limit:
+            return 413, f"request body of {int(length):,} bytes; allowed: at most {limit:,}"
         return None
 
 
@@ -861,9 +865,11 @@ def _one_line(e: RequestValidationError) -> str:
 
 
 # ----------------------------------------------------------------------------- the web app
-def create_app(results: Path, max_runs: int | None = None, scenarios: Path = SCENARIO_DIR) -> FastAPI:
+def create_app(results: Path, max_runs: int | None = None, scenarios: Path = SCENARIO_DIR,
+               configs: Path = CONFIG_DIR) -> FastAPI:
     """The FastAPI application over a results folder, running at most `max_runs` runs at once
-    (default: the cores), saving the scenarios a planner makes into `scenarios`."""
+    (default: the cores), saving the scenarios a planner makes into `scenarios` and the regions uploaded into
+    `configs`/region."""
     from sim.outputs import recommendation
     from sim.outputs.estimates import HEADLINE_COLUMNS
     from sim.outputs.folder import report_data
@@ -978,6 +984,30 @@ def create_app(results: Path, max_runs: int | None = None, scenarios: Path = SCE
             return JSONResponse({"error": str(e), "field": e.field}, status_code=400)
         except UsageError as e:
             return JSONResponse({"error": str(e), "field": _field(str(e), field_name)}, status_code=400)
+
+    @app.post(UPLOAD_PATH)
+    async def api_region(request: Request, name: str = "") -> JSONResponse:
+        """A filled-in region workbook, the body itself (at most MAX_UPLOAD bytes), checked cell by cell as
+        `pathways-region new NAME --from FILE.xlsx` checks it; `configs/region/NAME.yaml` written for a new name."""
+        from starlette.concurrency import run_in_threadpool
+
+        data = await request.body()
+        if len(data) > MAX_UPLOAD:  # a body sent without its length
+            return JSONResponse({"error": f"workbook of {len(data):,} bytes; allowed: at most {MAX_UPLOAD:,}",
+                                 "field": "upload"}, status_code=413)
+
+        def made() -> Path:
+            with _PREFLIGHT:  # the check composes a config (Hydra's global state); one name written at a time
+                return from_upload(name, data, Path(configs))
+
+        try:
+            path = await run_in_threadpool(made)
+        except UsageError as e:
+            lines = str(e).splitlines()
+            return JSONResponse({"error": lines[0], "problems": lines[1:], "field": "upload"}, status_code=400)
+        label = label_of(name, yaml.safe_load(path.read_text()) or {})
+        return JSONResponse({"name": name, "label": label, "file": f"region/{path.name}",
+                             "command": f"pathways region={name}"})
 
     @app.post("/api/numbers")
     def api_numbers(f: FormRequest) -> JSONResponse:

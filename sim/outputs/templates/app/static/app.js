@@ -132,7 +132,7 @@ async function readNumbers() {
 
 let numbersTimer = null;
 form.addEventListener("change", (event) => {
-  if (event.target.name === "number" || event.target.name === "scenario_name") return;
+  if (["number", "scenario_name", "workbook", "region_name", "budget"].includes(event.target.name)) return;
   clearTimeout(numbersTimer);
   numbersTimer = setTimeout(loadNumbers, 250);
 });
@@ -276,6 +276,32 @@ document.getElementById("optimise-run").addEventListener("click", async () => {
   document.getElementById("progress-command").textContent = "";
   await refreshRuns();
   follow(answer.id);
+});
+
+// A planner's own area: the workbook's bytes go to the server, which checks every cell and names each bad one.
+document.getElementById("upload-region").addEventListener("click", async () => {
+  clearErrors();
+  const problems = document.getElementById("upload-problems");
+  problems.replaceChildren();
+  document.getElementById("uploaded").textContent = "";
+  const file = form.elements.workbook.files[0];
+  if (!file) { showError("upload", "choose the filled-in workbook (.xlsx) first"); return; }
+  const name = form.elements.region_name.value.trim();
+  const r = await fetch(`/api/regions?name=${encodeURIComponent(name)}`, {method: "POST", body: file,
+    headers: {"X-Pathways-Token": token, "Content-Type": "application/octet-stream"}});
+  const answer = await r.json();
+  if (!r.ok) {
+    showError("upload", answer.error);
+    for (const line of answer.problems || []) {
+      const li = document.createElement("li"); li.textContent = line; problems.appendChild(li);
+    }
+    return;
+  }
+  const option = new Option(answer.label, answer.name, true, true);
+  form.elements.region.add(option);
+  form.elements.region.dispatchEvent(new Event("change", {bubbles: true}));
+  document.getElementById("uploaded").textContent =
+    `Added ${answer.label} (${answer.file}), chosen as the region above; from the command line: ${answer.command}.`;
 });
 
 document.getElementById("stop").addEventListener("click", () => { if (following) stopRun(following); });
