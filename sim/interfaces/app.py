@@ -358,9 +358,13 @@ class Workbench:
             finally:
                 _PREFLIGHT.release()
         folder = self.new_folder()
-        run = Run(folder, [*argv, f"hydra.sweep.dir={folder}"], jobs, queued=True, queued_at=next(_QUEUE_ORDER))
+        return self._queue(Run(folder, [*argv, f"hydra.sweep.dir={folder}"], jobs))
+
+    def _queue(self, run: Run) -> str:
+        """Record a new run in its folder, queue it, and start it if a core is free."""
+        run.queued, run.queued_at = True, next(_QUEUE_ORDER)
         run.save()
-        run_id = self.run_id(folder)
+        run_id = self.run_id(run.folder)
         with self.lock:
             self.runs_by_id[run_id] = run
         self.schedule()
@@ -380,14 +384,8 @@ class Workbench:
             finally:
                 _PREFLIGHT.release()
         folder = self.new_folder("optimise")
-        run = Run(folder, optimise_argv(folder, budget, overrides), len(_combos(["-m", *overrides])), queued=True,
-                  queued_at=next(_QUEUE_ORDER), kind="optimise")
-        run.save()
-        run_id = self.run_id(folder)
-        with self.lock:
-            self.runs_by_id[run_id] = run
-        self.schedule()
-        return run_id
+        return self._queue(Run(folder, optimise_argv(folder, budget, overrides), len(_combos(["-m", *overrides])),
+                               kind="optimise"))
 
     def _own(self, run_id: str, doing: str, states: tuple[str, ...]) -> Run:
         """A run started from this page that is in one of `states`: LookupError if there is no such run, ValueError

@@ -252,15 +252,20 @@ form.addEventListener("submit", async (event) => {
   clearErrors();
   clearTimeout(numbersTimer);
   await numbersPending;  // so that the server checks the run at once, not in its child
+  await startRun("/api/form", formData());
+});
+
+// Send a run (a sweep, or the optimiser) and follow it, or show the server's message beside its field.
+async function startRun(url, body) {
   document.getElementById("result").innerHTML = "";
-  const r = await post("/api/form", formData());
+  const r = await post(url, body);
   const answer = await r.json();
   if (!r.ok) { showError(answer.field || "general", answer.error); return; }
   document.getElementById("run").disabled = true;
   document.getElementById("progress-command").textContent = "";
   await refreshRuns();
   follow(answer.id);
-});
+}
 
 // The optimiser: the same form, and a budget (checked again by the server).
 document.getElementById("optimise-run").addEventListener("click", async () => {
@@ -268,14 +273,7 @@ document.getElementById("optimise-run").addEventListener("click", async () => {
   clearTimeout(numbersTimer);
   await numbersPending;
   const budget = Number(form.elements.budget.value);
-  document.getElementById("result").innerHTML = "";
-  const r = await post("/api/optimise", {...formData(), budget: Number.isFinite(budget) ? budget : -1});
-  const answer = await r.json();
-  if (!r.ok) { showError(answer.field || "general", answer.error); return; }
-  document.getElementById("run").disabled = true;
-  document.getElementById("progress-command").textContent = "";
-  await refreshRuns();
-  follow(answer.id);
+  await startRun("/api/optimise", {...formData(), budget: Number.isFinite(budget) ? budget : -1});
 });
 
 // A planner's own area: the workbook's bytes go to the server, which checks every cell and names each bad one.
