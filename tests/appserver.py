@@ -19,9 +19,11 @@ RUN_SECONDS = 240  # a two-option quick sweep takes ~15 s on a loaded 2-core mac
 
 
 @contextmanager
-def serve(results: Path, max_runs: int | None = None, scenarios: Path | None = None) -> Iterator[str]:
-    """The app over `results` (saving scenarios into `scenarios`, default a folder beside `results`: never the
-    shipped one) until the block ends (its children are left running, as when the app stops)."""
+def serve(results: Path, max_runs: int | None = None, scenarios: Path | None = None,
+          configs: Path | None = None) -> Iterator[str]:
+    """The app over `results` (saving scenarios into `scenarios` and uploaded regions into `configs`/region, default
+    folders beside `results`: never the shipped ones) until the block ends (its children are left running, as when
+    the app stops)."""
     uvicorn = extra("uvicorn", "app")
     extra("fastapi", "app")
     from sim.interfaces.app import create_app
@@ -29,8 +31,9 @@ def serve(results: Path, max_runs: int | None = None, scenarios: Path | None = N
     port = free_port()
     scenarios = scenarios or Path(results).parent / "scenarios"
     scenarios.mkdir(parents=True, exist_ok=True)
-    srv = uvicorn.Server(uvicorn.Config(create_app(results, max_runs, scenarios), host="127.0.0.1", port=port,
-                                        log_level="warning"))
+    configs = configs or Path(results).parent / "configs"
+    srv = uvicorn.Server(uvicorn.Config(create_app(results, max_runs, scenarios, configs), host="127.0.0.1",
+                                        port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.time() + 30

@@ -327,3 +327,24 @@ def test_page_edits_key_numbers_saves_a_scenario_and_opens_a_result_with_the_rec
         assert not severe, severe
     report = (results.joinpath(*uncertain.split("~")) / "report.html").read_text()
     assert words[0].split(".")[0] in report  # the report opens with the same words
+
+
+@pytest.mark.system
+def test_api_finds_the_best_mix_within_a_budget_with_progress_and_its_files(server: tuple[str, Path]) -> None:
+    base, results = server
+    with api_client(base) as client:
+        r = client.post("/api/optimise", json={"mode": "interventions", "interventions": ["childcare"],
+                                               "experiment": "quick", "budget": 400000})
+        assert r.status_code == 200, r.text
+        run_id = r.json()["id"]
+        folder = results.joinpath(*run_id.split("~"))
+        st = wait(client, run_id)  # progress only goes forward
+        assert st["status"] == "done" and st["progress"] == 1.0 and st["kind"] == "optimise", st
+        assert (folder / ".progress").read_text().split()[0] == (folder / ".progress").read_text().split()[1]
+        assert st["words"][0].startswith("Within £400,000 the recommended mix is "), st["words"]
+        assert set(st["files"]) >= {"report.html", "optimise.json", "frontier.csv", "recommended.yaml"}
+        for name, url in st["files"].items():
+            assert client.get(url).content == (folder / name).read_bytes()
+        page = client.get(f"/runs/{run_id}/summary").text
+        assert "What to fund within £400,000" in page and st["words"][0].split(":")[0] in page
+        assert client.get(f"/api/runs/{run_id}").json()["budget"] == 400000

@@ -490,3 +490,101 @@ def test_a_queued_run_stops_without_starting(tmp_path: Path) -> None:
         assert wait(client, first)["status"] == "done"
         assert client.get(f"/api/runs/{queued}").json()["status"] == "stopped"  # never started
         assert not (tmp_path / "results").joinpath(*queued.split("~"), "app.log").exists()
+
+
+# ----------------------------------------------------------------------------- the optimiser from the page
+@pytest.mark.system
+def test_optimiser_budget_is_checked_on_the_server_and_refusals_write_nothing(app: tuple[str, Path]) -> None:
+    base, results = app
+    low, high = web().BUDGET_RANGE
+    before = sorted(results.rglob("*"))
+    form = {"mode": "interventions", "interventions": ["childcare"], "experiment": "quick"}
+    with api_client(base) as client:
+        for budget in (0, low - 1, high * 2, -5e5):
+            r = client.post("/api/optimise", json={**form, "budget": budget})
+            assert r.status_code == 400 and r.json()["field"] == "budget", r.text
+            assert f"from {low:,.0f} to {high:,.0f}" in r.json()["error"], r.text
+        r = client.post("/api/optimise", json={**form, "budget": "lots"})
+        assert r.status_code == 400 and "budget" in r.json()["error"], r.text
+        r = client.post("/api/optimise", json={**form, "budget": 1e6, "region": "../../etc"})
+        assert r.status_code == 400, r.text
+        r = client.post("/api/optimise", json={**form, "mode": "sizes", "sized": "childcare", "sizes": "0,10",
+                                               "budget": 1e6})
+        assert r.status_code == 400 and r.json()["field"] == "mode", r.text
+    assert sorted(results.rglob("*")) == before
+
+
+@pytest.mark.unit
+def test_an_optimiser_record_is_resumed_only_as_the_app_wrote_it(tmp_path: Path) -> None:
+    w = web()
+    bench = w.Workbench(tmp_path / "results", 1)
+    folder = bench.new_folder("optimise")
+    ok = w.optimise_argv(folder, 250_000, ["intervention=[],[childcare]", "experiment=quick"])
+    w.Run(folder, ok, 2, kind="optimise").check()  # as written: accepted
+    for argv in (w.optimise_argv(tmp_path / "elsewhere", 250_000, ["experiment=quick"]),  # another folder
+                 w.optimise_argv(folder, 1e12, ["experiment=quick"]),  # a budget the page refuses
+                 [*ok[:w.OPTIMISE_ARGS], "--ray-address", "10.0.0.1:6379"],  # an option the page never sends
+                 [*ok[:w.OPTIMISE_ARGS], "+hydra.callbacks.x._target_=shutil.copyfile"]):
+        with pytest.raises(ValueError):
+            w.Run(folder, argv, 2, kind="optimise").check()
+
+
+# ----------------------------------------------------------------------------- a region uploaded on the page
+def _upload(client: httpx.Client, name: str, data: bytes) -> httpx.Response:
+    return client.post("/api/regions", params={"name": name}, content=data,
+                       headers={"Content-Type": "application/octet-stream"})
+
+
+@pytest.mark.system
+def test_an_uploaded_region_workbook_is_checked_cell_by_cell_and_written_only_as_a_new_region(
+        app: tuple[str, Path], tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from sim.interfaces.region import main as region
+    from sim.params.paths import CONFIG_DIR
+
+    base, results = app
+    configs = results.parent / "configs"  # the test server's configs folder (tests/appserver.py)
+    book = tmp_path / "area.xlsx"
+    region(["template", str(book)])
+    good = book.read_bytes()
+    wb = load_workbook(book)
+    ws = wb["Staff by role"]
+    top = next(r for r in range(1, 30) if ws.cell(r, 1).value == "Group")
+    est = next(j for j in range(1, ws.max_column + 1) if ws.cell(top, j).value == "Establishment (posts)")
+    ws.cell(top + 1, est, -5)
+    ws.cell(top + 2, est, "lots")
+    wb.save(tmp_path / "bad.xlsx")
+    shipped = sorted(p.read_bytes() for p in (CONFIG_DIR / "region").glob("*.yaml"))
+    with api_client(base) as client:
+        refused = {
+            "not a workbook": _upload(client, "my_area", b"name: not a workbook\n"),
+            "a zip that is not a workbook": _upload(client, "my_area", b"PK\x03\x04" + b"\0" * 100),
+            "bad cells": _upload(client, "my_area", (tmp_path / "bad.xlsx").read_bytes()),
+            "a shipped name": _upload(client, "norfolk_waveney", good),
+            "a path": _upload(client, "../../etc/passwd", good),
+            "a path in the name": _upload(client, "region/x", good),
+            "no name": _upload(client, "", good),
+            "too big": _upload(client, "big_area", good + b"\0" * web().MAX_UPLOAD),
+        }
+        for why, r in refused.items():
+            assert r.status_code in (400, 413) and "\n" not in r.json()["error"], (why, r.text)
+        assert "not an .xlsx workbook" in refused["not a workbook"].json()["error"]
+        assert "not an .xlsx workbook" in refused["a zip that is not a workbook"].json()["problems"][0]
+        bad = refused["bad cells"].json()
+        assert bad["error"] == "the uploaded workbook (my_area.xlsx): 2 problems, nothing written:", bad
+        for line, cell in zip(bad["problems"], (f"{chr(64 + est)}{top + 1}", f"{chr(64 + est)}{top + 2}")):
+            assert "sheet 'Staff by role'" in line and cell in line and "allowed" in line, bad
+        assert "exists" in refused["a shipped name"].json()["error"]
+        assert not configs.exists() or not list(configs.rglob("*.yaml"))  # nothing written so far
+        made = _upload(client, "my_area", good)
+        assert made.status_code == 200, made.text
+        assert made.json()["name"] == "my_area" and made.json()["file"] == "region/my_area.yaml"
+        text = (configs / "region" / "my_area.yaml").read_text()
+        assert "my_area.xlsx" in text  # every number says where it came from
+        again = _upload(client, "my_area", good)  # never over a file written before
+        assert again.status_code == 400 and "exists" in again.json()["error"]
+        assert (configs / "region" / "my_area.yaml").read_text() == text
+    assert sorted(p.read_bytes() for p in (CONFIG_DIR / "region").glob("*.yaml")) == shipped
+    assert not (CONFIG_DIR / "region" / "my_area.yaml").exists()
+    assert sorted(p.name for p in results.parent.rglob("*.xlsx")) == []  # the upload's temporary copy is gone

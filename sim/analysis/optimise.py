@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -232,13 +233,15 @@ def _best(seen: dict[str, Scored], budget: float) -> str:
 
 
 def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int, batch: int, seed: int,
-           start: dict[str, int], steps: int = 0, cap: int = 0, seeds: tuple[dict[str, int], ...] = ()
+           start: dict[str, int], steps: int = 0, cap: int = 0, seeds: tuple[dict[str, int], ...] = (),
+           progress: Callable[[int], None] | None = None
            ) -> tuple[dict[float, list[Scored]], dict[float, Convergence]]:
     """For each budget (ascending): the feasible mixes evaluated, best first, as (sizes, objective, cost bound),
     and whether the search settled. The seed programmes' own mixes (`seeds`) are among the first candidates
     tried, so a programme that fits is never missed. Convergence: when the best feasible mix after half the
     trials is not the best after all of them, the trials are doubled (the same study goes on), up to `cap`;
-    TPE's best is then polished by up to `steps` moves of local search."""
+    TPE's best is then polished by up to `steps` moves of local search. `progress` is told the number of
+    trials asked after each batch (so that a caller can say how far the search is)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -276,6 +279,8 @@ def search(s: Search, budgets: list[float], bounds_: dict[str, int], trials: int
                     study.tell(t, value if math.isfinite(value) else -1e18)
                 done += len(asked)
                 best_after[done] = _best(seen, b)
+                if progress is not None:
+                    progress(len(asked))
             half = best_after[max(n for n in best_after if n <= target // 2)]
             if half == best_after[done] or target >= cap:
                 break

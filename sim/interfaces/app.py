@@ -38,6 +38,7 @@ import contextlib
 import datetime
 import itertools
 import json
+import math
 import os
 import re
 import secrets
@@ -68,6 +69,7 @@ from sim.interfaces.errors import UsageError
 from sim.interfaces.overrides import check_overrides
 from sim.interfaces.pagenumbers import as_rows, interventions_of, numbers_for, save_scenario
 from sim.interfaces.preflight import _combos, available, preflight
+from sim.interfaces.region import from_upload
 from sim.interfaces.sweep import folder_kind, runs_below
 from sim.outputs.formatting import duration, run_length
 from sim.outputs.report import TEMPLATES
@@ -89,10 +91,17 @@ TOKEN_FILE = ".pathways-app-token"  # beside the results folder, mode 0600
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_BODY = 64 * 1024  # bytes in a request body
+UPLOAD_PATH = "/api/regions"  # the one endpoint that takes a file: a filled-in region workbook
+MAX_UPLOAD = 2 * 1024 * 1024  # bytes of an uploaded workbook (the template is about 35 kB)
 INTERRUPTED = 130  # the command line's exit code after Ctrl-C (sim/interfaces/cli.py)
 SCHEDULE_SECONDS = 0.5  # how often finished children are reaped and queued runs started
 STOP_SECONDS = 5.0  # how long a stopped run's processes have to end after Ctrl-C before they are killed
 STOPPABLE = ("queued", "running")
+KINDS = ("sweep", "optimise")  # what a run from the page is: a `pathways -m` sweep, or `pathways-decide optimise`
+OPTIMISE_ARGS = 9  # "optimise --budget B --budgets B --trials T --out FOLDER", then the overrides
+OPTIMISE_TRIALS = 8  # candidate mixes per budget from the page: a first search in minutes (the command line's: 40)
+BUDGET_RANGE = (10_000.0, 100_000_000.0)  # GBP the page's optimiser accepts: a small pilot to a large programme
+OPTIMISE_FILES = ("report.html", "optimise.json", "frontier.csv", "recommended.yaml", "decide.json")  # linked
 _PREFLIGHT = threading.Lock()  # Hydra's composition is global state: one check at a time
 _QUEUE_ORDER = itertools.count()
 
@@ -118,6 +127,13 @@ class FormRequest(BaseModel):
     experiment: str = "default"  # the run `make run` makes
     replications: str = ""  # "" keeps the experiment's own
     numbers: dict[str, float] = Field(default_factory=dict)  # key numbers changed on the page (sim.params.keynumbers)
+
+
+class OptimiseRequest(FormRequest):
+    """The form and a budget: the best mix of the ticked options' interventions within it (`pathways-decide
+    optimise`)."""
+
+    budget: float
 
 
 class ScenarioRequest(BaseModel):
@@ -152,6 +168,7 @@ class Run:
     seconds: float = 0.0  # time spent running, over its earlier children (a resumed run has several)
     ended: float | None = None  # when its last child ended
     stopped: bool = False  # a planner stopped it
+    kind: str = "sweep"  # "sweep" (`pathways -m`) or "optimise" (`pathways-decide optimise`)
 
     @property
     def log(self) -> Path:
@@ -160,13 +177,18 @@ class Run:
     @property
     def overrides(self) -> list[str]:
         """The model-parameter overrides it was asked for, as sent."""
-        return self.argv[1:-2]
+        return self.argv[OPTIMISE_ARGS:] if self.kind == "optimise" else self.argv[1:-2]
+
+    @property
+    def budget(self) -> float | None:
+        """An optimiser run's budget (GBP), None for a sweep."""
+        return float(self.argv[2]) if self.kind == "optimise" else None
 
     def save(self) -> None:
         """Write the run's record (atomically: a reader never sees half of it)."""
         record = {"argv": self.argv, "jobs": self.jobs, "pid": self.pid, "pid_start": self.pid_start,
                   "returncode": self.returncode, "started": self.started, "launched": self.launched,
-                  "seconds": self.seconds, "ended": self.ended, "stopped": self.stopped}
+                  "seconds": self.seconds, "ended": self.ended, "stopped": self.stopped, "kind": self.kind}
         tmp = self.folder / f"{RECORD}.tmp"
         tmp.write_text(json.dumps(record, indent=2))
         os.replace(tmp, self.folder / RECORD)
@@ -178,7 +200,8 @@ class Run:
             r = json.loads((folder / RECORD).read_text())
             return cls(folder, list(r["argv"]), int(r["jobs"]), pid=r.get("pid"), pid_start=r.get("pid_start"),
                        returncode=r.get("returncode"), started=r.get("started"), launched=r.get("launched"),
-                       seconds=float(r.get("seconds") or 0.0), ended=r.get("ended"), stopped=bool(r.get("stopped")))
+                       seconds=float(r.get("seconds") or 0.0), ended=r.get("ended"), stopped=bool(r.get("stopped")),
+                       kind=str(r.get("kind") or "sweep"))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -191,11 +214,15 @@ class Run:
         """Refuse (ValueError) a record that is not a command line this app writes: model parameters only,
         into the run's own folder (the record is a file in results/, so it is checked before it is run)."""
         argv = self.argv
-        if argv[:1] != ["-m"] or argv[-2:] != ["experiment.progress=false", f"hydra.sweep.dir={self.folder}"]:
+        if self.kind == "optimise":
+            ours = _optimise_head(argv, self.folder)
+        else:
+            ours = argv[:1] == ["-m"] and argv[-2:] == ["experiment.progress=false", f"hydra.sweep.dir={self.folder}"]
+        if self.kind not in KINDS or not ours:
             raise ValueError(f"{self.folder / RECORD}: not a command line this app wrote; "
                              "allowed: resuming its own runs")
         try:
-            check_overrides(argv[1:-2])
+            check_overrides(self.overrides)
         except UsageError as e:
             raise ValueError(f"{self.folder / RECORD}: {e}") from None
 
@@ -230,6 +257,30 @@ class Run:
             self.seconds += self.ended - self.launched
             self.launched = None
         self.save()
+
+
+def budget_error(budget: float) -> str | None:
+    """Why a budget from the page is refused (one line naming the field and the allowed range), or None."""
+    low, high = BUDGET_RANGE
+    if not math.isfinite(budget) or not low <= budget <= high:
+        return f"budget = {budget:g}: allowed: a number of GBP from {low:,.0f} to {high:,.0f}"
+    return None
+
+
+def optimise_argv(folder: Path, budget: float, overrides: list[str]) -> list[str]:
+    """The `pathways-decide` command line of an optimiser run from the page, into its own folder."""
+    amount = repr(float(budget))  # one budget: the planner's (the command line's frontier has four)
+    return ["optimise", "--budget", amount, "--budgets", amount, "--trials", str(OPTIMISE_TRIALS), "--out",
+            str(folder), *overrides]
+
+
+def _optimise_head(argv: list[str], folder: Path) -> bool:
+    """Whether `argv` starts as `optimise_argv` writes it for `folder`, with a budget the page accepts."""
+    try:
+        budget = float(argv[2])
+    except (IndexError, ValueError):
+        return False
+    return budget_error(budget) is None and argv[:OPTIMISE_ARGS] == optimise_argv(folder, budget, [])
 
 
 def _started_at(pid: int) -> int | None:
@@ -272,14 +323,14 @@ class Workbench:
             return None
         return path
 
-    def new_folder(self) -> Path:
+    def new_folder(self, kind: str = "sweep") -> Path:
         """A folder no other run can get: created here, atomically (mkdir fails if it exists), with a number
         after the time that the command line's own folders never have."""
         now = datetime.datetime.now()
         day = self.results / now.strftime("%Y-%m-%d")
         day.mkdir(parents=True, exist_ok=True)
         for k in itertools.count(1):
-            path = day / f"{now.strftime('%H-%M-%S')}-sweep-{k}"
+            path = day / f"{now.strftime('%H-%M-%S')}-{kind}-{k}"
             try:
                 path.mkdir()
                 return path
@@ -307,13 +358,34 @@ class Workbench:
             finally:
                 _PREFLIGHT.release()
         folder = self.new_folder()
-        run = Run(folder, [*argv, f"hydra.sweep.dir={folder}"], jobs, queued=True, queued_at=next(_QUEUE_ORDER))
+        return self._queue(Run(folder, [*argv, f"hydra.sweep.dir={folder}"], jobs))
+
+    def _queue(self, run: Run) -> str:
+        """Record a new run in its folder, queue it, and start it if a core is free."""
+        run.queued, run.queued_at = True, next(_QUEUE_ORDER)
         run.save()
-        run_id = self.run_id(folder)
+        run_id = self.run_id(run.folder)
         with self.lock:
             self.runs_by_id[run_id] = run
         self.schedule()
         return run_id
+
+    def start_optimise(self, overrides: list[str], budget: float) -> str:
+        """Queue `pathways-decide optimise` over the options `overrides` ask for, within `budget` GBP: checked as a
+        sweep is (the allow-list, and the options composed while no other check holds Hydra), run into a folder of
+        its own like a sweep, stoppable and resumable (the command resumes from its records)."""
+        problem = budget_error(budget)
+        if problem is not None:
+            raise UsageError(problem)
+        check_overrides(overrides)
+        if _PREFLIGHT.acquire(timeout=LOCK_WAIT):
+            try:
+                preflight(["-m", *overrides])
+            finally:
+                _PREFLIGHT.release()
+        folder = self.new_folder("optimise")
+        return self._queue(Run(folder, optimise_argv(folder, budget, overrides), len(_combos(["-m", *overrides])),
+                               kind="optimise"))
 
     def _own(self, run_id: str, doing: str, states: tuple[str, ...]) -> Run:
         """A run started from this page that is in one of `states`: LookupError if there is no such run, ValueError
@@ -365,7 +437,7 @@ class Workbench:
             for run_id, run in self.runs_by_id.items():
                 if run.process is not None and run.process.poll() is not None:
                     run.reaped(run.process.returncode)
-                    if run.returncode == 0:
+                    if run.returncode == 0 and run.kind == "sweep":  # its headline is read before anyone asks
                         finished.append(run_id)
             running = sum(run.alive() for run in self.runs_by_id.values())
             for run in sorted((r for r in self.runs_by_id.values() if r.queued), key=lambda r: r.queued_at):
@@ -381,7 +453,8 @@ class Workbench:
         """The run's child process, with its own log (appended to when the run is resumed), leading a process group
         of its own, so that stopping it reaches the workers it starts."""
         with run.log.open("a") as out:
-            run.process = subprocess.Popen([sys.executable, "-m", "sim", *run.argv], stdout=out,
+            module = "sim.interfaces.decide" if run.kind == "optimise" else "sim"
+            run.process = subprocess.Popen([sys.executable, "-m", module, *run.argv], stdout=out,
                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=os.getcwd(),
                                            start_new_session=True)
         run.queued, run.pid, run.stopped = False, run.process.pid, False
@@ -406,6 +479,8 @@ class Workbench:
         run = self.runs_by_id.get(run_id)
         if folder is None:
             return None
+        if run is not None and run.kind == "optimise":
+            return self._optimise_status(run_id, folder, run)
         jobs = [d for d in folder.iterdir() if (d / ".hydra").is_dir()]
         planned = planned_jobs(folder)  # a sweep started from the command line records its jobs in its manifest
         total = max(run.jobs if run else len(planned) if planned is not None else len(jobs), 1)
@@ -441,12 +516,41 @@ class Workbench:
                 "queue_position": self.queue_position(run) if run is not None and status == "queued" else None,
                 **self._described(run_id, folder, run, status)}
 
+    def _optimise_status(self, run_id: str, folder: Path, run: Run) -> dict[str, Any]:
+        """An optimiser run's status: its progress (the command's `.progress`, simulation runs done of those planned),
+        its files, and the recommended mix in words once it is done."""
+        done = run.exit_code == 0 and (folder / "optimise.json").exists()
+        error = None
+        if run.queued:
+            status = "queued"
+        elif run.alive():
+            status = "running"
+        elif done:
+            status = "done"
+        elif not run.stopped and run.exit_code is not None and run.exit_code > 0 and run.exit_code != INTERRUPTED:
+            status, error = "failed", _last_lines(run.log)
+        elif run.exit_code == 0:  # ended without a mix within the budget
+            status, error = "failed", _last_lines(run.log, 1)
+        else:
+            status, error = "stopped", "stopped: the mixes already simulated are kept; resume to search on"
+        base = f"/results/{'/'.join(run_id.split('~'))}"
+        files = {name: f"{base}/{name}" for name in OPTIMISE_FILES if (folder / name).exists()}
+        words = json.loads((folder / "optimise.json").read_text())["words"] if done else []
+        return {"id": run_id, "kind": "optimise", "status": status, "budget": run.budget,
+                "progress": 1.0 if status == "done" else min(0.99, _progress(folder)), "files": files,
+                "report": files.get("report.html"), "comparison": None, "workbook": None, "error": error,
+                "jobs": run.jobs, "jobs_done": 0, "words": words,
+                "resumable": status in RESUMABLE, "stoppable": status in STOPPABLE,
+                "queue_position": self.queue_position(run) if status == "queued" else None,
+                **self._described(run_id, folder, run, status)}
+
     def _described(self, run_id: str, folder: Path, run: Run | None, status: str) -> dict[str, Any]:
         """The run in words: what it compares and where (`about`), the form that asks for it, when it started and
         how long it ran."""
         info = self.abouts.get(run_id)
         if info is None:
-            jobs = job_overrides(folder) or (_combos(run.argv) if run is not None else [])
+            argv = ["-m", *run.overrides] if run is not None and run.kind == "optimise" else run.argv if run else []
+            jobs = job_overrides(folder) or (_combos(argv) if run is not None else [])
             a = about(folder, jobs)
             info = {"about": {**a.as_dict(), "run_length": run_length(a.horizon_days)},
                     "form": form_of(run.overrides if run is not None else _sweep_form(jobs))}
@@ -472,7 +576,7 @@ class Workbench:
 
 
 def _progress(job: Path) -> float:
-    """The share of a running job's replications that are done."""
+    """The share of a running job's replications (or of an optimiser run's planned simulation runs) that are done."""
     try:
         done, total = (job / PROGRESS).read_text().split()
         return int(done) / max(int(total), 1)
@@ -731,8 +835,9 @@ class Guard:
             return (411, "a request body needs a Content-Length header") if "transfer-encoding" in headers else None
         if not length.isdigit():
             return 400, f"Content-Length {length!r}: allowed: a number of bytes"
-        if int(length) > MAX_BODY:
-            return 413, f"request body of {int(length):,} bytes; allowed: at most {MAX_BODY:,}"
+        limit = MAX_UPLOAD if scope["path"] == UPLOAD_PATH else MAX_BODY
+        if int(length) > limit:
+            return 413, f"request body of {int(length):,} bytes; allowed: at most {limit:,}"
         return None
 
 
@@ -758,9 +863,11 @@ def _one_line(e: RequestValidationError) -> str:
 
 
 # ----------------------------------------------------------------------------- the web app
-def create_app(results: Path, max_runs: int | None = None, scenarios: Path = SCENARIO_DIR) -> FastAPI:
+def create_app(results: Path, max_runs: int | None = None, scenarios: Path = SCENARIO_DIR,
+               configs: Path = CONFIG_DIR) -> FastAPI:
     """The FastAPI application over a results folder, running at most `max_runs` runs at once
-    (default: the cores), saving the scenarios a planner makes into `scenarios`."""
+    (default: the cores), saving the scenarios a planner makes into `scenarios` and the regions uploaded into
+    `configs`/region."""
     from sim.outputs import recommendation
     from sim.outputs.estimates import HEADLINE_COLUMNS
     from sim.outputs.folder import report_data
@@ -810,7 +917,8 @@ def create_app(results: Path, max_runs: int | None = None, scenarios: Path = SCE
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         css = (TEMPLATES / "report.css").read_text()
-        return env.get_template("app/index.html.j2").render(runs=bench.runs(), css=css, token=token, **choices())
+        return env.get_template("app/index.html.j2").render(runs=bench.runs(), css=css, token=token,
+                                                             budget=BUDGET_RANGE, **choices())
 
     @app.post("/api/runs")
     def api_start(req: RunRequest) -> JSONResponse:
@@ -856,6 +964,48 @@ def create_app(results: Path, max_runs: int | None = None, scenarios: Path = SCE
             return JSONResponse({"error": str(e), "field": e.field}, status_code=400)
         except UsageError as e:
             return JSONResponse({"error": str(e), "field": _field(str(e), field_name)}, status_code=400)
+
+    @app.post("/api/optimise")
+    def optimise_start(f: OptimiseRequest) -> JSONResponse:
+        """`pathways-decide optimise` over the interventions of the options the form ticks, within the budget."""
+        problem = budget_error(f.budget)
+        if problem is not None:
+            return JSONResponse({"error": problem, "field": "budget"}, status_code=400)
+        if f.mode == "sizes":
+            return JSONResponse({"error": "the optimiser searches the sizes itself; allowed: programmes or "
+                                          "interventions to draw the mix from", "field": "mode"}, status_code=400)
+        field_name = "mode"
+        try:
+            overrides, field_name = form_overrides(f)
+            return JSONResponse({"id": bench.start_optimise(overrides, f.budget), "overrides": overrides})
+        except FormError as e:
+            return JSONResponse({"error": str(e), "field": e.field}, status_code=400)
+        except UsageError as e:
+            return JSONResponse({"error": str(e), "field": _field(str(e), field_name)}, status_code=400)
+
+    @app.post(UPLOAD_PATH)
+    async def api_region(request: Request, name: str = "") -> JSONResponse:
+        """A filled-in region workbook, the body itself (at most MAX_UPLOAD bytes), checked cell by cell as
+        `pathways-region new NAME --from FILE.xlsx` checks it; `configs/region/NAME.yaml` written for a new name."""
+        from starlette.concurrency import run_in_threadpool
+
+        data = await request.body()
+        if len(data) > MAX_UPLOAD:  # a body sent without its length
+            return JSONResponse({"error": f"workbook of {len(data):,} bytes; allowed: at most {MAX_UPLOAD:,}",
+                                 "field": "upload"}, status_code=413)
+
+        def made() -> Path:
+            with _PREFLIGHT:  # the check composes a config (Hydra's global state); one name written at a time
+                return from_upload(name, data, Path(configs))
+
+        try:
+            path = await run_in_threadpool(made)
+        except UsageError as e:
+            lines = str(e).splitlines()
+            return JSONResponse({"error": lines[0], "problems": lines[1:], "field": "upload"}, status_code=400)
+        label = label_of(name, yaml.safe_load(path.read_text()) or {})
+        return JSONResponse({"name": name, "label": label, "file": f"region/{path.name}",
+                             "command": f"pathways region={name}"})
 
     @app.post("/api/numbers")
     def api_numbers(f: FormRequest) -> JSONResponse:
@@ -911,6 +1061,8 @@ def create_app(results: Path, max_runs: int | None = None, scenarios: Path = SCE
         st = bench.status(run_id)
         if st is None:
             return HTMLResponse(f"<p>No run {run_id}.</p>", status_code=404)
+        if st.get("kind") == "optimise":
+            return HTMLResponse(env.get_template("app/optimise.html.j2").render(run=st, trials=OPTIMISE_TRIALS))
         table, chart = headline(run_id) if st["status"] == "done" else (None, None)
         folder = bench.folder(run_id)
         advice = recommendation.sentences(recommendation.read(folder)) if folder and st["status"] == "done" else []

@@ -40,6 +40,7 @@ from sim.analysis.psa import (
     tornado,
     write_parameters,
 )
+from sim.experiment.job import PROGRESS
 from sim.experiment.replications import write_csv, write_text
 from sim.experiment.runner import Records
 from sim.outputs.decide_report import NOT_ESTIMATED, option_words, output_words
@@ -274,11 +275,15 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     # (the baseline, or context: a forecast of demand)
     programmes = [o for o in study.options if o.config.intervention]
     cap = args.max_trials or 4 * args.trials
+    # the page's progress: the simulation runs the search plans (its trials at every budget; more if it doubles them)
+    steps = Steps(out / PROGRESS, len(budgets) * ((args.top * args.factor + args.trials) * args.replications
+                                                  + args.oos_replications) + 2 * args.oos_replications)
     with Runner(options, Records(out / "records.jsonl"), args.workers, args.ray_address, _progress) as runner:
         s = opt.Search(space, runner, args.objective, args.replications)
         start = {n: 0 for n in bounds}
         found, settled = opt.search(s, budgets, bounds, args.trials, max(2, 2 * args.workers), args.seed, start,
-                                    args.polish, cap, tuple(opt.seed_sizes(bounds, o) for o in programmes))
+                                    args.polish, cap, tuple(opt.seed_sizes(bounds, o) for o in programmes),
+                                    lambda trials: steps.advance(trials * args.replications))
         fresh = tuple(opt.FRESH + r for r in range(args.oos_replications))
         (z, _), = s.options([study.reference], fresh, tag="@fresh")
         rows, chosen = [], {}
@@ -317,6 +322,7 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     write_text(out / "optimise.json", json.dumps({"words": words, "check": check, "bounds": bounds,
                                                   "convergence": {str(b): {**asdict(v), "converged": v.converged}
                                                                   for b, v in settled.items()}}, indent=2))
+    steps.advance(steps.total)
     write_text(out / "summary.json",
                json.dumps({"options": [o.name for o in study.options], "reference": study.reference}, indent=2))
     return "\n".join(words)
@@ -431,6 +437,20 @@ def _rival_words(choice: Any, labels: dict[str, str], objective: str) -> list[st
             f"gives {sign * sep.mean:+,.1f} {kpi.label} against it, paired 95% CI "
             f"{low:+,.1f} to {high:+,.1f}) and "
             + (f"costs £{extra:,.0f} more." if extra >= 0.5 else "costs the same.")]
+
+
+class Steps:
+    """How far a long command is, in simulation runs planned, written as "done total" to a file that the web page
+    reads as it reads a job's `.progress` (the console shows the runner's own count). The plan is an upper estimate
+    (mixes over budget or seen before are not run again), so the count jumps to the total when the command ends."""
+
+    def __init__(self, path: Path, total: int):
+        self.path, self.total, self.done = path, max(total, 1), 0
+        self.advance(0)
+
+    def advance(self, runs: int) -> None:
+        self.done = min(self.total, self.done + runs)
+        write_text(self.path, f"{self.done} {self.total}\n")
 
 
 # cost: mean and most on fresh seeds; bound: what the mix was held to; budget_used: mean cost / budget;

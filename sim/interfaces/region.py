@@ -11,6 +11,7 @@ import argparse
 import datetime
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 from sim.interfaces.errors import UsageError, _display, _exit_environment, _exit_usage
@@ -44,24 +45,45 @@ def template(file: Path) -> Path:
     return write_template(file)
 
 
-def check(name: str, file: Path, configs: Path) -> str:
-    """The new region's YAML from a filled-in workbook; UsageError with every problem, one a line."""
+def check(name: str, file: Path, configs: Path, shown: str | None = None) -> str:
+    """The new region's YAML from a filled-in workbook; UsageError with every problem, one a line (the workbook
+    named as `shown`, default its path)."""
     from sim.outputs.regionbook import read_workbook, region_text
 
-    if not NAME.match(name):
-        raise UsageError(f"region name {name!r}: allowed: lower case letters, digits and _, starting with a letter")
-    target = region_path(name, configs)
-    if target.exists():
-        raise UsageError(f"region {name!r} exists ({_display(target)}); allowed: a new name")
+    if not NAME.match(name[:80]):
+        raise UsageError(f"region name {name[:80]!r}: allowed: lower case letters, digits and _, starting with a "
+                         "letter, at most 60 characters")
+    for target in (region_path(name, configs), region_path(name, CONFIG_DIR)):  # never over a shipped region
+        if target.exists():
+            raise UsageError(f"region {name!r} exists ({_display(target)}); allowed: a new name")
     if not file.is_file() or file.suffix.lower() != ".xlsx":
         raise UsageError(f"--from {file}: allowed: a workbook (.xlsx) written by {PROG} template and filled in")
     read = read_workbook(file)
     if read.errors:
         count = f"{len(read.errors)} problem{'s' if len(read.errors) > 1 else ''}"
-        raise UsageError("\n".join([f"{file}: {count}, nothing written:", *read.errors]))
+        raise UsageError("\n".join([f"{shown or file}: {count}, nothing written:", *read.errors]))
     text = region_text(read, name, file.name, datetime.date.today().isoformat())
     _validate(text, file.name)
     return text
+
+
+XLSX_START = b"PK\x03\x04"  # an .xlsx is a zip archive
+
+
+def from_upload(name: str, data: bytes, configs: Path) -> Path:
+    """A region from a workbook uploaded on the page: its bytes written to a temporary folder of this process's own
+    as NAME.xlsx (no name or path from the client), then the checks of `new` (openpyxl opens it; every bad cell
+    listed), and `configs/region/NAME.yaml` written only for a new name. UsageError with every problem otherwise."""
+    if not NAME.match(name[:80]):
+        check(name, Path(), configs)  # the name's own message
+    if not data.startswith(XLSX_START):
+        raise UsageError("the uploaded file is not an .xlsx workbook; allowed: a copy of the template written by "
+                         f"{PROG} template, filled in and saved as .xlsx")
+    with tempfile.TemporaryDirectory(prefix="pathways-upload-") as folder:
+        book = Path(folder) / f"{name}.xlsx"
+        book.write_bytes(data)
+        text = check(name, book, configs, shown=f"the uploaded workbook ({book.name})")
+    return write_region(region_path(name, configs), text)
 
 
 def _validate(text: str, workbook: str) -> None:

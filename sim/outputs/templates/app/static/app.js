@@ -132,7 +132,7 @@ async function readNumbers() {
 
 let numbersTimer = null;
 form.addEventListener("change", (event) => {
-  if (event.target.name === "number" || event.target.name === "scenario_name") return;
+  if (["number", "scenario_name", "workbook", "region_name", "budget"].includes(event.target.name)) return;
   clearTimeout(numbersTimer);
   numbersTimer = setTimeout(loadNumbers, 250);
 });
@@ -188,7 +188,11 @@ async function showResult(id, restore) {
   const box = document.getElementById("result");
   box.innerHTML = '<p class="note" id="loading">Reading the run\u2019s results\u2026</p>';
   box.scrollIntoView({behavior: "smooth", block: "start"});
-  if (restore) restoreForm((await (await fetch(`/api/runs/${encodeURIComponent(id)}`)).json()).form);
+  if (restore) {
+    const st = await (await fetch(`/api/runs/${encodeURIComponent(id)}`)).json();
+    restoreForm(st.form);
+    if (st.budget) form.elements.budget.value = st.budget;
+  }
   const r = await fetch(`/runs/${encodeURIComponent(id)}/summary`);
   box.innerHTML = await r.text();
 }
@@ -206,6 +210,7 @@ async function follow(id) {
     bar.value = st.progress;
     text.textContent = st.status === "queued"
       ? `queued: waiting for a free core (${st.queue_position} run${st.queue_position === 1 ? "" : "s"} ahead)`
+      : st.kind === "optimise" ? `searching: ${Math.round(100 * st.progress)}% of the planned simulation runs`
       : `${Math.round(100 * st.progress)}% (${st.jobs_done} of ${st.jobs} options done)`;
     if (st.status !== "running" && st.status !== "queued") {
       text.textContent = st.status === "done" ? "done"
@@ -247,14 +252,54 @@ form.addEventListener("submit", async (event) => {
   clearErrors();
   clearTimeout(numbersTimer);
   await numbersPending;  // so that the server checks the run at once, not in its child
+  await startRun("/api/form", formData());
+});
+
+// Send a run (a sweep, or the optimiser) and follow it, or show the server's message beside its field.
+async function startRun(url, body) {
   document.getElementById("result").innerHTML = "";
-  const r = await post("/api/form", formData());
+  const r = await post(url, body);
   const answer = await r.json();
   if (!r.ok) { showError(answer.field || "general", answer.error); return; }
   document.getElementById("run").disabled = true;
   document.getElementById("progress-command").textContent = "";
   await refreshRuns();
   follow(answer.id);
+}
+
+// The optimiser: the same form, and a budget (checked again by the server).
+document.getElementById("optimise-run").addEventListener("click", async () => {
+  clearErrors();
+  clearTimeout(numbersTimer);
+  await numbersPending;
+  const budget = Number(form.elements.budget.value);
+  await startRun("/api/optimise", {...formData(), budget: Number.isFinite(budget) ? budget : -1});
+});
+
+// A planner's own area: the workbook's bytes go to the server, which checks every cell and names each bad one.
+document.getElementById("upload-region").addEventListener("click", async () => {
+  clearErrors();
+  const problems = document.getElementById("upload-problems");
+  problems.replaceChildren();
+  document.getElementById("uploaded").textContent = "";
+  const file = form.elements.workbook.files[0];
+  if (!file) { showError("upload", "choose the filled-in workbook (.xlsx) first"); return; }
+  const name = form.elements.region_name.value.trim();
+  const r = await fetch(`/api/regions?name=${encodeURIComponent(name)}`, {method: "POST", body: file,
+    headers: {"X-Pathways-Token": token, "Content-Type": "application/octet-stream"}});
+  const answer = await r.json();
+  if (!r.ok) {
+    showError("upload", answer.error);
+    for (const line of answer.problems || []) {
+      const li = document.createElement("li"); li.textContent = line; problems.appendChild(li);
+    }
+    return;
+  }
+  const option = new Option(answer.label, answer.name, true, true);
+  form.elements.region.add(option);
+  form.elements.region.dispatchEvent(new Event("change", {bubbles: true}));
+  document.getElementById("uploaded").textContent =
+    `Added ${answer.label} (${answer.file}), chosen as the region above; from the command line: ${answer.command}.`;
 });
 
 document.getElementById("stop").addEventListener("click", () => { if (following) stopRun(following); });
