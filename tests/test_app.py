@@ -234,9 +234,13 @@ def test_page_fits_900_px_without_sideways_scrolling(server: tuple[str, Path], t
 
         browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                 {"width": 900, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+        from selenium.webdriver.support.ui import WebDriverWait
+
         browser.get(base + "/")
         for mode in ("programmes", "interventions", "sizes"):
             browser.find_element(By.CSS_SELECTOR, f"input[name=mode][value={mode}]").click()
+            WebDriverWait(browser, 60).until(  # the key numbers of the ticked options, the widest table, are in
+                lambda b: b.find_elements(By.CSS_SELECTOR, "#numbers-table tr[data-key]"))
             assert browser.execute_script(overflow) == [], mode
         screenshot(browser, tmp_path / "app-900.png")
 

@@ -50,7 +50,9 @@ def test_an_editable_install_prints_no_setuptools_warning(tmp_path: Path) -> Non
 @pytest.mark.system
 def test_make_app_takes_a_port() -> None:
     def app_line(*args: str) -> str:
-        r = subprocess.run(["make", "-n", "app", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        # --no-print-directory: under `make test` (MAKEFLAGS from the outer make) make would add "Leaving directory"
+        r = subprocess.run(["make", "--no-print-directory", "-n", "app", *args], cwd=ROOT, capture_output=True,
+                           text=True, timeout=60)
         return r.stdout.strip().splitlines()[-1]
 
     assert app_line("PORT=8123").endswith("pathways-app --port 8123")

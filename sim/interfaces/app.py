@@ -754,7 +754,8 @@ def form_of(overrides: list[str]) -> dict[str, Any] | None:
     sized = [k.split(".")[1] for k in given if re.fullmatch(r"intervention\.\w+\.places", k)]
     form: dict[str, Any] = {"region": given.get("region", ""), "experiment": given.get("experiment", "default"),
                             "replications": given.get("experiment.replications", ""),
-                            "numbers": {k: float(v) for k, v in given.items() if stage_of(k) is not None}}
+                            "numbers": {k: float(v) for k, v in given.items() if stage_of(k) is not None
+                                        and re.fullmatch(r"[-+0-9.eE]+", v)}}  # a swept number is not the form's
     if "scenario" in given:
         return {**form, "mode": "programmes", "scenarios": [x for x in given["scenario"].split(",") if x != "baseline"]}
     if sized:

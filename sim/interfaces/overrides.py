@@ -28,6 +28,7 @@ from hydra.core.override_parser.types import ChoiceSweep, Override, QuotedString
 
 from sim.interfaces.errors import UsageError
 from sim.interfaces.preflight import MAX_PREFLIGHT, available
+from sim.params.errors import did_you_mean
 from sim.params.schema import Config
 
 GROUPS = ("scenario", "region", "pathway", "experiment", "intervention")  # config groups under configs/
@@ -140,7 +141,8 @@ def _check_choices(group: str, o: Override, text: str) -> None:
         for name in chosen:
             name = name.text if isinstance(name, QuotedString) else name
             if name not in names:
-                raise OverrideError(f"{_show(text)}: unknown {group} '{name}'; allowed: {', '.join(names)}")
+                raise OverrideError(f"{_show(text)}: unknown {group} '{name}'{did_you_mean(str(name), names)}; "
+                                    f"allowed: {', '.join(names)}")
 
 
 def _schema_type(key: str) -> Any:
