@@ -509,7 +509,8 @@ class Workbench:
                  for name, file in (("report", "report.html"), ("comparison", "comparison.csv"),
                                     ("workbook", "comparison.xlsx"))}
         share = (done + partial) / total
-        return {"id": run_id, "status": status, "progress": 1.0 if status == "done" else min(0.99, share),
+        return {"id": run_id, "kind": "sweep", "status": status,
+                "progress": 1.0 if status == "done" else min(0.99, share),
                 **files, "error": error, "jobs": total, "jobs_done": done,
                 "resumable": run is not None and status in RESUMABLE,
                 "stoppable": run is not None and status in STOPPABLE,
