@@ -31,7 +31,7 @@ from sim.analysis.compare import (
 from sim.experiment.replications import write_text
 from sim.outputs.elements import Piece, Table
 from sim.outputs.folder import ReportData, report_data
-from sim.outputs.formatting import _wbr, name
+from sim.outputs.formatting import _wbr, name, number
 from sim.outputs.sections import ALWAYS, SECTIONS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -44,6 +44,7 @@ def templates() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
     env.filters["wbr"] = _wbr
+    env.filters["gbp"] = lambda x: number(float(x), "gbp")  # pounds as every table writes them (the page's budget)
     return env
 
 
