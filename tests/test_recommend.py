@@ -94,3 +94,24 @@ def test_a_sweep_runs_its_options_on_parameter_sets_and_opens_with_what_to_fund(
     assert "Context, not options" in html
     headline = html[html.index('id="headline"'):html.index('id="vacancies"')]
     assert "norfolk waveney system" not in headline
+
+
+@pytest.mark.unit
+def test_parameter_sets_resume_only_on_the_same_design(tmp_path) -> None:
+    """A sweep's uncertainty/ folder keeps the design its records were run on: the same resumes, another (a new
+    seed, other options) is refused rather than mixing sets of two designs."""
+    from types import SimpleNamespace
+
+    from sim.analysis.probabilistic import _claim
+    from sim.analysis.psa import Study
+    from sim.params.errors import ConfigError
+
+    def study(*names: str) -> Study:
+        return Study([SimpleNamespace(name=n, raw={"n": n}) for n in names], [], names[0])  # type: ignore[list-item]
+
+    out = tmp_path / "uncertainty"
+    _claim(out, study("baseline", "a"), 1)
+    _claim(out, study("baseline", "a"), 1)
+    for other, seed in ((study("baseline", "a"), 2), (study("baseline", "b"), 1)):
+        with pytest.raises(ConfigError, match="another design"):
+            _claim(out, other, seed)

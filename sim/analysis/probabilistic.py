@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import yaml
@@ -42,9 +41,10 @@ def option_of(job: Job, config_dir: Path = CONFIG_DIR) -> Option:
     return Option(job.label, list(job.overrides), config, option_files(choices, config, config_dir), raw)
 
 
-def study_of(folder: Path, ranges: Ranges | None = None) -> tuple[Study, Experiment] | None:
-    """The decision a finished sweep asks for (its reference first, context left out), and its experiment
-    settings; None when there is nothing to weigh (a job unfinished, no reference, fewer than two options)."""
+def study_of(folder: Path, ranges: Ranges | None = None) -> tuple[Study, Experiment, list[str]] | None:
+    """The decision a finished sweep asks for (its reference first, context left out), its experiment settings and
+    the context's labels; None when there is nothing to weigh (a job unfinished, no reference, fewer than two
+    options)."""
     jobs = find_jobs(folder)
     ref = reference_job(jobs)
     if ref is None or any(j.status != "done" for j in jobs):
@@ -54,7 +54,8 @@ def study_of(folder: Path, ranges: Ranges | None = None) -> tuple[Study, Experim
         return None
     options = [option_of(j) for j in chosen]
     params = parameters({o.name: (o.config, o.files) for o in options}, ranges or Ranges.load())
-    return Study(options, params, ref.label), options[0].config.experiment
+    context = [j.label for j in jobs if is_context(j, ref)]
+    return Study(options, params, ref.label), options[0].config.experiment, context
 
 
 def run_sets(folder: Path, workers: int = 1, progress: Callable[[int, int], None] | None = None) -> Path | None:
@@ -67,7 +68,7 @@ def run_sets(folder: Path, workers: int = 1, progress: Callable[[int, int], None
     found = study_of(folder)
     if found is None or found[1].uncertainty == "none":
         return None
-    study, ex = found
+    study, ex, context = found
     out = folder / FOLDER
     _claim(out, study, ex.seed)
     n = ex.sets or ex.sets_min
@@ -80,7 +81,7 @@ def run_sets(folder: Path, workers: int = 1, progress: Callable[[int, int], None
     settings = {"command": "psa", "overrides": [o.name for o in study.options], "samples": n, "replications": 1,
                 "base_replications": 0, "seed": ex.seed, "design": "sobol", "ranges": "configs/ranges",
                 "default": True, "largest_change": moved, "stable": moved <= STABLE,
-                "wtp": wtp_of(ex), "context": [j.label for j in _context(folder)]}
+                "wtp": wtp_of(ex), "context": context}
     write_text(out / RECOMMENDATION, json.dumps(recommendation(out, study, n, ex), indent=2))
     write_text(out / "decide.json", json.dumps(settings, indent=2, sort_keys=True))
     return out
@@ -127,14 +128,12 @@ def recommendation(out: Path, study: Study, n: int, ex: Experiment) -> dict:
 
 def parameter_labels(study: Study, params: list[Parameter]) -> dict[str, str]:
     """Each varied parameter in words, from the first option whose config has it."""
-    from sim.params.labels import path_label
+    from functools import reduce
+
+    from sim.params.labels import path_label, step
 
     def has(raw: dict, key: str) -> bool:
-        node: Any = raw
-        for k in key.split("."):
-            node = node[int(k)] if isinstance(node, list) and k.isdigit() and int(k) < len(node) else \
-                node.get(k) if isinstance(node, dict) else None
-        return node is not None
+        return reduce(step, key.split("."), raw) is not None
 
     out = {}
     for p in params:
@@ -146,12 +145,6 @@ def parameter_labels(study: Study, params: list[Parameter]) -> dict[str, str]:
 def wtp_of(ex: Experiment) -> dict[str, float]:
     """The willingness to pay per unit of each effect (psa.EFFECTS' names)."""
     return {"sustained_job": ex.wtp_per_sustained_job, "vacancy_year": ex.wtp_per_vacancy_year}
-
-
-def _context(folder: Path) -> list[Job]:
-    jobs = find_jobs(folder)
-    ref = reference_job(jobs)
-    return [j for j in jobs if ref is not None and j.status == "done" and is_context(j, ref)]
 
 
 def best_buy(records: dict[str, dict], ids: list[str], names: list[str], reference: str, effect: str,

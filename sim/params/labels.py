@@ -13,6 +13,13 @@ def label_of(name: str, entry: Mapping[str, Any] | None = None) -> str:
     return str(label) if label else name.replace("_", " ")
 
 
+def step(node: Any, key: str) -> Any:
+    """One key down a composed config (a dict, or a list by index); None where there is nothing."""
+    if isinstance(node, list):
+        return node[int(key)] if key.isdigit() and int(key) < len(node) else None
+    return node.get(key) if isinstance(node, Mapping) else None
+
+
 DISTRIBUTION_PARTS = ("mean", "median", "mode", "sd", "cv", "low", "high", "shape", "scale")
 
 
@@ -24,8 +31,7 @@ def path_label(path: str, config: Mapping[str, Any]) -> str:
     subject, rest = "", keys[1:]
     node: Any = config
     for i, key in enumerate(keys):
-        node = node[int(key)] if isinstance(node, list) and key.isdigit() and int(key) < len(node) else \
-            node.get(key) if isinstance(node, Mapping) else None
+        node = step(node, key)
         if isinstance(node, Mapping) and node.get("label"):
             subject, rest = str(node["label"]), keys[i + 1:]
         if isinstance(node, Mapping) and "target" in node and key.isdigit():  # an intervention's change
