@@ -213,6 +213,8 @@ def test_saving_key_numbers_writes_one_new_file_in_the_scenarios_folder_only(app
             {"name": "ok_name", "numbers": {"hydra.run.dir": 1}}, {"name": "ok_name", "numbers": {"x.y": 1}},
             {"name": "ok_name", "numbers": {"pathway.recruitment.shortlisting": 1.5}},
             {"name": "ok_name", "numbers": {"region.label": "${oc.env:HOME}"}},
+            {"name": "ok_name", "numbers": {"_target_": "os.system"}},
+            {"name": "ok_name", "numbers": {"pathway.recruitment.shortlisting": "${oc.env:HOME}"}},
             {"name": "ok_name", "numbers": good, "path": "/tmp"}, {"name": "ok_name", "numbers": good,
                                                                    "region": "../../etc"})]
         for r in refused:
@@ -511,6 +513,13 @@ def test_optimiser_budget_is_checked_on_the_server_and_refusals_write_nothing(ap
         r = client.post("/api/optimise", json={**form, "mode": "sizes", "sized": "childcare", "sizes": "0,10",
                                                "budget": 1e6})
         assert r.status_code == 400 and r.json()["field"] == "mode", r.text
+        for numbers in ({"hydra.run.dir": 1}, {"_target_": "os.system"},
+                        {"pathway.recruitment.shortlisting": "${oc.env:HOME}"}):  # model parameters only
+            r = client.post("/api/optimise", json={**form, "budget": 1e6, "numbers": numbers})
+            assert r.status_code == 400 and "\n" not in r.json()["error"], r.text
+    for headers in ({"X-Pathways-Token": "guess"}, {"Origin": "http://evil.example"}):
+        r = httpx.post(base + "/api/optimise", json={**form, "budget": 1e6}, headers=headers)
+        assert r.status_code == 403, r.text
     assert sorted(results.rglob("*")) == before
 
 
@@ -576,6 +585,10 @@ def test_an_uploaded_region_workbook_is_checked_cell_by_cell_and_written_only_as
         for line, cell in zip(bad["problems"], (f"{chr(64 + est)}{top + 1}", f"{chr(64 + est)}{top + 2}")):
             assert "sheet 'Staff by role'" in line and cell in line and "allowed" in line, bad
         assert "exists" in refused["a shipped name"].json()["error"]
+        for headers in ({"X-Pathways-Token": "guess"}, {"Origin": "http://evil.example"}):  # only its own page
+            r = httpx.post(base + "/api/regions", params={"name": "my_area"}, content=good,
+                           headers={"Content-Type": "application/octet-stream", **headers})
+            assert r.status_code == 403, r.text
         assert not configs.exists() or not list(configs.rglob("*.yaml"))  # nothing written so far
         made = _upload(client, "my_area", good)
         assert made.status_code == 200, made.text
