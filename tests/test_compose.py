@@ -50,3 +50,59 @@ def test_a_kept_composition_is_a_copy_and_follows_the_files(tmp_path) -> None:
     path.write_text(path.read_text().replace("horizon_days: 730", "horizon_days: 731"))
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # a clock too coarse to see it
     assert compose_config(["experiment=quick"], config_dir=tree).experiment.horizon_days == 731
+
+
+def test_a_composition_kept_on_disk_serves_another_process_and_follows_the_files(tmp_path, monkeypatch) -> None:
+    """Between processes a composition is kept on disk (`PATHWAYS_CACHE`): a new process (the in-process store
+    emptied) reads it instead of composing; an edited file, or a corrupt kept file, gives a fresh composition."""
+    import os
+    import shutil
+
+    from sim.params import compose as module
+    from sim.params.paths import CONFIG_DIR
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PATHWAYS_CACHE", str(cache))
+    tree = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, tree, symlinks=False)
+    composed = []
+    real = module.initialize_config_dir
+
+    def counting(*args, **kwargs):  # every composition from the files goes through here
+        composed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "initialize_config_dir", counting)
+    first = compose_config(["experiment=quick"], config_dir=tree)
+    assert len(composed) == 1 and len(list(cache.glob("*.pickle"))) == 1
+    monkeypatch.setattr(module, "_COMPOSED", {})  # a new process
+    assert compose_config(["experiment=quick"], config_dir=tree) == first and len(composed) == 1
+
+    path = tree / "experiment" / "quick.yaml"
+    path.write_text(path.read_text().replace("horizon_days: 730", "horizon_days: 731"))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    monkeypatch.setattr(module, "_COMPOSED", {})
+    assert compose_config(["experiment=quick"], config_dir=tree).experiment.horizon_days == 731
+    assert len(composed) == 2
+
+    for kept in cache.glob("*.pickle"):
+        kept.write_bytes(b"not a pickle")
+    monkeypatch.setattr(module, "_COMPOSED", {})
+    assert compose_config(["experiment=quick"], config_dir=tree).experiment.horizon_days == 731
+    assert len(composed) == 3
+
+
+def test_a_search_path_folder_is_part_of_what_a_composition_is_kept_by(tmp_path, monkeypatch) -> None:
+    """A planner's own region folder (`hydra.searchpath`): editing a file there is seen at once."""
+    import os
+
+    monkeypatch.setenv("PATHWAYS_CACHE", str(tmp_path / "cache"))
+    own = tmp_path / "own" / "region"
+    own.mkdir(parents=True)
+    region = own / "coastal.yaml"
+    region.write_text("defaults:\n  - norfolk_waveney\n  - _self_\nname: coastal\n")
+    args = [f"hydra.searchpath=[file://{own.parent}]", "region=coastal"]
+    assert compose_config(args).region.name == "coastal"
+    region.write_text("defaults:\n  - norfolk_waveney\n  - _self_\nname: coastal2\n")
+    os.utime(region, ns=(region.stat().st_atime_ns, region.stat().st_mtime_ns + 10**9))
+    assert compose_config(args).region.name == "coastal2"

@@ -51,6 +51,7 @@ class Job:
     region: str = ""  # the demand side it ran on (region.name)
     interventions: tuple[str, ...] = ()
     reference: str = "baseline"  # experiment.reference of the job's config
+    uncertainty: str = "parameters"  # experiment.uncertainty of the job's config
 
 
 def is_context(job: Job, reference: Job | None) -> bool:
@@ -207,6 +208,7 @@ def _read_config(job: Job, path: Path) -> None:
     job.region = str((cfg.get("region") or {}).get("name", ""))
     job.interventions = tuple(cfg.get("intervention") or {})
     job.reference = str((cfg.get("experiment") or {}).get("reference", "baseline"))
+    job.uncertainty = str((cfg.get("experiment") or {}).get("uncertainty", "parameters"))
     job.scenario = job.scenario or str(cfg.get("scenario_name", ""))
 
 

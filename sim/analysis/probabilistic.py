@@ -44,10 +44,10 @@ def option_of(job: Job, config_dir: Path = CONFIG_DIR) -> Option:
 def study_of(folder: Path, ranges: Ranges | None = None) -> tuple[Study, Experiment, list[str]] | None:
     """The decision a finished sweep asks for (its reference first, context left out), its experiment settings and
     the context's labels; None when there is nothing to weigh (a job unfinished, no reference, fewer than two
-    options)."""
+    options) or the sweep asks for no parameter sets (`experiment.uncertainty=none`: then nothing is composed)."""
     jobs = find_jobs(folder)
     ref = reference_job(jobs)
-    if ref is None or any(j.status != "done" for j in jobs):
+    if ref is None or ref.uncertainty == "none" or any(j.status != "done" for j in jobs):
         return None
     chosen = [ref] + [j for j in jobs if j is not ref and not is_context(j, ref)]
     if len(chosen) < 2:
@@ -66,7 +66,7 @@ def run_sets(folder: Path, workers: int = 1, progress: Callable[[int, int], None
     itself balanced) until no option's probability of being the best buy, for either effect at its willingness to
     pay, moves by more than `STABLE` between the first half and all of them, or `sets_max` is reached."""
     found = study_of(folder)
-    if found is None or found[1].uncertainty == "none":
+    if found is None:
         return None
     study, ex, context = found
     out = folder / FOLDER

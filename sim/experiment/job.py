@@ -124,5 +124,5 @@ def region_calibration(region: str, searchpath: list[str] | tuple[str, ...] = ()
     from sim.params.config import to_config
 
     extra = [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
-    base = compose_config([f"region={region}", "scenario=baseline", "intervention=[]", *extra])
+    base = compose_config([f"region={region}", "scenario=baseline", "intervention=[]", *extra], keep_inside_hydra=True)
     return calibrate(to_config(base).region.workforce)

@@ -241,7 +241,9 @@ def preflight_plan(argv: list[str]) -> tuple[list[str], Plan | None]:
     """`preflight`, and the plan of what will run into which folder (None when `argv` runs nothing)."""
     if any(a in _SKIP_PREFLIGHT or a.split("=")[0] in _SKIP_PREFLIGHT for a in argv):
         return argv, None
-    from hydra import compose, initialize_config_dir
+    from hydra import initialize_config_dir
+
+    from sim.params.compose import kept_compose as compose  # Hydra's compose, kept between runs
 
     multirun = "-m" in argv or "--multirun" in argv
     argv = check_literals(argv, multirun)

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.page import PageMargins
@@ -101,12 +103,14 @@ def _table(ws: Worksheet, header: list[str], widths: dict[int, float], default: 
     return row
 
 
-def _fit_height(ws: Worksheet, row: int) -> None:
+def _fit_height(ws: Worksheet, row: int, cells: Sequence[Cell] | None = None) -> None:
     """A row tall enough for its longest wrapped text in its column's width (a spreadsheet does not measure
-    rows it did not write itself, so a printed row would otherwise cut its text)."""
+    rows it did not write itself, so a printed row would otherwise cut its text). `cells`: the row's, when the
+    caller has them (finding them costs a pass over the whole sheet)."""
     dims = ws.column_dimensions
     lines = [math.ceil(len(c.value) / ((dims[c.column_letter].width or 13) * CHARS_PER_LINE * (0.8 if c.font.b else 1)))
-             for c in ws[row] if isinstance(c.value, str) and not dims[c.column_letter].hidden]
+             for c in (ws[row] if cells is None else cells)
+             if isinstance(c.value, str) and not dims[c.column_letter].hidden]
     ws.row_dimensions[row].height = 15 * max(1, *lines)
 
 
@@ -114,11 +118,13 @@ def _append(ws: Worksheet, values: list[Any], formats: dict[int, str] | None = N
     """One row, every cell wrapped and top-aligned, tall enough for its text, with the number formats given
     by column."""
     ws.append(values)
-    for col, cell in enumerate(ws[ws.max_row], start=1):
+    row = ws.max_row  # one pass over the sheet per row, not four (a long Comparison sheet took seconds)
+    cells = [ws.cell(row, col) for col in range(1, len(values) + 1)]
+    for col, cell in enumerate(cells, start=1):
         cell.alignment = TOP
         if formats and col in formats:
             cell.number_format = formats[col]
-    _fit_height(ws, ws.max_row)
+    _fit_height(ws, row, cells)
 
 
 def _note(ws: Worksheet, text: str, columns: int) -> None:

@@ -1,11 +1,23 @@
 """The root config composed from the shipped config tree with Hydra overrides: the one way the library (not the
-`pathways` command, which is Hydra's own entry) composes a config, with the schema registered first."""
+`pathways` command, which is Hydra's own entry) composes a config, with the schema registered first.
+
+Hydra takes a second or more to compose a config (most of it merging the structured schema), and the command,
+its preflight, the page, the decision commands and the tests compose the same configs again and again. So a
+composition is kept: in the process, and on disk between processes (`PATHWAYS_CACHE`, default
+`~/.cache/pathways/compose`; empty: in the process only), keyed by everything it depends on: the overrides, the
+config tree's and any `hydra.searchpath` folder's files with their sizes and modification times, the schema's
+source, the versions of Hydra, OmegaConf and Python, and (with Hydra's own node) the working folder."""
 
 from __future__ import annotations
 
-import copy
+import hashlib
 import itertools
 import os
+import pickle
+import platform
+import tempfile
+from collections.abc import Callable, Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -13,43 +25,132 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig
 
+from sim.params import schema
 from sim.params.paths import CONFIG_DIR
 from sim.params.schema import register
 
 
-def compose_config(overrides: list[str] | tuple[str, ...] = (), *, hydra_node: bool = False,
-                   config_dir: Path = CONFIG_DIR) -> DictConfig:
-    """`config.yaml` with `overrides` (Hydra's syntax), as `hydra.compose` gives it; inside an initialised
-    Hydra (a running job, a preflight) it composes there.
-
-    Outside one, a composition is kept for the life of the process and a copy returned, until a file of the
-    config tree changes (its paths and modification times are part of the key): Hydra takes about a second to
-    compose, and the page, the decision commands and the tests compose the same configs again and again."""
+def compose_config(overrides: Sequence[str] = (), *, hydra_node: bool = False, config_dir: Path = CONFIG_DIR,
+                   keep_inside_hydra: bool = False) -> DictConfig:
+    """`config.yaml` with `overrides` (Hydra's syntax), as `hydra.compose` gives it: a kept composition's copy
+    when there is one. Inside an initialised Hydra (a running job, a preflight) it composes there, and keeps the
+    composition only with `keep_inside_hydra`: the caller knows that Hydra was initialised on `config_dir` and
+    that `overrides` name every search-path folder it was given (a planner's own region folder)."""
     register()
-    if GlobalHydra.instance().is_initialized():
+    inside = GlobalHydra.instance().is_initialized()
+    if inside and not keep_inside_hydra:
         return compose("config", overrides=list(overrides), return_hydra_config=hydra_node)
-    key = (tuple(overrides), hydra_node, str(config_dir), _tree(config_dir))
-    if key not in _COMPOSED:
+
+    def fresh() -> DictConfig:
+        if inside:
+            return compose("config", overrides=list(overrides), return_hydra_config=hydra_node)
         with initialize_config_dir(config_dir=str(config_dir), version_base=None):
-            cfg = compose("config", overrides=list(overrides), return_hydra_config=hydra_node)
+            return compose("config", overrides=list(overrides), return_hydra_config=hydra_node)
+
+    return _kept(overrides, hydra_node, config_dir, fresh)
+
+
+def kept_compose(config_name: str, overrides: Sequence[str] = (), return_hydra_config: bool = False) -> DictConfig:
+    """Hydra's `compose` with its signature, kept: for the preflight, which initialises Hydra on the shipped
+    tree and names any search path in `overrides`."""
+    assert config_name == "config", config_name
+    return compose_config(overrides, hydra_node=return_hydra_config, keep_inside_hydra=True)
+
+
+_COMPOSED: dict[str, bytes] = {}  # key -> pickled composition, in this process
+_KEEP = 256  # compositions kept in the process (each some 100 KB) and on disk; the oldest goes first
+
+
+def _kept(overrides: Sequence[str], hydra_node: bool, config_dir: Path,
+          fresh: Callable[[], DictConfig]) -> DictConfig:
+    """A copy of the kept composition for these arguments, composing (`fresh`) and keeping it when there is none."""
+    key = _key(overrides, hydra_node, config_dir)
+    kept = _COMPOSED.get(key)
+    if kept is None:
+        kept, cfg = _read(key)
+        if cfg is None:
+            cfg = fresh()
+            kept = pickle.dumps(cfg, protocol=pickle.HIGHEST_PROTOCOL)
+            _write(key, kept)
         if len(_COMPOSED) >= _KEEP:
             _COMPOSED.pop(next(iter(_COMPOSED)))
-        _COMPOSED[key] = cfg
-    return copy.deepcopy(_COMPOSED[key])
+        _COMPOSED[key] = kept
+        return cfg  # composed or read just now: the caller's own already
+    result: DictConfig = pickle.loads(kept)  # a copy: what the caller changes stays its own (faster than deepcopy)
+    return result
 
 
-_COMPOSED: dict[tuple, DictConfig] = {}
-_KEEP = 256  # compositions kept (each some 100 KB); the oldest goes first
+def _key(overrides: Sequence[str], hydra_node: bool, config_dir: Path) -> str:
+    folders = [str(config_dir)] + [p for o in overrides if o.startswith("hydra.searchpath=")
+                                   for p in _searchpath(o)]
+    parts = [list(overrides), hydra_node, [(f, _tree(Path(f))) for f in folders],
+             hashlib.sha256(Path(schema.__file__).read_bytes()).hexdigest(),
+             [version(p) for p in ("hydra-core", "omegaconf")], platform.python_version(),
+             os.getcwd() if hydra_node else ""]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def _tree(config_dir: Path) -> tuple[tuple[str, int], ...]:
-    """Every file of the config tree (scenarios through their link included) with its modification time."""
+def _searchpath(override: str) -> list[str]:
+    """The folders of a `hydra.searchpath=[file://...,pkg://...]` override (absolute; a package as named)."""
     out = []
-    for root, _dirs, files in os.walk(config_dir, followlinks=True):
+    for entry in override.split("=", 1)[1].strip("[]").split(","):
+        entry = entry.strip().strip("'\"")
+        out.append(os.path.abspath(entry[len("file://"):]) if entry.startswith("file://") else entry)
+    return out
+
+
+def _tree(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Every file under `folder` (scenarios through their link included) with its size and modification time."""
+    out = []
+    for root, _dirs, files in os.walk(folder, followlinks=True):
         for name in files:
             path = os.path.join(root, name)
-            out.append((path, os.stat(path).st_mtime_ns))
+            st = os.stat(path)
+            out.append((path, st.st_size, st.st_mtime_ns))
     return tuple(sorted(out))
+
+
+def _cache_dir() -> Path | None:
+    where = os.environ.get("PATHWAYS_CACHE")
+    if where == "":
+        return None
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return Path(where) if where else home / "pathways" / "compose"
+
+
+def _read(key: str) -> tuple[bytes, DictConfig | None]:
+    """The kept bytes and their composition; (b"", None) when none is kept or it cannot be read (a cut-off or
+    foreign file: composed again and written over)."""
+    folder = _cache_dir()
+    if folder is None:
+        return b"", None
+    try:
+        data = (folder / f"{key}.pickle").read_bytes()
+        cfg = pickle.loads(data)
+    except Exception:  # any unreadable file is only a miss
+        return b"", None
+    return (data, cfg) if isinstance(cfg, DictConfig) else (b"", None)
+
+
+def _write(key: str, data: bytes) -> None:
+    """Keep a composition on disk (atomically: a reader sees all of it or none; any failure leaves no trace:
+    a cache that cannot be written is only slower)."""
+    folder = _cache_dir()
+    if folder is None:
+        return
+    tmp = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, folder / f"{key}.pickle")
+        kept = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns)
+        for old in kept[:-_KEEP]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def sweep_combos(overrides: list[Override]) -> list[list[str]]:
