@@ -138,7 +138,8 @@ def test_the_posteriors_quantiles_reach_the_options_configs_paired_beside_the_pr
 
 
 @pytest.mark.model
-def test_a_changed_posterior_refuses_a_resume_and_prior_keeps_mains_design(tmp_path, monkeypatch, options) -> None:
+def test_a_changed_posterior_refuses_a_resume_and_prior_keeps_mains_design(tmp_path, monkeypatch, options,
+                                                                           capsys) -> None:
     from sim.analysis.probabilistic import DESIGN, _claim, drawn_from
     from sim.analysis.psa import Study
     from sim.interfaces import decide
@@ -159,6 +160,7 @@ def test_a_changed_posterior_refuses_a_resume_and_prior_keeps_mains_design(tmp_p
     decide._check_resume(tmp_path / "d", "psa", {"overrides": [OPTIONS]}, early=True)  # not known before composing
     with pytest.raises(SystemExit):
         decide._check_resume(tmp_path / "d", "psa", {"overrides": [OPTIONS], **drawn_from(changed)})
+    assert "drawn from another posterior" in capsys.readouterr().err
     prior = Study.of(*options, "prior")
     _claim(tmp_path / "prior", prior, 1)
     assert sorted(json.loads((tmp_path / "prior" / DESIGN).read_text())) == ["configs", "options", "parameters",

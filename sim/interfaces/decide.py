@@ -135,7 +135,9 @@ def _check_resume(out: Path, command: str, settings: dict, early: bool = False) 
             old = {k: v for k, v in old.items() if k not in DRAWN_FROM}
         if old != new:
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-            fail(f"{out}: holds a {old.get('command')} run with other settings ({', '.join(diff)}); "
+            why = ("; its sets were drawn from another posterior (the region's calibration changed since)"
+                   if set(diff) & set(DRAWN_FROM) else "")
+            fail(f"{out}: holds a {old.get('command')} run with other settings ({', '.join(diff)}){why}; "
                  "allowed: the same command and settings to resume, or a new --out folder")
 
 
