@@ -30,14 +30,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-from sim.analysis.psa import PSA_STREAMS, Study, Uncertainty, differences, uncertainty, unit_design
+from sim.analysis.psa import PSA_STREAMS, Study, Uncertainty, differences, uncertainty
 from sim.experiment.runner import Option, Runner, Task
 from sim.experiment.stats import Interval, paired_difference, upper_prediction_bound
 from sim.params.config import params_of
 from sim.params.errors import ConfigError
 from sim.params.kpis import KPI
 from sim.params.paths import SIZES
-from sim.params.ranges import apply, base_values, values_at, varied
+from sim.params.ranges import apply, base_values, values_at
 from sim.params.schema import Config, Intervention, Sizing
 
 FRESH = 1 << 22  # replication indices of out-of-sample runs (the search uses 0, 1, ...)
@@ -410,12 +410,12 @@ def out_of_sample(s: Search, mix: dict[str, int], programmes: list[str], referen
 
 def parameter_sets(s: Search, study: Study, mix: dict[str, int], names: list[str], sets: int, seed: int
                    ) -> dict[str, Uncertainty]:
-    """The mix and the options `names` against the reference over `sets` parameter sets drawn from the ranges as
-    `psa` draws them (the options of a set share its quantiles and its random numbers; the mix's sized
-    interventions drawn around its own values), one replication a set: each one's expected effect on the
-    objective and its 95% interval (parameters and noise together), on the KPI's own scale."""
-    v = varied(study.params)
-    u = unit_design(sets, len(v), seed, "sobol")
+    """The mix and the options `names` against the reference over `sets` parameter sets drawn as `psa` draws them
+    (`Study.design`: the ranges, the calibrated parameters from the posterior where there is one; the options of a
+    set share its quantiles and its random numbers; the mix's sized interventions drawn around its own values), one
+    replication a set: each one's expected effect on the objective and its 95% interval (parameters and noise
+    together), on the KPI's own scale."""
+    u = study.design(sets, seed)
     values, drop = s.sizes.values(mix)
     realised = apply(s.c, values)
     for name in drop:

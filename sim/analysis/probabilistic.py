@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -55,7 +56,7 @@ def study_of(folder: Path, ranges: Ranges | None = None) -> tuple[Study, Experim
     options = [option_of(j) for j in chosen]
     params = parameters({o.name: (o.config, o.files) for o in options}, ranges or Ranges.load())
     context = [j.label for j in jobs if is_context(j, ref)]
-    return Study(options, params, ref.label), options[0].config.experiment, context
+    return Study.of(options, params, ref.label), options[0].config.experiment, context
 
 
 def run_sets(folder: Path, workers: int = 1, progress: Callable[[int, int], None] | None = None) -> Path | None:
@@ -64,36 +65,67 @@ def run_sets(folder: Path, workers: int = 1, progress: Callable[[int, int], None
 
     With `experiment.sets` 0, `sets_min` sets first, doubled (the first sets kept: a Sobol sequence's first half is
     itself balanced) until no option's probability of being the best buy, for either effect at its willingness to
-    pay, moves by more than `STABLE` between the first half and all of them, or `sets_max` is reached."""
+    pay, moves by more than `STABLE` between the first half and all of them, or `sets_max` is reached.
+
+    With a posterior (`experiment.parameters`, `Study.design`) and `experiment.compare_prior`, the same number of
+    sets is run again on the prior ranges alone in `folder/uncertainty/prior` (the same design points for every
+    uncalibrated parameter and the same random numbers: what changes between the two is the calibration's doing),
+    for the report's "how much the decision changed"."""
     found = study_of(folder)
     if found is None:
         return None
     study, ex, context = found
     out = folder / FOLDER
+    n, moved = _sets(study, out, ex, workers, progress)
+    settings = {"command": "psa", "overrides": [o.name for o in study.options], "samples": n, "replications": 1,
+                "base_replications": 0, "seed": ex.seed, "design": "sobol", "ranges": "configs/ranges",
+                "default": True, "largest_change": moved, "stable": moved <= STABLE,
+                "wtp": wtp_of(ex), "context": context, **drawn_from(study)}
+    write_text(out / RECOMMENDATION, json.dumps(recommendation(out, study, n, ex), indent=2))
+    if study.posterior is not None and ex.compare_prior:
+        prior = Study(study.options, study.params, study.reference)
+        _claim(out / PRIOR, prior, ex.seed)
+        psa(prior, out / PRIOR, n, 1, 0, ex.seed, "sobol", workers, None, progress,
+            parameter_labels(prior, prior.params))
+        write_text(out / PRIOR / RECOMMENDATION, json.dumps(recommendation(out / PRIOR, prior, n, ex), indent=2))
+        write_text(out / PRIOR / "decide.json", json.dumps({**settings, **drawn_from(prior)}, indent=2,
+                                                           sort_keys=True))
+    write_text(out / "decide.json", json.dumps(settings, indent=2, sort_keys=True))
+    return out
+
+
+def _sets(study: Study, out: Path, ex: Experiment, workers: int,
+          progress: Callable[[int, int], None] | None) -> tuple[int, float]:
+    """Run the study's sets in `out` until the best buy is stable (`run_sets`); the sets run and the largest move."""
     _claim(out, study, ex.seed)
     n = ex.sets or ex.sets_min
     while True:
         psa(study, out, n, 1, 0, ex.seed, "sobol", workers, None, progress, parameter_labels(study, study.params))
         moved = stability(out, study, n, wtp_of(ex))
         if ex.sets or moved <= STABLE or n >= ex.sets_max:
-            break
+            return n, moved
         n = min(2 * n, ex.sets_max)
-    settings = {"command": "psa", "overrides": [o.name for o in study.options], "samples": n, "replications": 1,
-                "base_replications": 0, "seed": ex.seed, "design": "sobol", "ranges": "configs/ranges",
-                "default": True, "largest_change": moved, "stable": moved <= STABLE,
-                "wtp": wtp_of(ex), "context": context}
-    write_text(out / RECOMMENDATION, json.dumps(recommendation(out, study, n, ex), indent=2))
-    write_text(out / "decide.json", json.dumps(settings, indent=2, sort_keys=True))
-    return out
+
+
+def drawn_from(study: Study) -> dict[str, Any]:
+    """What a run's decide.json records of where its sets came from (DRAWN_FROM): "prior", or "posterior" with the
+    calibration's folder, posterior.csv's hash and the calibrated parameters."""
+    if study.posterior is None:
+        return {"drawn_from": "prior"}
+    return {"drawn_from": "posterior", "posterior": study.posterior.provenance(),
+            "calibrated": list(study.posterior.names)}
 
 
 RECOMMENDATION = "recommendation.json"
 DESIGN = "design.json"  # what the records were run on: a resume must be the same design
+DRAWN_FROM = ("drawn_from", "posterior", "calibrated")  # decide.json's keys of `drawn_from`
+PRIOR = "prior"  # uncertainty/'s subfolder: the same sets on the prior ranges, beside a posterior's (compare_prior)
 
 
 def _claim(out: Path, study: Study, seed: int) -> None:
     """Start `out` for this design, or check that its records are of the same one (the options, their parameters
-    and ranges, the seed); ConfigError otherwise, rather than mixing sets of two designs."""
+    and ranges, the seed, and the posterior's folder and hash when the sets draw from one); ConfigError otherwise,
+    rather than mixing sets of two designs."""
     import hashlib
 
     from sim.params.errors import ConfigError
@@ -102,23 +134,25 @@ def _claim(out: Path, study: Study, seed: int) -> None:
               "parameters": [[p.name, p.spec.kind, p.spec.args, list(p.keys)] for p in study.params if p.varied],
               "configs": hashlib.sha256(json.dumps([o.raw for o in study.options], sort_keys=True,
                                                    default=str).encode()).hexdigest()}
+    if study.posterior is not None:  # only then: a run without one keeps the design it always had
+        design["posterior"] = study.posterior.provenance()
     path = out / DESIGN
     if path.exists() and json.loads(path.read_text()) != json.loads(json.dumps(design, default=str)):
-        raise ConfigError(str(path), "another design", "the same options, parameters, ranges and seed as its records "
-                          f"(the ranges or options changed since they ran: remove {out} to run the sets again)")
+        raise ConfigError(str(path), "another design", "the same options, parameters, ranges, posterior and seed as "
+                          f"its records (the ranges, the options or the region's calibration changed since they ran: "
+                          f"remove {out} to run the sets again)")
     out.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(design, indent=1, default=str))
 
 
 def recommendation(out: Path, study: Study, n: int, ex: Experiment) -> dict:
     """The recommendation per effect (`sim.analysis.recommend`) from the first `n` sets of `out`."""
-    from sim.analysis.psa import unit_design
     from sim.analysis.recommend import recommendations
     from sim.experiment.runner import Records
     from sim.params.ranges import varied
 
     v = varied(study.params)
-    u = unit_design(n, len(v), ex.seed, "sobol")
+    u = study.design(n, ex.seed)
     spans = {effect: (float(span[0]), float(span[1])) for effect, span in
              (("sustained_job", ex.wtp_per_sustained_job_range), ("vacancy_year", ex.wtp_per_vacancy_year_range))}
     recs = recommendations(Records(out / "records.jsonl").read(), [f"set{i}" for i in range(n)],

@@ -22,6 +22,7 @@ from sim.experiment.replications import write_csv
 from sim.experiment.runner import KPIS, Option, Records, Task, compose_options, run
 from sim.experiment.stats import Interval, mean_ci
 from sim.params.kpis import KPI, group
+from sim.params.posterior import Posterior, posterior_for
 from sim.params.ranges import Parameter, Ranges, base_values, parameters, values_at, varied
 
 PSA_STREAMS = 1 << 20  # replication indices of parameter sets start here (the base run uses 0, 1, ...)
@@ -51,12 +52,32 @@ class Study:
     options: list[Option]
     params: list[Parameter]
     reference: str
+    posterior: Posterior | None = None  # the region's calibration the sets' calibrated parameters are drawn from
 
     @classmethod
-    def build(cls, overrides: list[str], ranges: Ranges, config_dir: Path) -> Study:
+    def build(cls, overrides: list[str], ranges: Ranges, config_dir: Path, choice: str | None = None) -> Study:
+        """The options of a command line; `choice` (posterior|prior) overrides the reference's
+        `experiment.parameters`."""
         options = compose_options(overrides, config_dir)
         params = parameters({o.name: (o.config, o.files) for o in options}, ranges)
-        return cls(options, params, reference_of(options))
+        return cls.of(options, params, reference_of(options), choice)
+
+    @classmethod
+    def of(cls, options: list[Option], params: list[Parameter], reference: str, choice: str | None = None) -> Study:
+        """A study with the posterior its reference's region and `experiment.parameters` (or `choice`) ask for."""
+        ref = next(o for o in options if o.name == reference).config
+        posterior = posterior_for(ref.region.name, choice or ref.experiment.parameters)
+        if posterior is not None:
+            posterior.check([p.name for p in varied(params)])  # before any run: a stale posterior in one line
+        return cls(options, params, reference, posterior)
+
+    def design(self, n: int, seed: int, method: str = "sobol") -> np.ndarray:
+        """The unit-cube points of `n` parameter sets, one column per varied parameter: the prior design
+        (`unit_design`), with the calibrated parameters' columns from the posterior draws when there is one
+        (`Posterior.onto`). The one source of the sets' coordinates: the runs and the regressions (EVPPI) read it."""
+        v = varied(self.params)
+        u = unit_design(n, len(v), seed, method)
+        return u if self.posterior is None else self.posterior.onto(u, [p.name for p in v], seed)
 
     @property
     def configs(self) -> dict:
@@ -390,7 +411,7 @@ def psa(study: Study, out: Path, samples: int, replications: int, base_replicati
     `base_replications` 0: no run at the files' values (a sweep's jobs have them: the simulation-only columns
     of uncertainty.csv are then empty)."""
     v = varied(study.params)
-    u = unit_design(samples, len(v), seed, method)
+    u = study.design(samples, seed, method)
     base = Task("base", {}, tuple(range(base_replications)))
     tasks = [base] + [Task(f"set{i}", study.point(u[i]),
                            tuple(PSA_STREAMS + i * replications + r for r in range(replications)))

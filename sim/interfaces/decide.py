@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from sim.analysis.probabilistic import parameter_labels
+from sim.analysis.probabilistic import DRAWN_FROM, drawn_from, parameter_labels
 from sim.analysis.psa import (
     MORRIS_MIN_TRAJECTORIES,
     SENSITIVITY_HEADER,
@@ -48,6 +48,7 @@ from sim.outputs.formatting import estimate, mix_label
 from sim.params.errors import ConfigError
 from sim.params.kpis import KPI, group
 from sim.params.paths import CONFIG_DIR
+from sim.params.posterior import CHOICES
 from sim.params.ranges import Ranges
 
 
@@ -124,14 +125,19 @@ def _outdir(args: argparse.Namespace, command: str) -> Path:
     return Path("results") / now.strftime("%Y-%m-%d") / f"{now.strftime('%H-%M-%S')}-decide-{command}"
 
 
-def _check_resume(out: Path, command: str, settings: dict) -> None:
-    """A folder holds one command's run: resuming with other settings would mix two designs."""
+def _check_resume(out: Path, command: str, settings: dict, early: bool = False) -> None:
+    """A folder holds one command's run: resuming with other settings would mix two designs. `early`: before the
+    options are composed, where the sets are drawn from (`drawn_from`: the posterior's hash) is not known yet."""
     path = out / "decide.json"
     if path.exists():
         old, new = json.loads(path.read_text()), {"command": command, **settings}
+        if early:
+            old = {k: v for k, v in old.items() if k not in DRAWN_FROM}
         if old != new:
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-            fail(f"{out}: holds a {old.get('command')} run with other settings ({', '.join(diff)}); "
+            why = ("; its sets were drawn from another posterior (the region's calibration changed since)"
+                   if set(diff) & set(DRAWN_FROM) else "")
+            fail(f"{out}: holds a {old.get('command')} run with other settings ({', '.join(diff)}){why}; "
                  "allowed: the same command and settings to resume, or a new --out folder")
 
 
@@ -141,14 +147,14 @@ def _start(out: Path, command: str, settings: dict) -> None:
     write_text(out / "decide.json", json.dumps({"command": command, **settings}, indent=2, sort_keys=True))
 
 
-def _study(overrides: list[str], ranges_dir: Path) -> Study:
+def _study(overrides: list[str], ranges_dir: Path, choice: str | None = None) -> Study:
     from sim.analysis.compare import ComparisonError
     from sim.interfaces.errors import UsageError
     from sim.interfaces.preflight import preflight
     try:  # every option's config composed and validated, and the reference found: exit 2 on a bad value
         preflight(["-m", *overrides])
         ranges = Ranges.load(ranges_dir)
-        return Study.build(overrides, ranges, CONFIG_DIR)
+        return Study.build(overrides, ranges, CONFIG_DIR, choice)
     except UsageError as e:
         fail(str(e))
     except ComparisonError as e:
@@ -159,10 +165,10 @@ def _study(overrides: list[str], ranges_dir: Path) -> Study:
 
 def _settings(args: argparse.Namespace) -> dict:
     """What a folder's run is: resuming it needs the same (decide.json)."""
-    keys = {"psa": ("samples", "replications", "base_replications", "seed", "design", "ranges"),
+    keys = {"psa": ("samples", "replications", "base_replications", "seed", "design", "ranges", "parameters"),
             "sensitivity": ("method", "trajectories", "samples", "top", "replications", "seed", "ranges"),
             "optimise": ("budget", "objective", "budgets", "trials", "polish", "replications", "top", "factor",
-                         "oos_replications", "seed", "max_trials", "sets")}[args.command]
+                         "oos_replications", "seed", "max_trials", "sets", "parameters")}[args.command]
     out = {"overrides": args.overrides}
     for k in keys:
         v = getattr(args, k)
@@ -189,6 +195,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--base-replications", type=int, default=10,
                    help="replications at the file's values (the simulation-only CI)")
     p.add_argument("--design", choices=("sobol", "lhs"), default="sobol")
+    p.add_argument("--parameters", choices=CHOICES,
+                   help="the sets' calibrated parameters from the region's posterior (configs/calibration/<region>/) "
+                        "or every parameter from its prior range (default: experiment.parameters, posterior where "
+                        "the region has a calibration)")
     p = sub.add_parser("sensitivity", parents=[common], help="Morris screening, Sobol indices, tornado")
     p.add_argument("--method", choices=("morris", "sobol"), default="morris")
     p.add_argument("--trajectories", type=int, default=10, help="Morris trajectories (each: parameters + 1 points)")
@@ -211,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-trials", type=int,
                    help="most trials per budget when the best mix after half the trials is not the best after all "
                         "(the trials double up to it; default 4 x --trials)")
+    p.add_argument("--parameters", choices=CHOICES, help="as psa --parameters, for the recommendation's sets")
     p.add_argument("--sets", type=int, default=16,
                    help="parameter sets the recommendation is run on, for its effect with parameter uncertainty "
                         "(0: none)")
@@ -232,8 +243,11 @@ def main(argv: list[str] | None = None) -> None:
         fail("--sets = 1: allowed: 0 (none) or an integer in [2, 10,000] (an interval needs two sets)")
     out = _outdir(args, args.command)
     settings = _settings(args)
-    _check_resume(out, args.command, settings)  # before composing: a refused resume answers at once
-    study = _study(args.overrides, args.ranges)
+    _check_resume(out, args.command, settings, early=True)  # before composing: a refused resume answers at once
+    study = _study(args.overrides, args.ranges, getattr(args, "parameters", None))
+    if args.command != "sensitivity":  # the sets' draws: a changed posterior would mix two designs
+        settings = {**settings, **drawn_from(study)}
+        _check_resume(out, args.command, settings)
     if args.command == "optimise" and not any(o.config.intervention for o in study.options):
         fail(f"command line {' '.join(args.overrides) or '(none)'}: nothing to size: no option has an intervention; "
              "allowed: options with interventions, e.g. scenario=baseline,west_norfolk_local_plan")
@@ -318,6 +332,7 @@ def optimise_command(study: Study, out: Path, args: argparse.Namespace) -> str:
     labels = {n: iv.label for n, iv in c.intervention.items()}
     check["parameter_sets"] = {n: {"mean": u.mean, "low": u.low, "high": u.high, "sets": u.sets}
                                for n, u in sets.items()}
+    check["calibrated"] = list(study.posterior.names) if study.posterior else []
     words = optimise_words(check, choice, settled, args, labels, study.reference)
     write_text(out / "optimise.json", json.dumps({"words": words, "check": check, "bounds": bounds,
                                                   "convergence": {str(b): {**asdict(v), "converged": v.converged}
@@ -369,8 +384,9 @@ def optimise_words(check: dict, choice: Any, settled: dict, args: argparse.Names
     if pick in sets:
         u = sets[pick]
         with_params = estimate(u["mean"], u["low"], u["high"], kpi.unit, signed=True)
-        words.append(f"Over {u['sets']} parameter sets drawn from the ranges (the uncertain numbers and the noise "
-                     f"together), it is expected to give {with_params.value} {kpi.label} against "
+        posterior = " (the calibrated ones from the region's posterior)" if check.get("calibrated") else ""
+        words.append(f"Over {u['sets']} parameter sets drawn from the ranges{posterior} (the uncertain numbers and the "
+                     f"noise together), it is expected to give {with_params.value} {kpi.label} against "
                      f"{option_words(reference)} (95% of the sets {with_params.interval or 'n/a'}).")
     elif pick == reference:
         words.append("It is the reference itself, so its effect against the reference is zero by definition.")
@@ -489,6 +505,10 @@ def psa_text(out: Path, study: Study, counts: dict[str, int]) -> str:
     lines = [f"ranges: {counts['explicit']} numbers with an explicit range ({counts['explicit_varied']} varied), "
              f"{counts['rule']} from the default rule ({counts['rule_varied']} varied); "
              f"{counts['parameters_varied']} uncertain parameters"]
+    if study.posterior is not None:
+        lines.append(f"calibrated: {len(study.posterior.names)} of them drawn from the posterior of "
+                     f"{study.posterior.provenance()['folder']} ({len(study.posterior.draws)} draws; posterior.csv "
+                     f"sha256 {study.posterior.sha256[:12]}), the others from their prior ranges")
     with (out / "uncertainty.csv").open() as f:
         for r in csv.DictReader(f):
             if "objective" in KPI[r["kpi"]].groups:

@@ -69,8 +69,11 @@ def headline_text(rows: list[tuple]) -> str:
 
 def recommendation_text(folder: Path) -> str:
     """What to fund, as the report opens (empty at the files' values only), wrapped for a terminal."""
+    from sim.outputs.sections import calibration_change
+
     lines = sentences(read(folder))
     if not lines:
         return ""
+    lines += calibration_change(folder, "")["calibrated"]  # the region matters only for a calibration not drawn from
     return "\n".join(["What to fund:", *(textwrap.fill(s, 110, initial_indent="  ", subsequent_indent="    ")
                                          for s in lines)])

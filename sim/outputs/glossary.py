@@ -43,6 +43,18 @@ GLOSSARY = (
     Term("best buy (acceptability)", "The option with the highest net value (the effect at its value, less the "
                                      "cost, against the baseline) in a parameter set; the share of sets in which an "
                                      "option is the best buy is its chance of being the best use of the money."),
+    Term("prior", "What is known about an uncertain number before the model is compared with published outcomes: "
+                  "its range in configs/ranges, around the value in the files."),
+    Term("posterior", "The ranges after calibration: the values of the calibrated numbers that make the model "
+                      "reproduce the calibration targets, as a sample of equally likely draws "
+                      "(configs/calibration/<region>/, made by pathways-calibrate). Numbers no target informs keep "
+                      "their prior."),
+    Term("calibration target", "A published outcome the model simulates but does not take as an input (a "
+                               "programme's job outcomes, time to hire, first-year leaving; configs/targets.yaml) that "
+                               "the calibration fits the uncertain numbers to: marked fitted in the report."),
+    Term("validation target", "A published outcome held out of the calibration (split before it ran, never shown to "
+                              "the fit), to test whether the calibrated model reproduces what it was not fitted to: "
+                              "within or outside its band."),
     Term("EVPI, EVPPI", "Expected value of (partial) perfect information: what knowing every uncertain number (or one) "
                         "exactly would be worth to this decision, in pounds; estimated by regression so that "
                         "simulation noise does not count as information, with a standard error."),

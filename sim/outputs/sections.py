@@ -7,6 +7,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -99,7 +100,75 @@ def _recommendation_section(d: ReportData) -> dict[str, Any]:
     header = ["Option", "Net sustained jobs: expected", "at the files' values", "Vacancy-years avoided: expected",
               "at the files' values", "Programme cost: expected", "Best buy for jobs", "Best buy for staffing"]
     return {"fixed": False, "sentences": rec.sentences(data), "context": context,
-            "table": Table(header, rows, "recommendation"), "sets": data["recommendations"][0]["sets"]}
+            "table": Table(header, rows, "recommendation"), "sets": data["recommendations"][0]["sets"],
+            **calibration_change(d.folder, region_of(d))}
+
+
+def calibration_change(folder: Path, region: str) -> dict[str, Any]:
+    """Which parameters a sweep's sets (in `folder`, on `region`) drew from the region's posterior, against which
+    targets, and how the leading option's expected effects changed from the prior ranges to it (a sentence each
+    and a small table); the parameters by the run's own labels (uncertainty/parameters.csv), else the
+    calibration's."""
+    from sim.outputs import calibration as cal
+
+    used = cal.used(folder, region)
+    if not used.drawn or used.folder is None:
+        return {"calibrated": []}
+    labels = {r["parameter"]: r.get("label") or r["parameter"]
+              for f in (used.folder, folder / cal.UNCERTAINTY) for r in cal.read_parameters(f)}
+    names = _read_json(folder / cal.UNCERTAINTY / "decide.json").get("calibrated", [])
+    fitted = [t for t in cal.read_targets(used.folder) if t.role == "calibration"]
+    words = [f"The parameter sets drew {len(names)} calibrated parameters from the region's posterior "
+             f"({used.where}, "
+             f"{used.meta.get('method', 'pathways-calibrate')}): " + "; ".join(labels.get(n, n) for n in names)
+             + f". They were fitted to {len(fitted)} calibration targets: "
+             + ", ".join(f"{t.id} ({number(t.figure, t.kind)}{' days' if t.kind == 'days' else ''})" for t in fitted)
+             + ". Every other uncertain number keeps its prior range."]
+    if used.changed:
+        words.append("The calibration has changed since these sets ran (posterior.csv is not the one they were drawn "
+                     "from): run the comparison again in a new folder to use it.")
+    change = cal.decision_change(folder)
+    table = None
+    if change and change["rows"]:
+        o = change["option"]
+        parts = []
+        for r in change["rows"]:
+            c = r["change"]
+            how = ("the same width" if not math.isfinite(c) or abs(c) < 0.005 else
+                   f"{abs(c):.0%} {'narrower' if c < 0 else 'wider'}")
+            parts.append(f"{r['effect'].lower()} {_effect(r['posterior'])} against {_effect(r['prior'])} with the "
+                         f"prior ranges alone ({how})")
+        p = [(e, change["p_prior"].get(e), change["p_posterior"].get(e)) for e in ("sustained_job", "vacancy_year")]
+        best = "; ".join(f"for {'jobs' if e == 'sustained_job' else 'staffing'} {100 * a:.0f}% with the prior, "
+                         f"{100 * b:.0f}% with the posterior" for e, a, b in p
+                         if a is not None and b is not None and math.isfinite(a) and math.isfinite(b))
+        words.append(f"With the posterior, {o} gives " + "; ".join(parts) + " (the same sets and residents, so the "
+                     "difference is the calibration's)." + (f" Its chance of being the best buy: {best}." if best
+                                                             else ""))
+        rows = [[r["effect"], _effect_cell(r["prior"]), number(r["prior_width"], "count"),
+                 _effect_cell(r["posterior"]), number(r["posterior_width"], "count"),
+                 "n/a" if not math.isfinite(r["change"]) else f"{r['change']:+.0%}"] for r in change["rows"]]
+        table = Table([f"Effect of {o}", "Prior ranges: expected", "interval width", "Posterior: expected",
+                       "interval width", "Change in width"], rows, "calibration-change")
+    else:
+        words.append("The same sets on the prior ranges alone did not run (experiment.compare_prior=false), so the "
+                     "report cannot say how much the calibration changed the answer.")
+    return {"calibrated": words, "calibration_table": table}
+
+
+def _effect(e: tuple[float, float, float]) -> str:
+    """An expected effect and the interval holding 95% of the sets, in words."""
+    return str(estimate(e[0], e[1], e[2], "count", True))
+
+
+def _effect_cell(e: tuple[float, float, float]) -> Piece:
+    return _ci(e[0], e[1], e[2], "count", signed=True)
+
+
+def region_of(d: ReportData) -> str:
+    """The region of the comparison (the reference's; every option of a sweep runs on one)."""
+    o = d.reference or (d.options[0] if d.options else None)
+    return str(((o.config if o else {}).get("region") or {}).get("name", ""))
 
 
 def _expected_cell(e: tuple[float, float, float, int] | None, factor: float, reference: bool, kind: str = "count"
@@ -655,6 +724,41 @@ def _decision_section(d: ReportData) -> dict[str, Any]:
     return {"runs": runs}
 
 
+def _validation_section(d: ReportData) -> dict[str, Any]:
+    """Does the model reproduce what is known: every target of the region's calibration (targets.csv), the
+    published figure against the model's predictive interval before and after, with a plain verdict; the
+    validation targets (held out) first, the calibration targets beside them marked fitted; a sentence on what
+    each target outside its posterior interval suggests."""
+    from sim.outputs import calibration as cal
+
+    region = region_of(d)
+    used = cal.used(d.folder, region)
+    if used.folder is None:
+        return {"empty": f"No calibration for the region {region or '(unknown)'}: the parameter sets draw every "
+                         "uncertain number from its prior range, and the model is not set against the published "
+                         "outcomes of configs/targets.yaml here; pathways-calibrate makes one (written to "
+                         f"configs/calibration/{region or '<region>'}/)."}
+    targets = cal.read_targets(used.folder)
+    verdict = {"within": badge("within", "good"), "outside": badge("outside", "bad")}
+    rows = []
+    for t in targets:
+        prior, post = t.value(t.prior), t.value(t.posterior)
+        rows.append([Piece("join", "br", parts=(t.quantity, code(t.id))),
+                     muted("fitted") if t.role == "calibration" else "held out", t.figure_text(),
+                     Piece("est", prior[0], ci=prior[1]), verdict.get(t.prior_verdict, t.prior_verdict),
+                     Piece("est", post[0], ci=post[1]), verdict.get(t.posterior_verdict, t.posterior_verdict)])
+    held = [t for t in targets if t.role == "validation"]
+    inside = sum(t.posterior_verdict == "within" for t in held)
+    meta = used.meta
+    return {"table": Table(["Target", "Role", "Published figure (band that counts as a fit)",
+                            "Model before calibration (prior)", "Verdict", "Model after calibration (posterior)",
+                            "Verdict"], rows, "validation"),
+            "held": len(held), "inside": inside, "fitted": len(targets) - len(held),
+            "split_made": meta.get("split_made", "an unrecorded day"), "method": meta.get("method", ""),
+            "folder": used.where, "drawn": used.drawn, "changed": used.changed, "rule": meta.get("verdict_rule", ""),
+            "outside": [t.suggests() for t in targets if t.posterior_verdict == "outside"]}
+
+
 def _glossary_section(d: ReportData) -> dict[str, Any]:
     """The terms of art the report uses, from the one glossary (sim/outputs/glossary.py)."""
     return {"terms": GLOSSARY}
@@ -674,6 +778,7 @@ SECTIONS = (  # in page order; add one with a function here and a partial in tem
     Section("bottlenecks", "Bottlenecks", _bottleneck_section),
     Section("decision", "Under uncertainty: the chance each option is the best buy, what drives it, the best mix",
             _decision_section),
+    Section("validation", "Does the model reproduce what is known?", _validation_section),
     Section("assumptions", "Assumptions and sources", _assumptions_section),
     Section("glossary", "Glossary", _glossary_section),
     Section("run", "Run details", _run_section),

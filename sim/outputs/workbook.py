@@ -176,10 +176,14 @@ def _headline(wb: Workbook, d: ReportData) -> None:
 
 
 def _recommendation(ws: Worksheet, d: ReportData, widths: dict[int, float], default: float, columns: int) -> None:
-    """What to fund, the report's opening sentences, above the Headline table (nothing at the files' values)."""
+    """What to fund, the report's opening sentences, above the Headline table (nothing at the files' values), and
+    what the region's calibration changed (`sections.calibration_change`)."""
+    from sim.outputs.sections import calibration_change, region_of
+
     lines = recommendation.sentences(recommendation.read(d.folder))
     if not lines:
         return
+    lines += calibration_change(d.folder, region_of(d))["calibrated"]
     for col in range(1, columns + 1):
         ws.column_dimensions[get_column_letter(col)].width = widths.get(col, default)
     _paragraph(ws, "What to fund", columns, bold=True)

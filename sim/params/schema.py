@@ -363,6 +363,8 @@ class Intervention:
 
 # ----------------------------------------------------------------------------- experiment
 UNCERTAINTY = ("parameters", "none")  # a comparison over parameter sets (and noise), or at the files' values only
+# where the parameter sets come from: a calibrated region's posterior (sim.params.posterior), or the prior ranges
+PARAMETERS = ("posterior", "prior")
 
 
 @dataclass
@@ -388,6 +390,10 @@ class Experiment:
     supply_replications: int = _f(0, low=0, high=1000)
     # a sweep's options also run on parameter sets drawn from the ranges (configs/ranges), or not ("none")
     uncertainty: str = _f("none", choices=UNCERTAINTY)
+    # the sets' calibrated parameters from the region's posterior (configs/calibration/<region>/) where it has one
+    parameters: str = _f("posterior", choices=PARAMETERS)
+    # with a posterior, also run the same sets on the prior ranges, for how much the calibration changed the answer
+    compare_prior: bool = False
     sets: int = _f(0, low=0, high=10_000)  # parameter sets; 0: from sets_min, doubled until the answer is stable
     sets_min: int = _f(32, low=2, high=10_000)
     sets_max: int = _f(128, low=2, high=10_000)
