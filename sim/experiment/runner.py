@@ -23,7 +23,7 @@ from omegaconf import OmegaConf
 from sim.experiment.parallel import Workers
 from sim.model import simulate
 from sim.model.workforce import calibrate
-from sim.params.compose import compose_config, sweep_combos
+from sim.params.compose import compose_config, sweep_combos, without_hydra
 from sim.params.config import params_of, to_config
 from sim.params.kpis import group
 from sim.params.schema import Config
@@ -57,10 +57,10 @@ def compose_options(overrides: list[str], config_dir: Path) -> list[Option]:
     for combo in combos:
         cfg = compose_config(list(combo), hydra_node=True, config_dir=config_dir)
         choices = dict(cfg.hydra.runtime.choices)
-        raw = OmegaConf.to_container(cfg, resolve=False)
+        job = without_hydra(cfg, combo)
+        raw = OmegaConf.to_container(job, resolve=False)
         assert isinstance(raw, dict)  # a DictConfig's container
-        raw.pop("hydra", None)
-        c = to_config(OmegaConf.create(raw))
+        c = to_config(job)
         out.append(Option(c.scenario_name, list(combo), c, option_files(choices, c, config_dir), raw))
     names = [o.name for o in out]
     for o in out:

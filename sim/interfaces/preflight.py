@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.experiment.folders import Plan
 from sim.interfaces.errors import _display, fail
-from sim.params.compose import sweep_combos
+from sim.params.compose import sweep_combos, without_hydra
 from sim.params.config import check_literal, load
 from sim.params.errors import ConfigError, config_error, did_you_mean, field_at
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
@@ -131,13 +131,6 @@ def check_size(params: Params, choices: dict[str, Any], overrides: list[str]) ->
     fail(f"{source}: {key} = {value:g} makes about {residents:,.0f} residents and "
          f"{residents * EVENTS_PER_RESIDENT:,.0f} events a replication; allowed: at most "
          f"experiment.max_residents = {limit:,} residents (raise it to run this anyway)")
-
-
-def _without_hydra(cfg: DictConfig) -> DictConfig:
-    plain = OmegaConf.to_container(cfg, resolve=False)
-    assert isinstance(plain, dict)  # a DictConfig's container
-    plain.pop("hydra", None)
-    return OmegaConf.create(plain)
 
 
 # ----------------------------------------------------------------------------- before Hydra starts
@@ -341,9 +334,10 @@ def _compose_all(combos: list[list[str]], compose: Any, searchpath: list[str]
             fail(composition_message(f"{e}\n{e.__cause__ or ''}", list(combo)))
         choices = dict(cfg.hydra.runtime.choices)
         check_scenario_name(choices.get("scenario") or "baseline", str(cfg.scenario_name))
-        params = params_or_exit(_without_hydra(cfg), choices, combo)
+        job = without_hydra(cfg, [*combo, *searchpath])
+        params = params_or_exit(job, choices, combo)
         c = params.config
-        plain = OmegaConf.to_container(_without_hydra(cfg), resolve=True)
+        plain = OmegaConf.to_container(job, resolve=True)
         assert isinstance(plain, dict)  # a DictConfig's container
         configs.append(plain)
         planned.append((c.scenario_name, c.region.name, tuple(c.intervention), c.experiment.reference))
