@@ -86,8 +86,8 @@ def test_abc_weights_prefer_the_point_nearer_the_figures_and_ignore_unmeasured_p
     y = np.array([[0.5, 0.5], [0.6, 0.5], [np.nan, 0.5]])
     w = cal.abc_weights(y, observed)
     assert w[0] > w[1] > 0 and w[2] == 0 and np.isclose(w.sum(), 1)
-    # the ratio is the Gaussian kernel's: exp(-z^2 / 2) at z = 0.1 / (0.1 / 1.96)
-    assert np.isclose(w[1] / w[0], np.exp(-0.5 * 1.959963984540054 ** 2))
+    # the ratio is the Gaussian kernel's with the tolerance as its standard deviation: exp(-z^2 / 2) at z = 1
+    assert np.isclose(w[1] / w[0], np.exp(-0.5))
 
 
 # ----------------------------------------------------------------------------- the toy through the fit

@@ -13,8 +13,11 @@ Andrianakis et al. 2015, "Bayesian history matching of complex infectious diseas
 2. Refocusing waves: one scikit-learn GaussianProcessRegressor per calibration target on the calibrated
    coordinates (ARD squared-exponential kernel plus white noise), fitted to the runs still non-implausible.
    A point is implausible when, for some target, |E[f(x)] - z| / sqrt(V_obs + V_emulator(x) + V_noise) > CUTOFF,
-   with the observation's standard deviation the tolerance over 1.96 (the tolerance is the half-width of the
-   band that counts as a fit); the next wave's points are drawn uniformly from what every wave's emulators keep.
+   with the observation's standard deviation the target's tolerance: the tolerance is the band that counts as
+   a fit, set from the figure's own uncertainty widened by how its population and definition differ from the
+   model's (configs/targets.yaml), so it stands for the observation error and the model discrepancy together
+   (Vernon et al.'s V_obs + V_md). The next wave's points are drawn uniformly from what every wave's emulators
+   keep.
 3. Final wave: points drawn uniformly from the non-implausible space, simulated, and weighted ABC-style by a
    Gaussian kernel of the observation's standard deviation on every calibration target (the prior is uniform in
    the cube, so within the space kept the weight is the kernel alone); systematic resampling gives the equally
@@ -43,7 +46,6 @@ from sim.model import simulate
 from sim.params.config import params_of
 from sim.params.schema import Config
 
-Z95 = 1.959963984540054
 CUTOFF = 3.0  # implausibility cut-off: Pukelsheim's three-sigma rule, as Vernon et al. (2010) use it
 SCREEN_T = 3.0  # a screening slope must stand this many standard errors from zero
 SCREEN_EFFECT = 0.25  # ... and move its target by this share of the target's tolerance across the prior
@@ -85,8 +87,8 @@ class Observed:
 
     @property
     def sd(self) -> np.ndarray:
-        """The observation's standard deviation: the tolerance is a 95% half-width."""
-        return self.tolerance / Z95
+        """The observation's standard deviation (with the model's discrepancy): the tolerance (module docstring)."""
+        return self.tolerance
 
 
 @dataclass

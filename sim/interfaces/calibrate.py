@@ -39,7 +39,8 @@ LOWEST = {"screening": 8, "wave": 4, "waves": 0, "final": 8, "draws": 128, "repl
 DESIGN_LIMIT = 100_000
 METHOD = ("history matching with Gaussian-process emulators (scikit-learn GaussianProcessRegressor; implausibility "
           f"cut-off {cal.CUTOFF:g}, Vernon et al. 2010, Andrianakis et al. 2015), then an ABC-weighted final wave "
-          "(Gaussian kernel of each target's tolerance / 1.96) resampled to equally weighted draws")
+          "(Gaussian kernel with each target's tolerance as its standard deviation) resampled to equally weighted "
+          "draws")
 PARAMETERS_HEADER = ("parameter", "label", "prior_low", "prior_median", "prior_high", "posterior_low",
                      "posterior_median", "posterior_high", "width_ratio")
 TARGETS_HEADER = ("id", "role", "area", "quantity", "figure", "tolerance", "prior_mean", "prior_low", "prior_high",
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"{args.ranges}: no parameter of the region or pathway has a range: nothing to calibrate")
     out = args.out or Path("results") / "calibration" / region
     settings = {"overrides": list(args.overrides), "targets": str(args.targets), "ranges": str(args.ranges),
-                "design": design, "parameters": [p.name for p in params]}
+                "design": design, "parameters": [p.name for p in params], "method": METHOD}
     done = out / "calibration.json"
     if done.exists() and json.loads(done.read_text()).get("complete"):
         print(f"{out}: complete (calibration.json); nothing to do")
