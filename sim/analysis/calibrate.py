@@ -18,10 +18,11 @@ Andrianakis et al. 2015, "Bayesian history matching of complex infectious diseas
    model's (configs/targets.yaml), so it stands for the observation error and the model discrepancy together
    (Vernon et al.'s V_obs + V_md). The next wave's points are drawn uniformly from what every wave's emulators
    keep.
-3. Final wave: points drawn uniformly from the non-implausible space, simulated, and weighted ABC-style by a
-   Gaussian kernel of the observation's standard deviation on every calibration target (the prior is uniform in
-   the cube, so within the space kept the weight is the kernel alone); systematic resampling gives the equally
-   weighted posterior draws.
+3. Final wave: a pool of points drawn uniformly from the non-implausible space (the prior there), the points
+   simulated drawn from it by importance sampling (`proposal`: the last emulators' likelihood, tempered, in a
+   defensive mixture with the uniform), each weighted ABC-style by a Gaussian kernel of the observation's
+   standard deviation on every calibration target times its importance ratio (prior over proposal);
+   systematic resampling gives the equally weighted posterior draws.
 
 Every wave is a list of tasks run through `sim.experiment.runner` with the same replication streams at every
 point (common random numbers), so a kill loses no finished simulation and a rerun resumes. Only calibration
@@ -50,6 +51,9 @@ CUTOFF = 3.0  # implausibility cut-off: Pukelsheim's three-sigma rule, as Vernon
 SCREEN_T = 3.0  # a screening slope must stand this many standard errors from zero
 SCREEN_EFFECT = 0.25  # ... and move its target by this share of the target's tolerance across the prior
 MAX_CALIBRATED = 12  # most parameters an emulator takes (the largest effects first): ARD GPs need points per input
+POOL = 8  # the final wave's points come from a pool of this many times as many non-implausible candidates
+DEFENSIVE = 0.2  # share of the final proposal that is uniform over the pool: importance ratios at most 5
+TEMPER = 0.5  # power of the emulated likelihood in the final proposal (flatter than the posterior it aims at)
 MAX_TRAINING = 600  # most runs an emulator is fitted to (the latest): a GP costs n^3
 QUANTILES = (2.5, 50.0, 97.5)
 
@@ -102,6 +106,7 @@ class Wave:
     noise: np.ndarray  # n x T variance of those means from the simulation noise
     candidates: int = 0  # points emulated to find this wave's points (0: none, the screening wave)
     kept: float = 1.0  # share of them that the emulators so far kept (non-implausible)
+    ratio: np.ndarray | None = None  # importance ratio of each point (the final wave's; None: drawn uniformly)
 
 
 @dataclass
@@ -179,6 +184,14 @@ def abc_weights(y: np.ndarray, observed: Observed) -> np.ndarray:
         return np.zeros(len(y))
     w = np.exp(logw - logw[np.isfinite(logw)].max())
     return w / w.sum()
+
+
+def wave_weights(wave: Wave, observed: Observed) -> np.ndarray:
+    """A wave's normalised ABC weights, times its points' importance ratios where they were not drawn uniformly."""
+    w = abc_weights(wave.y, observed)
+    if wave.ratio is not None:
+        w = w * wave.ratio
+    return w / w.sum() if w.sum() > 0 else w
 
 
 def systematic_resample(w: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -275,6 +288,26 @@ def _points(cal: np.ndarray, calibrated: list[int], d: int, design: Design, stre
     return u
 
 
+def emulated_loglik(gps: list[Any], x: np.ndarray, observed: Observed) -> np.ndarray:
+    """Each point's log likelihood of the figures under one wave's emulators: Gaussian, with the observation's,
+    the emulator's and the noise's variance (up to a constant)."""
+    total = np.zeros(len(x))
+    for gp, z, sd in zip(gps, observed.figure, observed.sd):
+        m, s = gp.predict(x, return_std=True)
+        var = sd * sd + s * s
+        total -= 0.5 * ((m - z) ** 2 / var + np.log(var))
+    return total
+
+
+def proposal(gps: list[Any], pool: np.ndarray, observed: Observed) -> np.ndarray:
+    """The final wave's proposal over a pool of non-implausible points (probabilities): a defensive mixture
+    (Hesterberg 1995) of the uniform, a share DEFENSIVE that bounds every importance ratio by 1/DEFENSIVE, and the
+    emulated likelihood tempered by TEMPER, flatter than the posterior so that its tails are sampled."""
+    logl = TEMPER * emulated_loglik(gps, pool, observed)
+    lik = np.exp(logl - logl.max())
+    return DEFENSIVE / len(pool) + (1.0 - DEFENSIVE) * lik / lik.sum()
+
+
 def history_match(simulate_wave: Simulate, d: int, observed: Observed, design: Design,
                   calibrated: list[int] | None = None, log: Callable[[str], None] = lambda s: None) -> Fit:
     """Calibrate the `d` coordinates' priors on the observed targets (module docstring). `calibrated`: the
@@ -319,13 +352,20 @@ def _history_match(simulate_wave: Simulate, d: int, observed: Observed, design: 
         fit.emulators.append(fit_emulators(x, yy, design.seed + 100 * k))
         final = k == design.waves
         n = design.final if final else design.wave
-        cal, kept, tried = _draw_kept(fit.emulators, n, len(fit.calibrated), observed, design, k + 2)
+        cal, kept, tried = _draw_kept(fit.emulators, POOL * n if final else n, len(fit.calibrated), observed,
+                                      design, k + 2)
+        ratio = None
+        if final:  # drawn from the pool by the emulators' proposal; each point's importance ratio, 1/q, times its draws
+            q = proposal(fit.emulators[-1], cal, observed)
+            picks = np.random.default_rng([design.seed, k + 2, 2]).choice(len(cal), size=n, p=q)
+            unique, counts = np.unique(picks, return_counts=True)
+            cal, ratio = cal[unique], counts / (q[unique] * len(q))
         name = "final" if final else f"w{k + 2}"
         pts = _points(cal, fit.calibrated, d, design, k + 2)
         y, v = simulate_wave(name, pts)
-        fit.waves.append(Wave(name, "final" if final else "refocus", pts, y, v, tried, kept))
+        fit.waves.append(Wave(name, "final" if final else "refocus", pts, y, v, tried, kept, ratio))
         log(f"{name}: {len(cal)} points, {kept:.1%} of {tried:,} emulated kept")
-    fit.weights = abc_weights(fit.final.y, observed)
+    fit.weights = wave_weights(fit.final, observed)
     if not fit.weights.sum() > 0:
         raise CalibrationError("the final wave measured no calibration target at any point")
     fit.draws = np.sort(systematic_resample(fit.weights, design.draws, np.random.default_rng([design.seed, 99])))
@@ -340,7 +380,7 @@ DIAGNOSTICS_HEADER = ("wave", "kind", "points", "simulations", "candidates_emula
 def wave_quantiles(fit: Fit, wave: Wave, observed: Observed) -> np.ndarray:
     """The calibrated coordinates' 2.5/50/97.5% points under the ABC weights of one wave's runs (calibrated x 3):
     each wave's own estimate of the posterior, to see whether it settled."""
-    w = abc_weights(wave.y, observed)
+    w = wave_weights(wave, observed)
     if not w.sum() > 0:
         return np.full((len(fit.calibrated), len(QUANTILES)), np.nan)
     return np.asarray([weighted_quantiles(wave.u[:, j], w) for j in fit.calibrated])
@@ -361,7 +401,7 @@ def diagnostics(fit: Fit, observed: Observed, names: Sequence[str], replications
                 j = int(np.nanargmax(delta))
                 change, who = float(delta[j]), names[j]
         rows.append((wave.name, wave.kind, len(wave.u), len(wave.u) * replications, wave.candidates, wave.kept,
-                     acceptance(wave, observed), effective_sample_size(abc_weights(wave.y, observed)), change, who))
+                     acceptance(wave, observed), effective_sample_size(wave_weights(wave, observed)), change, who))
         before = q
     return rows
 

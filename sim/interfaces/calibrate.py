@@ -38,9 +38,10 @@ LOWEST = {"screening": 8, "wave": 4, "waves": 0, "final": 8, "draws": 128, "repl
           "seed": 0}
 DESIGN_LIMIT = 100_000
 METHOD = ("history matching with Gaussian-process emulators (scikit-learn GaussianProcessRegressor; implausibility "
-          f"cut-off {cal.CUTOFF:g}, Vernon et al. 2010, Andrianakis et al. 2015), then an ABC-weighted final wave "
-          "(Gaussian kernel with each target's tolerance as its standard deviation) resampled to equally weighted "
-          "draws")
+          f"cut-off {cal.CUTOFF:g}, Vernon et al. 2010, Andrianakis et al. 2015), then a final wave drawn by "
+          "importance sampling from the non-implausible space (the emulators' tempered likelihood in a defensive "
+          "mixture), weighted ABC-style (Gaussian kernel with each target's tolerance as its standard deviation, "
+          "times the importance ratio) and resampled to equally weighted draws")
 PARAMETERS_HEADER = ("parameter", "label", "prior_low", "prior_median", "prior_high", "posterior_low",
                      "posterior_median", "posterior_high", "width_ratio")
 TARGETS_HEADER = ("id", "role", "area", "quantity", "figure", "tolerance", "prior_mean", "prior_low", "prior_high",
