@@ -28,7 +28,7 @@ from sim.analysis.targets import MEASURES, SOCIAL_CARE, _movers_are_social_care
 from sim.experiment.replications import write_csv, write_text
 from sim.experiment.runner import Option, Records, Runner, Task
 from sim.params.errors import ConfigError
-from sim.params.paths import CALIBRATION_DESIGN, CONFIG_DIR, RANGES_DIR
+from sim.params.paths import CALIBRATION_DESIGN, CONFIG_DIR, RANGES_DIR, ROOT
 from sim.params.ranges import Parameter, Ranges, base_values, parameters, values_at, varied
 from sim.params.targets import TARGETS_FILE, Targets, TargetsError, load_targets
 
@@ -142,6 +142,14 @@ class Simulator:
                 bar.close()
         pairs = [cal.target_values(records[t.id], self.measures) for t in tasks]
         return np.asarray([p[0] for p in pairs]), np.asarray([p[1] for p in pairs])
+
+
+def _shown(path: Path) -> str:
+    """A path as the folder records it: relative to the repository when inside it (the folder may be shipped)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _cpu() -> float:
@@ -285,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     study = Study([option], params, option.name)
     summary = write_outputs(out, fit, option, params, targets, observed, design, parameter_labels(study, params))
     wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
-    info = {"region": region, "overrides": list(args.overrides), "targets_file": str(args.targets),
+    info = {"region": region, "overrides": list(args.overrides), "targets_file": _shown(args.targets),
             "split_made": targets.split_made.isoformat(), "method": METHOD, "design": design,
             "waves": len(fit.waves), "simulations": sum(len(w.u) for w in fit.waves) * d.replications,
             "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "workers": args.workers,
