@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of `pathways-calibrate`."""
     from sim.analysis.probabilistic import parameter_labels
     from sim.analysis.psa import Study
-    from sim.outputs.calibration import write_report
+    from sim.outputs.calibration_report import write_report
 
     defaults = read_design()
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])

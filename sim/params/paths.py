@@ -10,4 +10,3 @@ SCENARIO_DIR = ROOT / "scenarios"
 RANGES_DIR = CONFIG_DIR / "ranges"
 SIZES = CONFIG_DIR / "decide" / "sizes.yaml"
 CALIBRATION_DESIGN = CONFIG_DIR / "calibrate" / "design.yaml"  # pathways-calibrate's design sizes
-CALIBRATED_DIR = CONFIG_DIR / "calibration"  # a calibrated region's posterior: CALIBRATED_DIR / <region>
