@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,11 +86,11 @@ class Task:
     only: tuple[str, ...] = ()  # run only these options (empty: all)
 
 
-def run_task(task: Task, options: dict[str, Config]) -> dict[str, Any]:
-    """Simulate every option of `task` at its values; the record: KPIs by option and replication."""
+def task_configs(task: Task, options: dict[str, Config]) -> Iterator[tuple[str, Config]]:
+    """Each option `task` runs, with its config at the task's values: BAU recruitment calibrated once on the
+    region baseline's (the first option), interventions the task drops removed."""
     from sim.params.ranges import apply
 
-    out: dict[str, Any] = {"task": task.id, "kpis": {}, "pid": os.getpid()}
     first = next(iter(options))  # the region baseline (Study puts the reference first)
     bau = region_calibration(apply(options[first], task.values.get(first, {})))
     for name, config in options.items():
@@ -100,6 +100,13 @@ def run_task(task: Task, options: dict[str, Config]) -> dict[str, Any]:
         c.region.workforce.bau = bau
         for iv in task.drop.get(name, ()):
             c.intervention.pop(iv, None)
+        yield name, c
+
+
+def run_task(task: Task, options: dict[str, Config]) -> dict[str, Any]:
+    """Simulate every option of `task` at its values; the record: KPIs by option and replication."""
+    out: dict[str, Any] = {"task": task.id, "kpis": {}, "pid": os.getpid()}
+    for name, c in task_configs(task, options):
         params = params_of(c)
         rows = {}
         for r in task.replications:
@@ -107,6 +114,9 @@ def run_task(task: Task, options: dict[str, Config]) -> dict[str, Any]:
             rows[str(r)] = {k: kp.get((k, "all"), math.nan) for k in KPIS}
         out["kpis"][name] = rows
     return out
+
+
+TaskFn = Callable[[Task, dict[str, Config]], dict[str, Any]]  # a task's record from the options' configs
 
 
 class Records:
@@ -147,10 +157,10 @@ class Runner:
     """Runs tasks, keeping its workers (local processes, or a Ray connection) across calls of `run`."""
 
     def __init__(self, options: dict[str, Config], records: Records, workers: int = 1, ray_address: str | None = None,
-                 progress: Callable[[int, int], None] | None = None):
+                 progress: Callable[[int, int], None] | None = None, fn: TaskFn = run_task):
         self.options, self.records, self.progress = options, records, progress
         self.done = records.read()
-        self._workers: Workers[Task] = Workers(run_task, options, workers, ray_address)
+        self._workers: Workers[Task] = Workers(fn, options, workers, ray_address)
 
     def __enter__(self) -> Runner:
         return self
@@ -171,7 +181,9 @@ class Runner:
 
 
 def run(tasks: Iterable[Task], options: dict[str, Config], records: Records, workers: int = 1,
-        ray_address: str | None = None, progress: Callable[[int, int], None] | None = None) -> dict[str, dict]:
-    """Run the tasks not yet in `records` (serially, in a kept pool, or on Ray); return every record by task."""
-    with Runner(options, records, workers, ray_address, progress) as runner:
+        ray_address: str | None = None, progress: Callable[[int, int], None] | None = None,
+        fn: TaskFn = run_task) -> dict[str, dict]:
+    """Run the tasks not yet in `records` (serially, in a kept pool, or on Ray); return every record by task.
+    `fn` makes a task's record (default: the KPIs of `run_task`)."""
+    with Runner(options, records, workers, ray_address, progress, fn) as runner:
         return runner.run(tasks)

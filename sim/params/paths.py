@@ -9,3 +9,4 @@ CONFIG_DIR = ROOT / "configs"
 SCENARIO_DIR = ROOT / "scenarios"
 RANGES_DIR = CONFIG_DIR / "ranges"
 SIZES = CONFIG_DIR / "decide" / "sizes.yaml"
+CALIBRATION_DESIGN = CONFIG_DIR / "calibrate" / "design.yaml"  # pathways-calibrate's design sizes
