@@ -179,6 +179,29 @@ def test_a_posterior_naming_a_parameter_these_options_do_not_vary_is_refused(tmp
         Study.of(*options)
 
 
+@pytest.mark.model
+def test_a_posterior_fitted_on_another_prior_is_refused_naming_the_parameter(tmp_path, monkeypatch, options) -> None:
+    """A draw is a quantile of the prior it was fitted on: the same range around the same value is accepted; a
+    changed value (the region's number edited since) or a changed range is refused before any run."""
+    from sim.analysis.psa import Study
+    from sim.params.ranges import base_values
+
+    monkeypatch.setattr(post, "CALIBRATION_DIR", tmp_path)
+    opts, params, reference = options
+    ref = next(o for o in opts if o.name == reference).config
+    folder = write_calibration(tmp_path, _draws(3))
+    meta = json.loads((folder / post.META).read_text())
+    fitted = post.priors_of(params, base_values(ref, params), CALIBRATED)
+    assert set(fitted) == set(CALIBRATED)
+    (folder / post.META).write_text(json.dumps({**meta, "priors": fitted}))
+    assert Study.of(*options).posterior is not None
+    name = "pathway.recruitment.withdrawal_patience.mean"
+    for changed in ({**fitted[name], "value": fitted[name]["value"] * 2}, {**fitted[name], "args": {"factor": 3.0}}):
+        (folder / post.META).write_text(json.dumps({**meta, "priors": {**fitted, name: changed}}))
+        with pytest.raises(ConfigError, match=f"priors.{name}.*changed since the calibration"):
+            Study.of(*options)
+
+
 # ----------------------------------------------------------------------------- a sweep, end to end
 @pytest.mark.statistical
 def test_a_sweep_draws_from_the_posterior_and_runs_the_prior_sets_as_a_region_without_calibration(

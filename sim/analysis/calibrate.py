@@ -421,6 +421,10 @@ def predictive(values: np.ndarray) -> tuple[float, float, float]:
     return float(ok.mean()), float(lo), float(hi)
 
 
+VERDICT_RULE = ("within: the published figure lies inside the model's predictive 95% interval widened by the "
+                "target's tolerance on each side; outside: it does not")
+
+
 def verdict(figure: float, tolerance: float, low: float, high: float) -> str:
     """`within` when the published figure lies inside the predictive 95% interval widened by the target's
     tolerance on each side (the model can produce a value that counts as a fit), else `outside`."""

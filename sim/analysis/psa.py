@@ -67,8 +67,9 @@ class Study:
         """A study with the posterior its reference's region and `experiment.parameters` (or `choice`) ask for."""
         ref = next(o for o in options if o.name == reference).config
         posterior = posterior_for(ref.region.name, choice or ref.experiment.parameters)
-        if posterior is not None:
-            posterior.check([p.name for p in varied(params)])  # before any run: a stale posterior in one line
+        if posterior is not None:  # before any run: a stale posterior in one line
+            posterior.check([p.name for p in varied(params)])
+            posterior.check_priors(params, base_values(ref, params))
         return cls(options, params, reference, posterior)
 
     def design(self, n: int, seed: int, method: str = "sobol") -> np.ndarray:

@@ -29,6 +29,7 @@ from sim.experiment.replications import write_csv, write_text
 from sim.experiment.runner import Option, Records, Runner, Task
 from sim.params.errors import ConfigError
 from sim.params.paths import CALIBRATION_DESIGN, CONFIG_DIR, RANGES_DIR, ROOT
+from sim.params.posterior import priors_of
 from sim.params.ranges import Parameter, Ranges, base_values, parameters, values_at, varied
 from sim.params.targets import TARGETS_FILE, Targets, TargetsError, load_targets
 
@@ -217,7 +218,8 @@ def write_outputs(out: Path, fit: cal.Fit, option: Option, params: list[Paramete
               cal.diagnostics(fit, observed, names, design["replications"]))
     write_csv(out / "screening.csv", SCREENING_HEADER, screening_rows(fit, targets, params))
     changes = cal.quantile_changes(fit, observed)
-    return {"calibrated_parameters": names,
+    return {"calibrated_parameters": names, "priors": priors_of(params, base, names),
+            "verdict_rule": cal.VERDICT_RULE,
             "quantile_change_last_two_waves": {n: float(c) for n, c in zip(names, changes)},
             "ess": fit.ess, "draws": len(post), "final_points": len(fit.final.u)}
 

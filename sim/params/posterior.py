@@ -17,13 +17,16 @@ import csv
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from sim.params.errors import ConfigError
 from sim.params.paths import CONFIG_DIR
+from sim.params.ranges import Parameter
 from sim.params.schema import PARAMETERS as CHOICES
 
 CALIBRATION_DIR = CONFIG_DIR / "calibration"
@@ -38,6 +41,7 @@ class Posterior:
     names: tuple[str, ...]  # the calibrated parameters (ranges.Parameter.name), the columns of `draws`
     draws: np.ndarray  # one row per draw, one column per name, each a quantile in (0, 1)
     sha256: str  # of posterior.csv's bytes: a resume refuses records drawn from another posterior
+    priors: dict[str, dict[str, Any]] = field(default_factory=dict)  # calibration.json's: what each was fitted on
 
     def provenance(self) -> dict[str, str]:
         """What a run records of it: the folder (relative to the config tree when inside it) and the file's hash."""
@@ -56,6 +60,18 @@ class Posterior:
                               "the parameters of these options' ranges (the ranges changed since the calibration: "
                               "run pathways-calibrate again, or experiment.parameters=prior)")
 
+    def check_priors(self, params: list[Parameter], base: dict[str, float]) -> None:
+        """ConfigError unless each calibrated parameter still has the prior it was fitted on: the same range
+        (kind and arguments) around the same value (the reference option's `base`). A draw is a quantile of
+        that prior: of another range, or around a changed number, it would be another value, fitted to nothing."""
+        now = priors_of(params, base, self.names)
+        for name, then in self.priors.items():
+            if name in now and now[name] != then:
+                raise ConfigError(f"{self.folder / META}: priors.{name}", json.dumps(then, sort_keys=True),
+                                  f"the prior it has now, {json.dumps(now[name], sort_keys=True)} (its range or "
+                                  "its value changed since the calibration: run pathways-calibrate again, or "
+                                  "experiment.parameters=prior)")
+
     def onto(self, u: np.ndarray, names: list[str], seed: int) -> np.ndarray:
         """The design `u` (one row per parameter set, one column per varied parameter `names`) with each calibrated
         parameter's column taken from the posterior: set i gets draw order[i mod D], where `order` is a permutation
@@ -70,6 +86,21 @@ class Posterior:
         for j, n in enumerate(self.names):
             out[:, names.index(n)] = self.draws[rows, j]
         return out
+
+
+def priors_of(params: list[Parameter], base: dict[str, float], names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What each of the parameters `names` is a quantile of: its range's kind and arguments, and its (first)
+    number's value in `base` (None when absolute bounds make the value irrelevant), as calibration.json keeps it."""
+    by_name = {p.name: p for p in params}
+    out: dict[str, dict[str, Any]] = {}
+    for n in names:
+        p = by_name.get(n)
+        if p is None:
+            continue
+        value = next((base[k] for k in p.keys if k in base), None) if p.spec.relative else None
+        out[n] = json.loads(json.dumps({"kind": p.spec.kind, "args": p.spec.args,
+                                        "value": None if value is None else round(float(value), 12)}))
+    return out
 
 
 def calibration_folder(region: str, root: Path | None = None) -> Path | None:
@@ -123,7 +154,8 @@ def load_posterior(folder: Path) -> Posterior:
             raise ConfigError(f"{path}: line {i}, {bad}", x[names.index(bad)],
                               "a quantile of the prior range strictly between 0 and 1")
         values.append(x)
-    return Posterior(folder, names, np.asarray(values, float), hashlib.sha256(data).hexdigest())
+    priors = read_meta(folder).get("priors") or {}
+    return Posterior(folder, names, np.asarray(values, float), hashlib.sha256(data).hexdigest(), dict(priors))
 
 
 def posterior_for(region: str, choice: str, root: Path | None = None) -> Posterior | None:
