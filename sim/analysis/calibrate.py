@@ -421,6 +421,7 @@ def predictive(values: np.ndarray) -> tuple[float, float, float]:
     return float(ok.mean()), float(lo), float(hi)
 
 
+METHOD_SHORT = "history matching with Gaussian-process emulators and a weighted final wave"  # in a sentence
 VERDICT_RULE = ("within: the published figure lies inside the model's predictive 95% interval widened by the "
                 "target's tolerance on each side; outside: it does not")
 

@@ -296,7 +296,8 @@ def main(argv: list[str] | None = None) -> None:
     summary = write_outputs(out, fit, option, params, targets, observed, design, parameter_labels(study, params))
     wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
     info = {"region": region, "overrides": list(args.overrides), "targets_file": _shown(args.targets),
-            "split_made": targets.split_made.isoformat(), "method": METHOD, "design": design,
+            "split_made": targets.split_made.isoformat(), "method": METHOD, "method_short": cal.METHOD_SHORT,
+            "design": design,
             "waves": len(fit.waves), "simulations": sum(len(w.u) for w in fit.waves) * d.replications,
             "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "workers": args.workers,
             "ray_address": args.ray_address, **summary,

@@ -104,6 +104,12 @@ def _recommendation_section(d: ReportData) -> dict[str, Any]:
             **calibration_change(d.folder, region_of(d))}
 
 
+def method_of(meta: dict[str, Any]) -> str:
+    """A calibration's method for a sentence: its short name (calibration.json's method_short; the full text stays
+    in the calibration's own report)."""
+    return str(meta.get("method_short") or str(meta.get("method", "pathways-calibrate")).split(" (")[0])
+
+
 def calibration_change(folder: Path, region: str) -> dict[str, Any]:
     """Which parameters a sweep's sets (in `folder`, on `region`) drew from the region's posterior, against which
     targets, and how the leading option's expected effects changed from the prior ranges to it (a sentence each
@@ -118,12 +124,12 @@ def calibration_change(folder: Path, region: str) -> dict[str, Any]:
               for f in (used.folder, folder / cal.UNCERTAINTY) for r in cal.read_parameters(f)}
     names = _read_json(folder / cal.UNCERTAINTY / "decide.json").get("calibrated", [])
     fitted = [t for t in cal.read_targets(used.folder) if t.role == "calibration"]
+    method = method_of(used.meta)
     words = [f"The parameter sets drew {len(names)} calibrated parameters from the region's posterior "
-             f"({used.where}, "
-             f"{used.meta.get('method', 'pathways-calibrate')}): " + "; ".join(labels.get(n, n) for n in names)
-             + f". They were fitted to {len(fitted)} calibration targets: "
-             + ", ".join(f"{t.id} ({number(t.figure, t.kind)}{' days' if t.kind == 'days' else ''})" for t in fitted)
-             + ". Every other uncertain number keeps its prior range."]
+             f"({used.where}, {method}): " + "; ".join(labels.get(n, n) for n in names)
+             + f". They were fitted to {len(fitted)} published outcomes (the calibration targets; the section "
+             "\"Does the model reproduce what is known?\" sets each against the model). Every other uncertain number "
+             "keeps its prior range."]
     if used.changed:
         words.append("The calibration has changed since these sets ran (posterior.csv is not the one they were drawn "
                      "from): run the comparison again in a new folder to use it.")
@@ -754,7 +760,7 @@ def _validation_section(d: ReportData) -> dict[str, Any]:
                             "Model before calibration (prior)", "Verdict", "Model after calibration (posterior)",
                             "Verdict"], rows, "validation"),
             "held": len(held), "inside": inside, "fitted": len(targets) - len(held),
-            "split_made": meta.get("split_made", "an unrecorded day"), "method": meta.get("method", ""),
+            "split_made": meta.get("split_made", "an unrecorded day"), "method": method_of(meta),
             "folder": used.where, "drawn": used.drawn, "changed": used.changed, "rule": meta.get("verdict_rule", ""),
             "outside": [t.suggests() for t in targets if t.posterior_verdict == "outside"]}
 
