@@ -68,6 +68,22 @@ def test_the_words_name_the_option_its_chance_and_its_gain() -> None:
     assert "at £5,000 a net sustained job, fund Option B; at £20k, Option A" in words[-1]
 
 
+@pytest.mark.unit
+def test_an_option_funded_on_its_expected_value_though_rarely_best_says_so() -> None:
+    """At £10k a job and £500k: 30 jobs in 70% of the sets (net -£200k), 200 in 30% (net +£1.5m); expected net
+    +£310k, so it is funded, though funding nothing is the best buy in 70% of the sets: the words say why."""
+    n = 100
+    jobs = [200.0 if i % 10 < 3 else 30.0 for i in range(n)]
+    records = _records({"ref": [0.0] * n, "a": jobs}, {"ref": [0.0] * n, "a": [500_000.0] * n})
+    r = recommend(records, list(records), ["ref", "a"], "ref", "sustained_job", 10_000, (5_000, 20_000), [],
+                  np.zeros((n, 0)))
+    assert r.fund == "a" and r.p_best["a"] == pytest.approx(0.3)
+    words = sentences({"recommendations": [r.to_json()]}, {"a": "Option A"})
+    assert "30% of the 100 parameter sets, funding nothing in 70%" in words[0]
+    assert words[1].startswith("It is chosen on its expected net value (£310k against £0 for funding nothing), "
+                               "though funding nothing is the best buy in more of the sets")
+
+
 @pytest.mark.system
 def test_a_sweep_runs_its_options_on_parameter_sets_and_opens_with_what_to_fund(tmp_path) -> None:
     """`pathways -m` with uncertainty on: the options (not the context) on parameter sets, paired, and the report

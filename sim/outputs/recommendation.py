@@ -68,6 +68,12 @@ def effect_sentences(rec: dict, labels: dict[str, str]) -> list[str]:
                  f"{estimate(gain['mean'], gain['low'], gain['high'], 'count', True)} {e.many} for "
                  f"{estimate(cost['mean'], cost['low'], cost['high'], 'gbpk')} (95% of the parameter sets "
                  f"within the brackets)."]
+        likelier = max(p, key=lambda o: p[o])
+        if p[likelier] > p[rec["fund"]]:  # chosen on the expected value, yet not the likeliest best buy
+            other = "funding nothing" if likelier == ref else labels.get(likelier, display(likelier))
+            words.append(f"It is chosen on its expected net value ({_money(rec['expected_nmb'][rec['fund']])} against "
+                         f"{_money(rec['expected_nmb'][likelier])} for {other}), though {other} is the best buy in "
+                         f"more of the sets: what it gains where it works outweighs what it loses where it does not.")
     everything = f"{_money(rec['evpi'])} ± {_money(rec['evpi_se'])}"
     if rec["drivers"]:
         named = "; ".join(f"{labels.get(k, k)} ({_money(v)} ± {_money(se)})" for k, v, se in rec["drivers"])
