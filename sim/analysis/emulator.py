@@ -7,11 +7,13 @@ per parameter (Loeppky, Sacks and Welch, Choosing the sample size of a computer 
 Technometrics 2009) is evaluated at thousands of points in milliseconds. Its uncertainty is carried into the
 indices as in Le Gratiet, Cannamela and Iooss (A Bayesian approach for global sensitivity analysis of
 (multifidelity) computer codes, SIAM/ASA JUQ 2014) and Marrel et al. (Calculations of Sobol indices for the
-Gaussian process metamodel, RESS 2009): the indices are computed on each of many posterior sample paths of the
-process, and the interval holds both their spread over the paths (what the runs leave unknown) and the Monte Carlo
-error of each path's estimate (SALib's bootstrap). The process's noise term takes the simulation noise: the
-indices are those of the output's expected value, not of one replication. An emulator that predicts held-out
-runs poorly (`R2_MIN`) is not used (`EmulatorError`).
+Gaussian process metamodel, RESS 2009): the indices are computed on many posterior sample paths of the process,
+whose spread is what the runs leave unknown. Paths can only be drawn jointly at a few thousand points, so each
+index is that of the posterior mean on a large design plus the mean shift of the paths' indices from the mean's
+on a smaller common design (a control variate: the common design's sampling error cancels), and its interval
+holds the spread of those shifts and the large design's sampling error (SALib's bootstrap). The process's noise
+term takes the simulation noise: the indices are those of the output's expected value, not of one replication.
+An emulator that predicts held-out runs poorly (`R2_MIN`) is not used (`EmulatorError`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ FOLDS = 5  # leave-out validation: each run predicted by the emulator fitted on 
 BASE_SAMPLES = 256  # Saltelli base samples on the emulator: (parameters + 2) x 256 points per path
 MEAN_SAMPLES = 4096  # Saltelli base samples on the emulator's posterior mean
 PATHS = 64  # posterior sample paths of the emulator the indices are computed on
-RESAMPLES = 100  # SALib's bootstrap of each path's estimate (its Monte Carlo error)
+RESAMPLES = 100  # SALib's bootstrap of an estimate (the sampling error of the posterior mean's indices)
 Z95 = 1.959963984540054
 
 
@@ -141,9 +143,10 @@ def posterior_paths(gp: Any, points: np.ndarray, paths: int, rng: np.random.Gene
 def sobol_indices(x: np.ndarray, y: np.ndarray, seed: int, r2_min: float = R2_MIN,
                   base_samples: int = BASE_SAMPLES, paths: int = PATHS) -> Indices:
     """Sobol indices of `y` over the parameters of `x` (runs x parameters, uniform on the unit cube) from its
-    emulator: each index the mean over posterior paths of SALib's estimate on a Saltelli design of `base_samples`,
-    its 95% interval the mean +- 1.96 standard deviations of the spread over the paths and each path's Monte Carlo
-    error together (law of total variance). EmulatorError when the out-of-sample R^2 is below `r2_min`."""
+    emulator: each index SALib's estimate on the posterior mean (MEAN_SAMPLES base samples) plus the mean over
+    `paths` posterior paths of their index's difference from the mean's on a common Saltelli design of
+    `base_samples`; its 95% interval +- 1.96 standard deviations of those differences and of the mean's sampling
+    error together. EmulatorError when the out-of-sample R^2 is below `r2_min`."""
     from SALib.analyze import sobol as analyze
     from SALib.sample import sobol as sample
 
