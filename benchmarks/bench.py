@@ -14,6 +14,12 @@ Prints one JSON line per case, each the median of several runs:
                         wall seconds with parameter uncertainty (the default: jobs, then the parameter sets;
                         target <= 90 s on 2 quiet cores) beside the same at the files' values only
                         (experiment.uncertainty=none), in the same run
+  sobol                 (on demand only: --cases sobol; tens of minutes) `pathways-decide sensitivity` on the
+                        Norfolk options (--sobol-options), two workers: --method sobol (Morris, the emulator's
+                        runs, the tornado) from scratch, then --method sobol-direct on a copy of its records
+                        (only the Saltelli design's runs are new); wall and CPU seconds of each, the runs, the
+                        emulator's R^2, and the leading output's indices side by side with the rank agreement
+                        and how many intervals overlap
 Events are those SimPy processed (from the environment's event counter). Shared machines are
 noisy, so each run of a case is paired with bare loops measured just before and just after it: the
 share of bare is the median of those paired ratios, not a ratio of medians taken minutes apart.
@@ -231,11 +237,78 @@ def decision() -> dict:
     return out
 
 
+def sobol(options: str, trajectories: int) -> dict:
+    """Sobol indices of the leading 8 parameters from the emulator (the whole command) and directly (its extra runs
+    only: the Morris and tornado points are copied from the emulated run's records), wall and CPU seconds of each
+    (CPU: this process's children, the command and its workers), and the leading output's indices compared."""
+    import csv
+    import resource
+    import shutil
+    import subprocess
+    import tempfile
+
+    from scipy.stats import spearmanr
+
+    def command(method: str, folder: Path) -> dict:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        r = subprocess.run([str(Path(sys.executable).parent / "pathways-decide"), "sensitivity", "--method", method,
+                            "--trajectories", str(trajectories), "--workers", "2", "--out", str(folder),
+                            f"scenario={options}"], capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        if r.returncode:
+            return {"error": r.stderr.strip().splitlines()[-1:]}
+        with (folder / "records.jsonl").open() as f:
+            ids = [json.loads(line)["task"] for line in f]
+        return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "tasks": len(ids)}
+
+    def indices(folder: Path) -> dict:
+        with (folder / "sensitivity.csv").open() as f:
+            rows = [r for r in csv.DictReader(f) if r["method"] == "sobol"]
+        first = rows[0]["kpi"]
+        return {(r["parameter"], r["index"]): r for r in rows if r["kpi"] == first}
+
+    out: dict = {"case": "sobol", "options": options, "trajectories": trajectories}
+    with tempfile.TemporaryDirectory() as d:
+        emulated, direct = Path(d) / "emulated", Path(d) / "direct"
+        out["emulated"] = command("sobol", emulated)
+        direct.mkdir()
+        shutil.copy(emulated / "records.jsonl", direct / "records.jsonl")
+        out["direct_extra"] = command("sobol-direct", direct)
+        if "error" in out["emulated"] or "error" in out["direct_extra"]:
+            return out
+        info = json.loads((emulated / "sensitivity.json").read_text())["sobol"]
+        out["emulator_method"], out["emulator_runs"], out["r2"] = info["method"], info["runs"], info["r2"]
+        e, x = indices(emulated), indices(direct)
+        table = []
+        for (name, index), r in sorted(e.items()):
+            q = x[(name, index)]
+            table.append({"parameter": r["label"], "index": index,
+                          **{f"{k}_{w}": round(float(v[c]), 3) for k, v in (("emulated", r), ("direct", q))
+                             for w, c in (("value", "value"), ("low", "ci_low"), ("high", "ci_high"))},
+                          "emulated_estimated": r["estimated"], "direct_estimated": q["estimated"],
+                          "overlap": (float(r["ci_low"]) <= float(q["ci_high"])
+                                      and float(q["ci_low"]) <= float(r["ci_high"]))})
+        out["leading_output"] = next(iter(e.values()))["kpi"]
+        out["indices"] = table
+        for index in ("S1", "ST"):
+            sel = [t for t in table if t["index"] == index]
+            out[f"spearman_{index}"] = float(spearmanr([t["emulated_value"] for t in sel],
+                                                        [t["direct_value"] for t in sel]).statistic)
+            out[f"overlapping_{index}"] = f"{sum(t['overlap'] for t in sel)} of {len(sel)}"
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--residents", type=int, nargs="*", default=[10_000, 100_000, 300_000])
     ap.add_argument("--repeat", type=int, default=5, help="runs per case (the median is reported)")
     ap.add_argument("--cases", nargs="*", default=["bare", "pathway", "default50", "national", "psa256", "decision"])
+    ap.add_argument("--sobol-options", default=NORFOLK.removesuffix(",norfolk_waveney_system"),
+                    help="the options of the sobol case (default: the Norfolk options without the context scenario)")
+    ap.add_argument("--sobol-trajectories", type=int, default=10, help="Morris trajectories of the sobol case")
     ap.add_argument("--json", action="store_true", help="JSON lines only (the default output is JSON lines too)")
     args = ap.parse_args()
     if "bare" in args.cases:
@@ -251,6 +324,8 @@ def main() -> None:
         print(json.dumps(psa_256()), flush=True)
     if "decision" in args.cases:
         print(json.dumps(decision()), flush=True)
+    if "sobol" in args.cases:
+        print(json.dumps(sobol(args.sobol_options, args.sobol_trajectories)), flush=True)
 
 
 if __name__ == "__main__":

@@ -456,7 +456,8 @@ def toy_sensitivity(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.system
 def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(toy_sensitivity: Path) -> None:
     """With common random numbers a parameter without effect changes no output: its mu*, S1 and ST are 0
-    within their CIs, while the referrals that drive the model have mu* clear of zero."""
+    within their CIs, while the referrals that drive the model have mu* clear of zero. The Sobol emulator, which
+    predicts held-out runs of the noisy leading output poorly, is refused: the indices are the direct estimate's."""
     out = toy_sensitivity
     rows = table(out / "sensitivity.csv")
     kpi = "net_sustained_12m:baseline"
@@ -477,6 +478,11 @@ def test_a_parameter_the_model_never_reads_has_zero_morris_and_sobol_indices(toy
     assert "What the answer turns on" in html and "Jobcentre and council referrals" in html
     assert "region.channels" not in said and "region.channels" not in html
     assert "Left out" in said  # the parameter that changed nothing, counted
+    # one replication of a 400-day run: noise dominates the baseline's jobs, so the emulator is refused there
+    r2 = {x["kpi"]: float(x["r2_out_of_sample"]) for x in table(out / "emulator.csv")}
+    assert r2[kpi] < 0.9 and json.loads((out / "sensitivity.json").read_text())["sobol"]["method"] == "direct"
+    assert f"R² {r2[kpi]:.2f}, below 0.90: its Sobol indices are not used" in said
+    assert "estimated directly on the simulation (16 base samples" in html
 
 
 @pytest.mark.unit
@@ -558,15 +564,16 @@ def test_the_sensitivity_report_names_parameters_in_words_and_leaves_out_those_w
 
 @pytest.mark.system
 def test_killed_sensitivity_resumes_losing_no_finished_point(tmp_path: Path, toy_sensitivity: Path) -> None:
-    """Killed once during the Morris points and once during the Sobol points (two workers): each rerun keeps what
-    was finished, and the tables equal an uninterrupted run's."""
+    """Killed once during the Morris points and once during the Sobol points (two workers; after the emulator's
+    runs, the direct estimate's, as the toy's emulator is refused): each rerun keeps what was finished, and the
+    tables equal an uninterrupted run's."""
     args, out = toy_sensitivity_args(tmp_path), tmp_path / "k"
     first = killed(args, out, lambda ids: len(ids) >= 3)
     assert all(x.startswith("morris") for x in record_ids(out)), "not killed during the Morris points"
     second = killed(args, out, lambda ids: sum(x.startswith("sobol") for x in ids) >= 3)
     assert not any(x.startswith("tornado") for x in record_ids(out)), "not killed during the Sobol points"
     assert_resumed(args, out, [first, second], toy_sensitivity)
-    same_files(out, toy_sensitivity, ("sensitivity.csv", "tornado.csv", "sensitivity.json"))
+    same_files(out, toy_sensitivity, ("sensitivity.csv", "tornado.csv", "sensitivity.json", "emulator.csv"))
 
 
 # ----------------------------------------------------------------------------- optimise

@@ -590,6 +590,59 @@ def sobol(study: Study, out: Path, leading: list[Parameter], samples: int, repli
     return rows
 
 
+# Training runs of the Sobol emulator per leading parameter: about ten runs a dimension is enough for a Gaussian
+# process to predict a computer model's output (Loeppky, Sacks and Welch, Technometrics 2009)
+EMULATOR_RUNS_PER_PARAMETER = 10
+
+
+@dataclass(frozen=True)
+class Emulated:
+    """Sobol indices from the emulator (sensitivity.csv's rows), and each output's out-of-sample R^2 (NaN: the
+    output did not vary with the leading parameters, every index exactly 0)."""
+
+    rows: list[tuple]
+    r2: dict[str, float]
+    runs: int
+
+
+def sobol_emulated(study: Study, out: Path, leading: list[Parameter], runs: int, replications: int, seed: int,
+                   workers: int, ray_address: str | None,
+                   unmoved: frozenset[tuple[str, str]] = frozenset()) -> Emulated:
+    """First- and total-order Sobol indices of the leading parameters from a Gaussian-process emulator
+    (`sim.analysis.emulator`) fitted on `runs` points of a space-filling design (a Latin hypercube spread by its
+    centred discrepancy) over their unit cube, every other number at its file value as in `sobol`. A parameter that
+    changed nothing on an output in the Morris screening (`unmoved`: parameter and output; with common random
+    numbers it is never read) gets indices of exactly 0 there and is left out of that output's emulator. An output
+    whose emulator predicts held-out runs with R^2 below `emulator.R2_MIN` gets rows flagged not estimated (NaN)."""
+    from sim.analysis.emulator import EmulatorError, sobol_indices
+
+    x = qmc.LatinHypercube(d=len(leading), seed=seed, optimization="random-cd").random(runs)
+    x = np.clip(x, 1e-6, 1 - 1e-6)
+    reps = tuple(range(replications))
+    tasks = [Task(f"emulator{i}", _point(study, leading, row), reps) for i, row in enumerate(x)]
+    records = run(tasks, study.configs, Records(out / "records.jsonl"), workers, ray_address, _progress)
+    rows, r2 = [], {}
+    for kpi, y in outputs(study, records, [t.id for t in tasks]).items():
+        moved = [j for j, p in enumerate(leading) if (p.name, kpi) not in unmoved]
+        d = len(leading)
+        res = {k: np.zeros(d) for k in ("S1", "S1_low", "S1_high", "ST", "ST_low", "ST_high")}
+        ok = True
+        r2[kpi] = math.nan
+        if moved and np.ptp(y) > 0:
+            try:
+                got = sobol_indices(x[:, moved], y, seed)
+                r2[kpi] = got.r2
+                for k, v in zip(res, (got.s1, got.s1_low, got.s1_high, got.st, got.st_low, got.st_high)):
+                    res[k][moved] = v
+            except EmulatorError as e:
+                r2[kpi], ok = e.r2, False
+        for j, p in enumerate(leading):
+            for index in ("S1", "ST"):
+                val, lo, hi = (float(res[f"{index}{s}"][j]) if ok else math.nan for s in ("", "_low", "_high"))
+                rows.append((p.name, kpi, "sobol", index, val, lo, hi, int(ok and estimated("sobol", val, lo, hi))))
+    return Emulated(rows, r2, runs)
+
+
 def tornado(study: Study, out: Path, leading: list[Parameter], replications: int, workers: int,
             ray_address: str | None) -> list[tuple]:
     """One-way ranges: each leading parameter at its 2.5% and 97.5% points, the others at their file values."""

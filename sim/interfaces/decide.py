@@ -24,8 +24,10 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from sim.analysis.emulator import R2_MIN
 from sim.analysis.probabilistic import DRAWN_FROM, drawn_from, parameter_labels
 from sim.analysis.psa import (
+    EMULATOR_RUNS_PER_PARAMETER,
     MORRIS_MIN_TRAJECTORIES,
     SENSITIVITY_HEADER,
     TORNADO_HEADER,
@@ -37,6 +39,7 @@ from sim.analysis.psa import (
     psa,
     range_counts,
     sobol,
+    sobol_emulated,
     tornado,
     write_parameters,
 )
@@ -53,31 +56,39 @@ from sim.params.ranges import Ranges
 
 
 def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str, reference: str, trajectories: int,
-                      samples: int | None) -> list[str]:
+                      samples: int | None, emulator: tuple[int, float] | None = None) -> list[str]:
     """Which few parameters the answer turns on, and which evidence would narrow it most, in words; rows as
     sensitivity.csv's and tornado.csv's (the label last), from `trajectories` Morris trajectories and, with Sobol
-    indices, `samples` base samples. An index flagged not estimated is said so, never given as a number;
-    parameters that changed nothing are left out of the rankings and the one-at-a-time sentence, and counted."""
+    indices, `samples` base samples, or, from an emulator, its training runs and out-of-sample R^2 on `kpi`
+    (`emulator`). An index flagged not estimated is said so, never given as a number; parameters that changed
+    nothing are left out of the rankings and the one-at-a-time sentence, and counted."""
     st = sorted((r for r in rows if r[1] == kpi and r[2] == "sobol" and r[3] == "ST"), key=lambda r: -r[4])
     mu = sorted((r for r in rows if r[1] == kpi and r[2] == "morris" and r[3] == "mu_star"), key=lambda r: -r[4])
     ranked = st or mu
     if not ranked:
         return []
-    design = f"{samples} base samples" if st else f"{trajectories} trajectories"
+    runs = emulator[0] if emulator else 0
+    design = (f"an emulator fitted on {runs} runs" if st and emulator else f"{samples} base samples" if st else
+              f"{trajectories} trajectories")
     what = (f"total-order Sobol index (share of the variance each explains, with its interactions, among the "
-            f"{len(st)} leading parameters of the Morris screening, the others at their file values)" if st else
-            "Morris mu* (mean absolute effect of moving it across its range)")
+            f"{len(st)} leading parameters of the Morris screening, the others at their file values"
+            + (f"; computed on an emulator of the simulation, a Gaussian process fitted on {runs} runs, which "
+               f"predicts runs it was not fitted on with R² {emulator[1]:.2f}" if st and emulator else "")
+            + ")" if st else "Morris mu* (mean absolute effect of moving it across its range)")
     shown = [r for r in ranked if r[7] and round(r[4], 2) > 0][:5]  # no parameter listed at 0.00
     words = [f"On {output_words(kpi, reference)}, ranked by {what}: "
              + (", ".join(f"{r[8]} ({r[4]:.2f})" for r in shown) if shown else
                 f"no index above zero is estimated with {design}") + "."]
     unknown = [r for r in ranked if not r[7]]
     if unknown:
-        why = ("a 95% interval wider than the index, or an index outside 0 to 1" if st else
+        why = ("a 95% interval wider than the index, or an index outside 0 to 1"
+               + (f", or an emulator predicting fewer than {R2_MIN:.0%} of held-out runs' variance" if emulator
+                  else "") if st else
                f"fewer than {MORRIS_MIN_TRAJECTORIES} trajectories, or a 95% interval wider than mu* itself")
         words.append(f"{len(unknown)} of these {len(ranked)} indices are {NOT_ESTIMATED} ({design}: {why}): "
                      + ", ".join(r[8] for r in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-                     + f"; more {'--samples' if st else '--trajectories'} would estimate them.")
+                     + f"; more {('--runs' if emulator else '--samples') if st else '--trajectories'} would estimate "
+                       "them.")
     if trajectories < MORRIS_MIN_TRAJECTORIES:
         words.append(f"Morris: {trajectories} trajectories are too few to rank the parameters: the Morris literature "
                      f"uses 4 to 10 (Saltelli et al., Global Sensitivity Analysis: The Primer, 2008), and with fewer "
@@ -166,7 +177,7 @@ def _study(overrides: list[str], ranges_dir: Path, choice: str | None = None) ->
 def _settings(args: argparse.Namespace) -> dict:
     """What a folder's run is: resuming it needs the same (decide.json)."""
     keys = {"psa": ("samples", "replications", "base_replications", "seed", "design", "ranges", "parameters"),
-            "sensitivity": ("method", "trajectories", "samples", "top", "replications", "seed", "ranges"),
+            "sensitivity": ("method", "trajectories", "samples", "runs", "top", "replications", "seed", "ranges"),
             "optimise": ("budget", "objective", "budgets", "trials", "polish", "replications", "top", "factor",
                          "oos_replications", "seed", "max_trials", "sets", "parameters")}[args.command]
     out = {"overrides": args.overrides}
@@ -200,9 +211,16 @@ def main(argv: list[str] | None = None) -> None:
                         "or every parameter from its prior range (default: experiment.parameters, posterior where "
                         "the region has a calibration)")
     p = sub.add_parser("sensitivity", parents=[common], help="Morris screening, Sobol indices, tornado")
-    p.add_argument("--method", choices=("morris", "sobol"), default="morris")
+    p.add_argument("--method", choices=("morris", "sobol", "sobol-direct"), default="morris",
+                   help="morris: screening only; sobol: then Sobol indices of the leading parameters from an emulator "
+                        "fitted on --runs runs (the direct estimate when the emulator predicts poorly); sobol-direct: "
+                        "the Saltelli estimate on the simulation itself (--samples)")
     p.add_argument("--trajectories", type=int, default=10, help="Morris trajectories (each: parameters + 1 points)")
-    p.add_argument("--samples", type=int, default=64, help="Sobol base samples (each: leading parameters + 2 points)")
+    p.add_argument("--samples", type=int, default=64,
+                   help="Sobol base samples of the direct estimate (each: leading parameters + 2 points)")
+    p.add_argument("--runs", type=int,
+                   help=f"runs the Sobol emulator is fitted on (default {EMULATOR_RUNS_PER_PARAMETER} per leading "
+                        "parameter)")
     p.add_argument("--top", type=int, default=8, help="leading parameters for Sobol indices and the tornado")
     p.add_argument("--replications", type=int, default=2, help="replications per point (common across points)")
     p = sub.add_parser("optimise", parents=[common], help="the best mix of intervention sizes within a budget")
@@ -231,10 +249,10 @@ def main(argv: list[str] | None = None) -> None:
             if not 0 < value < math.inf:
                 fail(f"--{name} = {value:g}: allowed: a finite number of GBP > 0")
     for name in ("workers", "samples", "replications", "base_replications", "trajectories", "top", "trials", "factor",
-                 "oos_replications", "polish", "max_trials", "sets"):
+                 "oos_replications", "polish", "max_trials", "sets", "runs"):
         value = getattr(args, name, None)
         low = 2 if name in ("samples", "base_replications", "trajectories", "oos_replications") else \
-            0 if name in ("polish", "sets") else 1
+            0 if name in ("polish", "sets") else 10 if name == "runs" else 1
         if name == "replications" and args.command == "optimise":
             low = 2  # a candidate's cost bound needs the spread of its cost
         if value is not None and not low <= value <= DESIGN_LIMIT:
@@ -476,10 +494,31 @@ FRONTIER_HEADER = ("budget_gbp", "objective", "reference", "mix", "cost_gbp", "c
 
 
 def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> str:
-    """Morris on every parameter; with --method sobol, Sobol indices of the leading ones; a tornado of them."""
+    """Morris on every parameter; with --method sobol, Sobol indices of the leading ones from an emulator (the direct
+    estimate, with a message, when the emulator predicts the leading output poorly), with sobol-direct the direct
+    estimate; a tornado of them."""
     rows, mu = morris(study, out, args.trajectories, args.replications, args.seed, args.workers, args.ray_address)
     leading = leading_parameters(study, mu, args.top)
+    first = rows[0][1]  # the leading output: the one the words and the report speak of
+    method, emulated, note = "direct", None, None
     if args.method == "sobol":
+        unmoved = frozenset((r[0], r[1]) for r in rows if r[3] == "mu_star" and no_effect([r[4]]))
+        runs = args.runs or EMULATOR_RUNS_PER_PARAMETER * len(leading)
+        emulated = sobol_emulated(study, out, leading, runs, args.replications, args.seed, args.workers,
+                                  args.ray_address, unmoved)
+        write_csv(out / "emulator.csv", EMULATOR_HEADER,
+                  [(k, r2, emulated.runs, args.replications, R2_MIN) for k, r2 in emulated.r2.items()])
+        if emulated.r2[first] < R2_MIN:  # NaN (no variance: exact zeros) is not below
+            what = output_words(first, study.reference)
+            note = (f"The emulator fitted on {runs} runs predicts held-out runs of {what}"
+                    f" with R² {emulated.r2[first]:.2f}, below {R2_MIN:.2f}: its Sobol indices are not used; they "
+                    f"are estimated directly on the simulation ({args.samples} base samples x "
+                    f"{len(leading) + 2} points).")
+            print(f"pathways-decide: {note}", file=sys.stderr)
+        else:
+            method = "emulator"
+            rows += emulated.rows
+    if args.method == "sobol-direct" or (args.method == "sobol" and method == "direct"):
         rows += sobol(study, out, leading, args.samples, args.replications, args.seed, args.workers, args.ray_address)
     torn = tornado(study, out, leading, args.replications, args.workers, args.ray_address)
     labels = parameter_labels(study, study.params)
@@ -488,14 +527,26 @@ def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> st
     write_csv(out / "sensitivity.csv", SENSITIVITY_HEADER, rows)
     write_csv(out / "tornado.csv", TORNADO_HEADER, torn)
     write_parameters(out / "parameters.csv", study.params, labels)
-    words = sensitivity_words(rows, torn, next(r[1] for r in rows), study.reference, args.trajectories,
-                              args.samples if args.method == "sobol" else None)
+    sobol_ran = args.method != "morris"
+    words = sensitivity_words(rows, torn, first, study.reference, args.trajectories,
+                              args.samples if sobol_ran else None,
+                              (emulated.runs, emulated.r2[first]) if method == "emulator" and emulated else None)
+    words += [note] if note else []
+    sobol_info = ({"method": method, "leading_output": first, "runs": emulated.runs if emulated else None,
+                   "samples": args.samples if method == "direct" else None, "r2_min": R2_MIN,
+                   "r2": emulated.r2 if emulated else None} if sobol_ran else None)
     write_text(out / "sensitivity.json", json.dumps({"words": words, "leading": [p.name for p in leading],
-                                                     "ranges": range_counts(study.params)}, indent=2))
+                                                     "ranges": range_counts(study.params), "sobol": sobol_info},
+                                                    indent=2))
     write_text(out / "summary.json", json.dumps({"ranges": range_counts(study.params),
                                                  "options": [o.name for o in study.options],
                                                  "reference": study.reference}, indent=2))
     return "\n".join(words)
+
+
+# each output's Sobol emulator: its out-of-sample R^2 (k-fold), the runs and replications it was fitted on, and the
+# least R^2 its indices are used with
+EMULATOR_HEADER = ("kpi", "r2_out_of_sample", "runs", "replications", "r2_min")
 
 
 def psa_text(out: Path, study: Study, counts: dict[str, int]) -> str:

@@ -284,12 +284,30 @@ def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
                 "the variance the parameter explains alone (S1) and with its interactions (ST). An index whose 95% "
                 f"interval is wider than itself, or a Sobol index outside 0 to 1, is {NOT_ESTIMATED}; Morris "
                 f"indices are not estimated with fewer than {MORRIS_MIN_TRAJECTORIES} trajectories. Every output's "
-                f"indices are in sensitivity.csv; the {min(15, len(ranked))} leading parameters shown."] + left,
+                f"indices are in sensitivity.csv; the {min(15, len(ranked))} leading parameters shown."]
+            + _emulator_words(summary.get("sobol"), kpi) + left,
             "figure": _png(fig) if fig else None, "figures": [_png(sobol)] if sobol else [],
             "header": ["Parameter", "Morris mu* (95% CI)", "Morris sigma", "Sobol S1 (95% CI)", "Sobol ST (95% CI)"],
             "rows": [[_label(r), ci(r), sigma(idx[(r["parameter"], "morris", "sigma")]),
                       ci(idx.get((r["parameter"], "sobol", "S1"))), ci(idx.get((r["parameter"], "sobol", "ST")))]
                      for r in ranked[:15]]}
+
+
+def _emulator_words(sobol: dict | None, kpi: str) -> list[str]:
+    """Where the Sobol indices come from: an emulator (its runs and its R^2 on held-out runs) or the simulation."""
+    if not sobol:
+        return []
+    if sobol.get("method") == "emulator":
+        r2 = (sobol.get("r2") or {}).get(kpi)
+        return [f"The Sobol indices are computed on an emulator of the simulation: a Gaussian process fitted on "
+                f"{sobol['runs']} simulation runs over the leading parameters, which predicts runs held out of its fit "
+                + (f"with R² {r2:.2f} on this output" if isinstance(r2, float) and math.isfinite(r2) else
+                   "on this output (which did not vary: its indices are 0)")
+                + f" (every output's in emulator.csv; an output below {sobol['r2_min']:.2f} is not estimated). "
+                "Their intervals hold the emulator's own uncertainty (its posterior sample paths) and the sampling "
+                "error on it; they are the indices of the expected output, the simulation's noise left out."]
+    return [f"The Sobol indices are estimated directly on the simulation ({sobol['samples']} base samples, "
+            "Saltelli's design)."]
 
 
 def _sobol_bars(rows: list[dict], reference: str) -> Figure | None:
