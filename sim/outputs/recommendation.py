@@ -78,7 +78,7 @@ def effect_sentences(rec: dict, labels: dict[str, str]) -> list[str]:
     if rec["drivers"]:
         named = "; ".join(f"{labels.get(k, k)} ({_money(v)} ± {_money(se)})" for k, v, se in rec["drivers"])
         sure = any(v > 2 * se for _, v, se in rec["drivers"])
-        rough = any(v - 2 * se > rec["evpi"] + 2 * rec["evpi_se"] for _, v, se in rec["drivers"])
+        rough = any(v > rec["evpi"] for _, v, _ in rec["drivers"])  # the estimates overfit: EVPPI <= EVPI in truth
         words.append(f"It turns most on: {named}, what knowing each exactly would be worth (± a standard error); "
                      f"knowing every uncertain number, {everything}."
                      + (f" With {sets} sets none of these is told apart from zero: read them as a ranking, and ask "

@@ -116,6 +116,7 @@ def calibration_change(folder: Path, region: str) -> dict[str, Any]:
     and a small table); the parameters by the run's own labels (uncertainty/parameters.csv), else the
     calibration's."""
     from sim.outputs import calibration as cal
+    from sim.outputs.recommendation import display
 
     used = cal.used(folder, region)
     if not used.drawn or used.folder is None:
@@ -136,7 +137,7 @@ def calibration_change(folder: Path, region: str) -> dict[str, Any]:
     change = cal.decision_change(folder)
     table = None
     if change and change["rows"]:
-        o = change["option"]
+        o = display(change["option"])
         parts = []
         for r in change["rows"]:
             c = r["change"]
