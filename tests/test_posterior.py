@@ -242,7 +242,7 @@ def test_a_sweep_draws_from_the_posterior_and_runs_the_prior_sets_as_a_region_wi
     d = report_data(sweep)
     what = _recommendation_section(d)
     words = " ".join(what["calibrated"])
-    assert "drew 3 calibrated parameters" in words and "nhs_time_to_hire (84 days)" in words
+    assert "drew 3 calibrated parameters" in words and "fitted to 2 published outcomes" in words
     assert "with the prior ranges alone" in words and what["calibration_table"].header[-1] == "Change in width"
     assert len(_validation_section(d)["table"].rows) == len(TARGETS)
 

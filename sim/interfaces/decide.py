@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--parameters", choices=CHOICES,
                    help="the sets' calibrated parameters from the region's posterior (configs/calibration/<region>/) "
                         "or every parameter from its prior range (default: experiment.parameters, posterior where "
-                        "the region has a calibration)")
+                        "the region has a calibration and --ranges is the shipped folder it was fitted on)")
     p = sub.add_parser("sensitivity", parents=[common], help="Morris screening, Sobol indices, tornado")
     p.add_argument("--method", choices=("morris", "sobol", "sobol-direct"), default="morris",
                    help="morris: screening only; sobol: then Sobol indices of the leading parameters from an emulator "
@@ -262,7 +262,10 @@ def main(argv: list[str] | None = None) -> None:
     out = _outdir(args, args.command)
     settings = _settings(args)
     _check_resume(out, args.command, settings, early=True)  # before composing: a refused resume answers at once
-    study = _study(args.overrides, args.ranges, getattr(args, "parameters", None))
+    choice = getattr(args, "parameters", None)
+    if args.command == "sensitivity" or (choice is None and args.ranges.resolve() != RANGES_DIR.resolve()):
+        choice = "prior"  # screening explores the prior ranges; a posterior was fitted on the shipped ranges only
+    study = _study(args.overrides, args.ranges, choice)
     if args.command != "sensitivity":  # the sets' draws: a changed posterior would mix two designs
         settings = {**settings, **drawn_from(study)}
         _check_resume(out, args.command, settings)
