@@ -315,3 +315,14 @@ def test_the_page_accepts_no_path_for_the_posterior() -> None:
             check_overrides([bad])
     with pytest.raises(UsageError, match=r"posterior.*prior"):
         preflight(["experiment.parameters=/tmp/x"])
+
+
+@pytest.mark.unit
+def test_a_shared_range_is_named_as_one_draw_over_its_pattern_not_its_first_match() -> None:
+    """The calibration and the decision name a shared range by its pattern (it sets every post's number at once),
+    never by the first post it matches ('Care homes: posts care worker within sector share' said before)."""
+    from sim.params.labels import pattern_label
+
+    assert pattern_label("region.workforce.groups.*.posts.*.within_sector_share") == (
+        "Within sector share (all groups and posts, one draw)")
+    assert pattern_label("pathway.training.courses.*_preemployment.duration.mean").endswith("(all courses, one draw)")

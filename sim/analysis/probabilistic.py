@@ -164,7 +164,7 @@ def parameter_labels(study: Study, params: list[Parameter]) -> dict[str, str]:
     """Each varied parameter in words, from the first option whose config has it."""
     from functools import reduce
 
-    from sim.params.labels import label_of, path_label, step
+    from sim.params.labels import path_label, pattern_label, step
 
     def has(raw: dict, key: str) -> bool:
         return reduce(step, key.split("."), raw) is not None
@@ -172,10 +172,7 @@ def parameter_labels(study: Study, params: list[Parameter]) -> dict[str, str]:
     out = {}
     for p in params:
         if "*" in p.name:  # a shared range: one draw for every number its pattern matches, named as such
-            keys = p.name.split(".")
-            over = " and ".join(keys[i - 1] for i, k in enumerate(keys) if k == "*")
-            what = " ".join(label_of(k) for k in p.name.rsplit("*.", 1)[1].split("."))
-            out[p.name] = f"{what[:1].upper()}{what[1:]} (all {over}, one draw)"
+            out[p.name] = pattern_label(p.name)
             continue
         raw = next((o.raw for o in study.options if has(o.raw, p.keys[0])), study.options[0].raw)
         out[p.name] = path_label(p.name, raw)

@@ -11,6 +11,7 @@ source, the versions of Hydra, OmegaConf and Python, and (with Hydra's own node)
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import os
@@ -100,11 +101,17 @@ def _kept(overrides: Sequence[str], hydra_node: bool, config_dir: Path,
 def _key(overrides: Sequence[str], hydra_node: bool, config_dir: Path) -> str:
     folders = [str(config_dir)] + [p for o in overrides if o.startswith("hydra.searchpath=")
                                    for p in _searchpath(o)]
-    parts = [list(overrides), hydra_node, [(f, _tree(Path(f))) for f in folders],
-             hashlib.sha256(Path(schema.__file__).read_bytes()).hexdigest(),
-             [version(p) for p in ("hydra-core", "omegaconf")], platform.python_version(),
+    parts = [list(overrides), hydra_node, [(f, _tree(Path(f))) for f in folders], _software(),
              os.getcwd() if hydra_node else ""]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+@functools.cache
+def _software() -> tuple[str, ...]:
+    """What a composition depends on besides the files, fixed for the process: the schema's source and the
+    versions of Hydra, OmegaConf and Python."""
+    return (hashlib.sha256(Path(schema.__file__).read_bytes()).hexdigest(), version("hydra-core"),
+            version("omegaconf"), platform.python_version())
 
 
 def _searchpath(override: str) -> list[str]:

@@ -45,3 +45,13 @@ def path_label(path: str, config: Mapping[str, Any]) -> str:
         return f"{subject}: {words}{tail}" if words else subject + tail
     text = words + tail
     return text[:1].upper() + text[1:]
+
+
+def pattern_label(pattern: str) -> str:
+    """A shared range's pattern in words: what it sets, over what, drawn once
+    ('region.workforce.groups.*.posts.*.turnover' -> 'Turnover (all groups and posts, one draw)')."""
+    keys = pattern.split(".")
+    last = max(i for i, k in enumerate(keys) if "*" in k)
+    over = " and ".join(keys[i - 1] for i, k in enumerate(keys) if "*" in k and i > 0)
+    what = " ".join(label_of(k) for k in keys[last + 1:]) or label_of(keys[last - 1] if last else pattern)
+    return f"{what[:1].upper()}{what[1:]} (all {over or 'of them'}, one draw)"
