@@ -47,6 +47,14 @@ RAY = pytest.mark.xdist_group("ray")  # every test on the Ray cluster runs in on
 TIERS = ("unit", "model", "statistical", "system")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """One BLAS thread in each test process, as the commands have (`sim.experiment.parallel.one_blas_thread`):
+    two xdist workers each running two BLAS threads on small matrices is what made a busy machine slow."""
+    from sim.experiment.parallel import one_blas_thread
+
+    one_blas_thread()
+
+
 UNTIERED = pytest.StashKey[list[str]]()  # collected tests without exactly one tier, with the tiers they have
 
 

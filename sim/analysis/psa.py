@@ -232,21 +232,24 @@ def _smoother(basis: np.ndarray, penalty: np.ndarray, y: np.ndarray) -> tuple[np
     return lam, fit
 
 
-def _refit(basis: np.ndarray, penalty: np.ndarray, y: np.ndarray, lam: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """The fitted values with each column's chosen penalty, the sets weighted by `w` (a bootstrap resample)."""
-    bw = basis * w[:, None]
-    btb, bty = bw.T @ basis, bw.T @ y
-    fit = np.empty_like(y)
-    for j, lj in enumerate(lam):
-        a = btb + lj * penalty + 1e-10 * np.trace(btb) * np.eye(len(btb))
-        fit[:, j] = basis @ np.linalg.solve(a, bty[:, j])
-    return fit
+def _refit(basis: np.ndarray, penalty: np.ndarray, y: np.ndarray, lam: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The fitted values (resamples x sets x columns) with each column's chosen penalty, the sets weighted by each
+    row of `weights` (bootstrap resamples): every resample's and column's system solved in one stacked call."""
+    bw = (weights[:, :, None] * basis).transpose(0, 2, 1)  # resamples x basis x sets
+    btb, bty = bw @ basis, bw @ y
+    ridge = 1e-10 * np.trace(btb, axis1=1, axis2=2)[:, None, None, None] * np.eye(basis.shape[1])
+    a = btb[:, None] + lam[None, :, None, None] * penalty + ridge  # resamples x columns x basis x basis
+    coef = np.linalg.solve(a, bty.transpose(0, 2, 1)[..., None])[..., 0]  # resamples x columns x basis
+    return np.einsum("nk,bck->bnc", basis, coef)
 
 
-def _value(fitted: np.ndarray, w: np.ndarray) -> float:
-    """E[max over options of the expected net benefit given the parameter] - max of the expected net benefits."""
-    w = w / w.sum()
-    return max(0.0, float(w @ fitted.max(axis=1) - (w @ fitted).max()))
+def _value(fitted: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """E[max over options of the expected net benefit given the parameter] - max of the expected net benefits,
+    per row of `w` (sets weighted; `fitted`: rows x sets x options, or one sets x options for every row)."""
+    w = w / w.sum(axis=-1, keepdims=True)
+    inner = np.einsum("...n,...n->...", w, fitted.max(axis=-1))
+    outer = np.einsum("...n,...nd->...d", w, fitted).max(axis=-1)
+    return np.maximum(0.0, inner - outer)
 
 
 def _bootstrap_weights(n: int, seed: int) -> np.ndarray:
@@ -268,14 +271,13 @@ def evppi_estimates(effect: np.ndarray, cost: np.ndarray, x: np.ndarray, wtps: S
     y = np.column_stack([effect, cost])
     lam, fit = _smoother(basis, penalty, y)
     d = effect.shape[1]
-    weights = _bootstrap_weights(n, seed) if se else np.empty((0, n))
-    boots = [_refit(basis, penalty, y, lam, w) for w in weights]
-    ones = np.ones(n)
+    weights = _bootstrap_weights(n, seed) if se else None
+    boots = _refit(basis, penalty, y, lam, weights) if weights is not None else None
     out = []
     for wtp in wtps:
-        value = _value(wtp * fit[:, :d] - fit[:, d:], ones)
-        spread = (float(np.std([_value(wtp * f[:, :d] - f[:, d:], w) for f, w in zip(boots, weights)], ddof=1))
-                  if se else math.nan)
+        value = float(_value(wtp * fit[:, :d] - fit[:, d:], np.ones(n)))
+        spread = (float(np.std(_value(wtp * boots[..., :d] - boots[..., d:], weights), ddof=1))
+                  if boots is not None and weights is not None else math.nan)
         out.append(Estimate(value, spread))
     return out
 
@@ -326,9 +328,10 @@ def evpi_estimates(effect: np.ndarray, cost: np.ndarray, u: np.ndarray, wtps: Se
 
     ones = np.ones(n)
     lam, full = fit(ones, None)
-    boots = [(fit(w, lam)[1], w) for w in _bootstrap_weights(n, seed)]
-    return [Estimate(_value(wtp * full[:, :d] - full[:, d:], ones),
-                     float(np.std([_value(wtp * f[:, :d] - f[:, d:], w) for f, w in boots], ddof=1)))
+    weights = _bootstrap_weights(n, seed)
+    boots = np.stack([fit(w, lam)[1] for w in weights])
+    return [Estimate(float(_value(wtp * full[:, :d] - full[:, d:], ones)),
+                     float(np.std(_value(wtp * boots[..., :d] - boots[..., d:], weights), ddof=1)))
             for wtp in wtps]
 
 

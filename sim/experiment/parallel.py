@@ -18,6 +18,17 @@ Item = TypeVar("Item")
 _SHARED: Any = None  # what a local worker process was started with (`Workers`' `shared`)
 
 
+def one_blas_thread() -> None:
+    """Keep this process's BLAS (numpy's, scipy's, scikit-learn's) to one thread. Every matrix the analyses factor
+    is small (a spline basis of a dozen columns, 64 sets by 120 parameters, a calibration's emulator of a few
+    hundred runs), where a second thread costs more than it gives, and the cores belong to the workers: a 64 x 120
+    SVD took 37 ms with OpenBLAS's threads on a busy 2-core machine and 1 ms with one. Called by the commands'
+    entry points, not at import."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 def process_pool(workers: int, initializer: Callable[..., None] | None = None,
                  initargs: tuple[Any, ...] = ()) -> ProcessPoolExecutor:
     """A pool of `workers` processes, each started with `initializer(*initargs)`."""

@@ -25,6 +25,7 @@ import yaml
 
 from sim.analysis import calibrate as cal
 from sim.analysis.targets import MEASURES, SOCIAL_CARE, _movers_are_social_care
+from sim.experiment.parallel import one_blas_thread
 from sim.experiment.replications import write_csv, write_text
 from sim.experiment.runner import Option, Records, Runner, Task
 from sim.params.errors import ConfigError
@@ -226,6 +227,7 @@ def write_outputs(out: Path, fit: cal.Fit, option: Option, params: list[Paramete
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `pathways-calibrate`."""
+    one_blas_thread()
     from sim.analysis.probabilistic import parameter_labels
     from sim.analysis.psa import Study
     from sim.outputs.calibration_report import write_report

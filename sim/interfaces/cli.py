@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.experiment.folders import FolderError, claim, lock, planned_jobs
 from sim.experiment.job import execute, region_calibration
+from sim.experiment.parallel import one_blas_thread
 from sim.interfaces.errors import UsageError, _display, _exit_environment, _exit_usage
 from sim.interfaces.preflight import _key, available, params_or_exit, preflight_plan
 from sim.params.config import load
@@ -188,6 +189,7 @@ def _interrupted(typed: list[str], argv: list[str]) -> NoReturn:
 
 def main() -> None:
     """Entry point of `pathways` and `python -m sim`."""
+    one_blas_thread()
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `pathways --help | head` ends quietly
     typed = sys.argv[1:]

@@ -44,6 +44,7 @@ from sim.analysis.psa import (
     write_parameters,
 )
 from sim.experiment.job import PROGRESS
+from sim.experiment.parallel import one_blas_thread
 from sim.experiment.replications import write_csv, write_text
 from sim.experiment.runner import Records
 from sim.outputs.decide_report import NOT_ESTIMATED, option_words, output_words
@@ -189,6 +190,7 @@ def _settings(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `pathways-decide`."""
+    one_blas_thread()
     from sim.params.ranges import RANGES_DIR
 
     ap = argparse.ArgumentParser(prog="pathways-decide", description=__doc__.splitlines()[0])
