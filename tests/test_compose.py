@@ -106,3 +106,35 @@ def test_a_search_path_folder_is_part_of_what_a_composition_is_kept_by(tmp_path,
     region.write_text("defaults:\n  - norfolk_waveney\n  - _self_\nname: coastal2\n")
     os.utime(region, ns=(region.stat().st_atime_ns, region.stat().st_mtime_ns + 10**9))
     assert compose_config(args).region.name == "coastal2"
+
+
+def test_adding_a_group_keeps_the_schema_and_an_unknown_key_there_is_still_refused(tmp_path) -> None:
+    """`+intervention=[x]` (the preflight's own, for a sweep of sizes) adds a group's files, not a key: the config
+    stays typed on the schema (no second typing, a second per option), and an unknown key in such a file is
+    refused as in any group's. `+key=value` and `~key` are typed again, which refuses an unknown key."""
+    from hydra.errors import ConfigCompositionException
+    from omegaconf import OmegaConf
+
+    from sim.params.compose import _adds_or_deletes_a_key, without_hydra
+    from sim.params.config import load
+    from sim.params.errors import ConfigError
+    from sim.params.paths import CONFIG_DIR
+    from sim.params.schema import Config
+
+    assert [_adds_or_deletes_a_key(o, CONFIG_DIR) for o in
+            ("+intervention=[childcare]", "~intervention", "+experiment.x=1", "~scenario_name", "+x=1",
+             "intervention=[childcare]", "++intervention.childcare.places=2")] == [False, False, True, True, True,
+                                                                                    False, True]
+    args = ["experiment=quick", "+intervention=[childcare]", "intervention.childcare.places=3"]
+    job = without_hydra(compose_config(args, hydra_node=True), args)
+    assert OmegaConf.get_type(job) is Config and "hydra" not in job
+    assert load(job).config.intervention["childcare"].places == 3
+    own = tmp_path / "intervention"
+    own.mkdir()
+    (own / "odd.yaml").write_text("# @package intervention.odd\nplaces: 3\nnot_a_field: 2\n")
+    with pytest.raises(ConfigCompositionException, match="not_a_field"):  # Hydra's, on the schema
+        bad = ["experiment=quick", "+intervention=[odd]", f"hydra.searchpath=[file://{tmp_path}]"]
+        load(without_hydra(compose_config(bad), bad))
+    with pytest.raises(ConfigError, match="bogus"):
+        added = ["experiment=quick", "+intervention=[childcare]", "+intervention.childcare.bogus=1"]
+        load(without_hydra(compose_config(added), added))

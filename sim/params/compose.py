@@ -59,12 +59,14 @@ def kept_compose(config_name: str, overrides: Sequence[str] = (), return_hydra_c
     return compose_config(overrides, hydra_node=return_hydra_config, keep_inside_hydra=True)
 
 
-def without_hydra(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
+def without_hydra(cfg: DictConfig, overrides: Sequence[str], config_dir: Path = CONFIG_DIR) -> DictConfig:
     """A copy of a composed config without Hydra's node. It stays typed on the schema (loading it then merges
-    nothing: typing a plain copy again takes a quarter of a second), unless an override added or deleted a key
-    (`+key=value`, `~key`): Hydra lets those through, and typing the plain copy again is what refuses an unknown
-    key (and gives a deleted one its schema default, as before)."""
-    if any(o.startswith(("+", "~")) for o in overrides):
+    nothing: typing a plain copy again takes a second), unless an override added or deleted a key (`+key=value`,
+    `~key`): Hydra lets those through, and typing the plain copy again is what refuses an unknown key (and gives a
+    deleted one its schema default, as before). Adding or removing a config group's files (`+intervention=[x]`,
+    as the preflight does for a sweep of sizes) changes the defaults list, not a key: Hydra merges those files
+    on the schema, which refuses an unknown key there as for any group."""
+    if any(_adds_or_deletes_a_key(o, config_dir) for o in overrides):
         plain = OmegaConf.to_container(cfg, resolve=False)
         assert isinstance(plain, dict)  # a DictConfig's container
         plain.pop("hydra", None)
@@ -175,6 +177,15 @@ def _write(key: str, data: bytes) -> None:
     except OSError:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+
+
+def _adds_or_deletes_a_key(override: str, config_dir: Path) -> bool:
+    """Whether `override` adds or deletes a key (`+a.b=1`, `~a.b`), rather than a config group's files
+    (`+intervention=[x]`, `~intervention`: a folder of the config tree)."""
+    if not override.startswith(("+", "~")):
+        return False
+    key = override.lstrip("+~").split("=", 1)[0]
+    return "." in key or "@" in key or not (config_dir / key).is_dir()
 
 
 def sweep_combos(overrides: list[Override]) -> list[list[str]]:
