@@ -188,3 +188,16 @@ def test_a_mistyped_name_is_answered_with_the_closest_one() -> None:
     msg = composition_message("Could not find 'region/norfolk_wavney'", ["region=norfolk_wavney"])
     assert "unknown region 'norfolk_wavney' (did you mean 'norfolk_waveney'?); allowed: " in msg
     assert "did you mean" not in composition_message("Could not find 'region/zzzz'", ["region=zzzz"])
+
+
+@pytest.mark.unit
+def test_an_unknown_key_in_a_planners_own_group_file_names_that_file(tmp_path) -> None:
+    """A file from a `hydra.searchpath` folder is named where it is, not as if it were in the shipped tree."""
+    (tmp_path / "intervention").mkdir()
+    (tmp_path / "intervention" / "odd.yaml").write_text("# @package intervention.odd\nplaces: 3\nnot_a_field: 2\n")
+    text = ("In 'intervention/odd': ConfigKeyError raised while composing config:\nKey 'not_a_field' not in "
+            "'Intervention'\n    full_key: intervention.odd.not_a_field\n")
+    own = composition_message(text, ["+intervention=[odd]", f"hydra.searchpath=[file://{tmp_path}]"])
+    assert own.startswith(f"{tmp_path / 'intervention' / 'odd.yaml'}: intervention.odd.not_a_field"), own
+    shipped = composition_message(text.replace("odd", "childcare"), ["+intervention=[childcare]"])
+    assert shipped.startswith("configs/intervention/childcare.yaml: "), shipped

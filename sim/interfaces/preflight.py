@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.experiment.folders import Plan
 from sim.interfaces.errors import _display, fail
-from sim.params.compose import sweep_combos, without_hydra
+from sim.params.compose import searchpath_folders, sweep_combos, without_hydra
 from sim.params.config import check_literal, load
 from sim.params.errors import ConfigError, config_error, did_you_mean, field_at
 from sim.params.paths import CONFIG_DIR, SCENARIO_DIR
@@ -85,9 +85,17 @@ def composition_message(text: str, overrides: list[str]) -> str:
         return f"command line {' '.join(overrides)}: {' '.join(text.split())}"
     k = key.group(1)
     where = re.search(r"In '([^']+)'", text)
-    source = (_display(CONFIG_DIR / f"{where.group(1)}.yaml") if where and where.group(1) != "config"
+    source = (_display(_group_file(where.group(1), overrides)) if where and where.group(1) != "config"
               else locate(k, _choices(overrides), overrides))
     return config_error(k, text, source).message()
+
+
+def _group_file(name: str, overrides: list[str]) -> Path:
+    """The file a group's config `name` (e.g. intervention/odd) was read from: the shipped tree's, else the first
+    `hydra.searchpath` folder that has it (a planner's own folder)."""
+    folders = [CONFIG_DIR] + [Path(f) for o in overrides if o.startswith("hydra.searchpath=")
+                              for f in searchpath_folders(o)]
+    return next((f / f"{name}.yaml" for f in folders if (f / f"{name}.yaml").exists()), CONFIG_DIR / f"{name}.yaml")
 
 
 def params_or_exit(cfg: DictConfig, choices: dict[str, Any], overrides: Iterable[str]) -> Params:
@@ -331,7 +339,7 @@ def _compose_all(combos: list[list[str]], compose: Any, searchpath: list[str]
         try:
             cfg = compose("config", overrides=[*combo, *searchpath], return_hydra_config=True)
         except Exception as e:
-            fail(composition_message(f"{e}\n{e.__cause__ or ''}", list(combo)))
+            fail(composition_message(f"{e}\n{e.__cause__ or ''}", [*combo, *searchpath]))
         choices = dict(cfg.hydra.runtime.choices)
         check_scenario_name(choices.get("scenario") or "baseline", str(cfg.scenario_name))
         job = without_hydra(cfg, [*combo, *searchpath])

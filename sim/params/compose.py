@@ -102,7 +102,7 @@ def _kept(overrides: Sequence[str], hydra_node: bool, config_dir: Path,
 
 def _key(overrides: Sequence[str], hydra_node: bool, config_dir: Path) -> str:
     folders = [str(config_dir)] + [p for o in overrides if o.startswith("hydra.searchpath=")
-                                   for p in _searchpath(o)]
+                                   for p in searchpath_folders(o)]
     parts = [list(overrides), hydra_node, [(f, _tree(Path(f))) for f in folders], _software(),
              os.getcwd() if hydra_node else ""]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
@@ -116,7 +116,7 @@ def _software() -> tuple[str, ...]:
             version("omegaconf"), platform.python_version())
 
 
-def _searchpath(override: str) -> list[str]:
+def searchpath_folders(override: str) -> list[str]:
     """The folders of a `hydra.searchpath=[file://...,pkg://...]` override (absolute; a package as named)."""
     out = []
     for entry in override.split("=", 1)[1].strip("[]").split(","):
