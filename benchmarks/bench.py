@@ -11,8 +11,8 @@ Prints one JSON line per case, each the median of several runs:
                         each, default region, serial; time per (set x option) against a plain replication of
                         the same options measured in the same run (overhead ratio; target <= 1.25)
   decision              `make run`'s comparison as a planner runs it (six Norfolk options, two jobs at a time):
-                        wall seconds with parameter uncertainty (the default: jobs, then the parameter sets;
-                        target <= 90 s on 2 quiet cores) beside the same at the files' values only
+                        wall seconds with parameter uncertainty (the default: jobs, then the parameter sets, on
+                        the posterior and again on the prior ranges; target <= 90 s on 2 quiet cores) beside the same at the files' values only
                         (experiment.uncertainty=none), in the same run
   sobol                 (on demand only: --cases sobol; tens of minutes) `pathways-decide sensitivity` on the
                         Norfolk options (--sobol-options), two workers: --method sobol (Morris, the emulator's
@@ -234,6 +234,7 @@ def decision() -> dict:
             decided = Path(d) / "s" / "uncertainty" / "decide.json"
             if decided.exists():
                 out["parameter_sets"] = json.loads(decided.read_text())["samples"]
+                out["prior_sets_too"] = (decided.parent / "prior" / "decide.json").exists()  # compare_prior
     return out
 
 
