@@ -12,8 +12,8 @@ Prints one JSON line per case, each the median of several runs:
                         the same options measured in the same run (overhead ratio; target <= 1.25)
   decision              `make run`'s comparison as a planner runs it (six Norfolk options, two jobs at a time):
                         wall seconds with parameter uncertainty (the default: jobs, then the parameter sets, on
-                        the posterior and again on the prior ranges; target <= 90 s on 2 quiet cores) beside the same at the files' values only
-                        (experiment.uncertainty=none), in the same run
+                        the posterior and again on the prior ranges; target <= 90 s on 2 quiet cores) beside the
+                        same at the files' values only (experiment.uncertainty=none), in the same run
   sobol                 (on demand only: --cases sobol; tens of minutes) `pathways-decide sensitivity` on the
                         Norfolk options (--sobol-options), two workers: --method sobol (Morris, the emulator's
                         runs, the tornado) from scratch, then --method sobol-direct on a copy of its records
