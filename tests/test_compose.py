@@ -138,3 +138,24 @@ def test_adding_a_group_keeps_the_schema_and_an_unknown_key_there_is_still_refus
     with pytest.raises(ConfigError, match="bogus"):
         added = ["experiment=quick", "+intervention=[childcare]", "+intervention.childcare.bogus=1"]
         load(without_hydra(compose_config(added), added))
+
+
+def test_the_disk_store_drops_the_least_recently_used_and_reads_a_foreign_file_as_a_miss(tmp_path, monkeypatch) -> None:
+    """Beyond its size the store drops the composition used longest ago (one read just now stays), so a pass over
+    more compositions than it holds still finds the ones used again; a file it did not write is only a miss."""
+    import pickle
+
+    from omegaconf import OmegaConf
+
+    from sim.params import compose
+
+    monkeypatch.setenv("PATHWAYS_CACHE", str(tmp_path))
+    monkeypatch.setattr(compose, "_KEEP_ON_DISK", 2)
+    cfg = OmegaConf.create({"a": 1})
+    compose._write("first", pickle.dumps(cfg))
+    compose._write("second", pickle.dumps(cfg))
+    assert compose._read("first")[1] == cfg  # used again: now the most recent
+    compose._write("third", pickle.dumps(cfg))
+    assert sorted(p.stem for p in tmp_path.glob("*.pickle")) == ["first", "third"]
+    (tmp_path / "foreign.pickle").write_bytes(pickle.dumps(cfg))  # not compressed: not the store's own
+    assert compose._read("foreign") == (b"", None)

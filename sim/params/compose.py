@@ -18,6 +18,7 @@ import os
 import pickle
 import platform
 import tempfile
+import zlib
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
@@ -78,7 +79,10 @@ def without_hydra(cfg: DictConfig, overrides: Sequence[str], config_dir: Path = 
 
 
 _COMPOSED: dict[str, bytes] = {}  # key -> pickled composition, in this process
-_KEEP = 256  # compositions kept in the process (each some 100 KB) and on disk; the oldest goes first
+_KEEP = 256  # compositions kept in the process (each some 100 KB); the oldest goes first
+# compositions kept on disk (zlib, each some 12 KB), the least recently used going first: the fast tier alone
+# composes over 300, and a store smaller than what one pass reads keeps none of them for the next pass
+_KEEP_ON_DISK = 2048
 
 
 def _kept(overrides: Sequence[str], hydra_node: bool, config_dir: Path,
@@ -150,9 +154,11 @@ def _read(key: str) -> tuple[bytes, DictConfig | None]:
     folder = _cache_dir()
     if folder is None:
         return b"", None
+    path = folder / f"{key}.pickle"
     try:
-        data = (folder / f"{key}.pickle").read_bytes()
+        data = zlib.decompress(path.read_bytes())
         cfg = pickle.loads(data)
+        os.utime(path)  # used now: the last to go
     except Exception:  # any unreadable file is only a miss
         return b"", None
     return (data, cfg) if isinstance(cfg, DictConfig) else (b"", None)
@@ -169,11 +175,12 @@ def _write(key: str, data: bytes) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            f.write(zlib.compress(data, 1))
         os.replace(tmp, folder / f"{key}.pickle")
-        kept = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns)
-        for old in kept[:-_KEEP]:
-            old.unlink(missing_ok=True)
+        kept = list(folder.glob("*.pickle"))
+        if len(kept) > _KEEP_ON_DISK:
+            for old in sorted(kept, key=lambda p: p.stat().st_mtime_ns)[:-_KEEP_ON_DISK]:
+                old.unlink(missing_ok=True)
     except OSError:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
