@@ -139,6 +139,26 @@ def test_the_posteriors_quantiles_reach_the_options_configs_paired_beside_the_pr
 
 
 @pytest.mark.model
+def test_the_shipped_calibration_loads_for_the_default_region_and_says_it_settled(options) -> None:
+    """configs/calibration/norfolk_waveney/ (pathways-calibrate's output as shipped): the decision's study finds it,
+    its draws reach the design's calibrated columns, and its calibration.json records a verdict that agrees with its
+    own figures (the settled rule: ESS and the last generation's quantile changes)."""
+    from sim.analysis import calibrate as cal
+    from sim.analysis.psa import Study
+
+    study = Study.of(*options)
+    assert study.posterior is not None
+    meta = json.loads((post.CALIBRATION_DIR / REGION / post.META).read_text())
+    assert list(study.posterior.names) == meta["calibrated_parameters"] and meta["complete"] is True
+    assert study.design(8, 3).shape[0] == 8
+    changes = [c for c in meta["quantile_change_last_two_generations"].values() if c is not None]
+    holds = meta["ess"] >= cal.SETTLED_ESS and len(changes) == len(meta["calibrated_parameters"]) \
+        and max(changes) <= cal.SETTLED_CHANGE
+    assert meta["settled"] is holds and (meta["settling"] == "settled") is holds
+    assert meta["settled"], meta["settling"]
+
+
+@pytest.mark.model
 def test_a_changed_posterior_refuses_a_resume_and_prior_keeps_mains_design(tmp_path, monkeypatch, options,
                                                                            capsys) -> None:
     from sim.analysis.probabilistic import DESIGN, _claim, drawn_from
