@@ -9,6 +9,7 @@ writes its folder and, killed and rerun, resumes to the same result.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -44,7 +45,8 @@ def toy_simulate(name: str, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 FIGURE = toy(TRUTH[None], 5)[0]
-DESIGN = cal.Design(screening=64, wave=48, waves=1, final=256, draws=256, replications=1, candidates=4000, seed=1)
+DESIGN = cal.Design(screening=64, wave=48, waves=1, final=128, generations=6, draws=256, replications=1,
+                    candidates=4000, seed=1)
 
 
 def _fit(tolerance: float, calibrated: list[int] | None = None) -> cal.Fit:
@@ -121,6 +123,48 @@ def test_a_parameter_no_target_depends_on_keeps_its_prior() -> None:
     assert stats.kstest(moved, "uniform").statistic > 1.628 / np.sqrt(fit.ess), "the test can see a moved parameter"
 
 
+@pytest.mark.statistical
+def test_the_final_wave_adds_generations_until_the_posterior_settles_and_says_so_when_it_cannot() -> None:
+    """Generations of 24 draws: two leave an effective sample size far below SETTLED_ESS, so with at most two the
+    verdict is `not settled` and says why; allowed twelve, the fit goes on past two and stops at the first
+    generation where the rule holds, its posterior still covering the truth."""
+    observed = cal.Observed((0, 1, 2), FIGURE, np.full(3, 0.05))
+    small = dataclasses.replace(DESIGN, final=24, generations=2)
+    short = cal.history_match(toy_simulate, len(TRUTH), observed, small)
+    state = cal.settling(short, observed)
+    assert state.generations == 2 and not state.settled and state.ess < cal.SETTLED_ESS
+    assert state.verdict.startswith("not settled after 2 generations: effective sample size")
+    long = cal.history_match(toy_simulate, len(TRUTH), observed, dataclasses.replace(small, generations=12))
+    state = cal.settling(long, observed)
+    assert state.settled and state.verdict == "settled" and 2 < state.generations < 12
+    assert state.ess >= cal.SETTLED_ESS and np.all(state.changes <= cal.SETTLED_CHANGE)
+    rows = cal.diagnostics(long, observed, ["a", "b"], 1)
+    pooled_ess = [r[8] for r in rows if r[1] == "final"]
+    assert len(pooled_ess) == state.generations and pooled_ess[-1] == pytest.approx(state.ess)
+    assert not cal.settling(dataclasses.replace(long, waves=long.waves[:-1]), observed).settled, "one fewer: not yet"
+    lo, hi = np.percentile(long.posterior, [2.5, 97.5], axis=0)
+    assert np.all((lo <= TRUTH[long.calibrated]) & (TRUTH[long.calibrated] <= hi))
+
+
+@pytest.mark.unit
+def test_generations_that_disagree_are_not_settled_however_large_their_sample() -> None:
+    """Two generations of 500 equally good points each (ESS 1,000), the first on [0, 0.5], the second on [0.5, 1]:
+    pooling the second moves the 97.5% point from 0.4875 to 0.975 (the median by a quarter), so the fit has not
+    settled; two generations from the same points have."""
+    observed = cal.Observed((0,), np.array([0.5]), np.array([0.1]))
+    half = np.linspace(0.0005, 0.4995, 500)[:, None]
+
+    def fit(first: np.ndarray, second: np.ndarray) -> cal.Fit:
+        gens = [cal.Wave(f"final{g}", "final", u, np.full((500, 1), 0.5), np.zeros((500, 1)), ratio=np.ones(500))
+                for g, u in ((1, first), (2, second))]
+        return cal.Fit(gens, None, [0])
+
+    apart = cal.settling(fit(half, half + 0.5), observed)
+    assert apart.ess == pytest.approx(1000) and apart.changes[0] == pytest.approx(0.4875, abs=0.002)
+    assert not apart.settled and "moved a quantile by 0.48" in apart.verdict
+    assert cal.settling(fit(half, half), observed).settled
+
+
 # ----------------------------------------------------------------------------- the command's input checks
 def _exit(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     with pytest.raises(SystemExit) as e:
@@ -155,7 +199,8 @@ def test_bad_input_exits_2_with_one_line_before_any_simulation(argv: list[str], 
 
 # ----------------------------------------------------------------------------- a tiny real run, killed and resumed
 TINY = ["experiment.horizon_days=400", "experiment.warmup_days=60", "--screening", "88", "--wave", "8",
-        "--waves", "0", "--final", "36", "--draws", "128", "--replications", "1", "--candidates", "1000"]
+        "--waves", "0", "--final", "18", "--generations", "2", "--draws", "128", "--replications", "1",
+        "--candidates", "1000"]
 OUTPUTS = ("posterior.csv", "parameters.csv", "targets.csv", "diagnostics.csv", "screening.csv")
 
 
@@ -171,6 +216,11 @@ def test_a_tiny_calibration_writes_its_folder_and_resumes_after_a_kill_to_the_sa
     info = json.loads((whole / "calibration.json").read_text())
     tasks = info["simulations"]  # one replication a point: the screening's 88 and the final wave's distinct draws
     assert info["complete"] is True and info["region"] == "norfolk_waveney" and 88 + 10 <= tasks <= 88 + 36
+    # two generations of 18 draws cannot reach an ESS of 100 (Kish's ESS is at most the number of points): the
+    # folder says the posterior has not settled, and why
+    assert info["generations"] == 2 and info["settled"] is False and info["ess"] < cal.SETTLED_ESS
+    assert info["settling"].startswith("not settled after 2 generations: effective sample size")
+    assert f"**{info['settling']}**" in (whole / "report.md").read_text()
     with (whole / "posterior.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 128 and list(rows[0])[1:] == info["calibrated_parameters"]

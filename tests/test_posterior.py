@@ -5,6 +5,7 @@ resume; a region without calibration runs as before; the report shows the model 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -138,6 +139,26 @@ def test_the_posteriors_quantiles_reach_the_options_configs_paired_beside_the_pr
 
 
 @pytest.mark.model
+def test_the_shipped_calibration_loads_for_the_default_region_and_says_it_settled(options) -> None:
+    """configs/calibration/norfolk_waveney/ (pathways-calibrate's output as shipped): the decision's study finds it,
+    its draws reach the design's calibrated columns, and its calibration.json records a verdict that agrees with its
+    own figures (the settled rule: ESS and the last generation's quantile changes)."""
+    from sim.analysis import calibrate as cal
+    from sim.analysis.psa import Study
+
+    study = Study.of(*options)
+    assert study.posterior is not None
+    meta = json.loads((post.CALIBRATION_DIR / REGION / post.META).read_text())
+    assert list(study.posterior.names) == meta["calibrated_parameters"] and meta["complete"] is True
+    assert study.design(8, 3).shape[0] == 8
+    changes = [c for c in meta["quantile_change_last_two_generations"].values() if c is not None]
+    holds = meta["ess"] >= cal.SETTLED_ESS and len(changes) == len(meta["calibrated_parameters"]) \
+        and max(changes) <= cal.SETTLED_CHANGE
+    assert meta["settled"] is holds and (meta["settling"] == "settled") is holds
+    assert meta["settled"], meta["settling"]
+
+
+@pytest.mark.model
 def test_a_changed_posterior_refuses_a_resume_and_prior_keeps_mains_design(tmp_path, monkeypatch, options,
                                                                            capsys) -> None:
     from sim.analysis.probabilistic import DESIGN, _claim, drawn_from
@@ -245,6 +266,32 @@ def test_a_sweep_draws_from_the_posterior_and_runs_the_prior_sets_as_a_region_wi
     assert "drew 3 calibrated parameters" in words and "fitted to 2 published outcomes" in words
     assert "with the prior ranges alone" in words and what["calibration_table"].header[-1] == "Change in width"
     assert len(_validation_section(d)["table"].rows) == len(TARGETS)
+
+
+@pytest.mark.unit
+def test_the_decision_says_whether_the_calibrations_posterior_settled(tmp_path) -> None:
+    """The sentence on the calibration repeats its verdict (calibration.json's settling): a settled posterior with
+    its effective sample size, an unsettled one with the reason; a calibration from before the verdict, nothing."""
+    from sim.outputs.sections import calibration_change
+
+    folder = write_calibration(tmp_path / "cal", _draws(3))
+    sweep = tmp_path / "sweep"
+    (sweep / "uncertainty").mkdir(parents=True)
+    sha = hashlib.sha256((folder / post.POSTERIOR).read_bytes()).hexdigest()
+    (sweep / "uncertainty" / "decide.json").write_text(json.dumps({
+        "drawn_from": "posterior", "calibrated": list(CALIBRATED),
+        "posterior": {"folder": str(folder), "sha256": sha}}))
+    meta = json.loads((folder / post.META).read_text())
+
+    def words(**extra: object) -> str:
+        (folder / post.META).write_text(json.dumps({**meta, **extra}))
+        return " ".join(calibration_change(sweep, REGION)["calibrated"])
+
+    assert "Its posterior has settled: an effective sample size of 111," in words(settling="settled", ess=111.3)
+    unsettled = words(settling="not settled after 6 generations: effective sample size 87 < 100", ess=87.0)
+    assert "Its posterior has not settled after 6 generations: effective sample size 87 < 100" in unsettled
+    assert "more sampling error" in unsettled
+    assert "settled" not in words()
 
 
 # ----------------------------------------------------------------------------- the report

@@ -18,11 +18,28 @@ Andrianakis et al. 2015, "Bayesian history matching of complex infectious diseas
    model's (configs/targets.yaml), so it stands for the observation error and the model discrepancy together
    (Vernon et al.'s V_obs + V_md). The next wave's points are drawn uniformly from what every wave's emulators
    keep.
-3. Final wave: a pool of points drawn uniformly from the non-implausible space (the prior there), the points
-   simulated drawn from it by importance sampling (`proposal`: the last emulators' likelihood, tempered, in a
-   defensive mixture with the uniform), each weighted ABC-style by a Gaussian kernel of the observation's
-   standard deviation on every calibration target times its importance ratio (prior over proposal);
-   systematic resampling gives the equally weighted posterior draws.
+3. Final wave, in generations: each generation a fresh pool of points drawn uniformly from the non-implausible
+   space (the prior there), the points simulated drawn from it by importance sampling (`proposal`: the last
+   emulators' likelihood, tempered, in a defensive mixture with the uniform), each weighted ABC-style by a
+   Gaussian kernel of the observation's standard deviation on every calibration target times its importance ratio
+   (prior over proposal). The generations are independent importance samples of the same posterior, of the same
+   size, so their points pool into one weighted sample; systematic resampling of the pool gives the equally
+   weighted posterior draws.
+4. Settled: generations are added until the pooled posterior has settled (`settling`): its effective sample size
+   is at least SETTLED_ESS and adding the last generation moved no calibrated parameter's 2.5/50/97.5% points by
+   more than SETTLED_CHANGE on the prior's quantile scale; or until the design's most generations, and then the
+   fit says it has not settled, and why.
+
+Why between generations, not between waves: each refocusing wave's ABC-weighted estimate of the posterior rests
+on an effective sample size of about ten (its points are spread uniformly over the non-implausible space, which is
+much wider than the posterior), so its quantiles carry a Monte Carlo error of about sqrt(p(1 - p) / 10), 0.16 at
+the median of a posterior about as wide as the prior (on the prior's quantile scale): the change from such an
+estimate to the final wave's measured that error, not whether the posterior had settled, and could not fall below
+it however settled the fit. The change from adding one generation to the pooled final wave is of the size of the
+pooled estimate's own Monte Carlo error (with two generations of equal size, half the difference of two
+independent estimates), which falls as the generations add up. Whether the history matching itself had converged
+shows in the share of the space each wave's emulators keep (diagnostics: non_implausible_share), which stops
+falling when the waves stop refocusing.
 
 Every wave is a list of tasks run through `sim.experiment.runner` with the same replication streams at every
 point (common random numbers), so a kill loses no finished simulation and a rerun resumes. Only calibration
@@ -56,6 +73,17 @@ DEFENSIVE = 0.2  # share of the final proposal that is uniform over the pool: im
 TEMPER = 0.5  # power of the emulated likelihood in the final proposal (flatter than the posterior it aims at)
 MAX_TRAINING = 600  # most runs an emulator is fitted to (the latest): a GP costs n^3
 QUANTILES = (2.5, 50.0, 97.5)
+# assumption: settled when the pooled final wave's effective sample size is at least 100: the Monte Carlo standard
+# error of a quantile on the posterior's own probability scale is then at most sqrt(0.25 / 100) = 0.05 (the binomial
+# error of an empirical CDF), and 100 is the least per chain Vehtari et al. (2021, "Rank-normalization, folding, and
+# localization: an improved R-hat for assessing convergence of MCMC", Bayesian Analysis) ask of a sample to be used
+SETTLED_ESS = 100.0
+# assumption: ... and when adding the last generation moved no calibrated parameter's 2.5/50/97.5% points by more than
+# 0.1 on the prior's quantile scale, about a tenth of the prior's central 95% interval (0.95 wide there): beside the
+# posteriors' widths (0.55 to 1.2 of the prior's on the default region) a shift that small leaves the decision's
+# parameter sets, drawn from the posterior, about the same; at an ESS of 100 the Monte Carlo error of a median is
+# about 0.05 there, so the bound asks the last generation to move the estimate by no more than about twice its error
+SETTLED_CHANGE = 0.1
 
 # (wave name, points n x D in the unit cube) -> (each target's value at each point, n x T, the mean over the
 # replications; and the variance of that mean from the simulation noise, n x T, NaN with one replication)
@@ -73,7 +101,8 @@ class Design:
     screening: int  # points of the first wave, over every parameter's prior
     wave: int  # points of each refocusing wave
     waves: int  # refocusing waves between the screening and the final wave
-    final: int  # points of the final wave, weighted ABC-style
+    final: int  # points of each generation of the final wave, weighted ABC-style
+    generations: int  # most generations of the final wave (fewer when the posterior settles before: `settling`)
     draws: int  # equally weighted posterior draws (resampled)
     replications: int  # per point: the same streams at every point
     candidates: int  # points emulated per batch to find the non-implausible space
@@ -131,8 +160,14 @@ class Fit:
     draws: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # the final wave's rows drawn
 
     @property
+    def generations(self) -> list[Wave]:
+        """The final wave's generations, in the order they ran."""
+        return [w for w in self.waves if w.kind == "final"]
+
+    @property
     def final(self) -> Wave:
-        return self.waves[-1]
+        """The final wave: its generations pooled (independent importance samples of one posterior, of one size)."""
+        return pooled(self.generations)
 
     @property
     def posterior(self) -> np.ndarray:
@@ -142,6 +177,31 @@ class Fit:
     @property
     def ess(self) -> float:
         return effective_sample_size(self.weights)
+
+
+def pooled(waves: Sequence[Wave]) -> Wave:
+    """Generations of the final wave as one weighted sample (their points, values and importance ratios in order)."""
+    ratios = [np.ones(len(w.u)) if w.ratio is None else w.ratio for w in waves]
+    tried = sum(w.candidates for w in waves)
+    kept = sum(w.kept * w.candidates for w in waves) / tried if tried else 1.0
+    return Wave("final", "final", np.concatenate([w.u for w in waves]), np.concatenate([w.y for w in waves]),
+                np.concatenate([w.noise for w in waves]), tried, kept, np.concatenate(ratios))
+
+
+@dataclass(frozen=True)
+class Settling:
+    """Whether the pooled final wave has settled (module docstring, step 4)."""
+
+    generations: int
+    ess: float  # of the pooled weights
+    changes: np.ndarray  # each calibrated parameter's largest quantile change from the last generation (NaN: one)
+    settled: bool
+    verdict: str  # "settled", or "not settled: " and why
+
+
+SETTLED_RULE = (f"settled when the final wave's pooled weights have an effective sample size of at least "
+                f"{SETTLED_ESS:g} and adding its last generation moved no calibrated parameter's 2.5%, 50% or 97.5% "
+                f"point by more than {SETTLED_CHANGE:g} on the prior's quantile scale")
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -261,10 +321,10 @@ def non_implausible(emulators: list[list[Any]], x: np.ndarray, observed: Observe
 
 
 def _draw_kept(emulators: list[list[Any]], n: int, dims: int, observed: Observed, design: Design,
-               stream: int) -> tuple[np.ndarray, float, int]:
+               stream: tuple[int, ...]) -> tuple[np.ndarray, float, int]:
     """`n` points of the calibrated coordinates drawn uniformly from the space every wave's emulators keep, the
     share of candidates kept, and how many were emulated (batches of `design.candidates`, at most 50)."""
-    rng = np.random.default_rng([design.seed, stream])
+    rng = np.random.default_rng([design.seed, *stream])
     found: list[np.ndarray] = []
     tried = 0
     for _ in range(50):
@@ -281,9 +341,9 @@ def _draw_kept(emulators: list[list[Any]], n: int, dims: int, observed: Observed
     return kept[:n], len(kept) / tried, tried
 
 
-def _points(cal: np.ndarray, calibrated: list[int], d: int, design: Design, stream: int) -> np.ndarray:
+def _points(cal: np.ndarray, calibrated: list[int], d: int, design: Design, stream: tuple[int, ...]) -> np.ndarray:
     """Full points of the cube: the calibrated coordinates given, every other parameter drawn from its prior."""
-    u = np.clip(np.random.default_rng([design.seed, stream, 1]).random((len(cal), d)), 1e-9, 1 - 1e-9)
+    u = np.clip(np.random.default_rng([design.seed, *stream, 1]).random((len(cal), d)), 1e-9, 1 - 1e-9)
     u[:, calibrated] = cal
     return u
 
@@ -344,72 +404,108 @@ def _history_match(simulate_wave: Simulate, d: int, observed: Observed, design: 
         keep = non_implausible(fit.emulators, x, observed)
         return x[keep], yy[keep]
 
-    for k in range(design.waves + 1):
+    def emulate(k: int) -> None:
+        """Fit the next emulators to the runs still non-implausible."""
         x, yy = training()
         if len(x) < len(fit.calibrated) + 2:
             raise CalibrationError(f"wave {k + 1}: {len(x)} runs left in the non-implausible space to emulate "
                                    f"{len(fit.calibrated)} parameters; allowed: more points per wave")
         fit.emulators.append(fit_emulators(x, yy, design.seed + 100 * k))
-        final = k == design.waves
-        n = design.final if final else design.wave
-        cal, kept, tried = _draw_kept(fit.emulators, POOL * n if final else n, len(fit.calibrated), observed,
-                                      design, k + 2)
-        ratio = None
-        if final:  # drawn from the pool by the emulators' proposal; each point's importance ratio, 1/q, times its draws
-            q = proposal(fit.emulators[-1], cal, observed)
-            picks = np.random.default_rng([design.seed, k + 2, 2]).choice(len(cal), size=n, p=q)
-            unique, counts = np.unique(picks, return_counts=True)
-            cal, ratio = cal[unique], counts / (q[unique] * len(q))
-        name = "final" if final else f"w{k + 2}"
-        pts = _points(cal, fit.calibrated, d, design, k + 2)
+
+    def run(name: str, kind: str, cal: np.ndarray, stream: tuple[int, ...], tried: int, kept: float,
+            ratio: np.ndarray | None) -> None:
+        pts = _points(cal, fit.calibrated, d, design, stream)
         y, v = simulate_wave(name, pts)
-        fit.waves.append(Wave(name, "final" if final else "refocus", pts, y, v, tried, kept, ratio))
+        fit.waves.append(Wave(name, kind, pts, y, v, tried, kept, ratio))
         log(f"{name}: {len(cal)} points, {kept:.1%} of {tried:,} emulated kept")
-    fit.weights = wave_weights(fit.final, observed)
-    if not fit.weights.sum() > 0:
-        raise CalibrationError("the final wave measured no calibration target at any point")
+
+    for k in range(design.waves):
+        emulate(k)
+        cal, kept, tried = _draw_kept(fit.emulators, design.wave, len(fit.calibrated), observed, design, (k + 2,))
+        run(f"w{k + 2}", "refocus", cal, (k + 2,), tried, kept, None)
+    k = design.waves
+    emulate(k)
+    for g in range(1, design.generations + 1):
+        # a fresh pool of the non-implausible space per generation, drawn from by the emulators' proposal; each
+        # point's importance ratio, 1/q, times its draws
+        stream = (k + 2, g)
+        pool, kept, tried = _draw_kept(fit.emulators, POOL * design.final, len(fit.calibrated), observed, design,
+                                       stream)
+        q = proposal(fit.emulators[-1], pool, observed)
+        picks = np.random.default_rng([design.seed, *stream, 2]).choice(len(pool), size=design.final, p=q)
+        unique, counts = np.unique(picks, return_counts=True)
+        run(f"final{g}", "final", pool[unique], stream, tried, kept, counts / (q[unique] * len(q)))
+        fit.weights = wave_weights(fit.final, observed)
+        if not fit.weights.sum() > 0:
+            raise CalibrationError("the final wave measured no calibration target at any point")
+        state = settling(fit, observed)
+        log(f"final wave, {g} generation{'s' if g > 1 else ''}: ESS {state.ess:.0f}, {state.verdict}")
+        if state.settled:
+            break
     fit.draws = np.sort(systematic_resample(fit.weights, design.draws, np.random.default_rng([design.seed, 99])))
     return fit
 
 
 # ----------------------------------------------------------------------------- what the fit reports
 DIAGNOSTICS_HEADER = ("wave", "kind", "points", "simulations", "candidates_emulated", "non_implausible_share",
-                      "acceptance_rate", "ess", "max_quantile_change", "max_change_parameter")
+                      "acceptance_rate", "ess", "posterior_ess", "max_quantile_change", "max_change_parameter")
 
 
 def wave_quantiles(fit: Fit, wave: Wave, observed: Observed) -> np.ndarray:
-    """The calibrated coordinates' 2.5/50/97.5% points under the ABC weights of one wave's runs (calibrated x 3):
-    each wave's own estimate of the posterior, to see whether it settled."""
+    """The calibrated coordinates' 2.5/50/97.5% points under the ABC weights of a wave's runs (calibrated x 3)."""
     w = wave_weights(wave, observed)
     if not w.sum() > 0:
         return np.full((len(fit.calibrated), len(QUANTILES)), np.nan)
     return np.asarray([weighted_quantiles(wave.u[:, j], w) for j in fit.calibrated])
 
 
+def quantile_changes(fit: Fit, observed: Observed, generations: int | None = None) -> np.ndarray:
+    """Each calibrated parameter's largest change of its posterior quantiles (prior's quantile scale) when the final
+    wave's generation `generations` (default: the last) joined the ones before it; NaN for the first."""
+    gens = fit.generations[:generations]
+    if len(gens) < 2:
+        return np.full(len(fit.calibrated), np.nan)
+    a, b = (wave_quantiles(fit, pooled(g), observed) for g in (gens[:-1], gens))
+    return np.abs(a - b).max(axis=1)
+
+
+def settling(fit: Fit, observed: Observed) -> Settling:
+    """Whether the pooled final wave has settled (SETTLED_RULE), and the verdict in words."""
+    gens = len(fit.generations)
+    ess = effective_sample_size(wave_weights(fit.final, observed))
+    changes = quantile_changes(fit, observed)
+    why = []
+    if ess < SETTLED_ESS:
+        why.append(f"effective sample size {ess:.0f} < {SETTLED_ESS:g}")
+    if gens < 2:
+        why.append("one generation: no change between generations to judge")
+    elif not np.nanmax(changes) <= SETTLED_CHANGE:
+        why.append(f"the last generation moved a quantile by {np.nanmax(changes):.3f} > {SETTLED_CHANGE:g}")
+    return Settling(gens, ess, changes, not why, "settled" if not why else
+                    f"not settled after {gens} generation{'s' if gens > 1 else ''}: " + "; ".join(why))
+
+
 def diagnostics(fit: Fit, observed: Observed, names: Sequence[str], replications: int) -> list[tuple]:
-    """One row per wave (DIAGNOSTICS_HEADER): its simulations, the share of emulated candidates kept, the share of
-    its runs within the cut-off of every target, the ESS of its ABC weights, and the largest change of a calibrated
-    parameter's posterior quantiles from the wave before (unit-cube quantiles)."""
+    """One row per wave and per generation of the final wave (DIAGNOSTICS_HEADER): its simulations, the share of
+    emulated candidates kept, the share of its runs within the cut-off of every target and the ESS of its own ABC
+    weights; for a generation, also the ESS of the final wave pooled so far and the largest change of a calibrated
+    parameter's quantiles (prior's quantile scale) when it joined the generations before (module docstring: why not
+    between waves)."""
     rows = []
-    before = None
+    g = 0
     for wave in fit.waves:
-        q = wave_quantiles(fit, wave, observed)
-        change, who = math.nan, ""
-        if before is not None:
-            delta = np.abs(q - before).max(axis=1)
+        posterior_ess, change, who = math.nan, math.nan, ""
+        if wave.kind == "final":
+            g += 1
+            posterior_ess = effective_sample_size(wave_weights(pooled(fit.generations[:g]), observed))
+            delta = quantile_changes(fit, observed, g)
             if np.isfinite(delta).any():
                 j = int(np.nanargmax(delta))
                 change, who = float(delta[j]), names[j]
         rows.append((wave.name, wave.kind, len(wave.u), len(wave.u) * replications, wave.candidates, wave.kept,
-                     acceptance(wave, observed), effective_sample_size(wave_weights(wave, observed)), change, who))
-        before = q
+                     acceptance(wave, observed), effective_sample_size(wave_weights(wave, observed)), posterior_ess,
+                     change, who))
     return rows
-
-
-def quantile_changes(fit: Fit, observed: Observed) -> np.ndarray:
-    """Each calibrated parameter's largest change of its posterior quantiles between the last two waves."""
-    a, b = (wave_quantiles(fit, w, observed) for w in fit.waves[-2:])
-    return np.abs(a - b).max(axis=1)
 
 
 def predictive(values: np.ndarray) -> tuple[float, float, float]:

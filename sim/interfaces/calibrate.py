@@ -35,15 +35,17 @@ from sim.params.ranges import Parameter, Ranges, base_values, parameters, values
 from sim.params.targets import TARGETS_FILE, Targets, TargetsError, load_targets
 
 PROG = "pathways-calibrate"
-DESIGN_FIELDS = ("screening", "wave", "waves", "final", "draws", "replications", "candidates", "seed")
-LOWEST = {"screening": 8, "wave": 4, "waves": 0, "final": 8, "draws": 128, "replications": 1, "candidates": 100,
-          "seed": 0}
+DESIGN_FIELDS = ("screening", "wave", "waves", "final", "generations", "draws", "replications", "candidates",
+                 "seed")
+LOWEST = {"screening": 8, "wave": 4, "waves": 0, "final": 8, "generations": 1, "draws": 128, "replications": 1,
+          "candidates": 100, "seed": 0}
 DESIGN_LIMIT = 100_000
 METHOD = ("history matching with Gaussian-process emulators (scikit-learn GaussianProcessRegressor; implausibility "
           f"cut-off {cal.CUTOFF:g}, Vernon et al. 2010, Andrianakis et al. 2015), then a final wave drawn by "
           "importance sampling from the non-implausible space (the emulators' tempered likelihood in a defensive "
           "mixture), weighted ABC-style (Gaussian kernel with each target's tolerance as its standard deviation, "
-          "times the importance ratio) and resampled to equally weighted draws")
+          "times the importance ratio), in generations until the pooled posterior settles or the most generations ran, "
+          "and resampled to equally weighted draws")
 PARAMETERS_HEADER = ("parameter", "label", "prior_low", "prior_median", "prior_high", "posterior_low",
                      "posterior_median", "posterior_high", "width_ratio")
 TARGETS_HEADER = ("id", "role", "area", "quantity", "figure", "tolerance", "prior_mean", "prior_low", "prior_high",
@@ -218,11 +220,18 @@ def write_outputs(out: Path, fit: cal.Fit, option: Option, params: list[Paramete
     write_csv(out / "diagnostics.csv", cal.DIAGNOSTICS_HEADER,
               cal.diagnostics(fit, observed, names, design["replications"]))
     write_csv(out / "screening.csv", SCREENING_HEADER, screening_rows(fit, targets, params))
-    changes = cal.quantile_changes(fit, observed)
+    state = cal.settling(fit, observed)
     return {"calibrated_parameters": names, "priors": priors_of(params, base, names),
             "verdict_rule": cal.VERDICT_RULE,
-            "quantile_change_last_two_waves": {n: float(c) for n, c in zip(names, changes)},
+            "settled": state.settled, "settling": state.verdict, "settled_rule": cal.SETTLED_RULE,
+            "generations": state.generations,
+            "quantile_change_last_two_generations": {n: _number(c) for n, c in zip(names, state.changes)},
             "ess": fit.ess, "draws": len(post), "final_points": len(fit.final.u)}
+
+
+def _number(x: float) -> float | None:
+    """A float for JSON: None for NaN (JSON has no NaN)."""
+    return float(x) if np.isfinite(x) else None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -300,7 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     info = {"region": region, "overrides": list(args.overrides), "targets_file": _shown(args.targets),
             "split_made": targets.split_made.isoformat(), "method": METHOD, "method_short": cal.METHOD_SHORT,
             "design": design,
-            "waves": len(fit.waves), "simulations": sum(len(w.u) for w in fit.waves) * d.replications,
+            "waves": len(fit.waves) - len(fit.generations) + 1,
+            "simulations": sum(len(w.u) for w in fit.waves) * d.replications,
             "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "workers": args.workers,
             "ray_address": args.ray_address, **summary,
             "calibration_targets": [t.id for t in calibration],

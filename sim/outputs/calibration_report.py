@@ -115,10 +115,11 @@ def write_report(out: Path, info: dict[str, Any], predictive: dict[str, tuple[np
              f"any calibration). Only the {len(info['calibration_targets'])} calibration targets were shown to the "
              f"fit; the {len(info['validation_targets'])} validation targets were measured on the prior and "
              "posterior predictive runs only.", "",
-             f"{info['waves']} waves, {info['simulations']:,} simulations, {info['wall_s']:,.0f} s wall and "
-             f"{info['cpu_s']:,.0f} CPU s in the last session ({info['workers']} workers); effective sample size of "
-             f"the final weights {info['ess']:.0f}; {info['draws']} equally weighted posterior draws "
-             "(posterior.csv).", "",
+             f"{info['waves']} waves (the final one in {info['generations']} generations), {info['simulations']:,} "
+             f"simulations, {info['wall_s']:,.0f} s wall and {info['cpu_s']:,.0f} CPU s in the last session "
+             f"({info['workers']} workers); effective sample size of the final weights {info['ess']:.0f}; "
+             f"{info['draws']} equally weighted posterior draws (posterior.csv).", "",
+             f"Posterior: **{info['settling']}** (rule: {info['settled_rule']}).", "",
              "Verdict: `within` when the published figure lies inside the predictive 95% interval widened by the "
              "target's tolerance on each side; `outside` otherwise.", "",
              "## Targets: the model against the published figures", ""]
@@ -128,11 +129,17 @@ def write_report(out: Path, info: dict[str, Any], predictive: dict[str, tuple[np
     lines += ["", "## Calibrated parameters (2.5%, 50%, 97.5% in the parameter's own units)", ""]
     lines += _table(params, PARAMETERS_COLUMNS)
     lines += ["", "![prior and posterior intervals of the calibrated parameters](figures/parameters.png)", "",
-              "## Diagnostics per wave", ""]
+              "## Diagnostics per wave and generation", ""]
     lines += _table(diag, list(diag[0]) if diag else [])
-    lines += ["", "Largest change of each calibrated parameter's posterior quantiles (on the prior's quantile scale) "
-              "between the last two waves: " + ", ".join(f"{k} {v:.3f}" for k, v in
-                                                          info["quantile_change_last_two_waves"].items()) + ".", "",
+    changes = info["quantile_change_last_two_generations"]
+    lines += ["", "Each row of a final generation: `ess` of its own weights, `posterior_ess` of the final wave's "
+              "generations pooled so far, and the largest change of a calibrated parameter's 2.5/50/97.5% points (on "
+              "the prior's quantile scale) when it joined the generations before. The refocusing waves' own "
+              "estimates of the posterior rest on an effective sample size of about ten, too few to judge settling "
+              "by; their `non_implausible_share` shows whether the history matching had stopped refocusing.", "",
+              "Largest change of each calibrated parameter's posterior quantiles when the last generation joined: "
+              + (", ".join(f"{k} {v:.3f}" for k, v in changes.items()) if all(v is not None for v in changes.values())
+                 else "none (one generation)") + ".", "",
               "## Prior and posterior predictive of each target", ""]
     lines += [f"![{t['id']}](figures/target_{t['id']}.png)" for t in targets]
     path = out / "report.md"

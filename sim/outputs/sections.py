@@ -131,6 +131,13 @@ def calibration_change(folder: Path, region: str) -> dict[str, Any]:
              + f". They were fitted to {len(fitted)} published outcomes (the calibration targets; the section "
              "\"Does the model reproduce what is known?\" sets each against the model). Every other uncertain number "
              "keeps its prior range."]
+    settling = str(used.meta.get("settling") or "")
+    if settling:
+        ess = used.meta.get("ess")
+        size = f"an effective sample size of {ess:.0f}" if isinstance(ess, (int, float)) else "its sample"
+        words.append(f"Its posterior has settled: {size}, and the last batch of simulations hardly moved it."
+                     if settling == "settled" else f"Its posterior has {settling} (the calibration's report.md): its "
+                     "intervals carry more sampling error than the calibration's rule allows.")
     if used.changed:
         words.append("The calibration has changed since these sets ran (posterior.csv is not the one they were drawn "
                      "from): run the comparison again in a new folder to use it.")
