@@ -117,14 +117,14 @@ def _fit_height(ws: Worksheet, row: int, cells: Sequence[Cell] | None = None) ->
 def _append(ws: Worksheet, values: list[Any], formats: dict[int, str] | None = None) -> None:
     """One row, every cell wrapped and top-aligned, tall enough for its text, with the number formats given
     by column."""
-    ws.append(values)
-    row = ws.max_row  # one pass over the sheet per row, not four (a long Comparison sheet took seconds)
-    cells = [ws.cell(row, col) for col in range(1, len(values) + 1)]
+    cells = [Cell(ws, value=v) for v in values]  # appended as cells: each learns its row (max_row reads the sheet)
     for col, cell in enumerate(cells, start=1):
         cell.alignment = TOP
         if formats and col in formats:
             cell.number_format = formats[col]
-    _fit_height(ws, row, cells)
+    ws.append(cells)
+    if cells:
+        _fit_height(ws, cells[0].row, cells)
 
 
 def _note(ws: Worksheet, text: str, columns: int) -> None:

@@ -8,6 +8,7 @@ job actually ran with (from its resolved config.yaml) and says when that differs
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -178,6 +179,14 @@ def _shown(file_value: Any, used: Any) -> Any:
     return used
 
 
+@functools.lru_cache(maxsize=256)
+def _file_tree(path: Path, mtime_ns: int, size: int) -> tuple[Any, str]:
+    """A config file's YAML and its package prefix, read once per version of the file (the report and the workbook
+    read the same twenty files for every option; a caller only reads the tree)."""
+    text = path.read_text()
+    return yaml.safe_load(text) or {}, _package(path, text.splitlines()[:5])
+
+
 def used_parameters(rows: list[Provenance], config: dict, overrides: Iterable[str], root: Path) -> list[UsedParameter]:
     """Each row with the value in the resolved `config`, and a note when it is not the file's value.
 
@@ -190,8 +199,8 @@ def used_parameters(rows: list[Provenance], config: dict, overrides: Iterable[st
     out = []
     for r in rows:
         if r.file not in files:
-            text = r.file.read_text()
-            files[r.file] = (yaml.safe_load(text) or {}, _package(r.file, text.splitlines()[:5]))
+            st = r.file.stat()
+            files[r.file] = _file_tree(r.file, st.st_mtime_ns, st.st_size)
         tree, prefix = files[r.file]
         file_value = select(tree, r.key[len(prefix) + 1:] if prefix else r.key)
         used = select(config, r.key, _MISSING)
