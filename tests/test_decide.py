@@ -436,13 +436,14 @@ TOY_REGION = """"region.channels.jobcentre.referrals_per_year": {kind: lognormal
 
 
 def toy_sensitivity_args(folder: Path) -> tuple[str, ...]:
-    """Morris, then Sobol indices of both parameters, then the tornado, over the toy ranges (written in `folder`)."""
+    """Morris (whose exact zeros the tests read), then Sobol indices of both parameters, then the tornado, over the
+    toy ranges (written in `folder`)."""
     ranges = folder / "toy-ranges"
     ranges.mkdir(exist_ok=True)
     (ranges / "rule.yaml").write_text(TOY_RULE)
     (ranges / "region.yaml").write_text(TOY_REGION)
-    return ("sensitivity", "--method", "sobol", "--trajectories", "6", "--samples", "16", "--top", "2",
-            "--replications", "1", "--workers", "2", "--ranges", str(ranges), *QUICK)
+    return ("sensitivity", "--method", "sobol", "--screen", "morris", "--trajectories", "6", "--samples", "16",
+            "--top", "2", "--replications", "1", "--workers", "2", "--ranges", str(ranges), *QUICK)
 
 
 def _toy_sensitivity(out: Path) -> None:
@@ -535,6 +536,143 @@ def test_sobol_with_too_few_samples_says_not_estimated_instead_of_an_index_outsi
     for name in ("x1", "x2"):
         assert many[(name, "ST")][7] == 1 and 0 < many[(name, "ST")][4] <= 1, many[(name, "ST")]
     assert many[("x3", "ST")][4] == 0.0 and many[("x3", "ST")][7] == 1
+
+
+# The screen's toy: 40 parameters, 4 of which matter; 2 x0 + 1.4 x1 + 6 (x2 - 1/2)^2 + x3 + N(0, 0.3^2) on the
+# unit cube, whose first-order indices are a^2/12 for a linear term, b^2/180 for the quadratic, over the total variance
+SCREEN_VARIANCES = np.array([4 / 12, 1.96 / 12, 36 / 180, 1 / 12])
+SCREEN_TRUTH = SCREEN_VARIANCES / (SCREEN_VARIANCES.sum() + 0.3 ** 2)
+
+
+def _toy_screen(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, points: int, seed: int) -> tuple[list, list]:
+    """`psa.rbd_fast` on the screen's toy (one output) and on noise alone (another), the runner replaced: the rows
+    and the 4 leading parameters."""
+    from types import SimpleNamespace
+
+    from sim.analysis import psa as psa_module
+
+    edge = psa_module.EDGE
+    noise = np.random.default_rng(seed)
+
+    def outputs(study: Any, records: dict, ids: list[str]) -> dict[str, np.ndarray]:
+        x = (np.array([records[i] for i in ids]) - edge) / (1 - 2 * edge)  # back to the unit cube
+        y = 2 * x[:, 0] + 1.4 * x[:, 1] + 6 * (x[:, 2] - 0.5) ** 2 + x[:, 3] + 0.3 * noise.standard_normal(len(ids))
+        return {"net_sustained_12m:toy": y, "vacancy_days:toy": noise.standard_normal(len(ids))}
+
+    monkeypatch.setattr(psa_module, "_point", lambda study, params, u: {"toy": {"u": list(u)}})
+    monkeypatch.setattr(psa_module, "run", lambda tasks, *a, **k: {t.id: t.values["toy"]["u"] for t in tasks})
+    monkeypatch.setattr(psa_module, "outputs", outputs)
+    study = SimpleNamespace(configs={}, params=[SimpleNamespace(name=f"x{j}", varied=True) for j in range(40)])
+    rows, index, raw = psa_module.rbd_fast(study, tmp_path, points, 1, seed, 1, None)  # type: ignore[arg-type]
+    return rows, [p.name for p in psa_module.leading_parameters(study, index, 4, raw)]  # type: ignore[arg-type]
+
+
+@pytest.mark.statistical
+def test_the_rbd_fast_screen_ranks_the_parameters_that_matter_first_and_covers_their_first_order_indices(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """On 256 points of the screen's design over 40 parameters: the 4 that matter lead; each one's 95% interval
+    covers its analytic first-order index; each of the 36 that do not is flagged not estimated and within 4 of its
+    standard errors of 0 (a null index is M ordinates of the periodogram's N/2, sd 2 sqrt(M) / N / (1 - 2M/N) =
+    0.016); on the output that is noise alone no index is estimated, so it does not rank. The words give the design
+    (points and RBD-FAST) and never a flagged index as a number."""
+    from sim.analysis.psa import SCREEN_HARMONICS
+    from sim.interfaces.decide import sensitivity_words
+
+    rows, leading = _toy_screen(monkeypatch, tmp_path, 256, 11)
+    assert sorted(leading) == ["x0", "x1", "x2", "x3"], leading
+    got = {(r[0], r[1].split(":")[0]): r for r in rows}
+    assert {r[2:4] for r in rows} == {("rbd-fast", "S1")}
+    for j, truth in enumerate(SCREEN_TRUTH):
+        r = got[(f"x{j}", "net_sustained_12m")]
+        assert r[5] <= truth <= r[6], (r, truth)
+        assert r[7] == (r[6] - r[5] <= r[4]), r
+    assert got[("x0", "net_sustained_12m")][7] == 1  # 0.38, clear of its interval's width
+    m, n = SCREEN_HARMONICS, 256
+    null_sd = 2 * math.sqrt(m) / n / (1 - 2 * m / n)
+    for j in range(4, 40):
+        r = got[(f"x{j}", "net_sustained_12m")]
+        assert r[7] == 0 and abs(r[4]) <= 4 * null_sd, r
+    assert not any(r[7] for r in rows if r[1] == "vacancy_days:toy")
+    labelled = [(*r, f"Label of {r[0]}") for r in rows]
+    words = " ".join(sensitivity_words(labelled, [], "net_sustained_12m:toy", "toy", 10, None, None, 256))
+    assert "RBD-FAST" in words and "256 points" in words and "Morris" not in words, words
+    assert "Label of x0 (0.42)" in words and "not estimated with this many samples" in words
+    for j in range(1, 40):  # flagged on this output: named, never given a number
+        if not got[(f"x{j}", "net_sustained_12m")][7]:
+            assert f"Label of x{j} (" not in words, words
+
+
+@pytest.mark.unit
+def test_the_screens_design_keeps_one_point_per_stratum_and_decorrelates_the_parameters() -> None:
+    """256 points over 122 parameters (the Norfolk options' count): every column has one point in each 1/256 stratum,
+    and no two columns are correlated beyond 0.1, where the plain Latin hypercube of the same seed has pairs beyond
+    0.15 (a given-data index would read a correlated column's effect as its own)."""
+    from scipy.stats import qmc
+
+    from sim.analysis.psa import decorrelated_lhs
+
+    def most(u: np.ndarray) -> float:
+        c = np.corrcoef(u.T)
+        np.fill_diagonal(c, 0)
+        return float(np.abs(c).max())
+
+    u = decorrelated_lhs(256, 122, 5)
+    assert u.shape == (256, 122)
+    assert all(sorted(np.floor(u[:, j] * 256).astype(int)) == list(range(256)) for j in range(122))
+    assert most(u) <= 0.1 < 0.15 <= most(qmc.LatinHypercube(d=122, seed=5).random(256))
+
+
+@pytest.mark.unit
+def test_the_sensitivity_report_of_the_rbd_fast_screen_says_so_with_its_points(tmp_path: Path) -> None:
+    """A screen by RBD-FAST: the table's column is its first-order index on the stated points, not Morris mu*, and a
+    flagged index is said not estimated."""
+    from sim.outputs.decide_report import build
+
+    header = ("parameter", "kpi", "method", "index", "value", "ci_low", "ci_high", "estimated", "label")
+    rows = [("a.rate", "net_sustained_12m:x", "rbd-fast", "S1", 0.5, 0.42, 0.58, 1, "Route A: referrals per year"),
+            ("b.prob", "net_sustained_12m:x", "rbd-fast", "S1", 0.04, -0.03, 0.11, 0, "Course B: completion")]
+    with (tmp_path / "sensitivity.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    with (tmp_path / "tornado.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([TORNADO_HEADER])
+    (tmp_path / "decide.json").write_text(json.dumps({"command": "sensitivity"}))
+    (tmp_path / "summary.json").write_text(json.dumps({"reference": "x", "options": ["x"]}))
+    (tmp_path / "sensitivity.json").write_text(json.dumps({"words": [], "screen": {"method": "rbd-fast",
+                                                                                   "points": 256}}))
+    part = build(tmp_path)
+    part = part[part.index('id="sensitivity"'):]
+    assert "Screening S1, RBD-FAST on 256 points (95% CI)" in part and "mu*" not in part and "Morris" not in part
+    assert "0.500 (0.420 to 0.580)" in part and "<td>not estimated with this many samples</td>" in part
+
+
+@pytest.mark.system
+def test_the_default_sensitivity_screen_is_rbd_fast_and_says_its_points(tmp_path: Path) -> None:
+    """The command's default screening on the toy ranges (64 points): RBD-FAST rows for every parameter, the
+    referrals that drive the model estimated clear of 0 on the baseline's jobs, the never-read parameter not (flagged,
+    or an interval holding 0); the words, sensitivity.json and the report name the screening and its points."""
+    args = [a for a in toy_sensitivity_args(tmp_path) if a not in ("sobol", "morris")]
+    args = [a for a in args if a not in ("--method", "--screen")]
+    r = decide(*args, "--screen-points", "64", "--out", str(tmp_path / "s"))
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "s"
+    rows = table(out / "sensitivity.csv")
+    assert {(x["method"], x["index"]) for x in rows} == {("rbd-fast", "S1")}
+    idx = {x["parameter"].split(".")[2]: x for x in rows if x["kpi"] == "net_sustained_12m:baseline"}
+    assert idx["jobcentre"]["estimated"] == "1" and float(idx["jobcentre"]["ci_low"]) > 0, idx["jobcentre"]
+    still = idx["online_academy"]
+    assert still["estimated"] == "0" or float(still["ci_low"]) <= 0 <= float(still["ci_high"]), still
+    summary = json.loads((out / "sensitivity.json").read_text())
+    assert summary["screen"]["method"] == "rbd-fast" and summary["screen"]["points"] == 64 and not summary["sobol"]
+    assert "RBD-FAST" in r.stdout and "64 points" in r.stdout
+    assert "Screening S1, RBD-FAST on 64 points (95% CI)" in (out / "report.html").read_text()
+
+
+@pytest.mark.system
+def test_sensitivity_refuses_a_morris_method_with_the_rbd_fast_screen_and_too_few_screen_points() -> None:
+    r = decide("sensitivity", "--method", "morris", "--screen", "rbd-fast")
+    assert r.returncode == 2 and "allowed" in r.stderr and "--method screen --screen rbd-fast" in r.stderr
+    r = decide("sensitivity", "--screen-points", "32")
+    assert r.returncode == 2 and "--screen-points = 32" in r.stderr and "[64," in r.stderr
 
 
 @pytest.mark.unit

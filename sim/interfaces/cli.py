@@ -136,7 +136,7 @@ Usage:
   pathways-verify mmc|littles-law      check the model against queueing theory
   pathways-decide psa [KEY=A,B ...]    the options on parameter sets: effects with parameter uncertainty, the
                                        chance each is the best buy, what evidence is worth (EVPI, EVPPI)
-  pathways-decide sensitivity [...]    which uncertain numbers drive the answer (Morris, then Sobol, tornado)
+  pathways-decide sensitivity [...]    which uncertain numbers drive the answer (a screening, then Sobol, tornado)
   pathways-decide optimise --budget GBP [...]  the best mix of intervention sizes within a budget
 
 A sweep (pathways -m) with the default experiment also runs its options on parameter sets and opens its

@@ -5,10 +5,10 @@
 writes the effect of each option against the reference with both kinds of interval, the
 probability that each option is the best buy at each willingness to pay (acceptability
 curves), the expected value of perfect information, and each parameter's partial one (EVPPI).
-`sensitivity` screens every parameter (Morris) and estimates Sobol indices of the leading ones
-(SALib); `optimise` searches the interventions' sizes for the best mix within a budget. Runs go
-through `sim.experiment.runner` (kept workers, Ray by address, append-only records, resume); this
-module does statistics.
+`sensitivity` screens every parameter (RBD-FAST first-order indices from a space-filling design, or
+Morris) and estimates Sobol indices of the leading ones (SALib); `optimise` searches the interventions'
+sizes for the best mix within a budget. Runs go through `sim.experiment.runner` (kept workers, Ray by
+address, append-only records, resume); this module does statistics.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from sim.analysis.probabilistic import DRAWN_FROM, drawn_from, parameter_labels
 from sim.analysis.psa import (
     EMULATOR_RUNS_PER_PARAMETER,
     MORRIS_MIN_TRAJECTORIES,
+    SCREEN_HARMONICS,
+    SCREEN_MIN_POINTS,
+    SCREENS,
     SENSITIVITY_HEADER,
     TORNADO_HEADER,
     Study,
@@ -38,6 +41,7 @@ from sim.analysis.psa import (
     no_effect,
     psa,
     range_counts,
+    rbd_fast,
     sobol,
     sobol_emulated,
     tornado,
@@ -56,26 +60,41 @@ from sim.params.posterior import CHOICES
 from sim.params.ranges import Ranges
 
 
+def screen_words(rows: list[tuple], trajectories: int, points: int | None) -> tuple[str, str, str]:
+    """The screening the rows come from: what its index is, its design in words, and the flag that enlarges it."""
+    if any(r[2] == "rbd-fast" for r in rows):
+        return ("first-order index S1 from given data (RBD-FAST: the share of the variance each explains alone, read "
+                f"from {points or 'the'} points of a space-filling design over all the parameters at once)",
+                f"{points} points" if points else "its points", "--screen-points")
+    return "Morris mu* (mean absolute effect of moving it across its range)", f"{trajectories} trajectories", \
+        "--trajectories"
+
+
 def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str, reference: str, trajectories: int,
-                      samples: int | None, emulator: tuple[int, float] | None = None) -> list[str]:
+                      samples: int | None, emulator: tuple[int, float] | None = None,
+                      points: int | None = None) -> list[str]:
     """Which few parameters the answer turns on, and which evidence would narrow it most, in words; rows as
-    sensitivity.csv's and tornado.csv's (the label last), from `trajectories` Morris trajectories and, with Sobol
-    indices, `samples` base samples, or, from an emulator, its training runs and out-of-sample R^2 on `kpi`
-    (`emulator`). An index flagged not estimated is said so, never given as a number; parameters that changed
-    nothing are left out of the rankings and the one-at-a-time sentence, and counted."""
+    sensitivity.csv's and tornado.csv's (the label last), from a screening of every parameter (RBD-FAST's rows on
+    `points` points, or Morris's from `trajectories` trajectories) and, with Sobol indices, `samples` base samples,
+    or, from an emulator, its training runs and out-of-sample R^2 on `kpi` (`emulator`). An index flagged not
+    estimated is said so, never given as a number; parameters that changed nothing are left out of the rankings and
+    the one-at-a-time sentence, and counted."""
     st = sorted((r for r in rows if r[1] == kpi and r[2] == "sobol" and r[3] == "ST"), key=lambda r: -r[4])
-    mu = sorted((r for r in rows if r[1] == kpi and r[2] == "morris" and r[3] == "mu_star"), key=lambda r: -r[4])
+    mu = sorted((r for r in rows if r[1] == kpi and (r[2], r[3]) in (("morris", "mu_star"), ("rbd-fast", "S1"))),
+                key=lambda r: -r[4])
+    morris = any(r[2] == "morris" for r in mu)
     ranked = st or mu
     if not ranked:
         return []
+    index, screened, more = screen_words(mu, trajectories, points)
     runs = emulator[0] if emulator else 0
     design = (f"an emulator fitted on {runs} runs" if st and emulator else f"{samples} base samples" if st else
-              f"{trajectories} trajectories")
+              screened)
     what = (f"total-order Sobol index (share of the variance each explains, with its interactions, among the "
-            f"{len(st)} leading parameters of the Morris screening, the others at their file values"
+            f"{len(st)} leading parameters of the screening, the others at their file values"
             + (f"; computed on an emulator of the simulation, a Gaussian process fitted on {runs} runs, which "
                f"predicts runs it was not fitted on with R² {emulator[1]:.2f}" if st and emulator else "")
-            + ")" if st else "Morris mu* (mean absolute effect of moving it across its range)")
+            + ")" if st else index)
     shown = [r for r in ranked if r[7] and round(r[4], 2) > 0][:5]  # no parameter listed at 0.00
     words = [f"On {output_words(kpi, reference)}, ranked by {what}: "
              + (", ".join(f"{r[8]} ({r[4]:.2f})" for r in shown) if shown else
@@ -84,13 +103,12 @@ def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str, re
     if unknown:
         why = ("a 95% interval wider than the index, or an index outside 0 to 1"
                + (f", or an emulator predicting fewer than {R2_MIN:.0%} of held-out runs' variance" if emulator
-                  else "") if st else
+                  else "") if st or not morris else
                f"fewer than {MORRIS_MIN_TRAJECTORIES} trajectories, or a 95% interval wider than mu* itself")
         words.append(f"{len(unknown)} of these {len(ranked)} indices are {NOT_ESTIMATED} ({design}: {why}): "
                      + ", ".join(r[8] for r in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-                     + f"; more {('--runs' if emulator else '--samples') if st else '--trajectories'} would estimate "
-                       "them.")
-    if trajectories < MORRIS_MIN_TRAJECTORIES:
+                     + f"; more {('--runs' if emulator else '--samples') if st else more} would estimate them.")
+    if morris and trajectories < MORRIS_MIN_TRAJECTORIES:
         words.append(f"Morris: {trajectories} trajectories are too few to rank the parameters: the Morris literature "
                      f"uses 4 to 10 (Saltelli et al., Global Sensitivity Analysis: The Primer, 2008), and with fewer "
                      f"than {MORRIS_MIN_TRAJECTORIES} each mean effect rests on a handful of steps"
@@ -102,9 +120,13 @@ def sensitivity_words(rows: list[tuple], tornado_rows: list[tuple], kpi: str, re
                          f"{sum(r[4] for r in lead):.2f}; evidence that narrows {lead[0][8]} would narrow the answer "
                          "most.")
         moving = [r for r in mu if not no_effect([r[4]])]
-        if moving:
+        if moving and morris:
             words.append(f"Morris screening of all {len(mu)} parameters ranks first: "
                          + ", ".join(f"{r[8]} (mu* {f'{r[4]:,.1f}' if r[7] else NOT_ESTIMATED})"
+                                     for r in moving[:5]) + ".")
+        elif moving:
+            words.append(f"The screening of all {len(mu)} parameters by their {index} ranks first: "
+                         + ", ".join(f"{r[8]} (S1 {f'{r[4]:.2f}' if r[7] else NOT_ESTIMATED})"
                                      for r in moving[:5]) + ".")
     still = [r for r in ranked if r[7] and no_effect([r[4], r[5], r[6]])]
     if still:
@@ -178,7 +200,8 @@ def _study(overrides: list[str], ranges_dir: Path, choice: str | None = None) ->
 def _settings(args: argparse.Namespace) -> dict:
     """What a folder's run is: resuming it needs the same (decide.json)."""
     keys = {"psa": ("samples", "replications", "base_replications", "seed", "design", "ranges", "parameters"),
-            "sensitivity": ("method", "trajectories", "samples", "runs", "top", "replications", "seed", "ranges"),
+            "sensitivity": ("method", "screen", "screen_points", "trajectories", "samples", "runs", "top",
+                            "replications", "seed", "ranges"),
             "optimise": ("budget", "objective", "budgets", "trials", "polish", "replications", "top", "factor",
                          "oos_replications", "seed", "max_trials", "sets", "parameters")}[args.command]
     out = {"overrides": args.overrides}
@@ -212,11 +235,18 @@ def main(argv: list[str] | None = None) -> None:
                    help="the sets' calibrated parameters from the region's posterior (configs/calibration/<region>/) "
                         "or every parameter from its prior range (default: experiment.parameters, posterior where "
                         "the region has a calibration and --ranges is the shipped folder it was fitted on)")
-    p = sub.add_parser("sensitivity", parents=[common], help="Morris screening, Sobol indices, tornado")
-    p.add_argument("--method", choices=("morris", "sobol", "sobol-direct"), default="morris",
-                   help="morris: screening only; sobol: then Sobol indices of the leading parameters from an emulator "
-                        "fitted on --runs runs (the direct estimate when the emulator predicts poorly); sobol-direct: "
-                        "the Saltelli estimate on the simulation itself (--samples)")
+    p = sub.add_parser("sensitivity", parents=[common], help="screening of every parameter, Sobol indices, tornado")
+    p.add_argument("--method", choices=("screen", "sobol", "sobol-direct", "morris"), default="screen",
+                   help="screen: the screening only (--screen); sobol: then Sobol indices of the leading parameters "
+                        "from an emulator fitted on --runs runs (the direct estimate when the emulator predicts "
+                        "poorly); sobol-direct: the Saltelli estimate on the simulation itself (--samples); morris: "
+                        "the same as screen with --screen morris (the name of earlier versions)")
+    p.add_argument("--screen", choices=SCREENS,
+                   help=f"how every parameter is screened: rbd-fast (default): each one's first-order index S1 from "
+                        f"--screen-points points of a space-filling design over all of them (SALib's RBD-FAST, "
+                        f"{SCREEN_HARMONICS} harmonics); morris: Morris mu* from --trajectories trajectories, about "
+                        "five times the runs")
+    p.add_argument("--screen-points", type=int, default=256, help="points of the rbd-fast screening's design")
     p.add_argument("--trajectories", type=int, default=10, help="Morris trajectories (each: parameters + 1 points)")
     p.add_argument("--samples", type=int, default=64,
                    help="Sobol base samples of the direct estimate (each: leading parameters + 2 points)")
@@ -250,11 +280,18 @@ def main(argv: list[str] | None = None) -> None:
         for value in np.atleast_1d(getattr(args, name, None) or []):
             if not 0 < value < math.inf:
                 fail(f"--{name} = {value:g}: allowed: a finite number of GBP > 0")
+    if args.command == "sensitivity":  # --method morris: the screening alone, by Morris
+        if args.method == "morris" and args.screen == "rbd-fast":
+            fail("--method morris --screen rbd-fast: allowed: --method screen --screen rbd-fast, or --method morris "
+                 "(the Morris screening alone)")
+        args.screen = args.screen or ("morris" if args.method == "morris" else "rbd-fast")
+        args.method = "screen" if args.method == "morris" else args.method
     for name in ("workers", "samples", "replications", "base_replications", "trajectories", "top", "trials", "factor",
-                 "oos_replications", "polish", "max_trials", "sets", "runs"):
+                 "oos_replications", "polish", "max_trials", "sets", "runs", "screen_points"):
         value = getattr(args, name, None)
         low = 2 if name in ("samples", "base_replications", "trajectories", "oos_replications") else \
-            0 if name in ("polish", "sets") else 10 if name == "runs" else 1
+            0 if name in ("polish", "sets") else 10 if name == "runs" else \
+            SCREEN_MIN_POINTS if name == "screen_points" else 1
         if name == "replications" and args.command == "optimise":
             low = 2  # a candidate's cost bound needs the spread of its cost
         if value is not None and not low <= value <= DESIGN_LIMIT:
@@ -499,14 +536,22 @@ FRONTIER_HEADER = ("budget_gbp", "objective", "reference", "mix", "cost_gbp", "c
 
 
 def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> str:
-    """Morris on every parameter; with --method sobol, Sobol indices of the leading ones from an emulator (the direct
-    estimate, with a message, when the emulator predicts the leading output poorly), with sobol-direct the direct
-    estimate; a tornado of them."""
-    rows, mu = morris(study, out, args.trajectories, args.replications, args.seed, args.workers, args.ray_address)
-    leading = leading_parameters(study, mu, args.top)
+    """Every parameter screened (--screen: RBD-FAST's first-order indices from a space-filling design, or Morris);
+    with --method sobol, Sobol indices of the leading ones from an emulator (the direct estimate, with a message, when
+    the emulator predicts the leading output poorly), with sobol-direct the direct estimate; a tornado of them."""
+    if args.screen == "morris":
+        rows, index = morris(study, out, args.trajectories, args.replications, args.seed, args.workers,
+                             args.ray_address)
+        leading = leading_parameters(study, index, args.top)
+    else:
+        rows, index, raw = rbd_fast(study, out, args.screen_points, args.replications, args.seed, args.workers,
+                                    args.ray_address)
+        leading = leading_parameters(study, index, args.top, raw)
     first = rows[0][1]  # the leading output: the one the words and the report speak of
     method, emulated, note = "direct", None, None
     if args.method == "sobol":
+        # a parameter Morris saw change nothing (exactly, with common random numbers) is left out of the emulator; a
+        # given-data index is never exactly 0, so after RBD-FAST every leading parameter goes in
         unmoved = frozenset((r[0], r[1]) for r in rows if r[3] == "mu_star" and no_effect([r[4]]))
         runs = args.runs or EMULATOR_RUNS_PER_PARAMETER * len(leading)
         emulated = sobol_emulated(study, out, leading, runs, args.replications, args.seed, args.workers,
@@ -532,17 +577,21 @@ def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> st
     write_csv(out / "sensitivity.csv", SENSITIVITY_HEADER, rows)
     write_csv(out / "tornado.csv", TORNADO_HEADER, torn)
     write_parameters(out / "parameters.csv", study.params, labels)
-    sobol_ran = args.method != "morris"
+    sobol_ran = args.method != "screen"
+    screen = ({"method": "morris", "trajectories": args.trajectories} if args.screen == "morris" else
+              {"method": "rbd-fast", "points": args.screen_points, "harmonics": SCREEN_HARMONICS})
     words = sensitivity_words(rows, torn, first, study.reference, args.trajectories,
                               args.samples if sobol_ran else None,
-                              (emulated.runs, emulated.r2[first]) if method == "emulator" and emulated else None)
+                              (emulated.runs, emulated.r2[first]) if method == "emulator" and emulated else None,
+                              args.screen_points if args.screen == "rbd-fast" else None)
     words += [note] if note else []
     sobol_info = ({"method": method, "leading_output": first, "runs": emulated.runs if emulated else None,
                    "samples": args.samples if method == "direct" else None, "r2_min": R2_MIN,
                    "r2": emulated.r2 if emulated else None} if sobol_ran else None)
     write_text(out / "sensitivity.json", json.dumps({"words": words, "leading": [p.name for p in leading],
-                                                     "ranges": range_counts(study.params), "sobol": sobol_info},
-                                                    indent=2))
+                                                     "ranges": range_counts(study.params),
+                                                     "screen": {**screen, "replications": args.replications},
+                                                     "sobol": sobol_info}, indent=2))
     write_text(out / "summary.json", json.dumps({"ranges": range_counts(study.params),
                                                  "options": [o.name for o in study.options],
                                                  "reference": study.reference}, indent=2))

@@ -3,8 +3,8 @@
 Each section appears when its file is in the folder: intervals with both components
 (uncertainty.csv), a paragraph per option in plain words (uncertainty.csv, ceac.csv),
 acceptability curves and EVPI (ceac.csv), the evidence worth most (evppi.csv), the stability check,
-Morris and Sobol indices with Sobol bars and the tornado (sensitivity.csv, tornado.csv), the frontier
-and the recommended mix (frontier.csv, optimise.json). Every number is read back from those files.
+the screening (RBD-FAST or Morris) and Sobol indices with Sobol bars and the tornado (sensitivity.csv, tornado.csv), the
+frontier and the recommended mix (frontier.csv, optimise.json). Every number is read back from those files.
 `sections(folder)` gives the same parts to the comparison report (sim.outputs.report), which shows the decide folders it
 finds in a sweep folder or its children (`decide_folders`).
 """
@@ -236,9 +236,10 @@ def _moved(value: str) -> bool:
 
 def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
     """The words, the tornado and Sobol bars of the first output (the one the words speak of), and a table of
-    its parameters ranked by Morris mu*, with their Sobol indices where estimated. Parameters in words; an index
-    its samples did not estimate (`estimated` 0) is said so, never shown as a number; parameters that changed
-    nothing are left out of the tornado and the table, and counted."""
+    its parameters ranked by the screening's index (RBD-FAST's first-order S1 from given data, or Morris mu*), with
+    their Sobol indices where estimated. Parameters in words; an index its samples did not estimate (`estimated` 0)
+    is said so, never shown as a number; parameters that changed nothing are left out of the tornado and the table,
+    and counted."""
     summary = _json(folder / "sensitivity.json")
     reference = _json(folder / "summary.json").get("reference", "")
     kpi = rows[0]["kpi"]
@@ -260,8 +261,12 @@ def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
         ax.legend(fontsize=7)
     sobol = _sobol_bars(rows, reference)
     idx = {(r["parameter"], r["method"], r["index"]): r for r in rows if r["kpi"] == kpi}
-    mus = sorted((r for r in rows if r["kpi"] == kpi and r["index"] == "mu_star"), key=lambda r: -float(r["value"]))
-    ranked = [r for r in mus if _moved(r["value"]) or _moved(idx[(r["parameter"], "morris", "sigma")]["value"])]
+    morris = any(r["method"] == "morris" for r in rows)
+    screen = [r for r in rows if r["kpi"] == kpi and (r["method"], r["index"]) in (("morris", "mu_star"),
+                                                                                   ("rbd-fast", "S1"))]
+    screen.sort(key=lambda r: -float(r["value"]))
+    ranked = [r for r in screen
+              if _moved(r["value"]) or (morris and _moved(idx[(r["parameter"], "morris", "sigma")]["value"]))]
 
     def ci(r: dict | None) -> str:
         if r is None:
@@ -273,22 +278,35 @@ def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
     def sigma(r: dict) -> str:
         return NOT_ESTIMATED if r.get("estimated") == "0" else _n(r["value"], 3)
 
-    left = [f"Left out of the table: {len(mus) - len(ranked)} of the {len(mus)} parameters, which changed nothing "
-            "when moved (Morris mu* and sigma 0)."] if len(ranked) < len(mus) else []
+    left = [f"Left out of the table: {len(screen) - len(ranked)} of the {len(screen)} parameters, which changed "
+            "nothing when moved (" + ("Morris mu* and sigma 0" if morris else "the output did not vary") + ")."
+            ] if len(ranked) < len(screen) else []
+    sobols = ("the Sobol indices where they were estimated: the share of the variance the parameter explains alone "
+              "(S1) and with its interactions (ST)")
+    if morris:
+        how = (f"The table ranks the parameters by Morris mu* on {output_words(kpi, reference)} (the mean absolute "
+               "change when the parameter alone moves a step across its central 95%), with its 95% CI and sigma (how "
+               f"much that change depends on the others), and {sobols}. An index whose 95% interval is wider than "
+               f"itself, or a Sobol index outside 0 to 1, is {NOT_ESTIMATED}; Morris indices are not estimated with "
+               f"fewer than {MORRIS_MIN_TRAJECTORIES} trajectories.")
+        header = ["Parameter", "Morris mu* (95% CI)", "Morris sigma"]
+    else:
+        points = (summary.get("screen") or {}).get("points")
+        on = f"{points} points" if points else "the points"
+        how = (f"The table ranks the parameters by their first-order index S1 on {output_words(kpi, reference)} "
+               f"estimated from given data: RBD-FAST (SALib) on {on} of a space-filling design over all "
+               f"{len(screen)} parameters at once, each output ordered by each parameter in turn (the share of its "
+               "variance the parameter explains alone; interactions are not in it), with its 95% interval (bootstrap), "
+               f"and {sobols} among the leading parameters. An index whose 95% interval is wider than itself, or "
+               f"outside 0 to 1, is {NOT_ESTIMATED}.")
+        header = ["Parameter", f"Screening S1, RBD-FAST on {on} (95% CI)"]
     return {"id": "sensitivity", "title": "What the answer turns on",
             "paragraphs": summary.get("words", []) + [
-                f"The table ranks the parameters by Morris mu* on {output_words(kpi, reference)} "
-                "(the mean absolute change "
-                "when the parameter alone moves a step across its central 95%), with its 95% CI and sigma (how much "
-                "that change depends on the others), and the Sobol indices where they were estimated: the share of "
-                "the variance the parameter explains alone (S1) and with its interactions (ST). An index whose 95% "
-                f"interval is wider than itself, or a Sobol index outside 0 to 1, is {NOT_ESTIMATED}; Morris "
-                f"indices are not estimated with fewer than {MORRIS_MIN_TRAJECTORIES} trajectories. Every output's "
-                f"indices are in sensitivity.csv; the {min(15, len(ranked))} leading parameters shown."]
-            + _emulator_words(summary.get("sobol"), kpi) + left,
+                how + f" Every output's indices are in sensitivity.csv; the {min(15, len(ranked))} leading "
+                "parameters shown."] + _emulator_words(summary.get("sobol"), kpi) + left,
             "figure": _png(fig) if fig else None, "figures": [_png(sobol)] if sobol else [],
-            "header": ["Parameter", "Morris mu* (95% CI)", "Morris sigma", "Sobol S1 (95% CI)", "Sobol ST (95% CI)"],
-            "rows": [[_label(r), ci(r), sigma(idx[(r["parameter"], "morris", "sigma")]),
+            "header": header + ["Sobol S1 (95% CI)", "Sobol ST (95% CI)"],
+            "rows": [[_label(r), ci(r), *([sigma(idx[(r["parameter"], "morris", "sigma")])] if morris else []),
                       ci(idx.get((r["parameter"], "sobol", "S1"))), ci(idx.get((r["parameter"], "sobol", "ST")))]
                      for r in ranked[:15]]}
 
