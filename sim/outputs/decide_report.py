@@ -296,7 +296,8 @@ def _sensitivity(rows: list[dict], tornado: list[dict], folder: Path) -> dict:
         how = (f"The table ranks the parameters by their first-order index S1 on {output_words(kpi, reference)} "
                f"estimated from given data: RBD-FAST (SALib) on {on} of a space-filling design over all "
                f"{len(screen)} parameters at once, each output ordered by each parameter in turn (the share of its "
-               "variance the parameter explains alone; interactions are not in it), with its 95% interval (bootstrap), "
+               "variance the parameter explains alone; interactions are not in it), with its 95% interval (from the "
+               "periodogram), "
                f"and {sobols} among the leading parameters. An index whose 95% interval is wider than itself, or "
                f"outside 0 to 1, is {NOT_ESTIMATED}.")
         header = ["Parameter", f"Screening S1, RBD-FAST on {on} (95% CI)"]
