@@ -15,8 +15,8 @@ Prints one JSON line per case, each the median of several runs:
                         the posterior and again on the prior ranges; target <= 90 s on 2 quiet cores) beside the
                         same at the files' values only (experiment.uncertainty=none), in the same run
   sobol                 (on demand only: --cases sobol; tens of minutes) `pathways-decide sensitivity` on the
-                        Norfolk options (--sobol-options), two workers: --method sobol (Morris, the emulator's
-                        runs, the tornado) from scratch, then --method sobol-direct on a copy of its records
+                        Norfolk options (--sobol-options), two workers: --method sobol (the screening, the
+                        tornado, the emulator's runs) from scratch, then --method sobol-direct on a copy of its records
                         (only the Saltelli design's runs are new); wall and CPU seconds of each, the runs, the
                         emulator's R^2, and the leading output's indices side by side with the rank agreement
                         and how many intervals overlap
@@ -240,7 +240,7 @@ def decision() -> dict:
 
 def sobol(options: str, trajectories: int) -> dict:
     """Sobol indices of the leading 8 parameters from the emulator (the whole command) and directly (its extra runs
-    only: the Morris and tornado points are copied from the emulated run's records), wall and CPU seconds of each
+    only: the screening's and tornado's points are copied from the emulated run's records), wall and CPU seconds of each
     (CPU: this process's children, the command and its workers), and the leading output's indices compared."""
     import csv
     import resource

@@ -705,14 +705,16 @@ def test_the_sensitivity_report_names_parameters_in_words_and_leaves_out_those_w
 
 @pytest.mark.system
 def test_killed_sensitivity_resumes_losing_no_finished_point(tmp_path: Path, toy_sensitivity: Path) -> None:
-    """Killed once during the Morris points and once during the Sobol points (two workers; after the emulator's
-    runs, the direct estimate's, as the toy's emulator is refused): each rerun keeps what was finished, and the
-    tables equal an uninterrupted run's."""
+    """Killed once during the Morris points and once during the Sobol points (two workers; after the tornado's and
+    the emulator's runs, the direct estimate's, as the toy's emulator is refused): each rerun keeps what was
+    finished, and the tables equal an uninterrupted run's."""
     args, out = toy_sensitivity_args(tmp_path), tmp_path / "k"
     first = killed(args, out, lambda ids: len(ids) >= 3)
     assert all(x.startswith("morris") for x in record_ids(out)), "not killed during the Morris points"
     second = killed(args, out, lambda ids: sum(x.startswith("sobol") for x in ids) >= 3)
-    assert not any(x.startswith("tornado") for x in record_ids(out)), "not killed during the Sobol points"
+    ids = record_ids(out)
+    assert any(x.startswith("tornado") for x in ids) and not (out / "sensitivity.csv").exists(), \
+        "not killed during the Sobol points (the last phase)"
     assert_resumed(args, out, [first, second], toy_sensitivity)
     same_files(out, toy_sensitivity, ("sensitivity.csv", "tornado.csv", "sensitivity.json", "emulator.csv"))
 
@@ -1109,3 +1111,16 @@ def test_the_comparison_report_gains_the_decision_when_decide_folders_are_inside
     assert re.search(r"west norfolk local plan, against baseline: about [\d,.]+ (more|fewer) residents in work", part)
     # CEAC with EVPI, tornado, Sobol bars, frontier
     assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"', part)) == 4
+
+
+@pytest.mark.unit
+def test_what_the_sobol_emulator_leaves_out_is_what_changed_nothing_exactly() -> None:
+    """A parameter leaves an output's emulator (indices of 0) when it moved it by exactly nothing at every Morris
+    step, or at both ends of its range in the tornado; any movement at either end, or a mu* above 0, keeps it in."""
+    from sim.analysis.psa import unmoved_by
+
+    rows = [("a", "jobs", "morris", "mu_star", 0.0, 0.0, 0.0, 1), ("b", "jobs", "morris", "mu_star", 0.3, 0.1, 0.5, 1),
+            ("c", "jobs", "rbd-fast", "S1", 0.0, -0.1, 0.1, 0)]
+    torn = [("c", "jobs", 10.0, 10.0, 10.0, 0.0), ("c", "cost", 9.0, 10.0, 10.0, 1.0),
+            ("d", "jobs", 10.0, 10.0, 10.5, 0.5), ("e", "cost", 5.0, 5.0, 5.0, 0.0)]
+    assert unmoved_by(rows, torn) == {("a", "jobs"), ("c", "jobs"), ("e", "cost")}

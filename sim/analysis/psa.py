@@ -764,6 +764,15 @@ def tornado(study: Study, out: Path, leading: list[Parameter], replications: int
     return rows
 
 
+def unmoved_by(rows: Sequence[tuple], torn: Sequence[tuple]) -> frozenset[tuple[str, str]]:
+    """(parameter, output) pairs where the parameter changed nothing, exactly (with common random numbers: it changed
+    no one's outcome): at every Morris step (sensitivity.csv's mu* rows, `rows`), or at both ends of its range in
+    the tornado (`torn`: tornado.csv's rows). The Sobol emulator leaves them out with indices of 0; a given-data
+    index such as RBD-FAST's is never exactly 0, so after that screening the tornado is what finds them."""
+    return (frozenset((r[0], r[1]) for r in rows if r[3] == "mu_star" and no_effect([r[4]]))
+            | frozenset((r[0], r[1]) for r in torn if no_effect([r[2] - r[3], r[4] - r[3]])))
+
+
 def leading_parameters(study: Study, index: dict[str, np.ndarray], top: int,
                        tiebreak: dict[str, np.ndarray] | None = None) -> list[Parameter]:
     """The `top` parameters with the largest screening index (Morris mu*, or RBD-FAST's S1) on any output, each output

@@ -45,6 +45,7 @@ from sim.analysis.psa import (
     sobol,
     sobol_emulated,
     tornado,
+    unmoved_by,
     write_parameters,
 )
 from sim.experiment.job import PROGRESS
@@ -536,9 +537,9 @@ FRONTIER_HEADER = ("budget_gbp", "objective", "reference", "mix", "cost_gbp", "c
 
 
 def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> str:
-    """Every parameter screened (--screen: RBD-FAST's first-order indices from a space-filling design, or Morris);
-    with --method sobol, Sobol indices of the leading ones from an emulator (the direct estimate, with a message, when
-    the emulator predicts the leading output poorly), with sobol-direct the direct estimate; a tornado of them."""
+    """Every parameter screened (--screen: RBD-FAST's first-order indices from a space-filling design, or Morris); a
+    tornado of the leading ones; with --method sobol, their Sobol indices from an emulator (the direct estimate, with a
+    message, when the emulator predicts the leading output poorly), with sobol-direct the direct estimate."""
     if args.screen == "morris":
         rows, index = morris(study, out, args.trajectories, args.replications, args.seed, args.workers,
                              args.ray_address)
@@ -548,11 +549,10 @@ def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> st
                                     args.ray_address)
         leading = leading_parameters(study, index, args.top, raw)
     first = rows[0][1]  # the leading output: the one the words and the report speak of
+    torn = tornado(study, out, leading, args.replications, args.workers, args.ray_address)
     method, emulated, note = "direct", None, None
     if args.method == "sobol":
-        # a parameter Morris saw change nothing (exactly, with common random numbers) is left out of the emulator; a
-        # given-data index is never exactly 0, so after RBD-FAST every leading parameter goes in
-        unmoved = frozenset((r[0], r[1]) for r in rows if r[3] == "mu_star" and no_effect([r[4]]))
+        unmoved = unmoved_by(rows, torn)
         runs = args.runs or EMULATOR_RUNS_PER_PARAMETER * len(leading)
         emulated = sobol_emulated(study, out, leading, runs, args.replications, args.seed, args.workers,
                                   args.ray_address, unmoved)
@@ -570,7 +570,6 @@ def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> st
             rows += emulated.rows
     if args.method == "sobol-direct" or (args.method == "sobol" and method == "direct"):
         rows += sobol(study, out, leading, args.samples, args.replications, args.seed, args.workers, args.ray_address)
-    torn = tornado(study, out, leading, args.replications, args.workers, args.ray_address)
     labels = parameter_labels(study, study.params)
     rows = [(*r, labels[r[0]]) for r in rows]
     torn = [(*r, labels[r[0]]) for r in torn]
