@@ -6,13 +6,17 @@ import math
 
 import pytest
 from conftest import make_params
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 from tracing import trace
 
 from sim.model import RunOutput
+from sim.params.compose import compose_config
+from sim.params.config import load
 from sim.params.paths import CONFIG_DIR
+from sim.params.plan import Params
 
 pytestmark = pytest.mark.statistical  # many runs: a search over 26 random configurations
 
@@ -75,6 +79,20 @@ def configs(draw: st.DrawFn) -> list[str]:
     return ov
 
 
+def with_values(overrides: list[str]) -> Params:
+    """`make_params(*overrides)` for overrides that each set a value (as `configs()` draws): Hydra applies those
+    after composing the defaults, each by `OmegaConf.update(cfg, key, value, merge=True)` (its
+    `ConfigLoaderImpl._apply_overrides_to_config`), so they are applied so here to the one kept composition of
+    the shipped tree. Composing each drawn config afresh took most of this search's time (about a second an
+    example while the composition cache is cold); `test_values_set_as_hydra_sets_them` checks the equivalence."""
+    cfg = compose_config(())
+    for o in OverridesParser.create().parse_overrides(overrides):
+        assert not (o.is_add() or o.is_force_add() or o.is_delete() or o.is_sweep_override()), o.input_line
+        assert o.package is None, o.input_line
+        OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
+    return load(cfg)
+
+
 def kpis(out: RunOutput) -> dict[tuple[str, str], float]:
     """A run's KPI rows as a mapping (kpi, group) -> value."""
     return {(k, g): v for k, g, v in out.kpis}
@@ -86,7 +104,7 @@ def kpis(out: RunOutput) -> dict[tuple[str, str], float]:
 @example(overrides=["experiment.horizon_days=400", "experiment.seed=7"])  # the shipped pathway: hires for sure
 def test_random_configs_conserve_people_and_posts(overrides: list[str]) -> None:
     """Any valid mix of rates, capacities, probabilities and durations runs and keeps every identity."""
-    params = make_params(*overrides)
+    params = with_values(overrides)
     records, out = trace(params, 0)
     # people: each arrival is in exactly one stage, has left, or has completed the first year
     c = out.conservation
@@ -124,3 +142,16 @@ def test_random_configs_conserve_people_and_posts(overrides: list[str]) -> None:
     assert 0 <= k[("hires", "parents")] <= hires and 0 <= k[("hires", "health_condition")] <= hires
     assert k[("early_leavers", "all")] <= hires and k[("sustained_12m", "all")] <= hires
     assert k[("net_hires", "all")] <= hires
+
+
+def test_values_set_as_hydra_sets_them() -> None:
+    """`with_values` gives what Hydra's own composition gives for an override of every kind `configs()` draws."""
+    overrides = [f"region.channels.{c}.referrals_per_year={150 + 10 * i}" for i, c in enumerate(CHANNELS)]
+    overrides += [f"{path}={3 + i}" for i, path in enumerate(CAPACITIES)]
+    overrides += [f"{path}={0.05 + i / 50:.4f}" for i, path in enumerate(PROBABILITIES)]
+    overrides += [f"{path}.mean={2.5 + i:.3f}" for i, path in enumerate((*PATIENCE, *DURATIONS))]
+    overrides += ["pathway.job_search.max_applications=2", "experiment.seed=123456789", "experiment.horizon_days=321",
+                  "experiment.warmup_days=90", "experiment.followup_days=0", "experiment.replications=1",
+                  "experiment.progress=false"]
+    assert with_values(overrides).config == make_params(*overrides).config
+    assert with_values(overrides).config != make_params().config
