@@ -201,7 +201,10 @@ def test_page_stops_a_run_and_resumes_it(tmp_path: Path) -> None:
         for name in ("west_norfolk_local_plan", "skills_plan_entry_retention"):
             browser.find_element(By.CSS_SELECTOR, f"input[name=scenarios][value={name}]").click()
         Select(browser.find_element(By.NAME, "experiment")).select_by_value("quick")
-        assert browser.find_element(By.NAME, "replications").get_attribute("value") == "3"  # the experiment's own
+        replications = browser.find_element(By.NAME, "replications")
+        assert replications.get_attribute("value") == "3"  # the experiment's own
+        replications.clear()  # jobs long enough that Stop comes before the last one ends, on a fast machine too
+        replications.send_keys("12")
         browser.find_element(By.ID, "run").click()
         text = browser.find_element(By.ID, "progress-text")
         WebDriverWait(browser, RUN_SECONDS).until(lambda b: "1 of 3 options done" in text.text)

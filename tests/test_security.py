@@ -377,7 +377,8 @@ def test_a_restarted_app_finds_a_live_run(tmp_path: Path) -> None:
 @pytest.mark.system
 def test_a_stopped_run_shows_stopped_and_resumes_losing_no_finished_job(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    sweep = ["experiment.seed=1,2,3", "experiment.reference=0", *QUICK]
+    # twelve replications a job: long enough that the kill comes before the last job ends, on a fast machine too
+    sweep = ["experiment.seed=1,2,3", "experiment.reference=0", "experiment=quick", "experiment.replications=12"]
     with serve(results, max_runs=1) as first, api_client(first) as client:
         run_id = client.post("/api/runs", json={"overrides": sweep}).json()["id"]
         folder = results.joinpath(*run_id.split("~"))
@@ -448,7 +449,8 @@ def test_stop_ends_the_run_and_its_workers_keeps_finished_jobs_and_resumes(tmp_p
     """DELETE /api/runs/{id} (the page's Stop) ends the child and its worker processes within seconds, keeps the
     finished jobs, shows the run stopped (not failed), and Resume finishes it without redoing a finished job."""
     results = tmp_path / "results"
-    sweep = ["experiment.seed=1,2,3", "experiment.reference=0", "experiment=quick", "experiment.replications=4",
+    # twelve replications a job: long enough that Stop comes before the last job ends, on a fast machine too
+    sweep = ["experiment.seed=1,2,3", "experiment.reference=0", "experiment=quick", "experiment.replications=12",
              "experiment.workers=2"]
     with serve(results, max_runs=1) as base, api_client(base) as client:
         run_id = client.post("/api/runs", json={"overrides": sweep}).json()["id"]
@@ -469,7 +471,7 @@ def test_stop_ends_the_run_and_its_workers_keeps_finished_jobs_and_resumes(tmp_p
         kept = {d.name: (d / "kpis.csv").read_bytes() for d in folder.iterdir() if (d / "DONE").exists()}
         assert 1 <= len(kept) < 3 and f"{len(kept)} of 3" in st["error"], st
         options = st["about"]["options"]
-        assert st["about"]["replications"] == 4 and st["about"]["first_look"] and st["started"] and st["took"]
+        assert st["about"]["replications"] == 12 and st["about"]["first_look"] and st["started"] and st["took"]
         again = client.delete(f"/api/runs/{run_id}")
         assert again.status_code == 409 and "allowed: stopping a run that is queued or running" in again.json()["error"]
         assert "stopped" in client.get("/runs").text and "failed" not in client.get("/runs").text
