@@ -1124,3 +1124,22 @@ def test_what_the_sobol_emulator_leaves_out_is_what_changed_nothing_exactly() ->
     torn = [("c", "jobs", 10.0, 10.0, 10.0, 0.0), ("c", "cost", 9.0, 10.0, 10.0, 1.0),
             ("d", "jobs", 10.0, 10.0, 10.5, 0.5), ("e", "cost", 5.0, 5.0, 5.0, 0.0)]
     assert unmoved_by(rows, torn) == {("a", "jobs"), ("c", "jobs"), ("e", "cost")}
+
+
+@pytest.mark.unit
+def test_the_sobol_chart_leaves_out_a_parameter_that_changed_nothing() -> None:
+    """Its indices are exactly 0 (left out of the emulator): the words count it, the chart has no row for it; one not
+    estimated keeps its row, with the words in place of its bar."""
+    from sim.outputs.decide_report import _sobol_bars
+
+    def row(p: str, index: str, value: float, low: float, high: float, estimated: str = "1") -> dict:
+        return {"parameter": p, "label": p.upper(), "kpi": "net_sustained_12m:x", "method": "sobol", "index": index,
+                "value": str(value), "ci_low": str(low), "ci_high": str(high), "estimated": estimated}
+
+    rows = [row("moved", i, 0.6, 0.5, 0.7) for i in ("S1", "ST")] + \
+        [row("unread", i, 0.0, 0.0, 0.0) for i in ("S1", "ST")] + \
+        [row("vague", i, 0.1, -0.2, 0.4, "0") for i in ("S1", "ST")]
+    fig = _sobol_bars(rows, "baseline")
+    assert fig is not None
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["MOVED", "VAGUE"]
+    assert _sobol_bars([row("unread", i, 0.0, 0.0, 0.0) for i in ("S1", "ST")], "baseline") is None

@@ -331,12 +331,18 @@ def _emulator_words(sobol: dict | None, kpi: str) -> list[str]:
 
 def _sobol_bars(rows: list[dict], reference: str) -> Figure | None:
     """First- and total-order Sobol indices of the first output, with their 95% CIs, as bars; an index its samples
-    did not estimate is written so in place of its bar."""
+    did not estimate is written so in place of its bar. A parameter that changed nothing (both indices exactly 0, as
+    the words say: left out of the emulator) has no row."""
     sel = [r for r in rows if r["method"] == "sobol"]
     if not sel:
         return None
     kpi = sel[0]["kpi"]
-    st = sorted((r for r in sel if r["kpi"] == kpi and r["index"] == "ST"), key=lambda r: -float(r["value"]))
+    nothing = {r["parameter"] for r in sel if r["kpi"] == kpi and r["index"] == "ST" and r.get("estimated") != "0"
+               and not any(_moved(r[k]) for k in ("value", "ci_low", "ci_high"))}
+    st = sorted((r for r in sel if r["kpi"] == kpi and r["index"] == "ST" and r["parameter"] not in nothing),
+                key=lambda r: -float(r["value"]))
+    if not st:
+        return None
     names = [r["parameter"] for r in st]  # largest on top
     fig = Figure(figsize=(8, 0.45 * len(names) + 1.2), layout="constrained")
     ax = fig.add_subplot()
@@ -352,7 +358,7 @@ def _sobol_bars(rows: list[dict], reference: str) -> Figure | None:
                     color=colour, label={"S1": "first order", "ST": "total order"}[index] if i == 0 else None)
     ax.set_yticks(range(len(names)), [textwrap.fill(_label(r), 48) for r in st], fontsize=7)
     ax.set_xlim(0, 1)
-    ax.invert_yaxis()
+    ax.set_ylim(len(names) - 0.4, -0.6)  # largest on top; room for the words of an index not estimated
     ax.set_xlabel(textwrap.fill(f"Sobol index of {output_words(kpi, reference)} (share of its variance), 95% CI",
                                 64), fontsize=9)
     if ax.get_legend_handles_labels()[0]:
