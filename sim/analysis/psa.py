@@ -764,13 +764,13 @@ def tornado(study: Study, out: Path, leading: list[Parameter], replications: int
     return rows
 
 
-def unmoved_by(rows: Sequence[tuple], torn: Sequence[tuple]) -> frozenset[tuple[str, str]]:
-    """(parameter, output) pairs where the parameter changed nothing, exactly (with common random numbers: it changed
-    no one's outcome): at every Morris step (sensitivity.csv's mu* rows, `rows`), or at both ends of its range in
-    the tornado (`torn`: tornado.csv's rows). The Sobol emulator leaves them out with indices of 0; a given-data
-    index such as RBD-FAST's is never exactly 0, so after that screening the tornado is what finds them."""
-    return (frozenset((r[0], r[1]) for r in rows if r[3] == "mu_star" and no_effect([r[4]]))
-            | frozenset((r[0], r[1]) for r in torn if no_effect([r[2] - r[3], r[4] - r[3]])))
+def unmoved_by(rows: Sequence[tuple]) -> frozenset[tuple[str, str]]:
+    """(parameter, output) pairs where the parameter changed nothing, exactly, at every Morris step (sensitivity.csv's
+    mu* rows; with common random numbers it changed no one's outcome anywhere the steps went): the Sobol emulator
+    leaves them out with indices of 0. A given-data index such as RBD-FAST's is never exactly 0, and the tornado's
+    ends move one parameter with the others at their file values, which cannot rule out an effect through the
+    others (a course's places matter only once referrals fill it): after RBD-FAST every leading parameter goes in."""
+    return frozenset((r[0], r[1]) for r in rows if r[3] == "mu_star" and no_effect([r[4]]))
 
 
 def leading_parameters(study: Study, index: dict[str, np.ndarray], top: int,

@@ -8,6 +8,7 @@ call: the pool's initializer, or Ray's object store."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -23,9 +24,12 @@ def one_blas_thread() -> None:
     is small (a spline basis of a dozen columns, 64 sets by 120 parameters, a calibration's emulator of a few
     hundred runs), where a second thread costs more than it gives, and the cores belong to the workers: a 64 x 120
     SVD took 37 ms with OpenBLAS's threads on a busy 2-core machine and 1 ms with one. Called by the commands'
-    entry points, not at import."""
+    entry points, not at import. The environment variables reach a BLAS loaded later (scipy's own OpenBLAS, which
+    the analyses import when they start) and the worker processes."""
     from threadpoolctl import threadpool_limits
 
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
     threadpool_limits(1, user_api="blas")
 
 

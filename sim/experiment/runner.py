@@ -57,7 +57,7 @@ def compose_options(overrides: list[str], config_dir: Path) -> list[Option]:
     for combo in combos:
         cfg = compose_config(list(combo), hydra_node=True, config_dir=config_dir)
         choices = dict(cfg.hydra.runtime.choices)
-        job = without_hydra(cfg, combo)
+        job = without_hydra(cfg, combo, config_dir)
         raw = OmegaConf.to_container(job, resolve=False)
         assert isinstance(raw, dict)  # a DictConfig's container
         c = to_config(job)

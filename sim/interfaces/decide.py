@@ -552,7 +552,7 @@ def sensitivity_command(study: Study, out: Path, args: argparse.Namespace) -> st
     torn = tornado(study, out, leading, args.replications, args.workers, args.ray_address)
     method, emulated, note = "direct", None, None
     if args.method == "sobol":
-        unmoved = unmoved_by(rows, torn)
+        unmoved = unmoved_by(rows)
         runs = args.runs or EMULATOR_RUNS_PER_PARAMETER * len(leading)
         emulated = sobol_emulated(study, out, leading, runs, args.replications, args.seed, args.workers,
                                   args.ray_address, unmoved)

@@ -18,6 +18,7 @@ import os
 import pickle
 import platform
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
@@ -158,10 +159,17 @@ def _read(key: str) -> tuple[bytes, DictConfig | None]:
     try:
         data = zlib.decompress(path.read_bytes())
         cfg = pickle.loads(data)
-        os.utime(path)  # used now: the last to go
+        _touch(path)  # used now: the last to go
     except Exception:  # any unreadable file is only a miss
         return b"", None
     return (data, cfg) if isinstance(cfg, DictConfig) else (b"", None)
+
+
+def _touch(path: Path) -> None:
+    """Mark a kept file used now, from the nanosecond clock: the kernel stamps a write or a bare utime with a clock
+    of a few milliseconds, so a file read just after another was written could look older than it."""
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
 
 
 def _write(key: str, data: bytes) -> None:
@@ -177,6 +185,7 @@ def _write(key: str, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(zlib.compress(data, 1))
         os.replace(tmp, folder / f"{key}.pickle")
+        _touch(folder / f"{key}.pickle")
         kept = list(folder.glob("*.pickle"))
         if len(kept) > _KEEP_ON_DISK:
             for old in sorted(kept, key=lambda p: p.stat().st_mtime_ns)[:-_KEEP_ON_DISK]:
