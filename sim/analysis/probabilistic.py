@@ -98,11 +98,13 @@ def _sets(study: Study, out: Path, ex: Experiment, workers: int,
           progress: Callable[[int, int], None] | None) -> tuple[int, float]:
     """Run the study's sets in `out` until the best buy is stable (`run_sets`); the sets run and the largest move."""
     _claim(out, study, ex.seed)
+    labels = parameter_labels(study, study.params)
     n = ex.sets or ex.sets_min
     while True:
-        psa(study, out, n, 1, 0, ex.seed, "sobol", workers, None, progress, parameter_labels(study, study.params))
+        psa(study, out, n, 1, 0, ex.seed, "sobol", workers, None, progress, labels, tables=False)
         moved = stability(out, study, n, wtp_of(ex))
         if ex.sets or moved <= STABLE or n >= ex.sets_max:
+            psa(study, out, n, 1, 0, ex.seed, "sobol", workers, None, progress, labels)  # the tables, once
             return n, moved
         n = min(2 * n, ex.sets_max)
 

@@ -410,9 +410,11 @@ def stability_rows(records: dict[str, dict], ids: Sequence[str], names: list[str
 # ----------------------------------------------------------------------------- the psa command
 def psa(study: Study, out: Path, samples: int, replications: int, base_replications: int, seed: int,
         method: str, workers: int, ray_address: str | None,
-        progress: Callable[[int, int], None] | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
+        progress: Callable[[int, int], None] | None = None, labels: dict[str, str] | None = None,
+        tables: bool = True) -> dict[str, Any]:
     """Run (or resume) a PSA in `out` and write its tables; returns a summary for the console. `labels`: the
-    parameters in words for parameters.csv (`probabilistic.parameter_labels`; the name where missing).
+    parameters in words for parameters.csv (`probabilistic.parameter_labels`; the name where missing). `tables`
+    False: the runs only (a caller that may ask for more sets writes the tables once, for the sets it keeps).
 
     `base_replications` 0: no run at the files' values (a sweep's jobs have them: the simulation-only columns
     of uncertainty.csv are then empty)."""
@@ -427,6 +429,8 @@ def psa(study: Study, out: Path, samples: int, replications: int, base_replicati
     records = run(tasks if base_replications else tasks[1:], study.configs, Records(out / "records.jsonl"),
                   workers, ray_address, progress or _progress)
     wall = time.perf_counter() - started
+    if not tables:
+        return {"wall_s": wall, "tasks": len(tasks)}
     ids = [t.id for t in tasks[1:]]
     names = [o.name for o in study.options]
     write_parameters(out / "parameters.csv", study.params, labels or {})
