@@ -371,16 +371,9 @@ def proposal(gps: list[Any], pool: np.ndarray, observed: Observed) -> np.ndarray
 def history_match(simulate_wave: Simulate, d: int, observed: Observed, design: Design,
                   calibrated: list[int] | None = None, log: Callable[[str], None] = lambda s: None) -> Fit:
     """Calibrate the `d` coordinates' priors on the observed targets (module docstring). `calibrated`: the
-    coordinates to fit (None: chosen by the screening wave). The emulators' linear algebra runs on one BLAS
-    thread: their matrices are small, and threads fighting for two busy cores made it five times slower."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        return _history_match(simulate_wave, d, observed, design, calibrated, log)
-
-
-def _history_match(simulate_wave: Simulate, d: int, observed: Observed, design: Design,
-                   calibrated: list[int] | None, log: Callable[[str], None]) -> Fit:
+    coordinates to fit (None: chosen by the screening wave). The emulators' linear algebra wants one BLAS thread
+    (their matrices are small; threads fighting for two busy cores made it five times slower): the command's entry
+    point sets it for the whole process (`sim.experiment.parallel.one_blas_thread`), as the tests do."""
     from sim.analysis.psa import unit_design
 
     cols = list(observed.columns)
