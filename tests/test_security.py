@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
@@ -385,8 +386,9 @@ def test_a_stopped_run_shows_stopped_and_resumes_losing_no_finished_job(tmp_path
         deadline = time.time() + 240
         while not list(folder.glob("*/DONE")) and time.time() < deadline:
             time.sleep(0.2)
-    pid = _record(results, run_id)["pid"]
-    os.kill(pid, signal.SIGKILL)  # the app and its child both gone
+        pid = _record(results, run_id)["pid"]
+        os.killpg(pid, signal.SIGSTOP)  # held where it is, however slowly this process gets on (a loaded machine)
+    os.killpg(pid, signal.SIGKILL)  # the app and its child both gone
     os.waitpid(pid, 0)
     kept = {d.name: (d / "kpis.csv").read_bytes() for d in folder.iterdir() if (d / "DONE").exists()}
     assert 1 <= len(kept) < 3
@@ -439,6 +441,14 @@ def test_a_command_line_sweep_cut_short_is_shown_unfinished(tmp_path: Path) -> N
     assert st["status"] != "done" and "1 of 3" in (st.get("error") or ""), st
 
 
+def _pending(pid: int, sig: int) -> bool:
+    """Whether `sig` waits to be delivered to process `pid` (a stopped process keeps what it is sent)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("ShdPnd:"):
+            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    return False
+
+
 def _group_alive(pid: int) -> list[int]:
     """The live processes of the process group `pid` leads (a stopped run's child and its workers)."""
     return [p for p, fields in _processes() if int(fields[2]) == pid and fields[0] not in ("Z", "X")]
@@ -459,9 +469,15 @@ def test_stop_ends_the_run_and_its_workers_keeps_finished_jobs_and_resumes(tmp_p
         while not list(folder.glob("*/DONE")) and time.time() < deadline:
             time.sleep(0.2)
         pid = _record(results, run_id)["pid"]
-        assert _group_alive(pid), "the run ended before it could be stopped"
+        os.killpg(pid, signal.SIGSTOP)  # the run holds still until Stop's Ctrl-C has reached it: on a loaded machine
+        assert _group_alive(pid), "the run ended before it could be stopped"  # the rest could finish before Stop
         started = time.perf_counter()
-        r = client.delete(f"/api/runs/{run_id}")
+        with ThreadPoolExecutor(1) as thread:
+            stopping = thread.submit(client.delete, f"/api/runs/{run_id}")
+            while not _pending(pid, signal.SIGINT) and not stopping.done():
+                time.sleep(0.01)
+            os.killpg(pid, signal.SIGCONT)
+            r = stopping.result()
         seconds = time.perf_counter() - started
         assert r.status_code == 200, r.text
         st = r.json()

@@ -416,10 +416,10 @@ class Workbench:
         there STOP_SECONDS later. Returns its status, now "stopped" (or "done", had it just finished)."""
         with self.lock:
             run = self._own(run_id, "stopping", STOPPABLE)
-            st = self._status(run_id) or {}
             run.stopped, run.queued = True, False
             run.save()
-        run.signal(signal.SIGINT)
+        run.signal(signal.SIGINT)  # first: every moment before it is a moment the run goes on
+        st = self._status(run_id) or {}
         for sig in (signal.SIGKILL, None):
             deadline = time.monotonic() + STOP_SECONDS
             while run.alive() and time.monotonic() < deadline:
