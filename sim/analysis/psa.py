@@ -7,6 +7,7 @@ is the command and its prose."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -90,7 +91,12 @@ class Study:
 
     def point(self, u: np.ndarray) -> dict[str, dict[str, float]]:
         """Every option's values at the unit-cube point `u` (the same quantiles for all: paired)."""
-        return {o.name: values_at(self.params, u, base_values(o.config, self.params)) for o in self.options}
+        return {name: values_at(self.params, u, base) for name, base in self._bases.items()}
+
+    @functools.cached_property
+    def _bases(self) -> dict[str, dict[str, float]]:
+        """Each option's own values of the varied numbers (`base_values`), read once: every point starts there."""
+        return {o.name: base_values(o.config, self.params) for o in self.options}
 
 
 def reference_of(options: list[Option]) -> str:
@@ -236,26 +242,32 @@ def _smoother(basis: np.ndarray, penalty: np.ndarray, y: np.ndarray) -> tuple[np
 
 def _refit(basis: np.ndarray, penalty: np.ndarray, y: np.ndarray, lam: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The fitted values (resamples x sets x columns) with each column's chosen penalty, the sets weighted by each
-    row of `weights` (bootstrap resamples): every resample's and column's system solved in one stacked call."""
-    bw = (weights[:, :, None] * basis).transpose(0, 2, 1)  # resamples x basis x sets
-    btb, bty = bw @ basis, bw @ y
-    ridge = 1e-10 * np.trace(btb, axis1=1, axis2=2)[:, None, None, None] * np.eye(basis.shape[1])
+    row of `weights` (bootstrap resamples): the weighted cross-products of every resample as one matrix product,
+    and every resample's and column's system solved in one stacked call."""
+    n, k = basis.shape
+    btb = (weights @ (basis[:, :, None] * basis[:, None, :]).reshape(n, k * k)).reshape(-1, k, k)
+    bty = (weights @ (basis[:, :, None] * y[:, None, :]).reshape(n, -1)).reshape(-1, k, y.shape[1])
+    ridge = 1e-10 * np.trace(btb, axis1=1, axis2=2)[:, None, None, None] * np.eye(k)
     a = btb[:, None] + lam[None, :, None, None] * penalty + ridge  # resamples x columns x basis x basis
     coef = np.linalg.solve(a, bty.transpose(0, 2, 1)[..., None])[..., 0]  # resamples x columns x basis
-    return np.einsum("nk,bck->bnc", basis, coef)
+    return basis @ coef.transpose(0, 2, 1)
 
 
 def _value(fitted: np.ndarray, w: np.ndarray) -> np.ndarray:
     """E[max over options of the expected net benefit given the parameter] - max of the expected net benefits,
     per row of `w` (sets weighted; `fitted`: rows x sets x options, or one sets x options for every row)."""
     w = w / w.sum(axis=-1, keepdims=True)
-    inner = np.einsum("...n,...n->...", w, fitted.max(axis=-1))
-    outer = np.einsum("...n,...nd->...d", w, fitted).max(axis=-1)
+    inner = (w * fitted.max(axis=-1)).sum(axis=-1)
+    outer = np.matmul(w[..., None, :], fitted)[..., 0, :].max(axis=-1)
     return np.maximum(0.0, inner - outer)
 
 
+@functools.lru_cache(maxsize=8)
 def _bootstrap_weights(n: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=BOOTSTRAP).astype(float)
+    """The resamples' weights of `n` sets (the same for every parameter of a table: drawn once), read-only."""
+    w = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=BOOTSTRAP).astype(float)
+    w.flags.writeable = False
+    return w
 
 
 def evppi_estimates(effect: np.ndarray, cost: np.ndarray, x: np.ndarray, wtps: Sequence[float],
@@ -343,20 +355,43 @@ EVPPI_HEADER = ("effect", "wtp_gbp", "parameter", "evppi_gbp", "evppi_se_gbp", "
 
 
 def evppi_rows(records: dict[str, dict], ids: Sequence[str], names: list[str], reference: str,
-               params: list[Parameter], u: np.ndarray) -> list[tuple]:
+               params: list[Parameter], u: np.ndarray, workers: int = 1) -> list[tuple]:
     """EVPPI of every varied parameter (its quantile in each set stands for its value: a regression on it is one
-    on the value), and the EVPI with the noise taken out, each with its standard error."""
-    rows = []
+    on the value), and the EVPI with the noise taken out, each with its standard error; the parameters shared
+    among `workers` processes (each regression is independent of the others)."""
+    import signal
+
+    from sim.experiment.parallel import process_pool
+
+    problems = []
     for effect in EFFECTS:
         kpi, sign = effect_of(effect)
         e = np.column_stack([sign * differences(records, ids, n, reference, kpi).mean(axis=1) for n in names])
         c = np.column_stack([differences(records, ids, n, reference, "programme_cost").mean(axis=1) for n in names])
+        problems.append((effect, e, c))
+    share = max(1, min(workers, len(params)))  # every share-th parameter to each worker
+    chunks = [(e, c, u[:, j::share]) for _, e, c in problems for j in range(share)]
+    if share > 1:  # the workers leave Ctrl-C to this process, as the simulation's workers do
+        with process_pool(share, signal.signal, (signal.SIGINT, signal.SIG_IGN)) as pool:
+            parts = list(pool.map(_evppi_chunk, chunks))
+    else:
+        parts = [_evppi_chunk(chunk) for chunk in chunks]
+    rows = []
+    for i, (effect, e, c) in enumerate(problems):
         total = evpi_estimates(e, c, u, EVPPI_WTP)
-        by_param = [evppi_estimates(e, c, u[:, j], EVPPI_WTP) for j in range(len(params))]
-        for i, wtp in enumerate(EVPPI_WTP):
+        by_param: list[list[Estimate]] = [[] for _ in params]
+        for j in range(share):
+            by_param[j::share] = parts[i * share + j]
+        for k, wtp in enumerate(EVPPI_WTP):
             for p, est in zip(params, by_param):
-                rows.append((effect, wtp, p.name, est[i].value, est[i].se, total[i].value, total[i].se))
+                rows.append((effect, wtp, p.name, est[k].value, est[k].se, total[k].value, total[k].se))
     return rows
+
+
+def _evppi_chunk(chunk: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[list[Estimate]]:
+    """`evppi_estimates` of each column of a chunk's parameter quantiles (one worker's share of `evppi_rows`)."""
+    e, c, xs = chunk
+    return [evppi_estimates(e, c, xs[:, j], EVPPI_WTP) for j in range(xs.shape[1])]
 
 
 OUTPUTS = (*(k.name for k in group("objective")), "programme_cost")  # the effects a decision weighs, and the cost
@@ -421,13 +456,15 @@ def psa(study: Study, out: Path, samples: int, replications: int, base_replicati
     v = varied(study.params)
     u = study.design(samples, seed, method)
     base = Task("base", {}, tuple(range(base_replications)))
-    tasks = [base] + [Task(f"set{i}", study.point(u[i]),
+    out.mkdir(parents=True, exist_ok=True)
+    kept = Records(out / "records.jsonl")
+    recorded = set() if tables else set(kept.read())  # the tables read every set's values; a run, the new ones'
+    tasks = [base] + [Task(f"set{i}", {} if f"set{i}" in recorded else study.point(u[i]),
                            tuple(PSA_STREAMS + i * replications + r for r in range(replications)))
                       for i in range(samples)]
     started = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
-    records = run(tasks if base_replications else tasks[1:], study.configs, Records(out / "records.jsonl"),
-                  workers, ray_address, progress or _progress)
+    records = run(tasks if base_replications else tasks[1:], study.configs, kept, workers, ray_address,
+                  progress or _progress)
     wall = time.perf_counter() - started
     if not tables:
         return {"wall_s": wall, "tasks": len(tasks)}
@@ -445,7 +482,8 @@ def psa(study: Study, out: Path, samples: int, replications: int, base_replicati
     write_csv(out / "psa.csv", header, rows)
     write_csv(out / "uncertainty.csv", UNCERTAINTY_HEADER, uncertainty_rows(records, ids, names, study.reference))
     write_csv(out / "ceac.csv", CEAC_HEADER, ceac_rows(records, ids, names, study.reference))
-    write_csv(out / "evppi.csv", EVPPI_HEADER, evppi_rows(records, ids, names, study.reference, v, u))
+    write_csv(out / "evppi.csv", EVPPI_HEADER, evppi_rows(records, ids, names, study.reference, v, u,
+                                                      1 if ray_address else workers))
     write_csv(out / "stability.csv", STABILITY_HEADER, stability_rows(records, ids, names, study.reference))
     return {"wall_s": wall, "tasks": len(tasks)}
 
