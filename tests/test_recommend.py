@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -94,16 +96,23 @@ def test_a_sweep_runs_its_options_on_parameter_sets_and_opens_with_what_to_fund(
 
     sweep = tmp_path / "s"
     r = run_cli("-m", "experiment=quick", "experiment.progress=false", "experiment.replications=2",
-                "experiment.uncertainty=parameters", "experiment.sets=4", "experiment.horizon_days=365",
+                "experiment.uncertainty=parameters", "experiment.sets=8", "experiment.horizon_days=365",
+                "experiment.supply_replications=1",
                 "scenario=baseline,west_norfolk_local_plan,norfolk_waveney_system", f"hydra.sweep.dir={sweep}")
     assert r.returncode == 0, r.stderr[-2000:]
     records = [json.loads(line) for line in (sweep / "uncertainty" / "records.jsonl").read_text().splitlines()]
-    assert sorted(rec["task"] for rec in records) == [f"set{i}" for i in range(4)]
+    assert sorted(rec["task"] for rec in records) == sorted(f"set{i}" for i in range(8))
     assert all(sorted(rec["kpis"]) == ["baseline", "west norfolk local plan"] for rec in records)
     decided = json.loads((sweep / "uncertainty" / "recommendation.json").read_text())["recommendations"]
     assert [d["effect"] for d in decided] == ["sustained_job", "vacancy_year"]
-    assert all(d["sets"] == 4 and sum(d["p_best"].values()) == pytest.approx(1.0) for d in decided)
+    assert all(d["sets"] == 8 and sum(d["p_best"].values()) == pytest.approx(1.0) for d in decided)
     html = (sweep / "report.html").read_text()
+    # the labour-supply range's ends come from the sets (which vary the elasticity), not from runs at the ends
+    assert not list(sweep.glob("*/supply.csv"))
+    text = re.sub(r"<[^>]+>|\s+", " ", html)
+    number = r"[+\u2212]?[\d.]+(?: \([^)]+ to [^)]+\))?"
+    assert re.search(rf"west norfolk local plan\s+{number} at 0\.\d+ and {number} at 0\.\d+ \(expected over the "
+                     r"other uncertain numbers: each option's extra staff in the 8 parameter sets", text), text[:0]
     what = html.index('id="recommendation"')
     assert what < html.index('id="headline"')
     assert "Residents into work: fund" in html and "Staffing: fund" in html

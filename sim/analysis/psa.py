@@ -208,17 +208,21 @@ BOOTSTRAP = 200  # resamples of the sets for a standard error
 LAMBDAS = 10.0 ** np.arange(-6, 7)  # smoothing penalties tried (relative to the basis' scale), chosen by GCV
 
 
-def _spline(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A cubic B-spline basis at `x` (knots evenly over its range, about one per 8 sets, 4 to 20) and its
-    first-difference penalty (a P-spline, Eilers and Marx 1996): the heaviest penalty fits a constant, so
-    a parameter with no effect, where GCV picks it, is worth nothing."""
+def _spline(x: np.ndarray, order: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A cubic B-spline basis at `x` (knots evenly spaced, about one per 8 sets over its range, 4 to 20, and three
+    more beyond each end, as Eilers and Marx 1996 place them) and its penalty on the coefficients' differences of
+    `order` (a P-spline). Evenly spaced knots make the heaviest penalty fit a polynomial of degree `order` - 1:
+    with order 1 a constant, so a parameter with no effect, where GCV picks it, is worth nothing; with order 2 a
+    straight line, so the fit is not pulled towards the mean at the ends of the range (knots piled up at the ends
+    would penalise a straight line there)."""
     from scipy.interpolate import BSpline
 
     k = int(np.clip(len(x) // 8, 4, 20))
     lo, hi = float(x.min()), float(x.max())
-    t = np.r_[[lo] * 3, np.linspace(lo, hi, k + 1), [hi] * 3]
+    h = (hi - lo) / k
+    t = lo + h * np.arange(-3, k + 4)
     basis = BSpline.design_matrix(np.clip(x, lo, hi), t, 3).toarray()
-    d = np.diff(np.eye(basis.shape[1]), 1, axis=0)
+    d = np.diff(np.eye(basis.shape[1]), order, axis=0)
     return basis, d.T @ d
 
 
@@ -294,6 +298,27 @@ def evppi_estimates(effect: np.ndarray, cost: np.ndarray, x: np.ndarray, wtps: S
                   if boots is not None and weights is not None else math.nan)
         out.append(Estimate(value, spread))
     return out
+
+
+def fit_at_ends(y: np.ndarray, x: np.ndarray, seed: int = 0) -> list[tuple[Interval, Interval]] | None:
+    """Each column of `y` (sets x outcomes) expected at the lowest and at the highest `x` of the sets, averaged
+    over everything else that varies: the penalised-spline fit of the column on `x` that EVPPI uses, read at its
+    ends, with a 95% interval from the same bootstrap over the sets. What the result would be at each end of one
+    parameter's range, from the parameter sets alone (no runs at the ends). None with fewer than 8 sets or one
+    value of `x`: nothing to fit."""
+    n = len(x)
+    if n < 8 or np.ptp(x) == 0:
+        return None
+    basis, penalty = _spline(np.asarray(x, float), 2)
+    lam, fit = _smoother(basis, penalty, y)
+    boots = _refit(basis, penalty, y, lam, _bootstrap_weights(n, seed))
+
+    def at(i: int, j: int) -> Interval:
+        low, high = np.percentile(boots[:, i, j], [2.5, 97.5])
+        return Interval(float(fit[i, j]), float(low), float(high), n)
+
+    lo, hi = int(np.argmin(x)), int(np.argmax(x))
+    return [(at(lo, j), at(hi, j)) for j in range(y.shape[1])]
 
 
 def evppi(nmb: np.ndarray, x: np.ndarray) -> float:

@@ -22,8 +22,10 @@ PROGRESS = ".progress"  # "replications done, replications asked for", rewritten
 
 
 # ----------------------------------------------------------------------------- running
-def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[tuple]:
-    """Simulate (adding replications for a target precision if asked), write the results folder."""
+def execute(params: Params, cfg: DictConfig, outdir: Path, label: str, ends_from_sets: bool = False) -> list[tuple]:
+    """Simulate (adding replications for a target precision if asked), write the results folder. `ends_from_sets`:
+    the job is an option of a comparison on parameter sets, which vary the labour-supply elasticity over its range
+    and give the result at its ends (the report fits them), so it runs none there."""
     from sim.experiment.replications import (
         SUPPLY_HEADER,
         run_replications,
@@ -38,7 +40,8 @@ def execute(params: Params, cfg: DictConfig, outdir: Path, label: str) -> list[t
     ex = c.experiment
     started = time.perf_counter()
 
-    ends = supply_ends(CONFIG_DIR, c.region.workforce.bau_vacancy_elasticity) if ex.supply_replications else ()
+    ends = (supply_ends(CONFIG_DIR, c.region.workforce.bau_vacancy_elasticity)
+            if ex.supply_replications and not ends_from_sets else ())
     total = ex.replications + len(ends) * ex.supply_replications
 
     def progress(done: int, before: int = 0) -> None:  # `done` of this batch, after `before` of earlier ones

@@ -33,7 +33,7 @@ def one_blas_thread() -> None:
     threadpool_limits(1, user_api="blas")
 
 
-def process_pool(workers: int, initializer: Callable[..., None] | None = None,
+def process_pool(workers: int, initializer: Callable[..., object] | None = None,
                  initargs: tuple[Any, ...] = ()) -> ProcessPoolExecutor:
     """A pool of `workers` processes, each started with `initializer(*initargs)`."""
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"

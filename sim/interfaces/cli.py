@@ -91,7 +91,8 @@ def job(cfg: DictConfig) -> float:
     (outdir / FAILED).unlink(missing_ok=True)
     write_text(outdir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     try:
-        summary = execute(params, cfg, outdir, label)
+        summary = execute(params, cfg, outdir, label,  # a comparison's parameter sets give the supply range's ends
+                          ends_from_sets=hc.mode == RunMode.MULTIRUN and c.experiment.uncertainty != "none")
     except Exception as e:
         write_text(outdir / FAILED, traceback.format_exc())
         if hc.mode == RunMode.MULTIRUN:

@@ -14,7 +14,7 @@ import numpy as np
 import yaml
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from sim.analysis.compare import expected
+from sim.analysis.compare import UNCERTAINTY, expected
 from sim.experiment.stats import mean_ci, paired_difference
 from sim.outputs.elements import HATCHES, PALETTE, REFERENCE_COLOUR, Chart, Piece, Table
 from sim.outputs.estimates import (
@@ -526,7 +526,10 @@ def _supply(d: ReportData) -> dict[str, Any]:
 
 def _supply_ends(d: ReportData, ref: Option) -> dict[str, Any]:
     """Each option's extra staff in post at each end of the elasticity's range: the paired replications the
-    jobs ran there (`supply.csv`, `experiment.supply_replications`), differences against the reference."""
+    jobs ran there (`supply.csv`, `experiment.supply_replications`), differences against the reference; in a
+    comparison on parameter sets (which vary the elasticity over the same range), fitted from the sets."""
+    if not (ref.job.path / "supply.csv").exists() and (d.folder / UNCERTAINTY / "psa.csv").exists():
+        return _supply_ends_from_sets(d, ref)
     unit = KPI["staff_in_post_mean"].unit
 
     def read(o: Option) -> dict[tuple[float, int], float]:
@@ -551,7 +554,43 @@ def _supply_ends(d: ReportData, ref: Option) -> dict[str, Any]:
             cells.append(str(estimate(ci.mean, ci.low, ci.high, unit, True)))
         if len(cells) == len(ends) and cells:
             options.append({"option": name(o), "cells": cells})
-    return {"at": [f"{e:g}" for e in ends], "options": options, "n": n}
+    return {"at": [f"{e:g}" for e in ends], "options": options, "n": n, "from_sets": False}
+
+
+def _supply_ends_from_sets(d: ReportData, ref: Option) -> dict[str, Any]:
+    """`_supply_ends` from the parameter sets (`uncertainty/psa.csv`): each option's paired change in vacancy-days
+    in each set, fitted on the set's elasticity (`psa.fit_at_ends`: averaged over every other uncertain number,
+    with 95% bootstrap intervals), read at the lowest and highest elasticity of the sets. Extra staff in post are
+    vacancy-days avoided over the window's days (the window's vacancy-days over its mean vacancies: every option
+    has the same posts)."""
+    from sim.analysis.psa import fit_at_ends
+    from sim.params.ranges import ELASTICITY
+
+    days, vacancies = d.stats.get(ref.label, "vacancy_days"), d.stats.get(ref.label, "vacancies_mean")
+    if not days or not vacancies or not vacancies["mean"]:
+        return {"options": []}
+    window = days["mean"] / vacancies["mean"]
+    elasticity: dict[int, float] = {}
+    sums: dict[tuple[str, int], list[float]] = {}
+    with (d.folder / UNCERTAINTY / "psa.csv").open(newline="") as f:
+        for r in csv.DictReader(f):
+            if r["kpi"] == "vacancy_days" and r.get(ELASTICITY) not in (None, "", "nan"):
+                elasticity[int(r["sample"])] = float(r[ELASTICITY])
+                sums.setdefault((r["option"], int(r["sample"])), []).append(float(r["value"]))
+    sets = sorted(elasticity)
+    others = [o for o in d.others if all((o.label, i) in sums and (ref.label, i) in sums for i in sets)]
+    if not sets or not others:
+        return {"options": []}
+    staff = np.array([[-(np.mean(sums[(o.label, i)]) - np.mean(sums[(ref.label, i)])) / window for o in others]
+                      for i in sets])
+    x = np.array([elasticity[i] for i in sets])
+    fits = fit_at_ends(staff, x)
+    if fits is None:
+        return {"options": []}
+    unit = KPI["staff_in_post_mean"].unit
+    options = [{"option": name(o), "cells": [str(estimate(e.mean, e.low, e.high, unit, True)) for e in ends]}
+               for o, ends in zip(others, fits)]
+    return {"at": [f"{x.min():.2g}", f"{x.max():.2g}"], "options": options, "n": len(sets), "from_sets": True}
 
 
 def _staff_groups(d: ReportData) -> list[tuple[str, str]]:
