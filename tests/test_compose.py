@@ -159,3 +159,43 @@ def test_the_disk_store_drops_the_least_recently_used_and_reads_a_foreign_file_a
     assert sorted(p.stem for p in tmp_path.glob("*.pickle")) == ["first", "third"]
     (tmp_path / "foreign.pickle").write_bytes(pickle.dumps(cfg))  # not compressed: not the store's own
     assert compose._read("foreign") == (b"", None)
+
+
+@pytest.mark.parametrize("overrides", [
+    ["experiment=quick", "experiment.seed=7", "experiment.replications=2"],
+    ["scenario=west_norfolk_local_plan", "pathway.recruitment.shortlisting=0.5", "experiment.seed=7"],
+    ["experiment.wtp_per_sustained_job_range=[1000,2000]", "experiment.sets_max=${experiment.sets_min}"],
+    ["region.workforce.bau_vacancy_elasticity=0.3", "intervention=[childcare]", "intervention.childcare.places=3"],
+    ["experiment.seed=1", "experiment.seed=2", "experiment.progress=false"],
+])
+def test_a_value_on_a_kept_composition_is_hydras_own_config(overrides: list[str]) -> None:
+    """A plain `key=value` is applied to the kept composition of the other overrides as Hydra applies it after
+    merging the files: the config is Hydra's own, every node, value, type and flag (compared with a composition by
+    Hydra itself, from nothing kept)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from sim.params.paths import CONFIG_DIR
+
+    ours = compose_config(overrides)
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        hydras = compose("config", overrides=overrides)
+    assert OmegaConf.to_yaml(ours) == OmegaConf.to_yaml(hydras)
+    assert OmegaConf.to_container(ours) == OmegaConf.to_container(hydras)
+    assert OmegaConf.is_struct(ours) == OmegaConf.is_struct(hydras)
+    assert type(OmegaConf.select(ours, "experiment")._metadata.object_type) is type(
+        OmegaConf.select(hydras, "experiment")._metadata.object_type)
+
+
+@pytest.mark.parametrize("bad", ["experiment.nonsense=1", "experiment.replications=many"])
+def test_a_bad_value_is_refused_in_hydras_words(bad: str) -> None:
+    """A key the schema lacks, or a value of the wrong type, is refused as Hydra refuses it (Hydra composes it)."""
+    from hydra import compose, initialize_config_dir
+
+    from sim.params.paths import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None), pytest.raises(Exception) as hydras:
+        compose("config", overrides=["experiment=quick", bad])
+    with pytest.raises(type(hydras.value)) as ours:
+        compose_config(["experiment=quick", bad])
+    assert str(ours.value) == str(hydras.value)

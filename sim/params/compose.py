@@ -6,7 +6,9 @@ its preflight, the page, the decision commands and the tests compose the same co
 composition is kept: in the process, and on disk between processes (`PATHWAYS_CACHE`, default
 `~/.cache/pathways/compose`; empty: in the process only), keyed by everything it depends on: the overrides, the
 config tree's and any `hydra.searchpath` folder's files with their sizes and modification times, the schema's
-source, the versions of Hydra, OmegaConf and Python, and (with Hydra's own node) the working folder."""
+source, the versions of Hydra, OmegaConf and Python, and (with Hydra's own node) the working folder. A plain
+`key=value` is applied to the kept composition of the other overrides as Hydra applies it (`_split`), so a new
+value costs an update, not a composition."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.types import Override
+from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sim.params import schema
@@ -44,6 +46,16 @@ def compose_config(overrides: Sequence[str] = (), *, hydra_node: bool = False, c
     inside = GlobalHydra.instance().is_initialized()
     if inside and not keep_inside_hydra:
         return compose("config", overrides=list(overrides), return_hydra_config=hydra_node)
+    if not hydra_node:
+        files, values = _split(overrides, config_dir)
+        if values:  # the files' composition is kept once; a new value costs an update, not a composition
+            cfg = compose_config(files, config_dir=config_dir, keep_inside_hydra=keep_inside_hydra)
+            try:
+                for o in values:  # as Hydra applies a value override, after the defaults list is merged
+                    OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
+                return cfg
+            except Exception:  # Hydra composes it and refuses it in its own words
+                pass
 
     def fresh() -> DictConfig:
         if inside:
@@ -193,6 +205,30 @@ def _write(key: str, data: bytes) -> None:
     except OSError:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+
+
+def _split(overrides: Sequence[str], config_dir: Path) -> tuple[list[str], list[Override]]:
+    """The overrides that choose files or change Hydra's node (a config group, `+`/`~`, `hydra.*`, a sweep) and
+    the plain `key=value` changes of the config after them, which Hydra applies one by one to the merged config
+    (`OmegaConf.update(cfg, key, value, merge=True)`, its ConfigLoaderImpl): applied so to a kept composition of
+    the first, they give Hydra's config. Everything when an override does not parse (Hydra says why)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except Exception:  # one that does not parse: Hydra composes it and says why
+        return list(overrides), []
+    if any(o.is_hydra_override() for o in parsed):  # a search path may bring config groups of its own
+        return list(overrides), []
+    files, values = [], []
+    for o, text in zip(parsed, overrides):
+        key = o.key_or_group
+        if (o.type == OverrideType.CHANGE and not o.is_sweep_override() and o.package is None
+                and not (config_dir / key.replace(".", "/")).is_dir() and not (config_dir / key).is_dir()):
+            values.append(o)
+        else:
+            files.append(text)
+    return files, values
 
 
 def _adds_or_deletes_a_key(override: str, config_dir: Path) -> bool:
