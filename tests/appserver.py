@@ -5,7 +5,9 @@ The app extra (FastAPI, uvicorn) is imported by `serve`, so a test that serves t
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -72,3 +74,29 @@ def wait(client: httpx.Client, run_id: str) -> dict:
             return st
         time.sleep(0.5)
     raise AssertionError(f"run {run_id} still running after {RUN_SECONDS} s")
+
+
+@contextmanager
+def held(pid: int) -> Iterator[None]:
+    """The process group `pid` leads (a run's child and its workers) held still (SIGSTOP) until the block ends and
+    SIGINT waits for it (Stop's Ctrl-C has reached it), or 30 s have passed; then it goes on (SIGCONT). What the
+    run does after a test saw it reach a point no longer depends on how quickly the test (a loaded machine, a
+    browser) gets to press Stop: it stops where it was seen."""
+    os.killpg(pid, signal.SIGSTOP)
+    try:
+        yield
+        deadline = time.monotonic() + 30
+        while not pending(pid, signal.SIGINT) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        os.killpg(pid, signal.SIGCONT)
+
+
+def pending(pid: int, sig: int) -> bool:
+    """Whether `sig` waits to be delivered to process `pid` (a stopped process keeps what it is sent)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    shared = next((line.split()[1] for line in status.splitlines() if line.startswith("ShdPnd:")), "0")
+    return bool(int(shared, 16) >> (sig - 1) & 1)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from appserver import RUN_SECONDS, api_client, serve, wait
+from appserver import RUN_SECONDS, api_client, held, serve, wait
 from conftest import chromium, extra, run_cli, screenshot
 
 from sim.analysis.compare import find_jobs
@@ -208,8 +208,12 @@ def test_page_stops_a_run_and_resumes_it(tmp_path: Path) -> None:
         browser.find_element(By.ID, "run").click()
         text = browser.find_element(By.ID, "progress-text")
         WebDriverWait(browser, RUN_SECONDS).until(lambda b: "1 of 3 options done" in text.text)
-        screenshot(browser, tmp_path / "running.png")
-        browser.find_element(By.ID, "stop").click()
+        from sim.interfaces.app import RECORD
+
+        record = next((tmp_path / "results").rglob(RECORD))
+        with held(json.loads(record.read_text())["pid"]):  # where it was seen, however long the browser takes
+            screenshot(browser, tmp_path / "running.png")
+            browser.find_element(By.ID, "stop").click()
         WebDriverWait(browser, 30).until(lambda b: text.text.startswith("stopped"))
         assert text.text.startswith(("stopped: 1 of 3 options complete", "stopped: 2 of 3 options complete")), text.text
         state = WebDriverWait(browser, 30).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#result dl")))
