@@ -8,7 +8,7 @@
 #               (every tier: unit, model, statistical, system; markers in pyproject.toml, tests/conftest.py)
 # and while working on the code:
 #   make test-fast  the same extras, no browser; only the unit and model tests (-m "unit or model"): 32 s on
-#                   2 idle cores, 52 s after a config file changes (configs composed again; measured 2026-12-05)
+#                   2 idle cores, 52-57 s after a config file changes (configs composed again; 2026-12-05)
 #                   pure functions, config checks and short in-process
 #                   runs; no subprocesses, browser, Ray cluster or web server, no many-run statistics
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
