@@ -247,6 +247,21 @@ def test_evppi_by_regression_recovers_the_closed_form_and_gives_nothing_to_a_par
     assert acceptability(nmb)[1] > total.value + 3 * total.se  # the raw EVPI counts the noise
 
 
+@pytest.mark.unit
+def test_the_heaviest_penalty_fits_a_constant_or_a_straight_line_exactly() -> None:
+    """The P-spline's penalty of order 1 is zero on a constant and that of order 2 on a straight line (Eilers and
+    Marx's evenly spaced knots): the heaviest penalty fits them, with no pull towards the mean at the ends. With
+    the knots piled up at the ends (a clamped basis) a straight line paid 0.0066 (of order 1 on its scale)."""
+    from sim.analysis.psa import _spline
+
+    x = np.random.default_rng(3).random(128)
+    for order, y in ((1, np.full(128, 4.0)), (2, 3 + 2 * x)):
+        basis, penalty = _spline(x, order)
+        coef = np.linalg.lstsq(basis, y, rcond=None)[0]
+        assert np.abs(basis @ coef - y).max() < 1e-9  # the cubic basis holds the line
+        assert abs(coef @ penalty @ coef) < 1e-9, (order, coef @ penalty @ coef)
+
+
 @pytest.mark.statistical
 def test_fit_at_ends_recovers_a_straight_line_averaged_over_the_other_parameters() -> None:
     """What an outcome would be at each end of one parameter's range, from sets that vary it with another: 128 sets,

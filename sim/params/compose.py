@@ -224,7 +224,7 @@ def _split(overrides: Sequence[str], config_dir: Path) -> tuple[list[str], list[
     for o, text in zip(parsed, overrides):
         key = o.key_or_group
         if (o.type == OverrideType.CHANGE and not o.is_sweep_override() and o.package is None
-                and not (config_dir / key.replace(".", "/")).is_dir() and not (config_dir / key).is_dir()):
+                and not (config_dir / key.replace(".", "/")).is_dir()):
             values.append(o)
         else:
             files.append(text)
